@@ -1,0 +1,490 @@
+"""The catalogue: every KPI and every business type, loaded from TOML data.
+
+``catalogue/kpis.toml`` holds one entry per KPI function (what it measures,
+its unit, which direction is better, titles and definitions in every
+language, argument descriptions, worked examples and sources).
+``catalogue/business_types/*.toml`` holds one profile per business type: the
+KPIs it tracks, the titles its article gives them, and that article's
+benchmark bands. Loading turns both into frozen dataclasses and checks them;
+a bad entry fails at import with a message that says how to fix it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from types import MappingProxyType
+from typing import Any, Literal
+
+from . import _aggregate, _records  # noqa: F401  (registers the KPI functions)
+from ._errors import KPIInputError
+from ._inputs import is_number, single
+from ._registry import FUNCTIONS
+
+LANGUAGES: tuple[str, ...] = ("en", "fr", "nl")
+Direction = Literal["higher", "lower"]
+Kind = Literal["aggregate", "records", "statistic"]
+BandName = Literal["exceptional", "above_average", "typical"]
+Rating = Literal["exceptional", "above_average", "typical", "below_typical", "unrated"]
+
+#: Best band first: a value on the boundary of two bands gets the better one.
+BAND_NAMES: tuple[BandName, ...] = ("exceptional", "above_average", "typical")
+RATINGS: tuple[Rating, ...] = (*BAND_NAMES, "below_typical", "unrated")
+UNITS: frozenset[str] = frozenset(
+    {"fraction", "score", "points", "duration", "hours", "minutes", "currency", "count", "per_user"}
+)
+#: A profile may state the unit of a duration KPI, since the article's bands
+#: are in that unit (hours for a delivery, minutes for a visit).
+DURATION_UNITS: frozenset[str] = frozenset({"hours", "minutes"})
+
+
+class CatalogueError(Exception):
+    """A catalogue entry that is incomplete or contradicts itself."""
+
+
+# --- bands ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Band:
+    """One benchmark band, worded as the article words it.
+
+    ``min``/``max`` include their figure ("95 % or more"), ``above``/``below``
+    exclude it ("more than 50 %", "under 12 hours"), ``about`` is a single
+    level ("around 40 %"). Only the bound that faces the worse side matters
+    for rating a value: the lower bound when higher is better, the upper
+    bound when lower is better.
+    """
+
+    min: float | None = None
+    max: float | None = None
+    above: float | None = None
+    below: float | None = None
+    about: float | None = None
+
+    def threshold(self, direction: Direction) -> tuple[float, bool]:
+        """The figure a value must reach, and whether reaching it exactly counts."""
+        if self.about is not None:
+            return self.about, True
+        if direction == "higher":
+            if self.min is not None:
+                return self.min, True
+            if self.above is not None:
+                return self.above, False
+        else:
+            if self.max is not None:
+                return self.max, True
+            if self.below is not None:
+                return self.below, False
+        raise CatalogueError("band has no bound on the side that rates a value")
+
+    def admits(self, value: float, direction: Direction) -> bool:
+        figure, inclusive = self.threshold(direction)
+        if direction == "higher":
+            return value > figure or (inclusive and value == figure)
+        return value < figure or (inclusive and value == figure)
+
+    def figures(self) -> dict[str, float]:
+        return {
+            key: value
+            for key, value in (
+                ("min", self.min),
+                ("max", self.max),
+                ("above", self.above),
+                ("below", self.below),
+                ("about", self.about),
+            )
+            if value is not None
+        }
+
+
+def _band(where: str, data: Mapping[str, Any]) -> Band:
+    unknown = set(data) - {"min", "max", "above", "below", "about"}
+    if unknown:
+        raise CatalogueError(
+            f"{where}: unknown band keys {sorted(unknown)}; use min, max, above, below or about"
+        )
+    for key, value in data.items():
+        if not is_number(value):
+            raise CatalogueError(f"{where}.{key} must be a number, not {value!r}")
+    band = Band(**{key: float(value) for key, value in data.items()})
+    if band.about is not None and len(data) > 1:
+        raise CatalogueError(f"{where}: 'about' stands alone; drop the other bounds")
+    if band.min is not None and band.above is not None:
+        raise CatalogueError(f"{where}: give min or above, not both")
+    if band.max is not None and band.below is not None:
+        raise CatalogueError(f"{where}: give max or below, not both")
+    low = band.min if band.min is not None else band.above
+    high = band.max if band.max is not None else band.below
+    if low is not None and high is not None and low > high:
+        raise CatalogueError(f"{where}: the lower bound {low} is above the upper bound {high}")
+    if not data:
+        raise CatalogueError(f"{where}: a band needs at least one figure")
+    return band
+
+
+# --- KPIs -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Argument:
+    name: str
+    description: str
+    default: Any = inspect.Parameter.empty
+
+    @property
+    def optional(self) -> bool:
+        return self.default is not inspect.Parameter.empty
+
+
+@dataclass(frozen=True)
+class Example:
+    """A worked example: the inputs, the result, and where it comes from.
+
+    ``rounded_to`` is the number of decimals of a result that the source
+    states rounded (66.67 % is 0.6667, so 4). ``source`` is the seed file,
+    or empty for an example of our own where the article gives none.
+    """
+
+    args: tuple[Any, ...]
+    result: float
+    source: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    rounded_to: int | None = None
+
+    def matches(self, value: float) -> bool:
+        if self.rounded_to is not None:
+            tolerance = 0.5 * 10.0**-self.rounded_to + 1e-12
+            return abs(value - self.result) <= tolerance
+        return math.isclose(value, self.result, rel_tol=1e-12, abs_tol=1e-12)
+
+
+@dataclass(frozen=True)
+class KPI:
+    """One KPI function of the catalogue and everything known about it."""
+
+    id: str
+    kind: Kind
+    measures: str
+    formula: str
+    unit: str
+    direction: Direction
+    title: Mapping[str, str]
+    definition: Mapping[str, str]
+    arguments: tuple[Argument, ...]
+    examples: tuple[Example, ...]
+    sources: tuple[str, ...]
+    function: Callable[..., float] = field(repr=False, compare=False)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> float:
+        return self.function(*args, **kwargs)
+
+    @property
+    def summary(self) -> str:
+        """The first line of the function's docstring: what it returns."""
+        return (self.function.__doc__ or "").strip().splitlines()[0]
+
+
+@dataclass(frozen=True)
+class ProfileKPI:
+    """A KPI as one business type tracks it: its title there and its bands."""
+
+    kpi: KPI
+    title: Mapping[str, str]
+    unit: str
+    bands: Mapping[BandName, Band]
+    source: str
+    note: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.kpi.id
+
+    @property
+    def direction(self) -> Direction:
+        return self.kpi.direction
+
+    def rate(self, value: float) -> Rating:
+        """The band a value falls in (see :func:`benchmark_band`)."""
+        if not self.bands:
+            return "unrated"
+        for name in BAND_NAMES:
+            band = self.bands.get(name)
+            if band is not None and band.admits(value, self.direction):
+                return name
+        # Where an article gives no typical range, all it tells us is that the
+        # value is not among the better bands: that is what "typical" means.
+        return "below_typical" if "typical" in self.bands else "typical"
+
+
+@dataclass(frozen=True)
+class BusinessType:
+    id: str
+    title: Mapping[str, str]
+    description: Mapping[str, str]
+    source: str
+    currency: str
+    kpis: tuple[ProfileKPI, ...]
+
+    def kpi(self, kpi_id: str) -> ProfileKPI:
+        for entry in self.kpis:
+            if entry.id == kpi_id or entry.kpi.id == get_kpi(kpi_id).measures:
+                return entry
+        raise KeyError(kpi_id)
+
+
+# --- loading ---------------------------------------------------------------
+
+
+def _read_toml(*parts: str) -> dict[str, Any]:
+    path = resources.files("kpi_engine").joinpath("catalogue", *parts)
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def _texts(where: str, data: Any) -> Mapping[str, str]:
+    if not isinstance(data, dict):
+        raise CatalogueError(f"{where} must be a table with keys {', '.join(LANGUAGES)}")
+    missing = [lang for lang in LANGUAGES if not str(data.get(lang, "")).strip()]
+    if missing:
+        raise CatalogueError(f"{where} lacks text for {', '.join(missing)}")
+    extra = set(data) - set(LANGUAGES)
+    if extra:
+        raise CatalogueError(f"{where} has texts for unknown languages {sorted(extra)}")
+    return MappingProxyType({lang: str(data[lang]).strip() for lang in LANGUAGES})
+
+
+def _kpi(kpi_id: str, data: dict[str, Any]) -> KPI:
+    where = f"kpis.toml [{kpi_id}]"
+    function = FUNCTIONS.get(kpi_id)
+    if function is None:
+        raise CatalogueError(
+            f"{where}: no function named {kpi_id}; decorate one with @kpi_function"
+        )
+    required = {
+        "kind",
+        "formula",
+        "unit",
+        "direction",
+        "title",
+        "definition",
+        "arguments",
+        "sources",
+    }
+    missing = required - set(data)
+    if missing:
+        raise CatalogueError(f"{where}: missing {', '.join(sorted(missing))}")
+    if data["kind"] not in ("aggregate", "records", "statistic"):
+        raise CatalogueError(f"{where}: kind must be aggregate, records or statistic")
+    if data["unit"] not in UNITS:
+        raise CatalogueError(f"{where}: unit {data['unit']!r} is not one of {sorted(UNITS)}")
+    if data["direction"] not in ("higher", "lower"):
+        raise CatalogueError(f"{where}: direction must be 'higher' or 'lower' (which is better)")
+    parameters = inspect.signature(function).parameters
+    described = data["arguments"]
+    if list(described) != list(parameters):
+        raise CatalogueError(
+            f"{where}: arguments {list(described)} must describe the function's "
+            f"parameters in order: {list(parameters)}"
+        )
+    arguments = tuple(
+        Argument(name, str(described[name]), parameters[name].default) for name in parameters
+    )
+    examples = tuple(_example(f"{where} example", kpi_id, raw) for raw in data.get("examples", []))
+    sources = tuple(data["sources"])
+    if not sources:
+        raise CatalogueError(f"{where}: name at least one source article")
+    return KPI(
+        id=kpi_id,
+        kind=data["kind"],
+        measures=data.get("measures", kpi_id),
+        formula=data["formula"],
+        unit=data["unit"],
+        direction=data["direction"],
+        title=_texts(f"{where}.title", data["title"]),
+        definition=_texts(f"{where}.definition", data["definition"]),
+        arguments=arguments,
+        examples=examples,
+        sources=sources,
+        function=function,
+    )
+
+
+def _example(where: str, kpi_id: str, raw: dict[str, Any]) -> Example:
+    try:
+        return Example(
+            args=tuple(raw["args"]),
+            kwargs=MappingProxyType(dict(raw.get("kwargs", {}))),
+            result=float(raw["result"]),
+            source=str(raw.get("source", "")),
+            rounded_to=raw.get("rounded_to"),
+        )
+    except KeyError as missing:
+        raise CatalogueError(f"{where} for {kpi_id} lacks {missing}") from None
+
+
+def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> BusinessType:
+    where = f"business_types/{type_id}.toml"
+    if data.get("id") != type_id:
+        raise CatalogueError(f"{where}: id must be {type_id!r}, as the file name says")
+    entries = []
+    for raw in data.get("kpis", []):
+        kpi_id = raw.get("id")
+        kpi = kpis.get(kpi_id)
+        if kpi is None:
+            raise CatalogueError(f"{where}: KPI {kpi_id!r} is not in kpis.toml")
+        if kpi.measures != kpi.id:
+            raise CatalogueError(
+                f"{where}: list the KPI {kpi.measures!r} itself, not its form {kpi.id!r}"
+            )
+        entry_where = f"{where} [{kpi_id}]"
+        unit = raw.get("unit", kpi.unit)
+        if unit != kpi.unit and not (kpi.unit == "duration" and unit in DURATION_UNITS):
+            raise CatalogueError(
+                f"{entry_where}: only a duration KPI can state its unit (hours or minutes)"
+            )
+        bands = {
+            name: _band(f"{entry_where}.{name}", raw[name]) for name in BAND_NAMES if name in raw
+        }
+        entries.append(
+            ProfileKPI(
+                kpi=kpi,
+                title=_texts(f"{entry_where}.title", raw["title"]) if "title" in raw else kpi.title,
+                unit=unit,
+                bands=MappingProxyType(bands),
+                source=str(raw.get("source", data["source"])) if bands else "",
+                note=str(raw.get("note", "")),
+            )
+        )
+        for name, band in bands.items():
+            try:
+                band.threshold(kpi.direction)
+            except CatalogueError:
+                raise CatalogueError(
+                    f"{entry_where}.{name}: {kpi.direction} is better, so this band needs "
+                    f"{'min, above' if kpi.direction == 'higher' else 'max, below'} or about"
+                ) from None
+    ids = [entry.id for entry in entries]
+    if len(set(ids)) != len(ids):
+        raise CatalogueError(f"{where}: a KPI is listed twice")
+    return BusinessType(
+        id=type_id,
+        title=_texts(f"{where}.title", data.get("title")),
+        description=_texts(f"{where}.description", data.get("description")),
+        source=data["source"],
+        currency=data.get("currency", "USD"),
+        kpis=tuple(entries),
+    )
+
+
+def _load() -> tuple[Mapping[str, KPI], Mapping[str, BusinessType]]:
+    raw_kpis = _read_toml("kpis.toml")
+    kpis = {kpi_id: _kpi(kpi_id, data) for kpi_id, data in raw_kpis.items()}
+    unlisted = set(FUNCTIONS) - set(kpis)
+    if unlisted:
+        raise CatalogueError(f"functions without a kpis.toml entry: {sorted(unlisted)}")
+    for kpi in kpis.values():
+        if kpi.measures not in kpis:
+            raise CatalogueError(f"kpis.toml [{kpi.id}]: measures unknown KPI {kpi.measures!r}")
+    folder = resources.files("kpi_engine").joinpath("catalogue", "business_types")
+    type_files = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".toml"))
+    types = {}
+    for name in type_files:
+        type_id = name.removesuffix(".toml")
+        types[type_id] = _profile(type_id, _read_toml("business_types", name), kpis)
+    return MappingProxyType(kpis), MappingProxyType(types)
+
+
+KPIS, BUSINESS_TYPES = _load()
+
+
+def get_kpi(kpi_id: Any, function: str = "get_kpi", argument: str = "kpi_id") -> KPI:
+    """Return the catalogue entry of a KPI id (any letter case)."""
+    key = kpi_id.strip().lower() if isinstance(kpi_id, str) else kpi_id
+    if key not in KPIS:
+        raise KPIInputError(function, argument, kpi_id, "a KPI id such as 'nps' (see kpi list)")
+    return KPIS[key]
+
+
+def get_business_type(
+    type_id: Any, function: str = "get_business_type", argument: str = "business_type"
+) -> BusinessType:
+    """Return the profile of a business type id (any letter case)."""
+    key = type_id.strip().lower() if isinstance(type_id, str) else type_id
+    if key not in BUSINESS_TYPES:
+        raise KPIInputError(
+            function, argument, type_id, f"one of {', '.join(sorted(BUSINESS_TYPES))}"
+        )
+    return BUSINESS_TYPES[key]
+
+
+def check_language(language: Any, function: str = "kpi", argument: str = "language") -> str:
+    key = language.strip().lower() if isinstance(language, str) else language
+    if key not in LANGUAGES:
+        raise KPIInputError(function, argument, language, f"one of {', '.join(LANGUAGES)}")
+    return str(key)
+
+
+def benchmark_band(kpi_id: Any, value: Any, business_type: Any) -> Rating:
+    """The article's band for a KPI value in a business type.
+
+    One of ``exceptional``, ``above_average``, ``typical``, ``below_typical``,
+    or ``unrated`` where the article gives no bands for that KPI. A value on
+    the boundary of two bands gets the better one; a KPI's other forms
+    (``nps_from_counts`` for ``nps``) are rated as the KPI they measure.
+    """
+    name = "benchmark_band"
+    kpi = get_kpi(single(name, "kpi_id", kpi_id), name, "kpi_id")
+    profile = get_business_type(single(name, "business_type", business_type), name, "business_type")
+    value = single(name, "value", value)
+    if not is_number(value):
+        raise KPIInputError(name, "value", value, f"a value of {kpi.measures} (a number)")
+    for entry in profile.kpis:
+        if entry.id == kpi.measures:
+            return entry.rate(float(value))
+    tracked = ", ".join(entry.id for entry in profile.kpis)
+    raise KPIInputError(name, "kpi_id", kpi_id, f"a KPI that {profile.id} tracks: {tracked}")
+
+
+# --- docstrings from the catalogue -------------------------------------------
+
+
+def _doctest(kpi: KPI) -> str:
+    lines = []
+    for example in kpi.examples:
+        origin = example.source or "an illustrative example; the article gives none"
+        call_args = [repr(a) for a in example.args]
+        call_args += [f"{key}={value!r}" for key, value in example.kwargs.items()]
+        call = f"{kpi.id}({', '.join(call_args)})"
+        needs_datetime = any(
+            isinstance(cell, dt.date)
+            for arg in example.args
+            for cell in (arg if isinstance(arg, list) else [arg])
+        )
+        lines.append(f"    Example ({origin}):")
+        lines.append("")
+        if needs_datetime:
+            lines.append("    >>> import datetime")
+        if example.rounded_to is not None:
+            lines.append(f"    >>> round({call}, {example.rounded_to})")
+        else:
+            lines.append(f"    >>> {call}")
+        lines.append(f"    {example.result!r}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _attach_examples() -> None:
+    for kpi in KPIS.values():
+        if kpi.examples:
+            doc = inspect.cleandoc(kpi.function.__doc__ or "")
+            indented = "\n".join(f"    {line}" if line else "" for line in doc.splitlines())
+            kpi.function.__doc__ = f"{indented.strip()}\n\n{_doctest(kpi)}"
+
+
+_attach_examples()

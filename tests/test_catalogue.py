@@ -1,0 +1,250 @@
+"""Catalogue invariants over every KPI, business type and language."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+
+import kpi_engine
+from kpi_engine import BAND_NAMES, LANGUAGES
+from kpi_engine._catalogue import Band
+from kpi_engine._docs import README_PATH, render_readme_section
+from kpi_engine._labels import labels
+from tests.conftest import ALL_PROFILE_ENTRIES, SEEDS
+
+SEED_FILES = {
+    "celebrity_video": "000_28244c05cfb26e3e.txt",
+    "songwriting": "001_85b63dde80519a2e.txt",
+    "networking": "002_562b7edfaea71156.txt",
+    "video_marketing": "003_833baf5beb90902a.txt",
+    "social_media": "004_e1dc3a0fcabfb965.txt",
+}
+
+# The ids and argument orders that other tools rely on; a change here breaks users.
+FIXED_SIGNATURES = {
+    "avg_fulfillment_time": "total_hours, fulfilled",
+    "celebrity_acquisition_rate": "new_celebrities, celebrities_at_start",
+    "repeat_purchase_rate": "repeat_customers, total_customers",
+    "completion_rate": "completed, ordered",
+    "nps_from_shares": "promoter_share, detractor_share",
+    "nps_from_counts": "promoters, passives, detractors",
+    "revenue_per_celebrity": "total_revenue, celebrities",
+    "churn_rate": "churned, customers_at_start",
+    "csat": "satisfied, surveyed",
+    "referral_acquisition_rate": "referred_new_customers, new_customers",
+    "avg_turnaround_time": "total_hours, completed_projects",
+    "engagement_growth": "engagements_now, engagements_before",
+    "retention_rate": "customers_at_end, new_customers, customers_at_start",
+    "connection_success_rate": "successful, attempted",
+    "events_per_user": "attendances, active_users",
+    "avg_time_per_visit": "total_time, visits",
+    "revenue_per_active_user": "total_revenue, active_users",
+    "engagement_rate": "likes, comments, followers",
+    "click_through_rate": "clicks, impressions",
+    "follower_growth_rate": "followers_now, followers_before",
+    "conversion_rate": "conversions, visitors",
+    "bounce_rate": "single_page_sessions, sessions",
+    "customer_acquisition_cost": "marketing_spend, new_customers",
+    "customer_retention_cost": "retention_spend, retained_customers",
+    "customer_lifetime_value": "avg_revenue_per_customer_per_period, gross_margin, churn_rate_per_period",
+    "nps": "scores",
+    "nps_margin": "scores, confidence",
+    "csat_from_scores": "scores, satisfied_min",
+    "repeat_purchase_rate_from_orders": "customer_ids",
+    "mau": "user_ids, dates, month",
+    "avg_fulfillment_time_from_timestamps": "requested_at, delivered_at",
+    "completion_rate_from_statuses": "statuses, completed_status",
+    "retention_rate_from_ids": "ids_at_start, ids_at_end",
+    "churn_rate_from_ids": "ids_at_start, ids_at_end",
+}
+
+
+@pytest.mark.parametrize(("kpi_id", "signature"), FIXED_SIGNATURES.items())
+def test_fixed_ids_and_argument_order(kpi_id: str, signature: str) -> None:
+    function = getattr(kpi_engine, kpi_id)
+    assert ", ".join(inspect.signature(function).parameters) == signature
+    assert kpi_id in kpi_engine.__all__
+
+
+def test_defaults_of_record_functions() -> None:
+    assert inspect.signature(kpi_engine.nps_margin).parameters["confidence"].default == 0.95
+    assert inspect.signature(kpi_engine.csat_from_scores).parameters["satisfied_min"].default == 4
+    assert (
+        inspect.signature(kpi_engine.completion_rate_from_statuses)
+        .parameters["completed_status"]
+        .default
+        == "completed"
+    )
+
+
+def test_every_kpi_is_complete(any_kpi: kpi_engine.KPI, any_language: str) -> None:
+    kpi = any_kpi
+    assert getattr(kpi_engine, kpi.id) is kpi.function
+    assert kpi.title[any_language].strip()
+    assert kpi.definition[any_language].strip()
+    assert kpi.formula.strip()
+    assert kpi.summary, f"{kpi.id} needs a docstring whose first line says what it returns"
+    assert kpi.examples, f"{kpi.id} needs a worked example"
+    assert all(arg.description for arg in kpi.arguments)
+    assert kpi.measures in kpi_engine.KPIS
+    assert kpi.unit in labels(any_language)["units"]
+    for source in kpi.sources:
+        assert source in SEED_FILES.values()
+    assert "Example (" in (kpi.function.__doc__ or ""), "the worked example runs as a doctest"
+
+
+def test_forms_share_direction_with_their_kpi(any_kpi: kpi_engine.KPI) -> None:
+    measured = kpi_engine.KPIS[any_kpi.measures]
+    assert any_kpi.direction == measured.direction
+
+
+def test_titles_differ_between_languages_where_words_differ() -> None:
+    # A quick guard against pasting the English text into fr or nl.
+    same = [
+        k.id
+        for k in kpi_engine.KPIS.values()
+        if k.definition["en"] in (k.definition["fr"], k.definition["nl"])
+    ]
+    assert same == []
+
+
+def test_seed_examples_name_their_seed() -> None:
+    for kpi in kpi_engine.KPIS.values():
+        for example in kpi.examples:
+            assert example.source == "" or example.source in kpi.sources
+
+
+def test_every_business_type_uses_its_seed(
+    any_type: kpi_engine.BusinessType, any_language: str
+) -> None:
+    assert any_type.source == SEED_FILES[any_type.id]
+    assert any_type.title[any_language]
+    assert any_type.description[any_language]
+    assert any_type.kpis
+    for entry in any_type.kpis:
+        assert entry.id in kpi_engine.KPIS
+        assert entry.title[any_language]
+
+
+def test_five_business_types() -> None:
+    assert set(kpi_engine.BUSINESS_TYPES) == set(SEED_FILES)
+
+
+def test_songwriting_names_completion_rate_after_songs() -> None:
+    entry = kpi_engine.BUSINESS_TYPES["songwriting"].kpi("completion_rate")
+    assert entry.title["en"] == "Custom song completion rate"
+
+
+def test_types_without_article_figures_have_no_bands() -> None:
+    for type_id in ("video_marketing", "social_media"):
+        for entry in kpi_engine.BUSINESS_TYPES[type_id].kpis:
+            assert not entry.bands
+            assert kpi_engine.benchmark_band(entry.id, 1, type_id) == "unrated"
+
+
+@pytest.mark.parametrize(
+    ("business_type", "entry"), ALL_PROFILE_ENTRIES, ids=lambda v: getattr(v, "id", "")
+)
+def test_bands_ordered_with_direction(
+    business_type: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI
+) -> None:
+    """A better band must ask more: higher thresholds when higher is better."""
+    thresholds = [
+        entry.bands[name].threshold(entry.direction)[0]
+        for name in BAND_NAMES
+        if name in entry.bands
+    ]
+    if entry.direction == "higher":
+        assert thresholds == sorted(thresholds, reverse=True)
+    else:
+        assert thresholds == sorted(thresholds)
+    if entry.bands:
+        assert entry.source == business_type.source
+
+
+def _figure_spellings(value: float, unit: str) -> list[str]:
+    if unit == "fraction":
+        number = round(value * 100, 10)
+        text = f"{number:g}"
+        return [f"{text}%", f"{text} %", f"{text} à", f"{text}-", f"{text} et", f"{text} "]
+    text = f"{value:g}"
+    grouped = f"{value:,.0f}".replace(",", " ")
+    return [text, grouped]
+
+
+@pytest.mark.parametrize(
+    ("business_type", "entry"),
+    [p for p in ALL_PROFILE_ENTRIES if p[1].bands],
+    ids=lambda v: getattr(v, "id", ""),
+)
+def test_band_figures_appear_in_the_article(
+    business_type: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI
+) -> None:
+    """Every band figure is one the article gives, not one we made up."""
+    article = (SEEDS / business_type.source).read_text(encoding="utf-8").replace("\u00a0", " ")
+    for band in entry.bands.values():
+        for figure in band.figures().values():
+            spellings = _figure_spellings(figure, entry.unit)
+            assert any(s in article for s in spellings), (
+                f"{entry.id}: {figure} not found as any of {spellings}"
+            )
+
+
+RATING_CASES = [
+    # (type, kpi, value, band): boundaries go to the better band; strict bounds stay strict.
+    ("celebrity_video", "churn_rate", 0.02, "exceptional"),
+    ("celebrity_video", "churn_rate", 0.025, "above_average"),
+    ("celebrity_video", "churn_rate", 0.05, "above_average"),
+    ("celebrity_video", "churn_rate", 0.09, "typical"),
+    ("celebrity_video", "churn_rate", 0.091, "below_typical"),
+    ("celebrity_video", "avg_fulfillment_time", 12, "above_average"),
+    ("celebrity_video", "avg_fulfillment_time", 11.99, "exceptional"),
+    ("celebrity_video", "avg_fulfillment_time", 50, "below_typical"),
+    ("celebrity_video", "celebrity_acquisition_rate", 0.4, "typical"),
+    ("celebrity_video", "celebrity_acquisition_rate", 0.41, "above_average"),
+    ("celebrity_video", "celebrity_acquisition_rate", 0.5, "above_average"),
+    ("celebrity_video", "celebrity_acquisition_rate", 0.51, "exceptional"),
+    ("celebrity_video", "celebrity_acquisition_rate", 0.2, "below_typical"),
+    ("celebrity_video", "nps", 71, "exceptional"),
+    ("celebrity_video", "nps", 55, "typical"),
+    ("celebrity_video", "nps", 20, "below_typical"),
+    ("celebrity_video", "nps_from_counts", 71, "exceptional"),
+    ("celebrity_video", "repeat_purchase_rate", 0.45, "typical"),
+    ("celebrity_video", "repeat_purchase_rate_from_orders", 0.5, "above_average"),
+    ("songwriting", "avg_turnaround_time", 20, "exceptional"),
+    ("songwriting", "avg_turnaround_time", 25, "above_average"),
+    ("songwriting", "avg_turnaround_time", 40, "typical"),
+    ("songwriting", "referral_acquisition_rate", 0.5, "above_average"),
+    ("networking", "mau", 100000, "above_average"),
+    ("networking", "avg_time_per_visit", 20, "exceptional"),
+    ("networking", "csat", 0.74, "below_typical"),
+]
+
+
+@pytest.mark.parametrize(("type_id", "kpi_id", "value", "band"), RATING_CASES)
+def test_benchmark_band(type_id: str, kpi_id: str, value: float, band: str) -> None:
+    assert kpi_engine.benchmark_band(kpi_id, value, type_id) == band
+    assert kpi_engine.benchmark_band(kpi_id.upper(), float(value), type_id.upper()) == band
+
+
+def test_band_rejects_contradictions() -> None:
+    with pytest.raises(kpi_engine.CatalogueError, match="give min or above"):
+        kpi_engine._catalogue._band("x", {"min": 1, "above": 2})
+    with pytest.raises(kpi_engine.CatalogueError, match="lower bound"):
+        kpi_engine._catalogue._band("x", {"min": 5, "max": 2})
+    assert Band(about=0.4).threshold("lower") == (0.4, True)
+
+
+def test_labels_cover_every_language() -> None:
+    for language in LANGUAGES:
+        words = labels(language)
+        assert set(words["ratings"]) == set(kpi_engine.RATINGS)
+
+
+def test_readme_tables_match_the_catalogue() -> None:
+    readme = README_PATH.read_text(encoding="utf-8")
+    section = re.search(r"<!-- catalogue:start -->\n(.*?)<!-- catalogue:end -->", readme, re.S)
+    assert section, "README.md lacks the catalogue section markers"
+    assert section.group(1) == render_readme_section(), "run: python -m kpi_engine._docs --write"

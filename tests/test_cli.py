@@ -1,0 +1,137 @@
+"""The ``kpi`` command, run as a real process through its console script."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kpi_engine
+from kpi_engine.cli import main
+
+KPI = shutil.which("kpi", path=str(Path(sys.executable).parent))
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    assert KPI, "the kpi console script is not installed in this environment"
+    return subprocess.run([KPI, *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_calc_prints_the_value() -> None:
+    result = run("calc", "churn_rate", "50", "1000")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "0.05\n", "")
+
+
+@pytest.mark.parametrize(
+    ("args", "out"),
+    [
+        (("calc", "avg_fulfillment_time", "60", "20"), "3"),
+        (("calc", "retention_rate", "110", "20", "100"), "0.9"),
+        (("calc", "nps_from_shares", "0.7", "0.1"), "60"),
+        (("calc", "engagement_growth", "2500", "1500"), "0.6666666666666666"),
+        (("calc", "CSAT", "80", "100"), "0.8"),
+    ],
+)
+def test_calc_values(args: tuple[str, ...], out: str) -> None:
+    result = run(*args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == out
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ("calc", "csat", "90", "80"),
+            2,
+            "error: csat: satisfied is 90, more than surveyed (80); expected at most surveyed",
+        ),
+        (
+            ("calc", "churn_rate", "abc", "1000"),
+            2,
+            "error: churn_rate: churned is 'abc'; expected a whole number of 0 or more",
+        ),
+        (
+            ("calc", "churn_rate", "-5", "1000"),
+            2,
+            "error: churn_rate: churned is -5; expected a whole number of 0 or more",
+        ),
+        (
+            ("calc", "churn_rate", "50"),
+            2,
+            "error: kpi calc: churn_rate takes 2 inputs (churned customers_at_start), got 1",
+        ),
+        (
+            ("calc", "happiness", "1"),
+            2,
+            "error: kpi calc: KPI_ID is 'happiness'; expected a KPI id such as 'nps' (see kpi list)",
+        ),
+        (("calc", "nps", "9"), 2, "error: kpi calc: nps works on ranges of records"),
+        (
+            ("calc", "churn_rate", "0", "0"),
+            3,
+            "error: churn_rate is undefined: customers_at_start is 0",
+        ),
+        (("list", "--type", "bakery"), 2, "error: kpi list: --type is 'bakery'; expected one of"),
+    ],
+)
+def test_bad_input_goes_to_stderr(args: tuple[str, ...], code: int, message: str) -> None:
+    result = run(*args)
+    assert result.returncode == code
+    assert result.stdout == ""
+    assert result.stderr.startswith(message)
+    assert "Traceback" not in result.stderr
+
+
+def test_list_json_is_the_catalogue() -> None:
+    result = run("list", "--json")
+    entries = json.loads(result.stdout)
+    assert [e["id"] for e in entries] == list(kpi_engine.KPIS)
+
+
+def test_list_type_json_has_bands(any_type: kpi_engine.BusinessType, any_language: str) -> None:
+    result = run("list", "--type", any_type.id, "--lang", any_language, "--json")
+    assert result.returncode == 0, result.stderr
+    entries = json.loads(result.stdout)
+    assert [e["id"] for e in entries] == [e.id for e in any_type.kpis]
+    for entry, profile_entry in zip(entries, any_type.kpis, strict=True):
+        assert entry["title"] == profile_entry.title[any_language]
+        assert entry["bands"] == {
+            name: band.figures() for name, band in profile_entry.bands.items()
+        }
+
+
+def test_list_table_in_french() -> None:
+    result = run("list", "--type", "celebrity_video", "--lang", "fr")
+    assert "Taux de désabonnement de la plateforme" in result.stdout
+    assert "plus c'est bas, mieux c'est" in result.stdout
+    assert "6-9 %" in result.stdout
+
+
+def test_unknown_language() -> None:
+    result = run("list", "--lang", "de")
+    assert result.returncode == 2
+    assert "kpi: --lang is 'de'; expected one of en, fr, nl" in result.stderr
+
+
+def test_types() -> None:
+    result = run("types", "--json")
+    assert [t["id"] for t in json.loads(result.stdout)] == list(kpi_engine.BUSINESS_TYPES)
+    assert "celebrity_video" in run("types").stdout
+
+
+def _commands() -> list[str]:
+    return sorted(main.commands)
+
+
+@pytest.mark.parametrize("command", ["", *_commands()])
+def test_every_command_has_help(command: str) -> None:
+    result = run(*([command] if command else []), "--help")
+    assert result.returncode == 0
+    assert "Usage:" in result.stdout
+    if command:
+        assert main.commands[command].help, f"kpi {command} needs a docstring"
