@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import kpi_engine
-from kpi_engine.cli import main
+from addin.cli import main
 
 KPI = shutil.which("kpi", path=str(Path(sys.executable).parent))
 

@@ -1,0 +1,13 @@
+"""The full ``kpi`` command: the engine's commands plus the Excel-facing ones.
+
+``kpi_engine.cli`` holds the commands that need only the engine (list,
+types, calc). The commands that write workbooks or serve Excel live beside
+their code in ``addin`` and are added here, so the engine never imports
+openpyxl or xlwings.
+"""
+
+from __future__ import annotations
+
+from kpi_engine.cli import main
+
+__all__ = ["main"]
