@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install docs clean
+.PHONY: demo test lint bench install docs clean system-deps
 
 $(BIN)/python:
 	@# Debian ships venv's ensurepip in a separate package; install it when missing.
@@ -20,26 +20,35 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# The main job: a starter workbook with a year of sample data, its KPIs
+# computed by the engine from the workbook's own tables, and where it is.
 demo: install
-	$(BIN)/kpi types
+	$(BIN)/kpi new celebrity_video -o demo/celebrity_video_en.xlsx --as-of 2024-07-15 --force
 	@echo
-	$(BIN)/kpi list --type celebrity_video
-	@echo
-	$(BIN)/kpi calc churn_rate 50 1000
+	$(BIN)/python -m addin.starter.summary demo/celebrity_video_en.xlsx
 
-test: install
+# LibreOffice recalculates the starter workbooks in the tests; poppler turns
+# its PDFs into the README's picture.
+system-deps:
+	@command -v soffice >/dev/null && command -v pdftoppm >/dev/null || { \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+			libreoffice-calc-nogui poppler-utils; }
+
+test: install system-deps
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check kpi_engine addin tests
-	$(BIN)/ruff format --check kpi_engine addin tests
+	$(BIN)/ruff check kpi_engine addin tests docs
+	$(BIN)/ruff format --check kpi_engine addin tests docs
 	$(BIN)/mypy
 
-bench: install
-	$(BIN)/python tests/benchmarks/bench_engine.py
+bench: install system-deps
+	$(BIN)/python -u tests/benchmarks/bench_engine.py
+	$(BIN)/python -u tests/benchmarks/bench_starter.py
 
-docs: install
+docs: install system-deps
 	$(BIN)/python -m kpi_engine._docs --write
+	$(BIN)/python docs/make_picture.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf demo $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

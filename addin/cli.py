@@ -8,6 +8,9 @@ openpyxl or xlwings.
 
 from __future__ import annotations
 
+from addin.starter.command import new_command
 from kpi_engine.cli import main
 
 __all__ = ["main"]
+
+main.add_command(new_command)

@@ -29,3 +29,25 @@ def test_engine_benchmark_runs_and_agrees_with_numpy() -> None:
     assert result.returncode in (0, 1), result.stderr
     for name in ("nps", "csat_from_scores", "repeat_purchase_rate_from_orders"):
         assert name in result.stdout
+
+
+def test_starter_benchmark_runs() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "benchmarks" / "bench_starter.py"),
+            "--rows",
+            "60",
+            "--types",
+            "social_media",
+            "--skip-libreoffice",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    assert "social_media" in result.stdout
+    assert "xlsxwriter" in result.stdout

@@ -1,0 +1,671 @@
+"""Write a starter workbook with openpyxl, in write-only mode.
+
+Write-only mode streams rows to disk, so a workbook of 100,000 rows needs
+little memory. Every KPI cell is a native formula over the data tables (see
+``model``); nothing needs the add-in. The file is written to a temporary
+file beside the target, repacked with fixed timestamps (same arguments, same
+bytes), then renamed into place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tempfile
+import tomllib
+import warnings
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.chart import LineChart, Reference
+from openpyxl.formatting.rule import CellIsRule
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
+
+import kpi_engine
+from kpi_engine._catalogue import BAND_NAMES, ProfileKPI
+from kpi_engine._labels import labels, templates_dir
+from kpi_engine._text import format_band
+
+from .model import NEEDS_GROSS_MARGIN, Column, recipe_for, tables_for
+from .sample import first_of_month, sample_tables
+
+CURRENCY_FORMATS = {"EUR": '"€"#,##0.00', "USD": '"$"#,##0.00', "GBP": '"£"#,##0.00'}
+UNIT_FORMATS = {
+    "fraction": "0.0%",
+    "score": "0.0",
+    "points": "0.0",
+    "hours": '0.0" h"',
+    "minutes": '0.0" min"',
+    "count": "#,##0",
+    "per_user": "0.00",
+    "duration": "0.00",
+}
+COLUMN_FORMATS = {
+    "datetime": "yyyy-mm-dd hh:mm",
+    "date": "yyyy-mm-dd",
+    "month": "yyyy-mm",
+    "money": "#,##0.00",
+    "number": "0.00",
+    "whole": "0",
+    "score": "0",
+    "rating": "0",
+}
+STATUS_FILLS = {
+    "exceptional": "1E8449",
+    "above_average": "82E0AA",
+    "typical": "F9E79F",
+    "below_typical": "F1948A",
+}
+HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+TITLE_FONT = Font(bold=True, size=14)
+DEFAULT_GROSS_MARGIN = 0.6
+#: Rows of a data sheet that carry validation, well past any sample.
+VALIDATED_ROWS = 1_048_576
+
+
+class StarterError(ValueError):
+    """A `kpi new` request that cannot be carried out; nothing was written."""
+
+
+@cache
+def workbook_words() -> Mapping[str, Any]:
+    with templates_dir().joinpath("workbook.toml").open("rb") as handle:
+        return tomllib.load(handle)
+
+
+@dataclass(frozen=True)
+class StarterOptions:
+    business_type: str
+    language: str = "en"
+    rows: int | None = None
+    empty: bool = False
+    seed: int = 0
+    as_of: dt.date | None = None
+    currency: str | None = None
+
+    def checked(self) -> StarterOptions:
+        profile = kpi_engine.get_business_type(self.business_type, "kpi new", "TYPE")
+        language = kpi_engine.check_language(self.language, "kpi new", "--lang")
+        currency = (self.currency or profile.currency).upper()
+        if currency not in CURRENCY_FORMATS:
+            raise StarterError(
+                f"kpi new: --currency is {self.currency!r}; "
+                f"expected one of {', '.join(CURRENCY_FORMATS)}"
+            )
+        if self.rows is not None and self.rows < 1:
+            raise StarterError(
+                f"kpi new: --rows is {self.rows}; expected a whole number of 1 or more"
+            )
+        return StarterOptions(
+            profile.id,
+            language,
+            self.rows,
+            self.empty,
+            self.seed,
+            self.as_of or dt.date.today(),
+            currency,
+        )
+
+    @property
+    def period(self) -> dt.date:
+        """The reporting month: the last complete month before the as-of date."""
+        assert self.as_of is not None
+        return first_of_month(self.as_of, -1)
+
+
+# --- cells -----------------------------------------------------------------------
+
+
+class _Sheet:
+    """A write-only sheet with small helpers for styled and text cells."""
+
+    def __init__(self, workbook: Workbook, title: str) -> None:
+        self.ws = workbook.create_sheet(title)
+        self.title = title
+
+    def cell(
+        self,
+        value: Any,
+        *,
+        fmt: str | None = None,
+        font: Font | None = None,
+        fill: PatternFill | None = None,
+        text: bool = False,
+        wrap: bool = False,
+    ) -> WriteOnlyCell:
+        cell = WriteOnlyCell(self.ws, value=value)
+        if text and isinstance(value, str):
+            # Text from data or settings stays text: '=SUM(...)' is not evaluated.
+            cell.data_type = "s"
+        if fmt:
+            cell.number_format = fmt
+        if font:
+            cell.font = font
+        if fill:
+            cell.fill = fill
+        if wrap:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        return cell
+
+    def header(self, values: Iterable[str]) -> list[WriteOnlyCell]:
+        return [self.cell(v, font=HEADER_FONT, fill=HEADER_FILL, text=True) for v in values]
+
+    def append(self, row: Sequence[Any]) -> None:
+        self.ws.append(list(row))
+
+    def widths(self, widths: Sequence[float]) -> None:
+        for index, width in enumerate(widths, start=1):
+            self.ws.column_dimensions[get_column_letter(index)].width = width
+
+    def absolute(self, column: int, row: int) -> str:
+        return f"{quote_sheetname(self.title)}!${get_column_letter(column)}${row}"
+
+
+def _name(workbook: Workbook, name: str, target: str) -> None:
+    workbook.defined_names[name] = DefinedName(name, attr_text=target)
+
+
+# --- the workbook ---------------------------------------------------------------------
+
+
+def status_formula(
+    entry: ProfileKPI, value_ref: str, words: Mapping[str, str], no_benchmark: str
+) -> str:
+    """A native formula that rates a value exactly as ``benchmark_band`` does."""
+    if not entry.bands:
+        return f'IF(ISNUMBER({value_ref}),"{no_benchmark}","-")'
+    fallback = "below_typical" if "typical" in entry.bands else "typical"
+    expression = f'"{words[fallback]}"'
+    for name in reversed(BAND_NAMES):
+        band = entry.bands.get(name)
+        if band is None:
+            continue
+        figure, inclusive = band.threshold(entry.direction)
+        operator = (">" if entry.direction == "higher" else "<") + ("=" if inclusive else "")
+        expression = f'IF({value_ref}{operator}{figure!r},"{words[name]}",{expression})'
+    return f'IF(ISNUMBER({value_ref}),{expression},"-")'
+
+
+def default_target(entry: ProfileKPI) -> float | None:
+    """The above-average threshold where the article gives one: a fair first goal."""
+    for name in ("above_average", "exceptional"):
+        band = entry.bands.get(name)
+        if band is not None:
+            return band.threshold(entry.direction)[0]
+    return None
+
+
+def kpi_formula(business_type: str, kpi_id: str, start: str, end: str) -> str:
+    formula = recipe_for(business_type, kpi_id).formula(start, end)
+    if formula.undefined_when == "FALSE":
+        return f"={formula.value}"
+    return f'=IF({formula.undefined_when},"-",{formula.value})'
+
+
+def unit_format(unit: str, currency: str) -> str:
+    return CURRENCY_FORMATS[currency] if unit == "currency" else UNIT_FORMATS[unit]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every sheet writer needs: the workbook, its type, language and words."""
+
+    workbook: Workbook
+    options: StarterOptions
+    profile: kpi_engine.BusinessType
+    words: Mapping[str, Any]
+    ratings: Mapping[str, str]
+    currency: str
+
+    @property
+    def lang(self) -> str:
+        return self.options.language
+
+    @property
+    def type_title(self) -> str:
+        return str(self.profile.title[self.lang])
+
+    def fmt(self, entry: ProfileKPI) -> str:
+        return unit_format(entry.unit, self.currency)
+
+
+def _write_settings(ctx: _Context, settings: _Sheet) -> None:
+    """The reporting period, the gross margin and a target per KPI, as named cells."""
+    workbook = ctx.workbook
+    profile = ctx.profile
+    options = ctx.options
+    lang = ctx.lang
+    words = ctx.words
+    heads = ctx.words["headings"]
+    heads = words["headings"]
+    settings.widths([34, 40, 16])
+    settings.append([settings.cell(heads["setting"], font=TITLE_FONT)])
+    settings.append([])
+    settings.append(
+        [settings.cell(heads["period"], text=True), settings.cell(options.period, fmt="yyyy-mm")]
+    )
+    settings.append(
+        [
+            settings.cell("PERIOD_START", text=True),
+            settings.cell("=DATE(YEAR(PERIOD),MONTH(PERIOD),1)", fmt="yyyy-mm-dd"),
+        ]
+    )
+    settings.append(
+        [
+            settings.cell(heads["period_end"], text=True),
+            settings.cell("=EDATE(PERIOD_START,1)", fmt="yyyy-mm-dd"),
+        ]
+    )
+    _name(workbook, "PERIOD", settings.absolute(2, 3))
+    _name(workbook, "PERIOD_START", settings.absolute(2, 4))
+    _name(workbook, "PERIOD_END", settings.absolute(2, 5))
+    period_rule = DataValidation(
+        type="date", operator="greaterThan", formula1="36526", allow_blank=False
+    )
+    period_rule.add("B3")
+    settings.ws.data_validations.append(period_rule)
+    row = 6
+    if profile.id in NEEDS_GROSS_MARGIN:
+        settings.append(
+            [
+                settings.cell(heads["gross_margin"], text=True),
+                settings.cell(DEFAULT_GROSS_MARGIN, fmt="0%"),
+            ]
+        )
+        _name(workbook, "GROSS_MARGIN", settings.absolute(2, row))
+        margin_rule = DataValidation(type="decimal", operator="between", formula1="0", formula2="1")
+        margin_rule.add(f"B{row}")
+        settings.ws.data_validations.append(margin_rule)
+        row += 1
+    settings.append([])
+    settings.append([settings.cell(heads["targets"], font=Font(bold=True))])
+    settings.append(settings.header([heads["kpi"], heads["id"], heads["target"]]))
+    target_row = row + 3  # after the blank row, the heading and the header
+    for entry in profile.kpis:
+        settings.append(
+            [
+                settings.cell(entry.title[lang], text=True),
+                settings.cell(entry.id, text=True),
+                settings.cell(default_target(entry), fmt=unit_format(entry.unit, options.currency)),
+            ]
+        )
+        _name(workbook, f"TARGET_{entry.id.upper()}", settings.absolute(3, target_row))
+        target_row += 1
+
+
+def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
+    """One row per KPI for the reporting period: value, target, bands, status."""
+    workbook = ctx.workbook
+    profile = ctx.profile
+    options = ctx.options
+    lang = ctx.lang
+    words = ctx.words
+    type_title = ctx.type_title
+    heads = ctx.words["headings"]
+    ratings = ctx.ratings
+    kpis.widths([44, 14, 12, 14, 16, 16, 16, 22, 28])
+    kpis.append([kpis.cell(words["title"].format(type=type_title), font=TITLE_FONT)])
+    kpis.append(
+        [kpis.cell(heads["period"], text=True), kpis.cell("=PERIOD_START", fmt="mmmm yyyy")]
+    )
+    kpis.append([kpis.cell(words["source"].format(source=profile.source), text=True)])
+    kpis.append([])
+    kpis.append(
+        kpis.header(
+            [
+                heads[k]
+                for k in (
+                    "kpi",
+                    "value",
+                    "unit",
+                    "target",
+                    "typical",
+                    "above_average",
+                    "exceptional",
+                    "status",
+                    "id",
+                )
+            ]
+        )
+    )
+    first_kpi_row = 6
+    for offset, entry in enumerate(profile.kpis):
+        row = first_kpi_row + offset
+        fmt = unit_format(entry.unit, options.currency)
+        bands = {name: format_band(band, entry.unit) for name, band in entry.bands.items()}
+        target_name = f"TARGET_{entry.id.upper()}"
+        kpis.append(
+            [
+                kpis.cell(entry.title[lang], text=True),
+                kpis.cell(kpi_formula(profile.id, entry.id, "PERIOD_START", "PERIOD_END"), fmt=fmt),
+                kpis.cell(words["units"][entry.unit].format(currency=options.currency), text=True),
+                kpis.cell(f'=IF(ISNUMBER({target_name}),{target_name},"")', fmt=fmt),
+                *[
+                    kpis.cell(bands.get(name, "-"), text=True)
+                    for name in ("typical", "above_average", "exceptional")
+                ],
+                kpis.cell("=" + status_formula(entry, f"B{row}", ratings, words["no_benchmark"])),
+                kpis.cell(entry.id, text=True),
+            ]
+        )
+        _name(workbook, f"KPI_{entry.id.upper()}", kpis.absolute(2, row))
+        _name(workbook, f"STATUS_{entry.id.upper()}", kpis.absolute(8, row))
+    last_kpi_row = first_kpi_row + len(profile.kpis) - 1
+    status_range = f"H{first_kpi_row}:H{last_kpi_row}"
+    for name, colour in STATUS_FILLS.items():
+        kpis.ws.conditional_formatting.add(
+            status_range,
+            CellIsRule(
+                operator="equal",
+                formula=[f'"{ratings[name]}"'],
+                fill=PatternFill("solid", fgColor=colour, bgColor=colour),
+            ),
+        )
+
+
+def _write_trend(ctx: _Context, trend: _Sheet) -> None:
+    """Each KPI for each of the last twelve months, and a chart per KPI."""
+    profile = ctx.profile
+    options = ctx.options
+    lang = ctx.lang
+    words = ctx.words
+    type_title = ctx.type_title
+    heads = ctx.words["headings"]
+    trend.widths([12, 12, *[18] * len(profile.kpis)])
+    trend.append([trend.cell(words["title"].format(type=type_title), font=TITLE_FONT)])
+    trend.append([])
+    trend.append(
+        trend.header([heads["month"], heads["period_end"], *[e.title[lang] for e in profile.kpis]])
+    )
+    first_month_row = 4
+    for index in range(12):
+        row = first_month_row + index
+        cells = [
+            trend.cell(f"=EDATE(PERIOD_START,{index - 11})", fmt="mmm yyyy"),
+            trend.cell(f"=EDATE(A{row},1)", fmt="yyyy-mm-dd"),
+        ]
+        for entry in profile.kpis:
+            cells.append(
+                trend.cell(
+                    kpi_formula(profile.id, entry.id, f"$A{row}", f"$B{row}"),
+                    fmt=unit_format(entry.unit, options.currency),
+                )
+            )
+        trend.append(cells)
+    last_month_row = first_month_row + 11
+    months = Reference(trend.ws, min_col=1, min_row=first_month_row, max_row=last_month_row)
+    for index, entry in enumerate(profile.kpis):
+        chart = LineChart()
+        chart.title = entry.title[lang]
+        chart.height, chart.width = 6.5, 12
+        chart.legend = None
+        series = Reference(
+            trend.ws, min_col=3 + index, min_row=first_month_row - 1, max_row=last_month_row
+        )
+        chart.add_data(series, titles_from_data=True)
+        chart.set_categories(months)
+        chart.y_axis.number_format = unit_format(entry.unit, options.currency)
+        anchor_row = last_month_row + 3 + (index // 2) * 14
+        anchor_column = "A" if index % 2 == 0 else "H"
+        trend.ws.add_chart(chart, f"{anchor_column}{anchor_row}")
+
+
+def build_workbook(options: StarterOptions) -> Workbook:
+    options = options.checked()
+    assert options.as_of is not None
+    assert options.currency is not None
+    profile = kpi_engine.get_business_type(options.business_type)
+    lang = options.language
+    words = workbook_words()[lang]
+    table_names = workbook_words()["tables"][lang]
+    column_words = workbook_words()["columns"][lang]
+    ratings = labels(lang)["ratings"]
+    tables = tables_for(profile.id)
+    data = (
+        {}
+        if options.empty
+        else sample_tables(profile.id, as_of=options.as_of, seed=options.seed, rows=options.rows)
+    )
+    type_title = profile.title[lang]
+
+    workbook = Workbook(write_only=True)
+    workbook.properties.title = words["title"].format(type=type_title)
+    workbook.properties.language = lang
+    workbook.properties.creator = "KPI add-in"
+    workbook.properties.subject = profile.id
+    moment = dt.datetime.combine(options.as_of, dt.time())
+    workbook.properties.created = moment
+    workbook.properties.modified = moment
+
+    sheet_names = words["sheets"]
+    about = _Sheet(workbook, sheet_names["about"])
+    kpis = _Sheet(workbook, sheet_names["kpis"])
+    trend = _Sheet(workbook, sheet_names["trend"])
+    settings = _Sheet(workbook, sheet_names["settings"])
+    context = _Context(workbook, options, profile, words, ratings, options.currency)
+    _write_settings(context, settings)
+    _write_kpis(context, kpis)
+    _write_trend(context, trend)
+
+    # Data sheets.
+    for table, columns in tables.items():
+        _write_table(workbook, table_names[table], table, columns, data.get(table, {}))
+
+    _write_about(about, words, profile, tables, table_names, column_words, type_title)
+    return workbook
+
+
+def _write_table(
+    workbook: Workbook,
+    title: str,
+    table: str,
+    columns: Sequence[Column],
+    values: Mapping[str, Sequence[Any]],
+) -> None:
+    sheet = _Sheet(workbook, title)
+    sheet.widths([18 if c.kind == "datetime" else 16 for c in columns])
+    sheet.ws.freeze_panes = "A2"
+    sheet.append(sheet.header(c.id for c in columns))
+    count = max((len(v) for v in values.values()), default=0)
+    formats = [COLUMN_FORMATS.get(c.kind) for c in columns]
+    text_columns = [c.kind in ("id", "text", "choice") for c in columns]
+    column_values = [values.get(c.id, [None] * count) for c in columns]
+    for index in range(count):
+        row = []
+        for position, column_data in enumerate(column_values):
+            value = column_data[index]
+            fmt = formats[position]
+            if value is None or (fmt is None and not text_columns[position]):
+                row.append(value)
+            elif text_columns[position]:
+                row.append(sheet.cell(value, text=True))
+            else:
+                row.append(sheet.cell(value, fmt=fmt))
+        sheet.append(row)
+    if count == 0:
+        sheet.append([None] * len(columns))
+    last_row = max(count, 1) + 1
+    last_column = get_column_letter(len(columns))
+    excel_table = Table(displayName=table, ref=f"A1:{last_column}{last_row}")
+    excel_table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
+    # Write-only mode leaves the table's column list to the caller.
+    excel_table.tableColumns = [
+        TableColumn(id=i, name=c.id) for i, c in enumerate(columns, start=1)
+    ]
+    with warnings.catch_warnings():
+        # openpyxl warns that write-only tables need their columns set: done above.
+        warnings.filterwarnings("ignore", message="In write-only mode")
+        sheet.ws.add_table(excel_table)
+    for position, column in enumerate(columns, start=1):
+        rule = _validation(column)
+        if rule is not None:
+            letter = get_column_letter(position)
+            rule.add(f"{letter}2:{letter}{VALIDATED_ROWS}")
+            sheet.ws.data_validations.append(rule)
+
+
+def _validation(column: Column) -> DataValidation | None:
+    if column.kind == "choice":
+        return DataValidation(
+            type="list",
+            formula1='"' + ",".join(column.choices) + '"',
+            allow_blank=True,
+            showErrorMessage=True,
+        )
+    bounds = {"score": ("0", "10"), "rating": ("1", "5")}
+    if column.kind in bounds:
+        low, high = bounds[column.kind]
+        return DataValidation(
+            type="whole",
+            operator="between",
+            formula1=low,
+            formula2=high,
+            allow_blank=True,
+            showErrorMessage=True,
+        )
+    if column.kind in ("date", "datetime", "month"):
+        return DataValidation(
+            type="date",
+            operator="greaterThan",
+            formula1="36526",
+            allow_blank=True,
+            showErrorMessage=True,
+        )
+    if column.kind in ("money", "number"):
+        return DataValidation(
+            type="decimal",
+            operator="greaterThanOrEqual",
+            formula1="0",
+            allow_blank=True,
+            showErrorMessage=True,
+        )
+    if column.kind == "whole":
+        return DataValidation(
+            type="whole",
+            operator="greaterThanOrEqual",
+            formula1="0",
+            allow_blank=True,
+            showErrorMessage=True,
+        )
+    return None
+
+
+def _write_about(
+    sheet: _Sheet,
+    words: Mapping[str, Any],
+    profile: kpi_engine.BusinessType,
+    tables: Mapping[str, Sequence[Column]],
+    table_names: Mapping[str, str],
+    column_words: Mapping[str, str],
+    type_title: str,
+) -> None:
+    names = words["sheets"]
+    heads = words["headings"]
+    sheet.widths([26, 26, 90])
+    sheet.append([sheet.cell(words["title"].format(type=type_title), font=TITLE_FONT)])
+    sheet.append([])
+    for paragraph in words["about"]:
+        text = paragraph.format(
+            type=type_title, settings=names["settings"], kpis=names["kpis"], trend=names["trend"]
+        )
+        sheet.append([sheet.cell(text, text=True)])
+    sheet.append([])
+    sheet.append(sheet.header([heads["sheet"], heads["table"], heads["purpose"]]))
+    for key in ("kpis", "trend", "settings"):
+        sheet.append(
+            [
+                sheet.cell(names[key], text=True),
+                None,
+                sheet.cell(words["sheet_purpose"][key], text=True),
+            ]
+        )
+    for table in tables:
+        sheet.append(
+            [
+                sheet.cell(table_names[table], text=True),
+                sheet.cell(table, text=True),
+                sheet.cell(words["sheet_purpose"]["data"].format(table=table), text=True),
+            ]
+        )
+    sheet.append([])
+    sheet.append(sheet.header([heads["table"], heads["column"], heads["meaning"]]))
+    for table, columns in tables.items():
+        for column in columns:
+            sheet.append(
+                [
+                    sheet.cell(table, text=True),
+                    sheet.cell(column.id, text=True),
+                    sheet.cell(column_words[f"{table}.{column.id}"], text=True),
+                ]
+            )
+
+
+# --- saving -------------------------------------------------------------------------
+
+#: A fixed moment for every zip entry, so that the same workbook gives the same bytes.
+_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
+
+
+_CREATED = re.compile(rb"<dcterms:created[^>]*>([^<]*)</dcterms:created>")
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+
+
+def _modified_as_created(core: bytes) -> bytes:
+    """openpyxl stamps the save time as 'modified'; a new workbook was last
+    modified when it was created (its as-of date), which keeps it reproducible."""
+    created = _CREATED.search(core)
+    if created is None:
+        return core
+    return _MODIFIED.sub(lambda m: m.group(1) + created.group(1) + m.group(2), core)
+
+
+def save_workbook(workbook: Workbook, target: Path) -> None:
+    """Save atomically: a temporary file beside the target, then a rename."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, raw_name = tempfile.mkstemp(prefix=".~kpi-", suffix=".xlsx", dir=target.parent)
+    os.close(handle)
+    raw = Path(raw_name)
+    fixed = raw.with_suffix(".fixed.xlsx")
+    try:
+        workbook.save(raw)
+        with (
+            zipfile.ZipFile(raw) as source,
+            zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as packed,
+        ):
+            for info in source.infolist():
+                entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                entry.external_attr = 0o600 << 16
+                content = source.read(info.filename)
+                if info.filename == "docProps/core.xml":
+                    content = _modified_as_created(content)
+                packed.writestr(entry, content)
+        os.replace(fixed, target)
+    finally:
+        raw.unlink(missing_ok=True)
+        fixed.unlink(missing_ok=True)
+
+
+def new_workbook(options: StarterOptions, target: Path, *, force: bool = False) -> Path:
+    """Build and save one starter workbook; refuse to overwrite without ``force``."""
+    target = Path(target)
+    if target.suffix.lower() != ".xlsx":
+        raise StarterError(f"kpi new: -o is {str(target)!r}; expected a file name ending in .xlsx")
+    if target.exists() and not force:
+        raise StarterError(f"kpi new: {target} already exists; pass --force to replace it")
+    workbook = build_workbook(options)
+    save_workbook(workbook, target)
+    return target

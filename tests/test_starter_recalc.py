@@ -1,0 +1,140 @@
+"""Every starter workbook, recalculated by LibreOffice, equals the engine.
+
+For every business type and language, with sample data and empty: no cell
+holds an error, and every KPI value, status and trend value equals what
+kpi_engine computes from the same table rows, read back from the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+import kpi_engine
+from addin.starter import StarterOptions, new_workbook, recipe_for, tables_for
+from addin.starter.build import workbook_words
+from kpi_engine._inputs import to_serial
+from kpi_engine._labels import labels
+from tests.libreoffice import convert
+
+AS_OF = dt.date(2024, 7, 15)
+CASES = [
+    (business_type, language, empty)
+    for business_type in kpi_engine.BUSINESS_TYPES
+    for language in kpi_engine.LANGUAGES
+    for empty in (False, True)
+]
+ERRORS = ("#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#N/A", "#NUM!", "#NULL!", "Err:")
+
+
+def case_name(business_type: str, language: str, empty: bool) -> str:
+    return f"{business_type}_{language}_{'empty' if empty else 'sample'}"
+
+
+@pytest.fixture(scope="module")
+def recalculated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    source = tmp_path_factory.mktemp("starter")
+    paths = []
+    for business_type, language, empty in CASES:
+        target = source / f"{case_name(business_type, language, empty)}.xlsx"
+        new_workbook(StarterOptions(business_type, language, empty=empty, as_of=AS_OF), target)
+        paths.append(target)
+    out = tmp_path_factory.mktemp("recalculated")
+    converted = convert(paths, out)
+    return {p.stem: p for p in converted}
+
+
+def read_tables(book: Any, business_type: str) -> dict[str, dict[str, list[Any]]]:
+    """Each table's rows as columns, found through the table definitions."""
+    rows: dict[str, dict[str, list[Any]]] = {}
+    wanted = tables_for(business_type)
+    for sheet in book.worksheets:
+        for name, table_ref in sheet.tables.items():
+            if name not in wanted:
+                continue
+            cells = list(sheet[table_ref])
+            header = [c.value for c in cells[0]]
+            rows[name] = {h: [row[i].value for row in cells[1:]] for i, h in enumerate(header)}
+    assert set(rows) == set(wanted), f"tables found {sorted(rows)}, expected {sorted(wanted)}"
+    return rows
+
+
+def named_value(book: Any, name: str) -> Any:
+    defined = book.defined_names[name]
+    ((sheet, ref),) = list(defined.destinations)
+    return book[sheet][ref.replace("$", "")].value
+
+
+def engine_value(
+    business_type: str, kpi_id: str, rows: Any, start: float, end: float
+) -> float | None:
+    try:
+        return recipe_for(business_type, kpi_id).compute(rows, start, end)
+    except kpi_engine.KPIUndefinedError:
+        return None
+
+
+def assert_same(cell: Any, expected: float | None, where: str) -> None:
+    if expected is None:
+        assert cell == "-", f"{where}: workbook shows {cell!r}, the engine says undefined"
+        return
+    assert isinstance(cell, int | float), (
+        f"{where}: workbook shows {cell!r}, the engine {expected!r}"
+    )
+    assert math.isclose(cell, expected, rel_tol=1e-9, abs_tol=1e-12), (
+        f"{where}: {cell!r} != engine {expected!r}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("business_type", "language", "empty"), CASES, ids=[case_name(*c) for c in CASES]
+)
+def test_recalculated_workbook_equals_engine(
+    recalculated: dict[str, Path], business_type: str, language: str, empty: bool
+) -> None:
+    path = recalculated[case_name(business_type, language, empty)]
+    book = load_workbook(path, data_only=True)
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    assert not cell.value.startswith(ERRORS), (
+                        f"{sheet.title}!{cell.coordinate} is {cell.value}"
+                    )
+    profile = kpi_engine.get_business_type(business_type)
+    rows: dict[str, Any] = read_tables(book, business_type)
+    if "GROSS_MARGIN" in book.defined_names:
+        rows["Settings"] = {"GROSS_MARGIN": [named_value(book, "GROSS_MARGIN")]}
+    period = named_value(book, "PERIOD_START")
+    assert period.date() == dt.date(2024, 6, 1)
+    start = to_serial("test", "period", period)
+    end = to_serial("test", "period", named_value(book, "PERIOD_END"))
+    ratings = labels(language)["ratings"]
+    no_benchmark = workbook_words()[language]["no_benchmark"]
+    for entry in profile.kpis:
+        value = named_value(book, f"KPI_{entry.id.upper()}")
+        expected = engine_value(business_type, entry.id, rows, start, end)
+        assert_same(value, expected, f"KPI_{entry.id.upper()}")
+        status = named_value(book, f"STATUS_{entry.id.upper()}")
+        if expected is None:
+            assert status == "-"
+        elif entry.bands:
+            assert status == ratings[kpi_engine.benchmark_band(entry.id, expected, business_type)]
+        else:
+            assert status == no_benchmark
+        if not empty:
+            assert expected is not None, (
+                f"{entry.id} has no value for the sample's reporting period"
+            )
+    trend = book[workbook_words()[language]["sheets"]["trend"]]
+    for row in range(4, 16):
+        month_start = to_serial("test", "month", trend.cell(row, 1).value)
+        month_end = to_serial("test", "month", trend.cell(row, 2).value)
+        for index, entry in enumerate(profile.kpis):
+            expected = engine_value(business_type, entry.id, rows, month_start, month_end)
+            assert_same(trend.cell(row, 3 + index).value, expected, f"trend {entry.id} row {row}")
