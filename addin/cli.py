@@ -10,4 +10,9 @@ from __future__ import annotations
 
 from kpi_engine.cli import main
 
+from addin.commands import lite, serve
+
+main.add_command(serve)
+main.add_command(lite)
+
 __all__ = ["main"]
