@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install docs clean
+.PHONY: demo test lint bench install node docs clean
 
 $(BIN)/python:
 	@# Debian ships venv's ensurepip in a separate package; install it when missing.
@@ -27,7 +27,12 @@ demo: install
 	@echo
 	$(BIN)/kpi calc churn_rate 50 1000
 
-test: install
+# The add-in's client test runs xlwings' Office.js JavaScript in Node.
+node:
+	@command -v node >/dev/null 2>&1 || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs; }
+
+test: install node
 	$(BIN)/python -m pytest
 
 lint: install
@@ -37,6 +42,7 @@ lint: install
 
 bench: install
 	$(BIN)/python tests/benchmarks/bench_engine.py
+	$(BIN)/python tests/benchmarks/bench_server.py
 
 docs: install
 	$(BIN)/python -m kpi_engine._docs --write

@@ -8,11 +8,11 @@ openpyxl or xlwings.
 
 from __future__ import annotations
 
+from addin.commands import com_setup, lite, serve
 from kpi_engine.cli import main
-
-from addin.commands import lite, serve
 
 main.add_command(serve)
 main.add_command(lite)
+main.add_command(com_setup)
 
 __all__ = ["main"]

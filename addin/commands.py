@@ -39,7 +39,7 @@ KPI engine are BSD-licensed and need no key.
     help="HTTPS certificate (Excel loads add-ins over HTTPS only; see the README).",
 )
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="Its key.")
-def serve(
+def serve(  # noqa: PLR0917  (click passes the options by name)
     host: str,
     port: int,
     workers: int,
@@ -59,14 +59,14 @@ def serve(
         raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
     # Before xlwings is first imported: makes @xw.func register Office.js metadata.
     os.environ["XLWINGS_ON_SERVER"] = "true"
-    import xlwings
+    import xlwings  # noqa: PLC0415  (after XLWINGS_ON_SERVER is set)
 
     try:
-        import xlwings.server  # noqa: F401  (checks the licence key)
+        import xlwings.server  # noqa: PLC0415  (checks the licence key)
     except xlwings.LicenseError as error:
         click.echo(f"{LICENCE_MESSAGE}\nxlwings says: {error}", err=True)
         sys.exit(2)
-    import uvicorn
+    import uvicorn  # noqa: PLC0415  (heavy; only this command needs it)
 
     scheme = "https" if ssl_certfile else "http"
     click.echo(f"KPI add-in: manifest at {scheme}://{host}:{port}/manifest.xml", err=True)
@@ -95,7 +95,48 @@ def serve(
 )
 def lite(folder: Path) -> None:
     """Write main.py and requirements.txt for xlwings Lite, KPI engine included."""
-    from addin import lite as lite_files
+    from addin import lite as lite_files  # noqa: PLC0415  (only this command needs it)
 
     for path in lite_files.write(folder):
         click.echo(str(path))
+
+
+def _write_xlwings_conf(path: Path, settings: dict[str, str]) -> None:
+    """Set keys in an xlwings config file (lines of "KEY","VALUE"), keeping the rest."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    kept = [line for line in lines if line.split(",", 1)[0].strip().strip('"') not in settings]
+    kept += [f'"{key}","{value}"' for key, value in settings.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+
+
+@click.command("com-setup")
+@click.option(
+    "--addin-name",
+    default=None,
+    help="Name of a custom add-in made with `xlwings quickstart NAME --addin`.",
+)
+@click.option(
+    "--conf",
+    "conf_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file to write (default: ~/.xlwings/xlwings.conf, or ~/.NAME/NAME.conf).",
+)
+def com_setup(addin_name: str | None, conf_path: Path | None) -> None:
+    """Set up classic xlwings on Windows (COM) to serve the KPI functions.
+
+    Writes UDF_MODULES=addin.functions and this Python interpreter into
+    xlwings' user config file (or a custom add-in's), then says what to
+    click in Excel.
+    """
+    name = addin_name or "xlwings"
+    path = conf_path or Path.home() / f".{name}" / f"{name}.conf"
+    _write_xlwings_conf(path, {"UDF_MODULES": "addin.functions", "INTERPRETER_WIN": sys.executable})
+    click.echo(f"wrote UDF_MODULES and INTERPRETER_WIN to {path}")
+    where = f"the {name} ribbon tab" if addin_name else "the xlwings ribbon tab"
+    click.echo(f"Next, in Excel on Windows: click Import Functions on {where}", nl=False)
+    if addin_name:
+        click.echo(" (or run the add-in's ImportPythonUDFsToAddin macro).")
+    else:
+        click.echo(".")

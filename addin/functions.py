@@ -47,8 +47,8 @@ def _division_by_zero_error() -> Any:
     """
     if sys.platform.startswith("win") and os.environ.get("XLWINGS_ON_SERVER") != "true":
         try:
-            import pythoncom  # type: ignore[import-not-found]
-            from win32com.client import VARIANT  # type: ignore[import-not-found]
+            import pythoncom  # type: ignore[import-not-found]  # noqa: PLC0415  (Windows only)
+            from win32com.client import VARIANT  # type: ignore[import-not-found]  # noqa: PLC0415
         except ImportError:
             pass
         else:
@@ -125,7 +125,11 @@ _excel_function(
     "typical, below_typical or unrated.",
     kpi_engine.benchmark_band,
     [
-        ("kpi_id", "The KPI's id, such as nps or churn_rate (see KPI_LIST).", inspect.Parameter.empty),
+        (
+            "kpi_id",
+            "The KPI's id, such as nps or churn_rate (see KPI_LIST).",
+            inspect.Parameter.empty,
+        ),
         ("value", "The KPI's value, as its function returns it.", inspect.Parameter.empty),
         (
             "business_type",

@@ -196,7 +196,7 @@ async def custom_functions_code(request: Request) -> Response:
 # --- custom function calls -----------------------------------------------------
 
 
-class BadRequest(Exception):
+class BadCallError(Exception):
     """A call that cannot be made: Excel shows #VALUE! with this message."""
 
 
@@ -262,30 +262,28 @@ def _excel_scalar(value: Any, runtime: Any) -> Any:
 def call(data: Any) -> Any:
     """Run one custom function call; return the result for Office.js."""
     if type(data) is not dict:
-        raise BadRequest("the request body must be a JSON object")
+        raise BadCallError("the request body must be a JSON object")
     name = data.get("func_name")
     function = functions.EXCEL_FUNCTIONS.get(name) if type(name) is str else None
     if function is None:
-        raise BadRequest(f"there is no function named {name!r}; see =KPI.KPI_LIST()")
+        raise BadCallError(f"there is no function named {name!r}; see =KPI.KPI_LIST()")
     args = data.get("args")
     if type(args) is not list:
-        raise BadRequest(f"{name}: the request has no list of arguments")
+        raise BadCallError(f"{name}: the request has no list of arguments")
     parameters = function.__xlfunc__["args"]
     if len(args) > len(parameters):
-        raise BadRequest(
-            f"{name}: takes at most {len(parameters)} arguments, got {len(args)}"
-        )
+        raise BadCallError(f"{name}: takes at most {len(parameters)} arguments, got {len(args)}")
     values = [_argument(arg) for arg in args]
     try:
         result = function(*values)
     except xw.XlwingsError as error:
-        raise BadRequest(str(error)) from None
+        raise BadCallError(str(error)) from None
     except TypeError as error:
         # Too few arguments for a required parameter; any other TypeError is a
         # fault in the add-in and is left to surface as one.
         if len(values) < len(parameters):
             missing = ", ".join(p["name"] for p in parameters[len(values) :])
-            raise BadRequest(f"{name}: missing arguments: {missing}") from None
+            raise BadCallError(f"{name}: missing arguments: {missing}") from None
         raise error
     return _excel_value(result, data.get("runtime"))
 
@@ -302,7 +300,7 @@ async def custom_functions_call(request: Request) -> Response:
             return _error(f"the request body is not valid JSON: {error}")
         try:
             result = call(data)
-        except BadRequest as error:
+        except BadCallError as error:
             return _error(str(error))
         # The argument lists go away here, by reference counting, while the
         # collector still sleeps.
@@ -331,8 +329,7 @@ async def custom_scripts_call(request: Request) -> Response:
     name = request.path_params["script_name"]
     if _script(name) is None:
         return _error(
-            f"Custom script {name!r} doesn't exist yet: define it with @script in "
-            f"{SCRIPTS_MODULE}"
+            f"Custom script {name!r} doesn't exist yet: define it with @script in {SCRIPTS_MODULE}"
         )
     try:
         data = orjson.loads(await request.body())
@@ -354,9 +351,7 @@ async def custom_scripts_call(request: Request) -> Response:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(
-        title=DISPLAY_NAME, docs_url=None, redoc_url=None, openapi_url=None
-    )
+    app = FastAPI(title=DISPLAY_NAME, docs_url=None, redoc_url=None, openapi_url=None)
     # Plain routes: no request validation or dependency injection on the hot path.
     app.add_route(CALL_PATH, custom_functions_call, methods=["POST"])
     for path, endpoint in (

@@ -79,9 +79,7 @@ def test_bad_input_raises_xlwings_error_with_the_engine_message(kpi: kpi_engine.
     assert excel_error.value.__cause__ is None  # no engine traceback chained on
 
 
-@pytest.mark.parametrize(
-    "kpi", [k for k in ALL_KPIS if undefined_args(k) is not None], ids=kpi_id
-)
+@pytest.mark.parametrize("kpi", [k for k in ALL_KPIS if undefined_args(k) is not None], ids=kpi_id)
 def test_undefined_kpi_returns_div0(kpi: kpi_engine.KPI) -> None:
     args = [com_argument(a) for a in undefined_args(kpi) or []]
     assert functions.EXCEL_FUNCTIONS[kpi.id](*args) == functions.DIV0 == "#DIV/0!"
