@@ -22,7 +22,7 @@ from tests.addin_support import (
     server_env,
     undefined_args,
 )
-from tests.conftest import ALL_KPIS, kpi_id
+from tests.conftest import ALL_KPIS, ROOT, kpi_id
 
 DIV0 = {"type": "Error", "errorType": "Div0"}
 
@@ -255,3 +255,31 @@ def test_a_million_cell_column(server: Server) -> None:
     status, body = server.call("nps", [scores])
     assert status == 200
     assert body["result"][0][0] == kpi_engine.nps(scores)
+
+
+def test_task_pane_scripts_are_discovered_and_run() -> None:
+    """What the Refresh report button relies on: a @script function of the
+    scripts module is listed and runs on the workbook that Office.js sends."""
+    env = server_env(KPI_SCRIPTS_MODULE="tests.fixtures.task_pane_scripts", PYTHONPATH=str(ROOT))
+    book = {
+        "client": "Office.js",
+        "version": "0.37.8",
+        "book": {"name": "Report.xlsx", "active_sheet_index": 0, "selection": "A1"},
+        "names": [],
+        "sheets": [{"name": "Report", "values": [["old"]], "pictures": [], "tables": []}],
+        "args": ["refreshed"],
+    }
+    with running_server(env=env) as scripted:
+        status, _, body = scripted.request("GET", "/xlwings/custom-scripts-meta.json")
+        assert status == 200
+        assert [entry["function_name"] for entry in json.loads(body)] == ["stamp_selection"]
+        status, _, body = scripted.request(
+            "POST", "/xlwings/custom-scripts-call/stamp_selection", book
+        )
+    assert status == 200, body
+    (action,) = json.loads(body)["actions"]
+    assert (action["func"], action["values"], action["sheet_position"]) == (
+        "setValues",
+        [["refreshed"]],
+        0,
+    )
