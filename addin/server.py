@@ -33,7 +33,9 @@ import importlib.util
 import inspect
 import json
 import os
+import re
 import uuid
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +90,10 @@ scripts = importlib.import_module(SCRIPTS_MODULE)
 
 
 def namespace() -> str:
-    return NAMESPACE if ENVIRONMENT == "prod" else f"{NAMESPACE}_{ENVIRONMENT.upper()}"
+    if ENVIRONMENT == "prod":
+        return NAMESPACE
+    # A namespace holds letters, digits and underscores only.
+    return f"{NAMESPACE}_{re.sub(r'[^A-Z0-9]', '_', ENVIRONMENT.upper())}"
 
 
 # --- what Excel loads once -----------------------------------------------------
@@ -236,9 +241,9 @@ def _argument(raw: Any) -> Any:
         return value
     # A block: look at each cell's type once (a fast C loop); only rich
     # values need rebuilding, and empty text is already blank to the engine.
-    kinds = set()
-    for row in value:
-        kinds.update(map(type, row))
+    if set(map(type, value)) != {list}:
+        value = [row if type(row) is list else [row] for row in value]
+    kinds = set(map(type, chain.from_iterable(value)))
     if dict in kinds:
         return [[_cell(v) for v in row] for row in value]
     return value

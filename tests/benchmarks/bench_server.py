@@ -110,11 +110,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_until_up(port: int, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
+def wait_until_up(
+    port: int, process: subprocess.Popen[bytes], log: Path, seconds: float = 90
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+            raise RuntimeError(f"server exited: {log.read_text(errors='replace')}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
@@ -125,19 +127,23 @@ def wait_until_up(port: int, process: subprocess.Popen[bytes], seconds: float = 
 
 @contextmanager
 def server(command: list[str], port: int, env: dict[str, str], cwd: Path) -> Iterator[int]:
-    process = subprocess.Popen(
-        command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        wait_until_up(port, process)
-        yield port
-    finally:
-        process.terminate()
+    # The server's log goes to a file: a pipe nobody reads would fill up and
+    # stall a server that logs every call (stock xlwings Server does).
+    log = cwd / "server.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT
+        )
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            wait_until_up(port, process, log)
+            yield port
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def server_env(**extra: str) -> dict[str, str]:
@@ -242,7 +248,7 @@ async def load(
             while time.perf_counter() < deadline and started[0] < max_calls:
                 started[0] += 1
                 begin = time.perf_counter()
-                status, _ = await asyncio.wait_for(exchange(reader, writer, request), 30)
+                status, _ = await asyncio.wait_for(exchange(reader, writer, request), 60)
                 if status != 200:
                     raise RuntimeError(f"HTTP {status}")
                 latencies.append(time.perf_counter() - begin)
@@ -290,19 +296,22 @@ def main() -> int:
     results: dict[str, dict[str, Any]] = {"kpi serve": {}, "xlwings Server": {}}
     for name, start_server in (("kpi serve", kpi_serve), ("xlwings Server", stock_xlwings_server)):
         with start_server() as port:
+            # Small calls first: the aftermath of a huge call (freeing a
+            # million objects) must not land in their measurement.
+            for clients in levels:
+                print(f"{name}: {clients} concurrent one-cell clients", file=sys.stderr)
+                results[name][clients] = asyncio.run(
+                    load(port, small, clients, options.seconds, options.max_calls)
+                )
             repeat = options.repeat if name == "kpi serve" else 1
             times = []
             for _ in range(repeat):
+                print(f"{name}: one call of {options.cells:,} cells", file=sys.stderr)
                 elapsed, value = asyncio.run(one_call(port, large, timeout))
                 if abs(value - expected) > 1e-9:
                     raise RuntimeError(f"{name} returned {value}, NumPy {expected}")
                 times.append(elapsed)
             results[name]["large"] = min(times)
-            for clients in levels:
-                rate, latencies = asyncio.run(
-                    load(port, small, clients, options.seconds, options.max_calls)
-                )
-                results[name][clients] = (rate, latencies)
 
     ours, stock = results["kpi serve"], results["xlwings Server"]
     large_ratio = ours["large"] / floor_time
