@@ -66,7 +66,16 @@ def serve(  # noqa: PLR0917  (click passes the options by name)
     except xlwings.LicenseError as error:
         click.echo(f"{LICENCE_MESSAGE}\nxlwings says: {error}", err=True)
         sys.exit(2)
-    import uvicorn  # noqa: PLC0415  (heavy; only this command needs it)
+    try:
+        import uvicorn  # noqa: PLC0415  (heavy; only this command needs it)
+
+        from addin import server  # noqa: F401, PLC0415  (fails here, not in a worker)
+    except ImportError as error:
+        click.echo(
+            f"kpi serve needs the server extra: pip install 'kpi-addin[server]' ({error})",
+            err=True,
+        )
+        sys.exit(2)
 
     scheme = "https" if ssl_certfile else "http"
     click.echo(f"KPI add-in: manifest at {scheme}://{host}:{port}/manifest.xml", err=True)
