@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 LICENCE_MESSAGE = """\
-kpi serve needs an xlwings licence key in the XLWINGS_LICENSE_KEY environment variable.
+kpi serve needs a valid xlwings licence key in the XLWINGS_LICENSE_KEY environment variable.
 
 The Office.js backend is built on xlwings Server (xlwings PRO), which is
 dual-licensed:
@@ -59,11 +59,12 @@ def serve(  # noqa: PLR0917  (click passes the options by name)
         raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
     # Before xlwings is first imported: makes @xw.func register Office.js metadata.
     os.environ["XLWINGS_ON_SERVER"] = "true"
-    import xlwings  # noqa: PLC0415  (after XLWINGS_ON_SERVER is set)
-
     try:
-        import xlwings.server  # noqa: PLC0415  (checks the licence key)
-    except xlwings.LicenseError as error:
+        # On the server, importing xlwings imports xlwings.server, which checks the key.
+        import xlwings  # noqa: F401, PLC0415  (after XLWINGS_ON_SERVER is set)
+    except Exception as error:
+        if type(error).__name__ != "LicenseError":
+            raise
         click.echo(f"{LICENCE_MESSAGE}\nxlwings says: {error}", err=True)
         sys.exit(2)
     try:

@@ -51,6 +51,22 @@ def test_without_a_licence_key_serve_explains_and_exits() -> None:
     assert "never sets a key" in result.stderr
 
 
+def test_with_an_invalid_licence_key_serve_explains_and_exits() -> None:
+    assert KPI
+    result = subprocess.run(
+        [KPI, "serve", "--port", "1"],
+        env=server_env(XLWINGS_LICENSE_KEY="not-a-key"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "needs a valid xlwings licence key" in result.stderr
+    assert "xlwings says: Invalid xlwings license key." in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_metadata_lists_every_function_with_its_descriptions(server: Server) -> None:
     status, content_type, body = server.request("GET", "/xlwings/custom-functions-meta.json")
     assert status == 200
