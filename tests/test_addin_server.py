@@ -299,3 +299,9 @@ def test_task_pane_scripts_are_discovered_and_run() -> None:
         [["refreshed"]],
         0,
     )
+
+
+def test_several_workers_serve_the_same_functions() -> None:
+    with running_server("--workers", "2") as workers:
+        results = [workers.call("churn_rate", [[[50.0]], [[1000.0]]]) for _ in range(20)]
+    assert results == [(200, {"result": [[0.05]]})] * 20
