@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install docs clean system-deps
+.PHONY: demo test lint bench install node docs clean system-deps
 
 $(BIN)/python:
 	@# Debian ships venv's ensurepip in a separate package; install it when missing.
@@ -34,7 +34,12 @@ system-deps:
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 			libreoffice-calc-nogui poppler-utils; }
 
-test: install system-deps
+# The add-in's client test runs xlwings' Office.js JavaScript in Node.
+node:
+	@command -v node >/dev/null 2>&1 || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs; }
+
+test: install system-deps node
 	$(BIN)/python -m pytest
 
 lint: install
@@ -45,6 +50,7 @@ lint: install
 bench: install system-deps
 	$(BIN)/python -u tests/benchmarks/bench_engine.py
 	$(BIN)/python -u tests/benchmarks/bench_starter.py
+	$(BIN)/python -u tests/benchmarks/bench_server.py
 
 docs: install system-deps
 	$(BIN)/python -m kpi_engine._docs --write

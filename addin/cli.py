@@ -8,9 +8,11 @@ openpyxl or xlwings.
 
 from __future__ import annotations
 
+from addin.commands import com_setup, lite, serve
 from addin.starter.command import new_command
 from kpi_engine.cli import main
 
 __all__ = ["main"]
 
-main.add_command(new_command)
+for command in (new_command, serve, lite, com_setup):
+    main.add_command(command)

@@ -51,3 +51,33 @@ def test_starter_benchmark_runs() -> None:
     assert result.returncode in (0, 1), result.stderr
     assert "social_media" in result.stdout
     assert "xlsxwriter" in result.stdout
+
+
+def test_server_benchmark_runs_both_servers() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "benchmarks" / "bench_server.py"),
+            "--cells",
+            "2000",
+            "--repeat",
+            "1",
+            "--seconds",
+            "0.3",
+            "--concurrency",
+            "1,2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+    # Exit 1 would only mean "a goal missed" on this tiny input; a wrong
+    # result from either server or a crash exits otherwise.
+    assert result.returncode in (0, 1), result.stderr
+    assert "floor (orjson parse + NumPy, in-process)" in result.stdout
+    assert "stock xlwings Server (one call)" in result.stdout
+    for clients in ("1", "2"):
+        assert f"{clients:>9}  kpi serve" in result.stdout
+        assert f"{clients:>9}  stock xlwings Server" in result.stdout

@@ -1,0 +1,152 @@
+"""The add-in's commands: ``kpi serve`` and ``kpi lite``.
+
+Heavy modules (xlwings, uvicorn, the server) are imported inside the
+commands, so ``kpi list`` and friends stay quick.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+LICENCE_MESSAGE = """\
+kpi serve needs a valid xlwings licence key in the XLWINGS_LICENSE_KEY environment variable.
+
+The Office.js backend is built on xlwings Server (xlwings PRO), which is
+dual-licensed:
+  * noncommercial use is free: set XLWINGS_LICENSE_KEY=noncommercial
+    (PolyForm Noncommercial License 1.0.0);
+  * commercial use needs a paid licence key from https://www.xlwings.org,
+    set the same way.
+kpi serve never sets a key for you. The classic Windows add-in (COM) and the
+KPI engine are BSD-licensed and need no key.
+"""
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Processes."
+)
+@click.option("--reload", is_flag=True, help="Restart when the add-in's code changes.")
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="HTTPS certificate (Excel loads add-ins over HTTPS only; see the README).",
+)
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="Its key.")
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    reload: bool,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+) -> None:
+    """Start the backend of the Office.js add-in (Excel on Windows, Mac and the web).
+
+    It serves the manifest (/manifest.xml), the task pane, and every KPI as a
+    custom function: =KPI.NPS(Survey[Score]).
+    """
+    if not os.environ.get("XLWINGS_LICENSE_KEY", "").strip():
+        click.echo(LICENCE_MESSAGE, err=True)
+        sys.exit(2)
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
+    # Before xlwings is first imported: makes @xw.func register Office.js metadata.
+    os.environ["XLWINGS_ON_SERVER"] = "true"
+    try:
+        # On the server, importing xlwings imports xlwings.server, which checks the key.
+        import xlwings  # noqa: F401, PLC0415  (after XLWINGS_ON_SERVER is set)
+    except Exception as error:
+        if type(error).__name__ != "LicenseError":
+            raise
+        click.echo(f"{LICENCE_MESSAGE}\nxlwings says: {error}", err=True)
+        sys.exit(2)
+    try:
+        import uvicorn  # noqa: PLC0415  (heavy; only this command needs it)
+
+        from addin import server  # noqa: F401, PLC0415  (fails here, not in a worker)
+    except ImportError as error:
+        click.echo(
+            f"kpi serve needs the server extra: pip install 'kpi-addin[server]' ({error})",
+            err=True,
+        )
+        sys.exit(2)
+
+    scheme = "https" if ssl_certfile else "http"
+    click.echo(f"KPI add-in: manifest at {scheme}://{host}:{port}/manifest.xml", err=True)
+    uvicorn.run(
+        "addin.server:app",
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        reload_dirs=[str(Path(__file__).resolve().parent)] if reload else None,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        access_log=False,
+        log_level="warning",
+    )
+
+
+@click.command()
+@click.option(
+    "-o",
+    "--output",
+    "folder",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write main.py and requirements.txt into.",
+)
+def lite(folder: Path) -> None:
+    """Write main.py and requirements.txt for xlwings Lite, KPI engine included."""
+    from addin import lite as lite_files  # noqa: PLC0415  (only this command needs it)
+
+    for path in lite_files.write(folder):
+        click.echo(str(path))
+
+
+def _write_xlwings_conf(path: Path, settings: dict[str, str]) -> None:
+    """Set keys in an xlwings config file (lines of "KEY","VALUE"), keeping the rest."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    kept = [line for line in lines if line.split(",", 1)[0].strip().strip('"') not in settings]
+    kept += [f'"{key}","{value}"' for key, value in settings.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+
+
+@click.command("com-setup")
+@click.option(
+    "--addin-name",
+    default=None,
+    help="Name of a custom add-in made with `xlwings quickstart NAME --addin`.",
+)
+@click.option(
+    "--conf",
+    "conf_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file to write (default: ~/.xlwings/xlwings.conf, or ~/.NAME/NAME.conf).",
+)
+def com_setup(addin_name: str | None, conf_path: Path | None) -> None:
+    """Set up classic xlwings on Windows (COM) to serve the KPI functions.
+
+    Writes UDF_MODULES=addin.functions and this Python interpreter into
+    xlwings' user config file (or a custom add-in's), then says what to
+    click in Excel.
+    """
+    name = addin_name or "xlwings"
+    path = conf_path or Path.home() / f".{name}" / f"{name}.conf"
+    _write_xlwings_conf(path, {"UDF_MODULES": "addin.functions", "INTERPRETER_WIN": sys.executable})
+    click.echo(f"wrote UDF_MODULES and INTERPRETER_WIN to {path}")
+    where = f"the {name} ribbon tab" if addin_name else "the xlwings ribbon tab"
+    click.echo(f"Next, in Excel on Windows: click Import Functions on {where}", nl=False)
+    if addin_name:
+        click.echo(" (or run the add-in's ImportPythonUDFsToAddin macro).")
+    else:
+        click.echo(".")

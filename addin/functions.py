@@ -1,0 +1,174 @@
+"""Every catalogue KPI as an Excel function, for every xlwings runtime.
+
+This one module serves, unchanged:
+
+* xlwings Server / Office.js (``kpi serve``), where formulas read
+  ``=KPI.NPS(Survey[Score])``: the manifest adds the ``KPI`` namespace;
+* classic xlwings on Windows desktop (COM), via ``UDF_MODULES`` or a custom
+  add-in (see the README);
+* xlwings Lite, where ``kpi lite`` pastes it, engine included, into ``main.py``.
+
+The functions are made from the catalogue (``kpi_engine.KPIS``): a KPI added
+there gets its Excel function, its description (the first line of its
+docstring) and its argument descriptions here, with nothing to write by hand.
+``BENCHMARK_BAND`` rates a value against a business type's benchmark bands;
+``KPI_LIST`` spills the catalogue of a business type.
+
+How errors reach Excel: bad input raises ``xlwings.XlwingsError`` carrying
+the engine's message, which Excel shows as ``#VALUE!`` with the message on
+hover; a KPI without a value (a rate over zero customers) returns a real
+``#DIV/0!`` error. Nothing returns a stack trace into a cell.
+
+No type annotations on the Excel-facing functions, on purpose: xlwings reads
+annotations as converters, and every argument must arrive exactly as Excel
+sends it (scalars, ``None`` for blanks, flat lists, lists of rows, dates as
+``datetime`` from COM or as serial numbers from Office.js), which the engine
+accepts as they are.
+"""
+
+import inspect
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import xlwings as xw
+
+import kpi_engine
+from kpi_engine._inputs import single
+from kpi_engine._labels import labels
+
+
+def _division_by_zero_error() -> Any:
+    """The value that shows as a real ``#DIV/0!`` in the runtime at hand.
+
+    Office.js and xlwings Lite turn the text ``#DIV/0!`` into Excel's error
+    type; COM needs the error variant that VBA's ``CVErr(xlErrDiv0)`` makes.
+    """
+    if sys.platform.startswith("win") and os.environ.get("XLWINGS_ON_SERVER") != "true":
+        try:
+            import pythoncom  # type: ignore[import-not-found]  # noqa: PLC0415  (Windows only)
+            from win32com.client import VARIANT  # type: ignore[import-not-found]  # noqa: PLC0415
+        except ImportError:
+            pass
+        else:
+            return VARIANT(pythoncom.VT_ERROR, -2146826281)  # the SCODE of xlErrDiv0
+    return "#DIV/0!"
+
+
+DIV0 = _division_by_zero_error()
+
+#: Every Excel function of this module, by its Python name; Excel shows the
+#: name upper-cased, after the manifest's namespace (``KPI.NPS``).
+EXCEL_FUNCTIONS: dict[str, Callable[..., Any]] = {}
+
+
+def _excel_function(
+    name: str,
+    summary: str,
+    compute: Callable[..., Any],
+    arguments: list[tuple[str, str, Any]],
+) -> Callable[..., Any]:
+    """Wrap ``compute`` as an Excel function named ``name``.
+
+    ``arguments`` holds (name, description, default) per argument, with
+    ``inspect.Parameter.empty`` as the default of a required one. A blank
+    cell given for an optional argument means its default, as in Excel's own
+    functions.
+    """
+    if name in EXCEL_FUNCTIONS:
+        raise RuntimeError(f"two Excel functions are named {name!r}")
+    defaults = [default for _, _, default in arguments]
+
+    def excel_function(*args):  # type: ignore[no-untyped-def]  # see the module docstring
+        values = [
+            default if value is None and default is not inspect.Parameter.empty else value
+            for value, default in zip(args, defaults, strict=False)
+        ]
+        try:
+            return compute(*values)
+        except kpi_engine.KPIInputError as error:
+            raise xw.XlwingsError(str(error)) from None
+        except kpi_engine.KPIUndefinedError:
+            return DIV0
+
+    excel_function.__name__ = excel_function.__qualname__ = name
+    excel_function.__module__ = __name__
+    # Excel shows the whole docstring as the description: keep it to one line.
+    excel_function.__doc__ = summary
+    excel_function.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(arg_name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+            for arg_name, _, default in arguments
+        ]
+    )
+    for arg_name, description, _ in arguments:
+        excel_function = xw.arg(arg_name, doc=description)(excel_function)
+    excel_function = xw.func(excel_function)
+    EXCEL_FUNCTIONS[name] = excel_function
+    globals()[name] = excel_function
+    return excel_function
+
+
+for _kpi in kpi_engine.KPIS.values():
+    _excel_function(
+        _kpi.id,
+        _kpi.summary,
+        _kpi.function,
+        [(arg.name, arg.description, arg.default) for arg in _kpi.arguments],
+    )
+
+
+_excel_function(
+    "benchmark_band",
+    "The benchmark band of a KPI value in a business type: exceptional, above_average, "
+    "typical, below_typical or unrated.",
+    kpi_engine.benchmark_band,
+    [
+        (
+            "kpi_id",
+            "The KPI's id, such as nps or churn_rate (see KPI_LIST).",
+            inspect.Parameter.empty,
+        ),
+        ("value", "The KPI's value, as its function returns it.", inspect.Parameter.empty),
+        (
+            "business_type",
+            "The business type whose article gives the bands, such as social_media.",
+            inspect.Parameter.empty,
+        ),
+    ],
+)
+
+
+def _kpi_table(business_type: Any = None, language: Any = "en") -> list[list[Any]]:
+    """The KPIs of a business type (all KPIs when blank), headings first."""
+    name = "kpi_list"
+    lang = kpi_engine.check_language(single(name, "language", language), name, "language")
+    words = labels(lang)
+    wanted = single(name, "business_type", business_type)
+    rows: list[list[Any]] = [
+        [words["headings"][key] for key in ("id", "title", "unit", "direction")]
+    ]
+    if wanted is None:
+        entries = [(kpi.id, kpi.title, kpi.unit, kpi.direction) for kpi in kpi_engine.KPIS.values()]
+    else:
+        profile = kpi_engine.get_business_type(wanted, name, "business_type")
+        entries = [(e.id, e.title, e.unit, e.direction) for e in profile.kpis]
+    for kpi_id, title, unit, direction in entries:
+        rows.append([kpi_id, title[lang], words["units"][unit], words["directions"][direction]])
+    return rows
+
+
+_excel_function(
+    "kpi_list",
+    "The catalogue as a table that spills: id, title, unit and better direction of each KPI.",
+    _kpi_table,
+    [
+        (
+            "business_type",
+            "A business type such as social_media; leave blank for every KPI.",
+            None,
+        ),
+        ("language", "The language of titles and words: en, fr or nl (default en).", "en"),
+    ],
+)

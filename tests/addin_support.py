@@ -1,0 +1,190 @@
+"""Helpers for the add-in tests: a real `kpi serve` process, and arguments in
+the shapes each Excel runtime delivers them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kpi_engine
+from kpi_engine._inputs import to_serial
+
+KPI = shutil.which("kpi", path=str(Path(sys.executable).parent))
+XLWINGS_VERSION = "0.37.8"
+_EPOCH = dt.datetime(1899, 12, 30)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def request(
+        self, method: str, path: str, body: Any = None, timeout: float = 60
+    ) -> tuple[int, str, bytes]:
+        """One real HTTP request; returns (status, content type, body)."""
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            payload = None if body is None else json.dumps(body).encode()
+            headers = {"Content-Type": "application/json"} if payload is not None else {}
+            connection.request(method, path, body=payload, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.getheader("Content-Type", ""), response.read()
+        finally:
+            connection.close()
+
+    def call(self, func_name: str, args: list[Any], runtime: str = "1.4") -> tuple[int, Any]:
+        """POST a custom function call shaped as xlwings' Office.js client sends it."""
+        status, _, body = self.request(
+            "POST", "/xlwings/custom-functions-call", office_js_body(func_name, args, runtime)
+        )
+        return status, json.loads(body)
+
+
+def office_js_body(func_name: str, args: list[Any], runtime: str = "1.4") -> dict[str, Any]:
+    return {
+        "client": "Office.js",
+        "func_name": func_name,
+        "args": args,
+        "caller_address": "[Book1.xlsx]Sheet1!B2",
+        "session_id": "3f1c1b7e-tests",
+        "culture_info_name": "en-US",
+        "date_format": "M/d/yyyy",
+        "version": XLWINGS_VERSION,
+        "runtime": runtime,
+    }
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("XLWINGS_")}
+    env["XLWINGS_LICENSE_KEY"] = "noncommercial"
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def running_server(*args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Start `kpi serve` on a free loopback port; stop it afterwards."""
+    assert KPI, "the kpi console script is not installed in this environment"
+    port = free_port()
+    process = subprocess.Popen(
+        [KPI, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        env=env or server_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    server = Server("127.0.0.1", port, process)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                _, err = process.communicate()
+                raise RuntimeError(f"kpi serve exited early:\n{err.decode()}")
+            try:
+                status, _, _ = server.request("GET", "/xlwings/custom-functions-meta", timeout=2)
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("kpi serve did not answer within 60 s")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+
+
+# --- arguments as each runtime delivers them ----------------------------------
+
+
+def serial(value: Any) -> Any:
+    """A date as Office.js sends it: an Excel serial number."""
+    if isinstance(value, dt.date):
+        return to_serial("tests", "date", value)
+    return value
+
+
+def com_cell(value: Any) -> Any:
+    """A cell as COM delivers it: numbers are floats, dates are datetimes."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.datetime(value.year, value.month, value.day)
+    return value
+
+
+def com_argument(value: Any) -> Any:
+    """A lone value for one cell, a column as a list of one-element rows."""
+    if isinstance(value, list):
+        return [[com_cell(cell)] for cell in value]
+    return com_cell(value)
+
+
+def office_js_argument(value: Any) -> Any:
+    """Office.js sends every argument as a matrix: a column is a list of rows."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [[serial(com_cell(cell))] for cell in value]
+    return [[serial(com_cell(value))]]
+
+
+def example_args(kpi: kpi_engine.KPI, example: Any) -> list[Any]:
+    """An example's arguments in parameter order; None for an omitted optional."""
+    args = list(example.args)
+    for argument in kpi.arguments[len(args) :]:
+        args.append(example.kwargs.get(argument.name))
+    return args
+
+
+def undefined_args(kpi: kpi_engine.KPI) -> list[Any] | None:
+    """Arguments for which the engine says the KPI has no value, if any are
+    among the simple candidates: all zeros, or empty ranges."""
+    example = kpi.examples[0]
+    given = example_args(kpi, example)
+    candidates = [
+        [None if a is None else 0 for a in given],
+        # Keep single values (a month, a threshold) and blank every range.
+        [[None, None] if isinstance(a, list) else a for a in given],
+    ]
+    for args in candidates:
+        present = list(args)
+        while present and present[-1] is None:
+            present.pop()
+        try:
+            kpi.function(*present)
+        except kpi_engine.KPIUndefinedError:
+            return args
+        except (kpi_engine.KPIInputError, TypeError):
+            continue
+    return None

@@ -1,0 +1,307 @@
+"""`kpi serve` as a real process on 127.0.0.1, driven over real HTTP with the
+request bodies that xlwings' Office.js client sends."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+import kpi_engine
+from addin import functions
+from tests.addin_support import (
+    KPI,
+    Server,
+    example_args,
+    office_js_argument,
+    running_server,
+    server_env,
+    undefined_args,
+)
+from tests.conftest import ALL_KPIS, ROOT, kpi_id
+
+DIV0 = {"type": "Error", "errorType": "Div0"}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with running_server() as running:
+        yield running
+
+
+def test_without_a_licence_key_serve_explains_and_exits() -> None:
+    env = server_env()
+    del env["XLWINGS_LICENSE_KEY"]
+    assert KPI
+    result = subprocess.run(
+        [KPI, "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "XLWINGS_LICENSE_KEY=noncommercial" in result.stderr
+    assert "commercial use needs a paid licence key" in result.stderr
+    assert "never sets a key" in result.stderr
+
+
+def test_with_an_invalid_licence_key_serve_explains_and_exits() -> None:
+    assert KPI
+    result = subprocess.run(
+        [KPI, "serve", "--port", "1"],
+        env=server_env(XLWINGS_LICENSE_KEY="not-a-key"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "needs a valid xlwings licence key" in result.stderr
+    assert "xlwings says: Invalid xlwings license key." in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_metadata_lists_every_function_with_its_descriptions(server: Server) -> None:
+    status, content_type, body = server.request("GET", "/xlwings/custom-functions-meta.json")
+    assert status == 200
+    assert content_type.startswith("application/json")
+    meta = json.loads(body)
+    by_id = {function["id"]: function for function in meta["functions"]}
+    assert set(by_id) == {name.upper() for name in functions.EXCEL_FUNCTIONS}
+    for kpi in ALL_KPIS:
+        entry = by_id[kpi.id.upper()]
+        assert entry["description"] == kpi.summary
+        assert [p["name"] for p in entry["parameters"]] == [a.name for a in kpi.arguments]
+        assert [p["description"] for p in entry["parameters"]] == [
+            a.description for a in kpi.arguments
+        ]
+        assert [p.get("optional", False) for p in entry["parameters"]] == [
+            a.optional for a in kpi.arguments
+        ]
+
+
+def test_code_associates_every_function_with_xlwings_client(server: Server) -> None:
+    status, content_type, body = server.request("GET", "/xlwings/custom-functions-code.js")
+    assert status == 200
+    assert content_type.startswith("text/javascript")
+    code = body.decode()
+    assert "async function makeServerCall(body" in code  # xlwings' own client
+    assert '"/xlwings/custom-functions-call"' in code
+    assert "placeholder_xlwings_version" not in code
+    assert "placeholder_custom_functions_call_path" not in code
+    for name in functions.EXCEL_FUNCTIONS:
+        assert f'CustomFunctions.associate("{name.upper()}", kpi_function_{name});' in code
+
+
+def test_manifest_names_the_add_in_and_the_kpi_namespace(server: Server) -> None:
+    status, content_type, body = server.request("GET", "/manifest.xml")
+    assert status == 200
+    assert "xml" in content_type
+    xml = body.decode()
+    assert '<DisplayName DefaultValue="KPI add-in" />' in xml
+    assert '<bt:String id="Functions.Namespace" DefaultValue="KPI" />' in xml
+    assert f"{server.url}/xlwings/custom-functions-meta.json" in xml
+    assert f"{server.url}/taskpane.html" in xml
+
+
+def test_outside_production_the_namespace_carries_the_environment() -> None:
+    with running_server(env=server_env(KPI_ENVIRONMENT="dev")) as dev:
+        _, _, body = dev.request("GET", "/manifest.xml")
+    xml = body.decode()
+    assert '<bt:String id="Functions.Namespace" DefaultValue="KPI_DEV" />' in xml
+    assert '<DisplayName DefaultValue="KPI add-in [dev]" />' in xml
+
+
+def test_task_pane_has_the_refresh_button_and_the_client_scripts(server: Server) -> None:
+    status, _, body = server.request("GET", "/taskpane.html")
+    assert status == 200
+    html = body.decode()
+    assert 'xw-click="refresh_report"' in html
+    for path in (
+        "/static/js/config.js",
+        "/static/js/custom-scripts/index.js",
+        "/xlwings/custom-functions-code.js",
+    ):
+        assert path in html
+        assert server.request("GET", path)[0] == 200
+    office_js = html.split('src="/static/vendor/office-js/')[1].split('"')[0]
+    assert server.request("GET", f"/static/vendor/office-js/{office_js}")[0] == 200
+
+
+def test_custom_scripts_come_from_the_scripts_module(server: Server) -> None:
+    status, _, body = server.request("GET", "/xlwings/custom-scripts-meta.json")
+    assert status == 200
+    assert json.loads(body) == []  # addin/scripts.py holds no script yet
+    status, _, body = server.request("POST", "/xlwings/custom-scripts-call/refresh_report", {})
+    assert status == 400
+    assert json.loads(body)["detail"] == (
+        "Custom script 'refresh_report' doesn't exist yet: define it with @script in addin.scripts"
+    )
+
+
+@pytest.mark.parametrize("kpi", ALL_KPIS, ids=kpi_id)
+def test_every_example_through_the_server(server: Server, kpi: kpi_engine.KPI) -> None:
+    for example in kpi.examples:
+        args = [office_js_argument(a) for a in example_args(kpi, example)]
+        status, body = server.call(kpi.id, args)
+        assert status == 200, body
+        value = body["result"][0][0]
+        assert example.matches(value), (example, value)
+
+
+@pytest.mark.parametrize("kpi", ALL_KPIS, ids=kpi_id)
+def test_bad_input_is_value_error_with_the_engine_message(
+    server: Server, kpi: kpi_engine.KPI
+) -> None:
+    args = [office_js_argument(a) for a in example_args(kpi, kpi.examples[0])]
+    # TRUE is no valid first argument (or first cell of it) of any KPI.
+    args[0][0] = [True]
+    status, body = server.call(kpi.id, args)
+    assert status == 400
+    assert body["detail"].startswith(f"{kpi.id}: {kpi.arguments[0].name}")
+    assert "is TRUE; expected " in body["detail"]
+    assert "Traceback" not in body["detail"]
+
+
+@pytest.mark.parametrize("kpi", [k for k in ALL_KPIS if undefined_args(k) is not None], ids=kpi_id)
+def test_undefined_kpi_is_a_real_div0_error(server: Server, kpi: kpi_engine.KPI) -> None:
+    args = [office_js_argument(a) for a in undefined_args(kpi) or []]
+    assert server.call(kpi.id, args) == (200, {"result": [[DIV0]]})
+    # Before custom functions runtime 1.4 Excel knows errors only as text.
+    assert server.call(kpi.id, args, runtime="1.3") == (200, {"result": [["#DIV/0!"]]})
+
+
+def test_most_kpis_have_an_undefined_case() -> None:
+    assert sum(undefined_args(k) is not None for k in ALL_KPIS) >= 30
+
+
+def test_error_message_names_function_argument_position_and_value(server: Server) -> None:
+    scores = [[10.0], [9.0], [""], ["abc"]]
+    assert server.call("nps", [scores]) == (
+        400,
+        {"detail": "nps: scores[4] is 'abc'; expected a whole number from 0 to 10"},
+    )
+
+
+def test_shapes_office_js_sends(server: Server) -> None:
+    # A one-cell range arrives as [[value]]; a row as one list; blanks as "" or null.
+    assert server.call("nps", [[[9.0]]]) == (200, {"result": [[100.0]]})
+    assert server.call("nps", [[[10.0, 9.0, 3.0, "", None]]]) == (200, {"result": [[100 / 3]]})
+    assert server.call("nps", [[[10.0, 3.0], [None, 7.0]]]) == (200, {"result": [[0.0]]})
+    # A date written by xlwings comes back as a formatted number.
+    dates = [[{"type": "FormattedNumber", "basicValue": 45446.0, "numberFormat": "m/d/yyyy"}]]
+    assert server.call("mau", [[["ann"]], dates, [[45458.0]]]) == (200, {"result": [[1.0]]})
+    # An error cell in a range is named, not silently skipped.
+    status, body = server.call(
+        "nps", [[[9.0], [{"type": "Error", "basicValue": "#N/A", "errorType": "NotAvailable"}]]]
+    )
+    assert (status, body["detail"]) == (
+        400,
+        "nps: scores[2] is '#N/A'; expected a whole number from 0 to 10",
+    )
+
+
+def test_omitted_or_blank_optional_argument_takes_its_default(server: Server) -> None:
+    scores = [[10.0], [9.0], [9.0], [3.0], [7.0]]
+    default = kpi_engine.nps_margin([10, 9, 9, 3, 7])
+    assert server.call("nps_margin", [scores, None]) == (200, {"result": [[default]]})
+    assert server.call("nps_margin", [scores, [[""]]]) == (200, {"result": [[default]]})
+    status, body = server.call("nps_margin", [scores, [[0.9]]])
+    assert status == 200
+    assert math.isclose(body["result"][0][0], kpi_engine.nps_margin(scores, 0.9))
+
+
+def test_benchmark_band(server: Server) -> None:
+    assert server.call("benchmark_band", [[["nps"]], [[75.0]], [["celebrity_video"]]]) == (
+        200,
+        {"result": [[kpi_engine.benchmark_band("nps", 75, "celebrity_video")]]},
+    )
+    status, body = server.call("benchmark_band", [[["nps"]], [[75.0]], [["bakery"]]])
+    assert status == 400
+    assert body["detail"].startswith("benchmark_band: business_type is 'bakery'; expected one of")
+
+
+@pytest.mark.parametrize("language", kpi_engine.LANGUAGES)
+def test_kpi_list_spills_the_catalogue(server: Server, language: str) -> None:
+    for business_type in kpi_engine.BUSINESS_TYPES.values():
+        status, body = server.call("kpi_list", [[[business_type.id]], [[language]]])
+        assert status == 200
+        rows = body["result"]
+        assert [row[0] for row in rows[1:]] == [entry.id for entry in business_type.kpis]
+        assert [row[1] for row in rows[1:]] == [e.title[language] for e in business_type.kpis]
+        assert all(len(row) == 4 for row in rows)
+    status, body = server.call("kpi_list", [None, None])
+    assert status == 200
+    assert [row[0] for row in body["result"][1:]] == list(kpi_engine.KPIS)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"func_name": "no_such_kpi", "args": []}, "there is no function named 'no_such_kpi'"),
+        ({"func_name": "nps"}, "nps: the request has no list of arguments"),
+        ({"func_name": "nps", "args": [[[1.0]], [[2.0]]]}, "nps: takes at most 1 arguments"),
+        ({"func_name": "churn_rate", "args": [[[1.0]]]}, "churn_rate: missing arguments"),
+        ([1, 2], "the request body must be a JSON object"),
+    ],
+)
+def test_malformed_calls_are_400_not_500(server: Server, body: object, message: str) -> None:
+    status, _, answer = server.request("POST", "/xlwings/custom-functions-call", body)
+    assert status == 400
+    assert json.loads(answer)["detail"].startswith(message)
+
+
+def test_invalid_json_is_400(server: Server) -> None:
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    connection.request("POST", "/xlwings/custom-functions-call", body=b"{not json")
+    response = connection.getresponse()
+    assert response.status == 400
+    assert json.loads(response.read())["detail"].startswith("the request body is not valid JSON")
+    connection.close()
+
+
+def test_a_million_cell_column(server: Server) -> None:
+    scores = [[float(i % 11)] for i in range(1_000_000)]
+    status, body = server.call("nps", [scores])
+    assert status == 200
+    assert body["result"][0][0] == kpi_engine.nps(scores)
+
+
+def test_task_pane_scripts_are_discovered_and_run() -> None:
+    """What the Refresh report button relies on: a @script function of the
+    scripts module is listed and runs on the workbook that Office.js sends."""
+    env = server_env(KPI_SCRIPTS_MODULE="tests.fixtures.task_pane_scripts", PYTHONPATH=str(ROOT))
+    book = {
+        "client": "Office.js",
+        "version": "0.37.8",
+        "book": {"name": "Report.xlsx", "active_sheet_index": 0, "selection": "A1"},
+        "names": [],
+        "sheets": [{"name": "Report", "values": [["old"]], "pictures": [], "tables": []}],
+        "args": ["refreshed"],
+    }
+    with running_server(env=env) as scripted:
+        status, _, body = scripted.request("GET", "/xlwings/custom-scripts-meta.json")
+        assert status == 200
+        assert [entry["function_name"] for entry in json.loads(body)] == ["stamp_selection"]
+        status, _, body = scripted.request(
+            "POST", "/xlwings/custom-scripts-call/stamp_selection", book
+        )
+    assert status == 200, body
+    (action,) = json.loads(body)["actions"]
+    assert (action["func"], action["values"], action["sheet_position"]) == (
+        "setValues",
+        [["refreshed"]],
+        0,
+    )
+
+
+def test_several_workers_serve_the_same_functions() -> None:
+    with running_server("--workers", "2") as workers:
+        results = [workers.call("churn_rate", [[[50.0]], [[1000.0]]]) for _ in range(20)]
+    assert results == [(200, {"result": [[0.05]]})] * 20
