@@ -161,11 +161,30 @@ def test_data_text_is_never_a_formula(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_memory_bounded_write_only(tmp_path: Path) -> None:
-    # Write-only mode: the workbook object keeps no cells of the data sheets.
-    workbook = build.build_workbook(
-        StarterOptions("networking", rows=2000, as_of=dt.date(2024, 7, 15))
+    # Write-only mode: the workbook object keeps no cells of the data sheets,
+    # and the data rows stay columns of values until they are streamed out.
+    book = build.build_workbook(StarterOptions("networking", rows=2000, as_of=dt.date(2024, 7, 15)))
+    assert book.workbook.write_only
+    assert book.data_rows
+    assert all(isinstance(rows, build.SheetRows) for rows in book.data_rows.values())
+    target = tmp_path / "w.xlsx"
+    build.save_workbook(book, target)  # a write-only workbook is finished by saving it
+    activity = load_workbook(target)[workbook_words()["tables"]["en"]["Activity"]]
+    assert activity.max_row == 2001
+
+
+def test_control_characters_cannot_break_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = build.sample_tables
+
+    def tampered(*args: object, **kwargs: object) -> dict[str, dict[str, list[object]]]:
+        tables = real(*args, **kwargs)  # type: ignore[arg-type]
+        tables["Orders"]["order_id"][0] = 'A\x01B <&> "quoted"'
+        return tables
+
+    monkeypatch.setattr(build, "sample_tables", tampered)
+    target = new_workbook(
+        StarterOptions("celebrity_video", as_of=dt.date(2024, 7, 15)), tmp_path / "w.xlsx"
     )
-    assert workbook.write_only
-    build.save_workbook(
-        workbook, tmp_path / "w.xlsx"
-    )  # a write-only workbook is finished by saving it
+    assert load_workbook(target)["Orders"]["A2"].value == 'AB <&> "quoted"'

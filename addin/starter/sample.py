@@ -114,8 +114,8 @@ def _orders(
     ids = customers["customer_id"]
     # A few loyal customers order often: that is what makes repeat purchases.
     weights = [rng.choice((1, 1, 1, 2, 4)) for _ in ids]
-    for number in range(1, count + 1):
-        who = rng.choices(range(len(ids)), weights=weights)[0]
+    buyers = rng.choices(range(len(ids)), weights=weights, k=count)
+    for number, who in enumerate(buyers, start=1):
         ordered = cal.moment(after=customers["joined_on"][who])
         roll = rng.random()
         status = "completed" if roll < 0.86 else ("in_progress" if roll < 0.93 else "cancelled")
