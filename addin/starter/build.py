@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from xml.sax.saxutils import escape
 import re
 import tempfile
 import tomllib
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
