@@ -194,7 +194,7 @@ def _monthly_channels(rng: random.Random, cal: _Calendar, count: int) -> Table:
 
 
 def _celebrity_video(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Table]:
-    customers = _people(rng, cal, "C", max(1, rows * 5 // 12), 0.25)
+    customers = _people(rng, cal, "C", max(1, rows * 3 // 4), 0.25)
     celebrities = _people(rng, cal, "S", max(1, rows // 20), 0.1)
     return {
         "Orders": _orders(
