@@ -78,3 +78,14 @@ def book_json(path: Path) -> dict[str, Any]:
         "names": names,
         "sheets": sheets,
     }
+
+
+def starter_rows(business_type: str, as_of: dt.date, directory: Path) -> dict[str, Any]:
+    """Sample table rows of a business type, from a starter workbook read by openpyxl."""
+    from addin.starter import StarterOptions, new_workbook
+    from addin.starter.summary import read_workbook
+
+    path = directory / f"{business_type}_source.xlsx"
+    new_workbook(StarterOptions(business_type, "en", as_of=as_of), path)
+    _, _, rows = read_workbook(path)
+    return rows
