@@ -82,8 +82,8 @@ def book_json(path: Path) -> dict[str, Any]:
 
 def starter_rows(business_type: str, as_of: dt.date, directory: Path) -> dict[str, Any]:
     """Sample table rows of a business type, from a starter workbook read by openpyxl."""
-    from addin.starter import StarterOptions, new_workbook
-    from addin.starter.summary import read_workbook
+    from addin.starter import StarterOptions, new_workbook  # noqa: PLC0415
+    from addin.starter.summary import read_workbook  # noqa: PLC0415
 
     path = directory / f"{business_type}_source.xlsx"
     new_workbook(StarterOptions(business_type, "en", as_of=as_of), path)

@@ -69,7 +69,8 @@ def test_report_text_names_every_kpi(starters: dict[tuple[str, str], Path]) -> N
 
 
 @pytest.mark.parametrize(
-    ("language", "sheet", "decimal"), [("en", "Report", "."), ("fr", "Rapport", ","), ("nl", "Rapport", ",")]
+    ("language", "sheet", "decimal"),
+    [("en", "Report", "."), ("fr", "Rapport", ","), ("nl", "Rapport", ",")],
 )
 def test_refresh_writes_the_sheet_of_the_workbook_language(
     starters: dict[tuple[str, str], Path], tmp_path: Path, language: str, sheet: str, decimal: str
@@ -87,7 +88,9 @@ def test_refresh_writes_the_sheet_of_the_workbook_language(
     churn = next(v for v in expected if v.kpi_id == "completion_rate")
     assert churn.value is not None
     shown = f"{churn.value * 100:.1f}".replace(".", decimal)
-    narrative = [row[1] for row in values if row and row[0] == churn.title and row[1] != "completion_rate"]
+    narrative = [
+        row[1] for row in values if row and row[0] == churn.title and row[1] != "completion_rate"
+    ]
     assert re.search(re.escape(shown) + r"[\s\u00a0\u202f]?%", narrative[-1]), narrative
 
 

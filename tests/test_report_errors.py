@@ -108,7 +108,9 @@ def test_a_missing_table(tmp_path: Path, starter: bytes) -> None:
         rewrite_part(
             starter,
             "xl/tables/table4.xml",
-            lambda text: text.replace('name="Survey" displayName="Survey"', 'name="Poll" displayName="Poll"'),
+            lambda text: text.replace(
+                'name="Survey" displayName="Survey"', 'name="Poll" displayName="Poll"'
+            ),
         )
     )
     assert_refused(

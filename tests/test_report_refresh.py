@@ -30,7 +30,12 @@ BUSINESS_TYPE = "celebrity_video"
 PERIOD = dt.date(2024, 6, 1)
 AS_OF = dt.date(2024, 7, 15)
 #: What a refresh that adds the report sheet may change, besides adding it.
-MAY_CHANGE = {"xl/styles.xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml"}
+MAY_CHANGE = {
+    "xl/styles.xml",
+    "xl/workbook.xml",
+    "xl/_rels/workbook.xml.rels",
+    "[Content_Types].xml",
+}
 ERRORS = ("#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#N/A", "#NUM!", "#NULL!", "Err:")
 
 
@@ -66,7 +71,9 @@ def build_workbook(path: Path, rows: dict[str, Any], vba: Path | None = None) ->
     dashboard = book.add_worksheet("Dashboard")
     settings = book.add_worksheet("Settings")
     settings.write("A1", "Reporting period")
-    settings.write_datetime("B1", dt.datetime(2024, 6, 18), book.add_format({"num_format": "yyyy-mm"}))
+    settings.write_datetime(
+        "B1", dt.datetime(2024, 6, 18), book.add_format({"num_format": "yyyy-mm"})
+    )
     settings.write("A2", "NPS target")
     settings.write("B2", 45)
     book.define_name("PERIOD", "=Settings!$B$1")
@@ -84,9 +91,11 @@ def build_workbook(path: Path, rows: dict[str, Any], vba: Path | None = None) ->
     amounts = len(rows["Orders"]["amount"])
     book.define_name("Amounts", f"=Orders!$H$2:$H${amounts + 1}")
     chart = book.add_chart({"type": "line"})
-    chart.add_series({"name": "Amount", "values": f"=Orders!$H$2:$H$40"})
+    chart.add_series({"name": "Amount", "values": "=Orders!$H$2:$H$40"})
     dashboard.insert_chart("E2", chart)
-    dashboard.insert_image("E20", str(ROOT / "docs" / "kpi-sheet.png"), {"x_scale": 0.2, "y_scale": 0.2})
+    dashboard.insert_image(
+        "E20", str(ROOT / "docs" / "kpi-sheet.png"), {"x_scale": 0.2, "y_scale": 0.2}
+    )
     dashboard.write("A1", "Channel")
     dashboard.write_comment("A1", "Pick a channel from the list")
     dashboard.data_validation("A2", {"validate": "list", "source": ["web", "app", "store"]})
@@ -170,8 +179,14 @@ def test_every_other_part_is_byte_identical(
     changed = {name for name in before if before[name] != after[name]}
     assert changed <= MAY_CHANGE, changed
     # The features the refresh must keep are really there, and untouched.
-    for kept in ("xl/charts/chart1.xml", "xl/media/image1.png", "xl/comments1.xml", "xl/drawings/drawing1.xml"):
-        assert kept in before and before[kept] == after[kept]
+    for kept in (
+        "xl/charts/chart1.xml",
+        "xl/media/image1.png",
+        "xl/comments1.xml",
+        "xl/drawings/drawing1.xml",
+    ):
+        assert kept in before
+        assert before[kept] == after[kept]
     dashboard = before["xl/worksheets/sheet1.xml"].decode()
     for feature in ("<dataValidation ", "iconSet", "x14:sparklineGroup", "<extLst>"):
         assert feature in dashboard
@@ -227,9 +242,12 @@ def test_report_values_equal_the_engine(
         assert row[2] == ("-" if expected is None else expected), entry.id
         assert row[3] == ("-" if before is None else before), entry.id
         if expected is not None:
-            assert row[7] == kpi_engine._labels.labels("en")["ratings"][
-                kpi_engine.benchmark_band(entry.id, expected, BUSINESS_TYPE)
-            ]
+            assert (
+                row[7]
+                == kpi_engine._labels.labels("en")["ratings"][
+                    kpi_engine.benchmark_band(entry.id, expected, BUSINESS_TYPE)
+                ]
+            )
     # The NPS is undefined for the period (no answers): a dash, and the reason.
     assert by_id["nps"][2] == "-"
     start = to_serial("test", "month", PERIOD)
@@ -260,7 +278,9 @@ def test_nps_margin_is_the_engine_margin(tmp_path: Path) -> None:
     start = to_serial("test", "month", PERIOD)
     answered = [
         score
-        for day, score in zip(rows["Survey"]["answered_on"], rows["Survey"]["recommend_score"], strict=True)
+        for day, score in zip(
+            rows["Survey"]["answered_on"], rows["Survey"]["recommend_score"], strict=True
+        )
         if start <= to_serial("test", "day", day) < month_shift(start, 1) and score is not None
     ]
     assert answered

@@ -38,7 +38,9 @@ def apply_set_values(actions: list[dict[str, Any]], position: int) -> dict[tuple
     return cells
 
 
-@pytest.mark.parametrize(("business_type", "language"), [("celebrity_video", "en"), ("video_marketing", "fr")])
+@pytest.mark.parametrize(
+    ("business_type", "language"), [("celebrity_video", "en"), ("video_marketing", "fr")]
+)
 def test_refresh_report_script_writes_the_report(
     server: Server, tmp_path: Path, business_type: str, language: str
 ) -> None:
@@ -66,9 +68,7 @@ def test_refresh_report_script_writes_the_report(
                 assert got == value, (r, c)
     titles = {entry.title[language] for entry in kpi_engine.BUSINESS_TYPES[business_type].kpis}
     assert titles <= {cells[r, 0] for r in range(len(expected.grid)) if (r, 0) in cells}
-    formats = {
-        action["args"][0] for action in actions if action["func"] == "setNumberFormat"
-    }
+    formats = {action["args"][0] for action in actions if action["func"] == "setNumberFormat"}
     assert "0.00%" in formats
 
 

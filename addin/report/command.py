@@ -13,7 +13,7 @@ import click
 def _period(value: str | None) -> dt.date | None:
     if value is None:
         return None
-    from addin.report.package import ReportError, period_from
+    from addin.report.package import ReportError, period_from  # noqa: PLC0415
 
     try:
         return period_from(value, "--period")
@@ -31,8 +31,8 @@ def _shown(value: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="A JSON object keyed by KPI id.")
 def report_command(file: Path, period: str | None, as_json: bool) -> None:
     """Print what a refresh of FILE would write, per KPI; writes nothing."""
-    from addin.report.offline import make_report
-    from addin.report.package import ReportError
+    from addin.report.offline import make_report  # noqa: PLC0415
+    from addin.report.package import ReportError  # noqa: PLC0415
 
     try:
         report = make_report(file, _period(period))
@@ -47,8 +47,7 @@ def report_command(file: Path, period: str | None, as_json: bool) -> None:
     for kpi in report.kpis:
         click.echo(
             f"{kpi.id:<28} {_shown(kpi.value):>12} {_shown(kpi.previous):>12}  "
-            f"{kpi.band or '-':<14} {kpi.status}"
-            + (f"  ({kpi.reason})" if kpi.reason else "")
+            f"{kpi.band or '-':<14} {kpi.status}" + (f"  ({kpi.reason})" if kpi.reason else "")
         )
 
 
@@ -64,8 +63,8 @@ def report_command(file: Path, period: str | None, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Write even if Excel's lock file (~$FILE) is present.")
 def refresh_command(file: Path, output: Path | None, period: str | None, force: bool) -> None:
     """Write the report sheet into FILE (or -o OUT); every other part stays as it was."""
-    from addin.report.offline import refresh_file
-    from addin.report.package import ReportError
+    from addin.report.offline import refresh_file  # noqa: PLC0415
+    from addin.report.package import ReportError  # noqa: PLC0415
 
     try:
         report = refresh_file(file, output, _period(period), force=force)
@@ -76,4 +75,6 @@ def refresh_command(file: Path, output: Path | None, period: str | None, force: 
         click.echo(f"error: cannot write {output or file}: {error}", err=True)
         sys.exit(1)
     target = output or file
-    click.echo(f"{target}: sheet {report.sheet_name!r}, {report.period:%Y-%m}, {len(report.kpis)} KPIs")
+    click.echo(
+        f"{target}: sheet {report.sheet_name!r}, {report.period:%Y-%m}, {len(report.kpis)} KPIs"
+    )

@@ -77,7 +77,9 @@ def read_book(book: Any, period: dt.date | None = None) -> ReportInputs:
     if period is None:
         value = _named_value(book, names, "PERIOD")
         if value is None:
-            raise ReportError(f"{where}: no reporting period: the named cell PERIOD is missing or empty")
+            raise ReportError(
+                f"{where}: no reporting period: the named cell PERIOD is missing or empty"
+            )
         period = period_from(value, f"{where}: the named cell PERIOD")
     rows: dict[str, Any] = {}
     for name, columns in tables_for(business_type).items():

@@ -116,8 +116,7 @@ class Report:
         """The grid as plain values (None for an empty cell)."""
         width = max(len(row) for row in self.grid)
         return [
-            [None if cell is None else cell.value for cell in row]
-            + [None] * (width - len(row))
+            [None if cell is None else cell.value for cell in row] + [None] * (width - len(row))
             for row in self.grid
         ]
 
@@ -217,9 +216,7 @@ def _status(direction: str, value: float | None, target: float | None) -> str:
     return "met" if met else "missed"
 
 
-def build_report(
-    inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_now
-) -> Report:
+def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_now) -> Report:
     """The report of ``inputs``: a grid of cells and a summary per KPI."""
     profile = kpi_engine.get_business_type(inputs.business_type, "report", "business type")
     language = kpi_engine.check_language(inputs.language, "report", "language")

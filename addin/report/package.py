@@ -155,7 +155,8 @@ def _refuse_non_workbook(path: Path) -> None:
         if "EncryptionInfo".encode("utf-16-le") in head:
             raise ReportError(
                 f"{path} is encrypted (protected with a password to open); "
-                "save an unprotected copy in Excel (File > Info > Protect Workbook) and refresh that"
+                "save an unprotected copy in Excel (File > Info > Protect Workbook) "
+                "and refresh that"
             )
         raise ReportError(
             f"{path} is an OLE compound file (a legacy .xls or an encrypted workbook), "
@@ -234,7 +235,9 @@ def _read_workbook(package: Package, names: set[str]) -> None:
     for sheet in root.iter(q(MAIN, "sheet")):
         rel_id = sheet.get(q(REL, "id"), "")
         package.sheets.append(
-            SheetEntry(sheet.get("name", ""), int(sheet.get("sheetId", "0")), rel_id, rels.get(rel_id, ""))
+            SheetEntry(
+                sheet.get("name", ""), int(sheet.get("sheetId", "0")), rel_id, rels.get(rel_id, "")
+            )
         )
     for defined in root.iter(q(MAIN, "definedName")):
         name = defined.get("name", "")
@@ -263,9 +266,7 @@ def _read_tables(package: Package, names: set[str]) -> None:
             if table_part not in names:
                 continue
             table = package.xml(table_part)
-            columns = tuple(
-                column.get("name", "") for column in table.iter(q(MAIN, "tableColumn"))
-            )
+            columns = tuple(column.get("name", "") for column in table.iter(q(MAIN, "tableColumn")))
             name = table.get("displayName") or table.get("name") or ""
             package.tables[name] = TableEntry(
                 name,
@@ -300,7 +301,7 @@ def _sheet_words() -> dict[str, set[str]]:
 
 def detect_language(declared: str, sheet_names: Sequence[str]) -> str:
     """The document's language property, else the language of its sheet names, else en."""
-    code = declared.split("-")[0].split("_")[0].lower()
+    code = declared.split("-", maxsplit=1)[0].split("_", maxsplit=1)[0].lower()
     if code in kpi_engine.LANGUAGES:
         return code
     names = set(sheet_names)
@@ -316,7 +317,10 @@ def detect_business_type(declared: str, names: Sequence[str], tables: Sequence[s
         return declared
     upper = {name.upper() for name in names}
     for profile in kpi_engine.BUSINESS_TYPES.values():
-        if all(f"TARGET_{e.id.upper()}" in upper or f"KPI_{e.id.upper()}" in upper for e in profile.kpis):
+        if all(
+            f"TARGET_{e.id.upper()}" in upper or f"KPI_{e.id.upper()}" in upper
+            for e in profile.kpis
+        ):
             return profile.id
     candidates = [
         profile.id
@@ -420,7 +424,7 @@ def _number(value: Any) -> float | None:
 
 
 def split_reference(reference: str) -> tuple[str, str] | None:
-    """"'Settings'!$B$3" -> ("Settings", "B3"); None for ranges and formulas."""
+    """ "'Settings'!$B$3" -> ("Settings", "B3"); None for ranges and formulas."""
     match = re.fullmatch(r"(?:'((?:[^']|'')+)'|([^'!]+))!\$?([A-Z]{1,3})\$?(\d+)", reference)
     if not match:
         return None
@@ -430,7 +434,7 @@ def split_reference(reference: str) -> tuple[str, str] | None:
 
 def read_data(package: Package, period: dt.date | None = None) -> WorkbookData:
     """Business type, language, period, table rows and targets of a package."""
-    from python_calamine import CalamineWorkbook
+    from python_calamine import CalamineWorkbook  # noqa: PLC0415  (a compiled reader, loaded late)
 
     where = str(package.path)
     sheet_names = [sheet.name for sheet in package.sheets]

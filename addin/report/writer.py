@@ -120,7 +120,9 @@ def _xf_matches(xf: Any, num_fmt: int) -> bool:
     )
 
 
-def add_styles(package: Package, data: bytes | None) -> tuple[bytes | None, dict[str, int]]:
+def add_styles(  # noqa: PLR0912  (reuse or append, three shapes of cellXfs)
+    package: Package, data: bytes | None
+) -> tuple[bytes | None, dict[str, int]]:
     """Cell formats for the report's number formats: reuse, or append to cellXfs.
 
     Returns the new styles part (None when unchanged) and the index per format.
@@ -133,7 +135,9 @@ def add_styles(package: Package, data: bytes | None) -> tuple[bytes | None, dict
     root = parse_xml(data, "xl/styles.xml", package.path)
     cell_xfs = root.find(q(MAIN, "cellXfs"))
     if cell_xfs is None:
-        raise ReportError(f"{package.path}: xl/styles.xml has no cellXfs; expected a workbook styles part")
+        raise ReportError(
+            f"{package.path}: xl/styles.xml has no cellXfs; expected a workbook styles part"
+        )
     existing = list(cell_xfs)
     styles: dict[str, int] = {"general": 0}
     added: list[str] = []
@@ -335,9 +339,10 @@ def _raw_entry(source: BinaryIO, info: Any) -> bytes:
     return data
 
 
-def write_package(package: Package, changed: Mapping[str, bytes], new: list[str], out: BinaryIO) -> None:
+def write_package(
+    package: Package, changed: Mapping[str, bytes], new: list[str], out: BinaryIO
+) -> None:
     """Copy every entry as raw bytes except ``changed``, which are deflated anew."""
-    entries: list[tuple[Any, int, bytes | None]] = []  # (info, offset, new local header)
     central: list[bytes] = []
     with package.path.open("rb") as source:
         infos = list(package.zip.infolist())
@@ -361,8 +366,18 @@ def write_package(package: Package, changed: Mapping[str, bytes], new: list[str]
                 crc = zlib.crc32(data)
                 out.write(
                     _LOCAL.pack(
-                        b"PK\x03\x04", 20, 0, flags, 8, time_, date_, crc,
-                        len(packed), len(data), len(encoded), 0,
+                        b"PK\x03\x04",
+                        20,
+                        0,
+                        flags,
+                        8,
+                        time_,
+                        date_,
+                        crc,
+                        len(packed),
+                        len(data),
+                        len(encoded),
+                        0,
                     )
                     + encoded
                     + packed
@@ -370,8 +385,25 @@ def write_package(package: Package, changed: Mapping[str, bytes], new: list[str]
                 external = info.external_attr if info is not None else 0o600 << 16
                 central.append(
                     _CENTRAL.pack(
-                        b"PK\x01\x02", 20, 0, 20, 0, flags, 8, time_, date_, crc,
-                        len(packed), len(data), len(encoded), 0, 0, 0, 0, external, offset,
+                        b"PK\x01\x02",
+                        20,
+                        0,
+                        20,
+                        0,
+                        flags,
+                        8,
+                        time_,
+                        date_,
+                        crc,
+                        len(packed),
+                        len(data),
+                        len(encoded),
+                        0,
+                        0,
+                        0,
+                        0,
+                        external,
+                        offset,
                     )
                     + encoded
                 )
@@ -385,11 +417,25 @@ def write_package(package: Package, changed: Mapping[str, bytes], new: list[str]
             time_, date_ = _dos_time(info.date_time)
             central.append(
                 _CENTRAL.pack(
-                    b"PK\x01\x02", info.create_version, info.create_system,
-                    info.extract_version, info.reserved, info.flag_bits, info.compress_type,
-                    time_, date_, info.CRC, info.compress_size, info.file_size,
-                    len(encoded), len(info.extra), len(info.comment), 0,
-                    info.internal_attr, info.external_attr, offset,
+                    b"PK\x01\x02",
+                    info.create_version,
+                    info.create_system,
+                    info.extract_version,
+                    info.reserved,
+                    info.flag_bits,
+                    info.compress_type,
+                    time_,
+                    date_,
+                    info.CRC,
+                    info.compress_size,
+                    info.file_size,
+                    len(encoded),
+                    len(info.extra),
+                    len(info.comment),
+                    0,
+                    info.internal_attr,
+                    info.external_attr,
+                    offset,
                 )
                 + encoded
                 + info.extra
@@ -400,7 +446,9 @@ def write_package(package: Package, changed: Mapping[str, bytes], new: list[str]
     out.write(directory)
     comment = package.zip.comment
     out.write(
-        _END.pack(b"PK\x05\x06", 0, 0, len(central), len(central), len(directory), start, len(comment))
+        _END.pack(
+            b"PK\x05\x06", 0, 0, len(central), len(central), len(directory), start, len(comment)
+        )
         + comment
     )
 
@@ -408,7 +456,7 @@ def write_package(package: Package, changed: Mapping[str, bytes], new: list[str]
 def write_atomically(target: Path, write: Any) -> None:
     """Call ``write(file)`` on a temporary file beside ``target``, then rename it."""
     target = Path(target)
-    handle = tempfile.NamedTemporaryFile(
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115  (closed below, then renamed)
         dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
     )
     temporary = Path(handle.name)
