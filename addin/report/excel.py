@@ -23,7 +23,7 @@ from addin.report.package import (
     detect_language,
     period_from,
 )
-from addin.starter.model import tables_for
+from addin.starter.model import CachedColumn, tables_for
 
 #: Excel number format codes of the report's formats.
 NUMBER_FORMATS = {
@@ -87,7 +87,9 @@ def read_book(book: Any, period: dt.date | None = None) -> ReportInputs:
         values = [] if body is None else body.options(ndim=2).value
         index = {column: i for i, column in enumerate(columns_found[name])}
         rows[name] = {
-            c.id: [None if row[index[c.id]] == "" else row[index[c.id]] for row in values]
+            c.id: CachedColumn(
+                [None if row[index[c.id]] == "" else row[index[c.id]] for row in values]
+            )
             for c in columns
         }
     margin = _number(_named_value(book, names, "GROSS_MARGIN"))

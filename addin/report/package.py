@@ -29,7 +29,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 import kpi_engine
-from addin.starter.model import TABLES, Rows, recipe_for, tables_for
+from addin.starter.model import TABLES, CachedColumn, Rows, recipe_for, tables_for
 from kpi_engine._inputs import to_serial
 from kpi_engine._labels import templates_dir
 
@@ -493,7 +493,9 @@ def read_data(package: Package, period: dt.date | None = None) -> WorkbookData:
         body = values[top + table.header_rows : bottom + 1 - table.totals_rows]
         wanted = {c.id: table.columns.index(c.id) + left for c in columns}
         rows[name] = {
-            column_id: [_clean(row[index]) if index < len(row) else None for row in body]
+            column_id: CachedColumn(
+                [_clean(row[index]) if index < len(row) else None for row in body]
+            )
             for column_id, index in wanted.items()
         }
         height = bottom + 1 - table.totals_rows - top - table.header_rows

@@ -172,7 +172,18 @@ class Formula:
 # --- the engine side -----------------------------------------------------------
 
 
+class CachedColumn(list[Any]):
+    """A table column that converts its dates to serial numbers once, however
+    many months are computed from it (the report computes fourteen)."""
+
+    serials: list[float | None] | None = None
+
+
 def serials(values: Sequence[Any]) -> list[float | None]:
+    if isinstance(values, CachedColumn):
+        if values.serials is None:
+            values.serials = serials(list(values))
+        return values.serials
     return [None if v is None or is_blank(v) else to_serial("workbook", "date", v) for v in values]
 
 
