@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,6 +77,4 @@ def refresh_file(
         write_atomically(target, lambda handle: write_package(package, changed, new, handle))
     finally:
         package.close()
-    if target != path and not target.exists():  # pragma: no cover - rename failed silently
-        shutil.copyfile(path, target)
     return report
