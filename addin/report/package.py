@@ -29,7 +29,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 import kpi_engine
-from addin.starter.model import TABLES, CachedColumn, Rows, recipe_for, tables_for
+from addin.starter.model import TABLES, CachedColumn, Rows, recipe_for, serials, tables_for
 from kpi_engine._inputs import to_serial
 from kpi_engine._labels import templates_dir
 
@@ -338,6 +338,33 @@ def detect_business_type(declared: str, names: Sequence[str], tables: Sequence[s
     )
 
 
+_EPOCH = dt.datetime(1899, 12, 30)
+_EPOCH_DAY = _EPOCH.date()
+_FIRST_REAL_SERIAL = 61  # 1 March 1900: serials below are shifted by Excel's leap-day bug
+
+
+def fast_serials(column: Sequence[Any]) -> list[float | None]:
+    """Serial numbers of a date column, as ``to_serial`` gives them, with a fast
+    path for the naive dates and date-times that calamine returns."""
+    out: list[float | None] = []
+    append = out.append
+    day = dt.timedelta(days=1)
+    for value in column:
+        if value is None:
+            append(None)
+            continue
+        kind = type(value)
+        if kind is dt.datetime and value.tzinfo is None:
+            serial: float = (value - _EPOCH) / day
+        elif kind is dt.date:
+            serial = float((value - _EPOCH_DAY).days)
+        else:
+            append(serials([value])[0])
+            continue
+        append(serial if serial >= _FIRST_REAL_SERIAL else serials([value])[0])
+    return out
+
+
 def _clean(value: Any) -> Any:
     return None if value == "" else value
 
@@ -432,6 +459,29 @@ def split_reference(reference: str) -> tuple[str, str] | None:
     return sheet, f"{match.group(3)}{match.group(4)}"
 
 
+def _table_rows(
+    table: TableEntry, columns: Sequence[Any], values: list[list[Any]]
+) -> dict[str, CachedColumn]:
+    """A table's wanted columns from its sheet's cells (calamine rows)."""
+    first, last = table.ref.split(":")
+    top, left = cell_index(first)
+    bottom, _right = cell_index(last)
+    body = values[top + table.header_rows : bottom + 1 - table.totals_rows]
+    height = bottom + 1 - table.totals_rows - top - table.header_rows
+    # calamine's rows are rectangular: transpose them in C, keep the wanted columns.
+    transposed = list(zip(*body, strict=True)) if body else []
+    rows: dict[str, CachedColumn] = {}
+    for c in columns:
+        index = table.columns.index(c.id) + left
+        cells = transposed[index] if index < len(transposed) else ()
+        column = CachedColumn([None if v == "" else v for v in cells])
+        column.extend([None] * (height - len(column)))
+        if c.kind in ("date", "datetime", "month"):
+            column.serials = fast_serials(column)
+        rows[c.id] = column
+    return rows
+
+
 def read_data(package: Package, period: dt.date | None = None) -> WorkbookData:
     """Business type, language, period, table rows and targets of a package."""
     from python_calamine import CalamineWorkbook  # noqa: PLC0415  (a compiled reader, loaded late)
@@ -483,24 +533,10 @@ def read_data(package: Package, period: dt.date | None = None) -> WorkbookData:
                 "(or it is empty); pass --period YYYY-MM"
             )
         period = period_from(value, f"{where}: the named cell PERIOD")
-    rows: dict[str, Any] = {}
-    for name, columns in tables_for(business_type).items():
-        table = package.tables[name]
-        values, _ = grid(table.sheet)
-        first, last = table.ref.split(":")
-        top, left = cell_index(first)
-        bottom, _right = cell_index(last)
-        body = values[top + table.header_rows : bottom + 1 - table.totals_rows]
-        wanted = {c.id: table.columns.index(c.id) + left for c in columns}
-        rows[name] = {
-            column_id: CachedColumn(
-                [_clean(row[index]) if index < len(row) else None for row in body]
-            )
-            for column_id, index in wanted.items()
-        }
-        height = bottom + 1 - table.totals_rows - top - table.header_rows
-        for column in rows[name].values():
-            column.extend([None] * (height - len(column)))
+    rows: dict[str, Any] = {
+        name: _table_rows(package.tables[name], columns, grid(package.tables[name].sheet)[0])
+        for name, columns in tables_for(business_type).items()
+    }
     margin = _number(named("GROSS_MARGIN"))
     if margin is not None:
         rows["Settings"] = {"GROSS_MARGIN": [margin]}

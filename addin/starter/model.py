@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 import kpi_engine
@@ -196,7 +197,9 @@ def count_within(values: Sequence[Any], start: float, end: float) -> int:
 
 
 def pick(column: Sequence[Any], mask: Sequence[bool]) -> list[Any]:
-    return [v for v, keep in zip(column, mask, strict=True) if keep]
+    if len(column) != len(mask):
+        raise ValueError(f"pick: a column of {len(column)} values and a mask of {len(mask)}")
+    return list(compress(column, mask))
 
 
 def total(column: Sequence[Any], mask: Sequence[bool]) -> float:
