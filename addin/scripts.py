@@ -8,3 +8,24 @@ button calls the script named ``refresh_report``; it works as soon as a
 function of that name, taking the workbook (``book: xw.Book``), is defined
 here. Until then the button reports that the script does not exist.
 """
+
+from __future__ import annotations
+
+import xlwings as xw
+
+
+@xw.script
+def refresh_report(book: xw.Book) -> None:
+    """Recompute every KPI from the workbook's tables and write the report sheet."""
+    from addin.report.excel import refresh_book  # noqa: PLC0415
+    from addin.report.package import ReportError  # noqa: PLC0415
+
+    try:
+        refresh_book(book)
+    except ReportError as error:
+        raise xw.XlwingsError(str(error)) from None
+
+
+def run_refresh_report() -> None:
+    """Classic xlwings: ``RunPython "import addin.scripts; addin.scripts.run_refresh_report()"``."""
+    refresh_report(xw.Book.caller())

@@ -137,11 +137,11 @@ def test_task_pane_has_the_refresh_button_and_the_client_scripts(server: Server)
 def test_custom_scripts_come_from_the_scripts_module(server: Server) -> None:
     status, _, body = server.request("GET", "/xlwings/custom-scripts-meta.json")
     assert status == 200
-    assert json.loads(body) == []  # addin/scripts.py holds no script yet
-    status, _, body = server.request("POST", "/xlwings/custom-scripts-call/refresh_report", {})
+    assert [entry["function_name"] for entry in json.loads(body)] == ["refresh_report"]
+    status, _, body = server.request("POST", "/xlwings/custom-scripts-call/no_such_script", {})
     assert status == 400
     assert json.loads(body)["detail"] == (
-        "Custom script 'refresh_report' doesn't exist yet: define it with @script in addin.scripts"
+        "Custom script 'no_such_script' doesn't exist yet: define it with @script in addin.scripts"
     )
 
 

@@ -81,3 +81,26 @@ def test_server_benchmark_runs_both_servers() -> None:
     for clients in ("1", "2"):
         assert f"{clients:>9}  kpi serve" in result.stdout
         assert f"{clients:>9}  stock xlwings Server" in result.stdout
+
+
+def test_report_benchmark_runs_against_calamine() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "benchmarks" / "bench_report.py"),
+            "--rows",
+            "2000",
+            "--repeat",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+    # Exit 1 would only mean "slower than the goal" on this tiny input.
+    assert result.returncode in (0, 1), result.stderr
+    assert "python-calamine read (baseline)" in result.stdout
+    assert "kpi refresh" in result.stdout
+    assert "ratio kpi refresh / calamine read" in result.stdout

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 import kpi_engine
@@ -172,7 +173,18 @@ class Formula:
 # --- the engine side -----------------------------------------------------------
 
 
+class CachedColumn(list[Any]):
+    """A table column that converts its dates to serial numbers once, however
+    many months are computed from it (the report computes fourteen)."""
+
+    serials: list[float | None] | None = None
+
+
 def serials(values: Sequence[Any]) -> list[float | None]:
+    if isinstance(values, CachedColumn):
+        if values.serials is None:
+            values.serials = serials(list(values))
+        return values.serials
     return [None if v is None or is_blank(v) else to_serial("workbook", "date", v) for v in values]
 
 
@@ -185,7 +197,9 @@ def count_within(values: Sequence[Any], start: float, end: float) -> int:
 
 
 def pick(column: Sequence[Any], mask: Sequence[bool]) -> list[Any]:
-    return [v for v, keep in zip(column, mask, strict=True) if keep]
+    if len(column) != len(mask):
+        raise ValueError(f"pick: a column of {len(column)} values and a mask of {len(mask)}")
+    return list(compress(column, mask))
 
 
 def total(column: Sequence[Any], mask: Sequence[bool]) -> float:

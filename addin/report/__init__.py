@@ -1,0 +1,1 @@
+"""Report refresh: one report model, written offline into the package or through xlwings."""

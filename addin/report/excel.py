@@ -1,0 +1,150 @@
+"""The report inside Excel, through the xlwings Book API.
+
+The same code runs for every xlwings engine: the Office.js task pane served
+by ``kpi serve`` (xlwings Server), classic xlwings on Windows (COM,
+``RunPython``) and xlwings Lite. It reads only the named cells it needs and
+the data bodies of the tables the business type's KPIs read, then writes
+the report sheet as values with their number formats.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import kpi_engine
+from addin.report.model import Report, ReportInputs, build_report, report_sheet_names, utc_now
+from addin.report.package import (
+    ReportError,
+    check_period_has_data,
+    check_tables,
+    detect_business_type,
+    detect_language,
+    period_from,
+)
+from addin.starter.model import CachedColumn, tables_for
+
+#: Excel number format codes of the report's formats.
+NUMBER_FORMATS = {
+    "integer": "#,##0",
+    "decimal": "#,##0.00",
+    "percent": "0.00%",
+    "month": "mmm yyyy",
+    "datetime": "yyyy-mm-dd hh:mm",
+}
+_EPOCH = dt.datetime(1899, 12, 30)
+
+
+def _bare(name: str) -> str:
+    return name.rsplit("!", 1)[-1]
+
+
+def _named_value(book: Any, names: dict[str, Any], name: str) -> Any:
+    found = names.get(name)
+    if found is None:
+        return None
+    try:
+        value = found.refers_to_range.value
+    except Exception:  # a name that is not a range (a constant or formula)
+        return None
+    return None if value == "" else value
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def read_book(book: Any, period: dt.date | None = None) -> ReportInputs:
+    """The report's inputs from an xlwings Book (any engine)."""
+    where = f"workbook {book.name}"
+    names = {_bare(name.name): name for name in book.names}
+    tables: dict[str, Any] = {}
+    for sheet in book.sheets:
+        for table in sheet.tables:
+            tables[table.name] = table
+    business_type = detect_business_type("", list(names), list(tables))
+    language = detect_language("", [sheet.name for sheet in book.sheets])
+    columns_found: dict[str, list[str]] = {}
+    for name, table in tables.items():
+        header = table.header_row_range
+        columns_found[name] = (
+            [] if header is None else [str(c) for c in header.options(ndim=2).value[0]]
+        )
+    check_tables(business_type, columns_found, where)
+    if period is None:
+        value = _named_value(book, names, "PERIOD")
+        if value is None:
+            raise ReportError(
+                f"{where}: no reporting period: the named cell PERIOD is missing or empty"
+            )
+        period = period_from(value, f"{where}: the named cell PERIOD")
+    rows: dict[str, Any] = {}
+    for name, columns in tables_for(business_type).items():
+        body = tables[name].data_body_range
+        values = [] if body is None else body.options(ndim=2).value
+        index = {column: i for i, column in enumerate(columns_found[name])}
+        rows[name] = {
+            c.id: CachedColumn(
+                [None if row[index[c.id]] == "" else row[index[c.id]] for row in values]
+            )
+            for c in columns
+        }
+    margin = _number(_named_value(book, names, "GROSS_MARGIN"))
+    if margin is not None:
+        rows["Settings"] = {"GROSS_MARGIN": [margin]}
+    profile = kpi_engine.get_business_type(business_type)
+    targets = {
+        entry.id: _number(_named_value(book, names, f"TARGET_{entry.id.upper()}"))
+        for entry in profile.kpis
+    }
+    check_period_has_data(business_type, rows, period, where)
+    return ReportInputs(business_type, language, period, rows, targets)
+
+
+def _excel_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return (value - _EPOCH).total_seconds() / 86400
+    if isinstance(value, dt.date):
+        return float((value - _EPOCH.date()).days)
+    return value
+
+
+def write_book(book: Any, report: Report) -> Any:
+    """Write the report sheet (replacing an earlier one) through the Book API."""
+    existing = [sheet.name for sheet in book.sheets if sheet.name in report_sheet_names()]
+    if existing:
+        sheet = book.sheets[existing[0]]
+        sheet.clear()
+    else:
+        sheet = book.sheets.add(name=report.sheet_name, after=book.sheets[len(book.sheets) - 1])
+    values = [[_excel_value(v) for v in row] for row in report.values()]
+    sheet["A1"].value = values
+    for r, row in enumerate(report.grid, start=1):
+        c = 0
+        while c < len(row):
+            cell = row[c]
+            fmt = None if cell is None else NUMBER_FORMATS.get(cell.fmt)
+            if fmt is None:
+                c += 1
+                continue
+            end = c
+            while (
+                end + 1 < len(row)
+                and row[end + 1] is not None
+                and NUMBER_FORMATS.get(row[end + 1].fmt) == fmt  # type: ignore[union-attr]
+            ):
+                end += 1
+            sheet.range((r, c + 1), (r, end + 1)).number_format = fmt
+            c = end + 1
+    return sheet
+
+
+def refresh_book(
+    book: Any, period: dt.date | None = None, clock: Callable[[], dt.datetime] = utc_now
+) -> Report:
+    report = build_report(read_book(book, period), clock)
+    write_book(book, report)
+    return report

@@ -1,0 +1,473 @@
+"""Write a report sheet into a workbook package without touching anything else.
+
+Only the report sheet's part is (re)written. What must change with it:
+
+- a new report sheet adds its part, a ``<sheet>`` entry in ``xl/workbook.xml``,
+  a relationship in ``xl/_rels/workbook.xml.rels`` and an override in
+  ``[Content_Types].xml``;
+- ``xl/styles.xml`` gains cell formats for the built-in number formats the
+  report uses (percent, thousands, month, date-time) unless it already has
+  them, which is the case from the second refresh on;
+- when an existing report sheet is replaced, ``xl/calcChain.xml`` loses the
+  entries of its old formula cells (the report holds values only).
+
+Every other part is copied as its original compressed bytes, so charts,
+images, shapes, pivot tables, slicers, comments, validations, conditional
+formats with their extension lists, defined names and VBA stay byte-identical.
+The result is written to a temporary file beside the target and renamed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import struct
+import tempfile
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+from xml.sax.saxutils import escape
+
+from addin.report.model import FORMATS, Cell, Report, report_sheet_names
+from addin.report.package import (
+    MAIN,
+    REL,
+    WORKSHEET_REL,
+    Package,
+    ReportError,
+    SheetEntry,
+    column_letter,
+    parse_xml,
+    q,
+    rels_part,
+)
+
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_EPOCH = dt.datetime(1899, 12, 30)
+WORKSHEET_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+
+
+# --- the sheet part ------------------------------------------------------------------
+
+
+def _serial(value: dt.date) -> float:
+    if isinstance(value, dt.datetime):
+        return (value - _EPOCH).total_seconds() / 86400
+    return float((value - _EPOCH.date()).days)
+
+
+def _cell_xml(ref: str, cell: Cell, styles: Mapping[str, int]) -> str:
+    value = cell.value
+    style = styles.get(cell.fmt, 0)
+    s = f' s="{style}"' if style else ""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, dt.date):
+        return f'<c r="{ref}"{s}><v>{_serial(value)!r}</v></c>'
+    if isinstance(value, int | float):
+        return f'<c r="{ref}"{s}><v>{float(value)!r}</v></c>'
+    text = escape(_ILLEGAL_XML.sub("", str(value)))
+    return f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+
+
+def sheet_xml(report: Report, styles: Mapping[str, int]) -> bytes:
+    """The report as a worksheet part: values only, inline strings, no formulas."""
+    rows = []
+    width = 1
+    for index, row in enumerate(report.grid, start=1):
+        cells = "".join(
+            _cell_xml(f"{column_letter(col)}{index}", cell, styles)
+            for col, cell in enumerate(row)
+            if cell is not None
+        )
+        width = max(width, len(row))
+        rows.append(f'<row r="{index}">{cells}</row>' if cells else "")
+    last = f"{column_letter(width - 1)}{len(report.grid)}"
+    widths = [44, 28] + [16] * (width - 2)
+    cols = "".join(
+        f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+        for i, w in enumerate(widths, start=1)
+    )
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<worksheet xmlns="{MAIN}" xmlns:r="{REL}">'
+        f'<dimension ref="A1:{last}"/>'
+        '<sheetViews><sheetView workbookViewId="0"/></sheetViews>'
+        '<sheetFormatPr defaultRowHeight="15"/>'
+        f"<cols>{cols}</cols>"
+        f"<sheetData>{''.join(rows)}</sheetData>"
+        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+        "</worksheet>"
+    )
+    return xml.encode("utf-8")
+
+
+# --- styles ------------------------------------------------------------------------
+
+
+def _xf_matches(xf: Any, num_fmt: int) -> bool:
+    return (
+        xf.get("numFmtId") == str(num_fmt)
+        and xf.get("fontId", "0") == "0"
+        and xf.get("fillId", "0") == "0"
+        and xf.get("borderId", "0") == "0"
+        and xf.get("xfId", "0") == "0"
+        and len(xf) == 0
+    )
+
+
+def add_styles(  # noqa: PLR0912  (reuse or append, three shapes of cellXfs)
+    package: Package, data: bytes | None
+) -> tuple[bytes | None, dict[str, int]]:
+    """Cell formats for the report's number formats: reuse, or append to cellXfs.
+
+    Returns the new styles part (None when unchanged) and the index per format.
+    """
+    if data is None:
+        raise ReportError(
+            f"{package.path}: the workbook has no styles part (xl/styles.xml); "
+            "open and save it in Excel once, then refresh"
+        )
+    root = parse_xml(data, "xl/styles.xml", package.path)
+    cell_xfs = root.find(q(MAIN, "cellXfs"))
+    if cell_xfs is None:
+        raise ReportError(
+            f"{package.path}: xl/styles.xml has no cellXfs; expected a workbook styles part"
+        )
+    existing = list(cell_xfs)
+    styles: dict[str, int] = {"general": 0}
+    added: list[str] = []
+    for fmt, num_fmt in FORMATS.items():
+        if fmt == "general":
+            continue
+        for index, xf in enumerate(existing):
+            if _xf_matches(xf, num_fmt):
+                styles[fmt] = index
+                break
+        else:
+            styles[fmt] = len(existing) + len(added)
+            added.append(
+                f'<xf numFmtId="{num_fmt}" fontId="0" fillId="0" borderId="0" xfId="0" '
+                'applyNumberFormat="1"/>'
+            )
+    if not added:
+        return None, styles
+    text = data.decode("utf-8")
+    match = re.search(r"<((?:[A-Za-z_][\w.-]*:)?)cellXfs\b([^>]*?)(/?)>", text)
+    if match is None:
+        raise ReportError(f"{package.path}: cannot find cellXfs in xl/styles.xml")
+    prefix, attributes, empty = match.group(1), match.group(2), match.group(3)
+    new_count = len(existing) + len(added)
+    if re.search(r'\bcount="\d*"', attributes):
+        attributes = re.sub(r'\bcount="\d*"', f'count="{new_count}"', attributes)
+    else:
+        attributes += f' count="{new_count}"'
+    body = "".join(x.replace("<xf ", f"<{prefix}xf ") for x in added)
+    if empty:
+        replacement = f"<{prefix}cellXfs{attributes}>{body}</{prefix}cellXfs>"
+        text = text[: match.start()] + replacement + text[match.end() :]
+    else:
+        close = text.index(f"</{prefix}cellXfs>", match.end())
+        text = (
+            text[: match.start()]
+            + f"<{prefix}cellXfs{attributes}>"
+            + text[match.end() : close]
+            + body
+            + text[close:]
+        )
+    return text.encode("utf-8"), styles
+
+
+# --- workbook parts when a sheet is added ---------------------------------------------
+
+
+def _attr(value: str) -> str:
+    return escape(value, {'"': "&quot;"})
+
+
+def _add_sheet_entry(text: str, name: str, sheet_id: int, rel_id: str) -> str:
+    match = re.search(r"</((?:[A-Za-z_][\w.-]*:)?)sheets>", text)
+    if match is None:
+        raise ReportError("the workbook part has no <sheets> list")
+    prefix = match.group(1)
+    declared = re.search(r'xmlns:([A-Za-z_][\w.-]*)="' + re.escape(REL) + '"', text)
+    if declared:
+        rid = f'{declared.group(1)}:id="{rel_id}"'
+    else:
+        rid = f'xmlns:kpirel="{REL}" kpirel:id="{rel_id}"'
+    entry = f'<{prefix}sheet name="{_attr(name)}" sheetId="{sheet_id}" {rid}/>'
+    return text[: match.start()] + entry + text[match.start() :]
+
+
+def _add_relationship(text: str, rel_id: str, target: str) -> str:
+    match = re.search(r"</((?:[A-Za-z_][\w.-]*:)?)Relationships>", text)
+    if match is None:
+        raise ReportError("the workbook's relationships part has no <Relationships> element")
+    prefix = match.group(1)
+    entry = f'<{prefix}Relationship Id="{rel_id}" Type="{WORKSHEET_REL}" Target="{target}"/>'
+    return text[: match.start()] + entry + text[match.start() :]
+
+
+def _add_override(text: str, part: str) -> str:
+    match = re.search(r"</((?:[A-Za-z_][\w.-]*:)?)Types>", text)
+    if match is None:
+        raise ReportError("[Content_Types].xml has no <Types> element")
+    prefix = match.group(1)
+    entry = f'<{prefix}Override PartName="/{part}" ContentType="{WORKSHEET_CT}"/>'
+    return text[: match.start()] + entry + text[match.start() :]
+
+
+def _drop_calc_chain_sheet(text: str, sheet_id: int) -> str:
+    """Remove the calculation chain entries of one sheet (its cells now hold values)."""
+    current = {"i": None}
+
+    def keep(match: re.Match[str]) -> str:
+        attributes = match.group(2)
+        found = re.search(r'\bi="(\d+)"', attributes)
+        if found:
+            current["i"] = found.group(1)
+            if found.group(1) == str(sheet_id):
+                return ""
+        # An entry without i belongs to the sheet of the entry before it.
+        if current["i"] == str(sheet_id):
+            return ""
+        return match.group(0)
+
+    return re.sub(r"<((?:[A-Za-z_][\w.-]*:)?)c\b([^>]*)/>", keep, text)
+
+
+# --- the package ------------------------------------------------------------------------
+
+
+def report_sheet(package: Package, name: str) -> SheetEntry | None:
+    """The report sheet already in the workbook: its name in any language."""
+    for sheet in package.sheets:
+        if sheet.name == name:
+            return sheet
+    names = report_sheet_names()
+    for sheet in package.sheets:
+        if sheet.name in names:
+            return sheet
+    return None
+
+
+def plan_parts(package: Package, report: Report) -> tuple[dict[str, bytes], list[str]]:
+    """The parts to replace or add: {part: new bytes}, and which of them are new."""
+    names = set(package.zip.namelist())
+    changed: dict[str, bytes] = {}
+    styles_part = "xl/styles.xml"
+    styles_data, styles = add_styles(
+        package, package.read(styles_part) if styles_part in names else None
+    )
+    if styles_data is not None:
+        changed[styles_part] = styles_data
+    body = sheet_xml(report, styles)
+    existing = report_sheet(package, report.sheet_name)
+    new: list[str] = []
+    if existing is not None and existing.part in names:
+        changed[existing.part] = body
+        if "xl/calcChain.xml" in names:
+            chain = package.read("xl/calcChain.xml").decode("utf-8")
+            trimmed = _drop_calc_chain_sheet(chain, existing.sheet_id)
+            if trimmed != chain:
+                changed["xl/calcChain.xml"] = trimmed.encode("utf-8")
+        return changed, new
+    if existing is not None:
+        raise ReportError(
+            f"{package.path}: the sheet {existing.name!r} has no part in the package; "
+            "the file looks damaged: open and save it in Excel, then refresh"
+        )
+    number = 1
+    while f"xl/worksheets/sheet{number}.xml" in names:
+        number += 1
+    part = f"xl/worksheets/sheet{number}.xml"
+    workbook_rels = rels_part(package.workbook_part)
+    rels_text = package.read(workbook_rels).decode("utf-8")
+    used_ids = set(re.findall(r'\bId="([^"]+)"', rels_text))
+    rel_number = 1
+    while f"rId{rel_number}" in used_ids:
+        rel_number += 1
+    rel_id = f"rId{rel_number}"
+    sheet_id = max((sheet.sheet_id for sheet in package.sheets), default=0) + 1
+    workbook_text = package.read(package.workbook_part).decode("utf-8")
+    changed[package.workbook_part] = _add_sheet_entry(
+        workbook_text, report.sheet_name, sheet_id, rel_id
+    ).encode("utf-8")
+    target = os.path.relpath(part, os.path.dirname(package.workbook_part)).replace(os.sep, "/")
+    changed[workbook_rels] = _add_relationship(rels_text, rel_id, target).encode("utf-8")
+    types = package.read("[Content_Types].xml").decode("utf-8")
+    changed["[Content_Types].xml"] = _add_override(types, part).encode("utf-8")
+    changed[part] = body
+    new.append(part)
+    # The new parts must still parse: a final check before anything is written.
+    for name in (package.workbook_part, workbook_rels, "[Content_Types].xml"):
+        parse_xml(changed[name], name, package.path)
+    return changed, new
+
+
+# --- zip writing with raw copies ---------------------------------------------------------
+
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_END = struct.Struct("<4s4H2LH")
+
+
+def _dos_time(date_time: tuple[int, ...]) -> tuple[int, int]:
+    year, month, day, hour, minute, second = date_time[:6]
+    return (
+        (hour << 11) | (minute << 5) | (second // 2),
+        ((max(year, 1980) - 1980) << 9) | (month << 5) | day,
+    )
+
+
+def _raw_entry(source: BinaryIO, info: Any) -> bytes:
+    source.seek(info.header_offset)
+    header = source.read(_LOCAL.size)
+    fields = _LOCAL.unpack(header)
+    if fields[0] != b"PK\x03\x04":
+        raise ReportError(f"the zip entry {info.filename} has a damaged local header")
+    name_length, extra_length = fields[10], fields[11]
+    rest = source.read(name_length + extra_length + info.compress_size)
+    data = header + rest
+    if info.flag_bits & 0x08:
+        descriptor = source.read(16)
+        data += descriptor if descriptor[:4] == b"PK\x07\x08" else descriptor[:12]
+    return data
+
+
+def write_package(
+    package: Package, changed: Mapping[str, bytes], new: list[str], out: BinaryIO
+) -> None:
+    """Copy every entry as raw bytes except ``changed``, which are deflated anew."""
+    central: list[bytes] = []
+    with package.path.open("rb") as source:
+        infos = list(package.zip.infolist())
+        for info in infos:
+            if info.file_size >= 0xFFFFFFFF or info.header_offset >= 0xFFFFFFFF:
+                raise ReportError(
+                    f"{package.path} is a zip64 package (over 4 GB), which refresh does not write"
+                )
+        positions: list[tuple[str, Any]] = [(info.filename, info) for info in infos]
+        positions += [(name, None) for name in new]
+        for name, info in positions:
+            offset = out.tell()
+            if name in changed:
+                data = changed[name]
+                compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+                packed = compressor.compress(data) + compressor.flush()
+                date_time = info.date_time if info is not None else (1980, 1, 1, 0, 0, 0)
+                time_, date_ = _dos_time(date_time)
+                encoded = name.encode("utf-8")
+                flags = 0x800 if not name.isascii() else 0
+                crc = zlib.crc32(data)
+                out.write(
+                    _LOCAL.pack(
+                        b"PK\x03\x04",
+                        20,
+                        0,
+                        flags,
+                        8,
+                        time_,
+                        date_,
+                        crc,
+                        len(packed),
+                        len(data),
+                        len(encoded),
+                        0,
+                    )
+                    + encoded
+                    + packed
+                )
+                external = info.external_attr if info is not None else 0o600 << 16
+                central.append(
+                    _CENTRAL.pack(
+                        b"PK\x01\x02",
+                        20,
+                        0,
+                        20,
+                        0,
+                        flags,
+                        8,
+                        time_,
+                        date_,
+                        crc,
+                        len(packed),
+                        len(data),
+                        len(encoded),
+                        0,
+                        0,
+                        0,
+                        0,
+                        external,
+                        offset,
+                    )
+                    + encoded
+                )
+                continue
+            out.write(_raw_entry(source, info))
+            encoded = (
+                info.filename.encode("utf-8")
+                if info.flag_bits & 0x800
+                else info.filename.encode("cp437", errors="replace")
+            )
+            time_, date_ = _dos_time(info.date_time)
+            central.append(
+                _CENTRAL.pack(
+                    b"PK\x01\x02",
+                    info.create_version,
+                    info.create_system,
+                    info.extract_version,
+                    info.reserved,
+                    info.flag_bits,
+                    info.compress_type,
+                    time_,
+                    date_,
+                    info.CRC,
+                    info.compress_size,
+                    info.file_size,
+                    len(encoded),
+                    len(info.extra),
+                    len(info.comment),
+                    0,
+                    info.internal_attr,
+                    info.external_attr,
+                    offset,
+                )
+                + encoded
+                + info.extra
+                + info.comment
+            )
+    start = out.tell()
+    directory = b"".join(central)
+    out.write(directory)
+    comment = package.zip.comment
+    out.write(
+        _END.pack(
+            b"PK\x05\x06", 0, 0, len(central), len(central), len(directory), start, len(comment)
+        )
+        + comment
+    )
+
+
+def write_atomically(target: Path, write: Any) -> None:
+    """Call ``write(file)`` on a temporary file beside ``target``, then rename it."""
+    target = Path(target)
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115  (closed below, then renamed)
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
+    )
+    temporary = Path(handle.name)
+    try:
+        with handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if target.exists():
+            os.chmod(temporary, target.stat().st_mode & 0o777)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

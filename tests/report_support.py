@@ -1,0 +1,91 @@
+"""Helpers for the report tests: a Book JSON as Office.js sends it, and the
+report values read back from files with independent readers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils.cell import range_boundaries
+
+from tests.addin_support import XLWINGS_VERSION
+
+EPOCH = dt.datetime(1899, 12, 30)
+FIXED_CLOCK = dt.datetime(2024, 7, 1, 8, 30)
+
+
+def excel_value(value: Any) -> Any:
+    """A cell value as Office.js sends it: dates are serial numbers, blanks ''."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return (value - EPOCH).total_seconds() / 86400
+    if isinstance(value, dt.date):
+        return float((value - EPOCH.date()).days)
+    return value
+
+
+def book_json(path: Path) -> dict[str, Any]:
+    """The Book JSON that xlwings' Office.js client sends for a workbook file."""
+    book = load_workbook(path, data_only=True)
+    sheets = []
+    for sheet in book.worksheets:
+        values = [
+            [excel_value(v) for v in row]
+            for row in sheet.iter_rows(
+                min_row=1, max_row=sheet.max_row, max_col=sheet.max_column, values_only=True
+            )
+        ]
+        tables = []
+        for table in sheet.tables.values():
+            min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+            header = f"{sheet.cell(min_row, min_col).coordinate}:{sheet.cell(min_row, max_col).coordinate}"
+            body = f"{sheet.cell(min_row + 1, min_col).coordinate}:{sheet.cell(max_row, max_col).coordinate}"
+            tables.append(
+                {
+                    "name": table.name,
+                    "range_address": table.ref,
+                    "header_row_range_address": header,
+                    "data_body_range_address": body,
+                    "total_row_range_address": None,
+                    "show_headers": True,
+                    "show_totals": False,
+                    "table_style": "TableStyleMedium2",
+                    "show_autofilter": True,
+                }
+            )
+        sheets.append({"name": sheet.title, "values": values, "pictures": [], "tables": tables})
+    index = {sheet.title: i for i, sheet in enumerate(book.worksheets)}
+    names = []
+    for name, defined in book.defined_names.items():
+        ((sheet_name, ref),) = list(defined.destinations)
+        names.append(
+            {
+                "name": name,
+                "sheet_index": index[sheet_name],
+                "address": ref.replace("$", ""),
+                "book_scope": True,
+                "scope_sheet_name": None,
+                "scope_sheet_index": None,
+            }
+        )
+    return {
+        "client": "Office.js",
+        "version": XLWINGS_VERSION,
+        "book": {"name": path.name, "active_sheet_index": 0, "selection": "A1"},
+        "names": names,
+        "sheets": sheets,
+    }
+
+
+def starter_rows(business_type: str, as_of: dt.date, directory: Path) -> dict[str, Any]:
+    """Sample table rows of a business type, from a starter workbook read by openpyxl."""
+    from addin.starter import StarterOptions, new_workbook  # noqa: PLC0415
+    from addin.starter.summary import read_workbook  # noqa: PLC0415
+
+    path = directory / f"{business_type}_source.xlsx"
+    new_workbook(StarterOptions(business_type, "en", as_of=as_of), path)
+    _, _, rows = read_workbook(path)
+    return rows

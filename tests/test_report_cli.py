@@ -1,0 +1,158 @@
+"""`kpi report`, `kpi refresh` on starter workbooks, and the report model:
+same values as the engine, language-aware text, same sheet twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from python_calamine import CalamineWorkbook
+
+import kpi_engine
+from addin.report.offline import make_report, refresh_file
+from addin.starter import StarterOptions, new_workbook
+from addin.starter.model import month_shift, recipe_for
+from addin.starter.summary import KPIValue, compute, read_workbook
+from kpi_engine._inputs import to_serial
+from tests.addin_support import KPI
+from tests.report_support import FIXED_CLOCK
+
+AS_OF = dt.date(2024, 7, 15)
+
+
+def kpi(*args: str) -> subprocess.CompletedProcess[str]:
+    assert KPI
+    return subprocess.run([KPI, *args], capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def starters(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
+    folder = tmp_path_factory.mktemp("starters")
+    paths = {}
+    for business_type in kpi_engine.BUSINESS_TYPES:
+        for language in kpi_engine.LANGUAGES:
+            path = folder / f"{business_type}_{language}.xlsx"
+            new_workbook(StarterOptions(business_type, language, as_of=AS_OF), path)
+            paths[business_type, language] = path
+    return paths
+
+
+def test_report_json_equals_the_engine_for_every_type(
+    starters: dict[tuple[str, str], Path],
+) -> None:
+    for business_type in kpi_engine.BUSINESS_TYPES:
+        path = starters[business_type, "en"]
+        before = path.read_bytes()
+        result = kpi("report", str(path), "--json")
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout)
+        _, period, values = compute(path)  # openpyxl reader, the starter's own
+        assert period == dt.date(2024, 6, 1)
+        assert list(summary) == [v.kpi_id for v in values]
+        for value in values:
+            assert summary[value.kpi_id]["value"] == value.value, value.kpi_id
+            assert summary[value.kpi_id]["band"] == value.band
+        assert path.read_bytes() == before  # kpi report writes nothing
+
+
+def test_report_text_names_every_kpi(starters: dict[tuple[str, str], Path]) -> None:
+    result = kpi("report", str(starters["songwriting", "nl"]), "--period", "2024-05")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("songwriting, 2024-05 (nl)")
+    for entry in kpi_engine.BUSINESS_TYPES["songwriting"].kpis:
+        assert re.search(rf"^{entry.id} ", result.stdout, re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("language", "sheet", "decimal"),
+    [("en", "Report", "."), ("fr", "Rapport", ","), ("nl", "Rapport", ",")],
+)
+def test_refresh_writes_the_sheet_of_the_workbook_language(
+    starters: dict[tuple[str, str], Path], tmp_path: Path, language: str, sheet: str, decimal: str
+) -> None:
+    out = tmp_path / f"refreshed_{language}.xlsx"
+    result = kpi("refresh", str(starters["celebrity_video", language]), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    values = CalamineWorkbook.from_path(str(out)).get_sheet_by_name(sheet).to_python()
+    _, _, expected = compute(starters["celebrity_video", language], language)
+    rows = {row[1]: row for row in values if len(row) > 1}
+    for value in expected:
+        assert rows[value.kpi_id][2] == value.value
+        assert rows[value.kpi_id][0] == value.title
+    # The narrative writes the numbers as the language does: "23,4 %" in French.
+    churn = next(v for v in expected if v.kpi_id == "completion_rate")
+    assert churn.value is not None
+    shown = f"{churn.value * 100:.1f}".replace(".", decimal)
+    narrative = [
+        row[1] for row in values if row and row[0] == churn.title and row[1] != "completion_rate"
+    ]
+    assert re.search(re.escape(shown) + r"[\s\u00a0\u202f]?%", narrative[-1]), narrative
+
+
+def test_refreshing_twice_gives_the_same_sheet(
+    starters: dict[tuple[str, str], Path], tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first.xlsx", tmp_path / "second.xlsx"
+    refresh_file(starters["networking", "fr"], first, clock=lambda: FIXED_CLOCK)
+    refresh_file(first, second, clock=lambda: FIXED_CLOCK)
+    with zipfile.ZipFile(first) as a, zipfile.ZipFile(second) as b:
+        assert a.namelist() == b.namelist()
+        for name in a.namelist():
+            assert a.read(name) == b.read(name), name
+    # With the real clock, the refresh time is the only cell that differs.
+    third = tmp_path / "third.xlsx"
+    refresh_file(second, third)
+    sheet_a = CalamineWorkbook.from_path(str(second)).get_sheet_by_name("Rapport").to_python()
+    sheet_b = CalamineWorkbook.from_path(str(third)).get_sheet_by_name("Rapport").to_python()
+    differ = [
+        (r, c)
+        for r, (row_a, row_b) in enumerate(zip(sheet_a, sheet_b, strict=True))
+        for c, (x, y) in enumerate(zip(row_a, row_b, strict=True))
+        if x != y
+    ]
+    assert differ == [(2, 1)]
+    assert sheet_a[2][1] == FIXED_CLOCK
+
+
+def compute_for(path: Path, period: dt.date) -> tuple[str, dt.date, list[KPIValue]]:
+    """The starter's own openpyxl reader and recipes, for another period."""
+    business_type, _, rows = read_workbook(path)
+    profile = kpi_engine.get_business_type(business_type)
+    start = to_serial("test", "period", period)
+    values = []
+    for entry in profile.kpis:
+        try:
+            value: float | None = recipe_for(business_type, entry.id).compute(
+                rows, start, month_shift(start, 1)
+            )
+            why = ""
+        except kpi_engine.KPIUndefinedError as undefined:
+            value, why = None, undefined.reason
+        values.append(KPIValue(entry.id, entry.title["en"], entry.unit, value, None, why))
+    return business_type, period, values
+
+
+def test_a_kpi_with_no_value_shows_a_dash_and_why(
+    starters: dict[tuple[str, str], Path],
+) -> None:
+    report = make_report(starters["songwriting", "en"], dt.date(2023, 9, 1))
+    undefined = [k for k in report.kpis if k.value is None]
+    defined = [k for k in report.kpis if k.value is not None]
+    _, _, engine = compute_for(starters["songwriting", "en"], dt.date(2023, 9, 1))
+    assert [k.id for k in undefined] == [v.kpi_id for v in engine if v.value is None]
+    assert undefined  # the sample data completes no project that month
+    assert [k.reason for k in undefined] == [v.why_undefined for v in engine if v.value is None]
+    assert defined
+    for kpi_report in undefined:
+        assert kpi_report.reason
+        assert kpi_report.reason in kpi_report.narrative
+        assert kpi_report.status == "undefined"
+    grid_values = report.values()
+    for kpi_report in report.kpis:
+        row = next(r for r in grid_values if r[1] == kpi_report.id)
+        assert row[2] == ("-" if kpi_report.value is None else kpi_report.value)

@@ -1,0 +1,98 @@
+"""The task pane's "Refresh report" button: a real `kpi serve` process runs
+`refresh_report` on the Book JSON that Office.js sends for a starter
+workbook, and the actions it returns write the same report as `kpi refresh`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kpi_engine
+from addin.report.offline import make_report
+from addin.starter import StarterOptions, new_workbook
+from tests.addin_support import Server, running_server
+from tests.report_support import book_json
+
+AS_OF = dt.date(2024, 7, 15)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with running_server() as running:
+        yield running
+
+
+def apply_set_values(actions: list[dict[str, Any]], position: int) -> dict[tuple[int, int], Any]:
+    """The cells that the returned setValues actions write on one sheet."""
+    cells: dict[tuple[int, int], Any] = {}
+    for action in actions:
+        if action["func"] == "setValues" and action["sheet_position"] == position:
+            for r, row in enumerate(action["values"]):
+                for c, value in enumerate(row):
+                    cells[action["start_row"] + r, action["start_column"] + c] = value
+    return cells
+
+
+@pytest.mark.parametrize(
+    ("business_type", "language"), [("celebrity_video", "en"), ("video_marketing", "fr")]
+)
+def test_refresh_report_script_writes_the_report(
+    server: Server, tmp_path: Path, business_type: str, language: str
+) -> None:
+    path = tmp_path / f"{business_type}_{language}.xlsx"
+    new_workbook(StarterOptions(business_type, language, as_of=AS_OF), path)
+    book = book_json(path)
+    status, _, body = server.request("POST", "/xlwings/custom-scripts-call/refresh_report", book)
+    assert status == 200, body
+    actions = json.loads(body)["actions"]
+    expected = make_report(path)  # the offline path, calamine reader
+    position = len(book["sheets"])
+    assert actions[0]["func"] == "addSheet"
+    assert actions[0]["args"] == [position, expected.sheet_name]
+    cells = apply_set_values(actions, position)
+    for r, row in enumerate(expected.values()):
+        for c, value in enumerate(row):
+            got = cells[r, c]
+            if r == 2 and c == 1:
+                continue  # the refresh time
+            if isinstance(value, dt.date):
+                assert got == float((value - dt.date(1899, 12, 30)).days)
+            elif value is None:
+                assert got in ("", None)
+            else:
+                assert got == value, (r, c)
+    titles = {entry.title[language] for entry in kpi_engine.BUSINESS_TYPES[business_type].kpis}
+    assert titles <= {cells[r, 0] for r in range(len(expected.grid)) if (r, 0) in cells}
+    formats = {action["args"][0] for action in actions if action["func"] == "setNumberFormat"}
+    assert "0.00%" in formats
+
+
+def test_refresh_report_replaces_an_existing_report_sheet(server: Server, tmp_path: Path) -> None:
+    path = tmp_path / "shop.xlsx"
+    new_workbook(StarterOptions("networking", "nl", as_of=AS_OF), path)
+    book = book_json(path)
+    book["sheets"].append({"name": "Rapport", "values": [["old"]], "pictures": [], "tables": []})
+    status, _, body = server.request("POST", "/xlwings/custom-scripts-call/refresh_report", book)
+    assert status == 200, body
+    actions = json.loads(body)["actions"]
+    assert all(action["func"] != "addSheet" for action in actions)
+    position = len(book["sheets"]) - 1
+    cells = apply_set_values(actions, position)
+    report = make_report(path)
+    assert cells[4, 0] == report.values()[4][0]
+
+
+def test_refresh_report_explains_a_missing_table(server: Server, tmp_path: Path) -> None:
+    path = tmp_path / "shop.xlsx"
+    new_workbook(StarterOptions("celebrity_video", "en", as_of=AS_OF), path)
+    book = book_json(path)
+    for sheet in book["sheets"]:
+        sheet["tables"] = [t for t in sheet["tables"] if t["name"] != "Survey"]
+    status, _, body = server.request("POST", "/xlwings/custom-scripts-call/refresh_report", book)
+    assert status == 400
+    assert "needs the table(s) Survey" in json.loads(body)["detail"]
