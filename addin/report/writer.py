@@ -194,11 +194,10 @@ def _add_sheet_entry(text: str, name: str, sheet_id: int, rel_id: str) -> str:
     if match is None:
         raise ReportError("the workbook part has no <sheets> list")
     prefix = match.group(1)
-    declared = re.search(r'xmlns:([A-Za-z_][\w.-]*)="' + re.escape(REL) + '"', text)
-    if declared:
-        rid = f'{declared.group(1)}:id="{rel_id}"'
-    else:
-        rid = f'xmlns:kpirel="{REL}" kpirel:id="{rel_id}"'
+    # Declare the relationships namespace on the entry itself: a declaration
+    # found elsewhere in the file may be scoped to another element (openpyxl
+    # with lxml declares it on each <sheet>), and a local one is always valid.
+    rid = f'xmlns:r="{REL}" r:id="{rel_id}"'
     entry = f'<{prefix}sheet name="{_attr(name)}" sheetId="{sheet_id}" {rid}/>'
     return text[: match.start()] + entry + text[match.start() :]
 
