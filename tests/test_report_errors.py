@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 import subprocess
 import zipfile
 from collections.abc import Callable
@@ -91,12 +92,14 @@ def test_a_protected_workbook_structure(tmp_path: Path, starter: bytes) -> None:
         rewrite_part(
             starter,
             "xl/workbook.xml",
-            lambda text: text.replace(
-                "<workbookProtection />",
+            lambda text: re.sub(
+                r"<workbookProtection\s*/>",
                 '<workbookProtection lockStructure="1" workbookPassword="CC3D" />',
+                text,
             ),
         )
     )
+    assert b'lockStructure="1"' in zipfile.ZipFile(path).read("xl/workbook.xml")
     result = kpi("refresh", str(path))
     assert result.returncode == 2
     assert "structure is protected" in result.stderr

@@ -165,16 +165,36 @@ def refreshed(
     return cases
 
 
+def split_added(added: set[str]) -> tuple[str, set[str]]:
+    """The new report sheet, and the parts of its own charts: nothing else may be added."""
+    sheets = [p for p in added if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", p)]
+    assert len(sheets) == 1, added
+    sheet_part = sheets[0]
+    family = added - {sheet_part}
+    allowed = re.compile(
+        r"xl/worksheets/_rels/sheet\d+\.xml\.rels|xl/drawings/(_rels/)?kpiReport\d+\.xml(\.rels)?"
+        r"|xl/charts/kpiReport\d+_\d+\.xml"
+    )
+    assert all(allowed.fullmatch(p) for p in family), family
+    assert rels_of(sheet_part) in family
+    return sheet_part, family
+
+
+def rels_of(part: str) -> str:
+    folder, name = part.rsplit("/", 1)
+    return f"{folder}/_rels/{name}.rels"
+
+
 @pytest.mark.parametrize("suffix", [".xlsx", ".xlsm"])
 def test_every_other_part_is_byte_identical(
     refreshed: dict[str, tuple[Path, Path]], suffix: str
 ) -> None:
     source, out = refreshed[suffix]
     before, after = parts(source), parts(out)
-    added = set(after) - set(before)
-    assert len(added) == 1
-    (sheet_part,) = added
-    assert re.fullmatch(r"xl/worksheets/sheet\d+\.xml", sheet_part)
+    _, chart_family = split_added(set(after) - set(before))
+    assert len([p for p in chart_family if p.startswith("xl/charts/")]) == len(
+        kpi_engine.BUSINESS_TYPES[BUSINESS_TYPE].kpis
+    ), "one chart per KPI"
     assert set(before) <= set(after)
     changed = {name for name in before if before[name] != after[name]}
     assert changed <= MAY_CHANGE, changed
@@ -191,6 +211,10 @@ def test_every_other_part_is_byte_identical(
     for feature in ("<dataValidation ", "iconSet", "x14:sparklineGroup", "<extLst>"):
         assert feature in dashboard
     assert b'name="Amounts"' in after["xl/workbook.xml"]
+    # The report's charts read the report's own trend table, one KPI each.
+    report = "'Report'!"
+    for chart in sorted(p for p in chart_family if p.startswith("xl/charts/")):
+        assert report.encode() in after[chart]
     if suffix == ".xlsm":
         assert after["xl/vbaProject.bin"] == vba_blob()
         assert b"vbaProject" in after["[Content_Types].xml"]
@@ -202,10 +226,12 @@ def test_changed_parts_only_gain_the_report_entries(
 ) -> None:
     source, out = refreshed[suffix]
     before, after = parts(source), parts(out)
-    (sheet_part,) = set(after) - set(before)
+    sheet_part, chart_family = split_added(set(after) - set(before))
     target = sheet_part.removeprefix("xl/")
     workbook = after["xl/workbook.xml"].decode()
-    entry = re.search(r'<sheet name="Report" sheetId="\d+" r:id="rId\d+"/>', workbook)
+    entry = re.search(
+        r'<sheet name="Report" sheetId="\d+" xmlns:r="[^"]+" r:id="rId\d+"/>', workbook
+    )
     assert entry
     assert workbook.replace(entry.group(0), "") == before["xl/workbook.xml"].decode()
     rels = after["xl/_rels/workbook.xml.rels"].decode()
@@ -213,9 +239,13 @@ def test_changed_parts_only_gain_the_report_entries(
     assert rel
     assert rels.replace(rel.group(0), "") == before["xl/_rels/workbook.xml.rels"].decode()
     types = after["[Content_Types].xml"].decode()
-    override = re.search(rf'<Override PartName="/{sheet_part}" ContentType="[^"]+"/>', types)
-    assert override
-    assert types.replace(override.group(0), "") == before["[Content_Types].xml"].decode()
+    for part in (sheet_part, *[p for p in chart_family if "_rels" not in p]):
+        override = re.search(
+            rf'<Override PartName="/{re.escape(part)}" ContentType="[^"]+"/>', types
+        )
+        assert override, part
+        types = types.replace(override.group(0), "")
+    assert types == before["[Content_Types].xml"].decode()
     styles_before = before["xl/styles.xml"].decode()
     styles_after = after["xl/styles.xml"].decode()
     head = styles_before.split("<cellXfs")[0]

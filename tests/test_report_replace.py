@@ -61,9 +61,23 @@ def test_an_existing_report_sheet_is_replaced_in_place(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     with zipfile.ZipFile(path) as archive:
         after = {name: archive.read(name) for name in archive.namelist()}
-    assert list(after) == list(before)  # no part added, none removed
+    # Nothing removed; what is added is the report's own drawing and charts.
+    assert set(before) <= set(after)
+    added = set(after) - set(before)
+    assert added == {
+        "xl/drawings/kpiReport1.xml",
+        "xl/drawings/_rels/kpiReport1.xml.rels",
+        *(f"xl/charts/kpiReport1_{n}.xml" for n in range(1, 8)),
+    }
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {"xl/worksheets/sheet3.xml", "xl/calcChain.xml", "xl/styles.xml"}
+    # The old report's relationships now point at the new charts only.
+    assert changed == {
+        "xl/worksheets/_rels/sheet3.xml.rels",
+        "xl/worksheets/sheet3.xml",
+        "xl/calcChain.xml",
+        "xl/styles.xml",
+        "[Content_Types].xml",
+    }
     assert (
         after["xl/calcChain.xml"]
         .decode()

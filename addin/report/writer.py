@@ -9,7 +9,10 @@ Only the report sheet's part is (re)written. What must change with it:
   report uses (percent, thousands, month, date-time) unless it already has
   them, which is the case from the second refresh on;
 - when an existing report sheet is replaced, ``xl/calcChain.xml`` loses the
-  entries of its old formula cells (the report holds values only).
+  entries of its old formula cells (the report holds values only);
+- the report's own drawing and charts (``charts``): the report sheet's
+  relationships part, one ``kpiReport`` drawing and a chart per KPI, with
+  their content types.
 
 Every other part is copied as its original compressed bytes, so charts,
 images, shapes, pivot tables, slicers, comments, validations, conditional
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import posixpath
 import re
 import struct
 import tempfile
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from xml.sax.saxutils import escape
 
+from addin.report import charts
 from addin.report.model import FORMATS, Cell, Report, report_sheet_names
 from addin.report.package import (
     MAIN,
@@ -74,8 +79,9 @@ def _cell_xml(ref: str, cell: Cell, styles: Mapping[str, int]) -> str:
     return f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 
-def sheet_xml(report: Report, styles: Mapping[str, int]) -> bytes:
-    """The report as a worksheet part: values only, inline strings, no formulas."""
+def sheet_xml(report: Report, styles: Mapping[str, int], drawing: bool = False) -> bytes:
+    """The report as a worksheet part: values only, inline strings, no formulas;
+    with ``drawing``, the reference to its charts (see ``charts``)."""
     rows = []
     width = 1
     for index, row in enumerate(report.grid, start=1):
@@ -101,7 +107,8 @@ def sheet_xml(report: Report, styles: Mapping[str, int]) -> bytes:
         f"<cols>{cols}</cols>"
         f"<sheetData>{''.join(rows)}</sheetData>"
         '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
-        "</worksheet>"
+        + (f'<drawing r:id="{charts.SHEET_DRAWING_ID}"/>' if drawing else "")
+        + "</worksheet>"
     )
     return xml.encode("utf-8")
 
@@ -211,12 +218,14 @@ def _add_relationship(text: str, rel_id: str, target: str) -> str:
     return text[: match.start()] + entry + text[match.start() :]
 
 
-def _add_override(text: str, part: str) -> str:
+def _add_override(text: str, part: str, content_type: str = WORKSHEET_CT) -> str:
     match = re.search(r"</((?:[A-Za-z_][\w.-]*:)?)Types>", text)
     if match is None:
         raise ReportError("[Content_Types].xml has no <Types> element")
     prefix = match.group(1)
-    entry = f'<{prefix}Override PartName="/{part}" ContentType="{WORKSHEET_CT}"/>'
+    if f'PartName="/{part}"' in text:
+        return text
+    entry = f'<{prefix}Override PartName="/{part}" ContentType="{content_type}"/>'
     return text[: match.start()] + entry + text[match.start() :]
 
 
@@ -264,7 +273,7 @@ def plan_parts(package: Package, report: Report) -> tuple[dict[str, bytes], list
     )
     if styles_data is not None:
         changed[styles_part] = styles_data
-    body = sheet_xml(report, styles)
+    body = sheet_xml(report, styles, drawing=True)
     existing = report_sheet(package, report.sheet_name)
     new: list[str] = []
     if existing is not None and existing.part in names:
@@ -274,6 +283,7 @@ def plan_parts(package: Package, report: Report) -> tuple[dict[str, bytes], list
             trimmed = _drop_calc_chain_sheet(chain, existing.sheet_id)
             if trimmed != chain:
                 changed["xl/calcChain.xml"] = trimmed.encode("utf-8")
+        new += _plan_charts(package, report, existing.part, changed)
         return changed, new
     if existing is not None:
         raise ReportError(
@@ -302,10 +312,72 @@ def plan_parts(package: Package, report: Report) -> tuple[dict[str, bytes], list
     changed["[Content_Types].xml"] = _add_override(types, part).encode("utf-8")
     changed[part] = body
     new.append(part)
+    new += _plan_charts(package, report, part, changed)
     # The new parts must still parse: a final check before anything is written.
     for name in (package.workbook_part, workbook_rels, "[Content_Types].xml"):
         parse_xml(changed[name], name, package.path)
     return changed, new
+
+
+def _plan_charts(
+    package: Package, report: Report, sheet_part: str, changed: dict[str, bytes]
+) -> list[str]:
+    """Add or rewrite the report's drawing and charts; return the parts that are new.
+
+    The report sheet's relationships part then holds the drawing only: the
+    report sheet is the refresh's own, and so are its parts.
+    """
+    names = set(package.zip.namelist())
+    sheet_rels = rels_part(sheet_part)
+    drawing = _our_drawing(package, sheet_rels, names)
+    chart_parts = [
+        f"xl/charts/{posixpath.splitext(posixpath.basename(drawing))[0]}_{index + 1}.xml"
+        for index in range(len(report.kpis))
+    ]
+    layout = charts.trend_layout(report)
+    changed[sheet_rels] = charts.relationships(
+        [(charts.SHEET_DRAWING_ID, charts.DRAWING_REL, _relative(drawing, sheet_part))]
+    )
+    changed[drawing] = charts.drawing_part(len(chart_parts), len(report.grid) + 1)
+    changed[rels_part(drawing)] = charts.relationships(
+        [
+            (f"rId{index + 1}", charts.CHART_REL, _relative(chart, drawing))
+            for index, chart in enumerate(chart_parts)
+        ]
+    )
+    types = changed.get("[Content_Types].xml", package.read("[Content_Types].xml")).decode("utf-8")
+    types = _add_override(types, drawing, charts.DRAWING_CT)
+    for index, chart in enumerate(chart_parts):
+        changed[chart] = charts.chart_part(report, index, layout)
+        types = _add_override(types, chart, charts.CHART_CT)
+    changed["[Content_Types].xml"] = types.encode("utf-8")
+    for part in (sheet_rels, drawing, rels_part(drawing), *chart_parts, "[Content_Types].xml"):
+        parse_xml(changed[part], part, package.path)
+    return [
+        part
+        for part in (sheet_rels, drawing, rels_part(drawing), *chart_parts)
+        if part not in names
+    ]
+
+
+def _our_drawing(package: Package, sheet_rels: str, names: set[str]) -> str:
+    """The report's drawing part: the one a previous refresh made, or a free name."""
+    if sheet_rels in names:
+        previous = re.search(
+            r'Target="([^"]*kpiReport[^"]*\.xml)"', package.read(sheet_rels).decode("utf-8")
+        )
+        if previous is not None:
+            return posixpath.normpath(
+                posixpath.join(posixpath.dirname(posixpath.dirname(sheet_rels)), previous.group(1))
+            )
+    number = 1
+    while f"xl/drawings/kpiReport{number}.xml" in names:
+        number += 1
+    return f"xl/drawings/kpiReport{number}.xml"
+
+
+def _relative(target: str, source: str) -> str:
+    return posixpath.relpath(target, posixpath.dirname(source))
 
 
 # --- zip writing with raw copies ---------------------------------------------------------
