@@ -56,7 +56,9 @@ def book_json(path: Path) -> dict[str, Any]:
                     "show_autofilter": True,
                 }
             )
-        sheets.append({"name": sheet.title, "values": values, "pictures": [], "tables": tables})
+        sheets.append(
+            {"name": sheet.title, "values": values, "pictures": [], "tables": tables, "charts": []}
+        )
     index = {sheet.title: i for i, sheet in enumerate(book.worksheets)}
     names = []
     for name, defined in book.defined_names.items():

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import kpi_engine
+from addin.report.charts import trend_layout
 from addin.report.offline import make_report
 from addin.starter import StarterOptions, new_workbook
 from tests.addin_support import Server, running_server
@@ -70,17 +71,46 @@ def test_refresh_report_script_writes_the_report(
     assert titles <= {cells[r, 0] for r in range(len(expected.grid)) if (r, 0) in cells}
     formats = {action["args"][0] for action in actions if action["func"] == "setNumberFormat"}
     assert "0.00%" in formats
+    # One line chart per KPI, each over its column of the trend table.
+    added = [action["args"] for action in actions if action["func"] == "addChart"]
+    assert [args[0] for args in added] == [f"KPI chart {n + 1}" for n in range(len(expected.kpis))]
+    layout = trend_layout(expected)
+    for args, column in zip(added, layout.columns, strict=True):
+        assert args[1] == "Line"  # Office.js' name of a line chart
+        assert args[2] == expected.sheet_name
+        assert (
+            args[3] == f"${column}${layout.first_month_row - 1}:${column}${layout.last_month_row}"
+        )
 
 
 def test_refresh_report_replaces_an_existing_report_sheet(server: Server, tmp_path: Path) -> None:
     path = tmp_path / "shop.xlsx"
     new_workbook(StarterOptions("networking", "nl", as_of=AS_OF), path)
     book = book_json(path)
-    book["sheets"].append({"name": "Rapport", "values": [["old"]], "pictures": [], "tables": []})
+    # The old report already has its charts: a refresh keeps them.
+    book["sheets"].append(
+        {
+            "name": "Rapport",
+            "values": [["old"]],
+            "pictures": [],
+            "tables": [],
+            "charts": [
+                {
+                    "name": f"KPI chart {n}",
+                    "chart_type": "Line",
+                    "left": 0,
+                    "top": 0,
+                    "width": 360,
+                    "height": 220,
+                }
+                for n in range(1, 8)
+            ],
+        }
+    )
     status, _, body = server.request("POST", "/xlwings/custom-scripts-call/refresh_report", book)
     assert status == 200, body
     actions = json.loads(body)["actions"]
-    assert all(action["func"] != "addSheet" for action in actions)
+    assert all(action["func"] not in ("addSheet", "addChart") for action in actions)
     position = len(book["sheets"]) - 1
     cells = apply_set_values(actions, position)
     report = make_report(path)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import kpi_engine
+from addin.report import charts
 from addin.report.model import Report, ReportInputs, build_report, report_sheet_names, utc_now
 from addin.report.package import (
     ReportError,
@@ -139,7 +140,53 @@ def write_book(book: Any, report: Report) -> Any:
                 end += 1
             sheet.range((r, c + 1), (r, end + 1)).number_format = fmt
             c = end + 1
+    add_charts(sheet, report)
     return sheet
+
+
+#: Size of a KPI chart in points, and how many rows it takes on the sheet.
+_CHART_WIDTH, _CHART_HEIGHT, _CHART_ROWS = 360, 220, 15
+
+
+def add_charts(sheet: Any, report: Report) -> None:
+    """One line chart per KPI over the report's trend table, where missing.
+
+    Charts already on the report sheet (from an earlier refresh, in Excel or
+    by ``kpi refresh``, which names them the same way) keep reading the same
+    cells, so they are left as they are.
+    """
+    present = {chart.name for chart in sheet.charts}
+    layout = charts.trend_layout(report)
+    for index, _kpi in enumerate(report.kpis):
+        name = f"KPI chart {index + 1}"
+        if name in present:
+            continue
+        column = layout.columns[index]
+        # The KPI's title heads its column, so it becomes the chart's title.
+        source = sheet.range(
+            f"{column}{layout.first_month_row - 1}:{column}{layout.last_month_row}"
+        )
+        anchor = sheet.range(
+            (len(report.grid) + 2 + (index // 2) * _CHART_ROWS, 1 + (index % 2) * 6)
+        )
+        try:
+            # xlwings Server and xlwings Lite: Office.js makes the chart from type and data.
+            sheet.charts.add(
+                0,
+                0,
+                _CHART_WIDTH,
+                _CHART_HEIGHT,
+                chart_type="line",
+                source=source,
+                name=name,
+                anchor=anchor,
+            )
+        except TypeError:
+            # Classic xlwings (COM) places a chart by position, then sets it up.
+            chart = sheet.charts.add(anchor.left, anchor.top, _CHART_WIDTH, _CHART_HEIGHT)
+            chart.chart_type = "line"
+            chart.set_source_data(source)
+            chart.name = name
 
 
 def refresh_book(
