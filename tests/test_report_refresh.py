@@ -205,7 +205,9 @@ def test_changed_parts_only_gain_the_report_entries(
     (sheet_part,) = set(after) - set(before)
     target = sheet_part.removeprefix("xl/")
     workbook = after["xl/workbook.xml"].decode()
-    entry = re.search(r'<sheet name="Report" sheetId="\d+" r:id="rId\d+"/>', workbook)
+    entry = re.search(
+        r'<sheet name="Report" sheetId="\d+" (?:xmlns:r="[^"]+" )?r:id="rId\d+"/>', workbook
+    )
     assert entry
     assert workbook.replace(entry.group(0), "") == before["xl/workbook.xml"].decode()
     rels = after["xl/_rels/workbook.xml.rels"].decode()
