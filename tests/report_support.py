@@ -82,6 +82,17 @@ def book_json(path: Path) -> dict[str, Any]:
     }
 
 
+def apply_set_values(actions: list[dict[str, Any]], position: int) -> dict[tuple[int, int], Any]:
+    """The cells that the returned setValues actions write on one sheet."""
+    cells: dict[tuple[int, int], Any] = {}
+    for action in actions:
+        if action["func"] == "setValues" and action["sheet_position"] == position:
+            for r, row in enumerate(action["values"]):
+                for c, value in enumerate(row):
+                    cells[action["start_row"] + r, action["start_column"] + c] = value
+    return cells
+
+
 def starter_rows(business_type: str, as_of: dt.date, directory: Path) -> dict[str, Any]:
     """Sample table rows of a business type, from a starter workbook read by openpyxl."""
     from addin.starter import StarterOptions, new_workbook  # noqa: PLC0415

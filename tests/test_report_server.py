@@ -8,7 +8,6 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,7 @@ from addin.report.charts import trend_layout
 from addin.report.offline import make_report
 from addin.starter import StarterOptions, new_workbook
 from tests.addin_support import Server, running_server
-from tests.report_support import book_json
+from tests.report_support import apply_set_values, book_json
 
 AS_OF = dt.date(2024, 7, 15)
 
@@ -26,17 +25,6 @@ AS_OF = dt.date(2024, 7, 15)
 def server() -> Iterator[Server]:
     with running_server() as running:
         yield running
-
-
-def apply_set_values(actions: list[dict[str, Any]], position: int) -> dict[tuple[int, int], Any]:
-    """The cells that the returned setValues actions write on one sheet."""
-    cells: dict[tuple[int, int], Any] = {}
-    for action in actions:
-        if action["func"] == "setValues" and action["sheet_position"] == position:
-            for r, row in enumerate(action["values"]):
-                for c, value in enumerate(row):
-                    cells[action["start_row"] + r, action["start_column"] + c] = value
-    return cells
 
 
 @pytest.mark.parametrize(

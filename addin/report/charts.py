@@ -11,9 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openpyxl.chart import LineChart, Reference, Series
-from openpyxl.xml.functions import tostring
-
 from addin.report.model import Report
 from addin.report.package import column_letter
 
@@ -59,6 +56,11 @@ def _quoted(sheet: str) -> str:
 
 
 def chart_part(report: Report, index: int, layout: TrendLayout) -> bytes:
+    # openpyxl serialises the chart; imported here so that the Excel path
+    # (which only needs trend_layout) runs where openpyxl is not installed.
+    from openpyxl.chart import LineChart, Reference, Series  # noqa: PLC0415
+    from openpyxl.xml.functions import tostring  # noqa: PLC0415
+
     kpi = report.kpis[index]
     sheet = _quoted(report.sheet_name)
     column = layout.columns[index]
