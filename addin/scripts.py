@@ -4,9 +4,9 @@
 ``@xlwings.script`` (``xlwings.server.script`` on the server): it lists them at
 ``/xlwings/custom-scripts-meta`` and runs them at
 ``/xlwings/custom-scripts-call/<name>``. The task pane's "Refresh report"
-button calls the script named ``refresh_report``; it works as soon as a
-function of that name, taking the workbook (``book: xw.Book``), is defined
-here. Until then the button reports that the script does not exist.
+button calls ``refresh_report``; classic xlwings calls it through
+``run_refresh_report`` (RunPython), and ``kpi lite`` gives xlwings Lite its own
+copy. The report code itself is in ``addin.report``.
 """
 
 from __future__ import annotations
