@@ -276,6 +276,12 @@ def serial_to_date(serial: float) -> dt.date:
     return (_EXCEL_EPOCH + dt.timedelta(days=math.floor(serial))).date()
 
 
+def first_of_month(day: dt.date, shift: int = 0) -> dt.date:
+    """The first day of the month ``shift`` months after the one holding ``day``."""
+    index = day.year * 12 + day.month - 1 + shift
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
 def month_bounds(function: str, argument: str, value: Any) -> tuple[float, float]:
     """Serial numbers of the first day of the month containing ``value``, and
     of the first day of the next month."""
@@ -284,11 +290,9 @@ def month_bounds(function: str, argument: str, value: Any) -> tuple[float, float
         # "2024-06": a month written on its own.
         value = value.strip() + "-01"
     day = serial_to_date(to_serial(function, argument, value))
-    start = dt.date(day.year, day.month, 1)
-    following = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
     return (
-        to_serial(function, argument, start),
-        to_serial(function, argument, following),
+        to_serial(function, argument, first_of_month(day)),
+        to_serial(function, argument, first_of_month(day, 1)),
     )
 
 

@@ -14,9 +14,7 @@ from typing import Any
 
 from ._errors import KPIInputError, KPIUndefinedError, describe_value
 from ._inputs import (
-    DATE_EXPECTED,
     ID_EXPECTED,
-    cells,
     checked_text,
     id_set,
     is_blank,
@@ -243,20 +241,3 @@ def impressions(impression_counts: Any) -> float:
 def reach(accounts_reached: Any) -> float:
     """Total accounts reached, summed over the rows given (one per channel or post)."""
     return _sum_of_counts("reach", "accounts_reached", accounts_reached)
-
-
-__all__ = [
-    "DATE_EXPECTED",
-    "avg_fulfillment_time_from_timestamps",
-    "cells",
-    "churn_rate_from_ids",
-    "completion_rate_from_statuses",
-    "csat_from_scores",
-    "impressions",
-    "mau",
-    "nps",
-    "nps_margin",
-    "reach",
-    "repeat_purchase_rate_from_orders",
-    "retention_rate_from_ids",
-]

@@ -7,12 +7,16 @@ from ._catalogue import Band, ProfileKPI
 _UNIT_SUFFIX = {"hours": " h", "minutes": " min", "fraction": " %"}
 
 
-def format_figure(value: float, unit: str) -> str:
-    """A figure in the unit's usual form: 0.3 as '30 %', 1500 as '1,500'."""
+def _number(value: float, unit: str) -> str:
+    """A figure without its unit: 0.3 as '30' for a fraction, 1500 as '1,500'."""
     if unit == "fraction":
         value = round(value * 100, 10)
-    text = f"{value:,.10g}" if abs(value) >= 1000 else f"{value:.10g}"
-    return text + _UNIT_SUFFIX.get(unit, "")
+    return f"{value:,.10g}" if abs(value) >= 1000 else f"{value:.10g}"
+
+
+def format_figure(value: float, unit: str) -> str:
+    """A figure in the unit's usual form: 0.3 as '30 %', 1500 as '1,500'."""
+    return _number(value, unit) + _UNIT_SUFFIX.get(unit, "")
 
 
 def format_band(band: Band, unit: str) -> str:
@@ -23,12 +27,7 @@ def format_band(band: Band, unit: str) -> str:
     low = band.min if band.min is not None else band.above
     high = band.max if band.max is not None else band.below
     if low is not None and high is not None:
-        bare_low = format_figure(
-            low, "count" if unit == "fraction" or unit in _UNIT_SUFFIX else unit
-        )
-        if unit == "fraction":
-            bare_low = f"{round(low * 100, 10):.10g}"
-        return f"{bare_low}-{f(high, unit)}"
+        return f"{_number(low, unit)}-{f(high, unit)}"
     if band.min is not None:
         return f">= {f(band.min, unit)}"
     if band.above is not None:

@@ -96,7 +96,7 @@ def apply_set_values(actions: list[dict[str, Any]], position: int) -> dict[tuple
 def starter_rows(business_type: str, as_of: dt.date, directory: Path) -> dict[str, Any]:
     """Sample table rows of a business type, from a starter workbook read by openpyxl."""
     from addin.starter import StarterOptions, new_workbook  # noqa: PLC0415
-    from addin.starter.summary import read_workbook  # noqa: PLC0415
+    from tests.starter_reader import read_workbook  # noqa: PLC0415
 
     path = directory / f"{business_type}_source.xlsx"
     new_workbook(StarterOptions(business_type, "en", as_of=as_of), path)

@@ -17,10 +17,10 @@ import kpi_engine
 from addin.report.offline import make_report, refresh_file
 from addin.starter import StarterOptions, new_workbook
 from addin.starter.model import month_shift, recipe_for
-from addin.starter.summary import KPIValue, compute, read_workbook
 from kpi_engine._inputs import to_serial
 from tests.addin_support import KPI
 from tests.report_support import FIXED_CLOCK
+from tests.starter_reader import KPIValue, compute, read_workbook
 
 AS_OF = dt.date(2024, 7, 15)
 

@@ -16,11 +16,12 @@ import pytest
 from openpyxl import load_workbook
 
 import kpi_engine
-from addin.starter import StarterOptions, new_workbook, recipe_for, tables_for
+from addin.starter import StarterOptions, new_workbook, recipe_for
 from addin.starter.build import workbook_words
 from kpi_engine._inputs import to_serial
 from kpi_engine._labels import labels
 from tests.libreoffice import convert
+from tests.starter_reader import named_value, read_tables
 
 AS_OF = dt.date(2024, 7, 15)
 CASES = [
@@ -47,27 +48,6 @@ def recalculated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("recalculated")
     converted = convert(paths, out)
     return {p.stem: p for p in converted}
-
-
-def read_tables(book: Any, business_type: str) -> dict[str, dict[str, list[Any]]]:
-    """Each table's rows as columns, found through the table definitions."""
-    rows: dict[str, dict[str, list[Any]]] = {}
-    wanted = tables_for(business_type)
-    for sheet in book.worksheets:
-        for name, table_ref in sheet.tables.items():
-            if name not in wanted:
-                continue
-            cells = list(sheet[table_ref])
-            header = [c.value for c in cells[0]]
-            rows[name] = {h: [row[i].value for row in cells[1:]] for i, h in enumerate(header)}
-    assert set(rows) == set(wanted), f"tables found {sorted(rows)}, expected {sorted(wanted)}"
-    return rows
-
-
-def named_value(book: Any, name: str) -> Any:
-    defined = book.defined_names[name]
-    ((sheet, ref),) = list(defined.destinations)
-    return book[sheet][ref.replace("$", "")].value
 
 
 def engine_value(

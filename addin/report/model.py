@@ -25,7 +25,7 @@ from babel.numbers import format_currency, format_decimal, parse_pattern
 
 import kpi_engine
 from addin.starter.model import Rows, month_shift, pick, recipe_for, within
-from kpi_engine._inputs import to_serial
+from kpi_engine._inputs import first_of_month, to_serial
 from kpi_engine._labels import labels, templates_dir
 
 #: Number formats a report cell may need, as Excel built-in format ids (so
@@ -176,15 +176,6 @@ def format_change(value: float, unit: str, language: str, currency: str) -> str:
 # --- the computation ----------------------------------------------------------------
 
 
-def _month_start(day: dt.date) -> dt.date:
-    return dt.date(day.year, day.month, 1)
-
-
-def _shift(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def kpi_value(business_type: str, kpi_id: str, rows: Rows, month: dt.date) -> float:
     """The engine's value of a KPI for one month (KPIUndefinedError when none)."""
     start = to_serial("report", "month", month)
@@ -220,8 +211,8 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
     """The report of ``inputs``: a grid of cells and a summary per KPI."""
     profile = kpi_engine.get_business_type(inputs.business_type, "report", "business type")
     language = kpi_engine.check_language(inputs.language, "report", "language")
-    period = _month_start(inputs.period)
-    months = tuple(_shift(period, offset) for offset in range(1 - TREND_MONTHS, 1))
+    period = first_of_month(inputs.period)
+    months = tuple(first_of_month(period, offset) for offset in range(1 - TREND_MONTHS, 1))
     say = words(language)
     ratings = labels(language)["ratings"]
     template = _environment().get_template(f"narrative.{language}.j2")

@@ -30,7 +30,7 @@ from defusedxml import DefusedXmlException
 
 import kpi_engine
 from addin.starter.model import TABLES, CachedColumn, Rows, recipe_for, serials, tables_for
-from kpi_engine._inputs import to_serial
+from kpi_engine._inputs import first_of_month, to_serial
 from kpi_engine._labels import templates_dir
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -392,7 +392,7 @@ def check_tables(business_type: str, found: Mapping[str, Sequence[str]], where: 
 def check_period_has_data(business_type: str, rows: Rows, period: dt.date, where: str) -> None:
     """Some row of a table the KPIs read is dated in the period's month."""
     start = to_serial("report", "month", period)
-    end = to_serial("report", "month", _next_month(period))
+    end = to_serial("report", "month", first_of_month(period, 1))
     earliest: float | None = None
     latest: float | None = None
     for name, columns in tables_for(business_type).items():
@@ -424,10 +424,6 @@ def check_period_has_data(business_type: str, rows: Rows, period: dt.date, where
 
 def _serial_date(serial: float) -> dt.date:
     return dt.date(1899, 12, 30) + dt.timedelta(days=int(serial))
-
-
-def _next_month(day: dt.date) -> dt.date:
-    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def period_from(value: Any, where: str) -> dt.date:

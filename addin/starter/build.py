@@ -35,11 +35,12 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 import kpi_engine
 from kpi_engine._catalogue import BAND_NAMES, ProfileKPI
+from kpi_engine._inputs import first_of_month
 from kpi_engine._labels import labels, templates_dir
 from kpi_engine._text import format_band
 
 from .model import NEEDS_GROSS_MARGIN, Column, recipe_for, tables_for
-from .sample import first_of_month, sample_tables
+from .sample import sample_tables
 
 CURRENCY_FORMATS = {"EUR": '"€"#,##0.00', "USD": '"$"#,##0.00', "GBP": '"£"#,##0.00'}
 UNIT_FORMATS = {

@@ -12,14 +12,13 @@ any language; only sheet names and explanations are translated.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress
 from typing import Any
 
 import kpi_engine
-from kpi_engine._inputs import is_blank, to_serial
+from kpi_engine._inputs import first_of_month, is_blank, serial_to_date, to_serial
 
 # --- tables ----------------------------------------------------------------
 
@@ -137,11 +136,18 @@ def sum_in(table: str, value: str, column: str, start: str, end: str, *extra: st
     return f"SUMIFS({ref(table, value)},{criteria}{''.join(',' + e for e in extra)})"
 
 
-def present_at(table: str, start: str) -> str:
-    """Entities (customers, members) present when ``start`` begins: joined
-    before it, minus those who also left before it (no blank test needed)."""
+def present_at(table: str, start: str, end: str | None = None) -> str:
+    """Entities (customers, members) present when ``start`` begins, or with
+    ``end``, at any time in [start, end): joined before the end, minus those
+    who left before the start (no blank test needed)."""
     joined, left = ref(table, "joined_on"), ref(table, "left_on")
-    return f'(COUNTIFS({joined},"<"&{start})-COUNTIFS({left},"<"&{start}))'
+    return f'(COUNTIFS({joined},"<"&{end or start})-COUNTIFS({left},"<"&{start}))'
+
+
+def churned_during(table: str, start: str, end: str) -> str:
+    """Entities present at ``start`` who left in [start, end)."""
+    joined, left = ref(table, "joined_on"), ref(table, "left_on")
+    return f'COUNTIFS({joined},"<"&{start},{left},">="&{start},{left},"<"&{end})'
 
 
 def distinct_active(
@@ -206,11 +212,13 @@ def total(column: Sequence[Any], mask: Sequence[bool]) -> float:
     return float(sum(v for v in pick(column, mask) if v is not None))
 
 
-def present(rows: Rows, table: str, moment: float) -> int:
+def present(rows: Rows, table: str, start: float, end: float | None = None) -> int:
+    """The engine's side of ``present_at``: the same count on the rows."""
     joined = serials(rows[table]["joined_on"])
     left = serials(rows[table]["left_on"])
-    return sum(1 for j in joined if j is not None and j < moment) - sum(
-        1 for v in left if v is not None and v < moment
+    until = start if end is None else end
+    return sum(1 for j in joined if j is not None and j < until) - sum(
+        1 for v in left if v is not None and v < start
     )
 
 
@@ -238,9 +246,7 @@ def _and(*masks: Sequence[bool]) -> list[bool]:
 
 def month_shift(serial: float, months: int) -> float:
     """EDATE for the first day of a month, in serial numbers."""
-    day = kpi_engine._inputs.serial_to_date(serial)
-    index = day.year * 12 + day.month - 1 + months
-    return to_serial("workbook", "month", dt.date(index // 12, index % 12 + 1, 1))
+    return to_serial("workbook", "month", first_of_month(serial_to_date(serial), months))
 
 
 def mau_of(rows: Rows, start: float, end: float) -> float:
@@ -341,8 +347,7 @@ def _csat_engine(rows: Rows, s: float, e: float) -> float:
 
 
 def _churn(s: str, e: str) -> Formula:
-    joined, left = ref("Customers", "joined_on"), ref("Customers", "left_on")
-    churned = f'COUNTIFS({joined},"<"&{s},{left},">="&{s},{left},"<"&{e})'
+    churned = churned_during("Customers", s, e)
     return _ratio(churned, present_at("Customers", s))
 
 
@@ -379,24 +384,14 @@ def _celebrity_acquisition_engine(rows: Rows, s: float, e: float) -> float:
     )
 
 
-def _active_celebrities(s: str, e: str) -> str:
-    joined, left = ref("Celebrities", "joined_on"), ref("Celebrities", "left_on")
-    return f'(COUNTIFS({joined},"<"&{e})-COUNTIFS({left},"<"&{s}))'
-
-
 def _revenue_per_celebrity(s: str, e: str) -> Formula:
-    return _ratio(sum_in("Orders", "amount", "delivered_at", s, e), _active_celebrities(s, e))
+    return _ratio(sum_in("Orders", "amount", "delivered_at", s, e), present_at("Celebrities", s, e))
 
 
 def _revenue_per_celebrity_engine(rows: Rows, s: float, e: float) -> float:
     orders = rows["Orders"]
     revenue = total(orders["amount"], within(orders["delivered_at"], s, e))
-    joined = serials(rows["Celebrities"]["joined_on"])
-    left = serials(rows["Celebrities"]["left_on"])
-    active = sum(1 for j in joined if j is not None and j < e) - sum(
-        1 for v in left if v is not None and v < s
-    )
-    return kpi_engine.revenue_per_celebrity(revenue, active)
+    return kpi_engine.revenue_per_celebrity(revenue, present(rows, "Celebrities", s, e))
 
 
 def _referral(s: str, e: str) -> Formula:
@@ -544,8 +539,7 @@ def _clv_marketing(s: str, e: str) -> Formula:
     # Revenue per customer x margin / churn rate: the customers at the start
     # appear in both rates and cancel out.
     revenue = sum_in("Marketing", "revenue", "month", s, e)
-    joined, left = ref("Customers", "joined_on"), ref("Customers", "left_on")
-    churned = f'COUNTIFS({joined},"<"&{s},{left},">="&{s},{left},"<"&{e})'
+    churned = churned_during("Customers", s, e)
     at_start = present_at("Customers", s)
     return Formula(
         f"({revenue}/{at_start})*GROSS_MARGIN/({churned}/{at_start})",
@@ -592,8 +586,7 @@ def _clv_funnel_engine(rows: Rows, s: float, e: float) -> float:
 
 def _retention_cost(s: str, e: str) -> Formula:
     spend = sum_in("Marketing", "retention_spend", "month", s, e)
-    joined, left = ref("Customers", "joined_on"), ref("Customers", "left_on")
-    churned = f'COUNTIFS({joined},"<"&{s},{left},">="&{s},{left},"<"&{e})'
+    churned = churned_during("Customers", s, e)
     kept = f"({present_at('Customers', s)}-{churned})"
     return _ratio(spend, kept)
 

@@ -14,6 +14,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from kpi_engine._inputs import first_of_month
+
 from .model import ACQUISITION_CHANNELS
 
 #: Rows of each type's main table for about a year of activity.
@@ -27,11 +29,6 @@ DEFAULT_ROWS = {
 MONTHS_OF_DATA = 14
 
 Table = dict[str, list[Any]]
-
-
-def first_of_month(day: dt.date, shift: int = 0) -> dt.date:
-    index = day.year * 12 + day.month - 1 + shift
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 class _Calendar:
