@@ -91,19 +91,21 @@ defusedxml>=0.7
 jinja2>=3.1
 """
 
-#: The add-in modules that ``addin.report.excel`` imports, and nothing more.
+#: The add-in modules that ``addin.report.excel`` imports, and nothing more:
+#: the recipes import only the engine, so no openpyxl is needed.
 REPORT_MODULES = (
     "addin/__init__.py",
+    "addin/recipes/__init__.py",
+    "addin/recipes/kpis.py",
+    "addin/recipes/notes.py",
+    "addin/recipes/rules.py",
+    "addin/recipes/tables.py",
     "addin/report/__init__.py",
     "addin/report/charts.py",
     "addin/report/excel.py",
     "addin/report/model.py",
     "addin/report/package.py",
-    "addin/starter/model.py",
 )
-#: ``addin/starter/__init__.py`` imports the workbook builder (openpyxl), which
-#: the report does not use: the bundle's package has only this docstring.
-STARTER_INIT = '"""Starter workbooks: the recipes (model.py), as the report reads them."""\n'
 
 
 def _add_tree(archive: zipfile.ZipFile, folder: Traversable, prefix: str) -> None:
@@ -135,7 +137,6 @@ def engine_zip() -> bytes:
         addin = Path(__file__).resolve().parent
         for name in REPORT_MODULES:
             _add_file(archive, name, (addin.parent / name).read_bytes())
-        _add_file(archive, "addin/starter/__init__.py", STARTER_INIT.encode("utf-8"))
     return buffer.getvalue()
 
 

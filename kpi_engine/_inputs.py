@@ -3,35 +3,24 @@
 Excel hands a function a lone value for a single cell, ``None`` for a blank
 cell, a flat list for a row or column, and a list of rows for a block; dates
 come as ``datetime``/``date`` objects (COM, openpyxl) or as serial numbers
-(Office.js). Everything here accepts all of these, ignores blanks in ranges,
-and raises :class:`KPIInputError` naming the function, the argument, the
-1-based position (row by row) and the value when something is wrong.
-
-The range helpers are written for ranges of a million cells: they count with
-:class:`collections.Counter` and check each *distinct* value once, instead of
-checking every cell in Python.
+(Office.js). Everything here accepts all of these and raises
+:class:`KPIInputError` naming the function, the argument, the 1-based
+position (row by row) where there is one, and the value when an argument is
+wrong. The cells of a data range are not checked here: they follow the data
+rules of ``_cells``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 from typing import Any
 
+from ._cells import FAKE_LEAP_DAY, is_blank, serial_of
 from ._errors import KPIInputError
 
-#: Values that Excel uses for an empty cell: ``None`` everywhere, ``""`` for a
-#: formula that returns empty text and in some Office.js payloads.
-BLANKS: frozenset[Any] = frozenset({None, ""})
-
 _NUMBER_TYPES = (int, float)
-
-
-def is_blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and value.strip() == "")
 
 
 def is_number(value: Any) -> bool:
@@ -42,8 +31,8 @@ def is_number(value: Any) -> bool:
 def cells(values: Any) -> list[Any]:
     """Return the cells of a range as one flat list, row by row, blanks kept.
 
-    A lone value is a one-cell range. Blanks stay in place so that positions
-    in error messages match the cells the user sees.
+    A lone value is a one-cell range. Blanks stay in place so that cells of
+    ranges that describe the same rows stay paired.
     """
     if isinstance(values, list | tuple):
         if not values:
@@ -153,50 +142,6 @@ def part_of_whole(
 # --- ranges ---------------------------------------------------------------
 
 
-def tally(
-    function: str,
-    argument: str,
-    values: Any,
-    accept: Callable[[Any], bool],
-    expected: str,
-) -> Counter[Any]:
-    """Count the non-blank cells of a range by value, checking each value.
-
-    ``accept`` is called once per distinct value rather than once per cell,
-    which keeps a million-cell range fast. Booleans are checked separately
-    because ``True == 1`` would otherwise hide them among the ones.
-    """
-    flat = cells(values)
-    kinds = set(map(type, flat))
-    if bool in kinds:
-        _raise_first(function, argument, flat, lambda v: isinstance(v, bool), expected)
-    if list in kinds or tuple in kinds:
-        _raise_first(function, argument, flat, lambda v: isinstance(v, list | tuple), expected)
-    counts = Counter(flat)
-    for blank in BLANKS:
-        counts.pop(blank, None)
-    if str in kinds:
-        for key in [k for k in counts if isinstance(k, str) and is_blank(k)]:
-            del counts[key]
-    if any(not accept(key) for key in counts):
-        _raise_first(function, argument, flat, lambda v: not accept(v), expected)
-    return counts
-
-
-def _raise_first(
-    function: str,
-    argument: str,
-    flat: Sequence[Any],
-    is_bad: Callable[[Any], bool],
-    expected: str,
-) -> None:
-    """Raise for the first cell, in reading order, that ``is_bad`` rejects."""
-    for position, value in iter_nonblank(flat):
-        if is_bad(value):
-            raise KPIInputError(function, argument, value, expected, position)
-    raise AssertionError("a rejected value must be in the range it came from")
-
-
 def paired_cells(function: str, names: tuple[str, ...], ranges: tuple[Any, ...]) -> list[list[Any]]:
     """Flatten ranges that describe the same rows, checking that they line up."""
     flats = [cells(r) for r in ranges]
@@ -215,40 +160,22 @@ def paired_cells(function: str, names: tuple[str, ...], ranges: tuple[Any, ...])
     return flats
 
 
-def is_id(value: Any) -> bool:
-    """An identifier: non-blank text or a finite number (not TRUE/FALSE)."""
-    if isinstance(value, str):
-        return not is_blank(value)
-    return is_number(value)
-
-
-ID_EXPECTED = "an identifier (text or a number)"
-
-
-def id_set(function: str, argument: str, values: Any) -> set[Any]:
-    return set(tally(function, argument, values, is_id, ID_EXPECTED))
-
-
 # --- dates ----------------------------------------------------------------
 
-_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
-_DAY = dt.timedelta(days=1)
-#: Excel's serial 60 is 29 February 1900, a day that never existed (kept for
-#: compatibility with Lotus 1-2-3); serials below it are one day off.
-_FAKE_LEAP_DAY = 60
 DATE_EXPECTED = "a date (a date cell, an Excel date number or text such as 2024-06-30)"
 
 
 def to_serial(function: str, argument: str, value: Any, position: int | None = None) -> float:
-    """Return a date or date-time as an Excel serial number of days.
+    """Return a date argument (not a data cell) as an Excel serial number of days.
 
-    Working in serial days keeps the engine's arithmetic identical to the
-    arithmetic of a worksheet formula such as ``(D2-C2)*24``.
+    An argument may be written as ISO text ("2024-06-30"); a data cell may
+    not (see ``_cells``). Working in serial days keeps the engine's
+    arithmetic identical to a worksheet formula such as ``(D2-C2)*24``.
     """
     if isinstance(value, bool):
         raise KPIInputError(function, argument, value, DATE_EXPECTED, position)
     if isinstance(value, _NUMBER_TYPES):
-        if not math.isfinite(value) or value < 0 or _FAKE_LEAP_DAY <= value < _FAKE_LEAP_DAY + 1:
+        if not math.isfinite(value) or value < 0 or FAKE_LEAP_DAY <= value < FAKE_LEAP_DAY + 1:
             raise KPIInputError(function, argument, value, DATE_EXPECTED, position)
         return float(value)
     if isinstance(value, str):
@@ -256,24 +183,18 @@ def to_serial(function: str, argument: str, value: Any, position: int | None = N
             value = dt.datetime.fromisoformat(value.strip())
         except ValueError:
             raise KPIInputError(function, argument, value, DATE_EXPECTED, position) from None
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        serial: float = (value - _EXCEL_EPOCH) / _DAY
-    elif isinstance(value, dt.date):
-        serial = float((value - _EXCEL_EPOCH.date()).days)
-    else:
+    if not isinstance(value, dt.date):
         raise KPIInputError(function, argument, value, DATE_EXPECTED, position)
+    serial = serial_of(value)
     if serial < 0:
         raise KPIInputError(function, argument, value, "a date on or after 1900-01-01", position)
-    # Dates before 1 March 1900 sit one serial lower in Excel (see above).
-    return serial if serial >= _FAKE_LEAP_DAY + 1 else serial - 1
+    return serial
 
 
 def serial_to_date(serial: float) -> dt.date:
-    if serial < _FAKE_LEAP_DAY:
+    if serial < FAKE_LEAP_DAY:
         serial += 1
-    return (_EXCEL_EPOCH + dt.timedelta(days=math.floor(serial))).date()
+    return (dt.datetime(1899, 12, 30) + dt.timedelta(days=math.floor(serial))).date()
 
 
 def first_of_month(day: dt.date, shift: int = 0) -> dt.date:
@@ -301,9 +222,3 @@ def checked_text(function: str, argument: str, value: Any, expected: str) -> str
     if not isinstance(value, str) or is_blank(value):
         raise KPIInputError(function, argument, value, expected)
     return value
-
-
-def iter_nonblank(values: Iterable[Any]) -> Iterable[tuple[int, Any]]:
-    for position, value in enumerate(values, start=1):
-        if not (value is None or (isinstance(value, str) and is_blank(value))):
-            yield position, value

@@ -2,7 +2,11 @@
 
 This is where an add-in earns its keep: the user points a function at a
 column of their table instead of counting by hand. Ranges arrive as Excel
-sends them (see ``_inputs``); blank cells are ignored everywhere.
+sends them (see ``_inputs``). Every cell is read by the data rules of
+``_cells``: a cell that does not hold what the argument needs (a blank, an
+error, text in a number column, a score of 11) is left out, exactly as the
+starter workbooks' formulas leave it out, so a function and a workbook
+formula over the same column always agree.
 """
 
 from __future__ import annotations
@@ -10,41 +14,52 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
-from ._errors import KPIInputError, KPIUndefinedError, describe_value
-from ._inputs import (
-    ID_EXPECTED,
-    checked_text,
-    id_set,
-    is_blank,
-    is_id,
-    is_number,
-    month_bounds,
-    number,
-    paired_cells,
-    tally,
-    to_serial,
-)
+from ._cells import count_value, date_serial, id_key, number_value, score_value
+from ._errors import KPIInputError, KPIUndefinedError
+from ._inputs import cells, checked_text, month_bounds, number, paired_cells
 from ._registry import kpi_function
 
-#: The eleven answers of the likelihood-to-recommend question. Floats such as
-#: 9.0 (how Excel sends numbers) compare equal to these ints.
-NPS_SCORES = frozenset(range(11))
-NPS_SCORE_EXPECTED = "a whole number from 0 to 10"
+T = TypeVar("T", bound=Hashable)
+
 PROMOTER_MIN = 9
-#: Serial number of 9999-12-31, the last date Excel knows.
-_LAST_SERIAL = 2958466
 DETRACTOR_MAX = 6
 
 
-def _is_nps_score(value: Any) -> bool:
-    return not isinstance(value, bool) and value in NPS_SCORES and not isinstance(value, str)
+def read_counts(values: Any, read: Callable[[Any], T | None]) -> Counter[T]:
+    """How often each value occurs among the cells of a range, as ``read``
+    reads them; cells it reads as ``None`` are left out.
+
+    ``read`` runs once per distinct cell value, not once per cell, which
+    keeps a million-cell range fast. Booleans and unhashable cells (a rich
+    value) take the slow path, because ``True == 1`` would hide a TRUE among
+    the ones.
+    """
+    flat = cells(values)
+    counts: Counter[T] = Counter()
+    kinds = set(map(type, flat))
+    if bool in kinds or not all(k.__hash__ is not None for k in kinds):
+        for value in flat:
+            result = read(value)
+            if result is not None:
+                counts[result] += 1
+        return counts
+    try:
+        raw = Counter(flat)
+    except TypeError:  # an unhashable subclass slipped through the type check
+        return read_counts([v for v in flat if isinstance(v, Hashable)], read)
+    for value, times in raw.items():
+        result = read(value)
+        if result is not None:
+            counts[result] += times
+    return counts
 
 
-def nps_groups(function: str, scores: Any) -> tuple[int, int, int]:
+def nps_groups(scores: Any) -> tuple[int, int, int]:
     """Return (promoters, passives, detractors) among the scores of a range."""
-    counts = tally(function, "scores", scores, _is_nps_score, NPS_SCORE_EXPECTED)
+    counts = read_counts(scores, score_value)
     promoters = counts[9] + counts[10]
     detractors = sum(counts[score] for score in range(DETRACTOR_MAX + 1))
     passives = counts[7] + counts[8]
@@ -54,7 +69,7 @@ def nps_groups(function: str, scores: Any) -> tuple[int, int, int]:
 @kpi_function
 def nps(scores: Any) -> float:
     """Net Promoter Score of 0-10 answers: % promoters (9-10) minus % detractors (0-6)."""
-    promoters, passives, detractors = nps_groups("nps", scores)
+    promoters, passives, detractors = nps_groups(scores)
     total = promoters + passives + detractors
     if total == 0:
         raise KPIUndefinedError("nps", "there are no responses")
@@ -84,7 +99,7 @@ def nps_margin(scores: Any, confidence: Any = 0.95) -> float:
         raise KPIInputError(
             name, "confidence", level, "a confidence level between 0 and 1, such as 0.95"
         )
-    promoters, passives, detractors = nps_groups(name, scores)
+    promoters, passives, detractors = nps_groups(scores)
     responses = promoters + passives + detractors
     if responses == 0:
         raise KPIUndefinedError(name, "there are no responses")
@@ -97,16 +112,12 @@ def nps_margin(scores: Any, confidence: Any = 0.95) -> float:
     return z * math.sqrt(variance) * 100
 
 
-def _is_rating(value: Any) -> bool:
-    return is_number(value)
-
-
 @kpi_function
 def csat_from_scores(scores: Any, satisfied_min: Any = 4) -> float:
     """Share of satisfaction ratings at or above ``satisfied_min`` (4 on a 1-5 scale)."""
     name = "csat_from_scores"
     threshold = number(name, "satisfied_min", satisfied_min)
-    counts = tally(name, "scores", scores, _is_rating, "a rating (a number)")
+    counts = read_counts(scores, number_value)
     responses = counts.total()
     if responses == 0:
         raise KPIUndefinedError(name, "there are no responses")
@@ -117,10 +128,9 @@ def csat_from_scores(scores: Any, satisfied_min: Any = 4) -> float:
 @kpi_function
 def repeat_purchase_rate_from_orders(customer_ids: Any) -> float:
     """Share of distinct customers with two orders or more, from one id per order."""
-    name = "repeat_purchase_rate_from_orders"
-    orders = tally(name, "customer_ids", customer_ids, is_id, ID_EXPECTED)
+    orders = read_counts(customer_ids, id_key)
     if not orders:
-        raise KPIUndefinedError(name, "there are no orders")
+        raise KPIUndefinedError("repeat_purchase_rate_from_orders", "there are no orders")
     repeaters = sum(1 for n in orders.values() if n >= 2)
     return repeaters / len(orders)
 
@@ -131,25 +141,14 @@ def mau(user_ids: Any, dates: Any, month: Any) -> float:
     name = "mau"
     start, end = month_bounds(name, "month", month)
     ids, days = paired_cells(name, ("user_ids", "dates"), (user_ids, dates))
-    active: set[Any] = set()
-    for position, (user, day) in enumerate(zip(ids, days, strict=True), start=1):
-        if (
-            user is None
-            or day is None
-            or is_blank(user)
-            or (isinstance(day, str) and is_blank(day))
-        ):
+    active: set[str] = set()
+    for user, day in zip(ids, days, strict=True):
+        serial = date_serial(day)
+        if serial is None or not start <= serial < end:
             continue
-        if not is_id(user):
-            raise KPIInputError(name, "user_ids", user, ID_EXPECTED, position)
-        # A serial number compares directly; anything else is converted once.
-        serial = (
-            day
-            if type(day) is float and 61 <= day < _LAST_SERIAL
-            else to_serial(name, "dates", day, position)
-        )
-        if start <= serial < end:
-            active.add(user)
+        key = id_key(user)
+        if key is not None:
+            active.add(key)
     return float(len(active))
 
 
@@ -160,47 +159,32 @@ def avg_fulfillment_time_from_timestamps(requested_at: Any, delivered_at: Any) -
     requests, deliveries = paired_cells(
         name, ("requested_at", "delivered_at"), (requested_at, delivered_at)
     )
-    total_days = 0.0
-    delivered = 0
-    for position, (requested, done) in enumerate(zip(requests, deliveries, strict=True), start=1):
-        if requested is None or done is None or is_blank(requested) or is_blank(done):
-            continue
-        start = to_serial(name, "requested_at", requested, position)
-        finish = to_serial(name, "delivered_at", done, position)
-        if finish < start:
-            raise KPIInputError(
-                name,
-                "delivered_at",
-                done,
-                f"a delivery at or after its request ({describe_value(requested)})",
-                position,
-                detail=f"is {describe_value(done)}, before its request",
-            )
-        total_days += finish - start
-        delivered += 1
-    if delivered == 0:
+    durations = []
+    for requested, done in zip(requests, deliveries, strict=True):
+        start, finish = date_serial(requested), date_serial(done)
+        # A delivery before its request is a typing error, not a negative time.
+        if start is not None and finish is not None and finish >= start:
+            durations.append(finish - start)
+    if not durations:
         raise KPIUndefinedError(name, "no row has both a request and a delivery time")
-    return total_days * 24 / delivered
+    return math.fsum(durations) * 24 / len(durations)
 
 
 @kpi_function
 def completion_rate_from_statuses(statuses: Any, completed_status: Any = "completed") -> float:
     """Share of non-blank status cells equal to ``completed_status`` (any letter case)."""
     name = "completion_rate_from_statuses"
-    wanted = checked_text(name, "completed_status", completed_status, "a status text").strip()
-    counts = tally(name, "statuses", statuses, lambda v: isinstance(v, str), "a status text")
+    wanted = id_key(checked_text(name, "completed_status", completed_status, "a status text"))
+    counts = read_counts(statuses, id_key)
     total = counts.total()
     if total == 0:
         raise KPIUndefinedError(name, "there are no statuses")
-    # Compare as Excel's COUNTIF does: letter case does not matter.
-    wanted_key = wanted.casefold()
-    completed = sum(n for status, n in counts.items() if status.strip().casefold() == wanted_key)
-    return completed / total
+    return counts[wanted] / total if wanted is not None else 0.0
 
 
-def _start_and_end(function: str, ids_at_start: Any, ids_at_end: Any) -> tuple[set[Any], set[Any]]:
-    start = id_set(function, "ids_at_start", ids_at_start)
-    end = id_set(function, "ids_at_end", ids_at_end)
+def _start_and_end(function: str, ids_at_start: Any, ids_at_end: Any) -> tuple[set[str], set[str]]:
+    start = set(read_counts(ids_at_start, id_key))
+    end = set(read_counts(ids_at_end, id_key))
     if not start:
         raise KPIUndefinedError(function, "there are no customers at the start")
     return start, end
@@ -220,24 +204,18 @@ def churn_rate_from_ids(ids_at_start: Any, ids_at_end: Any) -> float:
     return len(start - end) / len(start)
 
 
-def _sum_of_counts(function: str, argument: str, values: Any) -> float:
-    counts: Counter[Any] = tally(
-        function,
-        argument,
-        values,
-        lambda v: is_number(v) and v >= 0 and float(v).is_integer(),
-        "a whole number of 0 or more",
-    )
-    return float(sum(value * n for value, n in counts.items()))
+def _sum_of_counts(values: Any) -> float:
+    counts = read_counts(values, count_value)
+    return math.fsum(value * n for value, n in counts.items())
 
 
 @kpi_function
 def impressions(impression_counts: Any) -> float:
     """Total impressions: how many times the content was displayed, summed over rows."""
-    return _sum_of_counts("impressions", "impression_counts", impression_counts)
+    return _sum_of_counts(impression_counts)
 
 
 @kpi_function
 def reach(accounts_reached: Any) -> float:
     """Total accounts reached, summed over the rows given (one per channel or post)."""
-    return _sum_of_counts("reach", "accounts_reached", accounts_reached)
+    return _sum_of_counts(accounts_reached)

@@ -16,7 +16,7 @@ from typing import Any
 from openpyxl import load_workbook
 
 import kpi_engine
-from addin.starter.model import month_shift, recipe_for, tables_for
+from addin.recipes import TableRows, month_shift, recipe_for, tables_for
 from kpi_engine._inputs import to_serial
 
 
@@ -38,7 +38,9 @@ def named_value(book: Any, name: str) -> Any:
 
 
 def read_tables(book: Any, business_type: str) -> dict[str, Any]:
-    """Each table the business type needs, as columns, found by its name."""
+    """Each table the business type needs, as columns, found by its name.
+
+    openpyxl reads an error cell as its text (#N/A), as the data rules want."""
     rows: dict[str, Any] = {}
     wanted = tables_for(business_type)
     for sheet in book.worksheets:
@@ -46,7 +48,10 @@ def read_tables(book: Any, business_type: str) -> dict[str, Any]:
             if name in wanted:
                 cells = list(sheet[ref])
                 header = [c.value for c in cells[0]]
-                rows[name] = {h: [row[i].value for row in cells[1:]] for i, h in enumerate(header)}
+                rows[name] = TableRows(
+                    {h: [row[i].value for row in cells[1:]] for i, h in enumerate(header)},
+                    first_row=cells[0][0].row + 1,
+                )
     assert set(rows) == set(wanted), f"tables found {sorted(rows)}, expected {sorted(wanted)}"
     return rows
 
@@ -62,7 +67,7 @@ def read_workbook(path: Path) -> tuple[str, dt.date, dict[str, Any]]:
     rows: dict[str, Any] = read_tables(book, business_type)
     margin = named_value(book, "GROSS_MARGIN")
     if margin is not None:
-        rows["Settings"] = {"GROSS_MARGIN": [margin]}
+        rows["Settings"] = TableRows({"GROSS_MARGIN": [margin]})
     return business_type, dt.date(period.year, period.month, 1), rows
 
 

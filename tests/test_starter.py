@@ -13,7 +13,8 @@ import pytest
 from openpyxl import load_workbook
 
 import kpi_engine
-from addin.starter import StarterOptions, build, new_workbook, tables_for
+from addin.recipes import tables_for
+from addin.starter import StarterOptions, build, new_workbook
 from addin.starter.build import workbook_words
 from tests.test_cli import run
 

@@ -24,7 +24,7 @@ from addin.report.package import (
     detect_language,
     period_from,
 )
-from addin.starter.model import CachedColumn, tables_for
+from addin.recipes import TableRows, tables_for
 
 #: Excel number format codes of the report's formats.
 NUMBER_FORMATS = {
@@ -82,20 +82,21 @@ def read_book(book: Any, period: dt.date | None = None) -> ReportInputs:
                 f"{where}: no reporting period: the named cell PERIOD is missing or empty"
             )
         period = period_from(value, f"{where}: the named cell PERIOD")
-    rows: dict[str, Any] = {}
+    rows: dict[str, TableRows] = {}
     for name, columns in tables_for(business_type).items():
         body = tables[name].data_body_range
         values = [] if body is None else body.options(ndim=2).value
         index = {column: i for i, column in enumerate(columns_found[name])}
-        rows[name] = {
-            c.id: CachedColumn(
-                [None if row[index[c.id]] == "" else row[index[c.id]] for row in values]
-            )
-            for c in columns
-        }
+        rows[name] = TableRows(
+            {
+                c.id: [None if row[index[c.id]] == "" else row[index[c.id]] for row in values]
+                for c in columns
+            },
+            first_row=tables[name].range.row + 1 if body is None else body.row,
+        )
     margin = _number(_named_value(book, names, "GROSS_MARGIN"))
     if margin is not None:
-        rows["Settings"] = {"GROSS_MARGIN": [margin]}
+        rows["Settings"] = TableRows({"GROSS_MARGIN": [margin]})
     profile = kpi_engine.get_business_type(business_type)
     targets = {
         entry.id: _number(_named_value(book, names, f"TARGET_{entry.id.upper()}"))

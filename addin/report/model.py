@@ -3,9 +3,10 @@
 ``build_report`` takes what a workbook holds (business type, language,
 period, table rows as columns, targets and settings) and returns the report
 sheet as a grid of cells (a value and the number format it needs) together
-with a summary per KPI. Every value comes from the recipes of
-``addin.starter.model``: the same computation as the starter workbook's
-formulas. Nothing here reads or writes a file.
+with a summary per KPI and the data notes. Every value comes from the
+recipes of ``addin.recipes``: the same computation as the starter
+workbook's formulas, under the same data rules. Nothing here reads or
+writes a file.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, parse_pattern
 
 import kpi_engine
-from addin.starter.model import Rows, month_shift, pick, recipe_for, within
+from addin.recipes import Rows, as_rows, month_shift, recipe_for
+from addin.recipes.notes import Note, data_notes, message, notes_words
+from addin.recipes.rules import pick, within
 from kpi_engine._inputs import first_of_month, to_serial
 from kpi_engine._labels import labels, templates_dir
 
@@ -107,10 +110,20 @@ class Report:
     kpis: tuple[KPIReport, ...]
     months: tuple[dt.date, ...]
     grid: tuple[tuple[Cell | None, ...], ...]
+    notes: tuple[Note, ...] = ()
 
-    def summary(self) -> dict[str, dict[str, Any]]:
-        """Per KPI id: what ``kpi report --json`` prints."""
-        return {kpi.id: kpi.summary() for kpi in self.kpis}
+    def summary(self) -> dict[str, Any]:
+        """What ``kpi report --json`` prints: the report's subject, each KPI by
+        id, and the data notes."""
+        return {
+            "business_type": self.business_type,
+            "language": self.language,
+            "period": f"{self.period:%Y-%m}",
+            "kpis": {kpi.id: kpi.summary() for kpi in self.kpis},
+            "data_notes": [
+                {**note.summary(), "message": message(note, self.language)} for note in self.notes
+            ],
+        }
 
     def values(self) -> list[list[Any]]:
         """The grid as plain values (None for an empty cell)."""
@@ -188,10 +201,7 @@ def nps_margin_for(rows: Rows, month: dt.date) -> float | None:
     if survey is None or "recommend_score" not in survey:
         return None
     start = to_serial("report", "month", month)
-    mask = within(survey["answered_on"], start, month_shift(start, 1))
-    scores = [s for s in pick(survey["recommend_score"], mask) if s is not None and s != ""]
-    if not scores:
-        return None
+    scores = pick(survey["recommend_score"], within(survey, "answered_on", start, month_shift(start, 1)))
     try:
         return kpi_engine.nps_margin(scores)
     except kpi_engine.KPIUndefinedError:
@@ -212,6 +222,7 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
     profile = kpi_engine.get_business_type(inputs.business_type, "report", "business type")
     language = kpi_engine.check_language(inputs.language, "report", "language")
     period = first_of_month(inputs.period)
+    rows = as_rows(inputs.rows)
     months = tuple(first_of_month(period, offset) for offset in range(1 - TREND_MONTHS, 1))
     say = words(language)
     ratings = labels(language)["ratings"]
@@ -224,18 +235,24 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
         reason = ""
         for month in months:
             try:
-                trend.append(kpi_value(profile.id, entry.id, inputs.rows, month))
+                trend.append(kpi_value(profile.id, entry.id, rows, month))
             except kpi_engine.KPIUndefinedError as undefined:
                 trend.append(None)
                 if month == period:
                     reason = undefined.reason
+            except kpi_engine.KPIInputError as wrong:
+                # Data rows never get here (the data rules leave bad cells
+                # out); a setting can, such as a gross margin of 150 %.
+                trend.append(None)
+                if month == period:
+                    reason = str(wrong)
         value, previous = trend[-1], trend[-2]
         change = None if value is None or previous is None else value - previous
         target = inputs.targets.get(entry.id)
         gap = None if value is None or target is None else value - target
         band = None if value is None else kpi_engine.benchmark_band(entry.id, value, profile.id)
         status = _status(entry.direction, value, target)
-        margin = nps_margin_for(inputs.rows, period) if entry.kpi.id == "nps" else None
+        margin = nps_margin_for(rows, period) if entry.kpi.id == "nps" else None
         if value is None:
             margin = None
 
@@ -282,7 +299,8 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
         )
 
     refreshed = clock()
-    grid = _grid(profile, language, say, ratings, period, months, reports, refreshed)
+    notes = tuple(data_notes(profile.id, rows))
+    grid = _grid(profile, language, say, ratings, period, months, reports, refreshed, notes)
     return Report(
         profile.id,
         language,
@@ -292,6 +310,7 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
         tuple(reports),
         months,
         grid,
+        notes,
     )
 
 
@@ -310,6 +329,7 @@ def _grid(
     months: tuple[dt.date, ...],
     reports: list[KPIReport],
     refreshed: dt.datetime,
+    notes: tuple[Note, ...],
 ) -> tuple[tuple[Cell | None, ...], ...]:
     heads = say["headings"]
     units = labels(language)["units"]
@@ -363,4 +383,11 @@ def _grid(
     rows.append((Cell(say["narrative"]),))
     for kpi in reports:
         rows.append((Cell(kpi.title), Cell(kpi.narrative)))
+    rows.append(())
+    said = notes_words(language)
+    rows.append((Cell(said["title"]),))
+    if not notes:
+        rows.append((Cell(said["none"]),))
+    for note in notes:
+        rows.append((Cell(note.check.table), Cell(message(note, language))))
     return tuple(rows)

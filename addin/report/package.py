@@ -29,7 +29,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 import kpi_engine
-from addin.starter.model import TABLES, CachedColumn, Rows, recipe_for, serials, tables_for
+from addin.recipes import TABLES, Rows, TableRows, recipe_for, tables_for
 from kpi_engine._inputs import first_of_month, to_serial
 from kpi_engine._labels import templates_dir
 
@@ -338,33 +338,6 @@ def detect_business_type(declared: str, names: Sequence[str], tables: Sequence[s
     )
 
 
-_EPOCH = dt.datetime(1899, 12, 30)
-_EPOCH_DAY = _EPOCH.date()
-_FIRST_REAL_SERIAL = 61  # 1 March 1900: serials below are shifted by Excel's leap-day bug
-
-
-def fast_serials(column: Sequence[Any]) -> list[float | None]:
-    """Serial numbers of a date column, as ``to_serial`` gives them, with a fast
-    path for the naive dates and date-times that calamine returns."""
-    out: list[float | None] = []
-    append = out.append
-    day = dt.timedelta(days=1)
-    for value in column:
-        if value is None:
-            append(None)
-            continue
-        kind = type(value)
-        if kind is dt.datetime and value.tzinfo is None:
-            serial: float = (value - _EPOCH) / day
-        elif kind is dt.date:
-            serial = float((value - _EPOCH_DAY).days)
-        else:
-            append(serials([value])[0])
-            continue
-        append(serial if serial >= _FIRST_REAL_SERIAL else serials([value])[0])
-    return out
-
-
 def _clean(value: Any) -> Any:
     return None if value == "" else value
 
@@ -399,12 +372,8 @@ def check_period_has_data(business_type: str, rows: Rows, period: dt.date, where
         for column in columns:
             if column.kind not in ("date", "datetime", "month"):
                 continue
-            for value in rows[name][column.id]:
-                if value is None or value == "":
-                    continue
-                try:
-                    serial = to_serial("report", column.id, value)
-                except (kpi_engine.KPIInputError, TypeError, ValueError):
+            for serial in rows[name].read(column.id, column.kind):
+                if serial is None:
                     continue
                 if start <= serial < end:
                     return
@@ -456,26 +425,65 @@ def split_reference(reference: str) -> tuple[str, str] | None:
 
 
 def _table_rows(
-    table: TableEntry, columns: Sequence[Any], values: list[list[Any]]
-) -> dict[str, CachedColumn]:
-    """A table's wanted columns from its sheet's cells (calamine rows)."""
+    table: TableEntry,
+    columns: Sequence[Any],
+    values: list[list[Any]],
+    errors: Mapping[tuple[int, int], str],
+) -> TableRows:
+    """A table's wanted columns from its sheet's cells (calamine rows), with
+    the sheet's error cells put back (calamine reads them as blanks)."""
     first, last = table.ref.split(":")
     top, left = cell_index(first)
     bottom, _right = cell_index(last)
-    body = values[top + table.header_rows : bottom + 1 - table.totals_rows]
-    height = bottom + 1 - table.totals_rows - top - table.header_rows
+    body_top = top + table.header_rows
+    body = values[body_top : bottom + 1 - table.totals_rows]
+    height = bottom + 1 - table.totals_rows - body_top
     # calamine's rows are rectangular: transpose them in C, keep the wanted columns.
     transposed = list(zip(*body, strict=True)) if body else []
-    rows: dict[str, CachedColumn] = {}
+    rows = TableRows(first_row=body_top + 1)
     for c in columns:
         index = table.columns.index(c.id) + left
         cells = transposed[index] if index < len(transposed) else ()
-        column = CachedColumn([None if v == "" else v for v in cells])
+        column = [None if v == "" else v for v in cells]
         column.extend([None] * (height - len(column)))
-        if c.kind in ("date", "datetime", "month"):
-            column.serials = fast_serials(column)
+        for (row, col), error in errors.items():
+            if col == index and body_top <= row < body_top + height:
+                column[row - body_top] = error
         rows[c.id] = column
     return rows
+
+
+#: An error cell as Excel writes it: <c r="B7" t="e"><v>#N/A</v></c>, in
+#: any attribute order, with or without a namespace prefix.
+_ERROR_CELL = re.compile(
+    rb"<(?:\w+:)?c\b(?=[^>]*\bt=[\"']e[\"'])[^>]*\br=[\"']([A-Z]{1,3})(\d+)[\"'][^>]*>"
+    rb"(?:(?!</(?:\w+:)?c>).)*?<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>",
+    re.DOTALL,
+)
+_CHUNK = 1 << 20
+#: Chunks overlap by this much, so that a cell cut by a chunk's end is whole
+#: in the next one (an error cell with its formula fits easily).
+_OVERLAP = 1 << 16
+
+
+def error_cells(package: Package, part: str) -> dict[tuple[int, int], str]:
+    """The error cells of a sheet part, by zero-based (row, column).
+
+    The part is streamed in overlapping chunks; a chunk without ``t="e"`` is
+    skipped at the speed of a byte search, so a sheet without errors costs
+    one pass.
+    """
+    found: dict[tuple[int, int], str] = {}
+    carry = b""
+    with package.zip.open(part) as stream:
+        while chunk := stream.read(_CHUNK):
+            data = carry + chunk
+            if b't="e"' in data or b"t='e'" in data:
+                for match in _ERROR_CELL.finditer(data):
+                    row, column = cell_index(match.group(1).decode() + match.group(2).decode())
+                    found[(row, column)] = match.group(3).decode("utf-8", "replace")
+            carry = data[-_OVERLAP:]
+    return found
 
 
 def read_data(package: Package, period: dt.date | None = None) -> WorkbookData:
@@ -529,13 +537,15 @@ def read_data(package: Package, period: dt.date | None = None) -> WorkbookData:
                 "(or it is empty); pass --period YYYY-MM"
             )
         period = period_from(value, f"{where}: the named cell PERIOD")
-    rows: dict[str, Any] = {
-        name: _table_rows(package.tables[name], columns, grid(package.tables[name].sheet)[0])
-        for name, columns in tables_for(business_type).items()
-    }
+    parts = {sheet.name: sheet.part for sheet in package.sheets}
+    rows: dict[str, TableRows] = {}
+    for name, columns in tables_for(business_type).items():
+        table = package.tables[name]
+        errors = error_cells(package, parts[table.sheet]) if parts.get(table.sheet) else {}
+        rows[name] = _table_rows(table, columns, grid(table.sheet)[0], errors)
     margin = _number(named("GROSS_MARGIN"))
     if margin is not None:
-        rows["Settings"] = {"GROSS_MARGIN": [margin]}
+        rows["Settings"] = TableRows({"GROSS_MARGIN": [margin]})
     profile = kpi_engine.get_business_type(business_type)
     targets = {entry.id: _number(named(f"TARGET_{entry.id.upper()}")) for entry in profile.kpis}
     check_period_has_data(business_type, rows, period, where)

@@ -1,10 +1,11 @@
 """Write a starter workbook with openpyxl, in write-only mode.
 
 Write-only mode streams rows to disk, so a workbook of 100,000 rows needs
-little memory. Every KPI cell is a native formula over the data tables (see
-``model``); nothing needs the add-in. The file is written to a temporary
-file beside the target, repacked with fixed timestamps (same arguments, same
-bytes), then renamed into place.
+little memory. Every KPI cell is a native formula over the data tables (the
+recipes of ``addin.recipes``), written as a dynamic-array formula the way
+Excel stores it (``addin.ooxml``); nothing needs the add-in. The file is
+written to a temporary file beside the target, repacked with fixed
+timestamps (same arguments, same bytes), then renamed into place.
 """
 
 from __future__ import annotations
@@ -21,25 +22,32 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import LineChart, Reference
-from openpyxl.formatting.rule import CellIsRule
+from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 import kpi_engine
 from kpi_engine._catalogue import BAND_NAMES, ProfileKPI
+from kpi_engine._cells import END_OF_DATES
 from kpi_engine._inputs import first_of_month
 from kpi_engine._labels import labels, templates_dir
 from kpi_engine._text import format_band
 
-from .model import NEEDS_GROSS_MARGIN, Column, recipe_for, tables_for
+from addin.ooxml import charts as chart_parts
+from addin.ooxml import dynamic_arrays
+from addin.ooxml.cells import cell_xml
+from addin.ooxml.formulas import stored_formula
+from addin.recipes import NEEDS_GROSS_MARGIN, Column, recipe_for, tables_for
+from addin.recipes.notes import checks_for, effect_text, notes_words, problem_text
+
 from .sample import sample_tables
 
 CURRENCY_FORMATS = {"EUR": '"€"#,##0.00', "USD": '"$"#,##0.00', "GBP": '"£"#,##0.00'}
@@ -91,7 +99,7 @@ class SheetRows:
             parts = [f'<row r="{number}">']
             for (letter, date_style), value in zip(cells, row, strict=True):
                 if value is not None:
-                    parts.append(_cell_xml(f"{letter}{number}", value, date_style))
+                    parts.append(cell_xml(f"{letter}{number}", value, date_style))
             parts.append("</row>")
             buffer.append("".join(parts))
             if len(buffer) >= rows_per_chunk:
@@ -99,25 +107,6 @@ class SheetRows:
                 buffer.clear()
         if buffer:
             yield "".join(buffer).encode("utf-8")
-
-
-_EPOCH = dt.datetime(1899, 12, 30)
-_DAY = dt.timedelta(days=1)
-#: Characters XML 1.0 cannot hold; a pasted control character must not break the file.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def _cell_xml(ref: str, value: Any, date_style: int | None) -> str:
-    if isinstance(value, str):
-        text = escape(_XML_ILLEGAL.sub("", value))
-        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
-    if isinstance(value, bool):
-        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, dt.date):
-        moment = value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
-        style = "" if date_style is None else f' s="{date_style}"'
-        return f'<c r="{ref}"{style}><v>{(moment - _EPOCH) / _DAY!r}</v></c>'
-    return f'<c r="{ref}"><v>{value!r}</v></c>'
 
 
 @dataclass(frozen=True)
@@ -212,6 +201,14 @@ class _Sheet:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         return cell
 
+    def array(self, formula: str, coordinate: str, *, fmt: str | None = None) -> WriteOnlyCell:
+        """A dynamic-array formula cell (``formula`` as Excel shows it, no "=")."""
+        return self.cell(ArrayFormula(coordinate, "=" + stored_formula(formula)), fmt=fmt)
+
+    def formula(self, formula: str, *, fmt: str | None = None) -> WriteOnlyCell:
+        """A plain formula cell (``formula`` as Excel shows it, no "=")."""
+        return self.cell("=" + stored_formula(formula), fmt=fmt)
+
     def header(self, values: Iterable[str]) -> list[WriteOnlyCell]:
         return [self.cell(v, font=HEADER_FONT, fill=HEADER_FILL, text=True) for v in values]
 
@@ -261,10 +258,8 @@ def default_target(entry: ProfileKPI) -> float | None:
 
 
 def kpi_formula(business_type: str, kpi_id: str, start: str, end: str) -> str:
-    formula = recipe_for(business_type, kpi_id).formula(start, end)
-    if formula.undefined_when == "FALSE":
-        return f"={formula.value}"
-    return f'=IF({formula.undefined_when},"-",{formula.value})'
+    """The KPI of the month [start, end) as Excel shows the formula (no "=")."""
+    return recipe_for(business_type, kpi_id).formula(start, end)
 
 
 def unit_format(unit: str, currency: str) -> str:
@@ -402,14 +397,18 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
         kpis.append(
             [
                 kpis.cell(entry.title[lang], text=True),
-                kpis.cell(kpi_formula(profile.id, entry.id, "PERIOD_START", "PERIOD_END"), fmt=fmt),
+                kpis.array(
+                    kpi_formula(profile.id, entry.id, "PERIOD_START", "PERIOD_END"),
+                    f"B{row}",
+                    fmt=fmt,
+                ),
                 kpis.cell(words["units"][entry.unit].format(currency=options.currency), text=True),
-                kpis.cell(f'=IF(ISNUMBER({target_name}),{target_name},"")', fmt=fmt),
+                kpis.formula(f'IF(ISNUMBER({target_name}),{target_name},"")', fmt=fmt),
                 *[
                     kpis.cell(bands.get(name, "-"), text=True)
                     for name in ("typical", "above_average", "exceptional")
                 ],
-                kpis.cell("=" + status_formula(entry, f"B{row}", ratings, words["no_benchmark"])),
+                kpis.formula(status_formula(entry, f"B{row}", ratings, words["no_benchmark"])),
                 kpis.cell(entry.id, text=True),
             ]
         )
@@ -426,37 +425,98 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
                 fill=PatternFill("solid", fgColor=colour, bgColor=colour),
             ),
         )
+    _write_data_notes(ctx, kpis, last_kpi_row + 2)
+
+
+#: The data notes' columns on the KPI sheet: count and first rows are formulas.
+NOTE_COUNT_COLUMN, NOTE_ROWS_COLUMN = "D", "E"
+
+
+def _write_data_notes(ctx: _Context, kpis: _Sheet, first_row: int) -> None:
+    """Below the KPIs: per data check, how many rows it finds, and which.
+
+    The counts are native formulas, so the sheet shows them without the add-in;
+    a check that finds nothing shows 0 in grey.
+    """
+    words = notes_words(ctx.lang)
+    heads = words["headings"]
+    kpis.append([])
+    kpis.append([kpis.cell(words["title"], font=Font(bold=True, size=12))])
+    kpis.append([kpis.cell(words["intro"], text=True)])
+    kpis.append(
+        kpis.header(
+            heads[k] for k in ("table", "column", "problem", "rows", "first_rows", "effect")
+        )
+    )
+    row = first_row + 4
+    first_note_row = row
+    for check in checks_for(ctx.profile.id):
+        rows_formula = check.rows_formula()
+        kpis.append(
+            [
+                kpis.cell(check.table, text=True),
+                kpis.cell(check.column, text=True),
+                kpis.cell(problem_text(check, ctx.lang), text=True),
+                kpis.array(check.count_formula(), f"{NOTE_COUNT_COLUMN}{row}", fmt="#,##0"),
+                kpis.array(rows_formula, f"{NOTE_ROWS_COLUMN}{row}")
+                if rows_formula
+                else kpis.cell("", text=True),
+                kpis.cell(effect_text(check, ctx.lang), text=True),
+            ]
+        )
+        row += 1
+    if row > first_note_row:
+        kpis.ws.conditional_formatting.add(
+            f"A{first_note_row}:F{row - 1}",
+            FormulaRule(
+                formula=[f"${NOTE_COUNT_COLUMN}{first_note_row}=0"],
+                font=Font(color="A6A6A6"),
+            ),
+        )
 
 
 def _write_trend(ctx: _Context, trend: _Sheet) -> None:
-    """Each KPI for each of the last twelve months, and a chart per KPI."""
+    """Each KPI for each of the last twelve months, and a chart per KPI.
+
+    The table shows a dash for a month without a value; each chart reads a
+    hidden copy of its column with ``#N/A`` there instead, which a line chart
+    leaves out (a gap, not a fall to zero).
+    """
     profile = ctx.profile
-    options = ctx.options
     lang = ctx.lang
-    words = ctx.words
-    type_title = ctx.type_title
     heads = ctx.words["headings"]
-    trend.widths([12, 12, *[18] * len(profile.kpis)])
-    trend.append([trend.cell(words["title"].format(type=type_title), font=TITLE_FONT)])
+    count = len(profile.kpis)
+    first_chart_column = 3 + count + 1  # after the KPI columns and a blank one
+    trend.widths([12, 12, *[18] * count])
+    trend.append([trend.cell(ctx.words["title"].format(type=ctx.type_title), font=TITLE_FONT)])
     trend.append([])
+    titles = [e.title[lang] for e in profile.kpis]
     trend.append(
-        trend.header([heads["month"], heads["period_end"], *[e.title[lang] for e in profile.kpis]])
+        [*trend.header([heads["month"], heads["period_end"], *titles]), None, *trend.header(titles)]
     )
     first_month_row = 4
     for index in range(12):
         row = first_month_row + index
-        cells = [
-            trend.cell(f"=EDATE(PERIOD_START,{index - 11})", fmt="mmm yyyy"),
-            trend.cell(f"=EDATE(A{row},1)", fmt="yyyy-mm-dd"),
+        cells: list[Any] = [
+            trend.formula(f"EDATE(PERIOD_START,{index - 11})", fmt="mmm yyyy"),
+            trend.formula(f"EDATE(A{row},1)", fmt="yyyy-mm-dd"),
         ]
-        for entry in profile.kpis:
+        for position, entry in enumerate(profile.kpis):
+            letter = get_column_letter(3 + position)
             cells.append(
-                trend.cell(
+                trend.array(
                     kpi_formula(profile.id, entry.id, f"$A{row}", f"$B{row}"),
-                    fmt=unit_format(entry.unit, options.currency),
+                    f"{letter}{row}",
+                    fmt=ctx.fmt(entry),
                 )
             )
+        cells.append(None)
+        for position, entry in enumerate(profile.kpis):
+            shown = f"{get_column_letter(3 + position)}{row}"
+            cells.append(trend.formula(f"IF(ISNUMBER({shown}),{shown},NA())", fmt=ctx.fmt(entry)))
         trend.append(cells)
+    for column in range(first_chart_column, first_chart_column + count):
+        trend.ws.column_dimensions[get_column_letter(column)].hidden = True
     last_month_row = first_month_row + 11
     months = Reference(trend.ws, min_col=1, min_row=first_month_row, max_row=last_month_row)
     for index, entry in enumerate(profile.kpis):
@@ -464,18 +524,30 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
         chart.title = entry.title[lang]
         chart.height, chart.width = 6.5, 12
         chart.legend = None
+        # The chart's data sits in hidden columns: plot it all the same.
+        chart.visible_cells_only = False
+        chart.display_blanks = "gap"
         series = Reference(
-            trend.ws, min_col=3 + index, min_row=first_month_row - 1, max_row=last_month_row
+            trend.ws,
+            min_col=first_chart_column + index,
+            min_row=first_month_row - 1,
+            max_row=last_month_row,
         )
         chart.add_data(series, titles_from_data=True)
         chart.set_categories(months)
-        chart.y_axis.number_format = unit_format(entry.unit, options.currency)
+        for line in chart.series:
+            line.smooth = False
+        chart.y_axis.number_format = ctx.fmt(entry)
         anchor_row = last_month_row + 3 + (index // 2) * 14
         anchor_column = "A" if index % 2 == 0 else "H"
         trend.ws.add_chart(chart, f"{anchor_column}{anchor_row}")
 
 
-def build_workbook(options: StarterOptions) -> StarterBook:
+def build_workbook(
+    options: StarterOptions, data: Mapping[str, Mapping[str, Sequence[Any]]] | None = None
+) -> StarterBook:
+    """The workbook of ``options``, with its sample data or, given ``data``
+    (rows as columns per table), with those rows instead."""
     options = options.checked()
     assert options.as_of is not None
     assert options.currency is not None
@@ -486,11 +558,14 @@ def build_workbook(options: StarterOptions) -> StarterBook:
     column_words = workbook_words()["columns"][lang]
     ratings = labels(lang)["ratings"]
     tables = tables_for(profile.id)
-    data = (
-        {}
-        if options.empty
-        else sample_tables(profile.id, as_of=options.as_of, seed=options.seed, rows=options.rows)
-    )
+    if data is None:
+        data = (
+            {}
+            if options.empty
+            else sample_tables(
+                profile.id, as_of=options.as_of, seed=options.seed, rows=options.rows
+            )
+        )
     type_title = profile.title[lang]
 
     workbook = Workbook(write_only=True)
@@ -592,8 +667,9 @@ def _validation(column: Column) -> DataValidation | None:
     if column.kind in ("date", "datetime", "month"):
         return DataValidation(
             type="date",
-            operator="greaterThan",
-            formula1="36526",
+            operator="between",
+            formula1="1",
+            formula2=str(END_OF_DATES - 1),
             allow_blank=True,
             showErrorMessage=True,
         )
@@ -685,11 +761,27 @@ def _modified_as_created(core: bytes) -> bytes:
     return _MODIFIED.sub(lambda m: m.group(1) + created.group(1) + m.group(2), core)
 
 
+def _finished_part(name: str, content: bytes, book: StarterBook) -> bytes:
+    """A part as openpyxl wrote it, with what openpyxl cannot write added."""
+    if name == "docProps/core.xml":
+        return _modified_as_created(content)
+    if name.startswith("xl/worksheets/sheet") and name not in book.data_rows:
+        return dynamic_arrays.mark_dynamic_arrays(content)[0]
+    if name.startswith("xl/charts/chart"):
+        return chart_parts.with_na_as_gap(content)
+    if name == "[Content_Types].xml":
+        return dynamic_arrays.with_metadata_content_type(content)
+    if name == "xl/_rels/workbook.xml.rels":
+        return dynamic_arrays.with_metadata_relationship(content)
+    return content
+
+
 def save_workbook(book: StarterBook, target: Path) -> None:
     """Save atomically: a temporary file beside the target, then a rename.
 
     openpyxl writes the package; the repack gives every entry a fixed time
-    (same arguments, same bytes) and streams the data rows into their sheets.
+    (same arguments, same bytes), streams the data rows into their sheets
+    and adds the dynamic-array markup and metadata part (``addin.ooxml``).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -697,6 +789,13 @@ def save_workbook(book: StarterBook, target: Path) -> None:
     os.close(handle)
     raw = Path(raw_name)
     fixed = raw.with_suffix(".fixed.xlsx")
+
+    def entry(name: str) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o600 << 16
+        return info
+
     try:
         book.workbook.save(raw)
         with (
@@ -704,35 +803,37 @@ def save_workbook(book: StarterBook, target: Path) -> None:
             zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as packed,
         ):
             for info in source.infolist():
-                entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_TIME)
-                entry.compress_type = zipfile.ZIP_DEFLATED
-                entry.external_attr = 0o600 << 16
-                content = source.read(info.filename)
-                if info.filename == "docProps/core.xml":
-                    content = _modified_as_created(content)
+                content = _finished_part(info.filename, source.read(info.filename), book)
                 rows = book.data_rows.get(info.filename)
                 if rows is None:
-                    packed.writestr(entry, content)
+                    packed.writestr(entry(info.filename), content)
                     continue
                 head, tail = content.split(b"</sheetData>", 1)
-                with packed.open(entry, "w", force_zip64=True) as stream:
+                with packed.open(entry(info.filename), "w", force_zip64=True) as stream:
                     stream.write(head)
                     for chunk in rows.xml_chunks():
                         stream.write(chunk)
                     stream.write(b"</sheetData>" + tail)
+            packed.writestr(entry(dynamic_arrays.METADATA_PART), dynamic_arrays.METADATA_XML)
         os.replace(fixed, target)
     finally:
         raw.unlink(missing_ok=True)
         fixed.unlink(missing_ok=True)
 
 
-def new_workbook(options: StarterOptions, target: Path, *, force: bool = False) -> Path:
+def new_workbook(
+    options: StarterOptions,
+    target: Path,
+    *,
+    force: bool = False,
+    data: Mapping[str, Mapping[str, Sequence[Any]]] | None = None,
+) -> Path:
     """Build and save one starter workbook; refuse to overwrite without ``force``."""
     target = Path(target)
     if target.suffix.lower() != ".xlsx":
         raise StarterError(f"kpi new: -o is {str(target)!r}; expected a file name ending in .xlsx")
     if target.exists() and not force:
         raise StarterError(f"kpi new: {target} already exists; pass --force to replace it")
-    workbook = build_workbook(options)
+    workbook = build_workbook(options, data)
     save_workbook(workbook, target)
     return target

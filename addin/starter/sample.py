@@ -16,7 +16,7 @@ from typing import Any
 
 from kpi_engine._inputs import first_of_month
 
-from .model import ACQUISITION_CHANNELS
+from addin.recipes.tables import ACQUISITION_CHANNELS
 
 #: Rows of each type's main table for about a year of activity.
 DEFAULT_ROWS = {

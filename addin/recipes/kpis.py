@@ -1,0 +1,825 @@
+"""One recipe per KPI: what it reads, its workbook formula, its engine call.
+
+A recipe says, once, how a KPI is measured for one month [start, end) from
+the data tables: as a native Excel formula (so the workbook computes without
+the add-in) and as a call to a ``kpi_engine`` function on the same rows (so
+the report refresh, and the add-in function of that name, give the value the
+formula gives). Both follow the data rules of ``rules``.
+
+The formulas only use functions of Excel 2021 and later (LET, FILTER,
+UNIQUE, SORT, SEQUENCE, XMATCH), each column is scanned a fixed number of
+times, and no formula compares every row with every other: recalculation
+grows linearly with the data. In particular, "customers with two orders or
+more" sorts the order's customer ids and counts the ids equal to the one
+before them, because UNIQUE's exactly-once mode is quadratic in LibreOffice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kpi_engine
+from kpi_engine._inputs import first_of_month, serial_to_date, to_serial
+
+from .rules import (
+    Let,
+    Rows,
+    TableRows,
+    both,
+    equal_keys,
+    excel_counts,
+    excel_distinct,
+    excel_stays,
+    excel_within,
+    joined_during,
+    pick,
+    present_at,
+    present_during,
+    ref,
+    stays,
+    total,
+    valid,
+    within,
+)
+from .tables import EXTRA_TABLES, MASTERS, PARTS_OF_WHOLES, TABLES, UNUSED_COLUMNS, Column, column
+
+UNDEFINED = '"-"'
+
+
+@dataclass(frozen=True)
+class EngineCall:
+    """A ``kpi_engine`` function and the arguments a recipe gives it."""
+
+    function: str
+    args: tuple[Any, ...]
+
+    def run(self) -> float:
+        return float(getattr(kpi_engine, self.function)(*self.args))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one KPI is measured for a month, in Excel and with the engine."""
+
+    kpi_id: str
+    #: The columns it reads, per table.
+    reads: Mapping[str, tuple[str, ...]]
+    #: The formula for the month [start, end), given as cell references; it
+    #: shows a dash where the KPI is undefined.
+    formula: Callable[[str, str], str]
+    engine_call: Callable[[Rows, float, float], EngineCall]
+
+    def compute(self, rows: Rows, start: float, end: float) -> float:
+        """The engine's value for [start, end); KPIUndefinedError when there is none."""
+        return self.engine_call(rows, start, end).run()
+
+
+def month_shift(serial: float, months: int) -> float:
+    """EDATE for the first day of a month, in serial numbers."""
+    return to_serial("recipe", "month", first_of_month(serial_to_date(serial), months))
+
+
+def _ratio(let: Let, numerator: str, denominator: str) -> str:
+    """The result of a LET: a dash where the denominator is 0."""
+    return let.formula(f"IF({denominator}=0,{UNDEFINED},{numerator}/{denominator})")
+
+
+# --- orders ----------------------------------------------------------------------------
+
+
+def _fulfillment(s: str, e: str) -> str:
+    let = Let()
+    ordered = let.value("Orders", "ordered_at", "datetime", "ordered")
+    delivered = let.value("Orders", "delivered_at", "datetime", "delivered")
+    # A delivery before its order is a typing error: left out, not a negative time.
+    counted = let.bind(
+        "counted",
+        f"{excel_within(delivered, s, e)}*({ordered}>=1)*({delivered}>={ordered})",
+    )
+    orders = let.bind("orders", f"SUM({counted})")
+    return _ratio(let, f"SUM({counted}*({delivered}-{ordered}))*24", orders)
+
+
+def _fulfillment_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    orders = rows["Orders"]
+    mask = within(orders, "delivered_at", s, e)
+    return EngineCall(
+        "avg_fulfillment_time_from_timestamps",
+        (pick(orders["ordered_at"], mask), pick(orders["delivered_at"], mask)),
+    )
+
+
+def _status_share_formula(
+    table: str, date_column: str, status_column: str, wanted: str
+) -> Callable[[str, str], str]:
+    """Rows of the month whose status is ``wanted``, among rows with a status."""
+
+    def formula(s: str, e: str) -> str:
+        let = Let()
+        dated = let.value(table, date_column, "date", "dated")
+        status = let.value(table, status_column, "choice", "status")
+        counted = let.bind("counted", f'{excel_within(dated, s, e)}*({status}<>"")')
+        rows = let.bind("with_status", f"SUM({counted})")
+        return _ratio(let, f'SUM({counted}*({status}="{wanted}"))', rows)
+
+    return formula
+
+
+def _completion_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    orders = rows["Orders"]
+    statuses = pick(orders["status"], within(orders, "ordered_at", s, e))
+    return EngineCall("completion_rate_from_statuses", (statuses, "completed"))
+
+
+def _repeat(s: str, e: str) -> str:
+    # Over the twelve months that end with the period: a month alone is too
+    # short for a second purchase.
+    let = Let()
+    ordered = let.value("Orders", "ordered_at", "datetime", "ordered")
+    customer = let.value("Orders", "customer_id", "id", "customer")
+    counted = let.bind(
+        "counted", f'{excel_within(ordered, f"EDATE({e},-12)", e)}*({customer}<>"")'
+    )
+    orders = let.bind("orders", f"SUM({counted})")
+    sorted_ids = let.bind("sorted", f"IF({orders}=0,\"\",SORT(FILTER({customer},{counted})))")
+    pairs = let.bind("pairs", f"SEQUENCE(MAX({orders}-1,1))")
+    # Equal ids stand together once sorted: an id equal to the one before it
+    # belongs to a customer with two orders or more.
+    after = let.bind("after", f"INDEX({sorted_ids},{pairs}+1)")
+    repeats = let.bind(
+        "repeaters",
+        f"IF({orders}<2,0,IFERROR(ROWS(UNIQUE(FILTER({after},"
+        f"INDEX({sorted_ids},{pairs})={after}))),0))",
+    )
+    customers = let.bind("customers", f"IF({orders}=0,0,ROWS(UNIQUE({sorted_ids})))")
+    return _ratio(let, repeats, customers)
+
+
+def _repeat_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    orders = rows["Orders"]
+    mask = within(orders, "ordered_at", month_shift(e, -12), e)
+    return EngineCall("repeat_purchase_rate_from_orders", (pick(orders["customer_id"], mask),))
+
+
+def _turnaround(s: str, e: str) -> str:
+    let = Let()
+    delivered = let.value("Orders", "delivered_at", "datetime", "delivered")
+    status = let.value("Orders", "status", "choice", "status")
+    hours = let.value("Orders", "work_hours", "number", "hours")
+    counted = let.bind(
+        "counted",
+        f'{excel_within(delivered, s, e)}*({status}="completed")*{excel_counts("number", hours)}',
+    )
+    projects = let.bind("projects", f"SUM({counted})")
+    return _ratio(let, f"SUM({counted}*{hours})", projects)
+
+
+def _turnaround_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    orders = rows["Orders"]
+    hours = orders.read("work_hours", "number")
+    mask = both(
+        within(orders, "delivered_at", s, e),
+        equal_keys(orders, "status", "completed"),
+        valid(orders, "work_hours", "number"),
+    )
+    return EngineCall("avg_turnaround_time", (total(hours, mask), sum(mask)))
+
+
+# --- survey ----------------------------------------------------------------------------
+
+
+def _nps(s: str, e: str) -> str:
+    let = Let()
+    answered = let.value("Survey", "answered_on", "date", "answered")
+    score = let.value("Survey", "recommend_score", "score", "score")
+    counted = let.bind(
+        "counted", f"{excel_within(answered, s, e)}*{excel_counts('score', score)}"
+    )
+    responses = let.bind("responses", f"SUM({counted})")
+    promoters = f"SUM({counted}*({score}>=9))"
+    detractors = f"SUM({counted}*({score}<=6))"
+    # Multiply before dividing, as the engine does.
+    return let.formula(
+        f"IF({responses}=0,{UNDEFINED},({promoters}-{detractors})*100/{responses})"
+    )
+
+
+def _nps_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    survey = rows["Survey"]
+    return EngineCall("nps", (pick(survey["recommend_score"], within(survey, "answered_on", s, e)),))
+
+
+def _csat(s: str, e: str) -> str:
+    let = Let()
+    answered = let.value("Survey", "answered_on", "date", "answered")
+    rating = let.value("Survey", "satisfaction", "rating", "rating")
+    counted = let.bind(
+        "counted", f"{excel_within(answered, s, e)}*{excel_counts('rating', rating)}"
+    )
+    responses = let.bind("responses", f"SUM({counted})")
+    satisfied = f"SUM({counted}*IF(ISNUMBER({rating}),{rating}>=4,FALSE))"
+    return _ratio(let, satisfied, responses)
+
+
+def _csat_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    survey = rows["Survey"]
+    ratings = pick(survey["satisfaction"], within(survey, "answered_on", s, e))
+    return EngineCall("csat_from_scores", (ratings, 4))
+
+
+# --- who is there: customers, celebrities, members -------------------------------------
+#
+# A master table has a row per stay. The people present at the start of the
+# month are the cohort; churned are those of the cohort not present at its
+# end. With A the cohort and B those present at the end, the formulas count
+# |A|, |B| and |A or B| with UNIQUE, which is linear, and take
+# |A and B| = |A| + |B| - |A or B| and |A but not B| = |A or B| - |B|.
+
+
+def _cohort(table: str) -> Callable[[str, str], tuple[Let, str, str, str, str]]:
+    def bind(s: str, e: str) -> tuple[Let, str, str, str, str]:
+        let = Let()
+        listed = excel_stays(let, table, MASTERS[table])
+        at_start = let.bind("at_start", listed.present_at(s))
+        at_end = let.bind("at_end", listed.present_at(e))
+        before = let.bind("before", excel_distinct(listed.who, at_start))
+        after = let.bind("after", excel_distinct(listed.who, at_end))
+        either = let.bind("either", excel_distinct(listed.who, f"({at_start}+{at_end}>0)"))
+        return let, before, after, either, listed.who
+
+    return bind
+
+
+def _keys_at(rows: Rows, table: str, s: float, e: float) -> tuple[set[str], set[str]]:
+    listed = stays(rows[table], MASTERS[table])
+    return present_at(listed, s), present_at(listed, e)
+
+
+def _churn(s: str, e: str) -> str:
+    let, before, after, either, _ = _cohort("Customers")(s, e)
+    return _ratio(let, f"({either}-{after})", before)
+
+
+def _churn_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    return EngineCall("churn_rate_from_ids", tuple(map(sorted, _keys_at(rows, "Customers", s, e))))
+
+
+def _retention(table: str) -> Recipe:
+    def formula(s: str, e: str) -> str:
+        let, before, after, either, _ = _cohort(table)(s, e)
+        return _ratio(let, f"({before}+{after}-{either})", before)
+
+    def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
+        return EngineCall("retention_rate_from_ids", tuple(map(sorted, _keys_at(rows, table, s, e))))
+
+    return Recipe("retention_rate", {table: _MASTER_COLUMNS[table]}, formula, engine_call)
+
+
+def _newcomers(let: Let, table: str, s: str, e: str, via: str = "") -> tuple[str, str]:
+    """Bind the cohort and the newcomers of [s, e): who joined in it and was
+    not there at its start (a comeback counts; a second row of someone
+    present does not). With ``via``, only rows whose acquired_via is it join.
+    Return the names of their numbers."""
+    listed = excel_stays(let, table, MASTERS[table])
+    at_start = let.bind("at_start", listed.present_at(s))
+    joined = let.bind("joined", listed.joined_during(s, e))
+    before = let.bind("before", excel_distinct(listed.who, at_start))
+    new = let.bind("new", f"{excel_distinct(listed.who, f'({at_start}+{joined}>0)')}-{before}")
+    if not via:
+        return before, new
+    channel = let.value(table, "acquired_via", "choice", "channel")
+    chosen = excel_distinct(listed.who, f'({at_start}+{joined}*({channel}="{via}")>0)')
+    return new, let.bind("chosen", f"{chosen}-{before}")
+
+
+def _newcomer_keys(table: TableRows, id_column: str, s: float, e: float, via: str = "") -> tuple[set[str], set[str]]:
+    """The engine's side of ``_newcomers``: (cohort, newcomers) as id keys."""
+    listed = stays(table, id_column)
+    at_start = present_at(listed, s)
+    channels = table.read("acquired_via", "choice") if via else None
+    joined = {
+        stay.key
+        for stay in listed
+        if s <= stay.since < e and (channels is None or channels[stay.row] == via)
+    }
+    return at_start, joined - at_start
+
+
+def _celebrity_acquisition(s: str, e: str) -> str:
+    let = Let()
+    before, new = _newcomers(let, "Celebrities", s, e)
+    return _ratio(let, new, before)
+
+
+def _celebrity_acquisition_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    at_start, new = _newcomer_keys(rows["Celebrities"], "celebrity_id", s, e)
+    return EngineCall("celebrity_acquisition_rate", (len(new), len(at_start)))
+
+
+def _referral(s: str, e: str) -> str:
+    let = Let()
+    new, referred = _newcomers(let, "Customers", s, e, via="referral")
+    return _ratio(let, referred, new)
+
+
+def _referral_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    customers = rows["Customers"]
+    _, new = _newcomer_keys(customers, "customer_id", s, e)
+    _, referred = _newcomer_keys(customers, "customer_id", s, e, via="referral")
+    return EngineCall("referral_acquisition_rate", (len(referred), len(new)))
+
+
+def _revenue_per_celebrity(s: str, e: str) -> str:
+    let = Let()
+    delivered = let.value("Orders", "delivered_at", "datetime", "delivered")
+    amount = let.value("Orders", "amount", "money", "amount")
+    revenue = let.bind(
+        "revenue", f"SUM({excel_within(delivered, s, e)}*{excel_counts('money', amount)}*{amount})"
+    )
+    listed = excel_stays(let, "Celebrities", "celebrity_id")
+    active = let.bind("active", listed.present_during(s, e))
+    celebrities = let.bind("celebrities", excel_distinct(listed.who, active))
+    return _ratio(let, revenue, celebrities)
+
+
+def _revenue_per_celebrity_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    orders = rows["Orders"]
+    amounts = orders.read("amount", "money")
+    revenue = total(amounts, both(within(orders, "delivered_at", s, e), valid(orders, "amount", "money")))
+    celebrities = present_during(stays(rows["Celebrities"], "celebrity_id"), s, e)
+    return EngineCall("revenue_per_celebrity", (revenue, len(celebrities)))
+
+
+# --- members and their activity ----------------------------------------------------------
+
+
+def _active_users(let: Let, s: str, e: str) -> str:
+    """Bind the month's distinct active members (activity of an id missing
+    from Members still counts) and return the name of their number."""
+    active = let.value("Activity", "active_on", "date", "active")
+    member = let.value("Activity", "member_id", "id", "member")
+    counted = let.bind("active_rows", f'{excel_within(active, s, e)}*({member}<>"")')
+    return let.bind("users", excel_distinct(member, counted))
+
+
+def _mau(s: str, e: str) -> str:
+    let = Let()
+    users = _active_users(let, s, e)
+    return let.formula(users)
+
+
+def _mau_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    activity = rows["Activity"]
+    return EngineCall("mau", (activity["member_id"], activity["active_on"], s))
+
+
+def _active_user_count(rows: Rows, s: float, e: float) -> float:
+    return _mau_engine(rows, s, e).run()
+
+
+def _per_active_user(kpi_id: str, table: str, date_column: str, value_column: str | None) -> Recipe:
+    def formula(s: str, e: str) -> str:
+        let = Let()
+        dated = let.value(table, date_column, "date", "dated")
+        if value_column is None:
+            amount = let.bind("amount", f"SUM({excel_within(dated, s, e)})")
+        else:
+            value = let.value(table, value_column, "money", "paid")
+            amount = let.bind(
+                "amount", f"SUM({excel_within(dated, s, e)}*{excel_counts('money', value)}*{value})"
+            )
+        users = _active_users(let, s, e)
+        return _ratio(let, amount, users)
+
+    def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
+        data = rows[table]
+        mask = within(data, date_column, s, e)
+        if value_column is None:
+            amount = float(sum(mask))
+        else:
+            values = data.read(value_column, "money")
+            amount = total(values, both(mask, valid(data, value_column, "money")))
+        return EngineCall(kpi_id, (amount, _active_user_count(rows, s, e)))
+
+    columns = (date_column,) if value_column is None else (date_column, value_column)
+    reads = {table: columns, "Activity": ("member_id", "active_on")}
+    return Recipe(kpi_id, reads, formula, engine_call)
+
+
+def _per_row_average(kpi_id: str, table: str, date_column: str, value_column: str) -> Recipe:
+    """An average over the month's rows whose value counts (time per visit)."""
+
+    def formula(s: str, e: str) -> str:
+        let = Let()
+        dated = let.value(table, date_column, "date", "dated")
+        value = let.value(table, value_column, "number", "measured")
+        counted = let.bind(
+            "counted", f"{excel_within(dated, s, e)}*{excel_counts('number', value)}"
+        )
+        rows = let.bind("counted_rows", f"SUM({counted})")
+        return _ratio(let, f"SUM({counted}*{value})", rows)
+
+    def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
+        data = rows[table]
+        mask = both(within(data, date_column, s, e), valid(data, value_column, "number"))
+        return EngineCall(kpi_id, (total(data.read(value_column, "number"), mask), sum(mask)))
+
+    return Recipe(kpi_id, {table: (date_column, value_column)}, formula, engine_call)
+
+
+def _status_share(kpi_id: str, table: str, date_column: str, status_column: str, wanted: str) -> Recipe:
+    def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
+        data = rows[table]
+        mask = both(within(data, date_column, s, e), valid(data, status_column, "choice"))
+        hits = both(mask, equal_keys(data, status_column, wanted))
+        return EngineCall(kpi_id, (sum(hits), sum(mask)))
+
+    formula = _status_share_formula(table, date_column, status_column, wanted)
+    return Recipe(kpi_id, {table: (date_column, status_column)}, formula, engine_call)
+
+
+# --- monthly tables: Social, Channels, Marketing, Funnel --------------------------------
+
+
+def _monthly_rows(
+    let: Let, table: str, columns: Mapping[str, str], s: str, e: str, *, shares: bool = False
+) -> tuple[str, dict[str, str]]:
+    """Bind a monthly table's month, the given columns (id -> LET name) and
+    ``counted``: the month's rows in which every one of them counts."""
+    month = let.value(table, "month", "month", "month_start")
+    names = {
+        column: let.value(table, column, _kind(table, column), name)
+        for column, name in columns.items()
+    }
+    checks = "".join(f"*{excel_counts(_kind(table, c), n)}" for c, n in names.items())
+    if shares:
+        checks += "".join(
+            f"*({names[part]}<={names[whole]})"
+            for part, whole in PARTS_OF_WHOLES.get(table, ())
+            if part in names and whole in names
+        )
+    counted = let.bind("counted", f"{excel_within(month, s, e)}{checks}")
+    return counted, names
+
+
+def _monthly_mask(
+    rows: Rows, table: str, columns: tuple[str, ...], s: float, e: float, *, shares: bool = False
+) -> list[bool]:
+    data = rows[table]
+    masks = [within(data, "month", s, e)] + [valid(data, c, _kind(table, c)) for c in columns]
+    mask = both(*masks)
+    if shares:
+        for part, whole in PARTS_OF_WHOLES.get(table, ()):
+            if part in columns and whole in columns:
+                mask = both(
+                    mask,
+                    [
+                        p is None or w is None or p <= w
+                        for p, w in zip(
+                            data.read(part, "whole"), data.read(whole, "whole"), strict=True
+                        )
+                    ],
+                )
+    return mask
+
+
+def _monthly_ratio(kpi_id: str, table: str, numerator: str, denominator: str) -> Recipe:
+    """A KPI that divides two column sums of a monthly table, row by row valid."""
+
+    def formula(s: str, e: str) -> str:
+        let = Let()
+        counted, names = _monthly_rows(
+            let, table, {numerator: "part", denominator: "whole"}, s, e, shares=True
+        )
+        whole = let.bind("whole_total", f"SUM({counted}*{names[denominator]})")
+        return _ratio(let, f"SUM({counted}*{names[numerator]})", whole)
+
+    def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
+        data = rows[table]
+        mask = _monthly_mask(rows, table, (numerator, denominator), s, e, shares=True)
+        return EngineCall(
+            kpi_id,
+            (
+                total(data.read(numerator, _kind(table, numerator)), mask),
+                total(data.read(denominator, _kind(table, denominator)), mask),
+            ),
+        )
+
+    return Recipe(kpi_id, {table: ("month", numerator, denominator)}, formula, engine_call)
+
+
+def _monthly_sum(kpi_id: str, table: str, column: str) -> Recipe:
+    def formula(s: str, e: str) -> str:
+        let = Let()
+        counted, names = _monthly_rows(let, table, {column: "measured"}, s, e)
+        return let.formula(f"SUM({counted}*{names[column]})")
+
+    def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
+        data = rows[table]
+        return EngineCall(kpi_id, (pick(data[column], within(data, "month", s, e)),))
+
+    return Recipe(kpi_id, {table: ("month", column)}, formula, engine_call)
+
+
+def _growth(kpi_id: str, table: str, column: str) -> Recipe:
+    """This month's total against the month before's."""
+
+    def formula(s: str, e: str) -> str:
+        let = Let()
+        month = let.value(table, "month", "month", "month_start")
+        value = let.value(table, column, "whole", "measured")
+        counts = let.bind("counts", excel_counts("whole", value))
+        current = let.bind("current", f"SUM({excel_within(month, s, e)}*{counts}*{value})")
+        earlier = excel_within(month, f"EDATE({s},-1)", s)
+        before = let.bind("before", f"SUM({earlier}*{counts}*{value})")
+        return _ratio(let, f"({current}-{before})", before)
+
+    def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
+        data = rows[table]
+        values = data.read(column, "whole")
+        counts = valid(data, column, "whole")
+        current = total(values, both(within(data, "month", s, e), counts))
+        before = total(values, both(within(data, "month", month_shift(s, -1), s), counts))
+        return EngineCall(kpi_id, (current, before))
+
+    return Recipe(kpi_id, {table: ("month", column)}, formula, engine_call)
+
+
+def _engagement_rate(s: str, e: str) -> str:
+    let = Let()
+    counted, names = _monthly_rows(
+        let, "Channels", {"likes": "likes", "comments": "comments", "followers": "followers"}, s, e
+    )
+    followers = let.bind("follower_total", f"SUM({counted}*{names['followers']})")
+    interactions = f"(SUM({counted}*{names['likes']})+SUM({counted}*{names['comments']}))"
+    return _ratio(let, interactions, followers)
+
+
+def _engagement_rate_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    data = rows["Channels"]
+    columns = ("likes", "comments", "followers")
+    mask = _monthly_mask(rows, "Channels", columns, s, e)
+    return EngineCall(
+        "engagement_rate", tuple(total(data.read(c, "whole"), mask) for c in columns)
+    )
+
+
+def _roi(s: str, e: str) -> str:
+    let = Let()
+    counted, names = _monthly_rows(
+        let, "Marketing", {"revenue_from_video": "gain", "video_spend": "cost"}, s, e
+    )
+    cost = let.bind("cost_total", f"SUM({counted}*{names['video_spend']})")
+    return _ratio(let, f"(SUM({counted}*{names['revenue_from_video']})-{cost})", cost)
+
+
+def _roi_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    data = rows["Marketing"]
+    mask = _monthly_mask(rows, "Marketing", ("revenue_from_video", "video_spend"), s, e)
+    return EngineCall(
+        "return_on_investment",
+        (
+            total(data.read("revenue_from_video", "money"), mask),
+            total(data.read("video_spend", "money"), mask),
+        ),
+    )
+
+
+def _clv_marketing(s: str, e: str) -> str:
+    # Revenue per customer x margin / churn rate: the customers at the start
+    # appear in both rates; kept in, in the engine's order of operations.
+    let, before, after, either, _ = _cohort("Customers")(s, e)
+    counted, names = _monthly_rows(let, "Marketing", {"revenue": "revenue_cell"}, s, e)
+    revenue = let.bind("revenue", f"SUM({counted}*{names['revenue']})")
+    churned = let.bind("churned", f"{either}-{after}")
+    return let.formula(
+        f"IF(OR({before}=0,{churned}=0),{UNDEFINED},"
+        f"({revenue}/{before})*GROSS_MARGIN/({churned}/{before}))"
+    )
+
+
+def _clv_marketing_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    marketing = rows["Marketing"]
+    mask = _monthly_mask(rows, "Marketing", ("revenue",), s, e)
+    revenue = total(marketing.read("revenue", "money"), mask)
+    at_start, at_end = _keys_at(rows, "Customers", s, e)
+    if not at_start:
+        raise kpi_engine.KPIUndefinedError(
+            "customer_lifetime_value", "there are no customers at the start"
+        )
+    churn = kpi_engine.churn_rate_from_ids(sorted(at_start), sorted(at_end))
+    return EngineCall(
+        "customer_lifetime_value",
+        (revenue / len(at_start), rows["Settings"]["GROSS_MARGIN"][0], churn),
+    )
+
+
+def _clv_funnel(s: str, e: str) -> str:
+    let = Let()
+    counted, names = _monthly_rows(
+        let,
+        "Funnel",
+        {"revenue": "revenue_cell", "customers_at_start": "start_cell", "churned_customers": "gone_cell"},
+        s,
+        e,
+        shares=True,
+    )
+    at_start = let.bind("at_start", f"SUM({counted}*{names['customers_at_start']})")
+    churned = let.bind("churned", f"SUM({counted}*{names['churned_customers']})")
+    revenue = let.bind("revenue", f"SUM({counted}*{names['revenue']})")
+    return let.formula(
+        f"IF(OR({at_start}=0,{churned}=0),{UNDEFINED},"
+        f"({revenue}/{at_start})*GROSS_MARGIN/({churned}/{at_start}))"
+    )
+
+
+def _clv_funnel_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    data = rows["Funnel"]
+    columns = ("revenue", "customers_at_start", "churned_customers")
+    mask = _monthly_mask(rows, "Funnel", columns, s, e, shares=True)
+    revenue, at_start, churned = (total(data.read(c, _kind("Funnel", c)), mask) for c in columns)
+    if at_start == 0:
+        raise kpi_engine.KPIUndefinedError("customer_lifetime_value", "customers_at_start is 0")
+    churn = kpi_engine.churn_rate(churned, at_start)
+    return EngineCall(
+        "customer_lifetime_value",
+        (revenue / at_start, rows["Settings"]["GROSS_MARGIN"][0], churn),
+    )
+
+
+def _retention_cost(s: str, e: str) -> str:
+    let, before, after, either, _ = _cohort("Customers")(s, e)
+    counted, names = _monthly_rows(let, "Marketing", {"retention_spend": "spend_cell"}, s, e)
+    spend = let.bind("spend", f"SUM({counted}*{names['retention_spend']})")
+    kept = let.bind("kept", f"{before}+{after}-{either}")
+    return _ratio(let, spend, kept)
+
+
+def _retention_cost_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    marketing = rows["Marketing"]
+    mask = _monthly_mask(rows, "Marketing", ("retention_spend",), s, e)
+    spend = total(marketing.read("retention_spend", "money"), mask)
+    at_start, at_end = _keys_at(rows, "Customers", s, e)
+    return EngineCall("customer_retention_cost", (spend, len(at_start & at_end)))
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+_MASTER_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    table: (id_column, "joined_on", "left_on") for table, id_column in MASTERS.items()
+}
+
+
+def _kind(table: str, column_id: str) -> str:
+    return column(table, column_id).kind
+
+
+def _recipe(kpi_id: str, reads: Mapping[str, tuple[str, ...]], formula: Any, engine: Any) -> Recipe:
+    return Recipe(kpi_id, reads, formula, engine)
+
+
+RECIPES: Mapping[str, Recipe] = {
+    recipe.kpi_id: recipe
+    for recipe in (
+        _recipe(
+            "avg_fulfillment_time",
+            {"Orders": ("ordered_at", "delivered_at")},
+            _fulfillment,
+            _fulfillment_engine,
+        ),
+        _recipe(
+            "celebrity_acquisition_rate",
+            {"Celebrities": _MASTER_COLUMNS["Celebrities"]},
+            _celebrity_acquisition,
+            _celebrity_acquisition_engine,
+        ),
+        _recipe(
+            "repeat_purchase_rate",
+            {"Orders": ("ordered_at", "customer_id")},
+            _repeat,
+            _repeat_engine,
+        ),
+        _recipe(
+            "completion_rate",
+            {"Orders": ("ordered_at", "status")},
+            _status_share_formula("Orders", "ordered_at", "status", "completed"),
+            _completion_engine,
+        ),
+        _recipe("nps", {"Survey": ("answered_on", "recommend_score")}, _nps, _nps_engine),
+        _recipe(
+            "revenue_per_celebrity",
+            {"Orders": ("delivered_at", "amount"), "Celebrities": _MASTER_COLUMNS["Celebrities"]},
+            _revenue_per_celebrity,
+            _revenue_per_celebrity_engine,
+        ),
+        _recipe("churn_rate", {"Customers": _MASTER_COLUMNS["Customers"]}, _churn, _churn_engine),
+        _recipe("csat", {"Survey": ("answered_on", "satisfaction")}, _csat, _csat_engine),
+        _recipe(
+            "referral_acquisition_rate",
+            {"Customers": (*_MASTER_COLUMNS["Customers"], "acquired_via")},
+            _referral,
+            _referral_engine,
+        ),
+        _recipe(
+            "avg_turnaround_time",
+            {"Orders": ("delivered_at", "status", "work_hours")},
+            _turnaround,
+            _turnaround_engine,
+        ),
+        _growth("engagement_growth", "Social", "engagements"),
+        _retention("Customers"),
+        _recipe("mau", {"Activity": ("member_id", "active_on")}, _mau, _mau_engine),
+        _status_share(
+            "connection_success_rate", "Connections", "requested_on", "status", "accepted"
+        ),
+        _per_active_user("events_per_user", "Attendance", "event_on", None),
+        _per_row_average("avg_time_per_visit", "Visits", "visited_on", "minutes"),
+        _per_active_user("revenue_per_active_user", "Payments", "paid_on", "amount"),
+        _status_share(
+            "customer_success_rate", "Followups", "followed_up_on", "outcome", "success"
+        ),
+        _recipe(
+            "customer_lifetime_value",
+            {"Marketing": ("month", "revenue"), "Customers": _MASTER_COLUMNS["Customers"]},
+            _clv_marketing,
+            _clv_marketing_engine,
+        ),
+        _recipe(
+            "customer_retention_cost",
+            {"Marketing": ("month", "retention_spend"), "Customers": _MASTER_COLUMNS["Customers"]},
+            _retention_cost,
+            _retention_cost_engine,
+        ),
+        _recipe(
+            "return_on_investment",
+            {"Marketing": ("month", "revenue_from_video", "video_spend")},
+            _roi,
+            _roi_engine,
+        ),
+        _monthly_sum("reach", "Channels", "reach"),
+        _monthly_sum("impressions", "Channels", "impressions"),
+        _recipe(
+            "engagement_rate",
+            {"Channels": ("month", "likes", "comments", "followers")},
+            _engagement_rate,
+            _engagement_rate_engine,
+        ),
+        _monthly_ratio("click_through_rate", "Channels", "clicks", "impressions"),
+        _growth("follower_growth_rate", "Channels", "followers"),
+        _monthly_ratio("bounce_rate", "Funnel", "single_page_sessions", "sessions"),
+        _monthly_ratio("conversion_rate", "Funnel", "conversions", "visitors"),
+        _monthly_ratio(
+            "customer_acquisition_cost", "Funnel", "marketing_spend", "new_customers"
+        ),
+    )
+}
+
+#: Where a business type measures a KPI from other tables than the default:
+#: a networking platform retains members, a social media funnel reports its
+#: customers per month.
+TYPE_RECIPES: Mapping[tuple[str, str], Recipe] = {
+    ("networking", "retention_rate"): _retention("Members"),
+    ("social_media", "customer_lifetime_value"): _recipe(
+        "customer_lifetime_value",
+        {"Funnel": ("month", "revenue", "customers_at_start", "churned_customers")},
+        _clv_funnel,
+        _clv_funnel_engine,
+    ),
+}
+
+
+def recipe_for(business_type: str, kpi_id: str) -> Recipe:
+    return TYPE_RECIPES.get((business_type, kpi_id)) or RECIPES[kpi_id]
+
+
+def tables_for(business_type: str) -> dict[str, tuple[Column, ...]]:
+    """The data tables of a business type, in sheet order, with their columns."""
+    profile = kpi_engine.get_business_type(business_type)
+    wanted: list[str] = []
+    for entry in profile.kpis:
+        for table in recipe_for(profile.id, entry.id).reads:
+            if table not in wanted:
+                wanted.append(table)
+    for table in EXTRA_TABLES.get(profile.id, ()):
+        if table not in wanted:
+            wanted.append(table)
+    unused = UNUSED_COLUMNS[profile.id]
+    return {
+        table: tuple(c for c in TABLES[table] if (table, c.id) not in unused) for table in wanted
+    }
+
+
+def columns_read(business_type: str) -> dict[str, tuple[str, ...]]:
+    """Per table, the columns that some KPI of the type reads, in table order."""
+    profile = kpi_engine.get_business_type(business_type)
+    read: dict[str, set[str]] = {}
+    for entry in profile.kpis:
+        for table, columns in recipe_for(profile.id, entry.id).reads.items():
+            read.setdefault(table, set()).update(columns)
+    return {
+        table: tuple(c.id for c in TABLES[table] if c.id in read[table])
+        for table in tables_for(business_type)
+        if table in read
+    }

@@ -1,0 +1,346 @@
+"""Data notes: which rows of a table the KPIs leave out, and why.
+
+Every check is one kind of problem in one table column (a date that is text,
+a score of 11, a delivery before its order, an id missing from the master
+table...). Each has a Python form, which finds the offending rows for the
+report and ``kpi report``, and an Excel form, which the KPI sheet uses to
+count them with native formulas. The checks of a business type follow from
+the columns its recipes read, so a new recipe brings its checks with it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import kpi_engine
+from kpi_engine._cells import END_OF_DATES, FIRST_DATE, is_blank, is_error
+from kpi_engine._labels import templates_dir
+
+from .kpis import columns_read, recipe_for, tables_for
+from .rules import READERS, Rows, TableRows, ref
+from .tables import MASTERS, PARTS_OF_WHOLES, REFERENCES, Column
+
+#: How many row numbers a note lists.
+FIRST_ROWS = 5
+
+_DATE_TEST = f"({{x}}>={FIRST_DATE})*({{x}}<{END_OF_DATES})"
+#: What a cell of each kind must be, as a problem id, and the Excel test of
+#: a number cell of that kind (``{x}`` stands for the cell).
+_INVALID: dict[str, tuple[str, str]] = {
+    "date": ("not_a_date", _DATE_TEST),
+    "datetime": ("not_a_date", _DATE_TEST),
+    "month": ("not_a_date", _DATE_TEST),
+    "money": ("not_an_amount", "{x}>=0"),
+    "number": ("not_an_amount", "{x}>=0"),
+    "whole": ("not_a_count", "({x}>=0)*({x}=INT({x}))"),
+    "score": ("not_a_score", "({x}>=0)*({x}<=10)*({x}=INT({x}))"),
+    "rating": ("not_a_number", "TRUE"),
+}
+#: Problems after which the row still counts: the note is for information.
+STILL_COUNTED = frozenset({"unknown_id", "unknown_choice", "repeated_id"})
+
+
+@dataclass(frozen=True)
+class Check:
+    """One kind of problem in one table column."""
+
+    table: str
+    column: str
+    problem: str
+    #: The other table or column the problem names ("Customers", "impressions"),
+    #: or the allowed choices.
+    other: str
+    #: 0-based indexes of the offending rows.
+    find: Callable[[Rows], list[int]] = field(compare=False, repr=False)
+    #: Excel: an array, 1 on an offending row (None: count only, see ``excel_count``).
+    mask: str | None = field(compare=False, repr=False)
+    excel_count: str = field(compare=False, repr=False, default="")
+
+    @property
+    def still_counted(self) -> bool:
+        return self.problem in STILL_COUNTED
+
+    def count_formula(self) -> str:
+        return self.excel_count or f"SUM({self.mask}*1)"
+
+    def rows_formula(self) -> str | None:
+        """Excel: the first offending sheet rows, as text such as "14, 20"."""
+        if self.mask is None:
+            return None
+        rows = ref(self.table, self.column)
+        return (
+            f"LET(bad,{self.mask},found,SUM(bad*1),IF(found=0,\"\",TEXTJOIN(\", \",TRUE,"
+            f"INDEX(FILTER(ROW({rows}),bad),SEQUENCE(MIN({FIRST_ROWS},found))))))"
+        )
+
+
+@dataclass(frozen=True)
+class Note:
+    """What a check found in a workbook's rows."""
+
+    check: Check
+    rows: int
+    first_rows: tuple[int, ...]
+    kpis: tuple[str, ...]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "table": self.check.table,
+            "column": self.check.column,
+            "problem": self.check.problem,
+            "other": self.check.other or None,
+            "rows": self.rows,
+            "first_rows": list(self.first_rows),
+            "still_counted": self.check.still_counted,
+            "kpis": list(self.kpis),
+        }
+
+
+# --- the checks ----------------------------------------------------------------------------
+
+
+def _row_has_data(table: TableRows, columns: Sequence[str]) -> list[bool]:
+    present = [table[c] for c in columns if c in table]
+    return [any(not is_blank(v) for v in row) for row in zip(*present, strict=True)]
+
+
+def _invalid(table: str, column: Column) -> Check:
+    if column.kind in ("id", "text", "choice"):
+        # Any text or number names something; only an error value does not.
+        def find_errors(rows: Rows) -> list[int]:
+            return [i for i, v in enumerate(rows[table][column.id]) if is_error(v)]
+
+        return Check(table, column.id, "error", "", find_errors, f"ISERROR({ref(table, column.id)})")
+    problem, test = _INVALID[column.kind]
+    reader = READERS[column.kind]
+    cell = ref(table, column.id)
+
+    def find(rows: Rows) -> list[int]:
+        return [
+            i
+            for i, v in enumerate(rows[table][column.id])
+            if not is_blank(v) and reader(v) is None
+        ]
+
+    # An error cell is not blank (IFERROR gives TRUE) and not a number.
+    mask = (
+        f'IFERROR(TRIM({cell})<>"",TRUE)*NOT(IF(ISNUMBER({cell}),{test.format(x=cell)},FALSE))'
+    )
+    return Check(table, column.id, problem, "", find, mask)
+
+
+def _blank(table: str, column: str, all_columns: Sequence[str]) -> Check:
+    def find(rows: Rows) -> list[int]:
+        data = rows[table]
+        has_data = _row_has_data(data, all_columns)
+        return [i for i, v in enumerate(data[column]) if is_blank(v) and has_data[i]]
+
+    joined = "&".join(ref(table, c) for c in all_columns)
+    mask = f'IFERROR(TRIM({ref(table, column)})="",FALSE)*IFERROR(TRIM({joined})<>"",TRUE)'
+    return Check(table, column, "blank", "", find, mask)
+
+
+def _unknown_choice(table: str, column: Column) -> Check:
+    def find(rows: Rows) -> list[int]:
+        keys = rows[table].read(column.id, "choice")
+        return [i for i, k in enumerate(keys) if k is not None and k not in column.choices]
+
+    key = f'IFERROR(TRIM({ref(table, column.id)}),"")'
+    outside = "".join(f'*(key<>"{choice}")' for choice in column.choices)
+    mask = f'LET(key,{key},(key<>""){outside})'
+    return Check(table, column.id, "unknown_choice", ", ".join(column.choices), find, mask)
+
+
+def _order_of_dates(table: str, first: str, then: str, problem: str) -> Check:
+    """Rows whose ``then`` date comes before their ``first`` date."""
+
+    def find(rows: Rows) -> list[int]:
+        data = rows[table]
+        return [
+            i
+            for i, (a, b) in enumerate(
+                zip(data.read(first, "date"), data.read(then, "date"), strict=True)
+            )
+            if a is not None and b is not None and b < a
+        ]
+
+    a, b = ref(table, first), ref(table, then)
+    valid = f"({a}>={FIRST_DATE})*({a}<{END_OF_DATES})*({b}>={FIRST_DATE})*({b}<{END_OF_DATES})"
+    mask = f"IF(ISNUMBER({a})*ISNUMBER({b}),{valid}*({b}<{a}),0)"
+    return Check(table, then, problem, first, find, mask)
+
+
+def _part_over_whole(table: str, part: str, whole: str) -> Check:
+    def find(rows: Rows) -> list[int]:
+        data = rows[table]
+        return [
+            i
+            for i, (p, w) in enumerate(
+                zip(data.read(part, "whole"), data.read(whole, "whole"), strict=True)
+            )
+            if p is not None and w is not None and p > w
+        ]
+
+    p, w = ref(table, part), ref(table, whole)
+    counts = f"({p}>=0)*({p}=INT({p}))*({w}>=0)*({w}=INT({w}))"
+    mask = f"IF(ISNUMBER({p})*ISNUMBER({w}),{counts}*({p}>{w}),0)"
+    return Check(table, part, "part_over_whole", whole, find, mask)
+
+
+def _unknown_id(table: str, column: str, master: str) -> Check:
+    master_column = MASTERS[master]
+
+    def find(rows: Rows) -> list[int]:
+        listed = {k for k in rows[master].read(master_column, "id") if k is not None}
+        keys = rows[table].read(column, "id")
+        return [i for i, k in enumerate(keys) if k is not None and k not in listed]
+
+    # XMATCH's binary search (mode 2) over the sorted master ids keeps this
+    # linear-logarithmic; a plain lookup per row would be quadratic.
+    mask = (
+        f'LET(key,IFERROR(TRIM({ref(table, column)}),""),'
+        f'listed,IFERROR(TRIM({ref(master, master_column)}),""),'
+        f'known,SUM((listed<>"")*1),'
+        f'(key<>"")*IF(known=0,1,ISNA(XMATCH(key,SORT(UNIQUE(FILTER(listed,listed<>""))),0,2))))'
+    )
+    return Check(table, column, "unknown_id", master, find, mask)
+
+
+def _repeated_id(table: str) -> Check:
+    column = MASTERS[table]
+
+    def find(rows: Rows) -> list[int]:
+        seen: set[str] = set()
+        repeats = []
+        for i, key in enumerate(rows[table].read(column, "id")):
+            if key is None:
+                continue
+            if key in seen:
+                repeats.append(i)
+            seen.add(key)
+        return repeats
+
+    # Rows with an id, less the different ids: the rows that repeat one. The
+    # rows themselves would need a lookup per row, so the sheet gives the count.
+    count = (
+        f'LET(key,IFERROR(TRIM({ref(table, column)}),""),named,SUM((key<>"")*1),'
+        f'IF(named=0,0,named-ROWS(UNIQUE(FILTER(key,key<>"")))))'
+    )
+    return Check(table, column, "repeated_id", "", find, None, count)
+
+
+def checks_for(business_type: str) -> list[Check]:
+    """Every check of a business type, table by table, in sheet order."""
+    tables = tables_for(business_type)
+    read = columns_read(business_type)
+    checks: list[Check] = []
+    for table, columns in tables.items():
+        names = [c.id for c in columns]
+        wanted = read.get(table, ())
+        for column in columns:
+            if column.id not in wanted and not column.required:
+                continue
+            checks.append(_invalid(table, column))
+            if column.required:
+                checks.append(_blank(table, column.id, names))
+            if column.kind == "choice":
+                checks.append(_unknown_choice(table, column))
+            master = REFERENCES.get((table, column.id))
+            if master in tables and column.id in wanted:
+                checks.append(_unknown_id(table, column.id, master))
+        if table == "Orders" and {"ordered_at", "delivered_at"} <= set(wanted):
+            checks.append(
+                _order_of_dates(table, "ordered_at", "delivered_at", "delivered_before_ordered")
+            )
+        if table in MASTERS:
+            checks.append(_order_of_dates(table, "joined_on", "left_on", "left_before_joined"))
+            checks.append(_repeated_id(table))
+        for part, whole in PARTS_OF_WHOLES.get(table, ()):
+            if part in wanted and whole in wanted:
+                checks.append(_part_over_whole(table, part, whole))
+    return checks
+
+
+def _kpis_reading(business_type: str, table: str, columns: set[str]) -> tuple[str, ...]:
+    profile = kpi_engine.get_business_type(business_type)
+    return tuple(
+        entry.id
+        for entry in profile.kpis
+        if columns & set(recipe_for(profile.id, entry.id).reads.get(table, ()))
+    )
+
+
+def data_notes(business_type: str, rows: Rows) -> list[Note]:
+    """What the checks of a business type find in ``rows``: one note per check
+    that found something, with the sheet rows to look at."""
+    notes = []
+    for check in checks_for(business_type):
+        found = check.find(rows)
+        if not found:
+            continue
+        first = rows[check.table].first_row
+        columns = {check.column} | ({check.other} if check.other in rows[check.table] else set())
+        notes.append(
+            Note(
+                check,
+                len(found),
+                tuple(first + i for i in found[:FIRST_ROWS]),
+                _kpis_reading(business_type, check.table, columns),
+            )
+        )
+    return notes
+
+
+
+
+# --- words -----------------------------------------------------------------------------------
+
+
+@cache
+def notes_words(language: str) -> Mapping[str, Any]:
+    """The words of the data notes in one language (templates/notes.toml)."""
+    with templates_dir().joinpath("notes.toml").open("rb") as handle:
+        data: dict[str, Any] = tomllib.load(handle)
+    return data[language]  # type: ignore[no-any-return]
+
+
+def problem_text(check: Check, language: str) -> str:
+    return str(notes_words(language)["problems"][check.problem]).format(other=check.other)
+
+
+def effect_text(check: Check, language: str) -> str:
+    effects = notes_words(language)["effects"]
+    return str(effects["still_counted" if check.still_counted else "left_out"])
+
+
+def message(note: Note, language: str) -> str:
+    """A note as one sentence: "Orders, ordered_at: not a date in 3 rows (14, 20, 31); left out"."""
+    words = notes_words(language)
+    count = words["rows"]["one" if note.rows == 1 else "other"].format(count=note.rows)
+    shown = ", ".join(map(str, note.first_rows)) + (", ..." if note.rows > len(note.first_rows) else "")
+    return str(words["message"]).format(
+        table=note.check.table,
+        column=note.check.column,
+        problem=problem_text(note.check, language),
+        rows=count,
+        first_rows=shown,
+        effect=effect_text(note.check, language),
+    )
+
+
+__all__ = [
+    "FIRST_ROWS",
+    "STILL_COUNTED",
+    "Check",
+    "Note",
+    "checks_for",
+    "data_notes",
+    "effect_text",
+    "message",
+    "notes_words",
+    "problem_text",
+]

@@ -1,0 +1,284 @@
+"""The data rules in their two forms: Python over table rows, Excel in a formula.
+
+Each rule reads a cell as ``kpi_engine._cells`` does (see the README, "How
+your data is read"), once in Python for the report and once as a formula
+fragment for the workbook. Both forms of a rule sit side by side here, so a
+change to one shows up next to the other; the LibreOffice tests check that
+they agree on every kind of messy cell.
+
+Formulas are written as Excel shows them (``LET(since, ...)``, ``FILTER``):
+``addin.ooxml.formulas`` adds the prefixes that the file format wants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import compress
+from typing import Any
+
+from kpi_engine._cells import (
+    END_OF_DATES,
+    FIRST_DATE,
+    amount_value,
+    count_value,
+    date_serial,
+    id_key,
+    is_blank,
+    number_value,
+    score_value,
+)
+
+# --- Python: table rows ------------------------------------------------------------
+
+#: How a cell of each kind is read (``None``: it does not count).
+READERS: Mapping[str, Callable[[Any], Any]] = {
+    "id": id_key,
+    "text": id_key,
+    "choice": id_key,
+    "date": date_serial,
+    "datetime": date_serial,
+    "month": date_serial,
+    "money": amount_value,
+    "number": amount_value,
+    "whole": count_value,
+    "score": score_value,
+    "rating": number_value,
+}
+DATE_KINDS = frozenset({"date", "datetime", "month"})
+
+
+class TableRows(dict[str, Sequence[Any]]):
+    """One table's rows as columns of raw cell values.
+
+    ``first_row`` is the sheet row of the first data row, so that a data note
+    can name the rows a user sees. Each column is read by its kind's rule
+    once, however many months are computed from it (the report computes
+    fourteen).
+    """
+
+    def __init__(
+        self, columns: Mapping[str, Sequence[Any]] | None = None, *, first_row: int = 2
+    ) -> None:
+        super().__init__(columns or {})
+        self.first_row = first_row
+        self._read: dict[tuple[str, str], list[Any]] = {}
+        self._stays: dict[str, list[Stay]] = {}
+
+    @property
+    def height(self) -> int:
+        return max((len(values) for values in self.values()), default=0)
+
+    def read(self, column: str, kind: str) -> list[Any]:
+        """The column as its kind's rule reads it: a value, or None, per row."""
+        cached = self._read.get((column, kind))
+        if cached is None:
+            reader = READERS[kind]
+            memo: dict[Any, Any] = {}
+            cached = []
+            for value in self[column]:
+                try:
+                    result = memo[value]
+                except KeyError:
+                    result = memo[value] = reader(value)
+                except TypeError:  # an unhashable cell: read it, do not remember it
+                    result = reader(value)
+                cached.append(result)
+            self._read[(column, kind)] = cached
+        return cached
+
+
+#: Table rows by table name, as the recipes read them.
+Rows = Mapping[str, TableRows]
+
+
+def as_rows(tables: Mapping[str, Mapping[str, Sequence[Any]]]) -> dict[str, TableRows]:
+    """Plain columns (``{"Orders": {"status": [...]}}``) as table rows."""
+    return {
+        name: table if isinstance(table, TableRows) else TableRows(table)
+        for name, table in tables.items()
+    }
+
+
+def pick(column: Sequence[Any], mask: Sequence[bool]) -> list[Any]:
+    if len(column) != len(mask):
+        raise ValueError(f"pick: a column of {len(column)} values and a mask of {len(mask)}")
+    return list(compress(column, mask))
+
+
+def within(table: TableRows, date_column: str, start: float, end: float) -> list[bool]:
+    """Rows whose date falls in [start, end); a row without a date never does."""
+    return [v is not None and start <= v < end for v in table.read(date_column, "date")]
+
+
+def valid(table: TableRows, column: str, kind: str) -> list[bool]:
+    return [v is not None for v in table.read(column, kind)]
+
+
+def both(*masks: Iterable[bool]) -> list[bool]:
+    return [all(flags) for flags in zip(*masks, strict=True)]
+
+
+def total(values: Sequence[Any], mask: Sequence[bool]) -> float:
+    """The sum of the values where the mask holds (values already read)."""
+    return float(sum(compress(values, mask)))
+
+
+def equal_keys(table: TableRows, column: str, wanted: str) -> list[bool]:
+    return [key == wanted for key in table.read(column, "choice")]
+
+
+# --- Python: who is listed when ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stay:
+    """One row of a master table: who, from when, until when (None: still there)."""
+
+    row: int
+    key: str
+    since: float
+    until: float | None
+
+
+def stays(table: TableRows, id_column: str) -> list[Stay]:
+    """The usable rows of a master table: an id, a date joined, and a date left
+    that is blank or a date on or after it; other rows are left out."""
+    found = table._stays.get(id_column)
+    if found is None:
+        found = []
+        for row, (key, since, until, raw) in enumerate(
+            zip(
+                table.read(id_column, "id"),
+                table.read("joined_on", "date"),
+                table.read("left_on", "date"),
+                table["left_on"],
+                strict=True,
+            )
+        ):
+            if key is None or since is None:
+                continue
+            if until is None:
+                if not is_blank(raw):  # text, an error or a number out of range
+                    continue
+            elif until < since:
+                continue
+            found.append(Stay(row, key, since, until))
+        table._stays[id_column] = found
+    return found
+
+
+def present_at(listed: Sequence[Stay], moment: float) -> set[str]:
+    """Who is there at a moment: joined before it, and not left before it."""
+    return {
+        s.key for s in listed if s.since < moment and (s.until is None or s.until >= moment)
+    }
+
+
+def present_during(listed: Sequence[Stay], start: float, end: float) -> set[str]:
+    """Who is there at some time in [start, end)."""
+    return {s.key for s in listed if s.since < end and (s.until is None or s.until >= start)}
+
+
+def joined_during(listed: Sequence[Stay], start: float, end: float) -> set[str]:
+    return {s.key for s in listed if start <= s.since < end}
+
+
+# --- Excel: the same rules as formula fragments ----------------------------------------
+
+
+def ref(table: str, column: str) -> str:
+    return f"{table}[{column}]"
+
+
+def excel_value(kind: str, reference: str) -> str:
+    """A column read by its kind's rule, with a stand-in where a cell does not
+    count: "" for an id, 0 for a date (never inside a month), -1 for a number
+    of 0 or more, "" for a rating (any number counts)."""
+    if kind in ("id", "text", "choice"):
+        return f'IFERROR(TRIM({reference}),"")'
+    if kind in DATE_KINDS:
+        return f"IF(ISNUMBER({reference}),{reference},0)"
+    if kind == "rating":
+        return f'IF(ISNUMBER({reference}),{reference},"")'
+    return f"IF(ISNUMBER({reference}),{reference},-1)"
+
+
+def excel_counts(kind: str, value: str) -> str:
+    """1 where a value read by ``excel_value`` counts, else 0."""
+    if kind in ("id", "text", "choice"):
+        return f'({value}<>"")'
+    if kind in DATE_KINDS:
+        return f"({value}>={FIRST_DATE})*({value}<{END_OF_DATES})"
+    if kind in ("money", "number"):
+        return f"({value}>=0)"
+    if kind == "whole":
+        return f"({value}>=0)*({value}=INT({value}))"
+    if kind == "score":
+        return f"({value}>=0)*({value}<=10)*({value}=INT({value}))"
+    if kind == "rating":
+        return f"ISNUMBER({value})"
+    raise ValueError(kind)
+
+
+def excel_within(date: str, start: str, end: str) -> str:
+    return f"({date}>={start})*({date}<{end})"
+
+
+def excel_distinct(keys: str, mask: str) -> str:
+    """How many different keys the rows of the mask hold (the mask excludes blanks)."""
+    return f"IF(SUM({mask})=0,0,ROWS(UNIQUE(FILTER({keys},{mask}))))"
+
+
+class Let:
+    """A LET formula, built name by name: each ``bind`` returns the name."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[str, str]] = []
+
+    def bind(self, name: str, expression: str) -> str:
+        if any(name == bound for bound, _ in self.pairs):
+            raise ValueError(f"LET name {name!r} is bound twice")
+        self.pairs.append((name, expression))
+        return name
+
+    def formula(self, result: str) -> str:
+        return "LET(" + "".join(f"{n},{e}," for n, e in self.pairs) + result + ")"
+
+    def value(self, table: str, column: str, kind: str, name: str) -> str:
+        return self.bind(name, excel_value(kind, ref(table, column)))
+
+
+@dataclass(frozen=True)
+class ExcelStays:
+    """The LET names of a master table's stays, and who is there when."""
+
+    who: str
+    since: str
+    until: str
+    until_blank: str
+    listed: str
+
+    def present_at(self, moment: str) -> str:
+        return f"{self.listed}*({self.since}<{moment})*({self.until_blank}+({self.until}>={moment}))"
+
+    def present_during(self, start: str, end: str) -> str:
+        return f"{self.listed}*({self.since}<{end})*({self.until_blank}+({self.until}>={start}))"
+
+    def joined_during(self, start: str, end: str) -> str:
+        return f"{self.listed}*{excel_within(self.since, start, end)}"
+
+
+def excel_stays(let: Let, table: str, id_column: str) -> ExcelStays:
+    """Bind a master table's stays: ``listed`` is 1 on a usable row, as ``stays``."""
+    who = let.value(table, id_column, "id", "who")
+    since = let.value(table, "joined_on", "date", "since")
+    left = ref(table, "left_on")
+    until_blank = let.bind("until_blank", f'IFERROR(TRIM({left})="",FALSE)')
+    until = let.bind("until", f"IF(ISNUMBER({left}),{left},-1)")
+    listed = let.bind(
+        "listed",
+        f'({who}<>"")*{excel_counts("date", since)}'
+        f"*({until_blank}+({until}>={since})*({until}<{END_OF_DATES}))",
+    )
+    return ExcelStays(who, since, until, until_blank, listed)

@@ -1,0 +1,164 @@
+"""How one cell of a data range is read: the project's data rules.
+
+The same rules hold in the engine's range functions (``nps``, ``mau``...), in
+the report refresh and in the native formulas of the starter workbooks (the
+Excel form of each rule sits beside its use in ``addin.recipes``). They are
+written down for users in the README, "How your data is read":
+
+* A blank is an empty cell or text made only of spaces.
+* A cell holding an Excel error (``#N/A``, ``#VALUE!``...) counts as nothing.
+  Office.js hands errors over as their text, so text that reads exactly like
+  an error is taken for that error.
+* A date is a date cell: a number from 1 (1900-01-01) up to 9999-12-31, or a
+  ``date``/``datetime``. Text that looks like a date is not one: Excel reads
+  "03/06/2024" differently in every locale, so it is left out, never guessed.
+* A number is a number cell. A number stored as text (``'9``) is text, as it
+  is for Excel's SUM and AVERAGE.
+* An identifier or a status is compared as Excel's TRIM, COUNTIF and UNIQUE
+  compare text: without the spaces around it (runs of spaces inside shrink to
+  one), ignoring letter case; a number counts as its digits, so the id 1001
+  and the text "1001" are the same customer.
+
+Each reader returns the value, or ``None`` where the cell does not count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+#: Every error value Excel can show in a cell, as Office.js writes it.
+ERROR_VALUES: frozenset[str] = frozenset(
+    {
+        "#NULL!",
+        "#DIV/0!",
+        "#VALUE!",
+        "#REF!",
+        "#NAME?",
+        "#NUM!",
+        "#N/A",
+        "#GETTING_DATA",
+        "#SPILL!",
+        "#CALC!",
+        "#FIELD!",
+        "#BLOCKED!",
+        "#CONNECT!",
+        "#BUSY!",
+        "#UNKNOWN!",
+        "#EXTERNAL!",
+        "#PYTHON!",
+    }
+)
+
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+_DAY = dt.timedelta(days=1)
+#: Serial 60 is 29 February 1900, a day that never was (kept from Lotus 1-2-3):
+#: dates before 1 March 1900 sit one serial lower than the calendar says.
+FAKE_LEAP_DAY = 60
+#: The serial of 10000-01-01: the first day Excel cannot hold.
+END_OF_DATES = 2958466
+#: Serials of real dates: 1900-01-01 up to 9999-12-31.
+FIRST_DATE = 1
+
+
+def excel_trim(text: str) -> str:
+    """Text as Excel's TRIM leaves it: no spaces around, single spaces inside.
+
+    Only the space character counts, as in Excel and LibreOffice: a tab or a
+    non-breaking space is text.
+    """
+    return " ".join(part for part in text.split(" ") if part)
+
+
+def is_error(value: Any) -> bool:
+    return isinstance(value, str) and value in ERROR_VALUES
+
+
+def is_blank(value: Any) -> bool:
+    """True for an empty cell and for text made only of spaces."""
+    return value is None or (isinstance(value, str) and not excel_trim(value))
+
+
+def _finite_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def serial_of(moment: dt.date) -> float:
+    """The Excel serial number of a date or date-time (UTC for an aware one)."""
+    if isinstance(moment, dt.datetime):
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        serial: float = (moment - _EXCEL_EPOCH) / _DAY
+    else:
+        serial = float((moment - _EXCEL_EPOCH.date()).days)
+    return serial if serial >= FAKE_LEAP_DAY + 1 else serial - 1
+
+
+def number_value(value: Any) -> float | None:
+    """A number cell's value; dates and times count as the numbers Excel stores."""
+    number = _finite_number(value)
+    if number is not None:
+        return number
+    if isinstance(value, dt.date):
+        try:
+            serial = serial_of(value)
+        except OverflowError:
+            return None
+        return serial if serial >= FIRST_DATE else None
+    if isinstance(value, dt.time):
+        return (value.hour * 3600 + value.minute * 60 + value.second) / 86400 + (
+            value.microsecond / 86400e6
+        )
+    if isinstance(value, dt.timedelta):
+        return value / _DAY
+    return None
+
+
+def date_serial(value: Any) -> float | None:
+    """A date cell as its Excel serial number; ``None`` for anything else."""
+    serial = number_value(value)
+    if serial is None or not FIRST_DATE <= serial < END_OF_DATES:
+        return None
+    return serial
+
+
+def amount_value(value: Any) -> float | None:
+    """A sum of money or of time: a number of 0 or more."""
+    number = number_value(value)
+    return number if number is not None and number >= 0 else None
+
+
+def count_value(value: Any) -> float | None:
+    """A number of things: a whole number of 0 or more."""
+    number = amount_value(value)
+    return number if number is not None and number.is_integer() else None
+
+
+def score_value(value: Any) -> int | None:
+    """An answer to the 0-10 recommend question: a whole number from 0 to 10."""
+    number = count_value(value)
+    return int(number) if number is not None and number <= 10 else None
+
+
+def number_text(number: float) -> str:
+    """A number as Excel turns it into text (15 significant digits)."""
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return format(number, ".15g")
+
+
+def id_key(value: Any) -> str | None:
+    """The text by which an identifier or a status is compared; ``None`` for a
+    blank, an error or a value that is no text and no number."""
+    if isinstance(value, str):
+        if value in ERROR_VALUES:
+            return None
+        return excel_trim(value).lower() or None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    number = number_value(value)
+    return None if number is None else number_text(number).lower()
