@@ -20,7 +20,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-# The main job: a starter workbook with a year of sample data, where it is,
+# The main job: a starter workbook with two years of sample data, where it is,
 # and its KPIs as the report refresh computes them from the workbook's tables.
 demo: install
 	$(BIN)/kpi new celebrity_video -o demo/celebrity_video_en.xlsx --as-of 2024-07-15 --force

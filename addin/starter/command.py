@@ -34,7 +34,7 @@ def _as_of(value: str | None) -> dt.date | None:
 @click.option(
     "--rows",
     type=int,
-    help="Rows of sample data in the main table (default: about a year of activity).",
+    help="Rows of sample data in the main table (default: about two years of activity).",
 )
 @click.option("--empty", is_flag=True, help="Tables with one blank row instead of sample data.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample data.")

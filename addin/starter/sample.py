@@ -1,9 +1,24 @@
 """Realistic, deterministic sample data for each business type.
 
-The same type, seed, size and as-of date give the same rows. Data covers the
-fourteen months before the as-of month: the twelve months of the trend, the
-month before them (for growth KPIs) and a little history. ``rows`` sets the
-size of the type's main table; the other tables keep their proportions.
+The same type, seed, size and as-of date give the same rows. The data shows a
+business that has been running for years, so the first month of the trend
+looks like any other:
+
+- people (customers, celebrities, members) join over the four years before
+  the as-of month: an established base over the three years before the
+  trend, then steady joining through it, a little more each month. Some
+  leave, a month to a year after joining.
+- events (orders, survey answers, activity, payments...) cover the 26 months
+  before the as-of month: the twelve months of the trend and the year before
+  them, which the first trend month looks at (its repeat purchase rate counts
+  the orders of the twelve months ending with it), and a little more. An
+  event falls on a day when its person is present, the busier people more
+  often, so activity grows with the people.
+- monthly tables (social media, marketing, funnel) cover the fourteen months
+  before the as-of month: the trend, the month before it and one more.
+
+``rows`` sets the size of the type's main table; the other tables keep their
+proportions.
 """
 
 from __future__ import annotations
@@ -11,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +34,8 @@ from kpi_engine._inputs import first_of_month
 
 from addin.recipes.tables import ACQUISITION_CHANNELS
 
-#: Rows of each type's main table for about a year of activity.
+#: Rows of each type's main table over its span: about two years of orders,
+#: activity or answers; fourteen months of social media channels.
 DEFAULT_ROWS = {
     "celebrity_video": 1200,
     "songwriting": 600,
@@ -26,34 +43,54 @@ DEFAULT_ROWS = {
     "video_marketing": 600,
     "social_media": 42,
 }
-MONTHS_OF_DATA = 14
+#: Months before the as-of month that people join over: the trend's twelve
+#: and the three years before them.
+PEOPLE_MONTHS = 48
+#: Months before the as-of month that events cover: the 23 the trend looks at
+#: (its first month's repeat purchase rate looks back over the year ending
+#: with it) and a few more.
+EVENT_MONTHS = 26
+#: Months before the as-of month that monthly tables cover: the trend's
+#: twelve, the month before (growth) and one more.
+MONTHLY_MONTHS = 14
+#: How much joining, and the monthly tables' volumes, grow each month.
+GROWTH = 0.01
 
 Table = dict[str, list[Any]]
 
 
 class _Calendar:
-    """Random moments within the data's span, with a mild upward trend."""
+    """The data's spans, and days within them."""
 
     def __init__(self, rng: random.Random, as_of: dt.date) -> None:
         self.rng = rng
         self.end = first_of_month(as_of)
-        self.start = first_of_month(as_of, -MONTHS_OF_DATA)
-        self.days = (self.end - self.start).days
+        self.people_start = first_of_month(as_of, -PEOPLE_MONTHS)
+        self.events_start = first_of_month(as_of, -EVENT_MONTHS)
 
-    def day(self, after: dt.date | None = None) -> dt.date:
-        low = 0 if after is None else max(0, (after - self.start).days)
-        # Skew towards recent days: activity grows over the year.
-        fraction = math.sqrt(self.rng.random())
-        return self.start + dt.timedelta(days=low + int(fraction * (self.days - low - 1)))
+    def joining_days(self, count: int) -> list[dt.date]:
+        """``count`` days in order from the people's start to the end, joining
+        growing by GROWTH a month: one day, at random, in each of ``count``
+        equal shares of the joining (the inverse of its cumulative share), so
+        it is steady, with neither empty months nor bursts."""
+        days = (self.end - self.people_start).days
+        rate = math.log1p(GROWTH) * 12 / 365.25  # per day
+        scale = math.expm1(rate * days)
+        return [
+            self.people_start
+            + dt.timedelta(
+                days=min(days - 1, int(math.log1p((i + self.rng.random()) / count * scale) / rate))
+            )
+            for i in range(count)
+        ]
 
-    def moment(self, after: dt.date | None = None) -> dt.datetime:
-        day = self.day(after)
+    def moment(self, day: dt.date) -> dt.datetime:
         return dt.datetime(
             day.year, day.month, day.day, self.rng.randint(8, 21), self.rng.choice((0, 15, 30, 45))
         )
 
     def months(self) -> list[dt.date]:
-        return [first_of_month(self.start, i) for i in range(MONTHS_OF_DATA)]
+        return [first_of_month(self.end, i - MONTHLY_MONTHS) for i in range(MONTHLY_MONTHS)]
 
 
 def _people(
@@ -64,25 +101,68 @@ def _people(
     leave_share: float,
     channels: bool = False,
 ) -> Table:
-    ids, joined, left, via = [], [], [], []
-    for number in range(1, count + 1):
-        start = cal.day()
+    """People in the order they joined."""
+    joined = cal.joining_days(count)
+    left: list[dt.date | None] = []
+    for start in joined:
         stop = None
         if rng.random() < leave_share:
             candidate = start + dt.timedelta(days=rng.randint(35, 400))
             stop = candidate if candidate < cal.end else None
-        ids.append(f"{prefix}{number:05d}")
-        joined.append(start)
         left.append(stop)
-        via.append(rng.choices(ACQUISITION_CHANNELS, weights=(4, 3, 2, 2))[0])
-    table: Table = {f"{prefix_to_column(prefix)}": ids, "joined_on": joined, "left_on": left}
+    table: Table = {
+        prefix_to_column(prefix): [f"{prefix}{number:05d}" for number in range(1, count + 1)],
+        "joined_on": joined,
+        "left_on": left,
+    }
     if channels:
-        table["acquired_via"] = via
+        table["acquired_via"] = [
+            rng.choices(ACQUISITION_CHANNELS, weights=(4, 3, 2, 2))[0] for _ in range(count)
+        ]
     return table
 
 
 def prefix_to_column(prefix: str) -> str:
     return {"C": "customer_id", "S": "celebrity_id", "M": "member_id"}[prefix]
+
+
+def _events_of(
+    rng: random.Random,
+    cal: _Calendar,
+    people: Table,
+    count: int,
+    loyalty: list[int] | None = None,
+) -> list[tuple[dt.date, int]]:
+    """``count`` events in date order, as (day, index of the person): a
+    person takes part in proportion to the days they are present within the
+    events' span (times their loyalty), on one of those days."""
+    firsts, spans = [], []
+    for joined, left in zip(people["joined_on"], people["left_on"], strict=True):
+        first = max(joined, cal.events_start)
+        firsts.append(first)
+        spans.append(max(0, ((left or cal.end) - first).days))
+    weights = spans if loyalty is None else [s * w for s, w in zip(spans, loyalty, strict=True)]
+    if not any(weights):  # nobody present (a tiny sample): anyone, any day
+        firsts = [cal.events_start] * len(spans)
+        spans = [(cal.end - cal.events_start).days] * len(spans)
+        weights = spans
+    who = rng.choices(range(len(spans)), weights=weights, k=count)
+    return sorted(
+        ((firsts[i] + dt.timedelta(days=rng.randrange(spans[i])), i) for i in who),
+        key=lambda event: event[0],
+    )
+
+
+def _someone_present(rng: random.Random, people: Table, id_column: str, day: dt.date) -> Any:
+    """Someone present on ``day``, if a few draws find one: people are in the
+    order they joined, so those who joined by then come first."""
+    joined, left = people["joined_on"], people["left_on"]
+    joined_by = bisect_right(joined, day) or len(joined)
+    for _ in range(8):
+        index = rng.randrange(joined_by)
+        if left[index] is None or left[index] > day:
+            break
+    return people[id_column][index]
 
 
 def _orders(
@@ -110,10 +190,13 @@ def _orders(
     }
     ids = customers["customer_id"]
     # A few loyal customers order often: that is what makes repeat purchases.
-    weights = [rng.choice((1, 1, 1, 2, 4)) for _ in ids]
-    buyers = rng.choices(range(len(ids)), weights=weights, k=count)
-    for number, who in enumerate(buyers, start=1):
-        ordered = cal.moment(after=customers["joined_on"][who])
+    loyalty = [rng.choice((1, 1, 1, 2, 4)) for _ in ids]
+    # Ordered at a time of day, in order: order ids grow with time.
+    moments = sorted(
+        (cal.moment(day), who) for day, who in _events_of(rng, cal, customers, count, loyalty)
+    )
+    for number, (ordered, who) in enumerate(moments, start=1):
+        day = ordered.date()
         roll = rng.random()
         status = "completed" if roll < 0.86 else ("in_progress" if roll < 0.93 else "cancelled")
         delivered = None
@@ -124,7 +207,7 @@ def _orders(
         table["order_id"].append(f"O{number:06d}")
         table["customer_id"].append(ids[who])
         table["celebrity_id"].append(
-            rng.choice(celebrities["celebrity_id"]) if celebrities else None
+            _someone_present(rng, celebrities, "celebrity_id", day) if celebrities else None
         )
         table["ordered_at"].append(ordered)
         table["delivered_at"].append(delivered)
@@ -134,12 +217,11 @@ def _orders(
     return table
 
 
-def _survey(rng: random.Random, cal: _Calendar, count: int, prefix: str, population: int) -> Table:
+def _survey(rng: random.Random, cal: _Calendar, people: Table, id_column: str, count: int) -> Table:
+    answers = _events_of(rng, cal, people, count)
     return {
-        "answered_on": [cal.day() for _ in range(count)],
-        "respondent_id": [
-            f"{prefix}{rng.randint(1, max(1, population)):05d}" for _ in range(count)
-        ],
+        "answered_on": [day for day, _ in answers],
+        "respondent_id": [people[id_column][who] for _, who in answers],
         "recommend_score": [
             rng.choices(range(11), weights=(1, 1, 1, 1, 1, 2, 3, 6, 9, 12, 11))[0]
             for _ in range(count)
@@ -152,7 +234,7 @@ def _survey(rng: random.Random, cal: _Calendar, count: int, prefix: str, populat
 
 def _monthly_channels(rng: random.Random, cal: _Calendar, count: int) -> Table:
     names = ["Instagram", "TikTok", "YouTube", "Facebook", "LinkedIn", "Pinterest"]
-    channel_count = max(1, math.ceil(count / MONTHS_OF_DATA))
+    channel_count = max(1, math.ceil(count / MONTHLY_MONTHS))
     channels = [names[i] if i < len(names) else f"Channel {i + 1}" for i in range(channel_count)]
     table: Table = {
         k: []
@@ -199,19 +281,19 @@ def _celebrity_video(rng: random.Random, cal: _Calendar, rows: int) -> dict[str,
         ),
         "Customers": customers,
         "Celebrities": celebrities,
-        "Survey": _survey(rng, cal, max(1, rows // 2), "C", len(customers["customer_id"])),
+        "Survey": _survey(rng, cal, customers, "customer_id", max(1, rows // 2)),
     }
 
 
 def _songwriting(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Table]:
     customers = _people(rng, cal, "C", max(1, rows * 2 // 3), 0.2, channels=True)
-    social = _monthly_channels(rng, cal, 3 * MONTHS_OF_DATA)
+    social = _monthly_channels(rng, cal, 3 * MONTHLY_MONTHS)
     return {
         "Orders": _orders(
             rng, cal, customers, rows, celebrities=None, hours=(48, 240), price=(150, 900)
         ),
         "Customers": customers,
-        "Survey": _survey(rng, cal, max(1, rows // 2), "C", len(customers["customer_id"])),
+        "Survey": _survey(rng, cal, customers, "customer_id", max(1, rows // 2)),
         "Social": {k: social[k] for k in ("month", "channel", "engagements")},
     }
 
@@ -227,14 +309,9 @@ def _events(
     table: Table = {date_column: [], "member_id": []}
     for key in extra:
         table[key] = []
-    ids, joined, left = members["member_id"], members["joined_on"], members["left_on"]
-    for _ in range(count):
-        who = rng.randrange(len(ids))
-        day = cal.day(after=joined[who])
-        if left[who] is not None and day >= left[who]:
-            day = joined[who]
+    for day, who in _events_of(rng, cal, members, count):
         table[date_column].append(day)
-        table["member_id"].append(ids[who])
+        table["member_id"].append(members["member_id"][who])
         for key, make in extra.items():
             table[key].append(make())
     return table
@@ -279,7 +356,7 @@ def _networking(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Tabl
             "paid_on",
             {"amount": lambda: rng.choice((9.0, 19.0, 49.0, 99.0))},
         ),
-        "Survey": _survey(rng, cal, max(1, rows // 8), "M", len(members["member_id"])),
+        "Survey": _survey(rng, cal, members, "member_id", max(1, rows // 8)),
     }
 
 
@@ -287,26 +364,27 @@ def _marketing(rng: random.Random, cal: _Calendar) -> Table:
     table: Table = {
         k: [] for k in ("month", "video_spend", "revenue_from_video", "retention_spend", "revenue")
     }
-    for month in cal.months():
-        spend = round(rng.uniform(2000, 6000), 2)
+    for index, month in enumerate(cal.months()):
+        grown = (1 + GROWTH) ** index
+        spend = round(rng.uniform(2000, 6000) * grown, 2)
         table["month"].append(month)
         table["video_spend"].append(spend)
         table["revenue_from_video"].append(round(spend * rng.uniform(0.8, 2.5), 2))
-        table["retention_spend"].append(round(rng.uniform(800, 2500), 2))
-        table["revenue"].append(round(rng.uniform(20000, 45000), 2))
+        table["retention_spend"].append(round(rng.uniform(800, 2500) * grown, 2))
+        table["revenue"].append(round(rng.uniform(20000, 45000) * grown, 2))
     return table
 
 
 def _video_marketing(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Table]:
     customers = _people(rng, cal, "C", max(1, rows * 4 // 3), 0.3)
     followups: Table = {"followed_up_on": [], "customer_id": [], "outcome": []}
-    for _ in range(max(1, rows // 2)):
-        followups["followed_up_on"].append(cal.day())
-        followups["customer_id"].append(rng.choice(customers["customer_id"]))
+    for day, who in _events_of(rng, cal, customers, max(1, rows // 2)):
+        followups["followed_up_on"].append(day)
+        followups["customer_id"].append(customers["customer_id"][who])
         followups["outcome"].append("success" if rng.random() < 0.72 else "no_success")
     return {
         "Customers": customers,
-        "Survey": _survey(rng, cal, rows, "C", len(customers["customer_id"])),
+        "Survey": _survey(rng, cal, customers, "customer_id", rows),
         "Followups": followups,
         "Marketing": _marketing(rng, cal),
     }
@@ -330,8 +408,9 @@ def _social_media(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Ta
         )
     }
     customers = rng.randint(800, 1500)
-    for month in cal.months():
-        sessions = rng.randint(8000, 20000)
+    for index, month in enumerate(cal.months()):
+        grown = (1 + GROWTH) ** index
+        sessions = int(rng.randint(8000, 20000) * grown)
         visitors = int(sessions * rng.uniform(0.6, 0.85))
         new = rng.randint(40, 120)
         churned = rng.randint(10, 60)
@@ -340,7 +419,7 @@ def _social_media(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Ta
         funnel["single_page_sessions"].append(int(sessions * rng.uniform(0.3, 0.6)))
         funnel["visitors"].append(visitors)
         funnel["conversions"].append(int(visitors * rng.uniform(0.01, 0.04)))
-        funnel["marketing_spend"].append(round(rng.uniform(3000, 9000), 2))
+        funnel["marketing_spend"].append(round(rng.uniform(3000, 9000) * grown, 2))
         funnel["new_customers"].append(new)
         funnel["revenue"].append(round(customers * rng.uniform(20, 40), 2))
         funnel["customers_at_start"].append(customers)
