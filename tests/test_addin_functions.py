@@ -66,17 +66,54 @@ def test_examples_in_com_shapes(kpi: kpi_engine.KPI) -> None:
         assert example.matches(functions.EXCEL_FUNCTIONS[kpi.id](*flat))
 
 
-@pytest.mark.parametrize("kpi", ALL_KPIS, ids=kpi_id)
+AGGREGATES = [k for k in ALL_KPIS if k.kind == "aggregate"]
+RECORDS = [k for k in ALL_KPIS if k.kind == "records"]
+
+
+@pytest.mark.parametrize("kpi", AGGREGATES, ids=kpi_id)
 def test_bad_input_raises_xlwings_error_with_the_engine_message(kpi: kpi_engine.KPI) -> None:
     args = [com_argument(a) for a in example_args(kpi, kpi.examples[0])]
-    # TRUE is no valid first argument (or first cell of it) of any KPI.
-    args[0] = True if not isinstance(args[0], list) else [[True], *args[0][1:]]
+    # TRUE is no valid first argument of any KPI computed from totals.
+    args[0] = True
     with pytest.raises(kpi_engine.KPIInputError) as engine_error:
         kpi.function(*[a for a in args if a is not None])
     with pytest.raises(xw.XlwingsError) as excel_error:
         functions.EXCEL_FUNCTIONS[kpi.id](*args)
     assert str(excel_error.value) == str(engine_error.value)
     assert excel_error.value.__cause__ is None  # no engine traceback chained on
+
+
+#: Functions whose every range holds numbers or dates: text counts in none of them.
+NUMBERS_ONLY = {
+    "nps",
+    "nps_margin",
+    "csat_from_scores",
+    "reach",
+    "impressions",
+    "avg_fulfillment_time_from_timestamps",
+}
+LEFT_OUT_CELLS = [
+    (kpi, cell)
+    for kpi in RECORDS
+    for cell in ("#N/A", None, *((True, "n/a") if kpi.id in NUMBERS_ONLY else ()))
+]
+
+
+@pytest.mark.parametrize(
+    ("kpi", "cell"), LEFT_OUT_CELLS, ids=[f"{k.id}-{c}" for k, c in LEFT_OUT_CELLS]
+)
+def test_a_cell_that_does_not_count_is_left_out_as_in_the_workbook(
+    kpi: kpi_engine.KPI, cell: object
+) -> None:
+    """A column with one more cell that does not count (an error, a blank; in
+    a number column a boolean or a note typed in) gives the same value: the
+    data rules leave it out."""
+    args = [com_argument(a) for a in example_args(kpi, kpi.examples[0])]
+    padded = list(args)
+    for index, argument in enumerate(args):
+        if isinstance(argument, list):
+            padded[index] = [*argument, [cell]]
+    assert functions.EXCEL_FUNCTIONS[kpi.id](*padded) == functions.EXCEL_FUNCTIONS[kpi.id](*args)
 
 
 @pytest.mark.parametrize("kpi", [k for k in ALL_KPIS if undefined_args(k) is not None], ids=kpi_id)

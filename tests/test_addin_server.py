@@ -155,18 +155,27 @@ def test_every_example_through_the_server(server: Server, kpi: kpi_engine.KPI) -
         assert example.matches(value), (example, value)
 
 
-@pytest.mark.parametrize("kpi", ALL_KPIS, ids=kpi_id)
+@pytest.mark.parametrize("kpi", [k for k in ALL_KPIS if k.kind == "aggregate"], ids=kpi_id)
 def test_bad_input_is_value_error_with_the_engine_message(
     server: Server, kpi: kpi_engine.KPI
 ) -> None:
     args = [office_js_argument(a) for a in example_args(kpi, kpi.examples[0])]
-    # TRUE is no valid first argument (or first cell of it) of any KPI.
+    # TRUE is no valid first argument of any KPI computed from totals.
     args[0][0] = [True]
     status, body = server.call(kpi.id, args)
     assert status == 400
     assert body["detail"].startswith(f"{kpi.id}: {kpi.arguments[0].name}")
     assert "is TRUE; expected " in body["detail"]
     assert "Traceback" not in body["detail"]
+
+
+@pytest.mark.parametrize("kpi", [k for k in ALL_KPIS if k.kind == "records"], ids=kpi_id)
+def test_cells_that_do_not_count_are_left_out(server: Server, kpi: kpi_engine.KPI) -> None:
+    """An error cell, as Office.js sends it, and a blank add nothing to a range."""
+    args = [office_js_argument(a) for a in example_args(kpi, kpi.examples[0])]
+    error = {"type": "Error", "basicValue": "#N/A", "errorType": "NotAvailable"}
+    padded = [[*a, [error], [""]] if isinstance(a, list) and len(a) > 1 else a for a in args]
+    assert server.call(kpi.id, padded) == server.call(kpi.id, args)
 
 
 @pytest.mark.parametrize("kpi", [k for k in ALL_KPIS if undefined_args(k) is not None], ids=kpi_id)
@@ -181,11 +190,10 @@ def test_most_kpis_have_an_undefined_case() -> None:
     assert sum(undefined_args(k) is not None for k in ALL_KPIS) >= 30
 
 
-def test_error_message_names_function_argument_position_and_value(server: Server) -> None:
-    scores = [[10.0], [9.0], [""], ["abc"]]
-    assert server.call("nps", [scores]) == (
+def test_error_message_names_function_argument_and_value(server: Server) -> None:
+    assert server.call("churn_rate", [[[-5.0]], [[100.0]]]) == (
         400,
-        {"detail": "nps: scores[4] is 'abc'; expected a whole number from 0 to 10"},
+        {"detail": "churn_rate: churned is -5; expected a whole number of 0 or more"},
     )
 
 
@@ -197,14 +205,9 @@ def test_shapes_office_js_sends(server: Server) -> None:
     # A date written by xlwings comes back as a formatted number.
     dates = [[{"type": "FormattedNumber", "basicValue": 45446.0, "numberFormat": "m/d/yyyy"}]]
     assert server.call("mau", [[["ann"]], dates, [[45458.0]]]) == (200, {"result": [[1.0]]})
-    # An error cell in a range is named, not silently skipped.
-    status, body = server.call(
-        "nps", [[[9.0], [{"type": "Error", "basicValue": "#N/A", "errorType": "NotAvailable"}]]]
-    )
-    assert (status, body["detail"]) == (
-        400,
-        "nps: scores[2] is '#N/A'; expected a whole number from 0 to 10",
-    )
+    # An error cell in a range counts as nothing, as in the workbook's formulas.
+    error = {"type": "Error", "basicValue": "#N/A", "errorType": "NotAvailable"}
+    assert server.call("nps", [[[9.0], [error], [3.0]]]) == (200, {"result": [[0.0]]})
 
 
 def test_omitted_or_blank_optional_argument_takes_its_default(server: Server) -> None:

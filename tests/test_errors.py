@@ -1,5 +1,7 @@
-"""Bad input raises KPIInputError naming function, argument, position, value and
-what was expected; undefined KPIs raise KPIUndefinedError, never 0/NaN/inf."""
+"""Bad arguments raise KPIInputError naming function, argument, position, value
+and what was expected; cells of a data range that do not count are left out,
+by the data rules the workbook formulas share; undefined KPIs raise
+KPIUndefinedError, never 0/NaN/inf."""
 
 from __future__ import annotations
 
@@ -15,34 +17,6 @@ from tests.conftest import ALL_KPIS
 
 BAD_INPUT = [
     # (call, exact message)
-    (
-        lambda: kpi_engine.nps([9, 10, "abc"]),
-        "nps: scores[3] is 'abc'; expected a whole number from 0 to 10",
-    ),
-    (
-        lambda: kpi_engine.nps([[9.0], [None], [11.0]]),
-        "nps: scores[3] is 11; expected a whole number from 0 to 10",
-    ),
-    (
-        lambda: kpi_engine.nps([[9.0], [7.5]]),
-        "nps: scores[2] is 7.5; expected a whole number from 0 to 10",
-    ),
-    (
-        lambda: kpi_engine.nps([10, -1]),
-        "nps: scores[2] is -1; expected a whole number from 0 to 10",
-    ),
-    (
-        lambda: kpi_engine.nps([1.0, True]),
-        "nps: scores[2] is TRUE; expected a whole number from 0 to 10",
-    ),
-    (
-        lambda: kpi_engine.nps([[9.0, 10.0], [5.0, "9"]]),
-        "nps: scores[4] is '9'; expected a whole number from 0 to 10",
-    ),
-    (
-        lambda: kpi_engine.nps([9, float("nan")]),
-        "nps: scores[2] is nan; expected a whole number from 0 to 10",
-    ),
     (
         lambda: kpi_engine.churn_rate(-5, 100),
         "churn_rate: churned is -5; expected a whole number of 0 or more",
@@ -132,47 +106,12 @@ BAD_INPUT = [
         "avg_fulfillment_time_from_timestamps: delivered_at has 1 cells; expected as many cells as requested_at (2), one per row",
     ),
     (
-        lambda: kpi_engine.avg_fulfillment_time_from_timestamps(
-            [dt.datetime(2024, 6, 1, 9), dt.datetime(2024, 6, 2, 9)],
-            [dt.datetime(2024, 6, 1, 12), dt.datetime(2024, 6, 2, 8)],
-        ),
-        "avg_fulfillment_time_from_timestamps: delivered_at[2] is 2024-06-02 08:00:00, before its request; "
-        "expected a delivery at or after its request (2024-06-02 09:00:00)",
-    ),
-    (
-        lambda: kpi_engine.avg_fulfillment_time_from_timestamps(
-            ["2024-06-01", "yesterday"], ["2024-06-02", "2024-06-03"]
-        ),
-        "avg_fulfillment_time_from_timestamps: requested_at[2] is 'yesterday'; expected a date "
-        "(a date cell, an Excel date number or text such as 2024-06-30)",
-    ),
-    (
-        lambda: kpi_engine.csat_from_scores([5, "good"]),
-        "csat_from_scores: scores[2] is 'good'; expected a rating (a number)",
-    ),
-    (
         lambda: kpi_engine.csat_from_scores([5, 4], "four"),
         "csat_from_scores: satisfied_min is 'four'; expected a number",
     ),
     (
-        lambda: kpi_engine.repeat_purchase_rate_from_orders(["c1", True]),
-        "repeat_purchase_rate_from_orders: customer_ids[2] is TRUE; expected an identifier (text or a number)",
-    ),
-    (
-        lambda: kpi_engine.completion_rate_from_statuses(["completed", 3.0]),
-        "completion_rate_from_statuses: statuses[2] is 3; expected a status text",
-    ),
-    (
-        lambda: kpi_engine.retention_rate_from_ids(["a", False], ["a"]),
-        "retention_rate_from_ids: ids_at_start[2] is FALSE; expected an identifier (text or a number)",
-    ),
-    (
         lambda: kpi_engine.nps_margin([9, 10], 95),
         "nps_margin: confidence is 95; expected a confidence level between 0 and 1, such as 0.95",
-    ),
-    (
-        lambda: kpi_engine.impressions([100, -5]),
-        "impressions: impression_counts[2] is -5; expected a whole number of 0 or more",
     ),
 ]
 
@@ -191,15 +130,74 @@ def test_bad_input_message(call: Any, message: str) -> None:
 
 def test_error_carries_its_parts() -> None:
     with pytest.raises(KPIInputError) as caught:
-        kpi_engine.nps([9, 10, "abc"])
+        kpi_engine.churn_rate(-5, 100)
     error = caught.value
     assert (error.function, error.argument, error.position, error.value) == (
-        "nps",
-        "scores",
-        3,
-        "abc",
+        "churn_rate",
+        "churned",
+        None,
+        -5,
     )
-    assert error.expected == "a whole number from 0 to 10"
+    assert error.expected == "a whole number of 0 or more"
+
+
+#: Cells of a data range that do not count are left out, as the workbook
+#: formulas leave them out (README, "How your data is read"): each call gives
+#: what the same call gives without those cells.
+LEFT_OUT = [
+    # text, a score out of range or not whole, a boolean, a number stored as text, NaN
+    (lambda: kpi_engine.nps([9, 10, "abc"]), lambda: kpi_engine.nps([9, 10])),
+    (lambda: kpi_engine.nps([[9.0], [None], [11.0]]), lambda: kpi_engine.nps([9])),
+    (lambda: kpi_engine.nps([[9.0], [7.5], [-1]]), lambda: kpi_engine.nps([9])),
+    (lambda: kpi_engine.nps([1.0, True, "9"]), lambda: kpi_engine.nps([1])),
+    (lambda: kpi_engine.nps([9, float("nan"), "#N/A"]), lambda: kpi_engine.nps([9])),
+    (lambda: kpi_engine.nps_margin([9, 3, "#VALUE!"]), lambda: kpi_engine.nps_margin([9, 3])),
+    (lambda: kpi_engine.csat_from_scores([5, "good", "4"]), lambda: kpi_engine.csat_from_scores([5])),
+    # a delivery before its request, and a date as text
+    (
+        lambda: kpi_engine.avg_fulfillment_time_from_timestamps(
+            [dt.datetime(2024, 6, 1, 9), dt.datetime(2024, 6, 2, 9), "2024-06-01"],
+            [dt.datetime(2024, 6, 1, 12), dt.datetime(2024, 6, 2, 8), dt.datetime(2024, 6, 3)],
+        ),
+        lambda: kpi_engine.avg_fulfillment_time_from_timestamps(
+            [dt.datetime(2024, 6, 1, 9)], [dt.datetime(2024, 6, 1, 12)]
+        ),
+    ),
+    # ids compare as Excel's TRIM and UNIQUE compare them; errors are no id
+    (
+        lambda: kpi_engine.repeat_purchase_rate_from_orders(["c1", " C1 ", "#N/A", "#N/A"]),
+        lambda: kpi_engine.repeat_purchase_rate_from_orders(["c1", "c1"]),
+    ),
+    (
+        lambda: kpi_engine.repeat_purchase_rate_from_orders([1001.0, "1001", "c  2", "C 2"]),
+        lambda: kpi_engine.repeat_purchase_rate_from_orders(["a", "a", "b", "b"]),
+    ),
+    (
+        lambda: kpi_engine.completion_rate_from_statuses(["Completed ", "#N/A", "open"]),
+        lambda: kpi_engine.completion_rate_from_statuses(["completed", "open"]),
+    ),
+    (
+        lambda: kpi_engine.retention_rate_from_ids(["a", "#REF!", "B"], ["b "]),
+        lambda: kpi_engine.retention_rate_from_ids(["a", "b"], ["b"]),
+    ),
+    (
+        lambda: kpi_engine.mau(["a", "A ", "#N/A", "b"], [45444.0, 45445.0, 45444.0, "2024-06-03"], 45444.0),
+        lambda: kpi_engine.mau(["a"], [45444.0], 45444.0),
+    ),
+    (lambda: kpi_engine.impressions([100, -5, 2.5, "7"]), lambda: kpi_engine.impressions([100])),
+    # a rich value or a list where a cell should be
+    (lambda: kpi_engine.nps([9, {"type": "Entity"}, [10]]), lambda: kpi_engine.nps([9])),
+]
+
+
+@pytest.mark.parametrize(("call", "same_as"), LEFT_OUT, ids=[str(i) for i in range(len(LEFT_OUT))])
+def test_cells_that_do_not_count_are_left_out(call: Any, same_as: Any) -> None:
+    assert call() == same_as()
+
+
+def test_a_range_of_cells_none_of_which_counts_is_undefined() -> None:
+    with pytest.raises(KPIUndefinedError, match="there are no responses"):
+        kpi_engine.nps(["n/a", "#N/A", 11, "9"])
 
 
 UNDEFINED = [

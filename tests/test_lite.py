@@ -33,8 +33,9 @@ for kpi in kpi_engine.KPIS.values():
         out["results"][f"{kpi.id}/{n}"] = [value, example.matches(value)]
 out["kpi_list"] = namespace["kpi_list"]("social_media", "fr")[:2]
 out["div0"] = namespace["churn_rate"](0.0, 0.0)
+out["left_out"] = namespace["nps"]([[9.0], ["abc"], ["#N/A"]])
 try:
-    namespace["nps"]([[9.0], ["abc"]])
+    namespace["churn_rate"](-5.0, 100.0)
 except Exception as error:
     out["error"] = [type(error).__module__ + "." + type(error).__name__, str(error)]
 print(json.dumps(out))
@@ -69,9 +70,10 @@ def test_lite_main_py_runs_in_plain_cpython(tmp_path: Path) -> None:
     assert all(ok for _, ok in out["results"].values()), out["results"]
     assert out["kpi_list"][0] == ["id", "intitulé", "unité", "sens"]
     assert out["div0"] == "#DIV/0!"
+    assert out["left_out"] == 100.0  # cells that do not count, as in the workbook
     assert out["error"] == [
         "xlwings.XlwingsError",
-        "nps: scores[2] is 'abc'; expected a whole number from 0 to 10",
+        "churn_rate: churned is -5; expected a whole number of 0 or more",
     ]
 
 
@@ -139,7 +141,7 @@ def test_lite_refresh_report_writes_the_offline_report(tmp_path: Path) -> None:
     # and the Lite path loaded no compiled reader, workbook builder or CLI.
     modules = out["modules"]
     assert "addin.report.excel" in modules
-    assert "addin.starter.model" in modules
+    assert "addin.recipes.kpis" in modules
     assert "kpi_engine" in modules
     unpacked = Path(modules["kpi_engine"]).parent.parent
     assert "kpi_engine_" in unpacked.name
@@ -147,7 +149,7 @@ def test_lite_refresh_report_writes_the_offline_report(tmp_path: Path) -> None:
         assert file is None or Path(file).is_relative_to(unpacked), (name, file)
         assert file is None or str(ROOT) not in file, (name, file)
     assert "addin.report.offline" not in modules
-    assert "addin.starter.build" not in modules
+    assert not any(name.startswith("addin.starter") for name in modules)
     assert out["loaded"] == []
 
     # The actions write the report the offline path computes from the same file.

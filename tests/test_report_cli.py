@@ -50,13 +50,20 @@ def test_report_json_equals_the_engine_for_every_type(
         before = path.read_bytes()
         result = kpi("report", str(path), "--json")
         assert result.returncode == 0, result.stderr
-        summary = json.loads(result.stdout)
+        report = json.loads(result.stdout)
         _, period, values = compute(path)  # openpyxl reader, the starter's own
         assert period == dt.date(2024, 6, 1)
+        assert (report["business_type"], report["language"], report["period"]) == (
+            business_type,
+            "en",
+            "2024-06",
+        )
+        summary = report["kpis"]
         assert list(summary) == [v.kpi_id for v in values]
         for value in values:
             assert summary[value.kpi_id]["value"] == value.value, value.kpi_id
             assert summary[value.kpi_id]["band"] == value.band
+        assert report["data_notes"] == []  # the sample data is clean
         assert path.read_bytes() == before  # kpi report writes nothing
 
 

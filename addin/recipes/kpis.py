@@ -25,6 +25,7 @@ from kpi_engine._inputs import first_of_month, serial_to_date, to_serial
 
 from .rules import (
     Let,
+    as_rows,
     Rows,
     TableRows,
     both,
@@ -71,9 +72,9 @@ class Recipe:
     formula: Callable[[str, str], str]
     engine_call: Callable[[Rows, float, float], EngineCall]
 
-    def compute(self, rows: Rows, start: float, end: float) -> float:
+    def compute(self, rows: Mapping[str, Mapping[str, Any]], start: float, end: float) -> float:
         """The engine's value for [start, end); KPIUndefinedError when there is none."""
-        return self.engine_call(rows, start, end).run()
+        return self.engine_call(as_rows(rows), start, end).run()
 
 
 def month_shift(serial: float, months: int) -> float:

@@ -46,6 +46,7 @@ import json, resource, sys, time
 import xlsxwriter
 from openpyxl import load_workbook
 source, target = sys.argv[1], sys.argv[2]
+from openpyxl.worksheet.formula import ArrayFormula
 book = load_workbook(source, read_only=True)
 sheets = [(ws.title, [[c.value for c in row] for row in ws.iter_rows()]) for ws in book.worksheets]
 start = time.perf_counter()
@@ -54,7 +55,9 @@ for title, rows in sheets:
     ws = out.add_worksheet(title)
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
-            if value is not None:
+            if isinstance(value, ArrayFormula):
+                ws.write_dynamic_array_formula(r, c, r, c, value.text)
+            elif value is not None:
                 ws.write(r, c, value)
 out.close()
 print(json.dumps({"seconds": time.perf_counter() - start,
