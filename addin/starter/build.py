@@ -425,14 +425,14 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
                 fill=PatternFill("solid", fgColor=colour, bgColor=colour),
             ),
         )
-    _write_data_notes(ctx, kpis, last_kpi_row + 2)
+    _write_data_notes(ctx, kpis, next_row=last_kpi_row + 1)
 
 
 #: The data notes' columns on the KPI sheet: count and first rows are formulas.
 NOTE_COUNT_COLUMN, NOTE_ROWS_COLUMN = "D", "E"
 
 
-def _write_data_notes(ctx: _Context, kpis: _Sheet, first_row: int) -> None:
+def _write_data_notes(ctx: _Context, kpis: _Sheet, *, next_row: int) -> None:
     """Below the KPIs: per data check, how many rows it finds, and which.
 
     The counts are native formulas, so the sheet shows them without the add-in;
@@ -448,7 +448,8 @@ def _write_data_notes(ctx: _Context, kpis: _Sheet, first_row: int) -> None:
             heads[k] for k in ("table", "column", "problem", "rows", "first_rows", "effect")
         )
     )
-    row = first_row + 4
+    # A blank row, the title, the introduction and the header come first.
+    row = next_row + 4
     first_note_row = row
     for check in checks_for(ctx.profile.id):
         rows_formula = check.rows_formula()
