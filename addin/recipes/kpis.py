@@ -144,17 +144,17 @@ def _repeat(s: str, e: str) -> str:
         "counted", f'{excel_within(ordered, f"EDATE({e},-12)", e)}*({customer}<>"")'
     )
     orders = let.bind("orders", f"SUM({counted})")
-    sorted_ids = let.bind("sorted", f"IF({orders}=0,\"\",SORT(FILTER({customer},{counted})))")
-    pairs = let.bind("pairs", f"SEQUENCE(MAX({orders}-1,1))")
     # Equal ids stand together once sorted: an id equal to the one before it
-    # belongs to a customer with two orders or more.
+    # belongs to a customer with two orders or more. Rows outside the window
+    # sort as blanks, which never count.
+    sorted_ids = let.bind("sorted", f'SORT(IF({counted},{customer},""))')
+    pairs = let.bind("pairs", f"SEQUENCE(MAX(ROWS({sorted_ids})-1,1))")
     after = let.bind("after", f"INDEX({sorted_ids},{pairs}+1)")
+    repeated = let.bind("repeated", f'IFERROR((INDEX({sorted_ids},{pairs})={after})*({after}<>""),0)')
     repeats = let.bind(
-        "repeaters",
-        f"IF({orders}<2,0,IFERROR(ROWS(UNIQUE(FILTER({after},"
-        f"INDEX({sorted_ids},{pairs})={after}))),0))",
+        "repeaters", f"IF({orders}<2,0,{excel_distinct(after, repeated)})"
     )
-    customers = let.bind("customers", f"IF({orders}=0,0,ROWS(UNIQUE({sorted_ids})))")
+    customers = let.bind("customers", excel_distinct(customer, counted))
     return _ratio(let, repeats, customers)
 
 

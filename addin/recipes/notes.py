@@ -21,7 +21,7 @@ from kpi_engine._cells import END_OF_DATES, FIRST_DATE, is_blank, is_error
 from kpi_engine._labels import templates_dir
 
 from .kpis import columns_read, recipe_for, tables_for
-from .rules import READERS, Rows, TableRows, ref
+from .rules import READERS, Let, Rows, TableRows, excel_distinct, ref
 from .tables import MASTERS, PARTS_OF_WHOLES, REFERENCES, Column
 
 #: How many row numbers a note lists.
@@ -59,22 +59,35 @@ class Check:
     #: Excel: an array, 1 on an offending row (None: count only, see ``excel_count``).
     mask: str | None = field(compare=False, repr=False)
     excel_count: str = field(compare=False, repr=False, default="")
+    #: LET names the mask uses, with their values. LibreOffice cannot compute
+    #: a LET inside another LET's value, so a mask never holds a LET itself.
+    bindings: tuple[tuple[str, str], ...] = field(compare=False, repr=False, default=())
 
     @property
     def still_counted(self) -> bool:
         return self.problem in STILL_COUNTED
 
+    def _let(self, *pairs: tuple[str, str], result: str) -> str:
+        let = Let()
+        for name, value in (*self.bindings, *pairs):
+            let.bind(name, value)
+        return let.formula(result) if let.pairs else result
+
     def count_formula(self) -> str:
-        return self.excel_count or f"SUM({self.mask}*1)"
+        return self.excel_count or self._let(result=f"SUM({self.mask}*1)")
 
     def rows_formula(self) -> str | None:
         """Excel: the first offending sheet rows, as text such as "14, 20"."""
         if self.mask is None:
             return None
         rows = ref(self.table, self.column)
-        return (
-            f"LET(bad,{self.mask},found,SUM(bad*1),IF(found=0,\"\",TEXTJOIN(\", \",TRUE,"
-            f"INDEX(FILTER(ROW({rows}),bad),SEQUENCE(MIN({FIRST_ROWS},found))))))"
+        return self._let(
+            ("bad", str(self.mask)),
+            ("found", "SUM(bad*1)"),
+            # SMALL, not INDEX(FILTER(...)): with a table of one row, LibreOffice
+            # gives FILTER's one value as a plain number, which INDEX refuses.
+            result=f'IF(found=0,"",TEXTJOIN(", ",TRUE,'
+            f"SMALL(IF(bad,ROW({rows})),SEQUENCE(MIN({FIRST_ROWS},found)))))",
         )
 
 
@@ -139,8 +152,11 @@ def _blank(table: str, column: str, all_columns: Sequence[str]) -> Check:
         has_data = _row_has_data(data, all_columns)
         return [i for i, v in enumerate(data[column]) if is_blank(v) and has_data[i]]
 
-    joined = "&".join(ref(table, c) for c in all_columns)
-    mask = f'IFERROR(TRIM({ref(table, column)})="",FALSE)*IFERROR(TRIM({joined})<>"",TRUE)'
+    # A row has data when one of its cells is not blank (an error is data).
+    # Each column is trimmed on its own: LibreOffice misplaces the elements of
+    # a joined text array (c1&c2) that holds an error.
+    has_data = "+".join(f'IFERROR(TRIM({ref(table, c)})<>"",TRUE)' for c in all_columns)
+    mask = f'IFERROR(TRIM({ref(table, column)})="",FALSE)*(({has_data})>0)'
     return Check(table, column, "blank", "", find, mask)
 
 
@@ -149,10 +165,17 @@ def _unknown_choice(table: str, column: Column) -> Check:
         keys = rows[table].read(column.id, "choice")
         return [i for i, k in enumerate(keys) if k is not None and k not in column.choices]
 
-    key = f'IFERROR(TRIM({ref(table, column.id)}),"")'
+    key = ("key", f'IFERROR(TRIM({ref(table, column.id)}),"")')
     outside = "".join(f'*(key<>"{choice}")' for choice in column.choices)
-    mask = f'LET(key,{key},(key<>""){outside})'
-    return Check(table, column.id, "unknown_choice", ", ".join(column.choices), find, mask)
+    return Check(
+        table,
+        column.id,
+        "unknown_choice",
+        ", ".join(column.choices),
+        find,
+        f'(key<>""){outside}',
+        bindings=(key,),
+    )
 
 
 def _order_of_dates(table: str, first: str, then: str, problem: str) -> Check:
@@ -201,13 +224,44 @@ def _unknown_id(table: str, column: str, master: str) -> Check:
 
     # XMATCH's binary search (mode 2) over the sorted master ids keeps this
     # linear-logarithmic; a plain lookup per row would be quadratic.
-    mask = (
-        f'LET(key,IFERROR(TRIM({ref(table, column)}),""),'
-        f'listed,IFERROR(TRIM({ref(master, master_column)}),""),'
-        f'known,SUM((listed<>"")*1),'
-        f'(key<>"")*IF(known=0,1,ISNA(XMATCH(key,SORT(UNIQUE(FILTER(listed,listed<>""))),0,2))))'
+    # Neither XMATCH's nor MATCH's binary search over text can be used:
+    # LibreOffice compares text in another order than its SORT. So the ids of
+    # both tables are stacked and sorted together, the master's first within
+    # each id (tag 0; an event row's tag is its number), and an event row is
+    # known when the run of equal ids it stands in starts with a master id.
+    # Run starts come from comparing neighbours, each place's run start from a
+    # binary search over numbers. Linear-logarithmic: no lookup per row.
+    # Columns are indexed as ranges: LibreOffice turns a one-row table's
+    # column into a plain value once it is computed on, and INDEX refuses that.
+    events, listed = ref(table, column), ref(master, master_column)
+    bindings = (
+        ("events", f"ROWS({events})"),
+        ("masters", f"ROWS({listed})"),
+        ("place", "SEQUENCE(events+masters)"),
+        ("tag", "IF(place<=masters,0,place-masters)"),
+        (
+            "stacked",
+            f"IFERROR(TRIM(IF(place<=masters,INDEX({listed},IF(place<=masters,place,1)),"
+            f'INDEX({events},IF(place>masters,place-masters,1)))),"")',
+        ),
+        ("order", "SORTBY(place,stacked,1,tag,1)"),
+        ("sorted_key", "INDEX(stacked,order)"),
+        ("sorted_tag", "INDEX(tag,order)"),
+        ("fence", "SEQUENCE(events+masters+1)"),
+        # The run starts, and a last entry past every place: LibreOffice's
+        # MATCH answers one entry short for a value at or past the last entry.
+        (
+            "starts",
+            "FILTER(fence,IF(fence>events+masters,TRUE,IF(fence=1,TRUE,"
+            "INDEX(sorted_key,IF(fence>events+masters,1,fence))<>"
+            "INDEX(sorted_key,IF(fence>events+masters,1,IF(fence=1,1,fence-1))))))",
+        ),
+        ("run_tag", "INDEX(sorted_tag,INDEX(starts,MATCH(place,starts,1)))"),
+        ("unknown", '(sorted_tag>0)*(run_tag>0)*(sorted_key<>"")'),
     )
-    return Check(table, column, "unknown_id", master, find, mask)
+    # Back in the event table's row order: sort the event places by tag.
+    mask = "SORTBY(FILTER(unknown,sorted_tag>0),FILTER(sorted_tag,sorted_tag>0),1)"
+    return Check(table, column, "unknown_id", master, find, mask, bindings=bindings)
 
 
 def _repeated_id(table: str) -> Check:
@@ -226,10 +280,11 @@ def _repeated_id(table: str) -> Check:
 
     # Rows with an id, less the different ids: the rows that repeat one. The
     # rows themselves would need a lookup per row, so the sheet gives the count.
-    count = (
-        f'LET(key,IFERROR(TRIM({ref(table, column)}),""),named,SUM((key<>"")*1),'
-        f'IF(named=0,0,named-ROWS(UNIQUE(FILTER(key,key<>"")))))'
-    )
+    let = Let()
+    key = let.value(table, column, "id", "key")
+    named = let.bind("named", f'SUM(({key}<>"")*1)')
+    present = f'({key}<>"")'
+    count = let.formula(f"{named}-({excel_distinct(key, present)})")
     return Check(table, column, "repeated_id", "", find, None, count)
 
 

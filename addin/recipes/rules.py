@@ -226,8 +226,13 @@ def excel_within(date: str, start: str, end: str) -> str:
 
 
 def excel_distinct(keys: str, mask: str) -> str:
-    """How many different keys the rows of the mask hold (the mask excludes blanks)."""
-    return f"IF(SUM({mask})=0,0,ROWS(UNIQUE(FILTER({keys},{mask}))))"
+    """How many different keys the rows of the mask hold (the mask excludes blanks).
+
+    Rows outside the mask count as the blank key, taken off again when there
+    are any. FILTER would be shorter, but LibreOffice refuses to FILTER the
+    column of a table of one row, which it turns into a plain value.
+    """
+    return f'ROWS(UNIQUE(IF({mask},{keys},"")))-(MIN(({mask}>0)*1)=0)'
 
 
 class Let:
@@ -245,8 +250,23 @@ class Let:
     def formula(self, result: str) -> str:
         return "LET(" + "".join(f"{n},{e}," for n, e in self.pairs) + result + ")"
 
+    def cells(self, table: str, column: str, name: str) -> str:
+        """Bind a table column with one blank cell more at its end.
+
+        LibreOffice turns the column of a table of one row into a plain value
+        as soon as it computes on it, and then refuses UNIQUE, ROWS and FILTER
+        on it (Excel does not). A column of at least two cells stays an array;
+        the blank cell never counts.
+        """
+        column_ref = ref(table, column)
+        count = f"ROWS({column_ref})"
+        return self.bind(
+            name, f'IF(SEQUENCE({count}+1)<={count},INDEX({column_ref},SEQUENCE({count}+1)),"")'
+        )
+
     def value(self, table: str, column: str, kind: str, name: str) -> str:
-        return self.bind(name, excel_value(kind, ref(table, column)))
+        """Bind a column read by its kind's rule (see ``excel_value``)."""
+        return self.bind(name, excel_value(kind, self.cells(table, column, f"{name}_cells")))
 
 
 @dataclass(frozen=True)
@@ -273,7 +293,7 @@ def excel_stays(let: Let, table: str, id_column: str) -> ExcelStays:
     """Bind a master table's stays: ``listed`` is 1 on a usable row, as ``stays``."""
     who = let.value(table, id_column, "id", "who")
     since = let.value(table, "joined_on", "date", "since")
-    left = ref(table, "left_on")
+    left = let.cells(table, "left_on", "until_cells")
     until_blank = let.bind("until_blank", f'IFERROR(TRIM({left})="",FALSE)')
     until = let.bind("until", f"IF(ISNUMBER({left}),{left},-1)")
     listed = let.bind(

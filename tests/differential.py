@@ -1,0 +1,178 @@
+"""Three ways to compute one workbook's KPIs, and where they disagree.
+
+For a starter workbook holding given table rows:
+
+1. the workbook's own formulas, recalculated by LibreOffice and read back
+   (KPI values, statuses, the trend table, the charts' copy of it and the
+   data-note counts and rows of the KPI sheet);
+2. ``kpi report --json`` on the original file (the report's reader and model,
+   run in-process), with its data notes;
+3. the add-in's Excel functions, called on the same columns as each KPI's
+   recipe gives them to the engine.
+
+``disagreements`` lists every cell where the three differ.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+
+import kpi_engine
+from addin import functions
+from addin.recipes import month_shift, recipe_for
+from addin.recipes.notes import checks_for, problem_text
+from addin.report.model import Report
+from addin.report.offline import make_report
+from addin.report.package import open_package, read_data
+from addin.starter import StarterOptions, new_workbook
+from addin.starter.build import workbook_words
+from kpi_engine._inputs import to_serial
+from kpi_engine._labels import labels
+from tests.starter_reader import named_value
+
+AS_OF = dt.date(2024, 7, 15)
+PERIOD = dt.date(2024, 6, 1)
+DASH = "-"
+
+
+def write_workbook(
+    business_type: str, language: str, tables: Mapping[str, Mapping[str, Sequence[Any]]], path: Path
+) -> Path:
+    return new_workbook(StarterOptions(business_type, language, as_of=AS_OF), path, data=tables)
+
+
+@dataclass(frozen=True)
+class Recalculated:
+    """What LibreOffice computed in a starter workbook."""
+
+    values: dict[str, Any]
+    statuses: dict[str, Any]
+    trend: list[list[Any]]  # per month, per KPI
+    charted: list[list[Any]]  # the charts' copy
+    months: list[dt.date]
+    notes: list[tuple[Any, Any]]  # per data check: (count, first rows)
+
+
+def read_recalculated(path: Path, business_type: str, language: str) -> Recalculated:
+    book = load_workbook(path, data_only=True)
+    profile = kpi_engine.get_business_type(business_type)
+    words = workbook_words()[language]
+    values = {e.id: named_value(book, f"KPI_{e.id.upper()}") for e in profile.kpis}
+    statuses = {e.id: named_value(book, f"STATUS_{e.id.upper()}") for e in profile.kpis}
+    trend_sheet = book[words["sheets"]["trend"]]
+    count = len(profile.kpis)
+    trend, charted, months = [], [], []
+    for row in range(4, 16):
+        months.append(trend_sheet.cell(row, 1).value.date())
+        trend.append([trend_sheet.cell(row, 3 + i).value for i in range(count)])
+        charted.append([trend_sheet.cell(row, 3 + count + 1 + i).value for i in range(count)])
+    kpis = book[words["sheets"]["kpis"]]
+    checks = checks_for(business_type)
+    first = _notes_first_row(kpis, language)
+    notes = []
+    for offset, check in enumerate(checks):
+        row = first + offset
+        assert kpis.cell(row, 1).value == check.table, (row, check)
+        assert kpis.cell(row, 3).value == problem_text(check, language), (row, check)
+        notes.append((kpis.cell(row, 4).value, kpis.cell(row, 5).value))
+    return Recalculated(values, statuses, trend, charted, months, notes)
+
+
+def _notes_first_row(kpis: Any, language: str) -> int:
+    from addin.recipes.notes import notes_words  # noqa: PLC0415
+
+    heading = notes_words(language)["headings"]["table"]
+    for row in range(1, kpis.max_row + 1):
+        if kpis.cell(row, 1).value == heading:
+            return row + 1
+    raise AssertionError("the KPI sheet has no data notes")
+
+
+def report_of(path: Path) -> Report:
+    """What ``kpi report --json`` computes from the original file."""
+    return make_report(path)
+
+
+def _same(got: Any, expected: float | None) -> bool:
+    if expected is None:
+        return got == DASH
+    return (
+        isinstance(got, int | float)
+        and not isinstance(got, bool)
+        and math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-9)
+    )
+
+
+def _status_word(business_type: str, kpi_id: str, value: float | None, language: str) -> str:
+    if value is None:
+        return DASH
+    entry = next(e for e in kpi_engine.get_business_type(business_type).kpis if e.id == kpi_id)
+    if not entry.bands:
+        return str(workbook_words()[language]["no_benchmark"])
+    return labels(language)["ratings"][kpi_engine.benchmark_band(kpi_id, value, business_type)]
+
+
+def addin_value(business_type: str, kpi_id: str, rows: Any, start: float, end: float) -> Any:
+    """The add-in's Excel function on the columns the recipe gives the engine."""
+    try:
+        call = recipe_for(business_type, kpi_id).engine_call(rows, start, end)
+    except kpi_engine.KPIUndefinedError:
+        return DASH  # undefined before any function is called (no cohort)
+    result = functions.EXCEL_FUNCTIONS[call.function](*call.args)
+    return DASH if result == functions.DIV0 else result
+
+
+def disagreements(
+    original: Path, recalculated: Path, business_type: str, language: str
+) -> list[str]:
+    """Every place where the formulas, the report and the add-in differ."""
+    found: list[str] = []
+    lo = read_recalculated(recalculated, business_type, language)
+    report = report_of(original)
+    package = open_package(original)
+    try:
+        rows = read_data(package).rows
+    finally:
+        package.close()
+    assert report.period == PERIOD
+    by_id = {kpi.id: kpi for kpi in report.kpis}
+    for kpi_id, kpi in by_id.items():
+        if not _same(lo.values[kpi_id], kpi.value):
+            found.append(f"{kpi_id}: workbook {lo.values[kpi_id]!r}, kpi report {kpi.value!r}")
+        want = _status_word(business_type, kpi_id, kpi.value, language)
+        if lo.statuses[kpi_id] != want:
+            found.append(f"{kpi_id} status: workbook {lo.statuses[kpi_id]!r}, expected {want!r}")
+    for m, month in enumerate(lo.months):
+        assert month == report.months[m]
+        start = to_serial("test", "month", month)
+        end = month_shift(start, 1)
+        for k, kpi in enumerate(report.kpis):
+            expected = kpi.trend[m]
+            where = f"{kpi.id} in {month:%Y-%m}"
+            if not _same(lo.trend[m][k], expected):
+                found.append(f"{where}: workbook {lo.trend[m][k]!r}, kpi report {expected!r}")
+            charted = lo.charted[m][k]
+            if (charted != "#N/A") if expected is None else not _same(charted, expected):
+                found.append(f"{where}: the chart plots {charted!r}, kpi report {expected!r}")
+            added = addin_value(business_type, kpi.id, rows, start, end)
+            if not _same(added, expected):
+                found.append(f"{where}: add-in function {added!r}, kpi report {expected!r}")
+    notes = {(n.check.table, n.check.column, n.check.problem): n for n in report.notes}
+    for check, (count, first_rows) in zip(checks_for(business_type), lo.notes, strict=True):
+        note = notes.get((check.table, check.column, check.problem))
+        want_count = 0 if note is None else note.rows
+        where = f"note {check.table}.{check.column} {check.problem}"
+        if count != want_count:
+            found.append(f"{where}: workbook counts {count!r}, kpi report {want_count}")
+        if check.rows_formula() is not None:
+            want_rows = "" if note is None else ", ".join(map(str, note.first_rows))
+            if (first_rows or "") != want_rows:
+                found.append(f"{where}: workbook rows {first_rows!r}, kpi report {want_rows!r}")
+    return found

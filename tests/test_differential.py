@@ -1,0 +1,94 @@
+"""Differential fuzzing: workbook formulas, ``kpi report`` and the add-in agree.
+
+Hypothesis writes messy tables (tests/messy.py) into starter workbooks of
+every business type; LibreOffice recalculates them, many files per soffice
+call over both cores; every KPI value, status, trend cell, chart value and
+data-note count is then compared with ``kpi report --json`` on the same file
+and with the add-in's functions on the same columns (tests/differential.py).
+
+``make test`` runs a fixed, derandomised set of at least 50 workbooks. ``make
+fuzz`` runs many more from a fresh seed and prints it; a failing workbook is
+kept, and ``make fuzz SEED=<seed>`` generates the same workbooks again.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, seed, settings
+
+from tests.differential import disagreements, write_workbook
+from tests.libreoffice import convert
+from tests.messy import BUSINESS_TYPES, messy_tables
+
+#: Workbooks per business type: 10 in ``make test``, more in ``make fuzz``.
+PER_TYPE = int(os.environ.get("KPI_FUZZ_PER_TYPE", "10"))
+#: ``make fuzz`` sets a seed; ``make test`` runs derandomised.
+SEED = os.environ.get("KPI_FUZZ_SEED")
+#: Where a failing workbook is kept for a person to open.
+KEEP = Path(os.environ.get("KPI_FUZZ_KEEP", "fuzz-failures"))
+
+
+def generate(business_type: str, count: int) -> list[dict[str, dict[str, list[Any]]]]:
+    """``count`` messy table sets for a business type, drawn by Hypothesis."""
+    drawn: list[dict[str, dict[str, list[Any]]]] = []
+
+    @settings(
+        max_examples=count,
+        derandomize=SEED is None,
+        database=None,
+        phases=[Phase.generate],
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(messy_tables(business_type))
+    def collect(tables: dict[str, dict[str, list[Any]]]) -> None:
+        drawn.append(tables)
+
+    if SEED is not None:
+        collect = seed(int(SEED) + BUSINESS_TYPES.index(business_type))(collect)
+    collect()
+    return drawn[:count]
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, Path, Path]]:
+    """(business type, language, original, recalculated) per generated workbook."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    cases = []
+    for business_type in BUSINESS_TYPES:
+        for number, tables in enumerate(generate(business_type, PER_TYPE)):
+            language = ("en", "fr", "nl")[number % 3]
+            path = write_workbook(
+                business_type, language, tables, folder / f"{business_type}_{number:03d}.xlsx"
+            )
+            cases.append((business_type, language, path))
+    recalculated = convert([path for _, _, path in cases], folder / "recalculated")
+    return [(t, lang, p, r) for (t, lang, p), r in zip(cases, recalculated, strict=True)]
+
+
+def test_enough_workbooks_of_every_type(fuzzed: list[tuple[str, str, Path, Path]]) -> None:
+    assert len(fuzzed) >= 5 * PER_TYPE
+    assert {business_type for business_type, *_ in fuzzed} == set(BUSINESS_TYPES)
+
+
+@pytest.mark.parametrize("business_type", BUSINESS_TYPES)
+def test_formulas_report_and_addin_agree(
+    fuzzed: list[tuple[str, str, Path, Path]], business_type: str
+) -> None:
+    failures = []
+    for kind, language, original, recalculated in fuzzed:
+        if kind != business_type:
+            continue
+        found = disagreements(original, recalculated, kind, language)
+        if found:
+            KEEP.mkdir(parents=True, exist_ok=True)
+            kept = KEEP / original.name
+            shutil.copy(original, kept)
+            failures.append(f"{kept} ({language}):\n  " + "\n  ".join(found[:12]))
+    where = f"seed {SEED}" if SEED is not None else "the derandomised set"
+    assert not failures, f"{len(failures)} workbooks of {where} disagree:\n" + "\n".join(failures)
