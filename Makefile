@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install node docs clean system-deps
+.PHONY: demo test fuzz lint bench install node docs clean system-deps
 
 $(BIN)/python:
 	@# Debian ships venv's ensurepip in a separate package; install it when missing.
@@ -27,12 +27,33 @@ demo: install
 	@echo
 	$(BIN)/kpi report demo/celebrity_video_en.xlsx
 
-# LibreOffice recalculates the starter workbooks in the tests; poppler turns
-# its PDFs into the README's picture.
+# LibreOffice recalculates the starter workbooks in the tests. Their formulas
+# use Excel 2021's dynamic-array functions (FILTER, UNIQUE, LET...), which
+# LibreOffice computes from 24.8 on; Debian bookworm ships 7.4, so the 25.2 of
+# bookworm-backports is installed, adding that package source when it is
+# missing. poppler turns LibreOffice's PDFs into the README's pictures.
+LIBREOFFICE_OK = command -v soffice >/dev/null && soffice --version | \
+	awk '{ split($$2, v, "."); exit !(v[1] > 24 || (v[1] == 24 && v[2] >= 8)) }'
 system-deps:
-	@command -v soffice >/dev/null && command -v pdftoppm >/dev/null || { \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-			libreoffice-calc-nogui poppler-utils; }
+	@if ! { $(LIBREOFFICE_OK); }; then \
+		. /etc/os-release; \
+		if [ "$$VERSION_CODENAME" = bookworm ]; then \
+			if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then \
+				echo "Adding Debian's bookworm-backports package source for LibreOffice 25.2 (/etc/apt/sources.list.d/bookworm-backports.sources)"; \
+				printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+					> /etc/apt/sources.list.d/bookworm-backports.sources; \
+			fi; \
+			echo "Installing LibreOffice from bookworm-backports: Debian's own 7.4 cannot compute the workbooks' dynamic-array formulas"; \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+				-t bookworm-backports libreoffice-calc-nogui; \
+		else \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+				libreoffice-calc-nogui; \
+		fi; \
+		$(LIBREOFFICE_OK) || { echo "LibreOffice 24.8 or later is needed; found: $$(soffice --version)"; exit 1; }; \
+	fi
+	@command -v pdftoppm >/dev/null || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils; }
 
 # The add-in's client test runs xlwings' Office.js JavaScript in Node.
 node:
@@ -41,6 +62,16 @@ node:
 
 test: install system-deps node
 	$(BIN)/python -m pytest
+
+# Differential fuzzing at length: FUZZ_PER_TYPE messy workbooks of each business
+# type, from a fresh seed (printed; make fuzz SEED=<seed> repeats a run).
+# A workbook that disagrees is kept in fuzz-failures/.
+FUZZ_PER_TYPE ?= 200
+SEED ?= $(shell $(PYTHON) -c 'import random; print(random.randrange(10**6))')
+fuzz: install system-deps
+	@echo "fuzz seed: $(SEED)  (make fuzz SEED=$(SEED) generates the same workbooks again)"
+	KPI_FUZZ_SEED=$(SEED) KPI_FUZZ_PER_TYPE=$(FUZZ_PER_TYPE) \
+		$(BIN)/python -m pytest -p no:cacheprovider tests/test_differential.py
 
 lint: install
 	$(BIN)/ruff check kpi_engine addin tests docs
@@ -58,4 +89,4 @@ docs: install system-deps
 	$(BIN)/python docs/make_picture.py
 
 clean:
-	rm -rf demo $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf demo fuzz-failures $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

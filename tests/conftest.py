@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ import pytest
 import kpi_engine
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The source articles sit beside the repository (shared/seeds).
+#: The source articles sit beside the repository (shared/seeds) in the
+#: project's own checkouts and in CI, not in a user's clone.
 SEEDS = ROOT.parent / "shared" / "seeds"
 
 ALL_KPIS = list(kpi_engine.KPIS.values())
@@ -34,3 +36,13 @@ def any_type(request: pytest.FixtureRequest) -> kpi_engine.BusinessType:
 @pytest.fixture(params=kpi_engine.LANGUAGES)
 def any_language(request: pytest.FixtureRequest) -> str:
     return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def articles() -> Path:
+    """The folder of source articles; the test is skipped in a clone without it."""
+    if SEEDS.is_dir():
+        return SEEDS
+    if os.environ.get("CI"):
+        pytest.fail("CI runs with the source articles beside the checkout (../shared/seeds)")
+    pytest.skip("the source articles (../shared/seeds) are not beside this checkout")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import inspect
 import re
 
@@ -12,7 +14,7 @@ from kpi_engine import BAND_NAMES, LANGUAGES
 from kpi_engine._catalogue import Band
 from kpi_engine._docs import README_PATH, render_readme_section
 from kpi_engine._labels import labels
-from tests.conftest import ALL_PROFILE_ENTRIES, SEEDS
+from tests.conftest import ALL_PROFILE_ENTRIES
 
 SEED_FILES = {
     "celebrity_video": "000_28244c05cfb26e3e.txt",
@@ -180,10 +182,10 @@ def _figure_spellings(value: float, unit: str) -> list[str]:
     ids=lambda v: getattr(v, "id", ""),
 )
 def test_band_figures_appear_in_the_article(
-    business_type: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI
+    business_type: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI, articles: Path
 ) -> None:
     """Every band figure is one the article gives, not one we made up."""
-    article = (SEEDS / business_type.source).read_text(encoding="utf-8").replace("\u00a0", " ")
+    article = (articles / business_type.source).read_text(encoding="utf-8").replace("\u00a0", " ")
     for band in entry.bands.values():
         for figure in band.figures().values():
             spellings = _figure_spellings(figure, entry.unit)

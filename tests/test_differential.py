@@ -25,6 +25,8 @@ from tests.differential import disagreements, write_workbook
 from tests.libreoffice import convert
 from tests.messy import BUSINESS_TYPES, messy_tables
 
+pytestmark = pytest.mark.libreoffice
+
 #: Workbooks per business type: 10 in ``make test``, more in ``make fuzz``.
 PER_TYPE = int(os.environ.get("KPI_FUZZ_PER_TYPE", "10"))
 #: ``make fuzz`` sets a seed; ``make test`` runs derandomised.

@@ -319,6 +319,7 @@ def test_nps_margin_is_the_engine_margin(tmp_path: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:Sparkline Group extension:UserWarning")  # openpyxl reading
+@pytest.mark.libreoffice
 def test_libreoffice_recalculates_the_result_without_errors(
     refreshed: dict[str, tuple[Path, Path]], tmp_path: Path
 ) -> None:

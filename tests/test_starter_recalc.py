@@ -24,6 +24,8 @@ from kpi_engine._labels import labels
 from tests.libreoffice import convert
 from tests.starter_reader import named_value, read_tables
 
+pytestmark = pytest.mark.libreoffice
+
 AS_OF = dt.date(2024, 7, 15)
 CASES = [
     (business_type, language, empty)

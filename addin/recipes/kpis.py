@@ -145,15 +145,14 @@ def _repeat(s: str, e: str) -> str:
     )
     orders = let.bind("orders", f"SUM({counted})")
     # Equal ids stand together once sorted: an id equal to the one before it
-    # belongs to a customer with two orders or more. Rows outside the window
-    # sort as blanks, which never count.
-    sorted_ids = let.bind("sorted", f'SORT(IF({counted},{customer},""))')
-    pairs = let.bind("pairs", f"SEQUENCE(MAX(ROWS({sorted_ids})-1,1))")
+    # belongs to a customer with two orders or more. The window's ids are
+    # sorted with the column's blanks (at least two: see Let.cells), which
+    # keeps the result an array and never counts.
+    sorted_ids = let.bind("sorted", f'SORT(FILTER({customer},{counted}+({customer}="")>0))')
+    pairs = let.bind("pairs", f"SEQUENCE(ROWS({sorted_ids})-1)")
     after = let.bind("after", f"INDEX({sorted_ids},{pairs}+1)")
-    repeated = let.bind("repeated", f'IFERROR((INDEX({sorted_ids},{pairs})={after})*({after}<>""),0)')
-    repeats = let.bind(
-        "repeaters", f"IF({orders}<2,0,{excel_distinct(after, repeated)})"
-    )
+    repeated = let.bind("repeated", f'(INDEX({sorted_ids},{pairs})={after})*({after}<>"")')
+    repeats = let.bind("repeaters", excel_distinct(after, repeated))
     customers = let.bind("customers", excel_distinct(customer, counted))
     return _ratio(let, repeats, customers)
 

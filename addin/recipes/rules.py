@@ -226,13 +226,15 @@ def excel_within(date: str, start: str, end: str) -> str:
 
 
 def excel_distinct(keys: str, mask: str) -> str:
-    """How many different keys the rows of the mask hold (the mask excludes blanks).
+    """How many different keys the rows of the mask hold (the mask excludes
+    blanks; ``keys`` is a column bound by ``Let.value``).
 
-    Rows outside the mask count as the blank key, taken off again when there
-    are any. FILTER would be shorter, but LibreOffice refuses to FILTER the
-    column of a table of one row, which it turns into a plain value.
+    FILTER keeps the blank keys too, counted as one and taken off again: a
+    column bound by ``Let`` ends with blank cells, so FILTER gives an array,
+    which LibreOffice's UNIQUE accepts, unless it keeps one blank alone,
+    which LibreOffice turns into a plain value and UNIQUE refuses: no key.
     """
-    return f'ROWS(UNIQUE(IF({mask},{keys},"")))-(MIN(({mask}>0)*1)=0)'
+    return f'IFERROR(ROWS(UNIQUE(FILTER({keys},({mask})+({keys}="")>0)))-1,0)'
 
 
 class Let:
@@ -251,17 +253,18 @@ class Let:
         return "LET(" + "".join(f"{n},{e}," for n, e in self.pairs) + result + ")"
 
     def cells(self, table: str, column: str, name: str) -> str:
-        """Bind a table column with one blank cell more at its end.
+        """Bind a table column with two blank cells more at its end.
 
-        LibreOffice turns the column of a table of one row into a plain value
-        as soon as it computes on it, and then refuses UNIQUE, ROWS and FILTER
-        on it (Excel does not). A column of at least two cells stays an array;
-        the blank cell never counts.
+        LibreOffice turns a one-value result into a plain value, and then
+        refuses UNIQUE, ROWS, SORT and FILTER on it (Excel does not): the
+        column of a table of one row, or FILTER's result with one row. With
+        two blank cells, which never count, a column and what FILTER keeps of
+        it together with its blanks stay arrays.
         """
         column_ref = ref(table, column)
         count = f"ROWS({column_ref})"
         return self.bind(
-            name, f'IF(SEQUENCE({count}+1)<={count},INDEX({column_ref},SEQUENCE({count}+1)),"")'
+            name, f'IF(SEQUENCE({count}+2)<={count},INDEX({column_ref},SEQUENCE({count}+2)),"")'
         )
 
     def value(self, table: str, column: str, kind: str, name: str) -> str:
