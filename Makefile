@@ -83,6 +83,7 @@ bench: install system-deps
 	$(BIN)/python -u tests/benchmarks/bench_starter.py
 	$(BIN)/python -u tests/benchmarks/bench_server.py
 	$(BIN)/python -u tests/benchmarks/bench_report.py
+	$(BIN)/python -u tests/benchmarks/bench_recalc.py
 
 docs: install system-deps
 	$(BIN)/python -m kpi_engine._docs --write

@@ -70,3 +70,24 @@ def test_report_benchmark_runs_against_calamine() -> None:
     assert "python-calamine read (baseline)" in out
     assert "kpi refresh" in out
     assert "ratio kpi refresh / calamine read" in out
+
+
+def test_recalc_benchmark_runs_on_the_current_code() -> None:
+    out = run_benchmark(
+        "bench_recalc.py", "--rows", "50,200", "--skip-baseline", "--timeout", "60", timeout=120
+    )
+    assert "open, recalculate and save a celebrity_video workbook" in out
+    assert "start-up" in out
+    assert "skipped (--skip-baseline)" in out
+    for label in ("orders", "current", "baseline (2fb699e)", "goals (current code, this run)"):
+        assert label in out
+    assert "\n200 " in out
+
+
+def test_recalc_benchmark_runs_against_the_baseline() -> None:
+    """The baseline's own code, from a temporary git worktree (or unavailable, outside git)."""
+    out = run_benchmark("bench_recalc.py", "--rows", "50", "--timeout", "60", timeout=120)
+    assert "baseline (2fb699e): start-up (empty workbook)" in out or "unavailable" in out
+    assert "baseline / current" in out
+    assert "\n50 " in out
+    assert "growth 2,000 -> 20,000 orders" in out
