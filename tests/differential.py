@@ -129,26 +129,20 @@ def addin_value(business_type: str, kpi_id: str, rows: Any, start: float, end: f
     return DASH if result == functions.DIV0 else result
 
 
-def disagreements(
-    original: Path, recalculated: Path, business_type: str, language: str
-) -> list[str]:
-    """Every place where the formulas, the report and the add-in differ."""
-    found: list[str] = []
-    lo = read_recalculated(recalculated, business_type, language)
-    report = report_of(original)
-    package = open_package(original)
-    try:
-        rows = read_data(package).rows
-    finally:
-        package.close()
-    assert report.period == PERIOD
-    by_id = {kpi.id: kpi for kpi in report.kpis}
-    for kpi_id, kpi in by_id.items():
-        if not _same(lo.values[kpi_id], kpi.value):
-            found.append(f"{kpi_id}: workbook {lo.values[kpi_id]!r}, kpi report {kpi.value!r}")
-        want = _status_word(business_type, kpi_id, kpi.value, language)
-        if lo.statuses[kpi_id] != want:
-            found.append(f"{kpi_id} status: workbook {lo.statuses[kpi_id]!r}, expected {want!r}")
+def _kpi_disagreements(lo: Recalculated, report: Report, language: str) -> list[str]:
+    found = []
+    for kpi in report.kpis:
+        got = lo.values[kpi.id]
+        if not _same(got, kpi.value):
+            found.append(f"{kpi.id}: workbook {got!r}, kpi report {kpi.value!r}")
+        want = _status_word(report.business_type, kpi.id, kpi.value, language)
+        if lo.statuses[kpi.id] != want:
+            found.append(f"{kpi.id} status: workbook {lo.statuses[kpi.id]!r}, expected {want!r}")
+    return found
+
+
+def _trend_disagreements(lo: Recalculated, report: Report, rows: Any) -> list[str]:
+    found = []
     for m, month in enumerate(lo.months):
         assert month == report.months[m]
         start = to_serial("test", "month", month)
@@ -161,11 +155,16 @@ def disagreements(
             charted = lo.charted[m][k]
             if (charted != "#N/A") if expected is None else not _same(charted, expected):
                 found.append(f"{where}: the chart plots {charted!r}, kpi report {expected!r}")
-            added = addin_value(business_type, kpi.id, rows, start, end)
+            added = addin_value(report.business_type, kpi.id, rows, start, end)
             if not _same(added, expected):
                 found.append(f"{where}: add-in function {added!r}, kpi report {expected!r}")
+    return found
+
+
+def _note_disagreements(lo: Recalculated, report: Report) -> list[str]:
+    found = []
     notes = {(n.check.table, n.check.column, n.check.problem): n for n in report.notes}
-    for check, (count, first_rows) in zip(checks_for(business_type), lo.notes, strict=True):
+    for check, (count, first_rows) in zip(checks_for(report.business_type), lo.notes, strict=True):
         note = notes.get((check.table, check.column, check.problem))
         want_count = 0 if note is None else note.rows
         where = f"note {check.table}.{check.column} {check.problem}"
@@ -176,3 +175,23 @@ def disagreements(
             if (first_rows or "") != want_rows:
                 found.append(f"{where}: workbook rows {first_rows!r}, kpi report {want_rows!r}")
     return found
+
+
+def disagreements(
+    original: Path, recalculated: Path, business_type: str, language: str
+) -> list[str]:
+    """Every place where the formulas, the report and the add-in differ."""
+    lo = read_recalculated(recalculated, business_type, language)
+    report = report_of(original)
+    assert report.period == PERIOD
+    assert report.business_type == business_type
+    package = open_package(original)
+    try:
+        rows = read_data(package).rows
+    finally:
+        package.close()
+    return [
+        *_kpi_disagreements(lo, report, language),
+        *_trend_disagreements(lo, report, rows),
+        *_note_disagreements(lo, report),
+    ]

@@ -39,7 +39,9 @@ POOLS = {
 STRANGERS = ["X99", "C77", "M55", "S88"]
 
 
-def _mostly(clean: st.SearchStrategy[Any], *messy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+def _mostly(
+    clean: st.SearchStrategy[Any], *messy: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
     """Clean values four times in five, else one of the messy kinds."""
     return st.integers(0, 4).flatmap(lambda n: clean if n else st.one_of(*messy))
 
@@ -59,9 +61,7 @@ def _moments(low: dt.date, high: dt.date) -> st.SearchStrategy[dt.datetime]:
 def dates(kind: str, low: dt.date = FIRST_DAY, high: dt.date = LAST_DAY) -> st.SearchStrategy[Any]:
     clean = _moments(low, high) if kind == "datetime" else _days(low, high)
     recent = _moments(TREND_START, high) if kind == "datetime" else _days(TREND_START, high)
-    as_text = _days(low, high).map(
-        lambda d: d.isoformat() if d.day % 2 else d.strftime("%d/%m/%Y")
-    )
+    as_text = _days(low, high).map(lambda d: d.isoformat() if d.day % 2 else d.strftime("%d/%m/%Y"))
     out_of_range = st.sampled_from([-5.0, 0.5, 3e6])
     return _mostly(st.one_of(recent, recent, clean), as_text, ERRORS, BLANKS, out_of_range)
 
@@ -110,7 +110,9 @@ def cell(table: str, column: Column) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def master_rows(draw: Callable[..., Any], table: str, columns: tuple[Column, ...]) -> dict[str, list[Any]]:
+def master_rows(
+    draw: Callable[..., Any], table: str, columns: tuple[Column, ...]
+) -> dict[str, list[Any]]:
     """Stays of people: repeated rows, comebacks, stays inside one month,
     leaving before joining, as well as clean stays."""
     pool = POOLS[table]
@@ -132,7 +134,9 @@ def master_rows(draw: Callable[..., Any], table: str, columns: tuple[Column, ...
 
 
 @st.composite
-def event_rows(draw: Callable[..., Any], table: str, columns: tuple[Column, ...]) -> dict[str, list[Any]]:
+def event_rows(
+    draw: Callable[..., Any], table: str, columns: tuple[Column, ...]
+) -> dict[str, list[Any]]:
     count = draw(st.integers(0, 30))
     return {c.id: [draw(cell(table, c)) for _ in range(count)] for c in columns}
 

@@ -152,7 +152,10 @@ LEFT_OUT = [
     (lambda: kpi_engine.nps([1.0, True, "9"]), lambda: kpi_engine.nps([1])),
     (lambda: kpi_engine.nps([9, float("nan"), "#N/A"]), lambda: kpi_engine.nps([9])),
     (lambda: kpi_engine.nps_margin([9, 3, "#VALUE!"]), lambda: kpi_engine.nps_margin([9, 3])),
-    (lambda: kpi_engine.csat_from_scores([5, "good", "4"]), lambda: kpi_engine.csat_from_scores([5])),
+    (
+        lambda: kpi_engine.csat_from_scores([5, "good", "4"]),
+        lambda: kpi_engine.csat_from_scores([5]),
+    ),
     # a delivery before its request, and a date as text
     (
         lambda: kpi_engine.avg_fulfillment_time_from_timestamps(
@@ -181,7 +184,9 @@ LEFT_OUT = [
         lambda: kpi_engine.retention_rate_from_ids(["a", "b"], ["b"]),
     ),
     (
-        lambda: kpi_engine.mau(["a", "A ", "#N/A", "b"], [45444.0, 45445.0, 45444.0, "2024-06-03"], 45444.0),
+        lambda: kpi_engine.mau(
+            ["a", "A ", "#N/A", "b"], [45444.0, 45445.0, 45444.0, "2024-06-03"], 45444.0
+        ),
         lambda: kpi_engine.mau(["a"], [45444.0], 45444.0),
     ),
     (lambda: kpi_engine.impressions([100, -5, 2.5, "7"]), lambda: kpi_engine.impressions([100])),

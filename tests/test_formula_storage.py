@@ -77,7 +77,9 @@ def canonical(xml: bytes) -> bytes:
     return etree.tostring(etree.fromstring(xml), method="c14n")
 
 
-@pytest.mark.parametrize(("business_type", "language"), CASES, ids=[f"{t}_{l}" for t, l in CASES])
+@pytest.mark.parametrize(
+    ("business_type", "language"), CASES, ids=[f"{kind}_{language}" for kind, language in CASES]
+)
 def test_every_formula_is_stored_as_xlsxwriter_stores_it(
     tmp_path: Path, business_type: str, language: str
 ) -> None:
@@ -95,12 +97,14 @@ def test_every_formula_is_stored_as_xlsxwriter_stores_it(
     assert canonical(mine["xl/metadata.xml"]) == canonical(reference["xl/metadata.xml"])
     metadata_type = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheetMetadata+xml"
     for found in (mine, reference):
-        assert b'PartName="/xl/metadata.xml" ContentType="' + metadata_type in found[
-            "[Content_Types].xml"
-        ]
-        assert b'relationships/sheetMetadata" Target="metadata.xml"' in found[
-            "xl/_rels/workbook.xml.rels"
-        ]
+        assert (
+            b'PartName="/xl/metadata.xml" ContentType="' + metadata_type
+            in found["[Content_Types].xml"]
+        )
+        assert (
+            b'relationships/sheetMetadata" Target="metadata.xml"'
+            in found["xl/_rels/workbook.xml.rels"]
+        )
 
 
 def test_array_formulas_and_only_they_point_at_the_dynamic_array_metadata(

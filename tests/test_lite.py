@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from addin.report.offline import make_report
 from addin.recipes import tables_for
+from addin.report.offline import make_report
 from addin.starter import StarterOptions, new_workbook
 from tests.addin_support import KPI, server_env
 from tests.report_support import apply_set_values, book_json

@@ -29,7 +29,9 @@ def entry_id(item: tuple[kpi_engine.BusinessType, kpi_engine.ProfileKPI]) -> str
     return f"{item[0].id}-{item[1].id}"
 
 
-@pytest.mark.parametrize(("profile", "entry"), ALL_PROFILE_ENTRIES, ids=map(entry_id, ALL_PROFILE_ENTRIES))
+@pytest.mark.parametrize(
+    ("profile", "entry"), ALL_PROFILE_ENTRIES, ids=map(entry_id, ALL_PROFILE_ENTRIES)
+)
 def test_every_kpi_of_every_type_has_a_recipe_over_its_tables(
     profile: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI
 ) -> None:
@@ -44,7 +46,9 @@ def test_every_kpi_of_every_type_has_a_recipe_over_its_tables(
         assert not missing, f"{entry.id} reads {table}[{', '.join(sorted(missing))}], not there"
 
 
-@pytest.mark.parametrize(("profile", "entry"), ALL_PROFILE_ENTRIES, ids=map(entry_id, ALL_PROFILE_ENTRIES))
+@pytest.mark.parametrize(
+    ("profile", "entry"), ALL_PROFILE_ENTRIES, ids=map(entry_id, ALL_PROFILE_ENTRIES)
+)
 def test_every_formula_is_stored_as_excel_stores_it(
     profile: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI
 ) -> None:
@@ -53,7 +57,9 @@ def test_every_formula_is_stored_as_excel_stores_it(
     assert len(stored) < 8192, "Excel's limit on a formula's length"
     assert stored.count("LET(") == 1, "LibreOffice cannot compute a LET inside a LET"
     tokens = Tokenizer("=" + stored).items
-    functions_called = {t.value[:-1] for t in tokens if t.type == Token.FUNC and t.subtype == Token.OPEN}
+    functions_called = {
+        t.value[:-1] for t in tokens if t.type == Token.FUNC and t.subtype == Token.OPEN
+    }
     for name in functions_called:
         bare = name.removeprefix("_xlfn.").removeprefix("_xlws.")
         assert bare in CLASSIC_FUNCTIONS or bare in FUTURE_FUNCTIONS, name
@@ -76,7 +82,9 @@ def test_every_formula_is_stored_as_excel_stores_it(
     assert plain - names <= {"PERIOD_START", "PERIOD_END", "GROSS_MARGIN"}, plain - names
 
 
-@pytest.mark.parametrize(("profile", "entry"), ALL_PROFILE_ENTRIES, ids=map(entry_id, ALL_PROFILE_ENTRIES))
+@pytest.mark.parametrize(
+    ("profile", "entry"), ALL_PROFILE_ENTRIES, ids=map(entry_id, ALL_PROFILE_ENTRIES)
+)
 def test_every_engine_side_calls_a_catalogue_function_with_an_excel_twin(
     profile: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI
 ) -> None:

@@ -14,9 +14,9 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 import kpi_engine
+from addin.recipes import month_shift, recipe_for
 from addin.report.offline import make_report, refresh_file
 from addin.starter import StarterOptions, new_workbook
-from addin.recipes import month_shift, recipe_for
 from kpi_engine._inputs import to_serial
 from tests.addin_support import KPI
 from tests.report_support import FIXED_CLOCK

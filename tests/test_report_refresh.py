@@ -18,8 +18,8 @@ from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 
 import kpi_engine
-from addin.report.model import nps_margin_for
 from addin.recipes import month_shift, recipe_for, tables_for
+from addin.report.model import nps_margin_for
 from kpi_engine._inputs import to_serial
 from tests.addin_support import KPI
 from tests.conftest import ROOT

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import kpi_engine
-from addin.starter.build import DEFAULT_GROSS_MARGIN
 from addin.recipes import as_rows, month_shift, recipe_for
+from addin.starter.build import DEFAULT_GROSS_MARGIN
 from addin.starter.sample import DEFAULT_ROWS, sample_tables
 from kpi_engine._inputs import first_of_month, to_serial
 
@@ -56,7 +56,10 @@ def serial(day: dt.date) -> float:
 def trend_values(business_type: str) -> dict[str, list[float]]:
     """Each KPI of the type for each trend month, from the sample's rows."""
     rows: dict[str, Any] = as_rows(
-        {**sample_tables(business_type, as_of=AS_OF), "Settings": {"GROSS_MARGIN": [DEFAULT_GROSS_MARGIN]}}
+        {
+            **sample_tables(business_type, as_of=AS_OF),
+            "Settings": {"GROSS_MARGIN": [DEFAULT_GROSS_MARGIN]},
+        }
     )
     values: dict[str, list[float]] = {}
     for entry in kpi_engine.get_business_type(business_type).kpis:

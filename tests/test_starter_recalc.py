@@ -21,6 +21,7 @@ from addin.starter import StarterOptions, new_workbook
 from addin.starter.build import workbook_words
 from kpi_engine._inputs import to_serial
 from kpi_engine._labels import labels
+from tests.differential import read_recalculated
 from tests.libreoffice import convert
 from tests.starter_reader import named_value, read_tables
 
@@ -74,6 +75,33 @@ def assert_same(cell: Any, expected: float | None, where: str) -> None:
     )
 
 
+def assert_no_error_cells(book: Any, trend: Any, chart_columns: range) -> None:
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if sheet is trend and cell.column in chart_columns:
+                    continue  # the charts' copy of the trend: #N/A for no value
+                if isinstance(cell.value, str):
+                    assert not cell.value.startswith(ERRORS), (
+                        f"{sheet.title}!{cell.coordinate} is {cell.value}"
+                    )
+
+
+def assert_trend(trend: Any, business_type: str, rows: Any, chart_columns: range) -> None:
+    profile = kpi_engine.get_business_type(business_type)
+    for row in range(4, 16):
+        month_start = to_serial("test", "month", trend.cell(row, 1).value)
+        month_end = to_serial("test", "month", trend.cell(row, 2).value)
+        for index, entry in enumerate(profile.kpis):
+            expected = engine_value(business_type, entry.id, rows, month_start, month_end)
+            assert_same(trend.cell(row, 3 + index).value, expected, f"trend {entry.id} row {row}")
+            charted = trend.cell(row, chart_columns[index]).value
+            if expected is None:
+                assert charted == "#N/A", f"chart of {entry.id} row {row} plots {charted!r}"
+            else:
+                assert_same(charted, expected, f"chart of {entry.id} row {row}")
+
+
 @pytest.mark.parametrize(
     ("business_type", "language", "empty"), CASES, ids=[case_name(*c) for c in CASES]
 )
@@ -85,15 +113,7 @@ def test_recalculated_workbook_equals_engine(
     profile = kpi_engine.get_business_type(business_type)
     trend = book[workbook_words()[language]["sheets"]["trend"]]
     chart_columns = range(3 + len(profile.kpis) + 1, 3 + 2 * len(profile.kpis) + 1)
-    for sheet in book.worksheets:
-        for row in sheet.iter_rows():
-            for cell in row:
-                if sheet is trend and cell.column in chart_columns:
-                    continue  # the charts' copy of the trend: #N/A for no value
-                if isinstance(cell.value, str):
-                    assert not cell.value.startswith(ERRORS), (
-                        f"{sheet.title}!{cell.coordinate} is {cell.value}"
-                    )
+    assert_no_error_cells(book, trend, chart_columns)
     rows: dict[str, Any] = read_tables(book, business_type)
     if "GROSS_MARGIN" in book.defined_names:
         rows["Settings"] = TableRows({"GROSS_MARGIN": [named_value(book, "GROSS_MARGIN")]})
@@ -114,18 +134,10 @@ def test_recalculated_workbook_equals_engine(
             assert status == ratings[kpi_engine.benchmark_band(entry.id, expected, business_type)]
         else:
             assert status == no_benchmark
-        if not empty:
-            assert expected is not None, (
-                f"{entry.id} has no value for the sample's reporting period"
-            )
-    for row in range(4, 16):
-        month_start = to_serial("test", "month", trend.cell(row, 1).value)
-        month_end = to_serial("test", "month", trend.cell(row, 2).value)
-        for index, entry in enumerate(profile.kpis):
-            expected = engine_value(business_type, entry.id, rows, month_start, month_end)
-            assert_same(trend.cell(row, 3 + index).value, expected, f"trend {entry.id} row {row}")
-            charted = trend.cell(row, chart_columns[index]).value
-            if expected is None:
-                assert charted == "#N/A", f"chart of {entry.id} row {row} plots {charted!r}"
-            else:
-                assert_same(charted, expected, f"chart of {entry.id} row {row}")
+        assert empty or expected is not None, (
+            f"{entry.id} has no value for the sample's reporting period"
+        )
+    assert_trend(trend, business_type, rows, chart_columns)
+    # Clean sample data and empty tables: every data check counts 0 rows.
+    counts = [count for count, _ in read_recalculated(path, business_type, language).notes]
+    assert counts == [0] * len(counts)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 
 METADATA_PART = "xl/metadata.xml"
-METADATA_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheetMetadata+xml"
+METADATA_CONTENT_TYPE = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheetMetadata+xml"
+)
 METADATA_RELATIONSHIP = (
     "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sheetMetadata"
 )

@@ -123,8 +123,11 @@ def stored_formula(shown: str) -> str:
                     f"formula {shown!r} calls {name}, which the project does not know how "
                     "Excel stores; add it to FUTURE_FUNCTIONS or CLASSIC_FUNCTIONS"
                 )
-        elif token.type == Token.OPERAND and token.subtype == Token.RANGE:
-            if any(first < index < last and value.upper() in names for first, last, names in spans):
-                value = "_xlpm." + value
+        elif (
+            token.type == Token.OPERAND
+            and token.subtype == Token.RANGE
+            and any(first < index < last and value.upper() in names for first, last, names in spans)
+        ):
+            value = "_xlpm." + value
         out.append(value)
     return "".join(out)

@@ -25,20 +25,18 @@ from kpi_engine._inputs import first_of_month, serial_to_date, to_serial
 
 from .rules import (
     Let,
-    as_rows,
     Rows,
     TableRows,
+    as_rows,
     both,
     equal_keys,
     excel_counts,
     excel_distinct,
     excel_stays,
     excel_within,
-    joined_during,
     pick,
     present_at,
     present_during,
-    ref,
     stays,
     total,
     valid,
@@ -138,12 +136,9 @@ def _repeat(s: str, e: str) -> str:
     # Over the twelve months that end with the period: a month alone is too
     # short for a second purchase.
     let = Let()
-    ordered = let.value("Orders", "ordered_at", "datetime", "ordered")
-    customer = let.value("Orders", "customer_id", "id", "customer")
-    counted = let.bind(
-        "counted", f'{excel_within(ordered, f"EDATE({e},-12)", e)}*({customer}<>"")'
-    )
-    orders = let.bind("orders", f"SUM({counted})")
+    ordered = let.value("Orders", "ordered_at", "datetime", "ordered", padded=True)
+    customer = let.value("Orders", "customer_id", "id", "customer", padded=True)
+    counted = let.bind("counted", f'{excel_within(ordered, f"EDATE({e},-12)", e)}*({customer}<>"")')
     # Equal ids stand together once sorted: an id equal to the one before it
     # belongs to a customer with two orders or more. The window's ids are
     # sorted with the column's blanks (at least two: see Let.cells), which
@@ -194,21 +189,19 @@ def _nps(s: str, e: str) -> str:
     let = Let()
     answered = let.value("Survey", "answered_on", "date", "answered")
     score = let.value("Survey", "recommend_score", "score", "score")
-    counted = let.bind(
-        "counted", f"{excel_within(answered, s, e)}*{excel_counts('score', score)}"
-    )
+    counted = let.bind("counted", f"{excel_within(answered, s, e)}*{excel_counts('score', score)}")
     responses = let.bind("responses", f"SUM({counted})")
     promoters = f"SUM({counted}*({score}>=9))"
     detractors = f"SUM({counted}*({score}<=6))"
     # Multiply before dividing, as the engine does.
-    return let.formula(
-        f"IF({responses}=0,{UNDEFINED},({promoters}-{detractors})*100/{responses})"
-    )
+    return let.formula(f"IF({responses}=0,{UNDEFINED},({promoters}-{detractors})*100/{responses})")
 
 
 def _nps_engine(rows: Rows, s: float, e: float) -> EngineCall:
     survey = rows["Survey"]
-    return EngineCall("nps", (pick(survey["recommend_score"], within(survey, "answered_on", s, e)),))
+    return EngineCall(
+        "nps", (pick(survey["recommend_score"], within(survey, "answered_on", s, e)),)
+    )
 
 
 def _csat(s: str, e: str) -> str:
@@ -272,7 +265,9 @@ def _retention(table: str) -> Recipe:
         return _ratio(let, f"({before}+{after}-{either})", before)
 
     def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
-        return EngineCall("retention_rate_from_ids", tuple(map(sorted, _keys_at(rows, table, s, e))))
+        return EngineCall(
+            "retention_rate_from_ids", tuple(map(sorted, _keys_at(rows, table, s, e)))
+        )
 
     return Recipe("retention_rate", {table: _MASTER_COLUMNS[table]}, formula, engine_call)
 
@@ -289,12 +284,14 @@ def _newcomers(let: Let, table: str, s: str, e: str, via: str = "") -> tuple[str
     new = let.bind("new", f"{excel_distinct(listed.who, f'({at_start}+{joined}>0)')}-{before}")
     if not via:
         return before, new
-    channel = let.value(table, "acquired_via", "choice", "channel")
+    channel = let.value(table, "acquired_via", "choice", "channel", padded=True)
     chosen = excel_distinct(listed.who, f'({at_start}+{joined}*({channel}="{via}")>0)')
     return new, let.bind("chosen", f"{chosen}-{before}")
 
 
-def _newcomer_keys(table: TableRows, id_column: str, s: float, e: float, via: str = "") -> tuple[set[str], set[str]]:
+def _newcomer_keys(
+    table: TableRows, id_column: str, s: float, e: float, via: str = ""
+) -> tuple[set[str], set[str]]:
     """The engine's side of ``_newcomers``: (cohort, newcomers) as id keys."""
     listed = stays(table, id_column)
     at_start = present_at(listed, s)
@@ -347,7 +344,9 @@ def _revenue_per_celebrity(s: str, e: str) -> str:
 def _revenue_per_celebrity_engine(rows: Rows, s: float, e: float) -> EngineCall:
     orders = rows["Orders"]
     amounts = orders.read("amount", "money")
-    revenue = total(amounts, both(within(orders, "delivered_at", s, e), valid(orders, "amount", "money")))
+    revenue = total(
+        amounts, both(within(orders, "delivered_at", s, e), valid(orders, "amount", "money"))
+    )
     celebrities = present_during(stays(rows["Celebrities"], "celebrity_id"), s, e)
     return EngineCall("revenue_per_celebrity", (revenue, len(celebrities)))
 
@@ -358,8 +357,8 @@ def _revenue_per_celebrity_engine(rows: Rows, s: float, e: float) -> EngineCall:
 def _active_users(let: Let, s: str, e: str) -> str:
     """Bind the month's distinct active members (activity of an id missing
     from Members still counts) and return the name of their number."""
-    active = let.value("Activity", "active_on", "date", "active")
-    member = let.value("Activity", "member_id", "id", "member")
+    active = let.value("Activity", "active_on", "date", "active", padded=True)
+    member = let.value("Activity", "member_id", "id", "member", padded=True)
     counted = let.bind("active_rows", f'{excel_within(active, s, e)}*({member}<>"")')
     return let.bind("users", excel_distinct(member, counted))
 
@@ -429,7 +428,9 @@ def _per_row_average(kpi_id: str, table: str, date_column: str, value_column: st
     return Recipe(kpi_id, {table: (date_column, value_column)}, formula, engine_call)
 
 
-def _status_share(kpi_id: str, table: str, date_column: str, status_column: str, wanted: str) -> Recipe:
+def _status_share(
+    kpi_id: str, table: str, date_column: str, status_column: str, wanted: str
+) -> Recipe:
     def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
         data = rows[table]
         mask = both(within(data, date_column, s, e), valid(data, status_column, "choice"))
@@ -561,9 +562,7 @@ def _engagement_rate_engine(rows: Rows, s: float, e: float) -> EngineCall:
     data = rows["Channels"]
     columns = ("likes", "comments", "followers")
     mask = _monthly_mask(rows, "Channels", columns, s, e)
-    return EngineCall(
-        "engagement_rate", tuple(total(data.read(c, "whole"), mask) for c in columns)
-    )
+    return EngineCall("engagement_rate", tuple(total(data.read(c, "whole"), mask) for c in columns))
 
 
 def _roi(s: str, e: str) -> str:
@@ -621,7 +620,11 @@ def _clv_funnel(s: str, e: str) -> str:
     counted, names = _monthly_rows(
         let,
         "Funnel",
-        {"revenue": "revenue_cell", "customers_at_start": "start_cell", "churned_customers": "gone_cell"},
+        {
+            "revenue": "revenue_cell",
+            "customers_at_start": "start_cell",
+            "churned_customers": "gone_cell",
+        },
         s,
         e,
         shares=True,
@@ -737,9 +740,7 @@ RECIPES: Mapping[str, Recipe] = {
         _per_active_user("events_per_user", "Attendance", "event_on", None),
         _per_row_average("avg_time_per_visit", "Visits", "visited_on", "minutes"),
         _per_active_user("revenue_per_active_user", "Payments", "paid_on", "amount"),
-        _status_share(
-            "customer_success_rate", "Followups", "followed_up_on", "outcome", "success"
-        ),
+        _status_share("customer_success_rate", "Followups", "followed_up_on", "outcome", "success"),
         _recipe(
             "customer_lifetime_value",
             {"Marketing": ("month", "revenue"), "Customers": _MASTER_COLUMNS["Customers"]},
@@ -770,9 +771,7 @@ RECIPES: Mapping[str, Recipe] = {
         _growth("follower_growth_rate", "Channels", "followers"),
         _monthly_ratio("bounce_rate", "Funnel", "single_page_sessions", "sessions"),
         _monthly_ratio("conversion_rate", "Funnel", "conversions", "visitors"),
-        _monthly_ratio(
-            "customer_acquisition_cost", "Funnel", "marketing_spend", "new_customers"
-        ),
+        _monthly_ratio("customer_acquisition_cost", "Funnel", "marketing_spend", "new_customers"),
     )
 }
 

@@ -127,22 +127,20 @@ def _invalid(table: str, column: Column) -> Check:
         def find_errors(rows: Rows) -> list[int]:
             return [i for i, v in enumerate(rows[table][column.id]) if is_error(v)]
 
-        return Check(table, column.id, "error", "", find_errors, f"ISERROR({ref(table, column.id)})")
+        return Check(
+            table, column.id, "error", "", find_errors, f"ISERROR({ref(table, column.id)})"
+        )
     problem, test = _INVALID[column.kind]
     reader = READERS[column.kind]
     cell = ref(table, column.id)
 
     def find(rows: Rows) -> list[int]:
         return [
-            i
-            for i, v in enumerate(rows[table][column.id])
-            if not is_blank(v) and reader(v) is None
+            i for i, v in enumerate(rows[table][column.id]) if not is_blank(v) and reader(v) is None
         ]
 
     # An error cell is not blank (IFERROR gives TRUE) and not a number.
-    mask = (
-        f'IFERROR(TRIM({cell})<>"",TRUE)*NOT(IF(ISNUMBER({cell}),{test.format(x=cell)},FALSE))'
-    )
+    mask = f'IFERROR(TRIM({cell})<>"",TRUE)*NOT(IF(ISNUMBER({cell}),{test.format(x=cell)},FALSE))'
     return Check(table, column.id, problem, "", find, mask)
 
 
@@ -281,7 +279,7 @@ def _repeated_id(table: str) -> Check:
     # Rows with an id, less the different ids: the rows that repeat one. The
     # rows themselves would need a lookup per row, so the sheet gives the count.
     let = Let()
-    key = let.value(table, column, "id", "key")
+    key = let.value(table, column, "id", "key", padded=True)
     named = let.bind("named", f'SUM(({key}<>"")*1)')
     present = f'({key}<>"")'
     count = let.formula(f"{named}-({excel_distinct(key, present)})")
@@ -350,8 +348,6 @@ def data_notes(business_type: str, rows: Rows) -> list[Note]:
     return notes
 
 
-
-
 # --- words -----------------------------------------------------------------------------------
 
 
@@ -376,7 +372,9 @@ def message(note: Note, language: str) -> str:
     """A note as one sentence: "Orders, ordered_at: not a date in 3 rows (14, 20, 31); left out"."""
     words = notes_words(language)
     count = words["rows"]["one" if note.rows == 1 else "other"].format(count=note.rows)
-    shown = ", ".join(map(str, note.first_rows)) + (", ..." if note.rows > len(note.first_rows) else "")
+    shown = ", ".join(map(str, note.first_rows)) + (
+        ", ..." if note.rows > len(note.first_rows) else ""
+    )
     return str(words["message"]).format(
         table=note.check.table,
         column=note.check.column,

@@ -170,9 +170,7 @@ def stays(table: TableRows, id_column: str) -> list[Stay]:
 
 def present_at(listed: Sequence[Stay], moment: float) -> set[str]:
     """Who is there at a moment: joined before it, and not left before it."""
-    return {
-        s.key for s in listed if s.since < moment and (s.until is None or s.until >= moment)
-    }
+    return {s.key for s in listed if s.since < moment and (s.until is None or s.until >= moment)}
 
 
 def present_during(listed: Sequence[Stay], start: float, end: float) -> set[str]:
@@ -230,7 +228,8 @@ def excel_distinct(keys: str, mask: str) -> str:
     blanks; ``keys`` is a column bound by ``Let.value``).
 
     FILTER keeps the blank keys too, counted as one and taken off again: a
-    column bound by ``Let`` ends with blank cells, so FILTER gives an array,
+    column bound by ``Let.value(padded=True)`` ends with blank cells, so
+    FILTER gives an array,
     which LibreOffice's UNIQUE accepts, unless it keeps one blank alone,
     which LibreOffice turns into a plain value and UNIQUE refuses: no key.
     """
@@ -259,7 +258,9 @@ class Let:
         refuses UNIQUE, ROWS, SORT and FILTER on it (Excel does not): the
         column of a table of one row, or FILTER's result with one row. With
         two blank cells, which never count, a column and what FILTER keeps of
-        it together with its blanks stay arrays.
+        it together with its blanks stay arrays. A formula that sorts or
+        counts different ids pads every column it combines with them, since
+        arrays of different lengths do not combine; the others need no pad.
         """
         column_ref = ref(table, column)
         count = f"ROWS({column_ref})"
@@ -267,9 +268,11 @@ class Let:
             name, f'IF(SEQUENCE({count}+2)<={count},INDEX({column_ref},SEQUENCE({count}+2)),"")'
         )
 
-    def value(self, table: str, column: str, kind: str, name: str) -> str:
-        """Bind a column read by its kind's rule (see ``excel_value``)."""
-        return self.bind(name, excel_value(kind, self.cells(table, column, f"{name}_cells")))
+    def value(self, table: str, column: str, kind: str, name: str, *, padded: bool = False) -> str:
+        """Bind a column read by its kind's rule (see ``excel_value``), padded
+        with two blank cells for a formula that sorts or counts ids."""
+        cells = self.cells(table, column, f"{name}_cells") if padded else ref(table, column)
+        return self.bind(name, excel_value(kind, cells))
 
 
 @dataclass(frozen=True)
@@ -283,7 +286,9 @@ class ExcelStays:
     listed: str
 
     def present_at(self, moment: str) -> str:
-        return f"{self.listed}*({self.since}<{moment})*({self.until_blank}+({self.until}>={moment}))"
+        return (
+            f"{self.listed}*({self.since}<{moment})*({self.until_blank}+({self.until}>={moment}))"
+        )
 
     def present_during(self, start: str, end: str) -> str:
         return f"{self.listed}*({self.since}<{end})*({self.until_blank}+({self.until}>={start}))"
@@ -294,8 +299,8 @@ class ExcelStays:
 
 def excel_stays(let: Let, table: str, id_column: str) -> ExcelStays:
     """Bind a master table's stays: ``listed`` is 1 on a usable row, as ``stays``."""
-    who = let.value(table, id_column, "id", "who")
-    since = let.value(table, "joined_on", "date", "since")
+    who = let.value(table, id_column, "id", "who", padded=True)
+    since = let.value(table, "joined_on", "date", "since", padded=True)
     left = let.cells(table, "left_on", "until_cells")
     until_blank = let.bind("until_blank", f'IFERROR(TRIM({left})="",FALSE)')
     until = let.bind("until", f"IF(ISNUMBER({left}),{left},-1)")

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-
 #: Column kinds and what a cell of each must hold to count.
 KINDS = ("id", "text", "choice", "date", "datetime", "month", "whole", "number", "money")
 KINDS += ("score", "rating")
@@ -73,9 +72,7 @@ TABLES: Mapping[str, tuple[Column, ...]] = {
         _column("work_hours", "number"),
         _column("amount", "money"),
     ),
-    "Customers": _people(
-        "customer_id", _column("acquired_via", "choice", *ACQUISITION_CHANNELS)
-    ),
+    "Customers": _people("customer_id", _column("acquired_via", "choice", *ACQUISITION_CHANNELS)),
     "Celebrities": _people("celebrity_id"),
     "Survey": (
         _column("answered_on", "date", required=True),

@@ -32,7 +32,8 @@ _CHART_COLUMNS, _CHART_ROWS = 6, 15
 
 @dataclass(frozen=True)
 class TrendLayout:
-    """Where the trend table sits on the report sheet (1-based rows)."""
+    """Where the charts' data sits on the report sheet (1-based rows): the
+    copy of the trend table to its right, blank where the table shows a dash."""
 
     first_month_row: int
     last_month_row: int
@@ -40,14 +41,16 @@ class TrendLayout:
 
 
 def trend_layout(report: Report) -> TrendLayout:
-    """Find the trend table in the report's grid: the twelve month rows."""
+    """Find the charts' data in the report's grid: the twelve month rows."""
     month_rows = [
         index
         for index, row in enumerate(report.grid, start=1)
         if row and row[0] is not None and row[0].fmt == "month" and index > 3
     ]
     first, last = month_rows[0], month_rows[-1]
-    columns = tuple(column_letter(index + 1) for index in range(len(report.kpis)))
+    count = len(report.kpis)
+    # Month, the KPIs, a blank column, then the charts' copy (0-based columns).
+    columns = tuple(column_letter(count + 2 + index) for index in range(count))
     return TrendLayout(first, last, columns)
 
 
@@ -69,6 +72,7 @@ def chart_part(report: Report, index: int, layout: TrendLayout) -> bytes:
     chart = LineChart()
     chart.title = kpi.title
     chart.legend = None
+    chart.display_blanks = "gap"  # a month without a value is a gap, not a zero
     series = Series(Reference(range_string=values), title=kpi.title)
     series.smooth = False  # monthly figures: straight lines, no invented curves
     chart.series.append(series)

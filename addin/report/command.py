@@ -28,9 +28,16 @@ def _shown(value: float | None) -> str:
 @click.command("report")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--period", metavar="YYYY-MM", help="Month to report on (default: the PERIOD cell).")
-@click.option("--json", "as_json", is_flag=True, help="A JSON object keyed by KPI id.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="A JSON object: business type, language, period, the KPIs by id, the data notes.",
+)
 def report_command(file: Path, period: str | None, as_json: bool) -> None:
-    """Print what a refresh of FILE would write, per KPI; writes nothing."""
+    """Print what a refresh of FILE would write, per KPI, and the data notes:
+    the rows the KPIs leave out and why. Writes nothing."""
+    from addin.recipes.notes import message, notes_words  # noqa: PLC0415
     from addin.report.offline import make_report  # noqa: PLC0415
     from addin.report.package import ReportError  # noqa: PLC0415
 
@@ -49,6 +56,11 @@ def report_command(file: Path, period: str | None, as_json: bool) -> None:
             f"{kpi.id:<28} {_shown(kpi.value):>12} {_shown(kpi.previous):>12}  "
             f"{kpi.band or '-':<14} {kpi.status}" + (f"  ({kpi.reason})" if kpi.reason else "")
         )
+    words = notes_words(report.language)
+    click.echo()
+    click.echo(f"{words['title']}:" if report.notes else words["none"])
+    for note in report.notes:
+        click.echo(f"- {message(note, report.language)}")
 
 
 @click.command("refresh")

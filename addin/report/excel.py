@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import kpi_engine
+from addin.recipes import TableRows, tables_for
 from addin.report import charts
 from addin.report.model import Report, ReportInputs, build_report, report_sheet_names, utc_now
 from addin.report.package import (
@@ -24,7 +25,6 @@ from addin.report.package import (
     detect_language,
     period_from,
 )
-from addin.recipes import TableRows, tables_for
 
 #: Excel number format codes of the report's formats.
 NUMBER_FORMATS = {

@@ -201,7 +201,9 @@ def nps_margin_for(rows: Rows, month: dt.date) -> float | None:
     if survey is None or "recommend_score" not in survey:
         return None
     start = to_serial("report", "month", month)
-    scores = pick(survey["recommend_score"], within(survey, "answered_on", start, month_shift(start, 1)))
+    scores = pick(
+        survey["recommend_score"], within(survey, "answered_on", start, month_shift(start, 1))
+    )
     try:
         return kpi_engine.nps_margin(scores)
     except kpi_engine.KPIUndefinedError:
@@ -374,11 +376,15 @@ def _grid(
         )
     rows.append(())
     rows.append((Cell(say["trend"]),))
-    rows.append((Cell(say["month"]), *(Cell(kpi.title) for kpi in reports)))
+    # Right of the trend table, after a blank column, the charts' copy of it:
+    # an empty cell where the table shows a dash, which a line chart leaves
+    # as a gap (a dash would be plotted as zero).
+    titles = tuple(Cell(kpi.title) for kpi in reports)
+    rows.append((Cell(say["month"]), *titles, None, *titles))
     for index, month in enumerate(months):
-        rows.append(
-            (Cell(month, "month"), *(_number(kpi.trend[index], kpi.unit) for kpi in reports))
-        )
+        shown = tuple(_number(kpi.trend[index], kpi.unit) for kpi in reports)
+        charted = tuple(None if cell.value == DASH else cell for cell in shown)
+        rows.append((Cell(month, "month"), *shown, None, *charted))
     rows.append(())
     rows.append((Cell(say["narrative"]),))
     for kpi in reports:

@@ -30,23 +30,22 @@ from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
-from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.formula import ArrayFormula
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 import kpi_engine
-from kpi_engine._catalogue import BAND_NAMES, ProfileKPI
-from kpi_engine._cells import END_OF_DATES
-from kpi_engine._inputs import first_of_month
-from kpi_engine._labels import labels, templates_dir
-from kpi_engine._text import format_band
-
 from addin.ooxml import charts as chart_parts
 from addin.ooxml import dynamic_arrays
 from addin.ooxml.cells import cell_xml
 from addin.ooxml.formulas import stored_formula
 from addin.recipes import NEEDS_GROSS_MARGIN, Column, recipe_for, tables_for
 from addin.recipes.notes import checks_for, effect_text, notes_words, problem_text
+from kpi_engine._catalogue import BAND_NAMES, ProfileKPI
+from kpi_engine._cells import END_OF_DATES
+from kpi_engine._inputs import first_of_month
+from kpi_engine._labels import labels, templates_dir
+from kpi_engine._text import format_band
 
 from .sample import sample_tables
 

@@ -30,9 +30,8 @@ from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
 
-from kpi_engine._inputs import first_of_month
-
 from addin.recipes.tables import ACQUISITION_CHANNELS
+from kpi_engine._inputs import first_of_month
 
 #: Rows of each type's main table over its span: about two years of orders,
 #: activity or answers; fourteen months of social media channels.
@@ -274,7 +273,9 @@ def _monthly_channels(rng: random.Random, cal: _Calendar, count: int) -> Table:
 
 def _celebrity_video(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Table]:
     customers = _people(rng, cal, "C", max(1, rows * 3 // 4), 0.25)
-    celebrities = _people(rng, cal, "S", max(1, rows // 20), 0.1)
+    # About one celebrity per ten orders a month: revenue per celebrity then
+    # lands in the article's typical monthly range.
+    celebrities = _people(rng, cal, "S", max(3, rows // 200), 0.1)
     return {
         "Orders": _orders(
             rng, cal, customers, rows, celebrities=celebrities, hours=(2, 60), price=(25, 400)
