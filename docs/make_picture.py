@@ -1,6 +1,7 @@
 """Render the KPI sheet of a starter workbook to docs/kpi-sheet.png.
 
-LibreOffice recalculates the workbook and prints each sheet on one PDF page;
+LibreOffice recalculates the workbook (with the tests' profile, which
+recalculates every formula on load) and prints each sheet on one PDF page;
 pdftoppm turns the KPI sheet's page into a PNG for the README.
 
     python docs/make_picture.py [TYPE] [LANG]
@@ -16,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from addin.starter import StarterOptions, new_workbook
+from tests.libreoffice import convert
 
 HERE = Path(__file__).resolve().parent
 #: One page per sheet: the KPI sheet is the second sheet, so the second page.
@@ -24,30 +26,15 @@ KPI_SHEET_PAGE = 2
 
 
 def main(business_type: str = "celebrity_video", language: str = "en") -> Path:
-    soffice = shutil.which("soffice")
     pdftoppm = shutil.which("pdftoppm")
-    if not soffice or not pdftoppm:
+    if not shutil.which("soffice") or not pdftoppm:
         raise SystemExit("needs LibreOffice and poppler-utils: make system-deps")
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         workbook = new_workbook(
             StarterOptions(business_type, language, as_of=dt.date(2024, 7, 15)), work / "kpi.xlsx"
         )
-        subprocess.run(
-            [
-                soffice,
-                f"-env:UserInstallation={(work / 'profile').as_uri()}",
-                "--headless",
-                "--convert-to",
-                PDF_FILTER,
-                "--outdir",
-                str(work),
-                str(workbook),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        convert([workbook], work, fmt=PDF_FILTER)
         target = HERE / "kpi-sheet"
         subprocess.run(
             [

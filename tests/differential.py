@@ -32,7 +32,7 @@ from addin.report.model import Report
 from addin.report.offline import make_report
 from addin.report.package import open_package, read_data
 from addin.starter import StarterOptions, new_workbook
-from addin.starter.build import workbook_words
+from addin.starter.build import NOTE_COLUMNS, workbook_words
 from kpi_engine._inputs import to_serial
 from kpi_engine._labels import labels
 from tests.starter_reader import named_value
@@ -79,16 +79,21 @@ def read_recalculated(path: Path, business_type: str, language: str) -> Recalcul
     notes = []
     for offset, check in enumerate(checks):
         row = first + offset
-        assert kpis.cell(row, 1).value == check.table, (row, check)
-        assert kpis.cell(row, 3).value == problem_text(check, language), (row, check)
-        notes.append((kpis.cell(row, 4).value, kpis.cell(row, 5).value))
+        assert kpis.cell(row, 1).value == f"{check.table}[{check.column}]", (row, check)
+        assert kpis[f"{NOTE_COLUMNS['problem']}{row}"].value == problem_text(check, language)
+        notes.append(
+            (
+                kpis[f"{NOTE_COLUMNS['rows']}{row}"].value,
+                kpis[f"{NOTE_COLUMNS['first_rows']}{row}"].value,
+            )
+        )
     return Recalculated(values, statuses, trend, charted, months, notes)
 
 
 def _notes_first_row(kpis: Any, language: str) -> int:
     from addin.recipes.notes import notes_words  # noqa: PLC0415
 
-    heading = notes_words(language)["headings"]["table"]
+    heading = notes_words(language)["headings"]["column"]
     for row in range(1, kpis.max_row + 1):
         if kpis.cell(row, 1).value == heading:
             return row + 1

@@ -117,3 +117,42 @@ def test_array_formulas_and_only_they_point_at_the_dynamic_array_metadata(
         assert (cell["cm"] == "1") == (cell["f"].get("t") == "array"), cell
         if cell["cm"]:
             assert "[" in cell["text"], "an array formula works on a table's columns"
+
+
+def _elements(element: Any) -> list[tuple[str, dict[str, str]]]:
+    """An element and its descendants as (namespaced tag, attributes), prefixes aside."""
+    return [(e.tag, dict(e.attrib)) for e in element.iter()]
+
+
+def test_trend_charts_show_na_as_a_gap_as_xlsxwriter_writes_it(tmp_path: Path) -> None:
+    chart_ns = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
+    reference = tmp_path / "xlsxwriter.xlsx"
+    book = xlsxwriter.Workbook(str(reference))
+    sheet = book.add_worksheet()
+    sheet.write_column("A1", [1, 2, 3])
+    chart = book.add_chart({"type": "line"})
+    chart.add_series({"values": "=Sheet1!$A$1:$A$3", "smooth": False})
+    chart.show_na_as_empty_cell()
+    sheet.insert_chart("C1", chart)
+    book.close()
+    theirs = etree.fromstring(parts(reference, "xl/charts/chart1.xml")["xl/charts/chart1.xml"])
+    ours_path = new_workbook(
+        StarterOptions("songwriting", as_of=dt.date(2024, 7, 15)), tmp_path / "ours.xlsx"
+    )
+    with zipfile.ZipFile(ours_path) as package:
+        charts = [n for n in package.namelist() if n.startswith("xl/charts/chart")]
+        assert len(charts) == len(kpi_engine.BUSINESS_TYPES["songwriting"].kpis)
+        for name in charts:
+            ours = etree.fromstring(package.read(name))
+            mine = ours.find(f"{chart_ns}chart/{chart_ns}extLst")
+            reference_element = theirs.find(f"{chart_ns}chart/{chart_ns}extLst")
+            assert mine is not None, name
+            assert _elements(mine) == _elements(reference_element), name
+            # Empty cells as gaps, hidden cells plotted: XlsxWriter leaves
+            # these unwritten where they are Excel's defaults.
+            blanks = ours.find(f"{chart_ns}chart/{chart_ns}dispBlanksAs")
+            assert blanks is not None and blanks.get("val") == "gap", name
+            hidden = ours.find(f"{chart_ns}chart/{chart_ns}plotVisOnly")
+            assert hidden is not None and hidden.get("val") == "0", name
+            smooth = ours.findall(f".//{chart_ns}ser/{chart_ns}smooth")
+            assert [s.get("val") for s in smooth] == ["0"], name

@@ -1,26 +1,37 @@
 """Chart parts written by openpyxl, finished with what it cannot say.
 
-A month without a value is plotted from ``#N/A`` (``NA()``): a line chart
-skips such a point, and with the display option below Excel 365 leaves a gap
-there instead of drawing a line across it (the chart's "Show #N/A as an
-empty cell" setting, with empty cells shown as gaps). openpyxl has no
-property for that option, so it is added to the chart part here, as
-XlsxWriter's ``show_na_as_empty_cell`` writes it.
+A month without a value is plotted from ``#N/A`` (``NA()``): with the
+display option below, Excel 365 shows ``#N/A`` as an empty cell, which the
+chart (empty cells shown as gaps) leaves as a gap rather than drawing a line
+across it. openpyxl has no property for that option, so it is added to the
+chart part here, as XlsxWriter's ``show_na_as_empty_cell`` writes it (a test
+compares the two). LibreOffice ignores the option and plots ``#N/A`` as zero.
 """
 
 from __future__ import annotations
 
-#: The extension that carries "show #N/A as an empty cell" (Office 2017 charts).
-NA_AS_EMPTY_EXTENSION = (
-    b'<c:extLst><c:ext uri="{56B9EC1D-385E-4148-901F-78D8002777C0}" '
-    b'xmlns:c16r3="http://schemas.microsoft.com/office/drawing/2017/03/chart">'
-    b'<c16r3:dataDisplayOptions16><c16r3:dispNaAsBlank val="1"/>'
-    b"</c16r3:dataDisplayOptions16></c:ext></c:extLst>"
-)
+from lxml import etree
+
+CHART_NAMESPACE = "http://schemas.openxmlformats.org/drawingml/2006/chart"
+#: Office 2017's chart extensions, and the one that holds "show #N/A as empty".
+C16R3_NAMESPACE = "http://schemas.microsoft.com/office/drawing/2017/03/chart"
+NA_AS_EMPTY_URI = "{56B9EC1D-385E-4148-901F-78D8002777C0}"
 
 
 def with_na_as_gap(chart_xml: bytes) -> bytes:
-    """The chart part with #N/A shown as an empty cell, at the end of <c:chart>."""
-    if b"dispNaAsBlank" in chart_xml or b"</c:chart>" not in chart_xml:
+    """The chart part with #N/A shown as an empty cell: an extension list at
+    the end of its <c:chart> element, whatever prefix the part gives it."""
+    root = etree.fromstring(chart_xml)
+    chart = root.find(f"{{{CHART_NAMESPACE}}}chart")
+    if chart is None or b"dispNaAsBlank" in chart_xml:
         return chart_xml
-    return chart_xml.replace(b"</c:chart>", NA_AS_EMPTY_EXTENSION + b"</c:chart>", 1)
+    extensions = etree.SubElement(chart, f"{{{CHART_NAMESPACE}}}extLst")
+    extension = etree.SubElement(
+        extensions,
+        f"{{{CHART_NAMESPACE}}}ext",
+        {"uri": NA_AS_EMPTY_URI},
+        nsmap={"c16r3": C16R3_NAMESPACE},
+    )
+    options = etree.SubElement(extension, f"{{{C16R3_NAMESPACE}}}dataDisplayOptions16")
+    etree.SubElement(options, f"{{{C16R3_NAMESPACE}}}dispNaAsBlank", {"val": "1"})
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)

@@ -28,7 +28,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import LineChart, Reference
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.utils import column_index_from_string, get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula
@@ -427,8 +427,11 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
     _write_data_notes(ctx, kpis, next_row=last_kpi_row + 1)
 
 
-#: The data notes' columns on the KPI sheet: count and first rows are formulas.
-NOTE_COUNT_COLUMN, NOTE_ROWS_COLUMN = "D", "E"
+#: Where the data notes sit on the KPI sheet, in its columns: the table
+#: column (a structured reference, in the wide KPI column), the count of rows
+#: and the first of them (formulas, in the value and unit columns), the
+#: problem (over the three band columns) and its effect (the status column).
+NOTE_COLUMNS = {"column": "A", "rows": "B", "first_rows": "C", "problem": "E", "effect": "H"}
 
 
 def _write_data_notes(ctx: _Context, kpis: _Sheet, *, next_row: int) -> None:
@@ -442,37 +445,45 @@ def _write_data_notes(ctx: _Context, kpis: _Sheet, *, next_row: int) -> None:
     kpis.append([])
     kpis.append([kpis.cell(words["title"], font=Font(bold=True, size=12))])
     kpis.append([kpis.cell(words["intro"], text=True)])
-    kpis.append(
-        kpis.header(
-            heads[k] for k in ("table", "column", "problem", "rows", "first_rows", "effect")
-        )
-    )
+    titles = {column_index_from_string(letter): heads[key] for key, letter in NOTE_COLUMNS.items()}
+    kpis.append(kpis.header(titles.get(column, "") for column in range(1, max(titles) + 1)))
     # A blank row, the title, the introduction and the header come first.
     row = next_row + 4
     first_note_row = row
+    count_column, rows_column = NOTE_COLUMNS["rows"], NOTE_COLUMNS["first_rows"]
     for check in checks_for(ctx.profile.id):
         rows_formula = check.rows_formula()
+        first_rows = None
+        if rows_formula:
+            first_rows = kpis.array(rows_formula, f"{rows_column}{row}")
+            # Set apart from the count, which stands right-aligned beside it.
+            first_rows.alignment = Alignment(horizontal="left", indent=1)
+        cells = {
+            "column": kpis.cell(f"{check.table}[{check.column}]", text=True),
+            "rows": kpis.array(check.count_formula(), f"{count_column}{row}", fmt="#,##0"),
+            "first_rows": first_rows,
+            "problem": kpis.cell(problem_text(check, ctx.lang), text=True),
+            "effect": kpis.cell(effect_text(check, ctx.lang), text=True),
+        }
         kpis.append(
-            [
-                kpis.cell(check.table, text=True),
-                kpis.cell(check.column, text=True),
-                kpis.cell(problem_text(check, ctx.lang), text=True),
-                kpis.array(check.count_formula(), f"{NOTE_COUNT_COLUMN}{row}", fmt="#,##0"),
-                kpis.array(rows_formula, f"{NOTE_ROWS_COLUMN}{row}")
-                if rows_formula
-                else kpis.cell("", text=True),
-                kpis.cell(effect_text(check, ctx.lang), text=True),
-            ]
+            _spread(
+                {column_index_from_string(NOTE_COLUMNS[key]): cell for key, cell in cells.items()}
+            )
         )
         row += 1
     if row > first_note_row:
         kpis.ws.conditional_formatting.add(
-            f"A{first_note_row}:F{row - 1}",
+            f"A{first_note_row}:{NOTE_COLUMNS['effect']}{row - 1}",
             FormulaRule(
-                formula=[f"${NOTE_COUNT_COLUMN}{first_note_row}=0"],
+                formula=[f"${count_column}{first_note_row}=0"],
                 font=Font(color="A6A6A6"),
             ),
         )
+
+
+def _spread(cells: Mapping[int, Any]) -> list[Any]:
+    """A row of cells placed by 1-based column, with blanks between them."""
+    return [cells.get(column) for column in range(1, max(cells) + 1)]
 
 
 def _write_trend(ctx: _Context, trend: _Sheet) -> None:
@@ -488,6 +499,10 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
     count = len(profile.kpis)
     first_chart_column = 3 + count + 1  # after the KPI columns and a blank one
     trend.widths([12, 12, *[18] * count])
+    # Write-only sheets write their columns with the first row: hide the
+    # charts' copy of the trend first.
+    for column in range(first_chart_column, first_chart_column + count):
+        trend.ws.column_dimensions[get_column_letter(column)].hidden = True
     trend.append([trend.cell(ctx.words["title"].format(type=ctx.type_title), font=TITLE_FONT)])
     trend.append([])
     titles = [e.title[lang] for e in profile.kpis]
@@ -515,8 +530,6 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
             shown = f"{get_column_letter(3 + position)}{row}"
             cells.append(trend.formula(f"IF(ISNUMBER({shown}),{shown},NA())", fmt=ctx.fmt(entry)))
         trend.append(cells)
-    for column in range(first_chart_column, first_chart_column + count):
-        trend.ws.column_dimensions[get_column_letter(column)].hidden = True
     last_month_row = first_month_row + 11
     months = Reference(trend.ws, min_col=1, min_row=first_month_row, max_row=last_month_row)
     for index, entry in enumerate(profile.kpis):

@@ -1,0 +1,264 @@
+"""The data rules on hand-made messy workbooks, with values worked out by hand.
+
+Each workbook mixes clean rows with the messy rows of a real export; the
+comments give the arithmetic. LibreOffice recalculates them, and the
+workbook, ``kpi report`` and the add-in must agree (tests/differential.py)
+and equal the hand-worked values. A second set gives every business type
+tables of exactly one row, which LibreOffice reads as plain values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kpi_engine
+from addin.ooxml.cells import ExcelError
+from addin.recipes import tables_for
+from tests.addin_support import KPI
+from tests.differential import disagreements, report_of, write_workbook
+from tests.libreoffice import convert
+
+pytestmark = pytest.mark.libreoffice
+
+D, T = dt.date, dt.datetime
+NA = ExcelError("#N/A")
+
+
+def table(columns: str, *rows: tuple[Any, ...]) -> dict[str, list[Any]]:
+    names = columns.split()
+    return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+
+
+CELEBRITY_VIDEO = {
+    # Cohort on 1 June: C1, C2, C3 (first stay) and C5 (two identical rows).
+    # On 1 July: C1, C3 (back on 20 June) and C5. Churn = 1 (C2) / 4.
+    # C4 joins and leaves in June: in neither. C6, C7, C8 and the row
+    # without an id are left out (text date, left before joining, an error).
+    "Customers": table(
+        "customer_id joined_on left_on",
+        ("C1", D(2023, 1, 10), None),
+        ("C2", D(2023, 2, 1), D(2024, 6, 15)),
+        (" c3 ", D(2023, 3, 1), D(2024, 6, 5)),
+        ("C3", D(2024, 6, 20), None),
+        ("C4", D(2024, 6, 3), D(2024, 6, 25)),
+        ("C5", D(2022, 5, 5), None),
+        ("C5", D(2022, 5, 5), None),
+        ("C6", "2023-01-01", None),
+        ("C7", D(2023, 4, 1), D(2023, 3, 1)),
+        (None, D(2023, 1, 1), None),
+        ("C8", D(2023, 5, 1), NA),
+    ),
+    # In the twelve months to June: C1 (as "C1" and "c1 "), 1001 (a number
+    # and the same digits as text, three times), C2 once, X99 twice: 3 of 4
+    # customers ordered again: 0.75. 1001 and X99 are not in Customers: their
+    # orders still count, and a note lists them.
+    # Ordered in June with a status: Completed, in_progress, COMPLETED,
+    # refunded: 2 of 4 completed. Delivered in June with both times, in
+    # order: 24 h and 12 h: 18 h. Revenue of June's deliveries: 100 + 50.5
+    # + 20 (the amounts '30' and -5 are left out) over S1 and S3: 85.25.
+    "Orders": table(
+        "order_id customer_id celebrity_id ordered_at delivered_at status amount",
+        ("O1", "C1", "S1", T(2024, 5, 3, 9), T(2024, 5, 4, 9), "completed", 80.0),
+        ("O2", "c1 ", "S1", T(2024, 6, 2, 10), T(2024, 6, 3, 10), "Completed ", 100.0),
+        ("O3", 1001, "S1", T(2024, 1, 10, 9), None, "cancelled", None),
+        ("O4", "1001", "S3", T(2024, 2, 10, 9), None, "cancelled", None),
+        ("O5", "C2", "S1", T(2024, 3, 1, 9), None, "cancelled", None),
+        ("O6", "X99", "S1", T(2024, 4, 1, 9), None, "cancelled", None),
+        ("O7", "X99", "S1", T(2024, 4, 2, 9), None, "cancelled", None),
+        ("O8", NA, "S1", T(2024, 6, 10, 9), None, "in_progress", None),
+        ("O9", "C5", "S1", "2024-06-12", T(2024, 6, 13, 9), "completed", -5.0),
+        ("O10", "C1", "S1", T(2023, 6, 30, 9), T(2023, 7, 1, 9), "completed", 10.0),
+        ("O11", "1001", "S1", T(2024, 6, 15, 8), T(2024, 6, 15, 20), "COMPLETED", 50.5),
+        ("O12", "C1", "S1", T(2024, 6, 20, 10), T(2024, 6, 19, 10), "refunded", 20.0),
+        ("O13", "C1", "S1", None, T(2024, 6, 25, 9), "completed", "30"),
+        ("O14", "C1", "S1", T(2024, 6, 21, 9), None, "   ", None),
+    ),
+    # Present during June: S1 (also as "s1") and S3, who joins on 28 June;
+    # S2 left on 31 May. New in June: S3, over the cohort S1: 1.0.
+    "Celebrities": table(
+        "celebrity_id joined_on left_on",
+        ("S1", D(2023, 1, 1), None),
+        ("s1", D(2023, 1, 1), None),
+        ("S2", D(2023, 1, 1), D(2024, 5, 31)),
+        ("S3", D(2024, 6, 28), None),
+    ),
+    # June's answers: 10, 9, 3, 8 count ('9', 11, 7.5, #N/A and a blank do
+    # not): 2 promoters, 1 detractor: (2 - 1) x 100 / 4 = 25.
+    "Survey": table(
+        "answered_on respondent_id recommend_score",
+        *[
+            (D(2024, 6, day), "C1", score)
+            for day, score in enumerate([10, 9, "9", 11, 7.5, 3, NA, None, 8], start=1)
+        ],
+    ),
+}
+CELEBRITY_VIDEO_VALUES = {
+    "churn_rate": 0.25,
+    "repeat_purchase_rate": 0.75,
+    "completion_rate": 0.5,
+    "avg_fulfillment_time": 18.0,
+    "revenue_per_celebrity": 85.25,
+    "celebrity_acquisition_rate": 1.0,
+    "nps": 25.0,
+}
+CELEBRITY_VIDEO_NOTES = {
+    ("Customers", "joined_on", "not_a_date"): (9,),
+    ("Customers", "left_on", "not_a_date"): (12,),
+    ("Customers", "customer_id", "blank"): (11,),
+    ("Customers", "left_on", "left_before_joined"): (10,),
+    ("Customers", "customer_id", "repeated_id"): (5, 8),
+    ("Orders", "customer_id", "error"): (9,),
+    ("Orders", "customer_id", "unknown_id"): (4, 5, 7, 8, 12),
+    ("Orders", "ordered_at", "not_a_date"): (10,),
+    ("Orders", "ordered_at", "blank"): (14,),
+    ("Orders", "delivered_at", "delivered_before_ordered"): (13,),
+    ("Orders", "status", "unknown_choice"): (13,),
+    ("Orders", "amount", "not_an_amount"): (10, 14),
+    ("Celebrities", "celebrity_id", "repeated_id"): (3,),
+    ("Survey", "recommend_score", "not_a_score"): (4, 5, 6, 8),
+}
+
+SONGWRITING = {
+    # On 1 June C1 and C2; C3 and C4 join and leave in June. The article's
+    # (E - N) / S gives (2 - 2) / 2 = 0 and stopped the first release with
+    # "new_customers is 2, more than customers_at_end"; the cohort keeps
+    # both: retention 1.0.
+    "Customers": table(
+        "customer_id joined_on left_on acquired_via",
+        ("C1", D(2023, 1, 1), None, "organic"),
+        ("C2", D(2023, 1, 1), None, "Referral "),
+        ("C3", D(2024, 6, 3), D(2024, 6, 20), "referral"),
+        ("C4", D(2024, 6, 4), D(2024, 6, 21), "advertising"),
+    ),
+    "Orders": table(
+        "order_id customer_id ordered_at delivered_at status work_hours amount",
+        ("O1", "C1", T(2024, 6, 1, 9), T(2024, 6, 2, 9), "completed", 20.0, 300.0),
+        ("O2", "C1", T(2024, 6, 5, 9), T(2024, 6, 6, 9), "completed", "10", 300.0),
+    ),
+    "Survey": table(
+        "answered_on respondent_id satisfaction",
+        (D(2024, 6, 1), "C1", 5),
+        (D(2024, 6, 2), "C2", "good"),
+    ),
+    "Social": table("month channel engagements", (D(2024, 5, 1), "TikTok", 100)),
+}
+SONGWRITING_VALUES = {
+    "retention_rate": 1.0,
+    "referral_acquisition_rate": 0.5,  # C3 of the newcomers C3 and C4
+    "avg_turnaround_time": 20.0,  # O2's hours are text: left out
+    "csat": 1.0,
+}
+
+HAND_WORKED = [
+    ("celebrity_video", CELEBRITY_VIDEO, CELEBRITY_VIDEO_VALUES),
+    ("songwriting", SONGWRITING, SONGWRITING_VALUES),
+]
+
+
+def one_row_tables(business_type: str) -> dict[str, dict[str, list[Any]]]:
+    """Every table of the type with exactly one clean row, dated in June 2024."""
+    rows: dict[str, dict[str, list[Any]]] = {}
+    for name, columns in tables_for(business_type).items():
+        row: dict[str, Any] = {}
+        for column in columns:
+            row[column.id] = {
+                "id": "A1",
+                "text": "Instagram",
+                "choice": column.choices[0] if column.choices else None,
+                "date": D(2024, 6, 10) if column.id != "left_on" else None,
+                "datetime": T(2024, 6, 10, 9),
+                "month": D(2024, 6, 1),
+                "whole": 10,
+                "number": 2.5,
+                "money": 99.0,
+                "score": 9,
+                "rating": 4,
+            }[column.kind]
+        rows[name] = {c: [v] for c, v in row.items()}
+    return rows
+
+
+@pytest.fixture(scope="module")
+def workbooks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, Path, Path]]:
+    folder = tmp_path_factory.mktemp("messy")
+    cases: dict[str, tuple[str, dict[str, Any]]] = {
+        business_type: (business_type, tables) for business_type, tables, _ in HAND_WORKED
+    }
+    for business_type in kpi_engine.BUSINESS_TYPES:
+        cases[f"{business_type}_one_row"] = (business_type, one_row_tables(business_type))
+    paths = {
+        name: write_workbook(business_type, "en", tables, folder / f"{name}.xlsx")
+        for name, (business_type, tables) in cases.items()
+    }
+    recalculated = convert(list(paths.values()), folder / "recalculated")
+    return {
+        name: (cases[name][0], paths[name], done)
+        for name, done in zip(paths, recalculated, strict=True)
+    }
+
+
+@pytest.mark.parametrize(
+    ("business_type", "tables", "values"),
+    HAND_WORKED,
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_hand_worked_values(
+    workbooks: dict[str, tuple[str, Path, Path]],
+    business_type: str,
+    tables: dict[str, Any],
+    values: dict[str, float],
+) -> None:
+    _, original, recalculated = workbooks[business_type]
+    assert disagreements(original, recalculated, business_type, "en") == []
+    report = {kpi.id: kpi.value for kpi in report_of(original).kpis}
+    for kpi_id, value in values.items():
+        assert report[kpi_id] == pytest.approx(value), kpi_id
+
+
+def test_hand_worked_data_notes(workbooks: dict[str, tuple[str, Path, Path]]) -> None:
+    _, original, _ = workbooks["celebrity_video"]
+    found = {
+        (n.check.table, n.check.column, n.check.problem): n.first_rows
+        for n in report_of(original).notes
+    }
+    assert found == CELEBRITY_VIDEO_NOTES
+
+
+def test_kpi_report_on_messy_data_answers_without_a_traceback(
+    workbooks: dict[str, tuple[str, Path, Path]],
+) -> None:
+    _, original, _ = workbooks["celebrity_video"]
+    assert KPI
+    text = subprocess.run(
+        [KPI, "report", str(original)], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert text.returncode == 0, text.stderr
+    assert "Traceback" not in text.stderr
+    assert (
+        "Orders, status: not one of completed, in_progress, cancelled in 1 row (13)" in text.stdout
+    )
+    as_json = subprocess.run(
+        [KPI, "report", str(original), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    notes = json.loads(as_json.stdout)["data_notes"]
+    assert {"table": "Survey", "column": "recommend_score", "rows": 4} in [
+        {k: note[k] for k in ("table", "column", "rows")} for note in notes
+    ]
+
+
+@pytest.mark.parametrize("business_type", list(kpi_engine.BUSINESS_TYPES))
+def test_tables_of_one_row(
+    workbooks: dict[str, tuple[str, Path, Path]], business_type: str
+) -> None:
+    _, original, recalculated = workbooks[f"{business_type}_one_row"]
+    assert disagreements(original, recalculated, business_type, "en") == []
