@@ -151,8 +151,10 @@ def test_trend_charts_show_na_as_a_gap_as_xlsxwriter_writes_it(tmp_path: Path) -
             # Empty cells as gaps, hidden cells plotted: XlsxWriter leaves
             # these unwritten where they are Excel's defaults.
             blanks = ours.find(f"{chart_ns}chart/{chart_ns}dispBlanksAs")
-            assert blanks is not None and blanks.get("val") == "gap", name
+            assert blanks is not None, name
+            assert blanks.get("val") == "gap", name
             hidden = ours.find(f"{chart_ns}chart/{chart_ns}plotVisOnly")
-            assert hidden is not None and hidden.get("val") == "0", name
+            assert hidden is not None, name
+            assert hidden.get("val") == "0", name
             smooth = ours.findall(f".//{chart_ns}ser/{chart_ns}smooth")
             assert [s.get("val") for s in smooth] == ["0"], name
