@@ -21,7 +21,7 @@ from kpi_engine._cells import END_OF_DATES, FIRST_DATE, is_blank, is_error
 from kpi_engine._labels import templates_dir
 
 from .kpis import columns_read, recipe_for, tables_for
-from .rules import READERS, Let, Rows, TableRows, excel_distinct, ref
+from .rules import Let, Rows, TableRows, excel_distinct, ref
 from .tables import MASTERS, PARTS_OF_WHOLES, REFERENCES, Column
 
 #: How many row numbers a note lists.
@@ -116,9 +116,9 @@ class Note:
 # --- the checks ----------------------------------------------------------------------------
 
 
-def _row_has_data(table: TableRows, columns: Sequence[str]) -> list[bool]:
-    present = [table[c] for c in columns if c in table]
-    return [any(not is_blank(v) for v in row) for row in zip(*present, strict=True)]
+def _has_data(table: TableRows, columns: Sequence[str], row: int) -> bool:
+    """Whether one of the row's cells is not blank (an error is data)."""
+    return any(not is_blank(table[c][row]) for c in columns if c in table)
 
 
 def _invalid(table: str, column: Column) -> Check:
@@ -131,13 +131,15 @@ def _invalid(table: str, column: Column) -> Check:
             table, column.id, "error", "", find_errors, f"ISERROR({ref(table, column.id)})"
         )
     problem, test = _INVALID[column.kind]
-    reader = READERS[column.kind]
     cell = ref(table, column.id)
 
     def find(rows: Rows) -> list[int]:
-        return [
-            i for i, v in enumerate(rows[table][column.id]) if not is_blank(v) and reader(v) is None
-        ]
+        data = rows[table]
+        # The column as its rule reads it (once per distinct value); only the
+        # cells read as nothing need the blank test.
+        read = data.read(column.id, column.kind)
+        raw = data[column.id]
+        return [i for i, value in enumerate(read) if value is None and not is_blank(raw[i])]
 
     # An error cell is not blank (IFERROR gives TRUE) and not a number.
     mask = f'IFERROR(TRIM({cell})<>"",TRUE)*NOT(IF(ISNUMBER({cell}),{test.format(x=cell)},FALSE))'
@@ -147,8 +149,11 @@ def _invalid(table: str, column: Column) -> Check:
 def _blank(table: str, column: str, all_columns: Sequence[str]) -> Check:
     def find(rows: Rows) -> list[int]:
         data = rows[table]
-        has_data = _row_has_data(data, all_columns)
-        return [i for i, v in enumerate(data[column]) if is_blank(v) and has_data[i]]
+        return [
+            i
+            for i, v in enumerate(data[column])
+            if (v is None or isinstance(v, str)) and is_blank(v) and _has_data(data, all_columns, i)
+        ]
 
     # A row has data when one of its cells is not blank (an error is data).
     # Each column is trimmed on its own: LibreOffice misplaces the elements of
