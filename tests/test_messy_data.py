@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 import kpi_engine
 from addin.ooxml.cells import ExcelError
@@ -254,6 +255,29 @@ def test_kpi_report_on_messy_data_answers_without_a_traceback(
     assert {"table": "Survey", "column": "recommend_score", "rows": 4} in [
         {k: note[k] for k in ("table", "column", "rows")} for note in notes
     ]
+
+
+def test_kpi_refresh_writes_the_data_notes_into_the_report_sheet(
+    workbooks: dict[str, tuple[str, Path, Path]], tmp_path: Path
+) -> None:
+    _, original, _ = workbooks["celebrity_video"]
+    assert KPI
+    out = tmp_path / "refreshed.xlsx"
+    done = subprocess.run(
+        [KPI, "refresh", str(original), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = load_workbook(out, read_only=True)["Report"]
+    texts = [cell for row in report.iter_rows(values_only=True) for cell in row if cell]
+    assert "Data notes" in texts
+    assert (
+        "Survey, recommend_score: not a whole number from 0 to 10 in 4 rows (4, 5, 6, 8); left out"
+        in texts
+    )
 
 
 @pytest.mark.parametrize("business_type", list(kpi_engine.BUSINESS_TYPES))
