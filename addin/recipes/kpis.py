@@ -6,12 +6,14 @@ the add-in) and as a call to a ``kpi_engine`` function on the same rows (so
 the report refresh, and the add-in function of that name, give the value the
 formula gives). Both follow the data rules of ``rules``.
 
-The formulas only use functions of Excel 2021 and later (LET, FILTER,
-UNIQUE, SORT, SEQUENCE, XMATCH), each column is scanned a fixed number of
-times, and no formula compares every row with every other: recalculation
-grows linearly with the data. In particular, "customers with two orders or
-more" sorts the order's customer ids and counts the ids equal to the one
-before them, because UNIQUE's exactly-once mode is quadratic in LibreOffice.
+The formulas use functions of Excel 2021 and later (LET, FILTER, UNIQUE,
+SORT, SEQUENCE), each column is read a fixed number of times, and no formula
+compares every row with every other: recalculation grows with the data (a
+sort adds a logarithm), not with its square. In particular "customers with
+two orders or more" sorts the window's customer ids and counts the ids equal
+to the one before them, because UNIQUE's exactly-once mode is quadratic in
+LibreOffice, and churn counts the ids present at the start, at the end and
+at either, which gives both the churned and the retained without a lookup.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import kpi_engine
 from kpi_engine._inputs import first_of_month, serial_to_date, to_serial
 
 from .rules import (
+    ExcelStays,
     Let,
     Rows,
     TableRows,
@@ -231,18 +234,32 @@ def _csat_engine(rows: Rows, s: float, e: float) -> EngineCall:
 # |A and B| = |A| + |B| - |A or B| and |A but not B| = |A or B| - |B|.
 
 
-def _cohort(table: str) -> Callable[[str, str], tuple[Let, str, str, str, str]]:
-    def bind(s: str, e: str) -> tuple[Let, str, str, str, str]:
-        let = Let()
-        listed = excel_stays(let, table, MASTERS[table])
-        at_start = let.bind("at_start", listed.present_at(s))
-        at_end = let.bind("at_end", listed.present_at(e))
-        before = let.bind("before", excel_distinct(listed.who, at_start))
-        after = let.bind("after", excel_distinct(listed.who, at_end))
-        either = let.bind("either", excel_distinct(listed.who, f"({at_start}+{at_end}>0)"))
-        return let, before, after, either, listed.who
+@dataclass(frozen=True)
+class _Cohort:
+    """The LET names of the cohort's counts: |A|, |B| and |A or B|."""
 
-    return bind
+    before: str
+    after: str
+    either: str
+
+    @property
+    def churned(self) -> str:
+        return f"({self.either}-{self.after})"
+
+    @property
+    def retained(self) -> str:
+        return f"({self.before}+{self.after}-{self.either})"
+
+
+def _cohort(let: Let, table: str, s: str, e: str) -> _Cohort:
+    listed = excel_stays(let, table, MASTERS[table])
+    at_start = let.bind("at_start", listed.present_at(s))
+    at_end = let.bind("at_end", listed.present_at(e))
+    return _Cohort(
+        let.bind("before", excel_distinct(listed.who, at_start)),
+        let.bind("after", excel_distinct(listed.who, at_end)),
+        let.bind("either", excel_distinct(listed.who, f"({at_start}+{at_end}>0)")),
+    )
 
 
 def _keys_at(rows: Rows, table: str, s: float, e: float) -> tuple[set[str], set[str]]:
@@ -251,8 +268,9 @@ def _keys_at(rows: Rows, table: str, s: float, e: float) -> tuple[set[str], set[
 
 
 def _churn(s: str, e: str) -> str:
-    let, before, after, either, _ = _cohort("Customers")(s, e)
-    return _ratio(let, f"({either}-{after})", before)
+    let = Let()
+    cohort = _cohort(let, "Customers", s, e)
+    return _ratio(let, cohort.churned, cohort.before)
 
 
 def _churn_engine(rows: Rows, s: float, e: float) -> EngineCall:
@@ -261,8 +279,9 @@ def _churn_engine(rows: Rows, s: float, e: float) -> EngineCall:
 
 def _retention(table: str) -> Recipe:
     def formula(s: str, e: str) -> str:
-        let, before, after, either, _ = _cohort(table)(s, e)
-        return _ratio(let, f"({before}+{after}-{either})", before)
+        let = Let()
+        cohort = _cohort(let, table, s, e)
+        return _ratio(let, cohort.retained, cohort.before)
 
     def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
         return EngineCall(
@@ -272,21 +291,33 @@ def _retention(table: str) -> Recipe:
     return Recipe("retention_rate", {table: _MASTER_COLUMNS[table]}, formula, engine_call)
 
 
-def _newcomers(let: Let, table: str, s: str, e: str, via: str = "") -> tuple[str, str]:
-    """Bind the cohort and the newcomers of [s, e): who joined in it and was
-    not there at its start (a comeback counts; a second row of someone
-    present does not). With ``via``, only rows whose acquired_via is it join.
-    Return the names of their numbers."""
+@dataclass(frozen=True)
+class _Newcomers:
+    """LET names: who is listed, their stays at the start and joined in the
+    month, and the numbers of the cohort and of the newcomers."""
+
+    listed: ExcelStays
+    at_start: str
+    joined: str
+    before: str
+    new: str
+
+    def among(self, condition: str) -> str:
+        """The number of newcomers whose joining row meets ``condition``."""
+        chosen = excel_distinct(self.listed.who, f"({self.at_start}+{self.joined}*{condition}>0)")
+        return f"({chosen}-{self.before})"
+
+
+def _newcomers(let: Let, table: str, s: str, e: str) -> _Newcomers:
+    """Bind the cohort at the start of [s, e) and the newcomers of [s, e): who
+    joined in it and was not there at its start (a comeback counts; a second
+    row of someone present does not)."""
     listed = excel_stays(let, table, MASTERS[table])
     at_start = let.bind("at_start", listed.present_at(s))
     joined = let.bind("joined", listed.joined_during(s, e))
     before = let.bind("before", excel_distinct(listed.who, at_start))
-    new = let.bind("new", f"{excel_distinct(listed.who, f'({at_start}+{joined}>0)')}-{before}")
-    if not via:
-        return before, new
-    channel = let.value(table, "acquired_via", "choice", "channel", padded=True)
-    chosen = excel_distinct(listed.who, f'({at_start}+{joined}*({channel}="{via}")>0)')
-    return new, let.bind("chosen", f"{chosen}-{before}")
+    either = excel_distinct(listed.who, f"({at_start}+{joined}>0)")
+    return _Newcomers(listed, at_start, joined, before, let.bind("new", f"{either}-{before}"))
 
 
 def _newcomer_keys(
@@ -306,8 +337,8 @@ def _newcomer_keys(
 
 def _celebrity_acquisition(s: str, e: str) -> str:
     let = Let()
-    before, new = _newcomers(let, "Celebrities", s, e)
-    return _ratio(let, new, before)
+    newcomers = _newcomers(let, "Celebrities", s, e)
+    return _ratio(let, newcomers.new, newcomers.before)
 
 
 def _celebrity_acquisition_engine(rows: Rows, s: float, e: float) -> EngineCall:
@@ -317,8 +348,9 @@ def _celebrity_acquisition_engine(rows: Rows, s: float, e: float) -> EngineCall:
 
 def _referral(s: str, e: str) -> str:
     let = Let()
-    new, referred = _newcomers(let, "Customers", s, e, via="referral")
-    return _ratio(let, referred, new)
+    newcomers = _newcomers(let, "Customers", s, e)
+    channel = let.value("Customers", "acquired_via", "choice", "channel", padded=True)
+    return _ratio(let, newcomers.among(f'({channel}="referral")'), newcomers.new)
 
 
 def _referral_engine(rows: Rows, s: float, e: float) -> EngineCall:
@@ -374,10 +406,6 @@ def _mau_engine(rows: Rows, s: float, e: float) -> EngineCall:
     return EngineCall("mau", (activity["member_id"], activity["active_on"], s))
 
 
-def _active_user_count(rows: Rows, s: float, e: float) -> float:
-    return _mau_engine(rows, s, e).run()
-
-
 def _per_active_user(kpi_id: str, table: str, date_column: str, value_column: str | None) -> Recipe:
     def formula(s: str, e: str) -> str:
         let = Let()
@@ -400,7 +428,7 @@ def _per_active_user(kpi_id: str, table: str, date_column: str, value_column: st
         else:
             values = data.read(value_column, "money")
             amount = total(values, both(mask, valid(data, value_column, "money")))
-        return EngineCall(kpi_id, (amount, _active_user_count(rows, s, e)))
+        return EngineCall(kpi_id, (amount, _mau_engine(rows, s, e).run()))
 
     columns = (date_column,) if value_column is None else (date_column, value_column)
     reads = {table: columns, "Activity": ("member_id", "active_on")}
@@ -589,10 +617,12 @@ def _roi_engine(rows: Rows, s: float, e: float) -> EngineCall:
 def _clv_marketing(s: str, e: str) -> str:
     # Revenue per customer x margin / churn rate: the customers at the start
     # appear in both rates; kept in, in the engine's order of operations.
-    let, before, after, either, _ = _cohort("Customers")(s, e)
+    let = Let()
+    cohort = _cohort(let, "Customers", s, e)
     counted, names = _monthly_rows(let, "Marketing", {"revenue": "revenue_cell"}, s, e)
     revenue = let.bind("revenue", f"SUM({counted}*{names['revenue']})")
-    churned = let.bind("churned", f"{either}-{after}")
+    churned = let.bind("churned", cohort.churned)
+    before = cohort.before
     return let.formula(
         f"IF(OR({before}=0,{churned}=0),{UNDEFINED},"
         f"({revenue}/{before})*GROSS_MARGIN/({churned}/{before}))"
@@ -653,10 +683,11 @@ def _clv_funnel_engine(rows: Rows, s: float, e: float) -> EngineCall:
 
 
 def _retention_cost(s: str, e: str) -> str:
-    let, before, after, either, _ = _cohort("Customers")(s, e)
+    let = Let()
+    cohort = _cohort(let, "Customers", s, e)
     counted, names = _monthly_rows(let, "Marketing", {"retention_spend": "spend_cell"}, s, e)
     spend = let.bind("spend", f"SUM({counted}*{names['retention_spend']})")
-    kept = let.bind("kept", f"{before}+{after}-{either}")
+    kept = let.bind("kept", cohort.retained)
     return _ratio(let, spend, kept)
 
 
