@@ -264,9 +264,13 @@ class Let:
         """
         column_ref = ref(table, column)
         count = f"ROWS({column_ref})"
-        return self.bind(
-            name, f'IF(SEQUENCE({count}+2)<={count},INDEX({column_ref},SEQUENCE({count}+2)),"")'
-        )
+        place = f"{table.lower()}_place"
+        if not any(bound == place for bound, _ in self.pairs):
+            self.bind(place, f"SEQUENCE({count}+2)")
+        # INDEX is never asked for a row past the column's end, even where IF
+        # then takes the blank: a place past it reads the first row instead.
+        inside = f"{place}<={count}"
+        return self.bind(name, f'IF({inside},INDEX({column_ref},IF({inside},{place},1)),"")')
 
     def value(self, table: str, column: str, kind: str, name: str, *, padded: bool = False) -> str:
         """Bind a column read by its kind's rule (see ``excel_value``), padded
