@@ -267,10 +267,10 @@ class Let:
         place = f"{table.lower()}_place"
         if not any(bound == place for bound, _ in self.pairs):
             self.bind(place, f"SEQUENCE({count}+2)")
-        # INDEX is never asked for a row past the column's end, even where IF
-        # then takes the blank: a place past it reads the first row instead.
-        inside = f"{place}<={count}"
-        return self.bind(name, f'IF({inside},INDEX({column_ref},IF({inside},{place},1)),"")')
+        # The column against two more places: Excel and LibreOffice read a
+        # column beyond its end as #N/A (a lone cell, as itself), which IF
+        # never takes there. Cheaper than INDEX at each place.
+        return self.bind(name, f'IF({place}<={count},{column_ref},"")')
 
     def value(self, table: str, column: str, kind: str, name: str, *, padded: bool = False) -> str:
         """Bind a column read by its kind's rule (see ``excel_value``), padded
