@@ -95,6 +95,9 @@ jinja2>=3.1
 #: the recipes import only the engine, so no openpyxl is needed.
 REPORT_MODULES = (
     "addin/__init__.py",
+    "addin/ooxml/__init__.py",
+    "addin/ooxml/bounded.py",
+    "addin/ooxml/sheets.py",
     "addin/recipes/__init__.py",
     "addin/recipes/kpis.py",
     "addin/recipes/notes.py",

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from msoffcrypto.format.ooxml import OOXMLFile
 
+from addin.report.package import open_package, split_reference
 from addin.starter import StarterOptions, new_workbook
 from tests.addin_support import KPI
 
@@ -161,6 +162,54 @@ def test_a_bad_period_option(tmp_path: Path, starter: bytes) -> None:
     assert path.read_bytes() == starter
 
 
+@pytest.mark.parametrize("month", ["0000-05", "1899-12", "1901-12", "9999-12"])
+def test_a_period_outside_the_dates_a_report_can_cover(
+    tmp_path: Path, starter: bytes, month: str
+) -> None:
+    path = tmp_path / "shop.xlsx"
+    path.write_bytes(starter)
+    for command in ("refresh", "report"):
+        result = kpi(command, str(path), "--period", month)
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert f"--period is '{month}'" in result.stderr
+    assert path.read_bytes() == starter
+
+
+@pytest.mark.parametrize(
+    ("cell", "shown"),
+    [
+        ('t="inlineStr"><is><t>0000-05</t></is>', "'0000-05'"),
+        ('t="inlineStr"><is><t>9999-12</t></is>', "'9999-12'"),
+        ("><v>400</v>", "1901-02-03"),
+        ("><v>2958460</v>", "9999-12-26"),
+    ],
+)
+def test_a_period_cell_outside_the_dates_a_report_can_cover(
+    tmp_path: Path, starter: bytes, cell: str, shown: str
+) -> None:
+    """The PERIOD cell holds a month no report can cover: a message, not a traceback."""
+    original = tmp_path / "original.xlsx"
+    original.write_bytes(starter)
+    package = open_package(original)
+    sheet_name, address = split_reference(package.defined_names["PERIOD"])
+    sheet_part = next(sheet.part for sheet in package.sheets if sheet.name == sheet_name)
+    package.close()
+
+    def change(text: str) -> str:
+        return re.sub(
+            rf'<c r="{address}"([^>]*?)(?: t="[^"]*")?>.*?</c>',
+            lambda m: f'<c r="{address}"{m.group(1)}{cell}</c>',
+            text,
+            count=1,
+            flags=re.DOTALL,
+        )
+
+    path = tmp_path / "shop.xlsx"
+    path.write_bytes(rewrite_part(starter, sheet_part, change))
+    assert_refused(path, "the named cell PERIOD is " + shown, "expected a month")
+
+
 def test_a_file_open_in_excel_is_refused_unless_forced(tmp_path: Path, starter: bytes) -> None:
     path = tmp_path / "shop.xlsx"
     path.write_bytes(starter)
@@ -188,8 +237,8 @@ def test_a_zip_bomb_is_refused_before_inflating(tmp_path: Path, starter: bytes) 
             for _ in range(300):
                 filler.write(chunk)
     assert path.stat().st_size < 2_000_000  # 300 MB of zeros in well under 2 MB
-    env = dict(os.environ, KPI_MAX_UNCOMPRESSED_MB="200")
-    assert_refused(path, "would inflate to", "a zip bomb guard", env=env)
+    env = dict(os.environ, KPI_MAX_INFLATED_MB="200")
+    assert_refused(path, "would inflate to", "guard against zip bombs", env=env)
 
 
 def test_xml_entity_expansion_is_refused(tmp_path: Path, starter: bytes) -> None:

@@ -55,8 +55,21 @@ def test_prints_where_the_file_is(tmp_path: Path) -> None:
         ),
         (
             ("new", "networking", "--rows", "0"),
-            "error: kpi new: --rows is 0; expected a whole number of 1 or more",
+            "error: kpi new: --rows is 0; expected a whole number from 1 to 500,000",
         ),
+        (
+            ("new", "networking", "--rows", "1000000000"),
+            "error: kpi new: --rows is 1,000,000,000; expected a whole number from 1 to 500,000",
+        ),
+        (
+            ("new", "networking", "--as-of", "0001-01-01"),
+            "error: kpi new: --as-of is 0001-01-01; expected a date from 1903-01-01 to 9999-11-30",
+        ),
+        (
+            ("new", "networking", "--as-of", "9999-12-31"),
+            "error: kpi new: --as-of is 9999-12-31; expected a date from 1903-01-01 to 9999-11-30",
+        ),
+        (("new", "networking", "-o", "."), "error: kpi new: -o . is a folder"),
         (("new",), "error: kpi new: TYPE is missing"),
         (("new", "--all"), "error: kpi new: --all needs -o FOLDER"),
     ],
@@ -73,6 +86,17 @@ def test_bad_requests_write_nothing(tmp_path: Path, args: tuple[str, ...], messa
     assert proc.returncode == 2
     assert proc.stderr.startswith(message), proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_all_into_a_file_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "mine.xlsx"
+    target.write_bytes(b"the user's own file")
+    result = run("new", "--all", "-o", str(target), "--as-of", AS_OF, "--empty")
+    assert result.returncode == 2
+    assert "is a file; --all writes one workbook per type and language" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert target.read_bytes() == b"the user's own file"
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.xlsx"]
 
 
 def test_existing_file_needs_force(tmp_path: Path) -> None:

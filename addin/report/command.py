@@ -18,7 +18,7 @@ def _period(value: str | None) -> dt.date | None:
     try:
         return period_from(value, "--period")
     except ReportError as error:
-        raise click.BadParameter(str(error).removeprefix("--period ")) from None
+        raise click.BadParameter(str(error)) from None
 
 
 def _shown(value: float | None) -> str:

@@ -1,25 +1,27 @@
 """Read what a report needs from an .xlsx/.xlsm package, safely and fast.
 
-The package is checked before anything is read: a zip (an encrypted
-workbook is an OLE compound file, refused with that reason), holding
-``xl/workbook.xml``, whose declared uncompressed size stays under a cap (a
-zip bomb is refused before any part is inflated). Every XML part is parsed
-with defusedxml, which refuses entity expansion and external entities.
+The package is opened through ``addin.ooxml.bounded`` (member names,
+inflated sizes, CRCs and DTDs checked; an encrypted workbook, an OLE
+compound file, is refused with that reason). Every XML part is parsed with
+defusedxml, which refuses entity expansion and external entities.
 
-Cell values come from python-calamine; the table ranges, the sheet each
-table lives on and the defined names (PERIOD, GROSS_MARGIN, TARGET_<ID>)
-come from the package's own XML.
+The table ranges, the sheet each table lives on and the defined names
+(PERIOD, GROSS_MARGIN, TARGET_<ID>) come from the package's own XML, and
+are checked against Excel's grid before a cell is read. Cell values come
+from python-calamine where a sheet's scan shows its dense grid is cheap,
+else from the range reader of ``addin.ooxml.sheets``, which keeps only the
+cells of the tables and named cells the report needs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import posixpath
 import re
 import tomllib
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,21 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 import kpi_engine
+from addin.ooxml.bounded import BoundedZip, PackageError
+from addin.ooxml.sheets import (
+    DAYS_1900_TO_1904,
+    END_OF_DATES,
+    CellRange,
+    calamine_can_read,
+    cell_index,
+    column_letter,
+    from_serial,
+    long_strings,
+    read_cell_kinds,
+    read_ranges,
+    read_shared_strings,
+    scan_sheet,
+)
 from addin.recipes import TABLES, Rows, TableRows, recipe_for, tables_for
 from kpi_engine._inputs import first_of_month, to_serial
 from kpi_engine._labels import templates_dir
@@ -40,21 +57,11 @@ CT = "http://schemas.openxmlformats.org/package/2006/content-types"
 TABLE_REL = REL + "/table"
 WORKSHEET_REL = REL + "/worksheet"
 
-#: Refuse packages whose parts inflate to more than this (a zip bomb guard).
-DEFAULT_MAX_UNCOMPRESSED = 4 * 1024**3
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-class ReportError(ValueError):
+class ReportError(PackageError):
     """Bad input for a report: the message says what is wrong and what would be right."""
-
-
-def max_uncompressed() -> int:
-    """The cap on a package's uncompressed size (``KPI_MAX_UNCOMPRESSED_MB`` overrides)."""
-    override = os.environ.get("KPI_MAX_UNCOMPRESSED_MB")
-    if override:
-        return int(float(override) * 1024**2)
-    return DEFAULT_MAX_UNCOMPRESSED
 
 
 def q(namespace: str, tag: str) -> str:
@@ -69,28 +76,8 @@ def parse_xml(data: bytes, part: str, path: Path) -> Element:
             f"{path}: the part {part} declares XML entities or a DTD "
             f"({type(refused).__name__}), which a workbook never needs; refusing to read it"
         ) from None
-    except SafeET.ParseError as error:
+    except (SafeET.ParseError, ValueError) as error:
         raise ReportError(f"{path}: the part {part} is not well-formed XML ({error})") from None
-
-
-def cell_index(ref: str) -> tuple[int, int]:
-    """'B3' -> (row 2, column 1), zero-based; '$' signs allowed."""
-    match = re.fullmatch(r"\$?([A-Za-z]{1,3})\$?(\d+)", ref)
-    if not match:
-        raise ValueError(ref)
-    column = 0
-    for letter in match.group(1).upper():
-        column = column * 26 + ord(letter) - 64
-    return int(match.group(2)) - 1, column - 1
-
-
-def column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def resolve(base_part: str, target: str) -> str:
@@ -122,28 +109,51 @@ class TableEntry:
     header_rows: int
     totals_rows: int
 
+    @property
+    def corners(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(top, left), (bottom, right), zero-based; checked when the table was read."""
+        first, last = self.ref.split(":")
+        return cell_index(first), cell_index(last)
+
 
 @dataclass
 class Package:
     """An opened, checked workbook package."""
 
     path: Path
-    zip: zipfile.ZipFile
+    bounded: BoundedZip
     workbook_part: str
     sheets: list[SheetEntry]
     defined_names: dict[str, str]
     subject: str
     language: str
     tables: dict[str, TableEntry] = field(default_factory=dict)
+    #: Dates count from 1904-01-01 (``<workbookPr date1904="1"/>``, old Mac workbooks).
+    date1904: bool = False
+
+    @property
+    def zip(self) -> zipfile.ZipFile:
+        return self.bounded.zip
 
     def read(self, part: str) -> bytes:
-        return self.zip.read(part)
+        with _as_report_error():
+            return self.bounded.read(part)
 
     def xml(self, part: str) -> Element:
         return parse_xml(self.read(part), part, self.path)
 
     def close(self) -> None:
-        self.zip.close()
+        self.bounded.close()
+
+
+@contextmanager
+def _as_report_error() -> Iterator[None]:
+    try:
+        yield
+    except PackageError as error:
+        if isinstance(error, ReportError):
+            raise
+        raise ReportError(str(error)) from None
 
 
 def _refuse_non_workbook(path: Path) -> None:
@@ -173,37 +183,26 @@ def open_package(path: Path, max_bytes: int | None = None) -> Package:
     """Open and check a workbook package; raise ReportError saying what is wrong."""
     path = Path(path)
     _refuse_non_workbook(path)
-    cap = max_uncompressed() if max_bytes is None else max_bytes
+    with _as_report_error():
+        bounded = BoundedZip(path, max_bytes)
     try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as error:
-        raise ReportError(f"{path} is not a readable zip package ({error})") from None
-    try:
-        infos = archive.infolist()
-        inflated = sum(info.file_size for info in infos)
-        if inflated > cap:
-            raise ReportError(
-                f"{path} would inflate to {inflated:,} bytes, more than the "
-                f"{cap:,} bytes allowed (a zip bomb guard); "
-                "set KPI_MAX_UNCOMPRESSED_MB to raise the limit for a genuine workbook"
-            )
-        if any(info.flag_bits & 0x1 for info in infos):
-            raise ReportError(f"{path} holds encrypted zip entries; expected a plain workbook")
-        names = {info.filename for info in infos}
-        workbook_part = _workbook_part(archive, names, path)
-        package = Package(path, archive, workbook_part, [], {}, "", "")
+        names = bounded.names()
+        workbook_part = _workbook_part(bounded, names, path)
+        package = Package(path, bounded, workbook_part, [], {}, "", "")
         _read_workbook(package, names)
         _read_core(package, names)
         _read_tables(package, names)
         return package
     except BaseException:
-        archive.close()
+        bounded.close()
         raise
 
 
-def _workbook_part(archive: zipfile.ZipFile, names: set[str], path: Path) -> str:
+def _workbook_part(bounded: BoundedZip, names: set[str], path: Path) -> str:
     if "_rels/.rels" in names:
-        root = parse_xml(archive.read("_rels/.rels"), "_rels/.rels", path)
+        with _as_report_error():
+            data = bounded.read("_rels/.rels")
+        root = parse_xml(data, "_rels/.rels", path)
         for rel in root.iter(q(PKG_REL, "Relationship")):
             if rel.get("Type", "").endswith("/officeDocument"):
                 part = resolve("", rel.get("Target", ""))
@@ -232,13 +231,27 @@ def _read_workbook(package: Package, names: set[str]) -> None:
     if rels_name in names:
         for rel in package.xml(rels_name).iter(q(PKG_REL, "Relationship")):
             rels[rel.get("Id", "")] = resolve(part, rel.get("Target", ""))
+    properties = root.find(q(MAIN, "workbookPr"))
+    if properties is not None:
+        package.date1904 = properties.get("date1904", "0").strip().lower() in ("1", "true")
+    seen: set[str] = set()
     for sheet in root.iter(q(MAIN, "sheet")):
         rel_id = sheet.get(q(REL, "id"), "")
-        package.sheets.append(
-            SheetEntry(
-                sheet.get("name", ""), int(sheet.get("sheetId", "0")), rel_id, rels.get(rel_id, "")
+        name = sheet.get("name", "")
+        raw_id = sheet.get("sheetId", "")
+        if not raw_id.isdigit() or not 1 <= int(raw_id) < 1 << 31:
+            raise ReportError(
+                f"{package.path}: the sheet {name[:40]!r} has the sheetId {raw_id[:20]!r} in "
+                f"{part}; expected a whole number from 1 up (the file is damaged: open and "
+                "save it in Excel to repair it)"
             )
-        )
+        if name.lower() in seen:
+            raise ReportError(
+                f"{package.path}: two sheets are named {name[:40]!r} in {part}; "
+                "a workbook names each sheet once"
+            )
+        seen.add(name.lower())
+        package.sheets.append(SheetEntry(name, int(raw_id), rel_id, rels.get(rel_id, "")))
     for defined in root.iter(q(MAIN, "definedName")):
         name = defined.get("name", "")
         if defined.get("localSheetId") is None and name not in package.defined_names:
@@ -265,17 +278,51 @@ def _read_tables(package: Package, names: set[str]) -> None:
             table_part = resolve(sheet.part, rel.get("Target", ""))
             if table_part not in names:
                 continue
-            table = package.xml(table_part)
-            columns = tuple(column.get("name", "") for column in table.iter(q(MAIN, "tableColumn")))
-            name = table.get("displayName") or table.get("name") or ""
-            package.tables[name] = TableEntry(
-                name,
-                sheet.name,
-                table.get("ref", ""),
-                columns,
-                int(table.get("headerRowCount", "1")),
-                int(table.get("totalsRowCount", "0")),
+            entry = _table_entry(package, table_part, sheet.name)
+            if entry.name in package.tables:
+                raise ReportError(
+                    f"{package.path}: two tables are named {entry.name[:40]!r} "
+                    f"(on the sheets {package.tables[entry.name].sheet!r} and {sheet.name!r}); "
+                    "a workbook names each table once"
+                )
+            package.tables[entry.name] = entry
+
+
+def _table_entry(package: Package, part: str, sheet: str) -> TableEntry:
+    """A table part, checked as Excel would: a range inside the grid, as many
+    columns as the range is wide, and a header and totals row of 0 or 1."""
+    table = package.xml(part)
+    columns = tuple(column.get("name", "") for column in table.iter(q(MAIN, "tableColumn")))
+    name = table.get("displayName") or table.get("name") or ""
+    where = f"{package.path}: the table {name[:40]!r} ({part})"
+    ref = table.get("ref", "")
+    try:
+        first, last = ref.split(":")
+        (top, left), (bottom, right) = cell_index(first), cell_index(last)
+    except ValueError:
+        raise ReportError(
+            f"{where} has the range {ref[:40]!r}; expected a range such as A1:F200 "
+            "inside Excel's grid (A1 to XFD1048576)"
+        ) from None
+    counts = {}
+    for attribute, default in (("headerRowCount", "1"), ("totalsRowCount", "0")):
+        raw = table.get(attribute, default).strip()
+        if raw not in ("0", "1"):
+            raise ReportError(
+                f"{where} has {attribute}={raw[:20]!r}; expected 0 or 1 (a table has at most "
+                "one header row and one totals row)"
             )
+        counts[attribute] = int(raw)
+    if top > bottom or left > right:
+        raise ReportError(f"{where} has the range {ref!r}, whose corners are the wrong way round")
+    if right - left + 1 != len(columns):
+        raise ReportError(
+            f"{where} spans {right - left + 1} column(s) ({ref}) but names {len(columns)}; "
+            "expected one tableColumn per column of the range"
+        )
+    if bottom - top + 1 < counts["headerRowCount"] + counts["totalsRowCount"]:
+        raise ReportError(f"{where} has the range {ref!r}, too short for its header and totals")
+    return TableEntry(name, sheet, ref, columns, counts["headerRowCount"], counts["totalsRowCount"])
 
 
 # --- what the report needs --------------------------------------------------------
@@ -338,10 +385,6 @@ def detect_business_type(declared: str, names: Sequence[str], tables: Sequence[s
     )
 
 
-def _clean(value: Any) -> Any:
-    return None if value == "" else value
-
-
 def check_tables(business_type: str, found: Mapping[str, Sequence[str]], where: str) -> None:
     """Every table and column the type's KPIs read is present, else say which are not."""
     wanted = tables_for(business_type)
@@ -392,21 +435,45 @@ def check_period_has_data(business_type: str, rows: Rows, period: dt.date, where
 
 
 def _serial_date(serial: float) -> dt.date:
-    return dt.date(1899, 12, 30) + dt.timedelta(days=int(serial))
+    return from_serial(serial).date()
 
 
-def period_from(value: Any, where: str) -> dt.date:
+#: The months a report can be made for: its trend and twelve-month windows
+#: reach two years back, and the month after the period must still be a date
+#: Excel holds (9999-12-31 is its last).
+FIRST_PERIOD = dt.date(1902, 1, 1)
+LAST_PERIOD = dt.date(9999, 11, 1)
+
+
+def period_from(value: Any, where: str, date1904: bool = False) -> dt.date:
+    """A reporting month from a cell or an option, checked against what a report can cover."""
+    month: dt.date | None = None
     if isinstance(value, dt.datetime):
-        return value.date().replace(day=1)
-    if isinstance(value, dt.date):
-        return value.replace(day=1)
-    if isinstance(value, int | float) and not isinstance(value, bool) and 1 <= value < 2958466:
-        return _serial_date(float(value)).replace(day=1)
-    if isinstance(value, str):
+        month = value.date().replace(day=1)
+    elif isinstance(value, dt.date):
+        month = value.replace(day=1)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        serial = float(value) + (DAYS_1900_TO_1904 if date1904 else 0)
+        if 1 <= serial < END_OF_DATES:
+            month = _serial_date(serial).replace(day=1)
+    elif isinstance(value, str):
         match = re.fullmatch(r"\s*(\d{4})-(\d{1,2})(?:-\d{1,2})?\s*", value)
-        if match and 1 <= int(match.group(2)) <= 12:
-            return dt.date(int(match.group(1)), int(match.group(2)), 1)
-    raise ReportError(f"{where} is {value!r}; expected a month as YYYY-MM or a date")
+        if match and 1 <= int(match.group(2)) <= 12 and int(match.group(1)) >= 1:
+            month = dt.date(int(match.group(1)), int(match.group(2)), 1)
+    shown = (
+        value.isoformat()
+        if isinstance(value, dt.date)
+        else repr(value[:40] if isinstance(value, str) else value)
+    )
+    if month is None:
+        raise ReportError(f"{where} is {shown}; expected a month as YYYY-MM or a date")
+    if not FIRST_PERIOD <= month <= LAST_PERIOD:
+        raise ReportError(
+            f"{where} is {shown}; expected a month from {FIRST_PERIOD:%Y-%m} to "
+            f"{LAST_PERIOD:%Y-%m} (a report reaches two years back and one month ahead, "
+            "within the dates Excel holds)"
+        )
+    return month
 
 
 def _number(value: Any) -> float | None:
@@ -424,72 +491,147 @@ def split_reference(reference: str) -> tuple[str, str] | None:
     return sheet, f"{match.group(3)}{match.group(4)}"
 
 
-def _table_rows(
-    table: TableEntry,
-    columns: Sequence[Any],
-    values: list[list[Any]],
-    errors: Mapping[tuple[int, int], str],
-) -> TableRows:
-    """A table's wanted columns from its sheet's cells (calamine rows), with
-    the sheet's error cells put back (calamine reads them as blanks)."""
-    first, last = table.ref.split(":")
-    top, left = cell_index(first)
-    bottom, _right = cell_index(last)
-    body_top = top + table.header_rows
-    body = values[body_top : bottom + 1 - table.totals_rows]
-    height = bottom + 1 - table.totals_rows - body_top
+def _columns_from_grid(
+    grid: list[list[Any]], wanted: CellRange, errors: Mapping[tuple[int, int], str]
+) -> list[list[Any]]:
+    """A range's columns out of calamine's dense rows, with the error cells put
+    back (calamine reads ``#N/A`` as a blank)."""
+    body = grid[wanted.top : wanted.bottom + 1]
     # calamine's rows are rectangular: transpose them in C, keep the wanted columns.
     transposed = list(zip(*body, strict=True)) if body else []
-    rows = TableRows(first_row=body_top + 1)
-    for c in columns:
-        index = table.columns.index(c.id) + left
-        cells = transposed[index] if index < len(transposed) else ()
-        column = [None if v == "" else v for v in cells]
-        column.extend([None] * (height - len(column)))
-        for (row, col), error in errors.items():
-            if col == index and body_top <= row < body_top + height:
-                column[row - body_top] = error
-        rows[c.id] = column
-    return rows
+    columns = []
+    for index in wanted.columns:
+        cells = list(transposed[index]) if index < len(transposed) else []
+        cells.extend([""] * (wanted.height - len(cells)))
+        columns.append(cells)
+    for (row, col), error in errors.items():
+        if wanted.top <= row <= wanted.bottom and col in wanted.columns:
+            columns[wanted.columns.index(col)][row - wanted.top] = error
+    return columns
 
 
-#: An error cell as Excel writes it: <c r="B7" t="e"><v>#N/A</v></c>, in
-#: any attribute order, with or without a namespace prefix.
-_ERROR_CELL = re.compile(
-    rb"<(?:\w+:)?c\b(?=[^>]*\bt=[\"']e[\"'])[^>]*\br=[\"']([A-Z]{1,3})(\d+)[\"'][^>]*>"
-    rb"(?:(?!</(?:\w+:)?c>).)*?<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>",
-    re.DOTALL,
-)
-_CHUNK = 1 << 20
-#: Chunks overlap by this much, so that a cell cut by a chunk's end is whole
-#: in the next one (an error cell with its formula fits easily).
-_OVERLAP = 1 << 16
+def _decoded(value: Any) -> Any:
+    """A cell's value as the report reads it: '' is no value. (Both readers
+    have already decoded the ``_xHHHH_`` with which Excel stores control
+    characters.)"""
+    return None if value == "" else value
 
 
-def error_cells(package: Package, part: str) -> dict[tuple[int, int], str]:
-    """The error cells of a sheet part, by zero-based (row, column).
+class _CellSource:
+    """The cells the report needs, sheet by sheet, each read the cheapest safe way."""
 
-    The part is streamed in overlapping chunks; a chunk without ``t="e"`` is
-    skipped at the speed of a byte search, so a sheet without errors costs
-    one pass.
-    """
-    found: dict[tuple[int, int], str] = {}
-    carry = b""
-    with package.zip.open(part) as stream:
-        while chunk := stream.read(_CHUNK):
-            data = carry + chunk
-            if b't="e"' in data or b"t='e'" in data:
-                for match in _ERROR_CELL.finditer(data):
-                    row, column = cell_index(match.group(1).decode() + match.group(2).decode())
-                    found[(row, column)] = match.group(3).decode("utf-8", "replace")
-            carry = data[-_OVERLAP:]
-    return found
+    def __init__(self, package: Package) -> None:
+        self.package = package
+        self.parts = {sheet.name: sheet.part for sheet in package.sheets}
+        self._book: Any = None
+        self._strings: list[str] | None = None
+        self._kinds: list[str] | None = None
+
+    def _related(self, kind: str, default: str) -> str | None:
+        names = self.package.bounded.names()
+        rels_name = rels_part(self.package.workbook_part)
+        if rels_name in names:
+            for rel in self.package.xml(rels_name).iter(q(PKG_REL, "Relationship")):
+                if rel.get("Type", "").endswith("/" + kind):
+                    part = resolve(self.package.workbook_part, rel.get("Target", ""))
+                    return part if part in names else None
+        return default if default in names else None
+
+    def strings(self) -> list[str]:
+        if self._strings is None:
+            with _as_report_error():
+                self._strings = read_shared_strings(
+                    self.package.bounded, self._related("sharedStrings", "xl/sharedStrings.xml")
+                )
+        return self._strings
+
+    def kinds(self) -> list[str]:
+        if self._kinds is None:
+            part = self._related("styles", "xl/styles.xml")
+            data = self.package.read(part) if part else None
+            try:
+                self._kinds = read_cell_kinds(data)
+            except (SyntaxError, ValueError) as error:
+                raise ReportError(
+                    f"{self.package.path}: the part {part} is not well-formed XML ({error})"
+                ) from None
+        return self._kinds
+
+    def book(self) -> Any:
+        """calamine's workbook, opened once the parts it reads are known to be sound."""
+        if self._book is None:
+            from python_calamine import CalamineWorkbook  # noqa: PLC0415  (compiled, late)
+
+            with _as_report_error():
+                for part in (
+                    "_rels/.rels",
+                    self.package.workbook_part,
+                    rels_part(self.package.workbook_part),
+                    self._related("styles", "xl/styles.xml"),
+                    self._related("sharedStrings", "xl/sharedStrings.xml"),
+                ):
+                    if part and part in self.package.bounded.names():
+                        self.package.bounded.verify(part)
+            try:
+                self._book = CalamineWorkbook.from_path(str(self.package.path))
+            except Exception as error:  # calamine raises its own error types
+                raise ReportError(
+                    f"{self.package.path}: the cells cannot be read ({error})"
+                ) from None
+        return self._book
+
+    def read(self, sheet: str, ranges: Sequence[CellRange]) -> list[list[list[Any]]]:
+        """Each range's columns of raw values ('' for an empty cell)."""
+        part = self.parts.get(sheet, "")
+        if not part or part not in self.package.bounded.names():
+            raise ReportError(
+                f"{self.package.path}: the sheet {sheet!r} has no part in the package; "
+                "the file looks damaged: open and save it in Excel, then refresh"
+            )
+        with _as_report_error():
+            long = long_strings(self.strings()) if self._has_shared_strings() else {}
+            scan = scan_sheet(self.package.bounded, part, ranges, long)
+            if not calamine_can_read(scan, ranges):
+                return read_ranges(
+                    self.package.bounded,
+                    part,
+                    ranges,
+                    self.strings(),
+                    self.kinds(),
+                    self.package.date1904,
+                )
+        book = self.book()
+        try:
+            grid = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        except Exception:  # calamine's own error types, and its OverflowError
+            # calamine refuses some cells the range reader takes (a duration
+            # beyond timedelta's range): the sheet is read by ranges instead.
+            with _as_report_error():
+                return read_ranges(
+                    self.package.bounded,
+                    part,
+                    ranges,
+                    self.strings(),
+                    self.kinds(),
+                    self.package.date1904,
+                )
+        return [_columns_from_grid(grid, wanted, scan.errors) for wanted in ranges]
+
+    def _has_shared_strings(self) -> bool:
+        return self._related("sharedStrings", "xl/sharedStrings.xml") is not None
+
+
+def _table_range(table: TableEntry, columns: Sequence[Any]) -> CellRange:
+    (top, left), (bottom, _right) = table.corners
+    return CellRange(
+        top + table.header_rows,
+        bottom - table.totals_rows,
+        tuple(left + table.columns.index(c.id) for c in columns),
+    )
 
 
 def read_data(package: Package, period: dt.date | None = None) -> WorkbookData:
     """Business type, language, period, table rows and targets of a package."""
-    from python_calamine import CalamineWorkbook  # noqa: PLC0415  (a compiled reader, loaded late)
-
     where = str(package.path)
     sheet_names = [sheet.name for sheet in package.sheets]
     business_type = detect_business_type(
@@ -501,33 +643,30 @@ def read_data(package: Package, period: dt.date | None = None) -> WorkbookData:
         {name: table.columns for name, table in package.tables.items()},
         where,
     )
-    try:
-        book = CalamineWorkbook.from_path(str(package.path))
-    except Exception as error:  # calamine raises its own error types
-        raise ReportError(f"{where}: the cells cannot be read ({error})") from None
-    grids: dict[str, tuple[list[list[Any]], tuple[int, int]]] = {}
-
-    def grid(sheet: str) -> tuple[list[list[Any]], tuple[int, int]]:
-        if sheet not in grids:
-            data = book.get_sheet_by_name(sheet)
-            grids[sheet] = (data.to_python(skip_empty_area=False), (0, 0))
-        return grids[sheet]
-
-    def cell(sheet: str, ref: str) -> Any:
-        values, _ = grid(sheet)
-        row, column = cell_index(ref)
-        if row < len(values) and column < len(values[row]):
-            return _clean(values[row][column])
-        return None
+    profile = kpi_engine.get_business_type(business_type)
+    wanted_tables = tables_for(business_type)
+    # Every cell the report reads, by sheet: the tables' columns and the named cells.
+    by_sheet: dict[str, list[tuple[str, CellRange]]] = {}
+    for name, columns in wanted_tables.items():
+        table = package.tables[name]
+        by_sheet.setdefault(table.sheet, []).append((name, _table_range(table, columns)))
+    names = ["PERIOD", "GROSS_MARGIN", *(f"TARGET_{e.id.upper()}" for e in profile.kpis)]
+    for name in names:
+        found = split_reference(package.defined_names.get(name, ""))
+        if found is not None and found[0] in sheet_names:
+            row, column = cell_index(found[1])
+            by_sheet.setdefault(found[0], []).append((name, CellRange(row, row, (column,))))
+    source = _CellSource(package)
+    values: dict[str, list[list[Any]]] = {}
+    for sheet, wanted in by_sheet.items():
+        for (key, _), columns in zip(
+            wanted, source.read(sheet, [cells for _, cells in wanted]), strict=True
+        ):
+            values[key] = columns
 
     def named(name: str) -> Any:
-        reference = package.defined_names.get(name)
-        if reference is None:
-            return None
-        found = split_reference(reference)
-        if found is None or found[0] not in sheet_names:
-            return None
-        return cell(*found)
+        columns = values.get(name)
+        return _decoded(columns[0][0]) if columns else None
 
     if period is None:
         value = named("PERIOD")
@@ -536,20 +675,34 @@ def read_data(package: Package, period: dt.date | None = None) -> WorkbookData:
                 f"{where}: no reporting period: the workbook has no named cell PERIOD "
                 "(or it is empty); pass --period YYYY-MM"
             )
-        period = period_from(value, f"{where}: the named cell PERIOD")
-    parts = {sheet.name: sheet.part for sheet in package.sheets}
+        period = period_from(value, f"{where}: the named cell PERIOD", package.date1904)
     rows: dict[str, TableRows] = {}
-    for name, columns in tables_for(business_type).items():
-        table = package.tables[name]
-        errors = error_cells(package, parts[table.sheet]) if parts.get(table.sheet) else {}
-        rows[name] = _table_rows(table, columns, grid(table.sheet)[0], errors)
+    for name, columns in wanted_tables.items():
+        table_range = _table_range(package.tables[name], columns)
+        rows[name] = TableRows(
+            {
+                c.id: _in_1900_system([_decoded(v) for v in cells], c.kind, package.date1904)
+                for c, cells in zip(columns, values[name], strict=True)
+            },
+            first_row=table_range.top + 1,
+        )
     margin = _number(named("GROSS_MARGIN"))
     if margin is not None:
         rows["Settings"] = TableRows({"GROSS_MARGIN": [margin]})
-    profile = kpi_engine.get_business_type(business_type)
     targets = {entry.id: _number(named(f"TARGET_{entry.id.upper()}")) for entry in profile.kpis}
     check_period_has_data(business_type, rows, period, where)
     return WorkbookData(business_type, language, period, rows, targets)
+
+
+def _in_1900_system(cells: list[Any], kind: str, date1904: bool) -> list[Any]:
+    """Date serials typed as plain numbers in a 1904 workbook, moved to the 1900
+    system the engine counts in (calamine already converts date-formatted cells)."""
+    if not date1904 or kind not in ("date", "datetime", "month"):
+        return cells
+    return [
+        v + DAYS_1900_TO_1904 if isinstance(v, int | float) and not isinstance(v, bool) else v
+        for v in cells
+    ]
 
 
 __all__ = [
@@ -557,6 +710,7 @@ __all__ = [
     "Package",
     "ReportError",
     "WorkbookData",
+    "column_letter",
     "open_package",
     "read_data",
     "recipe_for",

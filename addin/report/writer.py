@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from xml.sax.saxutils import escape
 
+from addin.ooxml.bounded import unsafe_member_name
 from addin.report import charts
 from addin.report.model import FORMATS, Cell, Report, report_sheet_names
 from addin.report.package import (
@@ -361,19 +362,28 @@ def _plan_charts(
 
 
 def _our_drawing(package: Package, sheet_rels: str, names: set[str]) -> str:
-    """The report's drawing part: the one a previous refresh made, or a free name."""
+    """The report's drawing part: the one a previous refresh made, or a free name.
+
+    The report sheet's relationships are read only to find that drawing, and
+    only a target that resolves to ``xl/drawings/kpiReport<N>.xml`` inside the
+    package counts; whatever else they say is dropped when they are rebuilt.
+    """
     if sheet_rels in names:
-        previous = re.search(
-            r'Target="([^"]*kpiReport[^"]*\.xml)"', package.read(sheet_rels).decode("utf-8")
-        )
-        if previous is not None:
-            return posixpath.normpath(
-                posixpath.join(posixpath.dirname(posixpath.dirname(sheet_rels)), previous.group(1))
+        for target in re.findall(
+            r'Target="([^"]*kpiReport[^"]*)"', package.read(sheet_rels).decode("utf-8", "replace")
+        ):
+            part = posixpath.normpath(
+                posixpath.join(posixpath.dirname(posixpath.dirname(sheet_rels)), target)
             )
+            if _OUR_DRAWING.fullmatch(part) and part in names:
+                return part
     number = 1
     while f"xl/drawings/kpiReport{number}.xml" in names:
         number += 1
     return f"xl/drawings/kpiReport{number}.xml"
+
+
+_OUR_DRAWING = re.compile(r"xl/drawings/kpiReport[0-9]{1,6}\.xml")
 
 
 def _relative(target: str, source: str) -> str:
@@ -415,6 +425,11 @@ def write_package(
 ) -> None:
     """Copy every entry as raw bytes except ``changed``, which are deflated anew."""
     central: list[bytes] = []
+    for name in (*changed, *new):
+        # Every part written is named inside the package (the input's names
+        # were checked when it was opened).
+        if unsafe_member_name(name):
+            raise ReportError(f"{package.path}: refusing to write a part named {name[:80]!r}")
     with package.path.open("rb") as source:
         infos = list(package.zip.infolist())
         for info in infos:

@@ -126,6 +126,16 @@ def workbook_words() -> Mapping[str, Any]:
         return tomllib.load(handle)
 
 
+#: The most sample rows ``kpi new --rows`` writes: the largest table of any
+#: business type (networking's, at 5/4 of the rows) then stays well inside
+#: Excel's 1,048,576 rows, and the generator's memory stays bounded.
+MAX_ROWS = 500_000
+#: The sample data runs two years back from the as-of date, and the report's
+#: windows two years back from its period: both must be dates Excel holds.
+FIRST_AS_OF = dt.date(1903, 1, 1)
+LAST_AS_OF = dt.date(9999, 11, 30)
+
+
 @dataclass(frozen=True)
 class StarterOptions:
     business_type: str
@@ -145,9 +155,17 @@ class StarterOptions:
                 f"kpi new: --currency is {self.currency!r}; "
                 f"expected one of {', '.join(CURRENCY_FORMATS)}"
             )
-        if self.rows is not None and self.rows < 1:
+        if self.rows is not None and not 1 <= self.rows <= MAX_ROWS:
             raise StarterError(
-                f"kpi new: --rows is {self.rows}; expected a whole number of 1 or more"
+                f"kpi new: --rows is {self.rows:,}; expected a whole number from 1 to "
+                f"{MAX_ROWS:,} (every table of every business type then fits in Excel's "
+                "1,048,576 rows)"
+            )
+        if self.as_of is not None and not FIRST_AS_OF <= self.as_of <= LAST_AS_OF:
+            raise StarterError(
+                f"kpi new: --as-of is {self.as_of.isoformat()}; expected a date from "
+                f"{FIRST_AS_OF.isoformat()} to {LAST_AS_OF.isoformat()} (the sample data "
+                "reaches two years back, and every date must be one Excel holds)"
             )
         return StarterOptions(
             profile.id,

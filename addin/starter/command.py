@@ -17,7 +17,7 @@ def _as_of(value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date; expected YYYY-MM-DD") from None
+        raise click.BadParameter(f"{value[:40]!r} is not a date; expected YYYY-MM-DD") from None
 
 
 @click.command("new")
@@ -34,7 +34,8 @@ def _as_of(value: str | None) -> dt.date | None:
 @click.option(
     "--rows",
     type=int,
-    help="Rows of sample data in the main table (default: about two years of activity).",
+    help="Rows of sample data in the main table, at most 500,000 "
+    "(default: about two years of activity).",
 )
 @click.option("--empty", is_flag=True, help="Tables with one blank row instead of sample data.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample data.")
@@ -83,6 +84,11 @@ def new_command(
                 raise StarterError("kpi new: give either TYPE or --all, not both")
             if output is None:
                 raise StarterError("kpi new: --all needs -o FOLDER")
+            if output.exists() and not output.is_dir():
+                raise StarterError(
+                    f"kpi new: -o {output} is a file; --all writes one workbook per type and "
+                    "language, so -o must name a folder"
+                )
             jobs = [
                 (
                     StarterOptions(t, language, rows, empty, seed, as_of_date, currency),
@@ -103,6 +109,16 @@ def new_command(
             jobs = [(options, output or Path(f"{options.business_type}_{options.language}.xlsx"))]
         # Check every job before writing anything.
         checked = [(options.checked(), target) for options, target in jobs]
+        for _, target in checked:
+            if target.is_dir():
+                raise StarterError(
+                    f"kpi new: -o {target} is a folder; expected the path of the workbook "
+                    f"to write, such as {target / 'shop.xlsx'}"
+                )
+            if target.parent.exists() and not target.parent.is_dir():
+                raise StarterError(
+                    f"kpi new: {target.parent} is a file, so {target} cannot be written"
+                )
         existing = [str(target) for _, target in checked if target.exists()]
         if existing and not force:
             raise StarterError(

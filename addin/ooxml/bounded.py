@@ -1,0 +1,199 @@
+"""Read a workbook package without letting the file decide how much memory it takes.
+
+A package is a zip of XML parts, and everything about it may be crafted: the
+sizes its central directory declares, the data behind them, the member names,
+the DTDs inside its XML, the cell references inside its sheets. This module
+is the one place that opens a package for reading:
+
+* member names are checked before anything is read: a name outside the
+  package (absolute, with a ``..`` segment, a backslash or a drive letter),
+  or the same name twice, is refused;
+* the declared sizes of all parts together stay under a cap (1 GiB by
+  default, ``KPI_MAX_INFLATED_MB`` changes it), and every part is inflated
+  through a stream that stops at its declared size and checks its CRC, so a
+  central directory that lies is caught before its data is believed;
+* a part parsed into a tree (the workbook, relationships, tables, styles)
+  must be under ``TREE_PART_LIMIT``;
+* any DTD is refused: a workbook never needs one, and entity declarations
+  are how an XML bomb expands.
+
+Damage (bad deflate data, a wrong CRC, a truncated member) becomes a
+``PackageError`` that names the part, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+#: The default cap on what a package may inflate to, in all: enough for a
+#: workbook with a million-row table, small enough for a laptop.
+DEFAULT_MAX_INFLATED = 1 << 30
+#: A part parsed as a whole tree (workbook, relationships, tables, styles,
+#: document properties): Excel's own stay far below this.
+TREE_PART_LIMIT = 64 << 20
+#: How much of a part is inflated at a time when it is streamed.
+CHUNK = 4 << 20
+
+#: The prolog of an XML part that declares a DTD or entities.
+_DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)\b")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class PackageError(ValueError):
+    """A package that cannot be read safely: the message names the part and the reason."""
+
+
+def max_inflated() -> int:
+    """The cap on a package's inflated size: ``KPI_MAX_INFLATED_MB``, else 1 GiB."""
+    setting = os.environ.get("KPI_MAX_INFLATED_MB") or os.environ.get("KPI_MAX_UNCOMPRESSED_MB")
+    if not setting:
+        return DEFAULT_MAX_INFLATED
+    try:
+        megabytes = float(setting)
+    except ValueError:
+        raise PackageError(
+            f"KPI_MAX_INFLATED_MB is {setting!r}; expected a number of megabytes, such as 2048"
+        ) from None
+    if not 0 < megabytes < 1 << 40:
+        raise PackageError(f"KPI_MAX_INFLATED_MB is {setting!r}; expected a positive number")
+    return int(megabytes * (1 << 20))
+
+
+def unsafe_member_name(name: str) -> bool:
+    """A member name that would point outside the package when unpacked."""
+    if not name or name.startswith(("/", "\\")) or "\\" in name or _DRIVE.match(name):
+        return True
+    return any(segment in ("..", ".") for segment in name.split("/"))
+
+
+class BoundedZip:
+    """A workbook package opened for reading, with every read bounded and checked."""
+
+    def __init__(self, path: Path, cap: int | None = None) -> None:
+        self.path = Path(path)
+        self.cap = max_inflated() if cap is None else cap
+        try:
+            self.zip = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+            raise PackageError(f"{self.path} is not a readable zip package ({error})") from None
+        try:
+            self._check_members()
+        except BaseException:
+            self.zip.close()
+            raise
+        self.inflated = 0
+
+    def _check_members(self) -> None:
+        infos = self.zip.infolist()
+        seen: set[str] = set()
+        for info in infos:
+            if unsafe_member_name(info.filename):
+                raise PackageError(
+                    f"{self.path} holds a part named {info.filename[:80]!r}, which points "
+                    "outside the package; a workbook's parts are relative paths such as "
+                    "xl/workbook.xml"
+                )
+            if info.filename in seen:
+                raise PackageError(
+                    f"{self.path} holds two parts named {info.filename[:80]!r}; "
+                    "a workbook package names each part once"
+                )
+            seen.add(info.filename)
+            if info.flag_bits & 0x1:
+                raise PackageError(
+                    f"{self.path} holds encrypted zip entries ({info.filename}); "
+                    "expected a plain workbook"
+                )
+        declared = sum(info.file_size for info in infos)
+        if declared > self.cap:
+            raise PackageError(
+                f"{self.path} would inflate to {declared:,} bytes, more than the "
+                f"{self.cap:,} allowed (a guard against zip bombs); set "
+                "KPI_MAX_INFLATED_MB to a larger number of megabytes for a genuine workbook"
+            )
+
+    def names(self) -> set[str]:
+        return set(self.zip.namelist())
+
+    def size(self, part: str) -> int:
+        return self.zip.getinfo(part).file_size
+
+    @contextmanager
+    def _reading(self, part: str) -> Iterator[None]:
+        """Turn the zip module's and zlib's complaints about a part into one message."""
+        try:
+            yield
+        except zipfile.BadZipFile as error:
+            raise PackageError(
+                f"{self.path}: the part {part} is damaged ({error}); "
+                "open and save the workbook in Excel to repair it"
+            ) from None
+        except (zlib.error, EOFError, OSError, NotImplementedError, ValueError) as error:
+            if isinstance(error, PackageError):
+                raise
+            raise PackageError(
+                f"{self.path}: the part {part} cannot be inflated ({type(error).__name__}: "
+                f"{error}); the file is damaged or not a workbook saved by a spreadsheet program"
+            ) from None
+
+    def chunks(self, part: str, chunk: int = CHUNK) -> Iterator[bytes]:
+        """The part's bytes, a chunk at a time, never more than it declares."""
+        info = self.zip.getinfo(part)
+        with self._reading(part):
+            stream: IO[bytes] = self.zip.open(info)
+            with stream:
+                # ZipExtFile stops at the declared size and checks the CRC at its
+                # end, so a part whose data inflate to more than declared fails here.
+                while True:
+                    data = stream.read(chunk)
+                    if not data:
+                        break
+                    self.inflated += len(data)
+                    if self.inflated > self.cap:
+                        raise PackageError(
+                            f"{self.path} inflates to more than the {self.cap:,} bytes "
+                            "allowed (a guard against zip bombs); set KPI_MAX_INFLATED_MB to "
+                            "a larger number of megabytes for a genuine workbook"
+                        )
+                    yield data
+
+    def read(self, part: str, limit: int = TREE_PART_LIMIT) -> bytes:
+        """A whole part, which must stay under ``limit`` bytes and declare no DTD."""
+        size = self.size(part)
+        if size > limit:
+            raise PackageError(
+                f"{self.path}: the part {part} is {size:,} bytes, more than the "
+                f"{limit:,} a part of its kind may have"
+            )
+        data = b"".join(self.chunks(part))
+        refuse_dtd(data, part, self.path)
+        return data
+
+    def verify(self, part: str, check: Callable[[bytes], None] | None = None) -> None:
+        """Inflate a part to its end (its size and CRC are then known to be true),
+        refusing a DTD, and hand each chunk to ``check``."""
+        tail = b""
+        for data in self.chunks(part):
+            refuse_dtd(tail + data, part, self.path)
+            if check is not None:
+                check(data)
+            tail = data[-16:]
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+def refuse_dtd(data: bytes, part: str, path: Path) -> None:
+    """Refuse a part that declares a DTD or entities (the XML bomb's tool)."""
+    if b"<!" in data and _DTD.search(data):
+        raise PackageError(
+            f"{path}: the part {part} declares XML entities or a DTD, which a workbook "
+            "never needs; refusing to read it"
+        )
