@@ -123,7 +123,16 @@ class BoundedZip:
         return set(self.zip.namelist())
 
     def size(self, part: str) -> int:
-        return self.zip.getinfo(part).file_size
+        return self._info(part).file_size
+
+    def _info(self, part: str) -> zipfile.ZipInfo:
+        try:
+            return self.zip.getinfo(part)
+        except KeyError:
+            raise PackageError(
+                f"{self.path} has no part {part}, which a workbook package needs; "
+                "open and save it in Excel to repair it"
+            ) from None
 
     @contextmanager
     def _reading(self, part: str) -> Iterator[None]:
@@ -145,7 +154,7 @@ class BoundedZip:
 
     def chunks(self, part: str, chunk: int = CHUNK) -> Iterator[bytes]:
         """The part's bytes, a chunk at a time, never more than it declares."""
-        info = self.zip.getinfo(part)
+        info = self._info(part)
         with self._reading(part):
             stream: IO[bytes] = self.zip.open(info)
             with stream:

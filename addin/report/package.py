@@ -139,6 +139,16 @@ class Package:
         with _as_report_error():
             return self.bounded.read(part)
 
+    def text(self, part: str) -> str:
+        """A part edited as text by the refresh: UTF-8, as every spreadsheet program writes."""
+        try:
+            return self.read(part).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ReportError(
+                f"{self.path}: the part {part} is not UTF-8 ({error.reason} at byte "
+                f"{error.start}); open and save the workbook in Excel, then refresh"
+            ) from None
+
     def xml(self, part: str) -> Element:
         return parse_xml(self.read(part), part, self.path)
 

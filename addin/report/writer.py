@@ -164,7 +164,7 @@ def add_styles(  # noqa: PLR0912  (reuse or append, three shapes of cellXfs)
             )
     if not added:
         return None, styles
-    text = data.decode("utf-8")
+    text = package.text("xl/styles.xml")
     match = re.search(r"<((?:[A-Za-z_][\w.-]*:)?)cellXfs\b([^>]*?)(/?)>", text)
     if match is None:
         raise ReportError(f"{package.path}: cannot find cellXfs in xl/styles.xml")
@@ -280,7 +280,7 @@ def plan_parts(package: Package, report: Report) -> tuple[dict[str, bytes], list
     if existing is not None and existing.part in names:
         changed[existing.part] = body
         if "xl/calcChain.xml" in names:
-            chain = package.read("xl/calcChain.xml").decode("utf-8")
+            chain = package.text("xl/calcChain.xml")
             trimmed = _drop_calc_chain_sheet(chain, existing.sheet_id)
             if trimmed != chain:
                 changed["xl/calcChain.xml"] = trimmed.encode("utf-8")
@@ -296,20 +296,20 @@ def plan_parts(package: Package, report: Report) -> tuple[dict[str, bytes], list
         number += 1
     part = f"xl/worksheets/sheet{number}.xml"
     workbook_rels = rels_part(package.workbook_part)
-    rels_text = package.read(workbook_rels).decode("utf-8")
+    rels_text = package.text(workbook_rels)
     used_ids = set(re.findall(r'\bId="([^"]+)"', rels_text))
     rel_number = 1
     while f"rId{rel_number}" in used_ids:
         rel_number += 1
     rel_id = f"rId{rel_number}"
     sheet_id = max((sheet.sheet_id for sheet in package.sheets), default=0) + 1
-    workbook_text = package.read(package.workbook_part).decode("utf-8")
+    workbook_text = package.text(package.workbook_part)
     changed[package.workbook_part] = _add_sheet_entry(
         workbook_text, report.sheet_name, sheet_id, rel_id
     ).encode("utf-8")
     target = os.path.relpath(part, os.path.dirname(package.workbook_part)).replace(os.sep, "/")
     changed[workbook_rels] = _add_relationship(rels_text, rel_id, target).encode("utf-8")
-    types = package.read("[Content_Types].xml").decode("utf-8")
+    types = package.text("[Content_Types].xml")
     changed["[Content_Types].xml"] = _add_override(types, part).encode("utf-8")
     changed[part] = body
     new.append(part)
@@ -346,7 +346,11 @@ def _plan_charts(
             for index, chart in enumerate(chart_parts)
         ]
     )
-    types = changed.get("[Content_Types].xml", package.read("[Content_Types].xml")).decode("utf-8")
+    types = (
+        changed["[Content_Types].xml"].decode("utf-8")
+        if "[Content_Types].xml" in changed
+        else package.text("[Content_Types].xml")
+    )
     types = _add_override(types, drawing, charts.DRAWING_CT)
     for index, chart in enumerate(chart_parts):
         changed[chart] = charts.chart_part(report, index, layout)
