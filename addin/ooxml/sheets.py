@@ -80,15 +80,22 @@ class CellRange:
 # --- the scan ------------------------------------------------------------------------
 
 
-def _greater_letters(letters: str) -> str:
-    """A regex for column letters after ``letters`` (same length or longer)."""
-    options = [f"[A-Z]{{{length}}}" for length in range(len(letters) + 1, 4)]
-    options.append("[A-Z]{4,}")
-    for i, letter in enumerate(letters):
-        if letter != "Z":
-            rest = len(letters) - i - 1
-            options.append(letters[:i] + f"[{chr(ord(letter) + 1)}-Z]" + f"[A-Z]{{{rest}}}")
-    return "|".join(options)
+def _beyond(bottom: int, right: int) -> re.Pattern[bytes]:
+    """A cheap test for cells that may lie beyond ``bottom`` and ``right``: a
+    superset, with a literal prefix so that the regex engine skips ahead.
+    What it finds is measured exactly by ``_furthest``."""
+    letters = column_letter(right)
+    options = [f"[A-Z]{{{len(letters) + 1}}}"]
+    if len(letters) == 1 and letters != "Z":
+        options.append(f"[{chr(ord(letters) + 1)}-Z]")
+    elif len(letters) > 1:
+        options.append(f"[A-Z]{{{len(letters)}}}")
+    digits = len(str(bottom + 1))
+    if digits <= 5:
+        # Far rows matter while the tables are small; from 100,000 rows on, the
+        # grid to the last row of Excel is at most ten times what they hold.
+        options.append(f"[A-Z]{{1,3}}[0-9]{{{digits + 1}}}")
+    return re.compile(b'<c r="(?:' + "|".join(options).encode() + b")")
 
 
 _REF = rb"r\s*=\s*[\"']"
@@ -127,50 +134,71 @@ def scan_sheet(
     ranges: Sequence[CellRange],
     long_strings: Mapping[int, int],
 ) -> SheetScan:
-    """One streamed pass over a sheet part; see the module's docstring."""
+    """One streamed pass over a sheet part; see the module's docstring.
+
+    Each test is a byte count or a regex with a literal prefix, run over each
+    inflated chunk in place (no copies), so a sheet written the way
+    spreadsheet programs write it costs little more than its inflate.
+    """
     bottom = max((r.bottom for r in ranges), default=0)
     right = max((max(r.columns, default=0) for r in ranges), default=0)
-    beyond = re.compile(
-        _REF
-        + rb"(?:(?:"
-        + _greater_letters(column_letter(right)).encode()
-        + rb")[0-9]|[A-Z]{0,3}[0-9]{"
-        + str(len(str(bottom + 1)) + 1).encode()
-        + rb",})"
-    )
+    beyond = _beyond(bottom, right)
     scan = SheetScan(furthest=(bottom, right))
-    carry = b""  # the tail of the last chunk, again, for error cells cut at its end
-    pending = b""  # the last chunk's unfinished element, for the counts
+    tail = b""  # the end of the last chunk, for an error cell cut in two
+    pending = b""  # the last chunk's unfinished element
+    first = True
     for chunk in package.chunks(part):
-        data = carry + chunk
-        refuse_dtd(data, part, package.path)
-        if b't="e"' in data or b"t='e'" in data or b"t =" in data or b"t= " in data:
-            for match in _ERROR_CELL.finditer(data):
+        if first:
+            # A DTD can only stand in the prolog, before the root element.
+            refuse_dtd(chunk[: chunk.find(b"<worksheet") + 1 or None], part, package.path)
+            first = False
+        if b't="e"' in chunk or b't="e"' in tail[-8:] + chunk[:8]:
+            for match in _ERROR_CELL.finditer(tail + chunk):
                 position = cell_index(match.group(1).decode() + match.group(2).decode())
                 scan.errors[position] = match.group(3).decode("utf-8", "replace")
-        carry = data[-_OVERLAP:]
-        # Whole elements only: up to the last '<', the rest waits for the next chunk.
-        joined = pending + chunk
-        cut = joined.rfind(b"<")
-        fresh, pending = (joined[:cut], joined[cut:]) if cut > 0 else (b"", joined)
-        _scan_elements(fresh, beyond, long_strings, scan)
-    _scan_elements(pending, beyond, long_strings, scan)
+        tail = chunk[-_OVERLAP:]
+        # Whole elements only: the piece cut at the last chunk's end is
+        # completed and scanned on its own, then this chunk up to its last '<'.
+        start = chunk.find(b"<")
+        end = chunk.rfind(b"<")
+        if start < 0:
+            pending += chunk
+            continue
+        _scan_elements(pending + chunk[:start], 0, None, beyond, long_strings, scan)
+        _scan_elements(chunk, start, end, beyond, long_strings, scan)
+        pending = chunk[end:]
+    _scan_elements(pending, 0, None, beyond, long_strings, scan)
     return scan
 
 
 def _scan_elements(
-    fresh: bytes, beyond: re.Pattern[bytes], long_strings: Mapping[int, int], scan: SheetScan
+    data: bytes,
+    start: int,
+    end: int | None,
+    beyond: re.Pattern[bytes],
+    long_strings: Mapping[int, int],
+    scan: SheetScan,
 ) -> None:
-    if beyond.search(fresh):
-        scan.furthest = _furthest(fresh, scan.furthest)
-    # A cell is written <c r="B7" ...>; any other shape (no reference, a
-    # namespace prefix, attributes before r) is left to the range reader.
-    opened = fresh.count(b"<c ") + fresh.count(b"<c>") + fresh.count(b"<c/>")
-    if opened != fresh.count(b'<c r="') or b":c " in fresh or b":c>" in fresh:
-        scan.irregular = True
-    if long_strings and (b't="s"' in fresh or b"t='s'" in fresh or b"t =" in fresh):
-        for match in _SHARED_CELL.finditer(fresh):
+    stop = len(data) if end is None else end
+    if beyond.search(data, start, stop):
+        scan.furthest = _furthest(data[start:stop], scan.furthest)
+    # A cell is written <c r="B7" ...>. Any other shape (no reference, spaces
+    # or single quotes, a namespace prefix, attributes before r) leaves the
+    # sheet to the range reader; other elements that start with <c (cols,
+    # cfRule...) are told apart by a closer look at the chunk.
+    if not scan.irregular and (
+        data.count(b"<c", start, stop) != data.count(b'<c r="', start, stop)
+        or data.find(b":c", start, stop) >= 0
+    ):
+        scan.irregular = bool(_IRREGULAR_CELL.search(data, start, stop))
+    if long_strings and data.find(b't="s"', start, stop) >= 0:
+        for match in _SHARED_CELL.finditer(data, start, stop):
             scan.amplified += long_strings.get(int(match.group(1)), 0)
+
+
+#: A cell element not written as <c r="...": bare, with whitespace other
+#: than one space, with another attribute first, or with a namespace prefix.
+_IRREGULAR_CELL = re.compile(rb'<c(?:[>/\t\n\r]| (?!r="))|<c  |:c[\s>/]')
 
 
 def _furthest(data: bytes, furthest: tuple[int, int]) -> tuple[int, int]:
