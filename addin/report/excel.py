@@ -13,18 +13,10 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-import kpi_engine
-from addin.recipes import TableRows, tables_for
+from addin.recipes import TableRows
 from addin.report import charts
 from addin.report.model import Report, ReportInputs, build_report, report_sheet_names, utc_now
-from addin.report.package import (
-    ReportError,
-    check_period_has_data,
-    check_tables,
-    detect_business_type,
-    detect_language,
-    period_from,
-)
+from addin.report.package import read_inputs
 
 #: Excel number format codes of the report's formats.
 NUMBER_FORMATS = {
@@ -52,58 +44,63 @@ def _named_value(book: Any, names: dict[str, Any], name: str) -> Any:
     return None if value == "" else value
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
+class BookInputs:
+    """A workbook open in Excel, through xlwings (any engine), as an ``InputSource``."""
 
+    # Office.js and COM hand dates over as values already; a 1904 workbook's
+    # plain serial numbers are not told apart here.
+    date1904 = False
+    subject = ""
+    language = ""
 
-def read_book(book: Any, period: dt.date | None = None) -> ReportInputs:
-    """The report's inputs from an xlwings Book (any engine)."""
-    where = f"workbook {book.name}"
-    names = {_bare(name.name): name for name in book.names}
-    tables: dict[str, Any] = {}
-    for sheet in book.sheets:
-        for table in sheet.tables:
-            tables[table.name] = table
-    business_type = detect_business_type("", list(names), list(tables))
-    language = detect_language("", [sheet.name for sheet in book.sheets])
-    columns_found: dict[str, list[str]] = {}
-    for name, table in tables.items():
-        header = table.header_row_range
-        columns_found[name] = (
-            [] if header is None else [str(c) for c in header.options(ndim=2).value[0]]
-        )
-    check_tables(business_type, columns_found, where)
-    if period is None:
-        value = _named_value(book, names, "PERIOD")
-        if value is None:
-            raise ReportError(
-                f"{where}: no reporting period: the named cell PERIOD is missing or empty"
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self.where = f"workbook {book.name}"
+        self._names = {_bare(name.name): name for name in book.names}
+        self._tables: dict[str, Any] = {}
+        for sheet in book.sheets:
+            for table in sheet.tables:
+                self._tables[table.name] = table
+        self._columns: dict[str, list[str]] = {}
+        for name, table in self._tables.items():
+            header = table.header_row_range
+            self._columns[name] = (
+                [] if header is None else [str(c) for c in header.options(ndim=2).value[0]]
             )
-        period = period_from(value, f"{where}: the named cell PERIOD")
-    rows: dict[str, TableRows] = {}
-    for name, columns in tables_for(business_type).items():
-        body = tables[name].data_body_range
+
+    def names(self) -> list[str]:
+        return list(self._names)
+
+    def sheet_names(self) -> list[str]:
+        return [sheet.name for sheet in self.book.sheets]
+
+    def tables(self) -> dict[str, list[str]]:
+        return self._columns
+
+    def load(self, tables: Any, names: Any) -> None:
+        """Nothing to gather first: each table is read when asked for."""
+
+    def table_rows(self, name: str, columns: Any) -> TableRows:
+        table = self._tables[name]
+        body = table.data_body_range
         values = [] if body is None else body.options(ndim=2).value
-        index = {column: i for i, column in enumerate(columns_found[name])}
-        rows[name] = TableRows(
+        index = {column: i for i, column in enumerate(self._columns[name])}
+        return TableRows(
             {
                 c.id: [None if row[index[c.id]] == "" else row[index[c.id]] for row in values]
                 for c in columns
             },
-            first_row=tables[name].range.row + 1 if body is None else body.row,
+            first_row=table.range.row + 1 if body is None else body.row,
         )
-    margin = _number(_named_value(book, names, "GROSS_MARGIN"))
-    if margin is not None:
-        rows["Settings"] = TableRows({"GROSS_MARGIN": [margin]})
-    profile = kpi_engine.get_business_type(business_type)
-    targets = {
-        entry.id: _number(_named_value(book, names, f"TARGET_{entry.id.upper()}"))
-        for entry in profile.kpis
-    }
-    check_period_has_data(business_type, rows, period, where)
-    return ReportInputs(business_type, language, period, rows, targets)
+
+    def named(self, name: str) -> Any:
+        return _named_value(self.book, self._names, name)
+
+
+def read_book(book: Any, period: dt.date | None = None) -> ReportInputs:
+    """The report's inputs from an xlwings Book (any engine)."""
+    data = read_inputs(BookInputs(book), period)
+    return ReportInputs(data.business_type, data.language, data.period, data.rows, data.targets)
 
 
 def _excel_value(value: Any) -> Any:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
@@ -640,68 +640,112 @@ def _table_range(table: TableEntry, columns: Sequence[Any]) -> CellRange:
     )
 
 
-def read_data(package: Package, period: dt.date | None = None) -> WorkbookData:
-    """Business type, language, period, table rows and targets of a package."""
-    where = str(package.path)
-    sheet_names = [sheet.name for sheet in package.sheets]
-    business_type = detect_business_type(
-        package.subject, list(package.defined_names), list(package.tables)
-    )
-    language = detect_language(package.language, sheet_names)
-    check_tables(
-        business_type,
-        {name: table.columns for name, table in package.tables.items()},
-        where,
-    )
+class InputSource(Protocol):
+    """Where a report's inputs come from: a package file (``PackageInputs``) or
+    a workbook open in Excel (``addin.report.excel.BookInputs``). ``read_inputs``
+    holds what both share, so the two paths cannot drift apart."""
+
+    where: str
+    subject: str
+    language: str
+    date1904: bool
+
+    def names(self) -> list[str]: ...
+    def sheet_names(self) -> list[str]: ...
+    def tables(self) -> Mapping[str, Sequence[str]]: ...
+    def load(self, tables: Mapping[str, Sequence[Any]], names: Sequence[str]) -> None: ...
+    def table_rows(self, name: str, columns: Sequence[Any]) -> TableRows: ...
+    def named(self, name: str) -> Any: ...
+
+
+def read_inputs(source: InputSource, period: dt.date | None = None) -> WorkbookData:
+    """Business type, language, period, table rows and targets, from any source."""
+    where = source.where
+    business_type = detect_business_type(source.subject, source.names(), list(source.tables()))
+    language = detect_language(source.language, source.sheet_names())
+    check_tables(business_type, source.tables(), where)
     profile = kpi_engine.get_business_type(business_type)
-    wanted_tables = tables_for(business_type)
-    # Every cell the report reads, by sheet: the tables' columns and the named cells.
-    by_sheet: dict[str, list[tuple[str, CellRange]]] = {}
-    for name, columns in wanted_tables.items():
-        table = package.tables[name]
-        by_sheet.setdefault(table.sheet, []).append((name, _table_range(table, columns)))
-    names = ["PERIOD", "GROSS_MARGIN", *(f"TARGET_{e.id.upper()}" for e in profile.kpis)]
-    for name in names:
-        found = split_reference(package.defined_names.get(name, ""))
-        if found is not None and found[0] in sheet_names:
-            row, column = cell_index(found[1])
-            by_sheet.setdefault(found[0], []).append((name, CellRange(row, row, (column,))))
-    source = _CellSource(package)
-    values: dict[str, list[list[Any]]] = {}
-    for sheet, wanted in by_sheet.items():
-        for (key, _), columns in zip(
-            wanted, source.read(sheet, [cells for _, cells in wanted]), strict=True
-        ):
-            values[key] = columns
-
-    def named(name: str) -> Any:
-        columns = values.get(name)
-        return _decoded(columns[0][0]) if columns else None
-
+    wanted = tables_for(business_type)
+    named = ["PERIOD", "GROSS_MARGIN", *(f"TARGET_{e.id.upper()}" for e in profile.kpis)]
+    source.load(wanted, named)
     if period is None:
-        value = named("PERIOD")
+        value = source.named("PERIOD")
         if value is None:
             raise ReportError(
                 f"{where}: no reporting period: the workbook has no named cell PERIOD "
                 "(or it is empty); pass --period YYYY-MM"
             )
-        period = period_from(value, f"{where}: the named cell PERIOD", package.date1904)
-    rows: dict[str, TableRows] = {}
-    for name, columns in wanted_tables.items():
-        table_range = _table_range(package.tables[name], columns)
-        rows[name] = TableRows(
-            {
-                c.id: _in_1900_system([_decoded(v) for v in cells], c.kind, package.date1904)
-                for c, cells in zip(columns, values[name], strict=True)
-            },
-            first_row=table_range.top + 1,
-        )
-    margin = _number(named("GROSS_MARGIN"))
+        period = period_from(value, f"{where}: the named cell PERIOD", source.date1904)
+    rows = {name: source.table_rows(name, columns) for name, columns in wanted.items()}
+    margin = _number(source.named("GROSS_MARGIN"))
     if margin is not None:
         rows["Settings"] = TableRows({"GROSS_MARGIN": [margin]})
-    targets = {entry.id: _number(named(f"TARGET_{entry.id.upper()}")) for entry in profile.kpis}
+    targets = {
+        entry.id: _number(source.named(f"TARGET_{entry.id.upper()}")) for entry in profile.kpis
+    }
     check_period_has_data(business_type, rows, period, where)
     return WorkbookData(business_type, language, period, rows, targets)
+
+
+class PackageInputs:
+    """A package's inputs: each sheet the report needs read once, the cheapest safe way."""
+
+    def __init__(self, package: Package) -> None:
+        self.package = package
+        self.where = str(package.path)
+        self.subject = package.subject
+        self.language = package.language
+        self.date1904 = package.date1904
+        self._values: dict[str, list[list[Any]]] = {}
+
+    def names(self) -> list[str]:
+        return list(self.package.defined_names)
+
+    def sheet_names(self) -> list[str]:
+        return [sheet.name for sheet in self.package.sheets]
+
+    def tables(self) -> dict[str, Sequence[str]]:
+        return {name: table.columns for name, table in self.package.tables.items()}
+
+    def load(self, tables: Mapping[str, Sequence[Any]], names: Sequence[str]) -> None:
+        # Every cell the report reads, by sheet: the tables' columns and the named cells.
+        by_sheet: dict[str, list[tuple[str, CellRange]]] = {}
+        for name, columns in tables.items():
+            table = self.package.tables[name]
+            by_sheet.setdefault(table.sheet, []).append((name, _table_range(table, columns)))
+        sheet_names = self.sheet_names()
+        for name in names:
+            found = split_reference(self.package.defined_names.get(name, ""))
+            if found is not None and found[0] in sheet_names:
+                try:
+                    row, column = cell_index(found[1])
+                except ValueError:
+                    continue  # a name beyond the grid holds no value
+                by_sheet.setdefault(found[0], []).append((name, CellRange(row, row, (column,))))
+        cells = _CellSource(self.package)
+        for sheet, wanted in by_sheet.items():
+            read = cells.read(sheet, [cell_range for _, cell_range in wanted])
+            for (key, _), columns in zip(wanted, read, strict=True):
+                self._values[key] = columns
+
+    def table_rows(self, name: str, columns: Sequence[Any]) -> TableRows:
+        values = self._values[name]
+        return TableRows(
+            {
+                c.id: _in_1900_system([_decoded(v) for v in cells], c.kind, self.date1904)
+                for c, cells in zip(columns, values, strict=True)
+            },
+            first_row=_table_range(self.package.tables[name], columns).top + 1,
+        )
+
+    def named(self, name: str) -> Any:
+        columns = self._values.get(name)
+        return _decoded(columns[0][0]) if columns else None
+
+
+def read_data(package: Package, period: dt.date | None = None) -> WorkbookData:
+    """Business type, language, period, table rows and targets of a package."""
+    return read_inputs(PackageInputs(package), period)
 
 
 def _in_1900_system(cells: list[Any], kind: str, date1904: bool) -> list[Any]:
