@@ -29,16 +29,13 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 import kpi_engine
+from addin.ooxml.dates import from_serial_date
+
+# Also CT and WORKSHEET_REL: this module has named them for its importers.
+from addin.ooxml.names import CT, MAIN, PKG_REL, REL, TABLE_REL, WORKSHEET_REL  # noqa: F401
 from addin.recipes import TABLES, Rows, TableRows, recipe_for, tables_for
 from kpi_engine._inputs import first_of_month, to_serial
 from kpi_engine._labels import templates_dir
-
-MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
-CT = "http://schemas.openxmlformats.org/package/2006/content-types"
-TABLE_REL = REL + "/table"
-WORKSHEET_REL = REL + "/worksheet"
 
 #: Refuse packages whose parts inflate to more than this (a zip bomb guard).
 DEFAULT_MAX_UNCOMPRESSED = 4 * 1024**3
@@ -392,7 +389,7 @@ def check_period_has_data(business_type: str, rows: Rows, period: dt.date, where
 
 
 def _serial_date(serial: float) -> dt.date:
-    return dt.date(1899, 12, 30) + dt.timedelta(days=int(serial))
+    return from_serial_date(serial)
 
 
 def period_from(value: Any, where: str) -> dt.date:

@@ -74,6 +74,8 @@ def new_command(
     --seed, --rows and --as-of. Nothing is written when a check fails.
     """
     # openpyxl loads only when a workbook is written, so `kpi --help` stays quick.
+    from addin.ooxml.atomic import WriteInterrupted  # noqa: PLC0415
+
     from .build import StarterError, StarterOptions, new_workbook  # noqa: PLC0415
 
     as_of_date = _as_of(as_of)
@@ -114,3 +116,7 @@ def new_command(
     except (StarterError, kpi_engine.KPIInputError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
+    except WriteInterrupted as stop:
+        # SIGINT or SIGTERM during a write: one line, and the signal's exit status.
+        click.echo(f"error: {stop}", err=True)
+        sys.exit(stop.code)
