@@ -106,8 +106,15 @@ def serve(
 def lite(folder: Path) -> None:
     """Write main.py and requirements.txt for xlwings Lite, KPI engine included."""
     from addin import lite as lite_files  # noqa: PLC0415  (only this command needs it)
+    from addin.ooxml.atomic import WriteInterrupted  # noqa: PLC0415
 
-    for path in lite_files.write(folder):
+    try:
+        paths = lite_files.write(folder)
+    except WriteInterrupted as stop:
+        # SIGINT or SIGTERM during a write: one line, and the signal's exit status.
+        click.echo(f"error: {stop}", err=True)
+        sys.exit(stop.code)
+    for path in paths:
         click.echo(str(path))
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import base64
 import io
-import zipfile
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
 import kpi_engine
+from addin.ooxml.atomic import write_bytes_atomically
+from addin.ooxml.zipwriter import ZipWriter
 from kpi_engine._labels import templates_dir
 
 FUNCTIONS_SOURCE = Path(__file__).resolve().parent / "functions.py"
@@ -98,6 +99,8 @@ REPORT_MODULES = (
     "addin/ooxml/__init__.py",
     "addin/ooxml/bounded.py",
     "addin/ooxml/sheets.py",
+    "addin/ooxml/dates.py",
+    "addin/ooxml/names.py",
     "addin/recipes/__init__.py",
     "addin/recipes/kpis.py",
     "addin/recipes/notes.py",
@@ -111,35 +114,32 @@ REPORT_MODULES = (
 )
 
 
-def _add_tree(archive: zipfile.ZipFile, folder: Traversable, prefix: str) -> None:
+def _add_tree(archive: ZipWriter, folder: Traversable, prefix: str) -> None:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         name = f"{prefix}/{entry.name}"
         if entry.is_dir():
             if entry.name != "__pycache__":
                 _add_tree(archive, entry, name)
         elif entry.name.endswith((".py", ".toml", ".typed", ".j2")):
-            _add_file(archive, name, entry.read_bytes())
-
-
-def _add_file(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
-    # A fixed timestamp keeps the output identical from run to run.
-    info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-    info.compress_type = zipfile.ZIP_DEFLATED
-    archive.writestr(info, data)
+            archive.write(name, entry.read_bytes())
 
 
 def engine_zip() -> bytes:
     """The bundle as a zip: the kpi_engine package (code, catalogue, interface
-    words, templates) and the add-in modules of the report refresh."""
+    words, templates) and the add-in modules of the report refresh.
+
+    ``ZipWriter`` gives every entry a fixed time, so the bundle, and with it
+    main.py, is the same from run to run.
+    """
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with ZipWriter(buffer) as archive:
         _add_tree(archive, resources.files("kpi_engine"), "kpi_engine")
         # templates/ sits inside the package once installed (see _labels).
         if not resources.files("kpi_engine").joinpath("templates").is_dir():
             _add_tree(archive, templates_dir(), "kpi_engine/templates")
         addin = Path(__file__).resolve().parent
         for name in REPORT_MODULES:
-            _add_file(archive, name, (addin.parent / name).read_bytes())
+            archive.write(name, (addin.parent / name).read_bytes())
     return buffer.getvalue()
 
 
@@ -151,10 +151,14 @@ def main_py() -> str:
 
 
 def write(folder: Path) -> list[Path]:
-    """Write main.py and requirements.txt into ``folder``; return their paths."""
+    """Write main.py and requirements.txt into ``folder``; return their paths.
+
+    Each is written atomically (``addin.ooxml.atomic``): an interrupted run
+    leaves the previous main.py whole, never half of a new one.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     main = folder / "main.py"
-    main.write_text(main_py(), encoding="utf-8")
+    write_bytes_atomically(main, main_py().encode("utf-8"))
     requirements = folder / "requirements.txt"
-    requirements.write_text(REQUIREMENTS, encoding="utf-8")
+    write_bytes_atomically(requirements, REQUIREMENTS.encode("utf-8"))
     return [main, requirements]

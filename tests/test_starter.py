@@ -196,20 +196,3 @@ def test_memory_bounded_write_only(tmp_path: Path) -> None:
     build.save_workbook(book, target)  # a write-only workbook is finished by saving it
     activity = load_workbook(target)[workbook_words()["tables"]["en"]["Activity"]]
     assert activity.max_row == 2001
-
-
-def test_control_characters_cannot_break_the_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real = build.sample_tables
-
-    def tampered(*args: object, **kwargs: object) -> dict[str, dict[str, list[object]]]:
-        tables = real(*args, **kwargs)  # type: ignore[arg-type]
-        tables["Orders"]["order_id"][0] = 'A\x01B <&> "quoted"'
-        return tables
-
-    monkeypatch.setattr(build, "sample_tables", tampered)
-    target = new_workbook(
-        StarterOptions("celebrity_video", as_of=dt.date(2024, 7, 15)), tmp_path / "w.xlsx"
-    )
-    assert load_workbook(target)["Orders"]["A2"].value == 'AB <&> "quoted"'

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from lxml import etree
 
-CHART_NAMESPACE = "http://schemas.openxmlformats.org/drawingml/2006/chart"
-#: Office 2017's chart extensions, and the one that holds "show #N/A as empty".
-C16R3_NAMESPACE = "http://schemas.microsoft.com/office/drawing/2017/03/chart"
+from addin.ooxml.names import CHART as CHART_NAMESPACE
+from addin.ooxml.names import CHART_2017 as C16R3_NAMESPACE
+
+#: The Office 2017 chart extension that holds "show #N/A as empty".
 NA_AS_EMPTY_URI = "{56B9EC1D-385E-4148-901F-78D8002777C0}"
 
 

@@ -15,21 +15,18 @@ from __future__ import annotations
 
 import re
 
+from addin.ooxml.names import DYNAMIC_ARRAY, MAIN, SHEET_METADATA_CT, SHEET_METADATA_REL
+
 METADATA_PART = "xl/metadata.xml"
-METADATA_CONTENT_TYPE = (
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheetMetadata+xml"
-)
-METADATA_RELATIONSHIP = (
-    "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sheetMetadata"
-)
+METADATA_CONTENT_TYPE = SHEET_METADATA_CT
+METADATA_RELATIONSHIP = SHEET_METADATA_REL
 
 #: The metadata part Excel writes for dynamic arrays: one cell metadata
 #: record (``cm="1"``) whose future metadata says the formula is dynamic.
 METADATA_XML = (
     b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    b'<metadata xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-    b'xmlns:xda="http://schemas.microsoft.com/office/spreadsheetml/2017/dynamicarray">'
-    b'<metadataTypes count="1"><metadataType name="XLDAPR" minSupportedVersion="120000" '
+    + f'<metadata xmlns="{MAIN}" xmlns:xda="{DYNAMIC_ARRAY}">'.encode()
+    + b'<metadataTypes count="1"><metadataType name="XLDAPR" minSupportedVersion="120000" '
     b'copy="1" pasteAll="1" pasteValues="1" merge="1" splitFirst="1" rowColShift="1" '
     b'clearFormats="1" clearComments="1" assign="1" coerce="1" cellMeta="1"/></metadataTypes>'
     b'<futureMetadata name="XLDAPR" count="1"><bk><extLst>'

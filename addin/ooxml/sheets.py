@@ -25,9 +25,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from addin.ooxml import dates, xmltext
 from addin.ooxml.bounded import BoundedZip, PackageError, refuse_dtd
+from addin.ooxml.dates import DAYS_1900_TO_1904, END_OF_DATES
+from addin.ooxml.names import MAIN
 
-MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 #: Excel's grid: 16,384 columns (A to XFD) and 1,048,576 rows.
 MAX_COLUMNS = 16384
 MAX_ROWS = 1048576
@@ -291,7 +293,7 @@ def _text_of(element: Any) -> str:
             for t in element.iter(f"{{{MAIN}}}t")
             if t.getparent().tag != f"{{{MAIN}}}rPh"
         )
-    return decode_text(text) if "_x" in text else text
+    return xmltext.decode(text) if "_x" in text else text
 
 
 def read_shared_strings(package: BoundedZip, part: str | None) -> list[str]:
@@ -375,34 +377,8 @@ def read_cell_kinds(data: bytes | None) -> list[str]:
 
 # --- cell values as calamine gives them ---------------------------------------------
 
-_EPOCH_1900 = dt.datetime(1899, 12, 30)
-_EPOCH_1904 = dt.datetime(1904, 1, 1)
-#: The serial of 10000-01-01 in the 1900 system: the first day Excel cannot hold.
-END_OF_DATES = 2958466
-_END_OF_DATES = END_OF_DATES
-#: Serial 0 of the 1904 system is serial 1462 of the 1900 system.
-DAYS_1900_TO_1904 = 1462
-
-
-def from_serial(serial: float) -> dt.datetime:
-    """A 1900-system serial as a moment (serial 60, the 29 February 1900 that never was,
-    reads as 28 February, as calamine reads it)."""
-    days = math.floor(serial)
-    base = (
-        _EPOCH_1900 + dt.timedelta(days=min(days, 59) + 1)
-        if days <= 60
-        else (_EPOCH_1900 + dt.timedelta(days=days))
-    )
-    return base + dt.timedelta(milliseconds=round((serial - days) * 86400 * 1000))
-
-
-_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
-
-
-def decode_text(text: str) -> str:
-    """Text as Excel meant it: ``_xHHHH_`` is the character U+HHHH (how a cell
-    holds a control character); ``_x005F_`` keeps a literal ``_x...``."""
-    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)
+#: calamine gives a date-time to the millisecond; the range reader does the same.
+_MILLISECONDS_PER_DAY = 86_400_000
 
 
 def number_as(value: float, kind: str, date1904: bool) -> Any:
@@ -415,17 +391,11 @@ def number_as(value: float, kind: str, date1904: bool) -> Any:
     if value < 1:
         seconds = round((value % 1) * 86400 * 1000) / 1000
         return (dt.datetime.min + dt.timedelta(seconds=min(seconds, 86399.999))).time()
-    if value >= _END_OF_DATES - (1462 if date1904 else 0):
+    if value >= END_OF_DATES - (DAYS_1900_TO_1904 if date1904 else 0):
         return value
     days = math.floor(value)
-    if date1904:
-        moment = _EPOCH_1904 + dt.timedelta(days=days)
-    elif days <= 60:
-        # Serial 60 is Excel's 29 February 1900, a day that never was.
-        moment = _EPOCH_1900 + dt.timedelta(days=min(days, 59) + 1)
-    else:
-        moment = _EPOCH_1900 + dt.timedelta(days=days)
-    milliseconds = round((value - days) * 86400 * 1000)
+    moment = dates.from_serial(days, date1904=date1904)
+    milliseconds = round((value - days) * _MILLISECONDS_PER_DAY)
     if milliseconds == 0:
         return moment.date()
     return moment + dt.timedelta(milliseconds=milliseconds)
@@ -516,7 +486,7 @@ def read_ranges(  # noqa: PLR0912, PLR0915  (one pass, one cell type per branch)
                 inline = element.find(is_tag)
                 value = _text_of(inline) if inline is not None else ""
             elif kind == "str":
-                value = decode_text(text) if text and "_x" in text else text or ""
+                value = xmltext.decode(text) if text and "_x" in text else text or ""
             elif kind == "e":
                 value = text or ""
             elif kind == "b":

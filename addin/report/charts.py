@@ -11,20 +11,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# CHART_CT, CHART_REL, DRAWING_CT and DRAWING_REL are imported for the writer,
+# whose chart planning names them through this module (charts.CHART_CT...).
+from addin.ooxml.names import (  # noqa: F401
+    CHART,
+    CHART_CT,
+    CHART_REL,
+    DRAWING_CT,
+    DRAWING_MAIN,
+    DRAWING_REL,
+    PKG_REL,
+    REL,
+    SPREADSHEET_DRAWING,
+)
 from addin.report.model import Report
 from addin.report.package import column_letter
 
-DRAWING_CT = "application/vnd.openxmlformats-officedocument.drawing+xml"
-CHART_CT = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
-DRAWING_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/drawing"
-CHART_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/chart"
-PACKAGE_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 #: The id of the drawing in the report sheet's own relationships part.
 SHEET_DRAWING_ID = "rIdKpiReportDrawing"
-_XDR = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
-_A = "http://schemas.openxmlformats.org/drawingml/2006/main"
-_C = "http://schemas.openxmlformats.org/drawingml/2006/chart"
-_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 #: Excel number formats of the chart axes, by KPI unit.
 _AXIS_FORMATS = {"fraction": "0%", "count": "#,##0", "currency": "#,##0"}
 _CHART_COLUMNS, _CHART_ROWS = 6, 15
@@ -101,14 +105,15 @@ def drawing_part(count: int, first_row: int) -> bytes:
             f'<xdr:nvGraphicFramePr><xdr:cNvPr id="{index + 2}" name="KPI chart {index + 1}"/>'
             "<xdr:cNvGraphicFramePr/></xdr:nvGraphicFramePr>"
             '<xdr:xfrm><a:off x="0" y="0"/><a:ext cx="0" cy="0"/></xdr:xfrm>'
-            f'<a:graphic><a:graphicData uri="{_C}">'
-            f'<c:chart xmlns:c="{_C}" xmlns:r="{_R}" r:id="rId{index + 1}"/>'
+            f'<a:graphic><a:graphicData uri="{CHART}">'
+            f'<c:chart xmlns:c="{CHART}" xmlns:r="{REL}" r:id="rId{index + 1}"/>'
             "</a:graphicData></a:graphic></xdr:graphicFrame><xdr:clientData/>"
             "</xdr:twoCellAnchor>"
         )
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f'<xdr:wsDr xmlns:xdr="{_XDR}" xmlns:a="{_A}">{"".join(anchors)}</xdr:wsDr>'
+        f'<xdr:wsDr xmlns:xdr="{SPREADSHEET_DRAWING}" xmlns:a="{DRAWING_MAIN}">'
+        f"{''.join(anchors)}</xdr:wsDr>"
     ).encode()
 
 
@@ -120,5 +125,5 @@ def relationships(targets: list[tuple[str, str, str]]) -> bytes:
     )
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f'<Relationships xmlns="{PACKAGE_REL}">{entries}</Relationships>'
+        f'<Relationships xmlns="{PKG_REL}">{entries}</Relationships>'
     ).encode()

@@ -75,6 +75,7 @@ def report_command(file: Path, period: str | None, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Write even if Excel's lock file (~$FILE) is present.")
 def refresh_command(file: Path, output: Path | None, period: str | None, force: bool) -> None:
     """Write the report sheet into FILE (or -o OUT); every other part stays as it was."""
+    from addin.ooxml.atomic import WriteInterrupted  # noqa: PLC0415
     from addin.report.offline import refresh_file  # noqa: PLC0415
     from addin.report.package import ReportError  # noqa: PLC0415
 
@@ -83,6 +84,10 @@ def refresh_command(file: Path, output: Path | None, period: str | None, force: 
     except ReportError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
+    except WriteInterrupted as stop:
+        # SIGINT or SIGTERM during the write: one line, and the signal's exit status.
+        click.echo(f"error: {stop}", err=True)
+        sys.exit(stop.code)
     except OSError as error:
         click.echo(f"error: cannot write {output or file}: {error}", err=True)
         sys.exit(1)

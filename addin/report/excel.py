@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from addin.ooxml import dates
 from addin.recipes import TableRows
 from addin.report import charts
 from addin.report.model import Report, ReportInputs, build_report, report_sheet_names, utc_now
@@ -26,7 +27,6 @@ NUMBER_FORMATS = {
     "month": "mmm yyyy",
     "datetime": "yyyy-mm-dd hh:mm",
 }
-_EPOCH = dt.datetime(1899, 12, 30)
 
 
 def _bare(name: str) -> str:
@@ -104,10 +104,9 @@ def read_book(book: Any, period: dt.date | None = None) -> ReportInputs:
 
 
 def _excel_value(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return (value - _EPOCH).total_seconds() / 86400
+    # Dates go in as 1900-system serials; the number formats set below show them as dates.
     if isinstance(value, dt.date):
-        return float((value - _EPOCH.date()).days)
+        return dates.to_serial(value)
     return value
 
 

@@ -6,9 +6,10 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+from addin.ooxml.atomic import write_atomically
 from addin.report.model import Report, ReportInputs, build_report, utc_now
 from addin.report.package import ReportError, open_package, read_data
-from addin.report.writer import plan_parts, write_atomically, write_package
+from addin.report.writer import plan_parts, write_package
 
 SUFFIXES = (".xlsx", ".xlsm")
 

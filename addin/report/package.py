@@ -32,14 +32,15 @@ from defusedxml import DefusedXmlException
 
 import kpi_engine
 from addin.ooxml.bounded import BoundedZip, PackageError
+from addin.ooxml.dates import DAYS_1900_TO_1904, END_OF_DATES, from_serial_date
+
+# Also CT and WORKSHEET_REL: this module has named them for its importers.
+from addin.ooxml.names import CT, MAIN, PKG_REL, REL, TABLE_REL, WORKSHEET_REL  # noqa: F401
 from addin.ooxml.sheets import (
-    DAYS_1900_TO_1904,
-    END_OF_DATES,
     CellRange,
     calamine_can_read,
     cell_index,
     column_letter,
-    from_serial,
     long_strings,
     read_cell_kinds,
     read_ranges,
@@ -49,13 +50,6 @@ from addin.ooxml.sheets import (
 from addin.recipes import TABLES, Rows, TableRows, recipe_for, tables_for
 from kpi_engine._inputs import first_of_month, to_serial
 from kpi_engine._labels import templates_dir
-
-MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
-CT = "http://schemas.openxmlformats.org/package/2006/content-types"
-TABLE_REL = REL + "/table"
-WORKSHEET_REL = REL + "/worksheet"
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -445,7 +439,7 @@ def check_period_has_data(business_type: str, rows: Rows, period: dt.date, where
 
 
 def _serial_date(serial: float) -> dt.date:
-    return from_serial(serial).date()
+    return from_serial_date(serial)
 
 
 #: The months a report can be made for: its trend and twelve-month windows

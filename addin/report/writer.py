@@ -17,7 +17,9 @@ Only the report sheet's part is (re)written. What must change with it:
 Every other part is copied as its original compressed bytes, so charts,
 images, shapes, pivot tables, slicers, comments, validations, conditional
 formats with their extension lists, defined names and VBA stay byte-identical.
-The result is written to a temporary file beside the target and renamed.
+The package is written by ``addin.ooxml.zipwriter`` (raw copies and new
+entries) through ``addin.ooxml.atomic`` (a temporary file beside the target,
+renamed when complete).
 """
 
 from __future__ import annotations
@@ -26,21 +28,16 @@ import datetime as dt
 import os
 import posixpath
 import re
-import struct
-import tempfile
-import zlib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, BinaryIO
-from xml.sax.saxutils import escape
 
+from addin.ooxml import dates, xmltext
 from addin.ooxml.bounded import unsafe_member_name
+from addin.ooxml.names import MAIN, REL, WORKSHEET_CT, WORKSHEET_REL
+from addin.ooxml.zipwriter import ZipWriteError, ZipWriter
 from addin.report import charts
 from addin.report.model import FORMATS, Cell, Report, report_sheet_names
 from addin.report.package import (
-    MAIN,
-    REL,
-    WORKSHEET_REL,
     Package,
     ReportError,
     SheetEntry,
@@ -50,21 +47,10 @@ from addin.report.package import (
     rels_part,
 )
 
-_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_EPOCH = dt.datetime(1899, 12, 30)
-WORKSHEET_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
-
-
 # --- the sheet part ------------------------------------------------------------------
 
 
-def _serial(value: dt.date) -> float:
-    if isinstance(value, dt.datetime):
-        return (value - _EPOCH).total_seconds() / 86400
-    return float((value - _EPOCH.date()).days)
-
-
-def _cell_xml(ref: str, cell: Cell, styles: Mapping[str, int]) -> str:
+def _cell_xml(ref: str, cell: Cell, styles: Mapping[str, int], date1904: bool = False) -> str:
     value = cell.value
     style = styles.get(cell.fmt, 0)
     s = f' s="{style}"' if style else ""
@@ -73,21 +59,24 @@ def _cell_xml(ref: str, cell: Cell, styles: Mapping[str, int]) -> str:
     if isinstance(value, bool):
         return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, dt.date):
-        return f'<c r="{ref}"{s}><v>{_serial(value)!r}</v></c>'
+        return f'<c r="{ref}"{s}><v>{dates.to_serial(value, date1904=date1904)!r}</v></c>'
     if isinstance(value, int | float):
         return f'<c r="{ref}"{s}><v>{float(value)!r}</v></c>'
-    text = escape(_ILLEGAL_XML.sub("", str(value)))
+    text = xmltext.text(str(value))
     return f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 
-def sheet_xml(report: Report, styles: Mapping[str, int], drawing: bool = False) -> bytes:
+def sheet_xml(
+    report: Report, styles: Mapping[str, int], drawing: bool = False, date1904: bool = False
+) -> bytes:
     """The report as a worksheet part: values only, inline strings, no formulas;
-    with ``drawing``, the reference to its charts (see ``charts``)."""
+    with ``drawing``, the reference to its charts (see ``charts``); dates as
+    serials of the workbook's date system (``date1904``: see ``addin.ooxml.dates``)."""
     rows = []
     width = 1
     for index, row in enumerate(report.grid, start=1):
         cells = "".join(
-            _cell_xml(f"{column_letter(col)}{index}", cell, styles)
+            _cell_xml(f"{column_letter(col)}{index}", cell, styles, date1904)
             for col, cell in enumerate(row)
             if cell is not None
         )
@@ -193,10 +182,6 @@ def add_styles(  # noqa: PLR0912  (reuse or append, three shapes of cellXfs)
 # --- workbook parts when a sheet is added ---------------------------------------------
 
 
-def _attr(value: str) -> str:
-    return escape(value, {'"': "&quot;"})
-
-
 def _add_sheet_entry(text: str, name: str, sheet_id: int, rel_id: str) -> str:
     match = re.search(r"</((?:[A-Za-z_][\w.-]*:)?)sheets>", text)
     if match is None:
@@ -206,7 +191,7 @@ def _add_sheet_entry(text: str, name: str, sheet_id: int, rel_id: str) -> str:
     # found elsewhere in the file may be scoped to another element (openpyxl
     # with lxml declares it on each <sheet>), and a local one is always valid.
     rid = f'xmlns:r="{REL}" r:id="{rel_id}"'
-    entry = f'<{prefix}sheet name="{_attr(name)}" sheetId="{sheet_id}" {rid}/>'
+    entry = f'<{prefix}sheet name="{xmltext.attribute(name)}" sheetId="{sheet_id}" {rid}/>'
     return text[: match.start()] + entry + text[match.start() :]
 
 
@@ -274,7 +259,9 @@ def plan_parts(package: Package, report: Report) -> tuple[dict[str, bytes], list
     )
     if styles_data is not None:
         changed[styles_part] = styles_data
-    body = sheet_xml(report, styles, drawing=True)
+    # A workbook may count its dates from 1904; the report's dates must follow it.
+    date1904 = dates.uses_1904(package.read(package.workbook_part))
+    body = sheet_xml(report, styles, drawing=True, date1904=date1904)
     existing = report_sheet(package, report.sheet_name)
     new: list[str] = []
     if existing is not None and existing.part in names:
@@ -394,170 +381,35 @@ def _relative(target: str, source: str) -> str:
     return posixpath.relpath(target, posixpath.dirname(source))
 
 
-# --- zip writing with raw copies ---------------------------------------------------------
-
-_LOCAL = struct.Struct("<4s2B4HL2L2H")
-_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
-_END = struct.Struct("<4s4H2LH")
-
-
-def _dos_time(date_time: tuple[int, ...]) -> tuple[int, int]:
-    year, month, day, hour, minute, second = date_time[:6]
-    return (
-        (hour << 11) | (minute << 5) | (second // 2),
-        ((max(year, 1980) - 1980) << 9) | (month << 5) | day,
-    )
-
-
-def _raw_entry(source: BinaryIO, info: Any) -> bytes:
-    source.seek(info.header_offset)
-    header = source.read(_LOCAL.size)
-    fields = _LOCAL.unpack(header)
-    if fields[0] != b"PK\x03\x04":
-        raise ReportError(f"the zip entry {info.filename} has a damaged local header")
-    name_length, extra_length = fields[10], fields[11]
-    rest = source.read(name_length + extra_length + info.compress_size)
-    data = header + rest
-    if info.flag_bits & 0x08:
-        descriptor = source.read(16)
-        data += descriptor if descriptor[:4] == b"PK\x07\x08" else descriptor[:12]
-    return data
+# --- the package's zip -------------------------------------------------------------------
 
 
 def write_package(
     package: Package, changed: Mapping[str, bytes], new: list[str], out: BinaryIO
 ) -> None:
-    """Copy every entry as raw bytes except ``changed``, which are deflated anew."""
-    central: list[bytes] = []
+    """Copy every entry as its original compressed bytes except ``changed``,
+    which are deflated anew; the ``new`` parts come last, in their order."""
+    infos = list(package.zip.infolist())
+    for info in infos:
+        if info.file_size >= 0xFFFFFFFF or info.header_offset >= 0xFFFFFFFF:
+            raise ReportError(
+                f"{package.path} is a zip64 package (over 4 GB), which refresh does not write"
+            )
     for name in (*changed, *new):
         # Every part written is named inside the package (the input's names
         # were checked when it was opened).
         if unsafe_member_name(name):
             raise ReportError(f"{package.path}: refusing to write a part named {name[:80]!r}")
     with package.path.open("rb") as source:
-        infos = list(package.zip.infolist())
-        for info in infos:
-            if info.file_size >= 0xFFFFFFFF or info.header_offset >= 0xFFFFFFFF:
-                raise ReportError(
-                    f"{package.path} is a zip64 package (over 4 GB), which refresh does not write"
-                )
-        positions: list[tuple[str, Any]] = [(info.filename, info) for info in infos]
-        positions += [(name, None) for name in new]
-        for name, info in positions:
-            offset = out.tell()
-            if name in changed:
-                data = changed[name]
-                compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
-                packed = compressor.compress(data) + compressor.flush()
-                date_time = info.date_time if info is not None else (1980, 1, 1, 0, 0, 0)
-                time_, date_ = _dos_time(date_time)
-                encoded = name.encode("utf-8")
-                flags = 0x800 if not name.isascii() else 0
-                crc = zlib.crc32(data)
-                out.write(
-                    _LOCAL.pack(
-                        b"PK\x03\x04",
-                        20,
-                        0,
-                        flags,
-                        8,
-                        time_,
-                        date_,
-                        crc,
-                        len(packed),
-                        len(data),
-                        len(encoded),
-                        0,
-                    )
-                    + encoded
-                    + packed
-                )
-                external = info.external_attr if info is not None else 0o600 << 16
-                central.append(
-                    _CENTRAL.pack(
-                        b"PK\x01\x02",
-                        20,
-                        0,
-                        20,
-                        0,
-                        flags,
-                        8,
-                        time_,
-                        date_,
-                        crc,
-                        len(packed),
-                        len(data),
-                        len(encoded),
-                        0,
-                        0,
-                        0,
-                        0,
-                        external,
-                        offset,
-                    )
-                    + encoded
-                )
-                continue
-            out.write(_raw_entry(source, info))
-            encoded = (
-                info.filename.encode("utf-8")
-                if info.flag_bits & 0x800
-                else info.filename.encode("cp437", errors="replace")
-            )
-            time_, date_ = _dos_time(info.date_time)
-            central.append(
-                _CENTRAL.pack(
-                    b"PK\x01\x02",
-                    info.create_version,
-                    info.create_system,
-                    info.extract_version,
-                    info.reserved,
-                    info.flag_bits,
-                    info.compress_type,
-                    time_,
-                    date_,
-                    info.CRC,
-                    info.compress_size,
-                    info.file_size,
-                    len(encoded),
-                    len(info.extra),
-                    len(info.comment),
-                    0,
-                    info.internal_attr,
-                    info.external_attr,
-                    offset,
-                )
-                + encoded
-                + info.extra
-                + info.comment
-            )
-    start = out.tell()
-    directory = b"".join(central)
-    out.write(directory)
-    comment = package.zip.comment
-    out.write(
-        _END.pack(
-            b"PK\x05\x06", 0, 0, len(central), len(central), len(directory), start, len(comment)
-        )
-        + comment
-    )
-
-
-def write_atomically(target: Path, write: Any) -> None:
-    """Call ``write(file)`` on a temporary file beside ``target``, then rename it."""
-    target = Path(target)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115  (closed below, then renamed)
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
-    )
-    temporary = Path(handle.name)
-    try:
-        with handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if target.exists():
-            os.chmod(temporary, target.stat().st_mode & 0o777)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+        archive = ZipWriter(out)
+        try:
+            for info in infos:
+                if info.filename in changed:
+                    archive.write(info.filename, changed[info.filename])
+                else:
+                    archive.copy(source, info)
+            for name in new:
+                archive.write(name, changed[name])
+        except ZipWriteError as error:
+            raise ReportError(f"{package.path}: {error}") from None
+        archive.close(package.zip.comment)

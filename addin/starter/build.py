@@ -11,9 +11,9 @@ timestamps (same arguments, same bytes), then renamed into place.
 from __future__ import annotations
 
 import datetime as dt
-import os
+import io
+import itertools
 import re
-import tempfile
 import tomllib
 import warnings
 import zipfile
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -37,8 +37,10 @@ from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 import kpi_engine
 from addin.ooxml import charts as chart_parts
 from addin.ooxml import dynamic_arrays
+from addin.ooxml.atomic import write_atomically
 from addin.ooxml.cells import cell_xml
 from addin.ooxml.formulas import stored_formula
+from addin.ooxml.zipwriter import ZipWriter
 from addin.recipes import NEEDS_GROSS_MARGIN, Column, recipe_for, tables_for
 from addin.recipes.notes import checks_for, effect_text, notes_words, problem_text
 from kpi_engine._catalogue import BAND_NAMES, ProfileKPI
@@ -775,10 +777,6 @@ def _write_about(
 
 # --- saving -------------------------------------------------------------------------
 
-#: A fixed moment for every zip entry, so that the same workbook gives the same bytes.
-_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
-
-
 _CREATED = re.compile(rb"<dcterms:created[^>]*>([^<]*)</dcterms:created>")
 _MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
@@ -808,48 +806,36 @@ def _finished_part(name: str, content: bytes, book: StarterBook) -> bytes:
 
 
 def save_workbook(book: StarterBook, target: Path) -> None:
-    """Save atomically: a temporary file beside the target, then a rename.
+    """Save atomically (``addin.ooxml.atomic``): a temporary file beside the
+    target, renamed when complete.
 
-    openpyxl writes the package; the repack gives every entry a fixed time
-    (same arguments, same bytes), streams the data rows into their sheets
-    and adds the dynamic-array markup and metadata part (``addin.ooxml``).
+    openpyxl writes the package in memory (its data sheets are empty; the
+    rows are streamed in here); the repack (``addin.ooxml.zipwriter``) gives
+    every entry a fixed time and deflate level (same arguments, same bytes),
+    streams the data rows into their sheets and adds the dynamic-array markup
+    and metadata part (``addin.ooxml.dynamic_arrays``).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, raw_name = tempfile.mkstemp(prefix=".~kpi-", suffix=".xlsx", dir=target.parent)
-    os.close(handle)
-    raw = Path(raw_name)
-    fixed = raw.with_suffix(".fixed.xlsx")
+    raw = io.BytesIO()
+    book.workbook.save(raw)
 
-    def entry(name: str) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = 0o600 << 16
-        return info
-
-    try:
-        book.workbook.save(raw)
-        with (
-            zipfile.ZipFile(raw) as source,
-            zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as packed,
-        ):
+    def write(file: BinaryIO) -> None:
+        with zipfile.ZipFile(raw) as source, ZipWriter(file) as packed:
             for info in source.infolist():
                 content = _finished_part(info.filename, source.read(info.filename), book)
                 rows = book.data_rows.get(info.filename)
                 if rows is None:
-                    packed.writestr(entry(info.filename), content)
+                    packed.write(info.filename, content)
                     continue
                 head, tail = content.split(b"</sheetData>", 1)
-                with packed.open(entry(info.filename), "w", force_zip64=True) as stream:
-                    stream.write(head)
-                    for chunk in rows.xml_chunks():
-                        stream.write(chunk)
-                    stream.write(b"</sheetData>" + tail)
-            packed.writestr(entry(dynamic_arrays.METADATA_PART), dynamic_arrays.METADATA_XML)
-        os.replace(fixed, target)
-    finally:
-        raw.unlink(missing_ok=True)
-        fixed.unlink(missing_ok=True)
+                packed.write_stream(
+                    info.filename,
+                    itertools.chain([head], rows.xml_chunks(), [b"</sheetData>" + tail]),
+                )
+            packed.write(dynamic_arrays.METADATA_PART, dynamic_arrays.METADATA_XML)
+
+    write_atomically(target, write)
 
 
 def new_workbook(

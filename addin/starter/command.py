@@ -20,6 +20,19 @@ def _as_of(value: str | None) -> dt.date | None:
         raise click.BadParameter(f"{value[:40]!r} is not a date; expected YYYY-MM-DD") from None
 
 
+def _check_target(target: Path) -> None:
+    """A workbook can be written at ``target``: it is not a folder, and its folder is not a file."""
+    from .build import StarterError  # noqa: PLC0415
+
+    if target.is_dir():
+        raise StarterError(
+            f"kpi new: -o {target} is a folder; expected the path of the workbook "
+            f"to write, such as {target / 'shop.xlsx'}"
+        )
+    if target.parent.exists() and not target.parent.is_dir():
+        raise StarterError(f"kpi new: {target.parent} is a file, so {target} cannot be written")
+
+
 @click.command("new")
 @click.argument("business_type", required=False, metavar="TYPE")
 @click.option(
@@ -75,6 +88,8 @@ def new_command(
     --seed, --rows and --as-of. Nothing is written when a check fails.
     """
     # openpyxl loads only when a workbook is written, so `kpi --help` stays quick.
+    from addin.ooxml.atomic import WriteInterrupted  # noqa: PLC0415
+
     from .build import StarterError, StarterOptions, new_workbook  # noqa: PLC0415
 
     as_of_date = _as_of(as_of)
@@ -110,15 +125,7 @@ def new_command(
         # Check every job before writing anything.
         checked = [(options.checked(), target) for options, target in jobs]
         for _, target in checked:
-            if target.is_dir():
-                raise StarterError(
-                    f"kpi new: -o {target} is a folder; expected the path of the workbook "
-                    f"to write, such as {target / 'shop.xlsx'}"
-                )
-            if target.parent.exists() and not target.parent.is_dir():
-                raise StarterError(
-                    f"kpi new: {target.parent} is a file, so {target} cannot be written"
-                )
+            _check_target(target)
         existing = [str(target) for _, target in checked if target.exists()]
         if existing and not force:
             raise StarterError(
@@ -130,3 +137,7 @@ def new_command(
     except (StarterError, kpi_engine.KPIInputError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
+    except WriteInterrupted as stop:
+        # SIGINT or SIGTERM during a write: one line, and the signal's exit status.
+        click.echo(f"error: {stop}", err=True)
+        sys.exit(stop.code)

@@ -1,0 +1,245 @@
+"""Write a file atomically: whole, or not at all, and no litter left behind.
+
+``kpi new``, ``kpi refresh`` and ``kpi lite`` write through ``write_atomically``:
+the bytes go to a temporary file beside the target (same folder, so same file
+system), are flushed and fsynced, and the temporary file is renamed over the
+target (``os.replace``, atomic on POSIX and Windows); the folder is fsynced
+so that the rename itself survives a power cut. A reader sees the old file
+or the new one, never half of one.
+
+The temporary file is named ``.{target}.kpi-{pid}-{host}-{random}.tmp``:
+hidden, next to the file it becomes, and carrying the writing process's id
+and a tag of its machine's name. That is how it is cleaned up whatever
+stops the write:
+
+- an exception, SIGINT (Ctrl+C) or SIGTERM: for the duration of the write
+  the two signals are turned into ``WriteInterrupted``, which the cleanup
+  path handles like any error (the temporary file is removed, the target is
+  untouched), and the previous handlers are put back. ``WriteInterrupted``
+  is a ``SystemExit`` with the conventional status 128 + the signal's number
+  (130, 143); the commands print its one-line message. Once the rename has
+  begun, a signal waits until the write is complete and is then delivered to
+  the previous handler. Handlers can only be set from the main thread; in
+  another thread the write goes on without them.
+- a crash or ``kill -9``, which no handler sees: the next write into that
+  folder removes a temporary file whose process is gone (same machine tag,
+  ``os.kill(pid, 0)`` says no such process). One written by another machine
+  (a shared folder), whose process cannot be checked from here, or whose pid
+  runs again, is removed once it is ``STALE_AFTER`` old: no write takes that
+  long, and a running one keeps its file's modification time fresh.
+- earlier releases named their temporary files ``.{target}.<random>.tmp``
+  (tempfile.NamedTemporaryFile, ``kpi refresh``) and ``.~kpi-<random>.xlsx``
+  or ``.~kpi-<random>.fixed.xlsx`` (tempfile.mkstemp, ``kpi new``), with no
+  process id; those are removed once they are ``STALE_AFTER`` old.
+
+File modes: a new file gets ``0o666`` less the umask, as any program's new
+file does (``mkstemp``'s 0600 used to leak into the result); a replaced file
+keeps its permission bits. The temporary file is created 0600 when a file is
+replaced, so a private workbook is never readable through its copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any, BinaryIO
+
+#: Age after which a temporary file whose writer cannot be shown dead is removed.
+STALE_AFTER = 3600.0
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_OURS = re.compile(r"\..+\.kpi-(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-[0-9a-f]{16}\.tmp")
+_LEGACY = (
+    # tempfile.NamedTemporaryFile(prefix=f".{name}.", suffix=".tmp"): 8 random
+    # characters; only workbook targets, so another program's files are left alone.
+    re.compile(r"\..+\.xls[xm]\.[a-z0-9_]{8}\.tmp", re.IGNORECASE),
+    # tempfile.mkstemp(prefix=".~kpi-", suffix=".xlsx") and its ".fixed.xlsx" sibling.
+    re.compile(r"\.~kpi-[a-z0-9_]{8}(?:\.fixed)?\.xlsx"),
+)
+
+
+class WriteInterrupted(SystemExit):
+    """SIGINT or SIGTERM stopped a write; the temporary file is removed and the
+    target is as it was. The exit status is 128 + the signal's number."""
+
+    def __init__(self, signum: int, target: Path | None = None) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+        self.target = target
+
+    def __str__(self) -> str:
+        name = signal.Signals(self.signum).name
+        return f"interrupted by {name}: nothing was written to {self.target or 'the file'}"
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def temporary_name(target: Path) -> str:
+    """The name of the temporary file this process writes ``target`` through."""
+    return f".{target.name}.kpi-{os.getpid()}-{_host_tag()}-{secrets.token_hex(8)}.tmp"
+
+
+def _process_gone(pid: int) -> bool:
+    """True only when no process ``pid`` runs on this machine."""
+    if os.name != "posix":
+        return False  # on Windows os.kill(pid, 0) would terminate the process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: it runs, as another user
+        return False
+    return False
+
+
+def leftovers(folder: Path, now: float | None = None) -> list[Path]:
+    """The temporary files in ``folder`` that an interrupted write left behind."""
+    now = time.time() if now is None else now
+    host = _host_tag()
+    found = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            name = entry.name
+            if not name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                continue
+            ours = _OURS.fullmatch(name)
+            if ours is None and not any(legacy.fullmatch(name) for legacy in _LEGACY):
+                continue
+            if ours is not None and ours["host"] == host and _process_gone(int(ours["pid"])):
+                found.append(Path(entry.path))
+                continue
+            try:
+                age = now - entry.stat(follow_symlinks=False).st_mtime
+            except OSError:
+                continue
+            if age > STALE_AFTER:
+                found.append(Path(entry.path))
+    return sorted(found)
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Remove what ``leftovers`` finds; return what was removed."""
+    removed = []
+    for path in leftovers(folder):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+class _SignalGuard:
+    """SIGINT and SIGTERM as ``WriteInterrupted`` while armed; held back after."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.armed = False
+        self.pending: int | None = None
+        self.previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, _frame: FrameType | None) -> None:
+        if self.armed:
+            self.armed = False  # a second signal must not interrupt the cleanup
+            raise WriteInterrupted(signum, self.target)
+        if self.pending is None:
+            self.pending = signum
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in _SIGNALS:
+            self.previous[signum] = signal.signal(signum, self._handler)
+        self.armed = True
+
+    def disarm(self) -> None:
+        self.armed = False
+
+    def restore(self, interrupted: bool) -> None:
+        """Put the previous handlers back, then hand them a signal that came
+        while the write could no longer stop (unless one already stopped it)."""
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        if self.pending is not None and not interrupted:
+            signal.raise_signal(self.pending)
+
+
+@contextlib.contextmanager
+def _guarded(target: Path) -> Iterator[_SignalGuard]:
+    guard = _SignalGuard(target)
+    interrupted = False
+    try:
+        guard.install()
+        yield guard
+    except WriteInterrupted:
+        interrupted = True
+        raise
+    finally:
+        guard.disarm()
+        guard.restore(interrupted)
+
+
+def _fsync_folder(folder: Path) -> None:
+    if os.name != "posix":
+        return  # Windows cannot open a folder; its rename is made durable by NTFS' journal
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def write_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write(file)`` on a temporary file beside ``target``, then rename it.
+
+    The file passed to ``write`` is a seekable binary file. On any error or
+    interruption the temporary file is removed and ``target`` is untouched.
+    """
+    target = Path(target)
+    folder = target.parent
+    remove_leftovers(folder)
+    temporary = folder / temporary_name(target)
+    try:
+        mode = target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        mode = None
+    with _guarded(target) as guard:
+        try:
+            # O_EXCL: never open a file someone else placed under the random name.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            handle = os.open(temporary, flags, 0o666 if mode is None else 0o600)
+            with open(handle, "wb") as file:
+                write(file)
+                file.flush()
+                os.fsync(file.fileno())
+            if mode is not None:
+                os.chmod(temporary, mode)
+            guard.disarm()  # from here on the write completes; a signal waits for it
+            os.replace(temporary, target)
+        except BaseException:
+            # A signal in the few instructions before this line could still
+            # skip the removal; the next write then removes the file, whose
+            # process is gone.
+            guard.disarm()
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+            raise
+    _fsync_folder(folder)
+
+
+def write_bytes_atomically(target: Path, data: bytes) -> None:
+    """``write_atomically`` for content that is already in memory."""
+
+    def write(file: BinaryIO) -> None:
+        file.write(data)
+
+    write_atomically(target, write)
