@@ -72,6 +72,9 @@ fuzz: install system-deps
 	@echo "fuzz seed: $(SEED)  (make fuzz SEED=$(SEED) generates the same workbooks again)"
 	KPI_FUZZ_SEED=$(SEED) KPI_FUZZ_PER_TYPE=$(FUZZ_PER_TYPE) \
 		$(BIN)/python -m pytest -p no:cacheprovider tests/test_differential.py
+	@# Then every KPI function, called with arbitrary Python values (HOSTILE_EXAMPLES each).
+	KPI_FUZZ_SEED=$(SEED) KPI_HOSTILE_EXAMPLES=$(or $(HOSTILE_EXAMPLES),2000) \
+		$(BIN)/python -m pytest -p no:cacheprovider tests/test_engine_hostile.py -k every_kpi
 
 lint: install
 	$(BIN)/ruff check kpi_engine addin tests docs

@@ -9,10 +9,11 @@ docstring from the catalogue and run as doctests.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ._errors import KPIInputError, KPIUndefinedError
-from ._inputs import amount, count, fraction, number, part_of_whole
+from ._inputs import amount, count, fraction, number, part_of_whole, too_large
 from ._registry import kpi_function
 
 
@@ -240,7 +241,16 @@ def nps_from_counts(promoters: Any, passives: Any, detractors: Any) -> float:
     total = pro + pas + det
     if total == 0:
         raise KPIUndefinedError(name, "there are no responses")
-    return (pro - det) * 100 / total
+    # An overflowing total would make the NPS 0 or NaN, a wrong answer that looks real.
+    if not math.isfinite(total):
+        raise too_large(
+            name, {"promoters": promoters, "passives": passives, "detractors": detractors}
+        )
+    lead = pro - det
+    if not math.isfinite(lead * 100):
+        # No larger than the total, the lead divides first without overflow.
+        return lead / total * 100
+    return lead * 100 / total
 
 
 @kpi_function

@@ -405,8 +405,8 @@ KPIS, BUSINESS_TYPES = _load()
 
 def get_kpi(kpi_id: Any, function: str = "get_kpi", argument: str = "kpi_id") -> KPI:
     """Return the catalogue entry of a KPI id (any letter case)."""
-    key = kpi_id.strip().lower() if isinstance(kpi_id, str) else kpi_id
-    if key not in KPIS:
+    key = kpi_id.strip().lower() if isinstance(kpi_id, str) else None
+    if key is None or key not in KPIS:
         raise KPIInputError(function, argument, kpi_id, "a KPI id such as 'nps' (see kpi list)")
     return KPIS[key]
 
@@ -415,8 +415,8 @@ def get_business_type(
     type_id: Any, function: str = "get_business_type", argument: str = "business_type"
 ) -> BusinessType:
     """Return the profile of a business type id (any letter case)."""
-    key = type_id.strip().lower() if isinstance(type_id, str) else type_id
-    if key not in BUSINESS_TYPES:
+    key = type_id.strip().lower() if isinstance(type_id, str) else None
+    if key is None or key not in BUSINESS_TYPES:
         raise KPIInputError(
             function, argument, type_id, f"one of {', '.join(sorted(BUSINESS_TYPES))}"
         )
@@ -424,7 +424,7 @@ def get_business_type(
 
 
 def check_language(language: Any, function: str = "kpi", argument: str = "language") -> str:
-    key = language.strip().lower() if isinstance(language, str) else language
+    key = language.strip().lower() if isinstance(language, str) else None
     if key not in LANGUAGES:
         raise KPIInputError(function, argument, language, f"one of {', '.join(LANGUAGES)}")
     return str(key)

@@ -10,23 +10,34 @@ written down for users in the README, "How your data is read":
   Office.js hands errors over as their text, so text that reads exactly like
   an error is taken for that error.
 * A date is a date cell: a number from 1 (1900-01-01) up to 9999-12-31, or a
-  ``date``/``datetime``. Text that looks like a date is not one: Excel reads
+  ``date``/``datetime`` in that span (``excel_dates`` converts between the
+  two). Text that looks like a date is not one: Excel reads
   "03/06/2024" differently in every locale, so it is left out, never guessed.
-* A number is a number cell. A number stored as text (``'9``) is text, as it
-  is for Excel's SUM and AVERAGE.
+* A number is a number cell: a finite number that a float holds (at most
+  about 1.8e308 in size, as in Excel). NaN, infinity and a Python int too
+  large for a float are no numbers. A number stored as text (``'9``) is
+  text, as it is for Excel's SUM and AVERAGE.
 * An identifier or a status is compared as Excel's TRIM, COUNTIF and UNIQUE
   compare text: without the spaces around it (runs of spaces inside shrink to
   one), ignoring letter case; a number counts as its digits, so the id 1001
   and the text "1001" are the same customer.
+* A cell holds a number, text, TRUE/FALSE, a date, a time or nothing
+  (``CELL_TYPES``). Anything else in a range (a list, a dict, a set, a
+  numpy array) is no cell at all: the engine's range functions raise
+  ``KPIInputError`` naming its position rather than guess what it means.
 
-Each reader returns the value, or ``None`` where the cell does not count.
+Each reader returns the value, or ``None`` where the cell does not count;
+readers never raise, whatever they are given.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
 from typing import Any
+
+from .excel_dates import END_OF_DATES, FIRST_SERIAL, PHANTOM_LEAP_DAY, to_serial
 
 #: Every error value Excel can show in a cell, as Office.js writes it.
 ERROR_VALUES: frozenset[str] = frozenset(
@@ -51,15 +62,35 @@ ERROR_VALUES: frozenset[str] = frozenset(
     }
 )
 
-_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 _DAY = dt.timedelta(days=1)
 #: Serial 60 is 29 February 1900, a day that never was (kept from Lotus 1-2-3):
 #: dates before 1 March 1900 sit one serial lower than the calendar says.
-FAKE_LEAP_DAY = 60
-#: The serial of 10000-01-01: the first day Excel cannot hold.
-END_OF_DATES = 2958466
-#: Serials of real dates: 1900-01-01 up to 9999-12-31.
-FIRST_DATE = 1
+FAKE_LEAP_DAY = PHANTOM_LEAP_DAY
+#: Serials of real dates: 1900-01-01 up to 9999-12-31 (END_OF_DATES, from
+#: excel_dates, excluded). The add-in's rules import both from here.
+FIRST_DATE = FIRST_SERIAL
+
+#: The Excel serial number of a date or date-time (``excel_dates.to_serial``,
+#: kept under its old name for the add-in); raises ValueError before 1900.
+serial_of = to_serial
+
+#: What a cell of a range may hold; numbers.Real lets numpy's numbers in.
+CELL_TYPES: tuple[type, ...] = (
+    type(None),
+    str,
+    bool,
+    int,
+    float,
+    numbers.Real,
+    dt.date,
+    dt.time,
+    dt.timedelta,
+)
+
+
+def is_cell_value(value: Any) -> bool:
+    """True for what a worksheet cell can hold; False for a list, a dict, an array..."""
+    return isinstance(value, CELL_TYPES)
 
 
 def excel_trim(text: str) -> str:
@@ -80,35 +111,29 @@ def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not excel_trim(value))
 
 
-def _finite_number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def serial_of(moment: dt.date) -> float:
-    """The Excel serial number of a date or date-time (UTC for an aware one)."""
-    if isinstance(moment, dt.datetime):
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-        serial: float = (moment - _EXCEL_EPOCH) / _DAY
-    else:
-        serial = float((moment - _EXCEL_EPOCH.date()).days)
-    return serial if serial >= FAKE_LEAP_DAY + 1 else serial - 1
+def finite_number(value: Any) -> float | None:
+    """A number as a finite float; ``None`` for NaN, infinity, an int too large
+    for a float, a boolean and anything that is no number."""
+    if type(value) is not float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return None
+        try:
+            value = float(value)
+        except (OverflowError, ValueError):
+            return None
+    return value if math.isfinite(value) else None
 
 
 def number_value(value: Any) -> float | None:
     """A number cell's value; dates and times count as the numbers Excel stores."""
-    number = _finite_number(value)
+    number = finite_number(value)
     if number is not None:
         return number
     if isinstance(value, dt.date):
         try:
-            serial = serial_of(value)
-        except OverflowError:
+            return to_serial(value)
+        except ValueError:  # before 1900: no date Excel holds
             return None
-        return serial if serial >= FIRST_DATE else None
     if isinstance(value, dt.time):
         return (value.hour * 3600 + value.minute * 60 + value.second) / 86400 + (
             value.microsecond / 86400e6

@@ -6,17 +6,33 @@ import datetime as dt
 import math
 from typing import Any
 
+from ._cells import ERROR_VALUES
+
+#: The longest a value is shown in a message: a 10 MB cell must not become a
+#: 10 MB message in Excel's tooltip.
+SHOWN_CHARACTERS = 60
+
 
 def describe_value(value: Any) -> str:
-    """Return a value as a user would recognise it from their sheet.
+    """Return a value as a user would recognise it from their sheet, shortened.
 
     Whole floats print without the ``.0`` that Excel never shows; text keeps
-    its quotes so that ``'12'`` (text) and ``12`` (a number) look different.
+    its quotes so that ``'12'`` (text) and ``12`` (a number) look different;
+    an error value reads as one. Nothing shown is longer than about
+    ``SHOWN_CHARACTERS``.
     """
     if value is None:
         return "blank"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
+    if isinstance(value, str):
+        if value in ERROR_VALUES:
+            return f"the error value {value}"
+        if len(value) > SHOWN_CHARACTERS:
+            return f"{repr(value[: SHOWN_CHARACTERS - 10])[:-1]}...' ({len(value):,} characters)"
+        return repr(value)
+    if isinstance(value, int):
+        return _whole_number(value)
     if isinstance(value, float):
         if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
             return str(int(value))
@@ -27,7 +43,27 @@ def describe_value(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, list | tuple):
         return f"a range of {len(value)} cells"
-    return repr(value)
+    return _shortened(repr(value))
+
+
+def _whole_number(value: int) -> str:
+    """An int in full, or in scientific notation once it is too long to read."""
+    if -(10**15) < value < 10**15:
+        return str(value)
+    # str() of an int of more than 4300 digits raises, and is unreadable
+    # long before that: keep the leading digits and count the rest.
+    magnitude = abs(value)
+    dropped = max(int(magnitude.bit_length() * math.log10(2)) - 6, 0)
+    leading = str(magnitude // 10**dropped)
+    exponent = len(leading) - 1 + dropped
+    mantissa = f"{leading[0]}.{leading[1:6]}".rstrip("0").rstrip(".")
+    return f"{'-' if value < 0 else ''}{mantissa}e+{exponent}"
+
+
+def _shortened(text: str) -> str:
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return text[: SHOWN_CHARACTERS - 3] + "..."
 
 
 class KPIInputError(ValueError):

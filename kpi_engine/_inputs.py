@@ -6,26 +6,53 @@ come as ``datetime``/``date`` objects (COM, openpyxl) or as serial numbers
 (Office.js). Everything here accepts all of these and raises
 :class:`KPIInputError` naming the function, the argument, the 1-based
 position (row by row) where there is one, and the value when an argument is
-wrong. The cells of a data range are not checked here: they follow the data
-rules of ``_cells``.
+wrong. The cells of a data range are read by the data rules of ``_cells``;
+here they are only checked to be cells at all (:func:`range_cells`).
+
+Numbers: an argument must be a finite number a float can hold (Excel's
+largest is about 1.8e308). NaN, infinity and an int beyond that are refused,
+and so is a KPI whose result would overflow (:func:`too_large`): the engine
+answers with a finite number or a named error, never ``inf`` or ``nan``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
+import numbers
+from collections.abc import Mapping
 from itertools import chain
 from typing import Any
 
-from ._cells import FAKE_LEAP_DAY, is_blank, serial_of
-from ._errors import KPIInputError
+from . import excel_dates
+from ._cells import CELL_TYPES, finite_number, is_blank, is_cell_value, is_error
+from ._errors import KPIInputError, describe_value
 
-_NUMBER_TYPES = (int, float)
+TOO_LARGE_EXPECTED = "numbers small enough that the result stays within ±1.8e308"
+
+CELL_EXPECTED = (
+    "a cell value: a number, text, TRUE/FALSE, a date or blank "
+    "(not a list, dict, set or array inside the range)"
+)
 
 
 def is_number(value: Any) -> bool:
-    """True for a finite int or float; booleans are not numbers here."""
-    return isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool) and math.isfinite(value)
+    """True for a finite number a float holds; booleans are not numbers here."""
+    return finite_number(value) is not None
+
+
+def too_large(function: str, named: Mapping[str, Any]) -> KPIInputError:
+    """The error for inputs whose result, or a step towards it, overflows a float."""
+    names = ", ".join(named)
+    shown = ", ".join(describe_value(value) for value in named.values())
+    verb = "is" if len(named) == 1 else "are"
+    values = tuple(named.values())
+    return KPIInputError(
+        function,
+        names,
+        values[0] if len(values) == 1 else values,
+        TOO_LARGE_EXPECTED,
+        detail=f"{verb} {shown}: too large to compute with",
+    )
 
 
 def cells(values: Any) -> list[Any]:
@@ -49,16 +76,36 @@ def cells(values: Any) -> list[Any]:
     return [values]
 
 
+def range_cells(function: str, argument: str, values: Any) -> list[Any]:
+    """The cells of a range argument (see :func:`cells`), each checked to be
+    something a cell can hold; anything else raises, naming its position."""
+    flat = cells(values)
+    # One check per distinct type keeps a million-cell range fast.
+    if all(issubclass(kind, CELL_TYPES) for kind in set(map(type, flat))):
+        return flat
+    for position, value in enumerate(flat, start=1):
+        if not is_cell_value(value):
+            where = position if isinstance(values, list | tuple) else None
+            raise KPIInputError(function, argument, value, CELL_EXPECTED, where)
+    return flat
+
+
 def single(function: str, argument: str, value: Any) -> Any:
     """Unwrap a one-cell range given where a single value is expected."""
+    return single_cell(function, argument, value)[0]
+
+
+def single_cell(function: str, argument: str, value: Any) -> tuple[Any, int | None]:
+    """A single value and its position: 1 when it came as a one-cell range
+    (so that a message points into the range), ``None`` for a lone value."""
     if isinstance(value, list | tuple):
         flat = cells(value)
         if len(flat) == 1:
-            return flat[0]
+            return flat[0], 1
         raise KPIInputError(
             function, argument, value, "a single cell, not a range of several cells"
         )
-    return value
+    return value, None
 
 
 def number(
@@ -71,19 +118,34 @@ def number(
     whole: bool = False,
     expected: str | None = None,
 ) -> float:
-    """Check one numeric argument and return it as a float."""
-    value = single(function, argument, value)
+    """Check one numeric argument and return it as a finite float."""
+    value, position = single_cell(function, argument, value)
     if expected is None:
         expected = _describe_number(minimum, maximum, whole)
-    if not is_number(value):
-        raise KPIInputError(function, argument, value, expected)
-    if whole and not float(value).is_integer():
-        raise KPIInputError(function, argument, value, expected)
-    if minimum is not None and value < minimum:
-        raise KPIInputError(function, argument, value, expected)
-    if maximum is not None and value > maximum:
-        raise KPIInputError(function, argument, value, expected)
-    return float(value)
+    checked = finite_number(value)
+    if checked is None:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            # 10**400 is a whole number of 0 or more: say what is wrong with it.
+            raise KPIInputError(
+                function,
+                argument,
+                value,
+                f"{expected}, at most 1.8e308",
+                position,
+                detail=f"is {describe_value(value)}: too large to compute with",
+            )
+        raise KPIInputError(function, argument, value, expected, position)
+    if (
+        (whole and not checked.is_integer())
+        or (minimum is not None and checked < minimum)
+        or (maximum is not None and checked > maximum)
+    ):
+        raise KPIInputError(function, argument, value, expected, position)
+    return checked + 0.0  # -0.0 is 0 to Excel
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _describe_number(minimum: float | None, maximum: float | None, whole: bool) -> str:
@@ -144,7 +206,7 @@ def part_of_whole(
 
 def paired_cells(function: str, names: tuple[str, ...], ranges: tuple[Any, ...]) -> list[list[Any]]:
     """Flatten ranges that describe the same rows, checking that they line up."""
-    flats = [cells(r) for r in ranges]
+    flats = [range_cells(function, name, r) for name, r in zip(names, ranges, strict=True)]
     lengths = {len(f) for f in flats}
     if len(lengths) > 1:
         first = len(flats[0])
@@ -162,7 +224,10 @@ def paired_cells(function: str, names: tuple[str, ...], ranges: tuple[Any, ...])
 
 # --- dates ----------------------------------------------------------------
 
-DATE_EXPECTED = "a date (a date cell, an Excel date number or text such as 2024-06-30)"
+DATE_EXPECTED = (
+    "a date from 1900-01-01 to 9999-12-31 "
+    "(a date cell, an Excel date number or text such as 2024-06-30)"
+)
 
 
 def to_serial(function: str, argument: str, value: Any, position: int | None = None) -> float:
@@ -171,54 +236,67 @@ def to_serial(function: str, argument: str, value: Any, position: int | None = N
     An argument may be written as ISO text ("2024-06-30"); a data cell may
     not (see ``_cells``). Working in serial days keeps the engine's
     arithmetic identical to a worksheet formula such as ``(D2-C2)*24``.
+    A number must be the serial of a real date (``excel_dates.from_serial``
+    accepts it).
     """
-    if isinstance(value, bool):
-        raise KPIInputError(function, argument, value, DATE_EXPECTED, position)
-    if isinstance(value, _NUMBER_TYPES):
-        if not math.isfinite(value) or value < 0 or FAKE_LEAP_DAY <= value < FAKE_LEAP_DAY + 1:
-            raise KPIInputError(function, argument, value, DATE_EXPECTED, position)
+    if _is_real(value):
+        try:
+            excel_dates.from_serial(value)
+        except ValueError:
+            raise KPIInputError(function, argument, value, DATE_EXPECTED, position) from None
         return float(value)
-    if isinstance(value, str):
+    if isinstance(value, str) and not is_error(value):
         try:
             value = dt.datetime.fromisoformat(value.strip())
         except ValueError:
             raise KPIInputError(function, argument, value, DATE_EXPECTED, position) from None
     if not isinstance(value, dt.date):
         raise KPIInputError(function, argument, value, DATE_EXPECTED, position)
-    serial = serial_of(value)
-    if serial < 0:
-        raise KPIInputError(function, argument, value, "a date on or after 1900-01-01", position)
-    return serial
+    try:
+        return excel_dates.to_serial(value)
+    except ValueError:
+        raise KPIInputError(function, argument, value, DATE_EXPECTED, position) from None
 
 
 def serial_to_date(serial: float) -> dt.date:
-    if serial < FAKE_LEAP_DAY:
-        serial += 1
-    return (dt.datetime(1899, 12, 30) + dt.timedelta(days=math.floor(serial))).date()
+    """The day of an Excel serial number; ``ValueError`` where there is none."""
+    return excel_dates.from_serial(serial).date()
 
 
 def first_of_month(day: dt.date, shift: int = 0) -> dt.date:
-    """The first day of the month ``shift`` months after the one holding ``day``."""
+    """The first day of the month ``shift`` months after the one holding ``day``.
+
+    Raises ``ValueError`` when that month is outside the years 1 to 9999.
+    """
     index = day.year * 12 + day.month - 1 + shift
+    if not 12 <= index < 10000 * 12:
+        raise ValueError(f"{shift:+d} months from {day.isoformat()} is outside the years 1 to 9999")
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def month_bounds(function: str, argument: str, value: Any) -> tuple[float, float]:
     """Serial numbers of the first day of the month containing ``value``, and
-    of the first day of the next month."""
-    value = single(function, argument, value)
+    of the first day of the next month (``END_OF_DATES`` after 9999-12)."""
+    value, position = single_cell(function, argument, value)
+    day_text = value
     if isinstance(value, str) and len(value.strip()) == 7:
         # "2024-06": a month written on its own.
-        value = value.strip() + "-01"
-    day = serial_to_date(to_serial(function, argument, value))
-    return (
-        to_serial(function, argument, first_of_month(day)),
-        to_serial(function, argument, first_of_month(day, 1)),
-    )
+        day_text = value.strip() + "-01"
+    try:
+        serial = to_serial(function, argument, day_text, position)
+    except KPIInputError:
+        # Name the value as given, not with the day added to it.
+        raise KPIInputError(function, argument, value, DATE_EXPECTED, position) from None
+    day = serial_to_date(serial)
+    start = excel_dates.to_serial(first_of_month(day))
+    if (day.year, day.month) == (9999, 12):
+        return start, float(excel_dates.END_OF_DATES)
+    return start, excel_dates.to_serial(first_of_month(day, 1))
 
 
 def checked_text(function: str, argument: str, value: Any, expected: str) -> str:
-    value = single(function, argument, value)
-    if not isinstance(value, str) or is_blank(value):
-        raise KPIInputError(function, argument, value, expected)
+    """A text argument: not blank, and not an error value read as text."""
+    value, position = single_cell(function, argument, value)
+    if not isinstance(value, str) or is_blank(value) or is_error(value):
+        raise KPIInputError(function, argument, value, expected, position)
     return value

@@ -19,7 +19,14 @@ from typing import Any, TypeVar
 
 from ._cells import count_value, date_serial, id_key, number_value, score_value
 from ._errors import KPIInputError, KPIUndefinedError
-from ._inputs import cells, checked_text, month_bounds, number, paired_cells
+from ._inputs import (
+    checked_text,
+    month_bounds,
+    number,
+    paired_cells,
+    range_cells,
+    too_large,
+)
 from ._registry import kpi_function
 
 T = TypeVar("T", bound=Hashable)
@@ -28,38 +35,35 @@ PROMOTER_MIN = 9
 DETRACTOR_MAX = 6
 
 
-def read_counts(values: Any, read: Callable[[Any], T | None]) -> Counter[T]:
+def read_counts(
+    function: str, argument: str, values: Any, read: Callable[[Any], T | None]
+) -> Counter[T]:
     """How often each value occurs among the cells of a range, as ``read``
     reads them; cells it reads as ``None`` are left out.
 
     ``read`` runs once per distinct cell value, not once per cell, which
-    keeps a million-cell range fast. Booleans and unhashable cells (a rich
-    value) take the slow path, because ``True == 1`` would hide a TRUE among
-    the ones.
+    keeps a million-cell range fast. Booleans take the slow path, because
+    ``True == 1`` would hide a TRUE among the ones. Something that is no
+    cell (a list, a dict) raises, naming its position.
     """
-    flat = cells(values)
+    flat = range_cells(function, argument, values)
     counts: Counter[T] = Counter()
-    kinds = set(map(type, flat))
-    if bool in kinds or not all(k.__hash__ is not None for k in kinds):
+    if any(issubclass(kind, bool) for kind in set(map(type, flat))):
         for value in flat:
             result = read(value)
             if result is not None:
                 counts[result] += 1
         return counts
-    try:
-        raw = Counter(flat)
-    except TypeError:  # an unhashable subclass slipped through the type check
-        return read_counts([v for v in flat if isinstance(v, Hashable)], read)
-    for value, times in raw.items():
+    for value, times in Counter(flat).items():
         result = read(value)
         if result is not None:
             counts[result] += times
     return counts
 
 
-def nps_groups(scores: Any) -> tuple[int, int, int]:
+def nps_groups(function: str, scores: Any) -> tuple[int, int, int]:
     """Return (promoters, passives, detractors) among the scores of a range."""
-    counts = read_counts(scores, score_value)
+    counts = read_counts(function, "scores", scores, score_value)
     promoters = counts[9] + counts[10]
     detractors = sum(counts[score] for score in range(DETRACTOR_MAX + 1))
     passives = counts[7] + counts[8]
@@ -69,7 +73,7 @@ def nps_groups(scores: Any) -> tuple[int, int, int]:
 @kpi_function
 def nps(scores: Any) -> float:
     """Net Promoter Score of 0-10 answers: % promoters (9-10) minus % detractors (0-6)."""
-    promoters, passives, detractors = nps_groups(scores)
+    promoters, passives, detractors = nps_groups("nps", scores)
     total = promoters + passives + detractors
     if total == 0:
         raise KPIUndefinedError("nps", "there are no responses")
@@ -99,7 +103,7 @@ def nps_margin(scores: Any, confidence: Any = 0.95) -> float:
         raise KPIInputError(
             name, "confidence", level, "a confidence level between 0 and 1, such as 0.95"
         )
-    promoters, passives, detractors = nps_groups(scores)
+    promoters, passives, detractors = nps_groups(name, scores)
     responses = promoters + passives + detractors
     if responses == 0:
         raise KPIUndefinedError(name, "there are no responses")
@@ -108,7 +112,13 @@ def nps_margin(scores: Any, confidence: Any = 0.95) -> float:
     detractor_share = (detractors + 0.75) / adjusted_n
     adjusted_nps = promoter_share - detractor_share
     variance = (promoter_share + detractor_share - adjusted_nps**2) / adjusted_n
-    z = statistics.NormalDist().inv_cdf((1 + level) / 2)
+    two_sided = (1 + level) / 2
+    if two_sided >= 1:
+        # A level within 1e-16 of 1 rounds to a certainty: z would be infinite.
+        raise KPIInputError(
+            name, "confidence", level, "a confidence level between 0 and 1, such as 0.95"
+        )
+    z = statistics.NormalDist().inv_cdf(two_sided)
     return z * math.sqrt(variance) * 100
 
 
@@ -117,7 +127,7 @@ def csat_from_scores(scores: Any, satisfied_min: Any = 4) -> float:
     """Share of satisfaction ratings at or above ``satisfied_min`` (4 on a 1-5 scale)."""
     name = "csat_from_scores"
     threshold = number(name, "satisfied_min", satisfied_min)
-    counts = read_counts(scores, number_value)
+    counts = read_counts(name, "scores", scores, number_value)
     responses = counts.total()
     if responses == 0:
         raise KPIUndefinedError(name, "there are no responses")
@@ -128,9 +138,10 @@ def csat_from_scores(scores: Any, satisfied_min: Any = 4) -> float:
 @kpi_function
 def repeat_purchase_rate_from_orders(customer_ids: Any) -> float:
     """Share of distinct customers with two orders or more, from one id per order."""
-    orders = read_counts(customer_ids, id_key)
+    name = "repeat_purchase_rate_from_orders"
+    orders = read_counts(name, "customer_ids", customer_ids, id_key)
     if not orders:
-        raise KPIUndefinedError("repeat_purchase_rate_from_orders", "there are no orders")
+        raise KPIUndefinedError(name, "there are no orders")
     repeaters = sum(1 for n in orders.values() if n >= 2)
     return repeaters / len(orders)
 
@@ -175,7 +186,7 @@ def completion_rate_from_statuses(statuses: Any, completed_status: Any = "comple
     """Share of non-blank status cells equal to ``completed_status`` (any letter case)."""
     name = "completion_rate_from_statuses"
     wanted = id_key(checked_text(name, "completed_status", completed_status, "a status text"))
-    counts = read_counts(statuses, id_key)
+    counts = read_counts(name, "statuses", statuses, id_key)
     total = counts.total()
     if total == 0:
         raise KPIUndefinedError(name, "there are no statuses")
@@ -183,8 +194,8 @@ def completion_rate_from_statuses(statuses: Any, completed_status: Any = "comple
 
 
 def _start_and_end(function: str, ids_at_start: Any, ids_at_end: Any) -> tuple[set[str], set[str]]:
-    start = set(read_counts(ids_at_start, id_key))
-    end = set(read_counts(ids_at_end, id_key))
+    start = set(read_counts(function, "ids_at_start", ids_at_start, id_key))
+    end = set(read_counts(function, "ids_at_end", ids_at_end, id_key))
     if not start:
         raise KPIUndefinedError(function, "there are no customers at the start")
     return start, end
@@ -204,18 +215,24 @@ def churn_rate_from_ids(ids_at_start: Any, ids_at_end: Any) -> float:
     return len(start - end) / len(start)
 
 
-def _sum_of_counts(values: Any) -> float:
-    counts = read_counts(values, count_value)
-    return math.fsum(value * n for value, n in counts.items())
+def _sum_of_counts(function: str, argument: str, values: Any) -> float:
+    counts = read_counts(function, argument, values, count_value)
+    try:
+        total = math.fsum(value * n for value, n in counts.items())
+    except OverflowError:  # fsum raises where a plain sum would give inf
+        total = math.inf
+    if not math.isfinite(total):
+        raise too_large(function, {argument: values})
+    return total
 
 
 @kpi_function
 def impressions(impression_counts: Any) -> float:
     """Total impressions: how many times the content was displayed, summed over rows."""
-    return _sum_of_counts(impression_counts)
+    return _sum_of_counts("impressions", "impression_counts", impression_counts)
 
 
 @kpi_function
 def reach(accounts_reached: Any) -> float:
     """Total accounts reached, summed over the rows given (one per channel or post)."""
-    return _sum_of_counts(accounts_reached)
+    return _sum_of_counts("reach", "accounts_reached", accounts_reached)

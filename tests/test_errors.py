@@ -190,9 +190,15 @@ LEFT_OUT = [
         lambda: kpi_engine.mau(["a"], [45444.0], 45444.0),
     ),
     (lambda: kpi_engine.impressions([100, -5, 2.5, "7"]), lambda: kpi_engine.impressions([100])),
-    # a rich value or a list where a cell should be
-    (lambda: kpi_engine.nps([9, {"type": "Entity"}, [10]]), lambda: kpi_engine.nps([9])),
 ]
+
+
+def test_what_no_cell_can_hold_is_a_bad_input_not_left_out() -> None:
+    # A dict or a list inside a range is a caller's mistake, not messy data:
+    # Office.js rich values reach the engine as their plain value already.
+    with pytest.raises(KPIInputError) as caught:
+        kpi_engine.nps([9, {"type": "Entity"}, [10]])
+    assert str(caught.value).startswith("nps: scores[2] is {'type': 'Entity'}; expected a cell")
 
 
 @pytest.mark.parametrize(("call", "same_as"), LEFT_OUT, ids=[str(i) for i in range(len(LEFT_OUT))])
