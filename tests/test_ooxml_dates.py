@@ -14,7 +14,7 @@ from openpyxl.utils.datetime import MAC_EPOCH, from_excel, to_excel
 
 from addin.ooxml import dates
 from addin.report.offline import refresh_file
-from addin.report.package import period_from
+from addin.report.package import _serial_date, period_from
 from addin.starter import StarterOptions, new_workbook
 from tests.ooxml_support import SHEET, libreoffice_column, package_parts, write_workbook
 
@@ -87,10 +87,12 @@ def test_every_day_serial_matches_openpyxl(serial: int) -> None:
 
 
 def test_the_report_reads_periods_with_the_leap_rule() -> None:
-    # package.py's reader now goes through dates.from_serial_date.
-    assert period_from(59.0, "test") == dt.date(1900, 2, 1)
-    assert period_from(61.0, "test") == dt.date(1900, 3, 1)
+    # package.py's reader goes through dates.from_serial_date; a report's
+    # period itself starts in 1902 (its windows reach two years back).
+    assert _serial_date(59.0) == dt.date(1900, 2, 28)
+    assert _serial_date(61.0) == dt.date(1900, 3, 1)
     assert period_from(45458.0, "test") == dt.date(2024, 6, 1)
+    assert period_from(45458.0 - 1462, "test", date1904=True) == dt.date(2024, 6, 1)
 
 
 def test_uses_1904_reads_the_workbook_properties() -> None:

@@ -24,6 +24,7 @@ import math
 import defusedxml.ElementTree as SafeET
 
 from addin.ooxml.names import MAIN
+from kpi_engine import excel_dates
 from kpi_engine._cells import END_OF_DATES, FAKE_LEAP_DAY, serial_of
 
 #: Days between the two systems' serial for one date (1904-01-01 is 1462 in 1900).
@@ -52,22 +53,23 @@ def to_serial(moment: dt.date, *, date1904: bool = False) -> float:
 def from_serial(serial: float, *, date1904: bool = False) -> dt.datetime:
     """The date-time of a serial number, to the nearest microsecond.
 
-    In the 1900 system serial 60, the phantom 1900-02-29, reads as
-    1900-02-28 (as openpyxl and the engine read it: Python has no such day
-    and its month is right), and a serial below 1, a time without a date,
-    falls on Excel's "1900-01-00", 1899-12-31. Raises ValueError for a
-    negative serial or one past 9999-12-31.
+    Built on the engine's ``kpi_engine.excel_dates.from_serial``, with what a
+    cell may hold and a date may not: in the 1900 system serial 60, the
+    phantom 1900-02-29, reads as 1900-02-28 (as openpyxl and calamine read
+    it: Python has no such day and its month is right), and a serial below 1,
+    a time without a date, falls on Excel's "1900-01-00", 1899-12-31. Raises
+    ValueError for a negative serial or one past 9999-12-31.
     """
     last = END_OF_DATES - (DAYS_1900_TO_1904 if date1904 else 0)
     if not (math.isfinite(serial) and 0 <= serial < last):
         raise ValueError(f"{serial!r} is no Excel date serial (expected 0 up to {last})")
-    day = math.floor(serial)
-    time = dt.timedelta(microseconds=round((serial - day) * _MICROSECONDS_PER_DAY))
     if date1904:
-        return _EPOCH_1904 + dt.timedelta(days=day) + time
-    if day >= FAKE_LEAP_DAY:
-        day -= 1  # from 1900-03-01 (61) on, one serial more than the days since day 0
-    return _DAY_ZERO_1900 + dt.timedelta(days=day) + time
+        return excel_dates.from_serial(serial + DAYS_1900_TO_1904)
+    if serial < 1 or FAKE_LEAP_DAY <= serial < FAKE_LEAP_DAY + 1:
+        day = 0 if serial < 1 else FAKE_LEAP_DAY - 1
+        time = dt.timedelta(microseconds=round((serial % 1) * _MICROSECONDS_PER_DAY))
+        return _DAY_ZERO_1900 + dt.timedelta(days=day) + time
+    return excel_dates.from_serial(serial)
 
 
 def from_serial_date(serial: float, *, date1904: bool = False) -> dt.date:
