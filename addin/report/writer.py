@@ -24,15 +24,15 @@ renamed when complete).
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import posixpath
 import re
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
-from addin.ooxml import dates, xmltext
+from addin.ooxml import xmltext
 from addin.ooxml.bounded import unsafe_member_name
+from addin.ooxml.cells import cell_xml
 from addin.ooxml.names import MAIN, REL, WORKSHEET_CT, WORKSHEET_REL
 from addin.ooxml.zipwriter import ZipWriteError, ZipWriter
 from addin.report import charts
@@ -51,19 +51,7 @@ from addin.report.package import (
 
 
 def _cell_xml(ref: str, cell: Cell, styles: Mapping[str, int], date1904: bool = False) -> str:
-    value = cell.value
-    style = styles.get(cell.fmt, 0)
-    s = f' s="{style}"' if style else ""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return f'<c r="{ref}"{s} t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, dt.date):
-        return f'<c r="{ref}"{s}><v>{dates.to_serial(value, date1904=date1904)!r}</v></c>'
-    if isinstance(value, int | float):
-        return f'<c r="{ref}"{s}><v>{float(value)!r}</v></c>'
-    text = xmltext.text(str(value))
-    return f'<c r="{ref}"{s} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+    return cell_xml(ref, cell.value, styles.get(cell.fmt, 0), date1904=date1904)
 
 
 def sheet_xml(
@@ -260,7 +248,7 @@ def plan_parts(package: Package, report: Report) -> tuple[dict[str, bytes], list
     if styles_data is not None:
         changed[styles_part] = styles_data
     # A workbook may count its dates from 1904; the report's dates must follow it.
-    date1904 = dates.uses_1904(package.read(package.workbook_part))
+    date1904 = package.date1904
     body = sheet_xml(report, styles, drawing=True, date1904=date1904)
     existing = report_sheet(package, report.sheet_name)
     new: list[str] = []

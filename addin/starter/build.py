@@ -100,7 +100,7 @@ class SheetRows:
             parts = [f'<row r="{number}">']
             for (letter, date_style), value in zip(cells, row, strict=True):
                 if value is not None:
-                    parts.append(cell_xml(f"{letter}{number}", value, date_style))
+                    parts.append(cell_xml(f"{letter}{number}", value, date_style=date_style))
             parts.append("</row>")
             buffer.append("".join(parts))
             if len(buffer) >= rows_per_chunk:
