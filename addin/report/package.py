@@ -726,7 +726,9 @@ class PackageInputs:
         values = self._values[name]
         return TableRows(
             {
-                c.id: _in_1900_system([_decoded(v) for v in cells], c.kind, self.date1904)
+                c.id: _in_1900_system(
+                    [None if v == "" else v for v in cells], c.kind, self.date1904
+                )
                 for c, cells in zip(columns, values, strict=True)
             },
             first_row=_table_range(self.package.tables[name], columns).top + 1,
