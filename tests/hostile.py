@@ -915,7 +915,6 @@ def inside_package(name: str) -> bool:
         or "\\" in name
         or re.match(r"[A-Za-z]:", name)
         or ".." in name.split("/")
-        or "" in name.split("/")[:-1]
     )
 
 

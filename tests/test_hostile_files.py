@@ -74,7 +74,7 @@ def test_hostile_file_is_refused_or_read_within_bounds(
 
 @pytest.mark.parametrize(
     "name",
-    ["/x/y.xml", "../x.xml", "xl/../../x.xml", "xl\\..\\evil.xml", "C:/x.xml", "c:x.xml", "xl//x"],
+    ["/x/y.xml", "../x.xml", "xl/../../x.xml", "xl\\..\\evil.xml", "C:/x.xml", "c:x.xml"],
 )
 def test_member_names_outside_the_package_are_seen(name: str) -> None:
     assert not inside_package(name)
