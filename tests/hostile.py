@@ -358,7 +358,7 @@ def _add_before(marker: str, addition: str, data: bytes) -> bytes:
     return data[:at] + addition.encode() + data[at:]
 
 
-def lambda_free(text: str) -> str:
+def replacement_text(text: str) -> str:
     """``text`` safe as a re.sub replacement (backslashes doubled)."""
     return text.replace("\\", "\\\\")
 
@@ -585,7 +585,9 @@ def _orders_padded(kit: Kit, path: Path) -> None:
 case("bomb-orders-sheet-1GB-whitespace")(_shared_copy("bomb-orders-1GB.xlsx", _orders_padded))
 
 
-def _lying(part: str, size: int | None, compressed_delta: int = 0, bomb: bool = False) -> Callable:
+def _lying(
+    part: str, size: int | None, compressed_delta: int = 0, bomb: bool = False
+) -> Callable[[Kit, Path], None]:
     """A member whose central directory entry claims ``size`` (and a compressed
     size off by ``compressed_delta``); with ``bomb``, its data inflates to 1 GiB."""
 
@@ -721,7 +723,7 @@ def _orders_table(pattern: str, replacement: str) -> Callable[[Kit, Path], None]
     def build(kit: Kit, path: Path) -> None:
         members = kit.members()
         _, table = table_parts(members, "Orders")
-        members[table] = _sub_once(pattern, lambda_free(replacement), members[table])
+        members[table] = _sub_once(pattern, replacement_text(replacement), members[table])
         package(path, members)
 
     return build
@@ -780,7 +782,7 @@ def _report_rels(target: str) -> Callable[[Kit, Path], None]:
         members = kit.members(refreshed=True)
         rels = _rels_of(sheet_part(members, "Report"))
         members[rels] = _sub_once(
-            r'Target="[^"]*kpiReport[^"]*"', f'Target="{lambda_free(target)}"', members[rels]
+            r'Target="[^"]*kpiReport[^"]*"', f'Target="{replacement_text(target)}"', members[rels]
         )
         package(path, members)
 
