@@ -66,12 +66,18 @@ test: install system-deps node
 # Differential fuzzing at length: FUZZ_PER_TYPE messy workbooks of each business
 # type, from a fresh seed (printed; make fuzz SEED=<seed> repeats a run).
 # A workbook that disagrees is kept in fuzz-failures/.
+# Then PACKAGE_FUZZ_EXAMPLES mutated packages (zip and XML level) from the same
+# seed; one that makes kpi report or kpi refresh misbehave is kept in
+# fuzz-failures/package-fuzz/ with a note of its mutations.
 FUZZ_PER_TYPE ?= 200
+PACKAGE_FUZZ_EXAMPLES ?= 400
 SEED ?= $(shell $(PYTHON) -c 'import random; print(random.randrange(10**6))')
 fuzz: install system-deps
 	@echo "fuzz seed: $(SEED)  (make fuzz SEED=$(SEED) generates the same workbooks again)"
 	KPI_FUZZ_SEED=$(SEED) KPI_FUZZ_PER_TYPE=$(FUZZ_PER_TYPE) \
-		$(BIN)/python -m pytest -p no:cacheprovider tests/test_differential.py
+		KPI_PACKAGE_FUZZ_EXAMPLES=$(PACKAGE_FUZZ_EXAMPLES) \
+		$(BIN)/python -m pytest -p no:cacheprovider tests/test_differential.py \
+		tests/test_package_fuzz.py
 	@# Then every KPI function, called with arbitrary Python values (HOSTILE_EXAMPLES each).
 	KPI_FUZZ_SEED=$(SEED) KPI_HOSTILE_EXAMPLES=$(or $(HOSTILE_EXAMPLES),2000) \
 		$(BIN)/python -m pytest -p no:cacheprovider tests/test_engine_hostile.py -k every_kpi
