@@ -212,3 +212,38 @@ def test_a_cell_outside_the_grid_is_refused(tmp_path: Path) -> None:
     _with_member(base, crafted, part, sheet.replace(b"</sheetData>", far + b"</sheetData>"))
     with pytest.raises(PackageError, match="outside Excel's grid"):
         read_data(open_package(crafted))
+
+
+def test_a_long_shared_string_in_many_cells_sends_the_sheet_to_the_range_reader(
+    tmp_path: Path,
+) -> None:
+    """calamine would copy a shared string into every cell that uses it; the
+    scan sums those copies and leaves such a sheet to the range reader, whose
+    cells all point at the one Python string."""
+    path = tmp_path / "long.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Data")
+    long_text = "é" * 30_000  # under Excel's 32,767 characters a cell may hold
+    sheet.write_row(0, 0, ["note", "n"])
+    for row in range(1, 2_501):
+        sheet.write_string(row, 0, long_text)
+        sheet.write_number(row, 1, row)
+    sheet.add_table(
+        0, 0, 2_500, 1, {"name": "Notes", "columns": [{"header": "note"}, {"header": "n"}]}
+    )
+    book.close()
+    package = open_package(path)
+    try:
+        strings = read_shared_strings(package.bounded, "xl/sharedStrings.xml")
+        wanted = [CellRange(1, 2_500, (0, 1))]
+        part = package.sheets[0].part
+        scan = scan_sheet(package.bounded, part, wanted, long_strings(strings))
+        assert scan.amplified == 2_500 * 30_000
+        assert not calamine_can_read(scan, wanted)
+        kinds = read_cell_kinds(package.read("xl/styles.xml"))
+        notes, numbers = read_ranges(package.bounded, part, wanted, strings, kinds, False)[0]
+        assert all(note is notes[0] for note in notes)
+        assert notes[0] == long_text
+        assert numbers == [float(n) for n in range(1, 2_501)]
+    finally:
+        package.close()

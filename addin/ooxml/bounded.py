@@ -41,6 +41,9 @@ TREE_PART_LIMIT = 64 << 20
 #: How much of a part is inflated at a time when it is streamed.
 CHUNK = 4 << 20
 
+#: A window of an XML part with no '<' in it is a text run longer than any
+#: cell holds (32,767 characters, at most about 200 KB once escaped).
+_TEXT_WINDOW = 256 << 10
 #: The prolog of an XML part that declares a DTD or entities.
 _DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)\b")
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -155,6 +158,7 @@ class BoundedZip:
     def chunks(self, part: str, chunk: int = CHUNK) -> Iterator[bytes]:
         """The part's bytes, a chunk at a time, never more than it declares."""
         info = self._info(part)
+        markup = part.endswith((".xml", ".rels"))
         with self._reading(part):
             stream: IO[bytes] = self.zip.open(info)
             with stream:
@@ -171,7 +175,22 @@ class BoundedZip:
                             "allowed (a guard against zip bombs); set KPI_MAX_INFLATED_MB to "
                             "a larger number of megabytes for a genuine workbook"
                         )
+                    if markup:
+                        self._refuse_long_text(part, data)
                     yield data
+
+    def _refuse_long_text(self, part: str, data: bytes) -> None:
+        """Refuse a run of text far longer than a cell can hold: every XML
+        reader keeps a text run whole in memory, so a gigabyte of spaces
+        between two elements would cost a gigabyte (any run of 1 MiB or more
+        leaves a whole window of ``_TEXT_WINDOW`` bytes without a '<')."""
+        for start in range(0, len(data) - _TEXT_WINDOW + 1, _TEXT_WINDOW):
+            if data.find(b"<", start, start + _TEXT_WINDOW) < 0:
+                raise PackageError(
+                    f"{self.path}: the part {part} holds a run of text of more than "
+                    f"{_TEXT_WINDOW // 1024} KB without markup, far beyond the 32,767 "
+                    "characters Excel allows in a cell; refusing to read it"
+                )
 
     def read(self, part: str, limit: int = TREE_PART_LIMIT) -> bytes:
         """A whole part, which must stay under ``limit`` bytes and declare no DTD."""
