@@ -23,6 +23,7 @@ import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
 from xml.etree.ElementTree import Element
@@ -501,11 +502,11 @@ def _columns_from_grid(
     """A range's columns out of calamine's dense rows, with the error cells put
     back (calamine reads ``#N/A`` as a blank)."""
     body = grid[wanted.top : wanted.bottom + 1]
-    # calamine's rows are rectangular: transpose them in C, keep the wanted columns.
-    transposed = list(zip(*body, strict=True)) if body else []
+    width = len(body[0]) if body else 0
     columns = []
     for index in wanted.columns:
-        cells = list(transposed[index]) if index < len(transposed) else []
+        # calamine's rows are rectangular: one C-speed pass per wanted column.
+        cells = list(map(itemgetter(index), body)) if index < width else []
         cells.extend([""] * (wanted.height - len(cells)))
         columns.append(cells)
     for (row, col), error in errors.items():
