@@ -593,24 +593,8 @@ class _CellSource:
                 f"{self.package.path}: the sheet {sheet!r} has no part in the package; "
                 "the file looks damaged: open and save it in Excel, then refresh"
             )
-        with _as_report_error():
-            long = long_strings(self.strings()) if self._has_shared_strings() else {}
-            scan = scan_sheet(self.package.bounded, part, ranges, long)
-            if not calamine_can_read(scan, ranges):
-                return read_ranges(
-                    self.package.bounded,
-                    part,
-                    ranges,
-                    self.strings(),
-                    self.kinds(),
-                    self.package.date1904,
-                )
-        book = self.book()
-        try:
-            grid = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-        except Exception:  # calamine's own error types, and its OverflowError
-            # calamine refuses some cells the range reader takes (a duration
-            # beyond timedelta's range): the sheet is read by ranges instead.
+
+        def by_ranges() -> list[list[list[Any]]]:
             with _as_report_error():
                 return read_ranges(
                     self.package.bounded,
@@ -620,6 +604,19 @@ class _CellSource:
                     self.kinds(),
                     self.package.date1904,
                 )
+
+        with _as_report_error():
+            long = long_strings(self.strings()) if self._has_shared_strings() else {}
+            scan = scan_sheet(self.package.bounded, part, ranges, long)
+        if not calamine_can_read(scan, ranges):
+            return by_ranges()
+        book = self.book()
+        try:
+            grid = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        except Exception:  # calamine's own error types, and its OverflowError
+            # calamine refuses some cells the range reader takes (a duration
+            # beyond timedelta's range): the sheet is read by ranges instead.
+            return by_ranges()
         return [_columns_from_grid(grid, wanted, scan.errors) for wanted in ranges]
 
     def _has_shared_strings(self) -> bool:
