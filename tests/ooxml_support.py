@@ -31,7 +31,7 @@ _OFFICE = "application/vnd.openxmlformats-officedocument.spreadsheetml."
 def package_parts(values: Sequence[Any], date1904: bool = False) -> dict[str, bytes]:
     """The parts of a workbook whose column A holds ``values`` (dates styled as dates)."""
     rows = "".join(
-        f'<row r="{number}">{cell_xml(f"A{number}", value, DATE_STYLE, date1904=date1904)}</row>'
+        f'<row r="{number}">{cell_xml(f"A{number}", value, date_style=DATE_STYLE, date1904=date1904)}</row>'
         for number, value in enumerate(values, start=1)
     )
     properties = '<workbookPr date1904="1"/>' if date1904 else ""
