@@ -102,3 +102,20 @@ def starter_rows(business_type: str, as_of: dt.date, directory: Path) -> dict[st
     new_workbook(StarterOptions(business_type, "en", as_of=as_of), path)
     _, _, rows = read_workbook(path)
     return rows
+
+
+def add_tables(book: Any, business_type: str, rows: dict[str, Any]) -> None:
+    """Each table ``business_type`` reads, on a sheet of its own, through an
+    XlsxWriter ``book``: a workbook that Excel's rules wrote, not the starter."""
+    from addin.recipes import tables_for  # noqa: PLC0415
+
+    for name, columns in tables_for(business_type).items():
+        sheet = book.add_worksheet(name)
+        data = [list(row) for row in zip(*(rows[name][c.id] for c in columns), strict=True)]
+        sheet.add_table(
+            0,
+            0,
+            len(data),
+            len(columns) - 1,
+            {"name": name, "columns": [{"header": c.id} for c in columns], "data": data},
+        )

@@ -23,8 +23,6 @@ from addin.starter import StarterOptions, new_workbook
 from tests.addin_support import KPI
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and modes")
-
 #: A process that writes a big file slowly through the atomic writer, and
 #: says so on its standard output once the temporary file holds some of it.
 WRITER = """

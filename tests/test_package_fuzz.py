@@ -42,7 +42,6 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from addin.recipes import tables_for
 from addin.starter import StarterOptions, new_workbook
 from tests.hostile import (
     EXTERNAL,
@@ -56,6 +55,7 @@ from tests.hostile import (
     with_doctype,
     write_zip,
 )
+from tests.report_support import add_tables
 from tests.starter_reader import read_workbook
 
 EXAMPLES = int(os.environ.get("KPI_PACKAGE_FUZZ_EXAMPLES", "40"))
@@ -146,16 +146,7 @@ def xlsxwriter_workbook(
             "B1", dt.datetime(2024, 6, 1), book.add_format({"num_format": "yyyy-mm"})
         )
         book.define_name("PERIOD", "=Settings!$B$1")
-        for name, columns in tables_for("celebrity_video").items():
-            sheet = book.add_worksheet(name)
-            data = [list(row) for row in zip(*(rows[name][c.id] for c in columns), strict=True)]
-            sheet.add_table(
-                0,
-                0,
-                len(data),
-                len(columns) - 1,
-                {"name": name, "columns": [{"header": c.id} for c in columns], "data": data},
-            )
+        add_tables(book, "celebrity_video", rows)
     for row, value in enumerate([3, 7, 12, 5, 9], start=1):
         dashboard.write_number(row, 1, value)
     chart = book.add_chart({"type": "column"})

@@ -18,13 +18,13 @@ from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 
 import kpi_engine
-from addin.recipes import month_shift, recipe_for, tables_for
+from addin.recipes import month_shift, recipe_for
 from addin.report.model import nps_margin_for
 from kpi_engine._inputs import to_serial
 from tests.addin_support import KPI
 from tests.conftest import ROOT
 from tests.libreoffice import convert
-from tests.report_support import starter_rows
+from tests.report_support import add_tables, starter_rows
 
 BUSINESS_TYPE = "celebrity_video"
 PERIOD = dt.date(2024, 6, 1)
@@ -78,16 +78,7 @@ def build_workbook(path: Path, rows: dict[str, Any], vba: Path | None = None) ->
     settings.write("B2", 45)
     book.define_name("PERIOD", "=Settings!$B$1")
     book.define_name("TARGET_NPS", "=Settings!$B$2")
-    for name, columns in tables_for(BUSINESS_TYPE).items():
-        sheet = book.add_worksheet(name)
-        data = [list(row) for row in zip(*(rows[name][c.id] for c in columns), strict=True)]
-        sheet.add_table(
-            0,
-            0,
-            len(data),
-            len(columns) - 1,
-            {"name": name, "columns": [{"header": c.id} for c in columns], "data": data},
-        )
+    add_tables(book, BUSINESS_TYPE, rows)
     amounts = len(rows["Orders"]["amount"])
     book.define_name("Amounts", f"=Orders!$H$2:$H${amounts + 1}")
     chart = book.add_chart({"type": "line"})

@@ -92,6 +92,7 @@ class BoundedZip:
             self.zip.close()
             raise
         self.inflated = 0
+        self._names = frozenset(self.zip.namelist())
 
     def _check_members(self) -> None:
         infos = self.zip.infolist()
@@ -122,8 +123,8 @@ class BoundedZip:
                 "KPI_MAX_INFLATED_MB to a larger number of megabytes for a genuine workbook"
             )
 
-    def names(self) -> set[str]:
-        return set(self.zip.namelist())
+    def names(self) -> frozenset[str]:
+        return self._names
 
     def size(self, part: str) -> int:
         return self._info(part).file_size

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 
@@ -77,9 +78,11 @@ def from_serial_date(serial: float, *, date1904: bool = False) -> dt.date:
     return from_serial(math.floor(serial), date1904=date1904).date()
 
 
-def uses_1904(workbook_xml: bytes) -> bool:
-    """Whether a workbook part (``xl/workbook.xml``) says its dates count from 1904."""
-    properties = SafeET.fromstring(workbook_xml).find(f"{{{MAIN}}}workbookPr")
+def uses_1904(workbook: bytes | Element) -> bool:
+    """Whether a workbook part (``xl/workbook.xml``, as bytes or parsed) says
+    its dates count from 1904."""
+    root = SafeET.fromstring(workbook) if isinstance(workbook, bytes) else workbook
+    properties = root.find(f"{{{MAIN}}}workbookPr")
     if properties is None:
         return False
     return properties.get("date1904", "0").strip().lower() in ("1", "true")

@@ -247,9 +247,11 @@ def _etree() -> Any:
 
 
 def _iterparse(package: BoundedZip, part: str, tags: Sequence[str]) -> Iterator[Any]:
-    stream = _ChunkStream(package, part)
-    return _etree().iterparse(  # type: ignore[no-any-return]
-        stream,
+    """lxml's events for ``tags`` over a part's bounded stream; a part that is
+    not well-formed XML becomes a ``PackageError`` naming it."""
+    etree = _etree()
+    events = etree.iterparse(
+        _ChunkStream(package, part),
         events=("start", "end"),
         tag=[f"{{{MAIN}}}{tag}" for tag in tags],
         resolve_entities=False,
@@ -258,6 +260,12 @@ def _iterparse(package: BoundedZip, part: str, tags: Sequence[str]) -> Iterator[
         huge_tree=True,
         remove_comments=True,
     )
+    try:
+        yield from events
+    except etree.XMLSyntaxError as error:
+        raise PackageError(
+            f"{package.path}: the part {part} is not well-formed XML ({error})"
+        ) from None
 
 
 class _ChunkStream:
@@ -301,15 +309,10 @@ def read_shared_strings(package: BoundedZip, part: str | None) -> list[str]:
     if part is None:
         return []
     strings: list[str] = []
-    try:
-        for event, element in _iterparse(package, part, ["si"]):
-            if event == "end":
-                strings.append(_text_of(element))
-                element.clear()
-    except _etree().XMLSyntaxError as error:
-        raise PackageError(
-            f"{package.path}: the part {part} is not well-formed XML ({error})"
-        ) from None
+    for event, element in _iterparse(package, part, ["si"]):
+        if event == "end":
+            strings.append(_text_of(element))
+            element.clear()
     return strings
 
 
@@ -431,86 +434,81 @@ def read_ranges(  # noqa: PLR0912, PLR0915  (one pass, one cell type per branch)
     v_tag, is_tag = f"{{{MAIN}}}v", f"{{{MAIN}}}is"
     row = -1
     column = -1
-    try:
-        for event, element in _iterparse(package, part, ["row", "c"]):
-            tag = element.tag
-            if tag == row_tag:
-                if event == "start":
-                    reference = element.get("r")
-                    row = int(reference) - 1 if reference and reference.isdigit() else row + 1
-                    column = -1
-                else:
-                    element.clear()
-                    parent = element.getparent()
-                    if parent is not None:
-                        while element.getprevious() is not None:
-                            del parent[0]
-                continue
+    for event, element in _iterparse(package, part, ["row", "c"]):
+        tag = element.tag
+        if tag == row_tag:
             if event == "start":
-                continue
-            reference = element.get("r")
-            if reference:
-                try:
-                    row, column = cell_index(reference)
-                except ValueError:
-                    raise PackageError(
-                        f"{package.path}: the part {part} has a cell reference "
-                        f"{reference[:20]!r} outside Excel's grid"
-                    ) from None
+                reference = element.get("r")
+                row = int(reference) - 1 if reference and reference.isdigit() else row + 1
+                column = -1
             else:
-                column += 1
-            if row > MAX_ROWS - 1 or column > MAX_COLUMNS - 1:
-                raise PackageError(
-                    f"{package.path}: the part {part} has a cell beyond Excel's grid "
-                    f"(row {row + 1}, column {column + 1})"
-                )
-            targets = by_column.get(column)
-            if targets is None or not top <= row <= bottom:
                 element.clear()
-                continue
-            kind = element.get("t", "n")
-            value_element = element.find(v_tag)
-            text = value_element.text if value_element is not None else None
-            value: Any = ""
-            if kind == "s":
-                if text is not None:
-                    try:
-                        value = strings[int(text)]
-                    except (ValueError, IndexError):
-                        raise PackageError(
-                            f"{package.path}: cell {column_letter(column)}{row + 1} of {part} "
-                            f"refers to shared string {text[:12]!r}, which the workbook "
-                            f"does not have (it has {len(strings):,})"
-                        ) from None
-            elif kind == "inlineStr":
-                inline = element.find(is_tag)
-                value = _text_of(inline) if inline is not None else ""
-            elif kind == "str":
-                value = xmltext.decode(text) if text and "_x" in text else text or ""
-            elif kind == "e":
-                value = text or ""
-            elif kind == "b":
-                value = text is not None and text.strip() == "1"
-            elif kind == "d":
-                value = _iso_date(text) if text else ""
-            elif text is not None and text.strip():
+                parent = element.getparent()
+                if parent is not None:
+                    while element.getprevious() is not None:
+                        del parent[0]
+            continue
+        if event == "start":
+            continue
+        reference = element.get("r")
+        if reference:
+            try:
+                row, column = cell_index(reference)
+            except ValueError:
+                raise PackageError(
+                    f"{package.path}: the part {part} has a cell reference "
+                    f"{reference[:20]!r} outside Excel's grid"
+                ) from None
+        else:
+            column += 1
+        if row > MAX_ROWS - 1 or column > MAX_COLUMNS - 1:
+            raise PackageError(
+                f"{package.path}: the part {part} has a cell beyond Excel's grid "
+                f"(row {row + 1}, column {column + 1})"
+            )
+        targets = by_column.get(column)
+        if targets is None or not top <= row <= bottom:
+            element.clear()
+            continue
+        kind = element.get("t", "n")
+        value_element = element.find(v_tag)
+        text = value_element.text if value_element is not None else None
+        value: Any = ""
+        if kind == "s":
+            if text is not None:
                 try:
-                    number = float(text)
-                except ValueError:
+                    value = strings[int(text)]
+                except (ValueError, IndexError):
                     raise PackageError(
                         f"{package.path}: cell {column_letter(column)}{row + 1} of {part} "
-                        f"holds {text[:20]!r} as a number"
+                        f"refers to shared string {text[:12]!r}, which the workbook "
+                        f"does not have (it has {len(strings):,})"
                     ) from None
-                style = element.get("s")
-                index = int(style) if style and style.isdigit() else 0
-                cell_kind = cell_kinds[index] if index < len(cell_kinds) else "number"
-                value = number_as(number, cell_kind, date1904)
-            for i, j, r in targets:
-                if r.top <= row <= r.bottom:
-                    result[i][j][row - r.top] = value
-            element.clear()
-    except _etree().XMLSyntaxError as error:
-        raise PackageError(
-            f"{package.path}: the part {part} is not well-formed XML ({error})"
-        ) from None
+        elif kind == "inlineStr":
+            inline = element.find(is_tag)
+            value = _text_of(inline) if inline is not None else ""
+        elif kind == "str":
+            value = xmltext.decode(text) if text and "_x" in text else text or ""
+        elif kind == "e":
+            value = text or ""
+        elif kind == "b":
+            value = text is not None and text.strip() == "1"
+        elif kind == "d":
+            value = _iso_date(text) if text else ""
+        elif text is not None and text.strip():
+            try:
+                number = float(text)
+            except ValueError:
+                raise PackageError(
+                    f"{package.path}: cell {column_letter(column)}{row + 1} of {part} "
+                    f"holds {text[:20]!r} as a number"
+                ) from None
+            style = element.get("s")
+            index = int(style) if style and style.isdigit() else 0
+            cell_kind = cell_kinds[index] if index < len(cell_kinds) else "number"
+            value = number_as(number, cell_kind, date1904)
+        for i, j, r in targets:
+            if r.top <= row <= r.bottom:
+                result[i][j][row - r.top] = value
+        element.clear()
     return result

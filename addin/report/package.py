@@ -21,8 +21,10 @@ import re
 import tomllib
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,7 +35,7 @@ from defusedxml import DefusedXmlException
 
 import kpi_engine
 from addin.ooxml.bounded import BoundedZip, PackageError
-from addin.ooxml.dates import DAYS_1900_TO_1904, END_OF_DATES, from_serial_date
+from addin.ooxml.dates import DAYS_1900_TO_1904, END_OF_DATES, from_serial_date, uses_1904
 
 # Also CT and WORKSHEET_REL: this module has named them for its importers.
 from addin.ooxml.names import CT, MAIN, PKG_REL, REL, TABLE_REL, WORKSHEET_REL  # noqa: F401
@@ -125,6 +127,8 @@ class Package:
     tables: dict[str, TableEntry] = field(default_factory=dict)
     #: Dates count from 1904-01-01 (``<workbookPr date1904="1"/>``, old Mac workbooks).
     date1904: bool = False
+    #: The workbook's own parts by relationship type ("styles", "sharedStrings"...).
+    related: dict[str, str] = field(default_factory=dict)
 
     @property
     def zip(self) -> zipfile.ZipFile:
@@ -203,7 +207,7 @@ def open_package(path: Path, max_bytes: int | None = None) -> Package:
         raise
 
 
-def _workbook_part(bounded: BoundedZip, names: set[str], path: Path) -> str:
+def _workbook_part(bounded: BoundedZip, names: AbstractSet[str], path: Path) -> str:
     if "_rels/.rels" in names:
         with _as_report_error():
             data = bounded.read("_rels/.rels")
@@ -222,7 +226,7 @@ def _workbook_part(bounded: BoundedZip, names: set[str], path: Path) -> str:
     )
 
 
-def _read_workbook(package: Package, names: set[str]) -> None:
+def _read_workbook(package: Package, names: AbstractSet[str]) -> None:
     part = package.workbook_part
     root = package.xml(part)
     protection = root.find(q(MAIN, "workbookProtection"))
@@ -235,10 +239,12 @@ def _read_workbook(package: Package, names: set[str]) -> None:
     rels_name = rels_part(part)
     if rels_name in names:
         for rel in package.xml(rels_name).iter(q(PKG_REL, "Relationship")):
-            rels[rel.get("Id", "")] = resolve(part, rel.get("Target", ""))
-    properties = root.find(q(MAIN, "workbookPr"))
-    if properties is not None:
-        package.date1904 = properties.get("date1904", "0").strip().lower() in ("1", "true")
+            target = resolve(part, rel.get("Target", ""))
+            rels[rel.get("Id", "")] = target
+            kind = rel.get("Type", "").rsplit("/", 1)[-1]
+            if target in names:
+                package.related.setdefault(kind, target)
+    package.date1904 = uses_1904(root)
     seen: set[str] = set()
     for sheet in root.iter(q(MAIN, "sheet")):
         rel_id = sheet.get(q(REL, "id"), "")
@@ -263,7 +269,7 @@ def _read_workbook(package: Package, names: set[str]) -> None:
             package.defined_names[name] = (defined.text or "").strip()
 
 
-def _read_core(package: Package, names: set[str]) -> None:
+def _read_core(package: Package, names: AbstractSet[str]) -> None:
     if "docProps/core.xml" not in names:
         return
     root = package.xml("docProps/core.xml")
@@ -272,7 +278,7 @@ def _read_core(package: Package, names: set[str]) -> None:
     package.language = (root.findtext(q(dc, "language")) or "").strip()
 
 
-def _read_tables(package: Package, names: set[str]) -> None:
+def _read_tables(package: Package, names: AbstractSet[str]) -> None:
     for sheet in package.sheets:
         rels_name = rels_part(sheet.part)
         if not sheet.part or rels_name not in names:
@@ -533,14 +539,11 @@ class _CellSource:
         self._kinds: list[str] | None = None
 
     def _related(self, kind: str, default: str) -> str | None:
-        names = self.package.bounded.names()
-        rels_name = rels_part(self.package.workbook_part)
-        if rels_name in names:
-            for rel in self.package.xml(rels_name).iter(q(PKG_REL, "Relationship")):
-                if rel.get("Type", "").endswith("/" + kind):
-                    part = resolve(self.package.workbook_part, rel.get("Target", ""))
-                    return part if part in names else None
-        return default if default in names else None
+        """A part the workbook relates to, else where Excel puts it, if there is one."""
+        found = self.package.related.get(kind)
+        if found is None and default in self.package.bounded.names():
+            found = default
+        return found
 
     def strings(self) -> list[str]:
         if self._strings is None:
@@ -606,8 +609,7 @@ class _CellSource:
                 )
 
         with _as_report_error():
-            long = long_strings(self.strings()) if self._has_shared_strings() else {}
-            scan = scan_sheet(self.package.bounded, part, ranges, long)
+            scan = scan_sheet(self.package.bounded, part, ranges, self.long_text)
         if not calamine_can_read(scan, ranges):
             return by_ranges()
         book = self.book()
@@ -619,8 +621,12 @@ class _CellSource:
             return by_ranges()
         return [_columns_from_grid(grid, wanted, scan.errors) for wanted in ranges]
 
-    def _has_shared_strings(self) -> bool:
-        return self._related("sharedStrings", "xl/sharedStrings.xml") is not None
+    @cached_property
+    def long_text(self) -> dict[int, int]:
+        """The long shared strings and their lengths, found once for all sheets."""
+        if self._related("sharedStrings", "xl/sharedStrings.xml") is None:
+            return {}
+        return long_strings(self.strings())
 
 
 def _table_range(table: TableEntry, columns: Sequence[Any]) -> CellRange:
