@@ -54,6 +54,13 @@ system-deps:
 	fi
 	@command -v pdftoppm >/dev/null || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils; }
+	@# nginx stands in front of several kpi serve instances in the scale-out
+	@# tests and benchmark, which start it themselves from a folder of their own.
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx; }
+	@# systemd-analyze checks the shipped systemd unit (deploy/kpi-serve@.service).
+	@command -v systemd-analyze >/dev/null || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd; }
 
 # The add-in's client test runs xlwings' Office.js JavaScript in Node.
 node:
@@ -78,6 +85,9 @@ fuzz: install system-deps
 		KPI_PACKAGE_FUZZ_EXAMPLES=$(PACKAGE_FUZZ_EXAMPLES) \
 		$(BIN)/python -m pytest -p no:cacheprovider tests/test_differential.py \
 		tests/test_package_fuzz.py
+	@# Then Office.js-shaped bodies at a real kpi serve (SERVER_FUZZ_EXAMPLES of each kind).
+	KPI_FUZZ_SEED=$(SEED) KPI_SERVER_FUZZ_EXAMPLES=$(or $(SERVER_FUZZ_EXAMPLES),3000) \
+		$(BIN)/python -m pytest -p no:cacheprovider tests/test_server_fuzz.py
 	@# Then every KPI function, called with arbitrary Python values (HOSTILE_EXAMPLES each).
 	KPI_FUZZ_SEED=$(SEED) KPI_HOSTILE_EXAMPLES=$(or $(HOSTILE_EXAMPLES),2000) \
 		$(BIN)/python -m pytest -p no:cacheprovider tests/test_engine_hostile.py -k every_kpi
@@ -91,6 +101,7 @@ bench: install system-deps
 	$(BIN)/python -u tests/benchmarks/bench_engine.py
 	$(BIN)/python -u tests/benchmarks/bench_starter.py
 	$(BIN)/python -u tests/benchmarks/bench_server.py
+	$(BIN)/python -u tests/benchmarks/bench_scaleout.py
 	$(BIN)/python -u tests/benchmarks/bench_report.py
 	$(BIN)/python -u tests/benchmarks/bench_recalc.py
 

@@ -6,9 +6,13 @@ commands, so ``kpi list`` and friends stay quick.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -26,11 +30,58 @@ KPI engine are BSD-licensed and need no key.
 """
 
 
+def _loopback(host: str) -> bool:
+    return host in ("localhost", "127.0.0.1", "::1", "[::1]") or host.startswith("127.")
+
+
+def _settings_or_exit(overrides: dict[str, str]) -> Any:
+    """The server's settings, or a readable list of what is wrong in them."""
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from addin.server.settings import Settings  # noqa: PLC0415
+
+    # Worker processes read their settings anew: the options travel as KPI_*.
+    for name, value in overrides.items():
+        os.environ[f"KPI_{name.upper()}"] = value
+    try:
+        return Settings()
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            where = ".".join(str(part) for part in problem["loc"])
+            variable = f"KPI_{where.upper()}" if where else "settings"
+            lines.append(f"  {variable}: {problem['msg']}")
+        click.echo("kpi serve: the settings are not valid:\n" + "\n".join(lines), err=True)
+        sys.exit(2)
+
+
+def _raise_file_limit() -> None:
+    """Every connection is a file descriptor: allow as many as the system lets us."""
+    try:
+        import resource  # noqa: PLC0415  (POSIX only)
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option(
-    "--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Processes."
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes that answer calls (one per core is a good start).",
+)
+@click.option(
+    "--public-url",
+    help="The address Excel reaches the server at, such as https://kpi.example.com "
+    "(KPI_PUBLIC_URL); the manifest's URLs are built from it.",
 )
 @click.option("--reload", is_flag=True, help="Restart when the add-in's code changes.")
 @click.option(
@@ -43,6 +94,7 @@ def serve(
     host: str,
     port: int,
     workers: int,
+    public_url: str | None,
     reload: bool,
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
@@ -50,13 +102,23 @@ def serve(
     """Start the backend of the Office.js add-in (Excel on Windows, Mac and the web).
 
     It serves the manifest (/manifest.xml), the task pane, and every KPI as a
-    custom function: =KPI.NPS(Survey[Score]).
+    custom function: =KPI.NPS(Survey[Score]). Every setting (limits,
+    authentication, proxies) is a KPI_* environment variable or a line of
+    a .env file; the README lists them.
     """
     if not os.environ.get("XLWINGS_LICENSE_KEY", "").strip():
         click.echo(LICENCE_MESSAGE, err=True)
         sys.exit(2)
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
+    if workers > 1 and reload:
+        raise click.UsageError("--reload runs one process; leave out --workers")
+    overrides = {"public_url": public_url} if public_url else {}
+    if host not in ("0.0.0.0", "::", "") and not _loopback(host):
+        # Whoever reaches the server by the address it listens on may use it.
+        listed = os.environ.get("KPI_ALLOWED_HOSTS", "")
+        overrides["allowed_hosts"] = f"{listed},{host}".strip(",")
+    settings = _settings_or_exit(overrides)
     # Before xlwings is first imported: makes @xw.func register Office.js metadata.
     os.environ["XLWINGS_ON_SERVER"] = "true"
     try:
@@ -70,18 +132,39 @@ def serve(
     try:
         import uvicorn  # noqa: PLC0415  (heavy; only this command needs it)
 
-        from addin import server  # noqa: F401, PLC0415  (fails here, not in a worker)
+        from addin.server import app  # noqa: F401, PLC0415  (fails here, not in a worker)
+        from addin.server.protocol import GuardedHttpToolsProtocol  # noqa: PLC0415
     except ImportError as error:
         click.echo(
             f"kpi serve needs the server extra: pip install 'kpi-addin[server]' ({error})",
             err=True,
         )
         sys.exit(2)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker writes its metrics here, so /metrics counts all of them.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kpi-metrics-")
+    _raise_file_limit()
 
     scheme = "https" if ssl_certfile else "http"
-    click.echo(f"KPI add-in: manifest at {scheme}://{host}:{port}/manifest.xml", err=True)
+    manifest = f"{settings.public_url or f'{scheme}://{host}:{port}'}/manifest.xml"
+    click.echo(f"KPI add-in: manifest at {manifest}", err=True)
+    served_at = settings.public_url or f"{scheme}://{host}"
+    if served_at.startswith("http://") and not _loopback(urlsplit(served_at).hostname or ""):
+        click.echo(
+            f"warning: Excel refuses an add-in served over plain http from {served_at}; "
+            "give the server a certificate (--ssl-certfile/--ssl-keyfile) or put it behind "
+            "an https proxy and set --public-url https://...",
+            err=True,
+        )
+    if settings.auth == "none" and not _loopback(host):
+        click.echo(
+            "warning: anyone who reaches this server can use it; set KPI_AUTH=token or "
+            "KPI_AUTH=entraid (see the README's Authentication section)",
+            err=True,
+        )
     uvicorn.run(
-        "addin.server:app",
+        "addin.server.app:create_app",
+        factory=True,
         host=host,
         port=port,
         workers=workers,
@@ -89,6 +172,12 @@ def serve(
         reload_dirs=[str(Path(__file__).resolve().parent)] if reload else None,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
+        http=GuardedHttpToolsProtocol,
+        # The front door reads forwarded headers, from trusted proxies only.
+        proxy_headers=False,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        # Headers larger than this are no Excel call.
+        h11_max_incomplete_event_size=64 * 1024,
         access_log=False,
         log_level="warning",
     )

@@ -43,7 +43,7 @@ def is_number(value: Any) -> bool:
 def too_large(function: str, named: Mapping[str, Any]) -> KPIInputError:
     """The error for inputs whose result, or a step towards it, overflows a float."""
     names = ", ".join(named)
-    shown = ", ".join(describe_value(value) for value in named.values())
+    shown = ", ".join(describe_value(_cell_shown(value)) for value in named.values())
     verb = "is" if len(named) == 1 else "are"
     values = tuple(named.values())
     return KPIInputError(
@@ -53,6 +53,15 @@ def too_large(function: str, named: Mapping[str, Any]) -> KPIInputError:
         TOO_LARGE_EXPECTED,
         detail=f"{verb} {shown}: too large to compute with",
     )
+
+
+def _cell_shown(value: Any) -> Any:
+    """A one-cell range as its cell, so that a message shows the number in it."""
+    if isinstance(value, list | tuple):
+        flat = cells(value)
+        if len(flat) == 1:
+            return flat[0]
+    return value
 
 
 def cells(values: Any) -> list[Any]:

@@ -25,6 +25,7 @@ from ._inputs import (
     number,
     paired_cells,
     range_cells,
+    single_cell,
     too_large,
 )
 from ._registry import kpi_function
@@ -33,6 +34,9 @@ T = TypeVar("T", bound=Hashable)
 
 PROMOTER_MIN = 9
 DETRACTOR_MAX = 6
+#: The largest confidence level whose two-sided quantile, (1 + level) / 2,
+#: is still below 1 as a float: 1 - 2**-52.
+_LARGEST_CONFIDENCE = 1 - 2**-52
 
 
 def read_counts(
@@ -93,15 +97,23 @@ def nps_margin(scores: Any, confidence: Any = 0.95) -> float:
     the plain Wald interval on small samples.
     """
     name = "nps_margin"
-    level = number(
-        name,
-        "confidence",
-        confidence,
-        expected="a confidence level between 0 and 1, such as 0.95",
-    )
+    expected = "a confidence level between 0 and 1, such as 0.95"
+    level = number(name, "confidence", confidence, expected=expected)
+    position = single_cell(name, "confidence", confidence)[1]
     if not 0 < level < 1:
+        raise KPIInputError(name, "confidence", level, expected, position)
+    # For the largest float below 1, 1 - 2**-53, the two-sided quantile
+    # (1 + level) / 2 rounds to 1: its z, and the margin, would be infinite
+    # (NormalDist raises StatisticsError).
+    two_sided = (1 + level) / 2
+    if two_sided >= 1:
         raise KPIInputError(
-            name, "confidence", level, "a confidence level between 0 and 1, such as 0.95"
+            name,
+            "confidence",
+            level,
+            f"{expected}, at most {_LARGEST_CONFIDENCE!r}",
+            position,
+            detail=f"is {level!r}: so close to 1 that the margin would be infinite",
         )
     promoters, passives, detractors = nps_groups(name, scores)
     responses = promoters + passives + detractors
@@ -112,12 +124,6 @@ def nps_margin(scores: Any, confidence: Any = 0.95) -> float:
     detractor_share = (detractors + 0.75) / adjusted_n
     adjusted_nps = promoter_share - detractor_share
     variance = (promoter_share + detractor_share - adjusted_nps**2) / adjusted_n
-    two_sided = (1 + level) / 2
-    if two_sided >= 1:
-        # A level within 1e-16 of 1 rounds to a certainty: z would be infinite.
-        raise KPIInputError(
-            name, "confidence", level, "a confidence level between 0 and 1, such as 0.95"
-        )
     z = statistics.NormalDist().inv_cdf(two_sided)
     return z * math.sqrt(variance) * 100
 

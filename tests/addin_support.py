@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,24 +38,51 @@ class Server:
     host: str
     port: int
     process: subprocess.Popen[bytes]
+    #: Where the server's stderr goes: its access log and its warnings.
+    log: Path
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def request(
-        self, method: str, path: str, body: Any = None, timeout: float = 60
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        timeout: float = 60,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, str, bytes]:
-        """One real HTTP request; returns (status, content type, body)."""
+        """One real HTTP request; returns (status, content type, body).
+        ``body`` is sent as JSON, or as it is when it is bytes."""
+        status, response_headers, answer = self.exchange(method, path, body, timeout, headers)
+        return status, response_headers.get("content-type", ""), answer
+
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        timeout: float = 60,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """As ``request``, with every response header (names in lower case)."""
         connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
-            payload = None if body is None else json.dumps(body).encode()
-            headers = {"Content-Type": "application/json"} if payload is not None else {}
-            connection.request(method, path, body=payload, headers=headers)
+            raw = body is None or isinstance(body, bytes)
+            payload = body if raw else json.dumps(body).encode()
+            sent = {"Content-Type": "application/json"} if payload is not None else {}
+            sent.update(headers or {})
+            connection.request(method, path, body=payload, headers=sent)
             response = connection.getresponse()
-            return response.status, response.getheader("Content-Type", ""), response.read()
+            answer = response.read()
+            names = {key.lower(): value for key, value in response.getheaders()}
+            return response.status, names, answer
         finally:
             connection.close()
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
 
     def call(self, func_name: str, args: list[Any], runtime: str = "1.4") -> tuple[int, Any]:
         """POST a custom function call shaped as xlwings' Office.js client sends it."""
@@ -90,19 +118,22 @@ def running_server(*args: str, env: dict[str, str] | None = None) -> Iterator[Se
     """Start `kpi serve` on a free loopback port; stop it afterwards."""
     assert KPI, "the kpi console script is not installed in this environment"
     port = free_port()
+    # A file, not a pipe: the server logs a line per call, and a pipe that
+    # nobody reads would fill up and stall it.
+    log = Path(tempfile.mkdtemp(prefix="kpi-serve-")) / "serve.log"
+    log_file = log.open("wb")
     process = subprocess.Popen(
         [KPI, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         env=env or server_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
-    server = Server("127.0.0.1", port, process)
+    server = Server("127.0.0.1", port, process, log)
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                _, err = process.communicate()
-                raise RuntimeError(f"kpi serve exited early:\n{err.decode()}")
+                raise RuntimeError(f"kpi serve exited early:\n{server.log_text()}")
             try:
                 status, _, _ = server.request("GET", "/xlwings/custom-functions-meta", timeout=2)
                 if status == 200:
@@ -116,10 +147,11 @@ def running_server(*args: str, env: dict[str, str] | None = None) -> Iterator[Se
     finally:
         process.terminate()
         try:
-            process.communicate(timeout=15)
+            process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.communicate()
+            process.wait()
+        log_file.close()
 
 
 # --- arguments as each runtime delivers them ----------------------------------

@@ -3,7 +3,6 @@ request bodies that xlwings' Office.js client sends."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
 import subprocess
@@ -261,12 +260,9 @@ def test_malformed_calls_are_400_not_500(server: Server, body: object, message: 
 
 
 def test_invalid_json_is_400(server: Server) -> None:
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
-    connection.request("POST", "/xlwings/custom-functions-call", body=b"{not json")
-    response = connection.getresponse()
-    assert response.status == 400
-    assert json.loads(response.read())["detail"].startswith("the request body is not valid JSON")
-    connection.close()
+    status, _, answer = server.request("POST", "/xlwings/custom-functions-call", b"{not json")
+    assert status == 400
+    assert json.loads(answer)["detail"].startswith("the request body is not valid JSON")
 
 
 def test_a_million_cell_column(server: Server) -> None:

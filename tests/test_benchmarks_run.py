@@ -57,8 +57,12 @@ def test_server_benchmark_runs_both_servers() -> None:
         "0.3",
         "--concurrency",
         "1,2",
+        "--memory-mb",
+        "2",
     )
     assert "floor (orjson parse + NumPy, in-process)" in out
+    assert "p99 ratio" in out
+    assert "peak resident memory of the server's processes" in out
     assert "stock xlwings Server (one call)" in out
     for clients in ("1", "2"):
         assert f"{clients:>9}  kpi serve" in out
@@ -91,3 +95,11 @@ def test_recalc_benchmark_runs_against_the_baseline() -> None:
     assert "baseline / current" in out
     assert "\n50 " in out
     assert "growth 2,000 -> 20,000 orders" in out
+
+
+def test_scaleout_benchmark_runs_through_nginx() -> None:
+    out = run_benchmark(
+        "bench_scaleout.py", "--cells", "500", "--seconds", "0.3", "--repeat", "1", timeout=120
+    )
+    assert "the engine alone (parse + compute, one core, no HTTP)" in out
+    assert "2 instances / 1 instance:" in out

@@ -1,0 +1,378 @@
+"""The web application of ``kpi serve``: the Office.js add-in's backend.
+
+A lean Starlette app that speaks the protocol of xlwings Server and uses
+``xlwings.server`` for what it defines (function metadata, custom scripts),
+rather than the full ``xlwings-server`` application. Why: speed, measured
+by ``make bench``. The hot endpoints are plain routes behind one plain ASGI
+middleware (``front.py``); a call's work is in ``calls.py``, and large calls
+run in the compute lane (``lane.py``) so that small ones never wait.
+
+xlwings-server itself provides the Office.js client scripts (the custom
+functions client, the task pane's script machinery and office.js), which are
+served from the installed package under ``/static``.
+
+``create_app()`` reads the settings (``settings.py``) when it is called, not
+when this module is imported; uvicorn calls it in each worker process.
+Importing this module needs ``XLWINGS_ON_SERVER=true`` set before xlwings is
+first imported (``kpi serve`` does that) and an xlwings licence key, since
+``xlwings.server`` is xlwings PRO.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import inspect
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import orjson
+import xlwings as xw
+import xlwings.server
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from addin import functions
+from addin.server import calls
+from addin.server.auth import Authenticator, AuthError, AuthUnavailableError
+from addin.server.front import FrontDoor
+from addin.server.lane import ComputeLane, LaneUnavailableError, Spool
+from addin.server.observe import Observer, configure_logging, metrics, server_log
+from addin.server.settings import Settings, get_settings
+
+#: The Excel-facing namespace: ``=KPI.NPS(...)``. Outside production the
+#: environment's name is appended (``KPI_DEV``), so that a development add-in
+#: and the production one can be loaded side by side.
+NAMESPACE = "KPI"
+DISPLAY_NAME = "KPI add-in"
+CALL_PATH = "/xlwings/custom-functions-call"
+WEB = Path(__file__).resolve().parent / "web"
+#: A body over the limit is read to its end (and dropped) up to this many
+#: times the limit, so that the client reads the answer instead of a reset
+#: connection, which it would retry; beyond that the connection is closed.
+DRAIN_FACTOR = 4
+
+
+def _xlwings_server_static() -> Path:
+    """The static folder of the installed xlwings-server package (not imported)."""
+    spec = importlib.util.find_spec("xlwings_server")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "kpi serve needs the xlwings-server package for its Office.js client scripts: "
+            "pip install 'kpi-addin[server]'"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
+STATIC = _xlwings_server_static()
+
+if not all(hasattr(f, "__xlfunc__") for f in functions.EXCEL_FUNCTIONS.values()):
+    raise RuntimeError(
+        "xlwings was imported before XLWINGS_ON_SERVER=true was set, so the KPI "
+        "functions were not registered as Office.js custom functions; start the "
+        "backend with `kpi serve`"
+    )
+
+
+def namespace(environment: str) -> str:
+    if environment == "prod":
+        return NAMESPACE
+    # A namespace holds letters, digits and underscores only.
+    return f"{NAMESPACE}_{''.join(c if c.isalnum() else '_' for c in environment.upper())}"
+
+
+# --- what Excel loads once -----------------------------------------------------
+
+#: The custom functions never change while the server runs: describe them once.
+META_JSON = orjson.dumps(xlwings.server.custom_functions_meta(functions))
+
+
+def _custom_functions_code() -> str:
+    """xlwings' Office.js custom-functions client, and one stub per function.
+
+    Each stub hands its arguments to the client's ``base``, which posts them
+    to ``/xlwings/custom-functions-call``; ``CustomFunctions.associate`` ties
+    it to the function id of the metadata.
+    """
+    client = (STATIC / "js" / "custom-functions" / "custom-functions-code.js").read_text(
+        encoding="utf-8"
+    )
+    code = client.replace("placeholder_xlwings_version", xw.__version__).replace(
+        "placeholder_custom_functions_call_path", CALL_PATH
+    )
+    stubs = []
+    for name, function in sorted(functions.EXCEL_FUNCTIONS.items()):
+        # A prefix keeps the stubs clear of the client's own names (base, ...).
+        js_name = f"kpi_function_{name}"
+        streaming = "true" if inspect.isasyncgenfunction(function) else "false"
+        stubs.append(
+            f"async function {js_name}() {{\n"
+            f"  return await base({{\n"
+            f'    funcName: "{name}",\n'
+            f"    isStreaming: {streaming},\n"
+            f"    isCached: false,\n"
+            f"    callerScoped: false,\n"
+            f"  }}, ...arguments);\n"
+            f"}}\n"
+            f'CustomFunctions.associate("{name.upper()}", {js_name});\n'
+        )
+    return code + "\n" + "".join(stubs)
+
+
+CODE_JS = _custom_functions_code()
+
+_templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(WEB),
+    autoescape=jinja2.select_autoescape(["html", "xml"]),
+)
+
+
+class BodyTooLargeError(Exception):
+    """A body over ``KPI_MAX_BODY_MB``."""
+
+
+class KpiApp:
+    """The routes, with what they share: the settings, the compute lane, the
+    authenticator and the access log. Nothing here outlives a call but
+    caches of what never changes, so any worker process answers any call."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.lane = ComputeLane(settings.compute_processes)
+        self.observer = Observer(settings)
+        self.authenticator = Authenticator(settings)
+        self.scripts_module = settings.scripts_module
+        # Fails at start, not on the first button click.
+        self.scripts = importlib.import_module(self.scripts_module)
+
+    # --- helpers ---------------------------------------------------------------
+
+    def base_url(self, request: Request) -> str:
+        """Where Excel reaches this server: the public URL, else the request's
+        own scheme and host (checked by the front door, from a trusted proxy's
+        forwarded headers when there is one)."""
+        if self.settings.public_url:
+            return self.settings.public_url
+        scheme = request.scope.get("scheme", "http")
+        host = request.headers.get("host", "")
+        return f"{scheme}://{host}"
+
+    def js_config(self) -> dict[str, Any]:
+        """What xlwings' client scripts read from ``globalThis.config``."""
+        providers = {"token": ["token"], "entraid": ["entraid"]}.get(self.settings.auth, [])
+        return {
+            "appPath": "",
+            "authProviders": providers,
+            # Only a server fault (5xx) is retried; a #VALUE! (400) never is.
+            "customFunctionsMaxRetries": 3,
+            "customFunctionsRetryCodes": [500, 502, 503, 504],
+            "environment": self.settings.environment,
+            "isOfficialLiteAddin": False,
+            "pyodideBaseUrl": "",
+            "taskpaneReloadAttempts": 3,
+            "onWasm": False,
+            "requestTimeout": 300,
+            "xlwingsVersion": xw.__version__,
+        }
+
+    async def read_body(self, request: Request) -> bytes | Path:
+        """The body: its bytes when it is small, else the path of the file it
+        was spooled to for the lane; ``BodyTooLargeError`` once it passes
+        ``KPI_MAX_BODY_MB``."""
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        too_large = declared.isdigit() and int(declared) > limit
+        spool = Spool(self.settings.large_call_bytes)
+        size = 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit and not too_large:
+                    too_large = True
+                    spool.discard()
+                if too_large:
+                    if size > DRAIN_FACTOR * limit:
+                        break
+                else:
+                    spool.write(chunk)
+        except BaseException:
+            spool.discard()
+            raise
+        if too_large:
+            raise BodyTooLargeError(int(declared) if declared.isdigit() else size)
+        return spool.body()
+
+    def too_large(self, size: int) -> str:
+        return (
+            f"the call sends {size / (1 << 20):,.1f} MB; kpi serve takes at most "
+            f"{self.settings.max_body_mb:g} MB per call (setting KPI_MAX_BODY_MB). "
+            "Give the function smaller ranges, or ask whoever runs the server to raise "
+            "the limit."
+        )
+
+    async def answer(
+        self,
+        request: Request,
+        compute: Any,
+        *args: Any,
+        function: str = "",
+    ) -> Response:
+        """Authenticate, read the body, compute, log and count: one path for
+        every call from Excel. ``compute(*args, body)`` runs on the event loop
+        for a small custom function call, in the compute lane otherwise."""
+        started = time.perf_counter()
+        user: str | None = None
+        answer: calls.Answer
+        try:
+            user = await self.authenticator.authenticate(
+                request.headers.get("authorization"), request.headers.get("auth-provider")
+            )
+            body = await self.read_body(request)
+            if compute is calls.answer_call and isinstance(body, bytes):
+                answer = compute(*args, body)
+            else:
+                answer = await self.lane.run(compute, *args, body=body)
+        except AuthError as error:
+            answer = calls.error_answer(str(error), 401, function)
+        except (AuthUnavailableError, LaneUnavailableError) as error:
+            answer = calls.error_answer(
+                str(error) or "the server is busy restarting a process; try again", 503, function
+            )
+        except BodyTooLargeError as error:
+            answer = calls.error_answer(self.too_large(error.args[0]), 413, function)
+        except ClientDisconnect:
+            server_log.info(
+                "%s went away before its call was read", _address(request.scope.get("client"))
+            )
+            return Response(status_code=499)
+        self.observer.record(
+            function=answer.function or function,
+            cells=answer.cells,
+            status=answer.status,
+            started=started,
+            client=request.scope.get("client"),
+            user=user,
+        )
+        # A 401 says how to authenticate, as RFC 6750 asks.
+        headers = {"WWW-Authenticate": "Bearer"} if answer.status == 401 else None
+        return Response(answer.body, answer.status, headers, media_type="application/json")
+
+    # --- routes ----------------------------------------------------------------
+
+    async def custom_functions_call(self, request: Request) -> Response:
+        return await self.answer(request, calls.answer_call, self.settings.max_cells)
+
+    async def custom_scripts_call(self, request: Request) -> Response:
+        name = request.path_params["script_name"]
+        if calls.script(self.scripts_module, name) is None:
+            return Response(
+                calls.error_answer(
+                    f"Custom script {calls.quote(name)} doesn't exist yet: define it with "
+                    f"@script in {self.scripts_module}"
+                ).body,
+                400,
+                media_type="application/json",
+            )
+        return await self.answer(
+            request, calls.answer_script, self.scripts_module, name, function=f"script:{name}"
+        )
+
+    async def custom_scripts_meta(self, request: Request) -> Response:
+        return JSONResponse(xlwings.server.custom_scripts_meta(self.scripts))
+
+    async def manifest(self, request: Request) -> Response:
+        environment = self.settings.environment
+        name = DISPLAY_NAME if environment == "prod" else f"{DISPLAY_NAME} [{environment}]"
+        xml = _templates.get_template("manifest.xml").render(
+            # One stable id per environment, so Office sees the same add-in each time.
+            manifest_id=uuid.uuid5(uuid.NAMESPACE_URL, f"kpi-addin/{environment}"),
+            display_name=name,
+            namespace=namespace(environment),
+            base_url=self.base_url(request),
+            entraid_client_id=self.settings.entraid_client_id
+            if self.settings.auth == "entraid"
+            else None,
+        )
+        return Response(xml, media_type="text/xml")
+
+    async def taskpane(self, request: Request) -> Response:
+        office_js = sorted(path.name for path in (STATIC / "vendor" / "office-js").iterdir())[-1]
+        html = _templates.get_template("taskpane.html").render(
+            # Inside <script type="application/json">: escape what could close the tag.
+            config_json=jinja2.utils.markupsafe.Markup(
+                json.dumps(self.js_config()).replace("<", "\\u003c")
+            ),
+            static="/static",
+            office_js_version=office_js,
+            auth=self.settings.auth,
+        )
+        return HTMLResponse(html)
+
+    async def healthz(self, request: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    async def metrics(self, request: Request) -> Response:
+        body, content_type = metrics()
+        return Response(body, media_type=content_type)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        # The lane's processes start now, so the first large call does not wait for them.
+        self.lane.warm_up()
+        try:
+            yield
+        finally:
+            self.lane.close()
+
+
+async def custom_functions_meta(request: Request) -> Response:
+    return Response(META_JSON, media_type="application/json")
+
+
+async def custom_functions_code(request: Request) -> Response:
+    return Response(CODE_JS, media_type="text/javascript")
+
+
+def _address(client: Any) -> str:
+    return f"{client[0]}:{client[1]}" if client else "a client"
+
+
+def create_app(settings: Settings | None = None) -> Any:
+    """The app for uvicorn (``factory=True``): built in each worker process."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+    kpi = KpiApp(settings)
+    routes: list[Any] = [
+        # Plain routes: no request validation or dependency injection on the hot path.
+        Route(CALL_PATH, kpi.custom_functions_call, methods=["POST"]),
+        Route(
+            "/xlwings/custom-scripts-call/{script_name}", kpi.custom_scripts_call, methods=["POST"]
+        ),
+        Route("/healthz", kpi.healthz, methods=["GET"]),
+    ]
+    for path, endpoint in (
+        ("/xlwings/custom-functions-meta", custom_functions_meta),
+        ("/xlwings/custom-functions-meta.json", custom_functions_meta),
+        ("/xlwings/custom-functions-code", custom_functions_code),
+        ("/xlwings/custom-functions-code.js", custom_functions_code),
+        ("/xlwings/custom-scripts-meta", kpi.custom_scripts_meta),
+        ("/xlwings/custom-scripts-meta.json", kpi.custom_scripts_meta),
+        ("/manifest.xml", kpi.manifest),
+        ("/taskpane.html", kpi.taskpane),
+    ):
+        routes.append(Route(path, endpoint, methods=["GET"]))
+    if settings.metrics:
+        routes.append(Route("/metrics", kpi.metrics, methods=["GET"]))
+    routes.append(Mount("/web", StaticFiles(directory=WEB / "static", check_dir=False), name="web"))
+    routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
+    app = Starlette(routes=routes, lifespan=kpi.lifespan)
+    app.state.kpi = kpi
+    return FrontDoor(app, settings)

@@ -1,0 +1,160 @@
+"""The front door: what every request passes before it reaches a route.
+
+* Forwarded headers. Behind a reverse proxy the request's own address is the
+  proxy's; X-Forwarded-For, -Proto and -Host are believed only when that
+  address is one of ``KPI_TRUSTED_PROXIES``, and then give the client's
+  address, the scheme it used (https) and the host it asked for, which the
+  manifest's URLs are built from.
+* Trusted hosts. The Host header must be one the server answers to
+  (``KPI_ALLOWED_HOSTS``, the public URL's host, loopback), so that nobody
+  can make the manifest point Excel at a host of their choosing.
+* JSON only. A POST must say ``Content-Type: application/json``. A web page
+  on another origin can send a form or ``text/plain`` without asking, but
+  not JSON: the browser asks first (a CORS preflight), and this server
+  grants no other origin.
+* Security headers on every answer: those that xlwings Server sets (the
+  OWASP secure-headers proposal, relaxed as Excel on the web needs, since it
+  frames the add-in and loads it from another origin).
+
+Written as a plain ASGI middleware: it adds next to nothing to a one-cell call.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import orjson
+
+from addin.server.settings import Settings
+
+Scope = dict[str, Any]
+
+#: xlwings Server's defaults (OWASP) with its Excel-on-the-web overrides.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
+    (name.lower().encode(), value.encode())
+    for name, value in {
+        "Cache-Control": "no-store, max-age=0",
+        "Cross-Origin-Embedder-Policy": "require-corp",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+        "Referrer-Policy": "no-referrer",
+        "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+        "X-Content-Type-Options": "nosniff",
+        "X-Permitted-Cross-Domain-Policies": "none",
+    }.items()
+)
+_IMAGES = (b".png", b".jpg", b".jpeg", b".gif", b".svg", b".ico", b".webp", b".bmp")
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def _host_name(host: str) -> str:
+    """The host of a Host header, without its port: ``[::1]:8000`` is ``[::1]``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+async def _refuse(send: Any, status: int, message: str) -> None:
+    body = orjson.dumps({"detail": message})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *SECURITY_HEADERS,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class FrontDoor:
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.any_host = "*" in settings.allowed_hosts
+        self.hosts = frozenset(host.lower() for host in settings.hosts())
+        self.proxies = settings.proxy_networks()
+
+    def _trusted_proxy(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.proxies)
+
+    def _forwarded(self, scope: Scope) -> None:
+        """Believe the proxy's X-Forwarded-* headers (see the module docstring)."""
+        client = scope.get("client")
+        if not self.proxies or not client or not self._trusted_proxy(client[0]):
+            return
+        forwarded_for = _header(scope, b"x-forwarded-for")
+        if forwarded_for:
+            # The nearest address that is not one of our proxies is the client.
+            for item in reversed(forwarded_for.decode("latin-1").split(",")):
+                address = item.strip()
+                if address and not self._trusted_proxy(address):
+                    scope["client"] = (address, 0)
+                    break
+        proto = _header(scope, b"x-forwarded-proto")
+        if proto:
+            scheme = proto.decode("latin-1").split(",")[0].strip().lower()
+            if scheme in ("http", "https"):
+                scope["scheme"] = scheme
+        host = _header(scope, b"x-forwarded-host")
+        if host:
+            value = host.decode("latin-1").split(",")[0].strip().encode("latin-1")
+            scope["headers"] = [
+                (key, value if key == b"host" else old)
+                for key, old in scope["headers"]
+                if key != b"x-forwarded-host"
+            ]
+            if _header(scope, b"host") is None:
+                scope["headers"].append((b"host", value))
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self._forwarded(scope)
+        host = (_header(scope, b"host") or b"").decode("latin-1")
+        if not self.any_host and _host_name(host) not in self.hosts:
+            await _refuse(
+                send,
+                400,
+                f"this server does not answer to the host {host[:60]!r}; whoever runs it "
+                "can add it to KPI_ALLOWED_HOSTS",
+            )
+            return
+        if scope["method"] == "POST":
+            content_type = (_header(scope, b"content-type") or b"").split(b";")[0].strip()
+            if content_type.lower() != b"application/json":
+                await _refuse(
+                    send,
+                    415,
+                    "kpi serve takes JSON only: the request's Content-Type must be "
+                    "application/json",
+                )
+                return
+        image = scope["path"].encode("latin-1", "replace").lower().endswith(_IMAGES)
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {key.lower() for key, _ in headers}
+                for key, value in SECURITY_HEADERS:
+                    # Excel on Windows shows no ribbon icons that may not be cached.
+                    if key not in present and not (image and key == b"cache-control"):
+                        headers.append((key, value))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
