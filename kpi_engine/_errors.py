@@ -116,6 +116,12 @@ def _pickles_as_it_is(value: Any) -> bool:
     return is_cell_value(value)
 
 
+def short_repr(value: Any) -> str:
+    """Any value as Python writes it, shortened to about ``SHOWN_CHARACTERS``
+    without ever building the whole of a huge or deeply nested value."""
+    return _shortened(_SHORT_REPR.repr(value))
+
+
 def _shortened(text: str) -> str:
     if len(text) <= SHOWN_CHARACTERS:
         return text

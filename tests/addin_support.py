@@ -45,17 +45,10 @@ class Server:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        timeout: float = 60,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, str, bytes]:
-        """One real HTTP request; returns (status, content type, body).
-        ``body`` is sent as JSON, or as it is when it is bytes."""
-        status, response_headers, answer = self.exchange(method, path, body, timeout, headers)
+    def request(self, *args: Any, **kwargs: Any) -> tuple[int, str, bytes]:
+        """One real HTTP request, as ``exchange`` takes it; returns (status,
+        content type, body)."""
+        status, response_headers, answer = self.exchange(*args, **kwargs)
         return status, response_headers.get("content-type", ""), answer
 
     def exchange(
@@ -66,7 +59,9 @@ class Server:
         timeout: float = 60,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        """As ``request``, with every response header (names in lower case)."""
+        """One real HTTP request; returns (status, every response header with
+        its name in lower case, body). ``body`` is sent as JSON, or as it is
+        when it is bytes."""
         connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             raw = body is None or isinstance(body, bytes)
@@ -90,6 +85,22 @@ class Server:
             "POST", "/xlwings/custom-functions-call", office_js_body(func_name, args, runtime)
         )
         return status, json.loads(body)
+
+
+def run_node(script: Path, *args: str, stdin: str | None = None, timeout: float = 120) -> Any:
+    """Run a Node.js script of tests/node; its last line of output, as JSON."""
+    node = shutil.which("node")
+    assert node, "Node.js is needed for this test (make test checks for it)"
+    result = subprocess.run(
+        [node, str(script), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def office_js_body(func_name: str, args: list[Any], runtime: str = "1.4") -> dict[str, Any]:

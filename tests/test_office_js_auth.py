@@ -5,21 +5,18 @@ single sign-on."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import jinja2
 import pytest
 
+from tests.addin_support import run_node
 from tests.conftest import ROOT
 
 WEB = ROOT / "addin" / "server" / "web"
 AUTH_JS = WEB / "static" / "auth.js"
 SCRIPT = ROOT / "tests" / "node" / "auth_js.mjs"
-NODE = shutil.which("node")
 CLIENT_ID = "0b7e9f3a-2c4d-4e6f-8a1b-3c5d7e9f1a2b"
 OFFICE = "{http://schemas.microsoft.com/office/taskpaneappversionoverrides}"
 
@@ -32,16 +29,7 @@ templates = jinja2.Environment(
 
 @pytest.fixture(scope="module")
 def auth_js_results() -> dict[str, Any]:
-    assert NODE, "Node.js is needed for this test (make test checks for it)"
-    result = subprocess.run(
-        [NODE, str(SCRIPT), str(AUTH_JS)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return run_node(SCRIPT, str(AUTH_JS), timeout=60)  # type: ignore[no-any-return]
 
 
 # --- auth.js ---------------------------------------------------------------------------

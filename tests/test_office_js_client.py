@@ -5,8 +5,6 @@ does: values, #VALUE! messages and #DIV/0! results arrive as Excel shows them.""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from typing import Any
 
 import kpi_engine
@@ -14,27 +12,17 @@ from addin import functions
 from tests.addin_support import (
     example_args,
     office_js_argument,
+    run_node,
     running_server,
     undefined_args,
 )
 from tests.conftest import ALL_KPIS, ROOT
 
 CLIENT = ROOT / "tests" / "node" / "office_js_client.mjs"
-NODE = shutil.which("node")
 
 
 def run_client(base_url: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
-    assert NODE, "Node.js is needed for this test (make test checks for it)"
-    result = subprocess.run(
-        [NODE, str(CLIENT), base_url],
-        input=json.dumps(calls),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return run_node(CLIENT, base_url, stdin=json.dumps(calls))  # type: ignore[no-any-return]
 
 
 def test_xlwings_client_in_node_calls_every_function() -> None:

@@ -261,9 +261,7 @@ class KpiApp:
             client=request.scope.get("client"),
             user=user,
         )
-        # A 401 says how to authenticate, as RFC 6750 asks.
-        headers = {"WWW-Authenticate": "Bearer"} if answer.status == 401 else None
-        return Response(answer.body, answer.status, headers, media_type="application/json")
+        return _response(answer)
 
     # --- routes ----------------------------------------------------------------
 
@@ -272,15 +270,9 @@ class KpiApp:
 
     async def custom_scripts_call(self, request: Request) -> Response:
         name = request.path_params["script_name"]
-        if calls.script(self.scripts_module, name) is None:
-            return Response(
-                calls.error_answer(
-                    f"Custom script {calls.quote(name)} doesn't exist yet: define it with "
-                    f"@script in {self.scripts_module}"
-                ).body,
-                400,
-                media_type="application/json",
-            )
+        missing = calls.no_such_script(self.scripts_module, name)
+        if missing is not None:
+            return _response(missing)
         return await self.answer(
             request, calls.answer_script, self.scripts_module, name, function=f"script:{name}"
         )
@@ -339,6 +331,12 @@ async def custom_functions_meta(request: Request) -> Response:
 
 async def custom_functions_code(request: Request) -> Response:
     return Response(CODE_JS, media_type="text/javascript")
+
+
+def _response(answer: calls.Answer) -> Response:
+    # A 401 says how to authenticate, as RFC 6750 asks.
+    headers = {"WWW-Authenticate": "Bearer"} if answer.status == 401 else None
+    return Response(answer.body, answer.status, headers, media_type="application/json")
 
 
 def _address(client: Any) -> str:

@@ -24,7 +24,6 @@ import importlib
 import logging
 import math
 import re
-import reprlib
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -35,26 +34,12 @@ import xlwings as xw
 import xlwings.server
 
 from addin import functions
+from kpi_engine._errors import short_repr
 
 log = logging.getLogger("kpi.serve")
 
 #: Bodies larger than this are parsed with the garbage collector paused.
 LARGE_BODY = 64 * 1024
-#: How much of an offending value a message quotes.
-QUOTE = 40
-
-
-class _Quoting(reprlib.Repr):
-    def repr_int(self, x: int, level: int) -> str:
-        # Python refuses to write out whole numbers of more than 4,300 digits.
-        if x.bit_length() > 256:
-            return f"<a whole number of {x.bit_length():,} bits>"
-        return super().repr_int(x, level)
-
-
-_QUOTING = _Quoting()
-_QUOTING.maxlevel, _QUOTING.maxdict, _QUOTING.maxlist = 3, 4, 4
-_QUOTING.maxstring = _QUOTING.maxother = _QUOTING.maxlong = QUOTE
 _VERSION = re.compile(r"(\d{1,4})\.(\d{1,4})")
 #: The function's name near the start of a body, as xlwings' client writes it.
 _FUNCTION_NAME = re.compile(rb'"func_name"\s*:\s*"([a-z_]{1,64})"')
@@ -102,13 +87,8 @@ def take_body(body: bytes | Path) -> bytes:
     return body
 
 
-def quote(value: Any) -> str:
-    """A value as a message shows it: at most ``QUOTE`` characters, built
-    without ever writing out the whole of a huge or deeply nested value."""
-    text = _QUOTING.repr(value)
-    if len(text) > QUOTE:
-        text = text[: QUOTE - 1] + "…"
-    return text
+#: A value as a message shows it: at most a short prefix of it.
+quote = short_repr
 
 
 def error_answer(message: str, status: int = 400, function: str = "", cells: int = 0) -> Answer:
@@ -403,15 +383,21 @@ def _check_book(data: Any) -> None:
         raise BadCallError("the workbook the task pane sent has no client or version")
 
 
+def no_such_script(module_name: str, name: str) -> Answer | None:
+    """The answer for a button whose script does not exist; None when it does."""
+    if script(module_name, name) is not None:
+        return None
+    return error_answer(
+        f"Custom script {quote(name)} doesn't exist yet: define it with @script in {module_name}"
+    )
+
+
 def answer_script(module_name: str, name: str, spooled: bytes | Path) -> Answer:
     """The answer to a task pane button: the actions that change the workbook."""
     body = take_body(spooled)
-    function = script(module_name, name)
-    if function is None:
-        return error_answer(
-            f"Custom script {quote(name)} doesn't exist yet: define it with @script "
-            f"in {module_name}"
-        )
+    missing = no_such_script(module_name, name)
+    if missing is not None:
+        return missing
     try:
         data = parse(body)
         _check_book(data)
@@ -426,10 +412,13 @@ def answer_script(module_name: str, name: str, spooled: bytes | Path) -> Answer:
             function=name,
         )
     try:
-        module = importlib.import_module(module_name)
         book = asyncio.run(
             xlwings.server.custom_scripts_call(
-                module, name, None, typehint_to_value={xw.Book: book}, args=args
+                importlib.import_module(module_name),
+                name,
+                None,
+                typehint_to_value={xw.Book: book},
+                args=args,
             )
         )
         return Answer(200, orjson.dumps(book.json()), name)

@@ -61,6 +61,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         settings = get_settings()
         self._header_timeout = settings.header_timeout
         self._body_timeout = settings.body_timeout
+        self._keep_alive_timeout = settings.keep_alive_timeout
         self._deadline: asyncio.TimerHandle | None = None
         self._waiting_for = ""
 
@@ -111,4 +112,4 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # this one catches a client that starts the next request and stalls.
         # A pipelined request already read is being answered: no deadline.
         if not pipelined and not self.transport.is_closing():
-            self._arm(self._header_timeout + get_settings().keep_alive_timeout, "request headers")
+            self._arm(self._header_timeout + self._keep_alive_timeout, "request headers")
