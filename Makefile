@@ -54,6 +54,10 @@ system-deps:
 	fi
 	@command -v pdftoppm >/dev/null || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends poppler-utils; }
+	@# Carlito has Calibri's metrics: LibreOffice renders the workbooks with it, and
+	@# the column-width test measures every header and band text in it.
+	@test -f /usr/share/fonts/truetype/crosextra/Carlito-Regular.ttf || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fonts-crosextra-carlito; }
 	@# nginx stands in front of several kpi serve instances in the scale-out
 	@# tests and benchmark, which start it themselves from a folder of their own.
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update && \
@@ -107,7 +111,7 @@ bench: install system-deps
 
 docs: install system-deps
 	$(BIN)/python -m kpi_engine._docs --write
-	$(BIN)/python docs/make_picture.py
+	$(BIN)/python docs/make_pictures.py
 
 clean:
 	rm -rf demo fuzz-failures $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -99,8 +99,10 @@ REPORT_MODULES = (
     "addin/ooxml/__init__.py",
     "addin/ooxml/bounded.py",
     "addin/ooxml/dates.py",
+    "addin/ooxml/font_widths.json",
     "addin/ooxml/names.py",
     "addin/ooxml/sheets.py",
+    "addin/ooxml/widths.py",
     "addin/ooxml/xmltext.py",
     "addin/recipes/__init__.py",
     "addin/recipes/kpis.py",
@@ -110,8 +112,11 @@ REPORT_MODULES = (
     "addin/report/__init__.py",
     "addin/report/charts.py",
     "addin/report/excel.py",
+    "addin/report/layout.py",
     "addin/report/model.py",
+    "addin/report/narrative.py",
     "addin/report/package.py",
+    "addin/styles.py",
 )
 
 

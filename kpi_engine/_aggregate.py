@@ -19,7 +19,7 @@ from ._registry import kpi_function
 
 def _ratio(function: str, numerator: float, denominator: float, denominator_name: str) -> float:
     if denominator == 0:
-        raise KPIUndefinedError(function, f"{denominator_name} is 0")
+        raise KPIUndefinedError(function, f"{denominator_name} is 0", f"zero_{denominator_name}")
     return numerator / denominator
 
 
@@ -240,7 +240,7 @@ def nps_from_counts(promoters: Any, passives: Any, detractors: Any) -> float:
     det = count(name, "detractors", detractors)
     total = pro + pas + det
     if total == 0:
-        raise KPIUndefinedError(name, "there are no responses")
+        raise KPIUndefinedError(name, "there are no responses", "no_responses")
     # An overflowing total would make the NPS 0 or NaN, a wrong answer that looks real.
     if not math.isfinite(total):
         raise too_large(
@@ -329,7 +329,7 @@ def customer_lifetime_value(
     churn = fraction(name, "churn_rate_per_period", churn_rate_per_period)
     if churn == 0:
         raise KPIUndefinedError(
-            name, "churn_rate_per_period is 0, so the expected lifetime has no end"
+            name, "churn_rate_per_period is 0, so the expected lifetime has no end", "no_churn"
         )
     return revenue * margin / churn
 

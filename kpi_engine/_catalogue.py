@@ -128,6 +128,43 @@ def _band(where: str, data: Mapping[str, Any]) -> Band:
     return band
 
 
+# --- sources --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """A document the catalogue cites: its title (as the document gives it, in
+    its language, or a description of ours where it has none), its language,
+    and what else is known of it."""
+
+    id: str
+    title: str
+    language: str
+    described: bool = False
+    published: str = ""
+    publisher: str = ""
+    url: str = ""
+
+    def cited(self) -> str:
+        """The source as a reader should see it: the title in quotes, or the
+        description where the document has no title."""
+        return self.title if self.described else f"“{self.title}”"
+
+
+def _sources(data: Mapping[str, Any]) -> Mapping[str, Source]:
+    sources = {}
+    known = {"title", "language", "described", "published", "publisher", "url"}
+    for source_id, raw in data.items():
+        where = f"sources.toml [{source_id!r}]"
+        unknown = set(raw) - known
+        if unknown:
+            raise CatalogueError(f"{where}: unknown keys {sorted(unknown)}; use {sorted(known)}")
+        if not str(raw.get("title", "")).strip() or not str(raw.get("language", "")).strip():
+            raise CatalogueError(f"{where}: give a title and the document's language")
+        sources[source_id] = Source(id=source_id, **raw)
+    return MappingProxyType(sources)
+
+
 # --- KPIs -----------------------------------------------------------------
 
 
@@ -382,6 +419,28 @@ def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> Bus
     )
 
 
+def _check_cited(
+    sources: Mapping[str, Source], kpis: Mapping[str, KPI], types: Mapping[str, BusinessType]
+) -> None:
+    cited = [(f"kpis.toml [{kpi.id}]", source) for kpi in kpis.values() for source in kpi.sources]
+    cited += [
+        (f"kpis.toml [{kpi.id}] example", example.source)
+        for kpi in kpis.values()
+        for example in kpi.examples
+        if example.source
+    ]
+    for profile in types.values():
+        cited.append((f"business_types/{profile.id}.toml", profile.source))
+        cited += [
+            (f"business_types/{profile.id}.toml [{entry.id}]", entry.source)
+            for entry in profile.kpis
+            if entry.source
+        ]
+    for where, source in cited:
+        if source not in sources:
+            raise CatalogueError(f"{where}: the source {source!r} is not listed in sources.toml")
+
+
 def _load() -> tuple[Mapping[str, KPI], Mapping[str, BusinessType]]:
     raw_kpis = _read_toml("kpis.toml")
     kpis = {kpi_id: _kpi(kpi_id, data) for kpi_id, data in raw_kpis.items()}
@@ -397,9 +456,11 @@ def _load() -> tuple[Mapping[str, KPI], Mapping[str, BusinessType]]:
     for name in type_files:
         type_id = name.removesuffix(".toml")
         types[type_id] = _profile(type_id, _read_toml("business_types", name), kpis)
+    _check_cited(SOURCES, kpis, types)
     return MappingProxyType(kpis), MappingProxyType(types)
 
 
+SOURCES: Mapping[str, Source] = _sources(_read_toml("sources.toml"))
 KPIS, BUSINESS_TYPES = _load()
 
 

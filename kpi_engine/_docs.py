@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ._catalogue import BUSINESS_TYPES, KPIS
-from ._text import format_bands
+from .display import format_bands
 
 README_PATH = Path(__file__).resolve().parent.parent / "README.md"
 _MARKERS = re.compile(r"(<!-- catalogue:start -->\n)(.*?)(<!-- catalogue:end -->)", re.S)
@@ -47,7 +47,7 @@ def render_readme_section() -> str:
             "|---|---|---|---|---|---|",
         ]
         for entry in business_type.kpis:
-            bands = format_bands(entry)
+            bands = format_bands(entry, "en", business_type.currency)
             lines.append(
                 f"| `{entry.id}` | {_cell(entry.title['en'])} | {entry.unit} | "
                 f"{bands.get('typical', '-')} | {bands.get('above_average', '-')} | "

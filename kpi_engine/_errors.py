@@ -177,13 +177,18 @@ class KPIUndefinedError(ZeroDivisionError):
     """A KPI that has no value for this data, such as a rate over zero customers.
 
     Excel shows it as ``#DIV/0!``; the engine never turns it into 0, NaN or
-    infinity, which would read as a real measurement.
+    infinity, which would read as a real measurement. ``reason`` says why in
+    English, for the message; ``code`` says it for programs and for the
+    report, which words it in the reader's language (``templates/reasons.toml``):
+    ``zero_<argument>`` when a denominator is 0, else a word such as
+    ``no_responses``.
     """
 
-    def __init__(self, function: str, reason: str) -> None:
+    def __init__(self, function: str, reason: str, code: str) -> None:
         self.function = function
         self.reason = reason
+        self.code = code
         super().__init__(f"{function} is undefined: {reason}")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.function, self.reason))
+        return (type(self), (self.function, self.reason, self.code))

@@ -80,7 +80,7 @@ def nps(scores: Any) -> float:
     promoters, passives, detractors = nps_groups("nps", scores)
     total = promoters + passives + detractors
     if total == 0:
-        raise KPIUndefinedError("nps", "there are no responses")
+        raise KPIUndefinedError("nps", "there are no responses", "no_responses")
     # Multiply before dividing: (6 - 2) * 100 / 10 is exactly 40, 0.4 * 100 is not.
     return (promoters - detractors) * 100 / total
 
@@ -118,7 +118,7 @@ def nps_margin(scores: Any, confidence: Any = 0.95) -> float:
     promoters, passives, detractors = nps_groups(name, scores)
     responses = promoters + passives + detractors
     if responses == 0:
-        raise KPIUndefinedError(name, "there are no responses")
+        raise KPIUndefinedError(name, "there are no responses", "no_responses")
     adjusted_n = responses + 3
     promoter_share = (promoters + 0.75) / adjusted_n
     detractor_share = (detractors + 0.75) / adjusted_n
@@ -136,7 +136,7 @@ def csat_from_scores(scores: Any, satisfied_min: Any = 4) -> float:
     counts = read_counts(name, "scores", scores, number_value)
     responses = counts.total()
     if responses == 0:
-        raise KPIUndefinedError(name, "there are no responses")
+        raise KPIUndefinedError(name, "there are no responses", "no_responses")
     satisfied = sum(n for score, n in counts.items() if score >= threshold)
     return satisfied / responses
 
@@ -147,7 +147,7 @@ def repeat_purchase_rate_from_orders(customer_ids: Any) -> float:
     name = "repeat_purchase_rate_from_orders"
     orders = read_counts(name, "customer_ids", customer_ids, id_key)
     if not orders:
-        raise KPIUndefinedError(name, "there are no orders")
+        raise KPIUndefinedError(name, "there are no orders", "no_orders")
     repeaters = sum(1 for n in orders.values() if n >= 2)
     return repeaters / len(orders)
 
@@ -183,7 +183,7 @@ def avg_fulfillment_time_from_timestamps(requested_at: Any, delivered_at: Any) -
         if start is not None and finish is not None and finish >= start:
             durations.append(finish - start)
     if not durations:
-        raise KPIUndefinedError(name, "no row has both a request and a delivery time")
+        raise KPIUndefinedError(name, "no row has both a request and a delivery time", "no_deliveries")
     return math.fsum(durations) * 24 / len(durations)
 
 
@@ -195,7 +195,7 @@ def completion_rate_from_statuses(statuses: Any, completed_status: Any = "comple
     counts = read_counts(name, "statuses", statuses, id_key)
     total = counts.total()
     if total == 0:
-        raise KPIUndefinedError(name, "there are no statuses")
+        raise KPIUndefinedError(name, "there are no statuses", "no_statuses")
     return counts[wanted] / total if wanted is not None else 0.0
 
 
@@ -203,7 +203,7 @@ def _start_and_end(function: str, ids_at_start: Any, ids_at_end: Any) -> tuple[s
     start = set(read_counts(function, "ids_at_start", ids_at_start, id_key))
     end = set(read_counts(function, "ids_at_end", ids_at_end, id_key))
     if not start:
-        raise KPIUndefinedError(function, "there are no customers at the start")
+        raise KPIUndefinedError(function, "there are no customers at the start", "no_customers_at_start")
     return start, end
 
 

@@ -16,7 +16,7 @@ import click
 from . import _catalogue as catalogue
 from ._errors import KPIInputError, KPIUndefinedError
 from ._labels import labels
-from ._text import format_bands
+from .display import format_bands
 
 EXIT_BAD_INPUT = 2
 EXIT_UNDEFINED = 3
@@ -99,7 +99,7 @@ def list_command(type_id: str | None, lang: str, as_json: bool) -> None:
                 "title": entry.title[lang],
                 "unit": entry.unit,
                 "bands": {name: band.figures() for name, band in entry.bands.items()},
-                "bands_text": format_bands(entry),
+                "bands_text": format_bands(entry, lang, profile.currency),
                 "bands_source": entry.source,
                 "note": entry.note,
             }
@@ -122,7 +122,7 @@ def list_command(type_id: str | None, lang: str, as_json: bool) -> None:
         ]
     ]
     for entry in profile.kpis:
-        bands = format_bands(entry)
+        bands = format_bands(entry, lang, profile.currency)
         rows.append(
             [
                 entry.id,

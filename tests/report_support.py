@@ -119,3 +119,24 @@ def add_tables(book: Any, business_type: str, rows: dict[str, Any]) -> None:
             len(columns) - 1,
             {"name": name, "columns": [{"header": c.id} for c in columns], "data": data},
         )
+
+
+def kpi_table(values: list[list[Any]], ids: set[str]) -> dict[str, dict[str, Any]]:
+    """The report sheet's KPI table, read back as plain values: per KPI id, its
+    cells by column name (``addin.report.layout.KPI_COLUMNS``, and ``kpi``)."""
+    from addin.report.layout import KPI_COLUMNS  # noqa: PLC0415
+
+    keys = ("kpi", *KPI_COLUMNS)
+    id_column = keys.index("id")
+    return {
+        row[id_column]: dict(zip(keys, row, strict=False))
+        for row in values
+        if len(row) > id_column and row[id_column] in ids
+    }
+
+
+def sheet_values(report: Any) -> list[list[Any]]:
+    """The values of the report sheet that ``report`` lays out."""
+    from addin.report.layout import lay_out  # noqa: PLC0415
+
+    return lay_out(report).values()

@@ -15,11 +15,13 @@ from python_calamine import CalamineWorkbook
 
 import kpi_engine
 from addin.recipes import month_shift, recipe_for
+from addin.report.model import reasons
 from addin.report.offline import make_report, refresh_file
 from addin.starter import StarterOptions, new_workbook
+from kpi_engine import display
 from kpi_engine._inputs import to_serial
 from tests.addin_support import KPI
-from tests.report_support import FIXED_CLOCK
+from tests.report_support import FIXED_CLOCK, kpi_table, sheet_values
 from tests.starter_reader import KPIValue, compute, read_workbook
 
 AS_OF = dt.date(2024, 7, 15)
@@ -67,12 +69,51 @@ def test_report_json_equals_the_engine_for_every_type(
         assert path.read_bytes() == before  # kpi report writes nothing
 
 
-def test_report_text_names_every_kpi(starters: dict[tuple[str, str], Path]) -> None:
+def test_report_text_is_a_table_in_the_workbook_language(
+    starters: dict[tuple[str, str], Path],
+) -> None:
     result = kpi("report", str(starters["songwriting", "nl"]), "--period", "2024-05")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("songwriting, 2024-05 (nl)")
-    for entry in kpi_engine.BUSINESS_TYPES["songwriting"].kpis:
-        assert re.search(rf"^{entry.id} ", result.stdout, re.MULTILINE)
+    assert "\x1b[" not in result.stdout  # piped: no colours
+    lines = result.stdout.splitlines()
+    profile = kpi_engine.BUSINESS_TYPES["songwriting"]
+    assert lines[0] == f"KPI-rapport: {profile.title['nl']}, mei 2024"
+    assert lines[1].split()[:2] == ["KPI", "Waarde"]
+    report = make_report(starters["songwriting", "nl"], dt.date(2024, 5, 1))
+    ratings = kpi_engine._labels.labels("nl")["ratings"]
+    for entry, line in zip(profile.kpis, lines[2:], strict=False):
+        assert line.startswith(entry.title["nl"])
+        kpi_report = next(k for k in report.kpis if k.id == entry.id)
+        if kpi_report.value is not None:
+            # The value with its unit, as Dutch writes it, and the band in Dutch.
+            assert display.format_value(kpi_report.value, entry.unit, "nl") in line
+            assert ratings[kpi_report.band] in line
+        assert line == line.rstrip()
+
+
+def test_report_json_carries_what_programs_need(starters: dict[tuple[str, str], Path]) -> None:
+    result = kpi("report", str(starters["celebrity_video", "fr"]), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["business_type"], report["language"], report["period"]) == (
+        "celebrity_video",
+        "fr",
+        "2024-06",
+    )
+    assert report["currency"] == "USD"
+    assert report["period_text"] == "juin 2024"
+    for kpi_id, entry in report["kpis"].items():
+        for key in ("value", "previous", "change", "target", "gap", "band", "target_met"):
+            assert key in entry, (kpi_id, key)
+        assert "margin" in entry and "data_notes" in entry
+        if entry["value"] is not None and entry["previous"] is not None:
+            assert entry["change"] == pytest.approx(entry["value"] - entry["previous"])
+        if entry["value"] is not None and entry["target"] is not None:
+            assert entry["gap"] == pytest.approx(entry["value"] - entry["target"])
+            better = "higher" if entry["direction"] == "higher" else "lower"
+            met = entry["value"] >= entry["target"] if better == "higher" else entry["value"] <= entry["target"]
+            assert entry["target_met"] is met
+    assert report["kpis"]["nps"]["margin"] is not None
 
 
 @pytest.mark.parametrize(
@@ -87,16 +128,16 @@ def test_refresh_writes_the_sheet_of_the_workbook_language(
     assert result.returncode == 0, result.stderr
     values = CalamineWorkbook.from_path(str(out)).get_sheet_by_name(sheet).to_python()
     _, _, expected = compute(starters["celebrity_video", language], language)
-    rows = {row[1]: row for row in values if len(row) > 1}
+    rows = kpi_table(values, {value.kpi_id for value in expected})
     for value in expected:
-        assert rows[value.kpi_id][2] == value.value
-        assert rows[value.kpi_id][0] == value.title
+        assert rows[value.kpi_id]["value"] == value.value
+        assert rows[value.kpi_id]["kpi"] == value.title
     # The narrative writes the numbers as the language does: "23,4 %" in French.
     churn = next(v for v in expected if v.kpi_id == "completion_rate")
     assert churn.value is not None
     shown = f"{churn.value * 100:.1f}".replace(".", decimal)
     narrative = [
-        row[1] for row in values if row and row[0] == churn.title and row[1] != "completion_rate"
+        row[1] for row in values if row and row[0] == churn.title and isinstance(row[1], str)
     ]
     assert re.search(re.escape(shown) + r"[\s\u00a0\u202f]?%", narrative[-1]), narrative
 
@@ -139,7 +180,7 @@ def compute_for(path: Path, period: dt.date) -> tuple[str, dt.date, list[KPIValu
             )
             why = ""
         except kpi_engine.KPIUndefinedError as undefined:
-            value, why = None, undefined.reason
+            value, why = None, undefined.code
         values.append(KPIValue(entry.id, entry.title["en"], entry.unit, value, None, why))
     return business_type, period, values
 
@@ -158,10 +199,11 @@ def test_a_kpi_with_no_value_shows_a_dash_and_why(
     assert [k.reason for k in undefined] == [v.why_undefined for v in engine if v.value is None]
     assert defined
     for kpi_report in undefined:
-        assert kpi_report.reason
-        assert kpi_report.reason in kpi_report.narrative
-        assert kpi_report.status == "undefined"
-    grid_values = report.values()
+        # The reason is a code, worded in the report's language in the sentence.
+        assert kpi_report.reason_text == reasons("en")[kpi_report.reason]
+        assert kpi_report.reason_text in kpi_report.narrative
+        assert kpi_report.target_met is None
+    table = kpi_table(sheet_values(report), {k.id for k in report.kpis})
     for kpi_report in report.kpis:
-        row = next(r for r in grid_values if r[1] == kpi_report.id)
-        assert row[2] == ("-" if kpi_report.value is None else kpi_report.value)
+        row = table[kpi_report.id]
+        assert row["value"] == ("-" if kpi_report.value is None else kpi_report.value)

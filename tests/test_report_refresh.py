@@ -19,12 +19,12 @@ from python_calamine import CalamineWorkbook
 
 import kpi_engine
 from addin.recipes import month_shift, recipe_for
-from addin.report.model import nps_margin_for
+from addin.report.model import nps_margin_for, reasons
 from kpi_engine._inputs import to_serial
 from tests.addin_support import KPI
 from tests.conftest import ROOT
 from tests.libreoffice import convert
-from tests.report_support import add_tables, starter_rows
+from tests.report_support import add_tables, kpi_table, starter_rows
 
 BUSINESS_TYPE = "celebrity_video"
 PERIOD = dt.date(2024, 6, 1)
@@ -118,9 +118,8 @@ def report_rows(path: Path, sheet: str = "Report") -> list[list[Any]]:
     return CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()
 
 
-def kpi_rows(values: list[list[Any]]) -> dict[str, list[Any]]:
-    ids = {entry.id for entry in kpi_engine.BUSINESS_TYPES[BUSINESS_TYPE].kpis}
-    return {row[1]: row for row in values if len(row) > 1 and row[1] in ids}
+def kpi_rows(values: list[list[Any]]) -> dict[str, dict[str, Any]]:
+    return kpi_table(values, {entry.id for entry in kpi_engine.BUSINESS_TYPES[BUSINESS_TYPE].kpis})
 
 
 def run_refresh(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -239,12 +238,25 @@ def test_changed_parts_only_gain_the_report_entries(
     assert types == before["[Content_Types].xml"].decode()
     styles_before = before["xl/styles.xml"].decode()
     styles_after = after["xl/styles.xml"].decode()
-    head = styles_before.split("<cellXfs")[0]
-    assert styles_after.startswith(head)
-    old_xfs = styles_before.split("<cellXfs")[1].split(">", 1)[1].split("</cellXfs>")[0]
-    new_xfs = styles_after.split("<cellXfs")[1].split(">", 1)[1].split("</cellXfs>")[0]
-    assert new_xfs.startswith(old_xfs)  # existing cell formats keep their indexes
-    assert styles_after.split("</cellXfs>")[1] == styles_before.split("</cellXfs>")[1]
+    # Number formats, fonts, fills and cell formats only gain entries at the
+    # end of their lists: existing indexes keep their meaning; nothing else changes.
+    outside_before, outside_after = styles_before, styles_after
+    for tag in ("numFmts", "fonts", "fills", "cellXfs"):
+        old_list, new_list = style_list(styles_before, tag), style_list(styles_after, tag)
+        assert new_list.startswith(old_list), tag
+        outside_before = without_list(outside_before, tag)
+        outside_after = without_list(outside_after, tag)
+    assert outside_after == outside_before
+
+
+def style_list(styles: str, tag: str) -> str:
+    """The entries of one list of a styles part (empty when it has none)."""
+    found = re.search(rf"<{tag}\b[^>]*?(?:/>|>(.*?)</{tag}>)", styles, re.S)
+    return "" if found is None else found.group(1) or ""
+
+
+def without_list(styles: str, tag: str) -> str:
+    return re.sub(rf"<{tag}\b[^>]*?(?:/>|>.*?</{tag}>)", "", styles, flags=re.S)
 
 
 def test_report_values_equal_the_engine(
@@ -260,24 +272,28 @@ def test_report_values_equal_the_engine(
         row = by_id[entry.id]
         expected = engine_value(rows, entry.id, PERIOD)
         before = engine_value(rows, entry.id, previous_month)
-        assert row[2] == ("-" if expected is None else expected), entry.id
-        assert row[3] == ("-" if before is None else before), entry.id
+        assert row["value"] == ("-" if expected is None else expected), entry.id
+        assert row["previous"] == ("-" if before is None else before), entry.id
         if expected is not None:
             assert (
-                row[7]
+                row["band"]
                 == kpi_engine._labels.labels("en")["ratings"][
                     kpi_engine.benchmark_band(entry.id, expected, BUSINESS_TYPE)
                 ]
             )
-    # The NPS is undefined for the period (no answers): a dash, and the reason.
-    assert by_id["nps"][2] == "-"
+    # The NPS is undefined for the period (no answers): a dash, and the reason
+    # in words (no English engine message).
+    assert by_id["nps"]["value"] == "-"
     start = to_serial("test", "month", PERIOD)
     with pytest.raises(kpi_engine.KPIUndefinedError) as undefined:
         recipe_for(BUSINESS_TYPE, "nps").compute(rows, start, month_shift(start, 1))
-    narrative = [row for row in values if row and row[0] == by_id["nps"][0] and row[1] != "nps"]
-    assert undefined.value.reason in narrative[-1][1]
-    assert by_id["nps"][5] == 45  # the TARGET_NPS named cell
-    # Twelve trend months ending with the period, each value the engine's.
+    title = by_id["nps"]["kpi"]
+    narrative = [row for row in values if row and row[0] == title and row[1] != "-"]
+    assert reasons("en")[undefined.value.code] in narrative[-1][1]
+    assert by_id["nps"]["target"] == 45  # the TARGET_NPS named cell
+    assert by_id["nps"]["target_met"] == "no target"  # no value, so no verdict
+    # Twelve trend months ending with the period, each value the engine's; a
+    # month without a value is a blank cell.
     month_row = next(i for i, row in enumerate(values) if row and row[0] == "Month")
     header = values[month_row]
     for offset, row in enumerate(values[month_row + 1 : month_row + 13]):
@@ -286,7 +302,7 @@ def test_report_values_equal_the_engine(
         for entry, cell in zip(profile.kpis, row[1:], strict=False):
             assert header[1 + profile.kpis.index(entry)] == entry.title["en"]
             expected = engine_value(rows, entry.id, month)
-            assert cell == ("-" if expected is None else expected), (entry.id, month)
+            assert cell == ("" if expected is None else expected), (entry.id, month)
 
 
 def test_nps_margin_is_the_engine_margin(tmp_path: Path) -> None:
@@ -305,8 +321,8 @@ def test_nps_margin_is_the_engine_margin(tmp_path: Path) -> None:
         if start <= to_serial("test", "day", day) < month_shift(start, 1) and score is not None
     ]
     assert answered
-    assert row[9] == kpi_engine.nps_margin(answered)
-    assert nps_margin_for(rows, PERIOD) == row[9]
+    assert row["margin"] == kpi_engine.nps_margin(answered)
+    assert nps_margin_for(rows, PERIOD) == row["margin"]
 
 
 @pytest.mark.filterwarnings("ignore:Sparkline Group extension:UserWarning")  # openpyxl reading
@@ -330,9 +346,9 @@ def test_libreoffice_recalculates_the_result_without_errors(
                         value,
                     )
         report = book["Report"]
-        got = {row[1]: row for row in report.iter_rows(values_only=True) if row[1] in expected}
+        got = kpi_table([list(row) for row in report.iter_rows(values_only=True)], set(expected))
         for kpi_id, row in expected.items():
-            if row[2] == "-":
-                assert got[kpi_id][2] == "-"
+            if row["value"] == "-":
+                assert got[kpi_id]["value"] == "-"
             else:  # LibreOffice keeps 15 significant digits
-                assert got[kpi_id][2] == pytest.approx(row[2], rel=1e-13)
+                assert got[kpi_id]["value"] == pytest.approx(row["value"], rel=1e-13)

@@ -636,7 +636,7 @@ def _clv_marketing_engine(rows: Rows, s: float, e: float) -> EngineCall:
     at_start, at_end = _keys_at(rows, "Customers", s, e)
     if not at_start:
         raise kpi_engine.KPIUndefinedError(
-            "customer_lifetime_value", "there are no customers at the start"
+            "customer_lifetime_value", "there are no customers at the start", "no_customers_at_start"
         )
     churn = kpi_engine.churn_rate_from_ids(sorted(at_start), sorted(at_end))
     return EngineCall(
@@ -674,7 +674,9 @@ def _clv_funnel_engine(rows: Rows, s: float, e: float) -> EngineCall:
     mask = _monthly_mask(rows, "Funnel", columns, s, e, shares=True)
     revenue, at_start, churned = (total(data.read(c, _kind("Funnel", c)), mask) for c in columns)
     if at_start == 0:
-        raise kpi_engine.KPIUndefinedError("customer_lifetime_value", "customers_at_start is 0")
+        raise kpi_engine.KPIUndefinedError(
+            "customer_lifetime_value", "customers_at_start is 0", "zero_customers_at_start"
+        )
     churn = kpi_engine.churn_rate(churned, at_start)
     return EngineCall(
         "customer_lifetime_value",

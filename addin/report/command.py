@@ -6,8 +6,12 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from addin.report.model import Report
 
 
 def _period(value: str | None) -> dt.date | None:
@@ -21,8 +25,84 @@ def _period(value: str | None) -> dt.date | None:
         raise click.BadParameter(str(error)) from None
 
 
-def _shown(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6g}"
+#: Terminal colours of the bands and of a target met or missed.
+_BAND_COLOURS = {
+    "exceptional": {"fg": "green", "bold": True},
+    "above_average": {"fg": "green"},
+    "typical": {"fg": "yellow"},
+    "below_typical": {"fg": "red"},
+    "unrated": {"dim": True},
+}
+_TARGET_COLOURS = {"met": {"fg": "green"}, "missed": {"fg": "red"}, "no_target": {"dim": True}}
+
+
+def _table(rows: list[list[tuple[str, dict[str, object]]]], right: set[int]) -> list[str]:
+    """Rows of (text, click.style options) as aligned lines; ``right``: the
+    columns aligned to the right (numbers). Colour never changes the widths."""
+    widths = [max(len(row[i][0]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = []
+        for index, ((text, colour), width) in enumerate(zip(row, widths, strict=True)):
+            if index == len(widths) - 1 and index not in right:
+                width = 0  # nothing follows the last column: no trailing spaces
+            padded = text.rjust(width) if index in right else text.ljust(width)
+            cells.append(click.style(padded, **colour) if colour else padded)  # type: ignore[arg-type]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def print_report(report: Report) -> None:
+    """The report as a table in its language, in colour on a terminal
+    (``click.echo`` drops the colours when the output is not one)."""
+    from addin.recipes.notes import message, notes_words  # noqa: PLC0415
+    from addin.report.model import words  # noqa: PLC0415
+    from kpi_engine import display  # noqa: PLC0415
+    from kpi_engine._labels import labels  # noqa: PLC0415
+
+    said = words(report.language)
+    heads = said["headings"]
+    ratings = labels(report.language)["ratings"]
+    click.echo(
+        click.style(said["title"].format(type=report.business_title), bold=True)
+        + f", {display.format_month(report.period, report.language)}"
+    )
+    keys = ("kpi", "value", "previous", "change", "target", "band", "target_met")
+    rows: list[list[tuple[str, dict[str, object]]]] = [
+        [(heads[key], {"bold": True}) for key in keys]
+    ]
+    for kpi in report.kpis:
+        better = kpi.change_is_better
+        change = report.difference_text(kpi, kpi.change)
+        rows.append(
+            [
+                (kpi.title, {}),
+                (report.text(kpi, kpi.value) or "-", {}),
+                (report.text(kpi, kpi.previous) or "-", {}),
+                (
+                    "-" if change is None else change,
+                    {} if better is None else {"fg": "green" if better else "red"},
+                ),
+                (report.text(kpi, kpi.target) or "-", {}),
+                (
+                    "-" if kpi.band is None else ratings[kpi.band],
+                    {} if kpi.band is None else _BAND_COLOURS[kpi.band],
+                ),
+                (labels(report.language)["target_met"][kpi.target_status], _TARGET_COLOURS[kpi.target_status]),
+            ]
+        )
+    for line in _table(rows, right={1, 2, 3, 4}):
+        click.echo(line)
+    undefined = [kpi for kpi in report.kpis if kpi.value is None]
+    if undefined:
+        click.echo()
+    for kpi in undefined:
+        click.echo(f"{kpi.title}: {said['no_value']} ({kpi.reason_text})")
+    notes = notes_words(report.language)
+    click.echo()
+    click.echo(f"{notes['title']}:" if report.notes else notes["none"])
+    for note in report.notes:
+        click.echo(f"- {message(note, report.language)}")
 
 
 @click.command("report")
@@ -32,12 +112,15 @@ def _shown(value: float | None) -> str:
     "--json",
     "as_json",
     is_flag=True,
-    help="A JSON object: business type, language, period, the KPIs by id, the data notes.",
+    help="A JSON object: business type, language, currency, period, each KPI by id "
+    "(value, previous, change, target, gap, band, target_met, margin, data notes), "
+    "and all the data notes.",
 )
 def report_command(file: Path, period: str | None, as_json: bool) -> None:
-    """Print what a refresh of FILE would write, per KPI, and the data notes:
-    the rows the KPIs leave out and why. Writes nothing."""
-    from addin.recipes.notes import message, notes_words  # noqa: PLC0415
+    """Print what a refresh of FILE would write: per KPI its value, the month
+    before, the change, the target, the benchmark band and whether the target
+    is met, in the workbook's language; then the data notes (the rows the
+    KPIs leave out, and why). Writes nothing."""
     from addin.report.offline import make_report  # noqa: PLC0415
     from addin.report.package import ReportError  # noqa: PLC0415
 
@@ -49,18 +132,7 @@ def report_command(file: Path, period: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.summary(), indent=2, ensure_ascii=False))
         return
-    click.echo(f"{report.business_type}, {report.period:%Y-%m} ({report.language})")
-    click.echo(f"{'kpi':<28} {'value':>12} {'previous':>12}  {'band':<14} status")
-    for kpi in report.kpis:
-        click.echo(
-            f"{kpi.id:<28} {_shown(kpi.value):>12} {_shown(kpi.previous):>12}  "
-            f"{kpi.band or '-':<14} {kpi.status}" + (f"  ({kpi.reason})" if kpi.reason else "")
-        )
-    words = notes_words(report.language)
-    click.echo()
-    click.echo(f"{words['title']}:" if report.notes else words["none"])
-    for note in report.notes:
-        click.echo(f"- {message(note, report.language)}")
+    print_report(report)
 
 
 @click.command("refresh")

@@ -10,24 +10,17 @@ the report sheet as values with their number formats.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from addin.ooxml import dates
+from addin.ooxml.widths import column_pixels
 from addin.recipes import TableRows
 from addin.report import charts
+from addin.report.layout import GENERAL, Cell, SheetLayout, lay_out
 from addin.report.model import Report, ReportInputs, build_report, report_sheet_names, utc_now
 from addin.report.package import read_inputs
-
-#: Excel number format codes of the report's formats.
-NUMBER_FORMATS = {
-    "integer": "#,##0",
-    "decimal": "#,##0.00",
-    "percent": "0.00%",
-    "month": "mmm yyyy",
-    "datetime": "yyyy-mm-dd hh:mm",
-}
-
+from addin.styles import STYLES, Style
 
 def _bare(name: str) -> str:
     return name.rsplit("!", 1)[-1]
@@ -100,7 +93,9 @@ class BookInputs:
 def read_book(book: Any, period: dt.date | None = None) -> ReportInputs:
     """The report's inputs from an xlwings Book (any engine)."""
     data = read_inputs(BookInputs(book), period)
-    return ReportInputs(data.business_type, data.language, data.period, data.rows, data.targets)
+    return ReportInputs(
+        data.business_type, data.language, data.period, data.rows, data.targets, data.currency
+    )
 
 
 def _excel_value(value: Any) -> Any:
@@ -110,42 +105,85 @@ def _excel_value(value: Any) -> Any:
     return value
 
 
+def _runs(row: tuple[Cell | None, ...], key: Callable[[Cell], Any]) -> Iterator[tuple[int, int, Any]]:
+    """(first column, last column, key) of each run of cells in a row with the
+    same key (0-based columns; empty cells end a run)."""
+    column = 0
+    while column < len(row):
+        cell = row[column]
+        if cell is None:
+            column += 1
+            continue
+        wanted = key(cell)
+        end = column
+        while end + 1 < len(row) and row[end + 1] is not None and key(row[end + 1]) == wanted:  # type: ignore[arg-type]
+            end += 1
+        yield column, end, wanted
+        column = end + 1
+
+
+def _apply_style(target: Any, style: Style) -> None:
+    """One style of ``addin.styles`` through the Book API, on a range."""
+    font = target.font
+    if style.bold:
+        font.bold = True
+    if style.italic:
+        font.italic = True
+    if style.size != Style().size:
+        font.size = style.size
+    if style.color is not None:
+        font.color = f"#{style.color}"
+    if style.fill is not None:
+        target.color = f"#{style.fill}"
+    if style.wrap:
+        target.wrap_text = True
+    if style.horizontal is not None:
+        target.horizontal_alignment = style.horizontal
+    if style.vertical is not None:
+        target.vertical_alignment = style.vertical
+
+
+def _column_width(book: Any, width: float) -> float:
+    """A layout width (characters) in the unit of the engine's column widths:
+    points on Office.js and in xlwings Lite, characters in classic Excel (COM)."""
+    if book.app.engine.name == "remote":
+        return column_pixels(width) * 0.75
+    return width
+
+
 def write_book(book: Any, report: Report) -> Any:
-    """Write the report sheet (replacing an earlier one) through the Book API."""
+    """Write the report sheet (replacing an earlier one) through the Book API:
+    values, number formats, styles, column widths, row heights, merged cells
+    and the charts, as the layout says (``addin.report.layout``)."""
+    layout = lay_out(report)
     existing = [sheet.name for sheet in book.sheets if sheet.name in report_sheet_names()]
     if existing:
         sheet = book.sheets[existing[0]]
+        used = sheet.used_range
         sheet.clear()
+        # Cells merged by an earlier refresh stay merged through a clear.
+        sheet.range((1, 1), (max(used.last_cell.row, 1), max(used.last_cell.column, 1))).unmerge()
     else:
         sheet = book.sheets.add(name=report.sheet_name, after=book.sheets[len(book.sheets) - 1])
-    values = [[_excel_value(v) for v in row] for row in report.values()]
-    sheet["A1"].value = values
-    for r, row in enumerate(report.grid, start=1):
-        c = 0
-        while c < len(row):
-            cell = row[c]
-            fmt = None if cell is None else NUMBER_FORMATS.get(cell.fmt)
-            if fmt is None:
-                c += 1
-                continue
-            end = c
-            while (
-                end + 1 < len(row)
-                and row[end + 1] is not None
-                and NUMBER_FORMATS.get(row[end + 1].fmt) == fmt  # type: ignore[union-attr]
-            ):
-                end += 1
-            sheet.range((r, c + 1), (r, end + 1)).number_format = fmt
-            c = end + 1
-    add_charts(sheet, report)
+    sheet["A1"].value = [[_excel_value(v) for v in row] for row in layout.values()]
+    for r, row in enumerate(layout.grid, start=1):
+        for first, last, fmt in _runs(row, lambda cell: cell.fmt):
+            if fmt != GENERAL:
+                sheet.range((r, first + 1), (r, last + 1)).number_format = fmt
+        for first, last, name in _runs(row, lambda cell: cell.style):
+            if name != "plain":
+                _apply_style(sheet.range((r, first + 1), (r, last + 1)), STYLES[name])
+    for column, width in enumerate(layout.widths, start=1):
+        sheet.range((1, column)).column_width = _column_width(book, width)
+    for row, height in sorted(layout.heights.items()):
+        sheet.range((row, 1)).row_height = height
+    for row, first, last in layout.merges:
+        sheet.range((row, first + 1), (row, last + 1)).merge()
+    add_charts(sheet, report, layout)
     return sheet
 
 
-#: Size of a KPI chart in points, and how many rows it takes on the sheet.
-_CHART_WIDTH, _CHART_HEIGHT, _CHART_ROWS = 360, 220, 15
-
-
-def add_charts(sheet: Any, report: Report) -> None:
+def add_charts(sheet: Any, report: Report, layout: SheetLayout) -> None:
     """One line chart per KPI over the report's trend table, where missing.
 
     Charts already on the report sheet (from an earlier refresh, in Excel or
@@ -153,34 +191,27 @@ def add_charts(sheet: Any, report: Report) -> None:
     cells, so they are left as they are.
     """
     present = {chart.name for chart in sheet.charts}
-    layout = charts.trend_layout(report)
-    for index, _kpi in enumerate(report.kpis):
+    for index, place in enumerate(layout.charts):
         name = f"KPI chart {index + 1}"
         if name in present:
             continue
-        column = layout.columns[index]
         # The KPI's title heads its column, so it becomes the chart's title.
-        source = sheet.range(
-            f"{column}{layout.first_month_row - 1}:{column}{layout.last_month_row}"
-        )
-        anchor = sheet.range(
-            (len(report.grid) + 2 + (index // 2) * _CHART_ROWS, 1 + (index % 2) * 6)
-        )
+        source = sheet.range(charts.series_range(layout, index).replace("$", ""))
+        width, height = place.width * 0.75, place.height * 0.75
         try:
             # xlwings Server and xlwings Lite: Office.js makes the chart from type and data.
             sheet.charts.add(
-                0,
-                0,
-                _CHART_WIDTH,
-                _CHART_HEIGHT,
+                place.left,
+                place.top,
+                width,
+                height,
                 chart_type="line",
                 source=source,
                 name=name,
-                anchor=anchor,
             )
         except TypeError:
             # Classic xlwings (COM) places a chart by position, then sets it up.
-            chart = sheet.charts.add(anchor.left, anchor.top, _CHART_WIDTH, _CHART_HEIGHT)
+            chart = sheet.charts.add(place.left, place.top, width, height)
             chart.chart_type = "line"
             chart.set_source_data(source)
             chart.name = name

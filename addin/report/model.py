@@ -1,94 +1,75 @@
-"""The report: one model for the task pane, ``kpi report`` and ``kpi refresh``.
+"""The report: one model for the task pane, ``kpi report``, ``kpi refresh``
+and the HTML page.
 
 ``build_report`` takes what a workbook holds (business type, language,
-period, table rows as columns, targets and settings) and returns the report
-sheet as a grid of cells (a value and the number format it needs) together
-with a summary per KPI and the data notes. Every value comes from the
-recipes of ``addin.recipes``: the same computation as the starter
-workbook's formulas, under the same data rules. Nothing here reads or
-writes a file.
+currency, period, table rows as columns, targets and settings) and returns
+each KPI's value, previous value, change, target, band, trend and sentence,
+with the data notes; ``addin.report.layout`` lays it out as the report
+sheet. Every value comes from the recipes of ``addin.recipes``: the same
+computation as the starter workbook's formulas, under the same data rules.
+Nothing here reads or writes a file.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import jinja2
-from babel import Locale
-from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal, parse_pattern
-
 import kpi_engine
 from addin.recipes import Rows, as_rows, month_shift, recipe_for
-from addin.recipes.notes import Note, data_notes, message, notes_words
+from addin.recipes.notes import Note, data_notes, message
 from addin.recipes.rules import pick, within
+from kpi_engine import display
+from kpi_engine._catalogue import SOURCES, Source
+from kpi_engine._errors import describe_value
 from kpi_engine._inputs import first_of_month, to_serial
 from kpi_engine._labels import labels, templates_dir
+from kpi_engine._records import nps_groups
 
-#: Number formats a report cell may need, as Excel built-in format ids (so
-#: the workbook's styles only gain cell formats, never number formats).
-FORMATS: Mapping[str, int] = {
-    "general": 0,
-    "integer": 3,  # #,##0
-    "decimal": 4,  # #,##0.00
-    "percent": 10,  # 0.00%
-    "month": 17,  # mmm-yy
-    "datetime": 22,  # m/d/yyyy h:mm
-}
-
-#: The number format of a value in each unit.
-UNIT_FORMATS: Mapping[str, str] = {
-    "fraction": "percent",
-    "count": "integer",
-}
-
-DASH = "-"
 TREND_MONTHS = 12
 
 
 @dataclass(frozen=True)
-class Cell:
-    value: Any  # str, float, int, datetime.date/datetime, or None
-    fmt: str = "general"
-
-
-@dataclass(frozen=True)
 class KPIReport:
+    """One KPI of the report, in the KPI's unit (rates as fractions)."""
+
     id: str
     title: str
     unit: str
+    direction: str  # higher or lower: which way is better
     value: float | None
     previous: float | None
-    change: float | None
+    change: float | None  # value - previous
     target: float | None
-    gap: float | None
-    band: str | None  # band id: exceptional, above_average, ..., unrated
-    status: str  # met, missed, no_target, undefined
-    margin: float | None
-    reason: str  # why the value is undefined, else ""
+    gap: float | None  # value - target
+    band: str | None  # exceptional, above_average, typical, below_typical, unrated
+    target_met: bool | None  # None: no value or no target
+    margin: float | None  # NPS margin of error, in points
+    answers: int | None  # the survey answers behind the NPS margin
+    reason: str  # code of why the value is undefined, else ""
+    reason_text: str  # that reason in the report's language
     narrative: str
     trend: tuple[float | None, ...]
+    notes: tuple[Note, ...] = ()
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "unit": self.unit,
-            "value": self.value,
-            "previous": self.previous,
-            "change": self.change,
-            "target": self.target,
-            "gap": self.gap,
-            "band": self.band,
-            "status": self.status,
-            "margin": self.margin,
-            "undefined_because": self.reason or None,
-        }
+    @property
+    def change_is_better(self) -> bool | None:
+        """Whether the change is for the better (None: no change, or none known)."""
+        if self.change is None or self.change == 0:
+            return None
+        return (self.change > 0) == (self.direction == "higher")
+
+    @property
+    def target_status(self) -> str:
+        """met, missed or no_target (also when there is no value)."""
+        if self.target_met is None:
+            return "no_target"
+        return "met" if self.target_met else "missed"
 
 
 @dataclass(frozen=True)
@@ -98,40 +79,90 @@ class ReportInputs:
     period: dt.date  # any day of the reporting month
     rows: Rows
     targets: Mapping[str, float | None] = field(default_factory=dict)
+    currency: str | None = None  # the workbook's; default: the business type's
 
 
 @dataclass(frozen=True)
 class Report:
     business_type: str
+    business_title: str
     language: str
+    currency: str
     sheet_name: str
     period: dt.date
     refreshed_at: dt.datetime
     kpis: tuple[KPIReport, ...]
     months: tuple[dt.date, ...]
-    grid: tuple[tuple[Cell | None, ...], ...]
+    source: Source | None
     notes: tuple[Note, ...] = ()
+
+    def text(self, kpi: KPIReport, number: float | None, *, long: bool = False) -> str | None:
+        """A value of ``kpi`` as this report's reader writes it (None stays None)."""
+        if number is None:
+            return None
+        return display.format_value(number, kpi.unit, self.language, self.currency, long=long)
+
+    def difference_text(
+        self, kpi: KPIReport, number: float | None, *, signed: bool = True, long: bool = False
+    ) -> str | None:
+        if number is None:
+            return None
+        return display.format_difference(
+            number, kpi.unit, self.language, self.currency, signed=signed, long=long
+        )
 
     def summary(self) -> dict[str, Any]:
         """What ``kpi report --json`` prints: the report's subject, each KPI by
         id, and the data notes."""
+        ratings = labels(self.language)["ratings"]
         return {
             "business_type": self.business_type,
+            "business_type_title": self.business_title,
             "language": self.language,
+            "currency": self.currency,
             "period": f"{self.period:%Y-%m}",
-            "kpis": {kpi.id: kpi.summary() for kpi in self.kpis},
-            "data_notes": [
-                {**note.summary(), "message": message(note, self.language)} for note in self.notes
-            ],
+            "period_text": display.format_month(self.period, self.language),
+            "refreshed_at": self.refreshed_at.isoformat(),
+            "benchmark_source": None
+            if self.source is None
+            else {"id": self.source.id, "title": self.source.title},
+            "kpis": {
+                kpi.id: {
+                    "title": kpi.title,
+                    "unit": kpi.unit,
+                    "direction": kpi.direction,
+                    "value": kpi.value,
+                    "previous": kpi.previous,
+                    "change": kpi.change,
+                    "target": kpi.target,
+                    "gap": kpi.gap,
+                    "band": kpi.band,
+                    "band_text": None if kpi.band is None else ratings[kpi.band],
+                    "target_met": kpi.target_met,
+                    "margin": kpi.margin,
+                    "undefined_because": kpi.reason or None,
+                    "undefined_text": kpi.reason_text or None,
+                    "shown": {
+                        "value": self.text(kpi, kpi.value),
+                        "previous": self.text(kpi, kpi.previous),
+                        "change": self.difference_text(kpi, kpi.change),
+                        "target": self.text(kpi, kpi.target),
+                        "gap": self.difference_text(kpi, kpi.gap),
+                    },
+                    "trend": {
+                        f"{month:%Y-%m}": value
+                        for month, value in zip(self.months, kpi.trend, strict=True)
+                    },
+                    "data_notes": [note_summary(note, self.language) for note in kpi.notes],
+                }
+                for kpi in self.kpis
+            },
+            "data_notes": [note_summary(note, self.language) for note in self.notes],
         }
 
-    def values(self) -> list[list[Any]]:
-        """The grid as plain values (None for an empty cell)."""
-        width = max(len(row) for row in self.grid)
-        return [
-            [None if cell is None else cell.value for cell in row] + [None] * (width - len(row))
-            for row in self.grid
-        ]
+
+def note_summary(note: Note, language: str) -> dict[str, Any]:
+    return {**note.summary(), "message": message(note, language)}
 
 
 def utc_now() -> dt.datetime:
@@ -140,7 +171,16 @@ def utc_now() -> dt.datetime:
 
 @cache
 def words(language: str) -> Mapping[str, Any]:
+    """The report's own words (``templates/report/words.toml``)."""
     with templates_dir().joinpath("report", "words.toml").open("rb") as handle:
+        data: dict[str, Any] = tomllib.load(handle)
+    return data[language]  # type: ignore[no-any-return]
+
+
+@cache
+def reasons(language: str) -> Mapping[str, str]:
+    """Why a KPI has no value, by code (``templates/reasons.toml``)."""
+    with templates_dir().joinpath("reasons.toml").open("rb") as handle:
         data: dict[str, Any] = tomllib.load(handle)
     return data[language]  # type: ignore[no-any-return]
 
@@ -153,39 +193,6 @@ def report_sheet_names() -> frozenset[str]:
     return frozenset(sheet_name(language) for language in kpi_engine.LANGUAGES)
 
 
-@cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FunctionLoader(
-            lambda name: templates_dir().joinpath("report", name).read_text(encoding="utf-8")
-        ),
-        autoescape=False,  # plain text for a cell, not HTML
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=False,
-    )
-
-
-# --- numbers in words, per language ---------------------------------------------
-
-
-def format_number(value: float, unit: str, language: str, currency: str) -> str:
-    """A value as a reader of that language writes it: "38,5 %" in French."""
-    if unit == "fraction":
-        pattern = parse_pattern(Locale.parse(language).percent_formats[None].pattern)
-        pattern.frac_prec = (1, 1)
-        return pattern.apply(value, Locale.parse(language))
-    if unit == "currency":
-        return format_currency(value, currency, locale=language)
-    if unit == "count":
-        return format_decimal(value, format="#,##0", locale=language)
-    return format_decimal(value, format="#,##0.0#", locale=language)
-
-
-def format_change(value: float, unit: str, language: str, currency: str) -> str:
-    text = format_number(abs(value), unit, language, currency)
-    return ("+" if value >= 0 else "\u2212") + text
-
-
 # --- the computation ----------------------------------------------------------------
 
 
@@ -195,205 +202,114 @@ def kpi_value(business_type: str, kpi_id: str, rows: Rows, month: dt.date) -> fl
     return recipe_for(business_type, kpi_id).compute(rows, start, month_shift(start, 1))
 
 
-def nps_margin_for(rows: Rows, month: dt.date) -> float | None:
-    """The NPS margin of error of a month's survey answers (None without answers)."""
+def survey_scores(rows: Rows, month: dt.date) -> list[Any]:
+    """The month's recommend scores that count (the NPS's own data rules apply)."""
     survey = rows.get("Survey")
     if survey is None or "recommend_score" not in survey:
-        return None
+        return []
     start = to_serial("report", "month", month)
-    scores = pick(
+    return pick(
         survey["recommend_score"], within(survey, "answered_on", start, month_shift(start, 1))
     )
+
+
+def nps_margin_for(rows: Rows, month: dt.date) -> float | None:
+    """The NPS margin of error of a month's survey answers (None without answers)."""
     try:
-        return kpi_engine.nps_margin(scores)
+        return kpi_engine.nps_margin(survey_scores(rows, month))
     except kpi_engine.KPIUndefinedError:
         return None
 
 
-def _status(direction: str, value: float | None, target: float | None) -> str:
-    if value is None:
-        return "undefined"
-    if target is None:
-        return "no_target"
-    met = value >= target if direction == "higher" else value <= target
-    return "met" if met else "missed"
+def _answers(rows: Rows, month: dt.date) -> int:
+    """How many answers the NPS of the month counts."""
+    return sum(nps_groups("nps", survey_scores(rows, month)))
+
+
+def _reason(error: Exception, language: str) -> tuple[str, str]:
+    """The code and the words of why a KPI has no value."""
+    said = reasons(language)
+    if isinstance(error, kpi_engine.KPIUndefinedError):
+        return error.code, said.get(error.code, error.reason)
+    # Data rows never get here (the data rules leave bad cells out); a
+    # setting can, such as a gross margin of 150 %.
+    assert isinstance(error, kpi_engine.KPIInputError)
+    setting = error.argument.upper()
+    value = describe_value(error.value)
+    return "bad_setting", said["bad_setting"].format(setting=setting, value=value)
+
+
+def _target_met(direction: str, value: float | None, target: float | None) -> bool | None:
+    if value is None or target is None:
+        return None
+    return value >= target if direction == "higher" else value <= target
 
 
 def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_now) -> Report:
-    """The report of ``inputs``: a grid of cells and a summary per KPI."""
+    """The report of ``inputs``: every KPI of the business type for the period."""
+    from addin.report.narrative import sentence  # noqa: PLC0415  (it imports this module)
+
     profile = kpi_engine.get_business_type(inputs.business_type, "report", "business type")
     language = kpi_engine.check_language(inputs.language, "report", "language")
+    currency = (inputs.currency or profile.currency).upper()
     period = first_of_month(inputs.period)
     rows = as_rows(inputs.rows)
     months = tuple(first_of_month(period, offset) for offset in range(1 - TREND_MONTHS, 1))
-    say = words(language)
-    ratings = labels(language)["ratings"]
-    template = _environment().get_template(f"narrative.{language}.j2")
-    period_text = format_date(period, "MMMM yyyy", locale=language)
+    notes = tuple(data_notes(profile.id, rows))
 
     reports = []
     for entry in profile.kpis:
         trend: list[float | None] = []
-        reason = ""
+        reason = reason_text = ""
         for month in months:
             try:
                 trend.append(kpi_value(profile.id, entry.id, rows, month))
-            except kpi_engine.KPIUndefinedError as undefined:
+            except (kpi_engine.KPIUndefinedError, kpi_engine.KPIInputError) as error:
                 trend.append(None)
                 if month == period:
-                    reason = undefined.reason
-            except kpi_engine.KPIInputError as wrong:
-                # Data rows never get here (the data rules leave bad cells
-                # out); a setting can, such as a gross margin of 150 %.
-                trend.append(None)
-                if month == period:
-                    reason = str(wrong)
+                    reason, reason_text = _reason(error, language)
         value, previous = trend[-1], trend[-2]
-        change = None if value is None or previous is None else value - previous
         target = inputs.targets.get(entry.id)
-        gap = None if value is None or target is None else value - target
-        band = None if value is None else kpi_engine.benchmark_band(entry.id, value, profile.id)
-        status = _status(entry.direction, value, target)
-        margin = nps_margin_for(rows, period) if entry.kpi.id == "nps" else None
-        if value is None:
-            margin = None
-
-        def text(number: float | None, unit: str = entry.unit) -> str | None:
-            if number is None:
-                return None
-            return format_number(number, unit, language, profile.currency)
-
-        narrative = " ".join(
-            template.render(
-                title=entry.title[language],
-                period=period_text,
-                value=text(value),
-                previous=text(previous),
-                change=None
-                if change is None
-                else format_change(change, entry.unit, language, profile.currency),
-                margin=None if margin is None else format_decimal(margin, "#,##0.0", language),
-                band_id=band,
-                band=None if band is None else ratings[band],
-                target=text(target),
-                met=status == "met",
-                gap=None if gap is None else text(abs(gap)),
-                reason=reason,
-            ).split()
-        )
+        margin = answers = None
+        if entry.kpi.id == "nps" and value is not None:
+            margin = nps_margin_for(rows, period)
+            answers = _answers(rows, period)
         reports.append(
             KPIReport(
-                entry.id,
-                entry.title[language],
-                entry.unit,
-                value,
-                previous,
-                change,
-                target,
-                gap,
-                band,
-                status,
-                margin,
-                reason,
-                narrative,
-                tuple(trend),
+                id=entry.id,
+                title=entry.title[language],
+                unit=entry.unit,
+                direction=entry.direction,
+                value=value,
+                previous=previous,
+                change=None if value is None or previous is None else value - previous,
+                target=target,
+                gap=None if value is None or target is None else value - target,
+                band=None if value is None else kpi_engine.benchmark_band(entry.id, value, profile.id),
+                target_met=_target_met(entry.direction, value, target),
+                margin=margin,
+                answers=answers,
+                reason=reason,
+                reason_text=reason_text,
+                narrative="",
+                trend=tuple(trend),
+                notes=tuple(note for note in notes if entry.id in note.kpis),
             )
         )
 
-    refreshed = clock()
-    notes = tuple(data_notes(profile.id, rows))
-    grid = _grid(profile, language, say, ratings, period, months, reports, refreshed, notes)
-    return Report(
-        profile.id,
-        language,
-        str(say["sheet"]),
-        period,
-        refreshed,
-        tuple(reports),
-        months,
-        grid,
-        notes,
+    report = Report(
+        business_type=profile.id,
+        business_title=profile.title[language],
+        language=language,
+        currency=currency,
+        sheet_name=sheet_name(language),
+        period=period,
+        refreshed_at=clock(),
+        kpis=tuple(reports),
+        months=months,
+        source=SOURCES.get(profile.source),
+        notes=notes,
     )
-
-
-def _number(value: float | None, unit: str) -> Cell:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return Cell(DASH)
-    return Cell(value, UNIT_FORMATS.get(unit, "decimal"))
-
-
-def _grid(
-    profile: kpi_engine.BusinessType,
-    language: str,
-    say: Mapping[str, Any],
-    ratings: Mapping[str, str],
-    period: dt.date,
-    months: tuple[dt.date, ...],
-    reports: list[KPIReport],
-    refreshed: dt.datetime,
-    notes: tuple[Note, ...],
-) -> tuple[tuple[Cell | None, ...], ...]:
-    heads = say["headings"]
-    units = labels(language)["units"]
-    rows: list[tuple[Cell | None, ...]] = [
-        (Cell(say["title"].format(type=profile.title[language])),),
-        (Cell(say["period"]), Cell(period, "month")),
-        (Cell(say["refreshed"]), Cell(refreshed, "datetime")),
-        (),
-        tuple(
-            Cell(heads[key])
-            for key in (
-                "kpi",
-                "id",
-                "value",
-                "previous",
-                "change",
-                "target",
-                "gap",
-                "band",
-                "status",
-                "margin",
-                "unit",
-            )
-        ),
-    ]
-    for kpi in reports:
-        unit = profile.currency if kpi.unit == "currency" else units[kpi.unit]
-        rows.append(
-            (
-                Cell(kpi.title),
-                Cell(kpi.id),
-                _number(kpi.value, kpi.unit),
-                _number(kpi.previous, kpi.unit),
-                _number(kpi.change, kpi.unit),
-                _number(kpi.target, kpi.unit),
-                _number(kpi.gap, kpi.unit),
-                Cell(DASH if kpi.band is None else ratings[kpi.band]),
-                Cell(say["status"][kpi.status]),
-                Cell(DASH) if kpi.margin is None else Cell(kpi.margin, "decimal"),
-                Cell(unit),
-            )
-        )
-    rows.append(())
-    rows.append((Cell(say["trend"]),))
-    # Right of the trend table, after a blank column, the charts' copy of it:
-    # an empty cell where the table shows a dash, which a line chart leaves
-    # as a gap (a dash would be plotted as zero).
-    titles = tuple(Cell(kpi.title) for kpi in reports)
-    rows.append((Cell(say["month"]), *titles, None, *titles))
-    for index, month in enumerate(months):
-        shown = tuple(_number(kpi.trend[index], kpi.unit) for kpi in reports)
-        charted = tuple(None if cell.value == DASH else cell for cell in shown)
-        rows.append((Cell(month, "month"), *shown, None, *charted))
-    rows.append(())
-    rows.append((Cell(say["narrative"]),))
-    for kpi in reports:
-        rows.append((Cell(kpi.title), Cell(kpi.narrative)))
-    rows.append(())
-    said = notes_words(language)
-    rows.append((Cell(said["title"]),))
-    if not notes:
-        rows.append((Cell(said["none"]),))
-    for note in notes:
-        rows.append((Cell(note.check.table), Cell(message(note, language))))
-    return tuple(rows)
+    # The sentences say what the report says, in its words and formats.
+    told = tuple(dataclasses.replace(kpi, narrative=sentence(report, kpi)) for kpi in report.kpis)
+    return dataclasses.replace(report, kpis=told)

@@ -32,7 +32,9 @@ def make_report(
     finally:
         package.close()
     return build_report(
-        ReportInputs(data.business_type, data.language, data.period, data.rows, data.targets),
+        ReportInputs(
+            data.business_type, data.language, data.period, data.rows, data.targets, data.currency
+        ),
         clock,
     )
 
@@ -71,7 +73,14 @@ def refresh_file(
     try:
         data = read_data(package, period)
         report = build_report(
-            ReportInputs(data.business_type, data.language, data.period, data.rows, data.targets),
+            ReportInputs(
+                data.business_type,
+                data.language,
+                data.period,
+                data.rows,
+                data.targets,
+                data.currency,
+            ),
             clock,
         )
         changed, new = plan_parts(package, report)

@@ -346,6 +346,7 @@ class WorkbookData:
     period: dt.date
     rows: Rows
     targets: Mapping[str, float | None]
+    currency: str | None = None  # the CURRENCY cell's ISO code, where it holds one
 
 
 def _sheet_words() -> dict[str, set[str]]:
@@ -664,7 +665,12 @@ def read_inputs(source: InputSource, period: dt.date | None = None) -> WorkbookD
     check_tables(business_type, source.tables(), where)
     profile = kpi_engine.get_business_type(business_type)
     wanted = tables_for(business_type)
-    named = ["PERIOD", "GROSS_MARGIN", *(f"TARGET_{e.id.upper()}" for e in profile.kpis)]
+    named = [
+        "PERIOD",
+        "GROSS_MARGIN",
+        "CURRENCY",
+        *(f"TARGET_{e.id.upper()}" for e in profile.kpis),
+    ]
     source.load(wanted, named)
     if period is None:
         value = source.named("PERIOD")
@@ -682,7 +688,20 @@ def read_inputs(source: InputSource, period: dt.date | None = None) -> WorkbookD
         entry.id: _number(source.named(f"TARGET_{entry.id.upper()}")) for entry in profile.kpis
     }
     check_period_has_data(business_type, rows, period, where)
-    return WorkbookData(business_type, language, period, rows, targets)
+    return WorkbookData(
+        business_type, language, period, rows, targets, currency_from(source.named("CURRENCY"))
+    )
+
+
+def currency_from(value: Any) -> str | None:
+    """The ISO code of a CURRENCY cell ("EUR"), or None where it holds none
+    babel knows: the report then uses the business type's currency."""
+    from babel.numbers import list_currencies  # noqa: PLC0415
+
+    if not isinstance(value, str):
+        return None
+    code = value.strip().upper()
+    return code if code in list_currencies() else None
 
 
 class PackageInputs:

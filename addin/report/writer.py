@@ -5,9 +5,10 @@ Only the report sheet's part is (re)written. What must change with it:
 - a new report sheet adds its part, a ``<sheet>`` entry in ``xl/workbook.xml``,
   a relationship in ``xl/_rels/workbook.xml.rels`` and an override in
   ``[Content_Types].xml``;
-- ``xl/styles.xml`` gains cell formats for the built-in number formats the
-  report uses (percent, thousands, month, date-time) unless it already has
-  them, which is the case from the second refresh on;
+- ``xl/styles.xml`` gains the number formats, fonts, fills and cell formats
+  the report's cells need (``addin.ooxml.stylesheet``), appended after the
+  existing ones unless it already has them, which is the case from the
+  second refresh on;
 - when an existing report sheet is replaced, ``xl/calcChain.xml`` loses the
   entries of its old formula cells (the report holds values only);
 - the report's own drawing and charts (``charts``): the report sheet's
@@ -28,7 +29,7 @@ import os
 import posixpath
 import re
 from collections.abc import Mapping
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from addin.ooxml import xmltext
 from addin.ooxml.bounded import unsafe_member_name
@@ -36,7 +37,9 @@ from addin.ooxml.cells import cell_xml
 from addin.ooxml.names import MAIN, REL, WORKSHEET_CT, WORKSHEET_REL
 from addin.ooxml.zipwriter import ZipWriteError, ZipWriter
 from addin.report import charts
-from addin.report.model import FORMATS, Cell, Report, report_sheet_names
+from addin.ooxml.stylesheet import StylesheetError, add_cell_formats
+from addin.report.layout import SheetLayout, lay_out
+from addin.report.model import Report, report_sheet_names
 from addin.report.package import (
     Package,
     ReportError,
@@ -50,41 +53,58 @@ from addin.report.package import (
 # --- the sheet part ------------------------------------------------------------------
 
 
-def _cell_xml(ref: str, cell: Cell, styles: Mapping[str, int], date1904: bool = False) -> str:
-    return cell_xml(ref, cell.value, styles.get(cell.fmt, 0), date1904=date1904)
-
-
 def sheet_xml(
-    report: Report, styles: Mapping[str, int], drawing: bool = False, date1904: bool = False
+    layout: SheetLayout,
+    styles: Mapping[tuple[str, str], int],
+    drawing: bool = False,
+    date1904: bool = False,
 ) -> bytes:
-    """The report as a worksheet part: values only, inline strings, no formulas;
-    with ``drawing``, the reference to its charts (see ``charts``); dates as
-    serials of the workbook's date system (``date1904``: see ``addin.ooxml.dates``)."""
+    """The report as a worksheet part: values only, inline strings, no formulas,
+    each cell with its cell format (``styles``: by number format and style);
+    columns, row heights and merged cells as the layout says; printed
+    landscape, one page wide; with ``drawing``, the reference to its charts
+    (see ``charts``); dates as serials of the workbook's date system
+    (``date1904``: see ``addin.ooxml.dates``)."""
     rows = []
     width = 1
-    for index, row in enumerate(report.grid, start=1):
+    for index, row in enumerate(layout.grid, start=1):
         cells = "".join(
-            _cell_xml(f"{column_letter(col)}{index}", cell, styles, date1904)
+            cell_xml(
+                f"{column_letter(col)}{index}",
+                cell.value,
+                styles[cell.fmt, cell.style],
+                date1904=date1904,
+            )
             for col, cell in enumerate(row)
             if cell is not None
         )
         width = max(width, len(row))
-        rows.append(f'<row r="{index}">{cells}</row>' if cells else "")
-    last = f"{column_letter(width - 1)}{len(report.grid)}"
-    widths = [44, 28] + [16] * (width - 2)
+        height = layout.heights.get(index)
+        attributes = f' ht="{height:g}" customHeight="1"' if height is not None else ""
+        if cells or attributes:
+            rows.append(f'<row r="{index}"{attributes}>{cells}</row>')
+    last = f"{column_letter(max(width, len(layout.widths)) - 1)}{len(layout.grid)}"
     cols = "".join(
-        f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
-        for i, w in enumerate(widths, start=1)
+        f'<col min="{i}" max="{i}" width="{w:g}" customWidth="1"/>'
+        for i, w in enumerate(layout.widths, start=1)
+    )
+    merges = "".join(
+        f'<mergeCell ref="{column_letter(first)}{row}:{column_letter(last_col)}{row}"/>'
+        for row, first, last_col in layout.merges
     )
     xml = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<worksheet xmlns="{MAIN}" xmlns:r="{REL}">'
+        '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
         f'<dimension ref="A1:{last}"/>'
         '<sheetViews><sheetView workbookViewId="0"/></sheetViews>'
         '<sheetFormatPr defaultRowHeight="15"/>'
         f"<cols>{cols}</cols>"
         f"<sheetData>{''.join(rows)}</sheetData>"
-        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+        + (f'<mergeCells count="{len(layout.merges)}">{merges}</mergeCells>' if merges else "")
+        + '<pageMargins left="0.5" right="0.5" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+        # Landscape, as wide as one page and as long as it takes.
+        '<pageSetup orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
         + (f'<drawing r:id="{charts.SHEET_DRAWING_ID}"/>' if drawing else "")
         + "</worksheet>"
     )
@@ -94,77 +114,27 @@ def sheet_xml(
 # --- styles ------------------------------------------------------------------------
 
 
-def _xf_matches(xf: Any, num_fmt: int) -> bool:
-    return (
-        xf.get("numFmtId") == str(num_fmt)
-        and xf.get("fontId", "0") == "0"
-        and xf.get("fillId", "0") == "0"
-        and xf.get("borderId", "0") == "0"
-        and xf.get("xfId", "0") == "0"
-        and len(xf) == 0
-    )
+def add_styles(
+    package: Package, data: bytes | None, layout: SheetLayout
+) -> tuple[bytes | None, dict[tuple[str, str], int]]:
+    """Cell formats for the layout's cells: those the workbook has, and the
+    missing ones appended (``addin.ooxml.stylesheet``).
 
-
-def add_styles(  # noqa: PLR0912  (reuse or append, three shapes of cellXfs)
-    package: Package, data: bytes | None
-) -> tuple[bytes | None, dict[str, int]]:
-    """Cell formats for the report's number formats: reuse, or append to cellXfs.
-
-    Returns the new styles part (None when unchanged) and the index per format.
+    Returns the new styles part (None when unchanged) and the index per
+    (number format, style).
     """
     if data is None:
         raise ReportError(
             f"{package.path}: the workbook has no styles part (xl/styles.xml); "
             "open and save it in Excel once, then refresh"
         )
-    root = parse_xml(data, "xl/styles.xml", package.path)
-    cell_xfs = root.find(q(MAIN, "cellXfs"))
-    if cell_xfs is None:
-        raise ReportError(
-            f"{package.path}: xl/styles.xml has no cellXfs; expected a workbook styles part"
-        )
-    existing = list(cell_xfs)
-    styles: dict[str, int] = {"general": 0}
-    added: list[str] = []
-    for fmt, num_fmt in FORMATS.items():
-        if fmt == "general":
-            continue
-        for index, xf in enumerate(existing):
-            if _xf_matches(xf, num_fmt):
-                styles[fmt] = index
-                break
-        else:
-            styles[fmt] = len(existing) + len(added)
-            added.append(
-                f'<xf numFmtId="{num_fmt}" fontId="0" fillId="0" borderId="0" xfId="0" '
-                'applyNumberFormat="1"/>'
-            )
-    if not added:
-        return None, styles
-    text = package.text("xl/styles.xml")
-    match = re.search(r"<((?:[A-Za-z_][\w.-]*:)?)cellXfs\b([^>]*?)(/?)>", text)
-    if match is None:
-        raise ReportError(f"{package.path}: cannot find cellXfs in xl/styles.xml")
-    prefix, attributes, empty = match.group(1), match.group(2), match.group(3)
-    new_count = len(existing) + len(added)
-    if re.search(r'\bcount="\d*"', attributes):
-        attributes = re.sub(r'\bcount="\d*"', f'count="{new_count}"', attributes)
-    else:
-        attributes += f' count="{new_count}"'
-    body = "".join(x.replace("<xf ", f"<{prefix}xf ") for x in added)
-    if empty:
-        replacement = f"<{prefix}cellXfs{attributes}>{body}</{prefix}cellXfs>"
-        text = text[: match.start()] + replacement + text[match.end() :]
-    else:
-        close = text.index(f"</{prefix}cellXfs>", match.end())
-        text = (
-            text[: match.start()]
-            + f"<{prefix}cellXfs{attributes}>"
-            + text[match.end() : close]
-            + body
-            + text[close:]
-        )
-    return text.encode("utf-8"), styles
+    parse_xml(data, "xl/styles.xml", package.path)  # well-formed and without entities
+    wanted = [(cell.fmt, cell.style) for row in layout.grid for cell in row if cell is not None]
+    try:
+        text, found = add_cell_formats(package.text("xl/styles.xml"), wanted)
+    except StylesheetError as error:
+        raise ReportError(f"{package.path}: {error}; expected a workbook styles part") from None
+    return (None if text is None else text.encode("utf-8")), found
 
 
 # --- workbook parts when a sheet is added ---------------------------------------------
@@ -241,15 +211,16 @@ def plan_parts(package: Package, report: Report) -> tuple[dict[str, bytes], list
     """The parts to replace or add: {part: new bytes}, and which of them are new."""
     names = set(package.zip.namelist())
     changed: dict[str, bytes] = {}
+    layout = lay_out(report)
     styles_part = "xl/styles.xml"
     styles_data, styles = add_styles(
-        package, package.read(styles_part) if styles_part in names else None
+        package, package.read(styles_part) if styles_part in names else None, layout
     )
     if styles_data is not None:
         changed[styles_part] = styles_data
     # A workbook may count its dates from 1904; the report's dates must follow it.
     date1904 = package.date1904
-    body = sheet_xml(report, styles, drawing=True, date1904=date1904)
+    body = sheet_xml(layout, styles, drawing=True, date1904=date1904)
     existing = report_sheet(package, report.sheet_name)
     new: list[str] = []
     if existing is not None and existing.part in names:
@@ -259,7 +230,7 @@ def plan_parts(package: Package, report: Report) -> tuple[dict[str, bytes], list
             trimmed = _drop_calc_chain_sheet(chain, existing.sheet_id)
             if trimmed != chain:
                 changed["xl/calcChain.xml"] = trimmed.encode("utf-8")
-        new += _plan_charts(package, report, existing.part, changed)
+        new += _plan_charts(package, report, layout, existing.part, changed)
         return changed, new
     if existing is not None:
         raise ReportError(
@@ -288,7 +259,7 @@ def plan_parts(package: Package, report: Report) -> tuple[dict[str, bytes], list
     changed["[Content_Types].xml"] = _add_override(types, part).encode("utf-8")
     changed[part] = body
     new.append(part)
-    new += _plan_charts(package, report, part, changed)
+    new += _plan_charts(package, report, layout, part, changed)
     # The new parts must still parse: a final check before anything is written.
     for name in (package.workbook_part, workbook_rels, "[Content_Types].xml"):
         parse_xml(changed[name], name, package.path)
@@ -296,7 +267,11 @@ def plan_parts(package: Package, report: Report) -> tuple[dict[str, bytes], list
 
 
 def _plan_charts(
-    package: Package, report: Report, sheet_part: str, changed: dict[str, bytes]
+    package: Package,
+    report: Report,
+    layout: SheetLayout,
+    sheet_part: str,
+    changed: dict[str, bytes],
 ) -> list[str]:
     """Add or rewrite the report's drawing and charts; return the parts that are new.
 
@@ -310,11 +285,10 @@ def _plan_charts(
         f"xl/charts/{posixpath.splitext(posixpath.basename(drawing))[0]}_{index + 1}.xml"
         for index in range(len(report.kpis))
     ]
-    layout = charts.trend_layout(report)
     changed[sheet_rels] = charts.relationships(
         [(charts.SHEET_DRAWING_ID, charts.DRAWING_REL, _relative(drawing, sheet_part))]
     )
-    changed[drawing] = charts.drawing_part(len(chart_parts), len(report.grid) + 1)
+    changed[drawing] = charts.drawing_part(layout)
     changed[rels_part(drawing)] = charts.relationships(
         [
             (f"rId{index + 1}", charts.CHART_REL, _relative(chart, drawing))
@@ -328,7 +302,7 @@ def _plan_charts(
     )
     types = _add_override(types, drawing, charts.DRAWING_CT)
     for index, chart in enumerate(chart_parts):
-        changed[chart] = charts.chart_part(report, index, layout)
+        changed[chart] = charts.chart_part(report, layout, index)
         types = _add_override(types, chart, charts.CHART_CT)
     changed["[Content_Types].xml"] = types.encode("utf-8")
     for part in (sheet_rels, drawing, rels_part(drawing), *chart_parts, "[Content_Types].xml"):

@@ -30,8 +30,10 @@ from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.cell_range import CellRange
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.formula import ArrayFormula
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 import kpi_engine
@@ -40,38 +42,29 @@ from addin.ooxml import dynamic_arrays
 from addin.ooxml.atomic import write_atomically
 from addin.ooxml.cells import cell_xml
 from addin.ooxml.formulas import stored_formula
+from addin.ooxml.widths import (
+    fitting_width,
+    longest_word_pixels,
+    row_points,
+    width_for,
+    wrapped,
+)
 from addin.ooxml.zipwriter import ZipWriter
+from addin.styles import STYLES, Style
 from addin.recipes import NEEDS_GROSS_MARGIN, Column, recipe_for, tables_for
 from addin.recipes.notes import checks_for, effect_text, notes_words, problem_text
-from kpi_engine._catalogue import BAND_NAMES, ProfileKPI
+from kpi_engine import display
+from kpi_engine._catalogue import BAND_NAMES, SOURCES, ProfileKPI
 from kpi_engine._cells import END_OF_DATES
 from kpi_engine._inputs import first_of_month
 from kpi_engine._labels import labels, templates_dir
-from kpi_engine._text import format_band
 
 from .sample import sample_tables
 
-CURRENCY_FORMATS = {"EUR": '"€"#,##0.00', "USD": '"$"#,##0.00', "GBP": '"£"#,##0.00'}
-UNIT_FORMATS = {
-    "fraction": "0.0%",
-    "score": "0.0",
-    "points": "0.0",
-    "hours": '0.0" h"',
-    "minutes": '0.0" min"',
-    "count": "#,##0",
-    "per_user": "0.00",
-    "duration": "0.00",
-}
+#: The currencies ``kpi new --currency`` offers.
+CURRENCIES = ("EUR", "USD", "GBP")
+#: How the data sheets show their dates: ISO dates, which every reader reads alike.
 DATE_FORMATS = {"datetime": "yyyy-mm-dd hh:mm", "date": "yyyy-mm-dd", "month": "yyyy-mm"}
-STATUS_FILLS = {
-    "exceptional": "1E8449",
-    "above_average": "82E0AA",
-    "typical": "F9E79F",
-    "below_typical": "F1948A",
-}
-HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-TITLE_FONT = Font(bold=True, size=14)
 DEFAULT_GROSS_MARGIN = 0.6
 #: Rows of a data sheet that carry validation, well past any sample.
 VALIDATED_ROWS = 1_048_576
@@ -152,10 +145,9 @@ class StarterOptions:
         profile = kpi_engine.get_business_type(self.business_type, "kpi new", "TYPE")
         language = kpi_engine.check_language(self.language, "kpi new", "--lang")
         currency = (self.currency or profile.currency).upper()
-        if currency not in CURRENCY_FORMATS:
+        if currency not in CURRENCIES:
             raise StarterError(
-                f"kpi new: --currency is {self.currency!r}; "
-                f"expected one of {', '.join(CURRENCY_FORMATS)}"
+                f"kpi new: --currency is {self.currency!r}; expected one of {', '.join(CURRENCIES)}"
             )
         if self.rows is not None and not 1 <= self.rows <= MAX_ROWS:
             raise StarterError(
@@ -189,22 +181,43 @@ class StarterOptions:
 # --- cells -----------------------------------------------------------------------
 
 
-class _Sheet:
-    """A write-only sheet with small helpers for styled and text cells."""
+def _font(style: Style) -> Font:
+    # The workbook's own default font: openpyxl's styles part makes it Calibri.
+    return Font(
+        name="Calibri", bold=style.bold, italic=style.italic, size=style.size, color=style.color
+    )
 
-    def __init__(self, workbook: Workbook, title: str) -> None:
+
+def _fill(style: Style) -> PatternFill | None:
+    if style.fill is None:
+        return None
+    return PatternFill("solid", fgColor=style.fill, bgColor=style.fill)
+
+
+class _Sheet:
+    """A write-only sheet with small helpers for styled and text cells.
+
+    Write-only sheets write their columns and each row's height with its
+    row: ``widths`` and ``height`` come before the rows they size."""
+
+    def __init__(self, workbook: Workbook, title: str, *, landscape: bool = True) -> None:
         self.ws = workbook.create_sheet(title)
         self.title = title
+        self.rows = 0
+        self.column_widths: list[float] = []
+        # Printed as wide as one page, as long as it takes.
+        self.ws.page_setup.orientation = "landscape" if landscape else "portrait"
+        self.ws.page_setup.fitToWidth = 1
+        self.ws.page_setup.fitToHeight = 0
+        self.ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
 
     def cell(
         self,
         value: Any,
         *,
         fmt: str | None = None,
-        font: Font | None = None,
-        fill: PatternFill | None = None,
+        style: str = "plain",
         text: bool = False,
-        wrap: bool = False,
     ) -> WriteOnlyCell:
         cell = WriteOnlyCell(self.ws, value=value)
         if text and isinstance(value, str):
@@ -212,12 +225,18 @@ class _Sheet:
             cell.data_type = "s"
         if fmt:
             cell.number_format = fmt
-        if font:
-            cell.font = font
-        if fill:
-            cell.fill = fill
-        if wrap:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        look = STYLES[style]
+        if look != Style():
+            cell.font = _font(look)
+            fill = _fill(look)
+            if fill is not None:
+                cell.fill = fill
+            if look.wrap or look.horizontal or look.vertical:
+                cell.alignment = Alignment(
+                    wrap_text=look.wrap or None,
+                    horizontal=look.horizontal,
+                    vertical=look.vertical,
+                )
         return cell
 
     def array(self, formula: str, coordinate: str, *, fmt: str | None = None) -> WriteOnlyCell:
@@ -228,13 +247,39 @@ class _Sheet:
         """A plain formula cell (``formula`` as Excel shows it, no "=")."""
         return self.cell("=" + stored_formula(formula), fmt=fmt)
 
-    def header(self, values: Iterable[str]) -> list[WriteOnlyCell]:
-        return [self.cell(v, font=HEADER_FONT, fill=HEADER_FILL, text=True) for v in values]
+    def header(self, values: Iterable[str | None]) -> list[WriteOnlyCell | None]:
+        """A header row: each title wraps within its column, and the row is as
+        tall as its longest title needs (call after ``widths``)."""
+        titles = list(values)
+        lines = max(
+            len(wrapped(title, self.column_widths[index], bold=True))
+            for index, title in enumerate(titles)
+            if title
+        )
+        self.height(lines)
+        return [None if v is None else self.cell(v, style="header", text=True) for v in titles]
 
     def append(self, row: Sequence[Any]) -> None:
         self.ws.append(list(row))
+        self.rows += 1
+
+    def height(self, lines: int) -> None:
+        """The height of the next row: ``lines`` lines of text."""
+        if lines > 1:
+            self.ws.row_dimensions[self.rows + 1].height = row_points(lines)
+
+    def paragraph(self, text: str, last_column: int, *, style: str = "text") -> None:
+        """A row holding ``text`` across columns A to ``last_column`` (1-based),
+        wrapped, as tall as it needs."""
+        width = sum(self.column_widths[:last_column])
+        self.height(len(wrapped(text, width)))
+        row = self.rows + 1
+        if last_column > 1:
+            self.ws.merged_cells.add(CellRange(f"A{row}:{get_column_letter(last_column)}{row}"))
+        self.append([self.cell(text, style=style, text=True)])
 
     def widths(self, widths: Sequence[float]) -> None:
+        self.column_widths = list(widths)
         for index, width in enumerate(widths, start=1):
             self.ws.column_dimensions[get_column_letter(index)].width = width
 
@@ -281,8 +326,9 @@ def kpi_formula(business_type: str, kpi_id: str, start: str, end: str) -> str:
     return recipe_for(business_type, kpi_id).formula(start, end)
 
 
-def unit_format(unit: str, currency: str) -> str:
-    return CURRENCY_FORMATS[currency] if unit == "currency" else UNIT_FORMATS[unit]
+def header_width(*titles: str, minimum: float = 10.0) -> float:
+    """A column wide enough for the longest word of each title (titles wrap)."""
+    return max(minimum, *(width_for(longest_word_pixels(title, bold=True)) for title in titles))
 
 
 @dataclass(frozen=True)
@@ -305,20 +351,28 @@ class _Context:
         return str(self.profile.title[self.lang])
 
     def fmt(self, entry: ProfileKPI) -> str:
-        return unit_format(entry.unit, self.currency)
+        return display.excel_format(entry.unit, self.lang, self.currency)
+
 
 
 def _write_settings(ctx: _Context, settings: _Sheet) -> None:
-    """The reporting period, the gross margin and a target per KPI, as named cells."""
+    """The reporting period, the currency, the gross margin and a target per
+    KPI, as named cells."""
     workbook = ctx.workbook
     profile = ctx.profile
     options = ctx.options
     lang = ctx.lang
-    words = ctx.words
     heads = ctx.words["headings"]
-    heads = words["headings"]
-    settings.widths([34, 40, 16])
-    settings.append([settings.cell(heads["setting"], font=TITLE_FONT)])
+    labels_column = [heads[k] for k in ("period", "period_end", "currency", "gross_margin")]
+    titles = [entry.title[lang] for entry in profile.kpis]
+    settings.widths(
+        [
+            max(fitting_width(labels_column + titles), header_width(heads["kpi"])),
+            max(fitting_width(entry.id for entry in profile.kpis), header_width(heads["id"])),
+            header_width(heads["target"], minimum=14),
+        ]
+    )
+    settings.append([settings.cell(heads["setting"], style="title")])
     settings.append([])
     settings.append(
         [settings.cell(heads["period"], text=True), settings.cell(options.period, fmt="yyyy-mm")]
@@ -335,15 +389,20 @@ def _write_settings(ctx: _Context, settings: _Sheet) -> None:
             settings.cell("=EDATE(PERIOD_START,1)", fmt="yyyy-mm-dd"),
         ]
     )
+    settings.append(
+        [settings.cell(heads["currency"], text=True), settings.cell(ctx.currency, text=True)]
+    )
     _name(workbook, "PERIOD", settings.absolute(2, 3))
     _name(workbook, "PERIOD_START", settings.absolute(2, 4))
     _name(workbook, "PERIOD_END", settings.absolute(2, 5))
+    # The report writes money in this currency (an ISO code such as EUR).
+    _name(workbook, "CURRENCY", settings.absolute(2, 6))
     period_rule = DataValidation(
         type="date", operator="greaterThan", formula1="36526", allow_blank=False
     )
     period_rule.add("B3")
     settings.ws.data_validations.append(period_rule)
-    row = 6
+    row = 7
     if profile.id in NEEDS_GROSS_MARGIN:
         settings.append(
             [
@@ -357,7 +416,7 @@ def _write_settings(ctx: _Context, settings: _Sheet) -> None:
         settings.ws.data_validations.append(margin_rule)
         row += 1
     settings.append([])
-    settings.append([settings.cell(heads["targets"], font=Font(bold=True))])
+    settings.append([settings.cell(heads["targets"], style="label")])
     settings.append(settings.header([heads["kpi"], heads["id"], heads["target"]]))
     target_row = row + 3  # after the blank row, the heading and the header
     for entry in profile.kpis:
@@ -365,93 +424,172 @@ def _write_settings(ctx: _Context, settings: _Sheet) -> None:
             [
                 settings.cell(entry.title[lang], text=True),
                 settings.cell(entry.id, text=True),
-                settings.cell(default_target(entry), fmt=unit_format(entry.unit, options.currency)),
+                settings.cell(default_target(entry), fmt=ctx.fmt(entry)),
             ]
         )
         _name(workbook, f"TARGET_{entry.id.upper()}", settings.absolute(3, target_row))
         target_row += 1
 
 
+#: The KPI sheet's columns, in order (keys of the workbook's headings).
+KPI_SHEET_COLUMNS = (
+    "kpi",
+    "value",
+    "target",
+    "typical",
+    "above_average",
+    "exceptional",
+    "status",
+    "target_met",
+    "id",
+)
+
+
+def _column(key: str) -> int:
+    """The 1-based column of a KPI sheet column."""
+    return KPI_SHEET_COLUMNS.index(key) + 1
+
+
+def target_met_formula(
+    entry: ProfileKPI, value_ref: str, target_ref: str, words: Mapping[str, str]
+) -> str:
+    """A native formula that says whether the value meets its target, as the report does."""
+    operator = ">=" if entry.direction == "higher" else "<="
+    return (
+        f"IF(ISNUMBER({value_ref}),IF(ISNUMBER({target_ref}),"
+        f'IF({value_ref}{operator}{target_ref},"{words["met"]}","{words["missed"]}"),'
+        f'"{words["no_target"]}"),"-")'
+    )
+
+
 def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
-    """One row per KPI for the reporting period: value, target, bands, status."""
+    """One row per KPI for the reporting period: value, target, bands, the
+    band reached and whether the target is met."""
     workbook = ctx.workbook
     profile = ctx.profile
-    options = ctx.options
     lang = ctx.lang
     words = ctx.words
-    type_title = ctx.type_title
-    heads = ctx.words["headings"]
+    heads = words["headings"]
     ratings = ctx.ratings
-    kpis.widths([44, 14, 12, 14, 16, 16, 16, 22, 28])
-    kpis.append([kpis.cell(words["title"].format(type=type_title), font=TITLE_FONT)])
+    met_words = labels(lang)["target_met"]
+    bands = {
+        entry.id: display.format_bands(entry, lang, profile.currency) for entry in profile.kpis
+    }
+    band_texts = {
+        name: [bands[entry.id].get(name, "-") for entry in profile.kpis]
+        for name in ("typical", "above_average", "exceptional")
+    }
+    targets = [
+        display.format_value(target, entry.unit, lang, ctx.currency)
+        for entry in profile.kpis
+        if (target := default_target(entry)) is not None
+    ]
+    checks = checks_for(profile.id)
+    sized = {
+        "kpi": fitting_width(
+            [entry.title[lang] for entry in profile.kpis]
+            + [f"{check.table}[{check.column}]" for check in checks]
+            + [heads["period"]],
+            maximum=48,
+        ),
+        "value": fitting_width(targets, minimum=12),
+        "target": fitting_width(targets, minimum=12),
+        **{name: fitting_width(texts) for name, texts in band_texts.items()},
+        "status": fitting_width(ratings.values()),
+        "target_met": fitting_width(met_words.values()),
+        # The last column also shows the data notes' first rows.
+        "id": fitting_width([*(entry.id for entry in profile.kpis), "12345, 12346, 12347"]),
+    }
+    kpis.widths([max(sized[key], header_width(heads[key])) for key in KPI_SHEET_COLUMNS])
+    kpis.append([kpis.cell(words["title"].format(type=ctx.type_title), style="title")])
     kpis.append(
-        [kpis.cell(heads["period"], text=True), kpis.cell("=PERIOD_START", fmt="mmmm yyyy")]
+        [
+            kpis.cell(heads["period"], text=True),
+            kpis.cell("=PERIOD_START", fmt=display.excel_date_format("month", lang)),
+        ]
     )
-    kpis.append([kpis.cell(words["source"].format(source=profile.source), text=True)])
+    source = SOURCES.get(profile.source)
+    cited = source.cited() if source is not None else profile.source
+    kpis.append([kpis.cell(words["source"].format(source=cited), text=True)])
     kpis.append([])
-    kpis.append(
-        kpis.header(
-            [
-                heads[k]
-                for k in (
-                    "kpi",
-                    "value",
-                    "unit",
-                    "target",
-                    "typical",
-                    "above_average",
-                    "exceptional",
-                    "status",
-                    "id",
-                )
-            ]
-        )
-    )
+    kpis.append(kpis.header([heads[k] for k in KPI_SHEET_COLUMNS]))
     first_kpi_row = 6
+    value_column = get_column_letter(_column("value"))
     for offset, entry in enumerate(profile.kpis):
         row = first_kpi_row + offset
-        fmt = unit_format(entry.unit, options.currency)
-        bands = {name: format_band(band, entry.unit) for name, band in entry.bands.items()}
+        fmt = ctx.fmt(entry)
         target_name = f"TARGET_{entry.id.upper()}"
-        kpis.append(
-            [
-                kpis.cell(entry.title[lang], text=True),
-                kpis.array(
-                    kpi_formula(profile.id, entry.id, "PERIOD_START", "PERIOD_END"),
-                    f"B{row}",
-                    fmt=fmt,
-                ),
-                kpis.cell(words["units"][entry.unit].format(currency=options.currency), text=True),
-                kpis.formula(f'IF(ISNUMBER({target_name}),{target_name},"")', fmt=fmt),
-                *[
-                    kpis.cell(bands.get(name, "-"), text=True)
-                    for name in ("typical", "above_average", "exceptional")
-                ],
-                kpis.formula(status_formula(entry, f"B{row}", ratings, words["no_benchmark"])),
-                kpis.cell(entry.id, text=True),
-            ]
-        )
-        _name(workbook, f"KPI_{entry.id.upper()}", kpis.absolute(2, row))
-        _name(workbook, f"STATUS_{entry.id.upper()}", kpis.absolute(8, row))
+        value_ref = f"{value_column}{row}"
+        cells = {
+            "kpi": kpis.cell(entry.title[lang], text=True),
+            "value": kpis.array(
+                kpi_formula(profile.id, entry.id, "PERIOD_START", "PERIOD_END"),
+                value_ref,
+                fmt=fmt,
+            ),
+            "target": kpis.formula(f'IF(ISNUMBER({target_name}),{target_name},"")', fmt=fmt),
+            **{
+                name: kpis.cell(bands[entry.id].get(name, "-"), text=True, style="center")
+                for name in ("typical", "above_average", "exceptional")
+            },
+            "status": kpis.formula(
+                status_formula(entry, value_ref, ratings, words["no_benchmark"])
+            ),
+            "target_met": kpis.formula(
+                target_met_formula(entry, value_ref, target_name, met_words)
+            ),
+            "id": kpis.cell(entry.id, text=True),
+        }
+        kpis.append([cells[key] for key in KPI_SHEET_COLUMNS])
+        _name(workbook, f"KPI_{entry.id.upper()}", kpis.absolute(_column("value"), row))
+        _name(workbook, f"STATUS_{entry.id.upper()}", kpis.absolute(_column("status"), row))
+        _name(workbook, f"TARGET_MET_{entry.id.upper()}", kpis.absolute(_column("target_met"), row))
     last_kpi_row = first_kpi_row + len(profile.kpis) - 1
-    status_range = f"H{first_kpi_row}:H{last_kpi_row}"
-    for name, colour in STATUS_FILLS.items():
-        kpis.ws.conditional_formatting.add(
-            status_range,
+    _colour_words(
+        kpis,
+        _column("status"),
+        first_kpi_row,
+        last_kpi_row,
+        {ratings[name]: f"band_{name}" for name in BAND_NAMES + ("below_typical",)},
+    )
+    _colour_words(
+        kpis,
+        _column("target_met"),
+        first_kpi_row,
+        last_kpi_row,
+        {met_words[name]: name for name in ("met", "missed")},
+    )
+    _write_data_notes(ctx, kpis, next_row=last_kpi_row + 1)
+
+
+def _colour_words(
+    sheet: _Sheet, column: int, first_row: int, last_row: int, styles: Mapping[str, str]
+) -> None:
+    """Colour the cells of a column by the word they show (a band, a target met)."""
+    letter = get_column_letter(column)
+    for word, style_name in styles.items():
+        look = STYLES[style_name]
+        sheet.ws.conditional_formatting.add(
+            f"{letter}{first_row}:{letter}{last_row}",
             CellIsRule(
                 operator="equal",
-                formula=[f'"{ratings[name]}"'],
-                fill=PatternFill("solid", fgColor=colour, bgColor=colour),
+                formula=[f'"{word}"'],
+                fill=PatternFill("solid", fgColor=look.fill, bgColor=look.fill)
+                if look.fill
+                else None,
+                font=Font(color=look.color) if look.color else None,
             ),
         )
-    _write_data_notes(ctx, kpis, next_row=last_kpi_row + 1)
 
 
 #: Where the data notes sit on the KPI sheet, in its columns: the table
 #: column (a structured reference, in the wide KPI column), the count of rows
-#: and the first of them (formulas, in the value and unit columns), the
-#: problem (over the three band columns) and its effect (the status column).
-NOTE_COLUMNS = {"column": "A", "rows": "B", "first_rows": "C", "problem": "E", "effect": "H"}
+#: (a formula, under the values), the effect, the problem (over the band
+#: columns, wrapped) and the first rows (a formula, in the last column, where
+#: a long list of rows has room to its right).
+NOTE_COLUMNS = {"column": "A", "rows": "B", "effect": "C", "problem": "D", "first_rows": "I"}
+#: The problem's text spans these columns.
+NOTE_PROBLEM_SPAN = ("D", "H")
 
 
 def _write_data_notes(ctx: _Context, kpis: _Sheet, *, next_row: int) -> None:
@@ -463,28 +601,37 @@ def _write_data_notes(ctx: _Context, kpis: _Sheet, *, next_row: int) -> None:
     words = notes_words(ctx.lang)
     heads = words["headings"]
     kpis.append([])
-    kpis.append([kpis.cell(words["title"], font=Font(bold=True, size=12))])
-    kpis.append([kpis.cell(words["intro"], text=True)])
+    kpis.append([kpis.cell(words["title"], style="section")])
+    kpis.paragraph(words["intro"], len(KPI_SHEET_COLUMNS), style="plain")
+    first, last = (column_index_from_string(c) for c in NOTE_PROBLEM_SPAN)
+    problem_width = sum(kpis.column_widths[first - 1 : last])
+    effect_width = kpis.column_widths[column_index_from_string(NOTE_COLUMNS["effect"]) - 1]
     titles = {column_index_from_string(letter): heads[key] for key, letter in NOTE_COLUMNS.items()}
-    kpis.append(kpis.header(titles.get(column, "") for column in range(1, max(titles) + 1)))
+    span = f"{NOTE_PROBLEM_SPAN[0]}{{row}}:{NOTE_PROBLEM_SPAN[1]}{{row}}"
+    kpis.ws.merged_cells.add(CellRange(span.format(row=kpis.rows + 1)))
+    kpis.append(kpis.header(titles.get(column) for column in range(1, max(titles) + 1)))
     # A blank row, the title, the introduction and the header come first.
     row = next_row + 4
     first_note_row = row
     count_column, rows_column = NOTE_COLUMNS["rows"], NOTE_COLUMNS["first_rows"]
     for check in checks_for(ctx.profile.id):
+        problem, effect = problem_text(check, ctx.lang), effect_text(check, ctx.lang)
         rows_formula = check.rows_formula()
-        first_rows = None
-        if rows_formula:
-            first_rows = kpis.array(rows_formula, f"{rows_column}{row}")
-            # Set apart from the count, which stands right-aligned beside it.
-            first_rows.alignment = Alignment(horizontal="left", indent=1)
         cells = {
-            "column": kpis.cell(f"{check.table}[{check.column}]", text=True),
+            "column": kpis.cell(f"{check.table}[{check.column}]", text=True, style="top"),
             "rows": kpis.array(check.count_formula(), f"{count_column}{row}", fmt="#,##0"),
-            "first_rows": first_rows,
-            "problem": kpis.cell(problem_text(check, ctx.lang), text=True),
-            "effect": kpis.cell(effect_text(check, ctx.lang), text=True),
+            "effect": kpis.cell(effect, text=True, style="text"),
+            "problem": kpis.cell(problem, text=True, style="text"),
+            "first_rows": kpis.array(rows_formula, f"{rows_column}{row}") if rows_formula else None,
         }
+        # A note's row is as tall as its wrapped problem: everything reads from the top.
+        for formula_cell in (cells["rows"], cells["first_rows"]):
+            if formula_cell is not None:
+                formula_cell.alignment = Alignment(vertical="top")
+        kpis.height(
+            max(len(wrapped(problem, problem_width)), len(wrapped(effect, effect_width)))
+        )
+        kpis.ws.merged_cells.add(CellRange(span.format(row=row)))
         kpis.append(
             _spread(
                 {column_index_from_string(NOTE_COLUMNS[key]): cell for key, cell in cells.items()}
@@ -493,7 +640,7 @@ def _write_data_notes(ctx: _Context, kpis: _Sheet, *, next_row: int) -> None:
         row += 1
     if row > first_note_row:
         kpis.ws.conditional_formatting.add(
-            f"A{first_note_row}:{NOTE_COLUMNS['effect']}{row - 1}",
+            f"A{first_note_row}:{get_column_letter(len(KPI_SHEET_COLUMNS))}{row - 1}",
             FormulaRule(
                 formula=[f"${count_column}{first_note_row}=0"],
                 font=Font(color="A6A6A6"),
@@ -504,6 +651,10 @@ def _write_data_notes(ctx: _Context, kpis: _Sheet, *, next_row: int) -> None:
 def _spread(cells: Mapping[int, Any]) -> list[Any]:
     """A row of cells placed by 1-based column, with blanks between them."""
     return [cells.get(column) for column in range(1, max(cells) + 1)]
+
+
+#: Trend charts: their size in centimetres, and the columns between two side by side.
+TREND_CHART_CM = (12.0, 6.5)
 
 
 def _write_trend(ctx: _Context, trend: _Sheet) -> None:
@@ -518,22 +669,35 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
     heads = ctx.words["headings"]
     count = len(profile.kpis)
     first_chart_column = 3 + count + 1  # after the KPI columns and a blank one
-    trend.widths([12, 12, *[18] * count])
+    titles = [e.title[lang] for e in profile.kpis]
+    month_format = display.excel_date_format("month", lang)
+    months = [display.format_month(first_of_month(ctx.options.period, -i), lang) for i in range(12)]
+    value_width = 14.0
+    trend.widths(
+        [
+            max(fitting_width(months), header_width(heads["month"])),
+            header_width(heads["period_end"], minimum=12),
+            *[max(value_width, header_width(title)) for title in titles],
+        ]
+    )
     # Write-only sheets write their columns with the first row: hide the
     # charts' copy of the trend first.
     for column in range(first_chart_column, first_chart_column + count):
         trend.ws.column_dimensions[get_column_letter(column)].hidden = True
-    trend.append([trend.cell(ctx.words["title"].format(type=ctx.type_title), font=TITLE_FONT)])
+    trend.append([trend.cell(ctx.words["title"].format(type=ctx.type_title), style="title")])
     trend.append([])
-    titles = [e.title[lang] for e in profile.kpis]
     trend.append(
-        [*trend.header([heads["month"], heads["period_end"], *titles]), None, *trend.header(titles)]
+        [
+            *trend.header([heads["month"], heads["period_end"], *titles]),
+            None,
+            *[trend.cell(title, text=True) for title in titles],
+        ]
     )
     first_month_row = 4
     for index in range(12):
         row = first_month_row + index
         cells: list[Any] = [
-            trend.formula(f"EDATE(PERIOD_START,{index - 11})", fmt="mmm yyyy"),
+            trend.formula(f"EDATE(PERIOD_START,{index - 11})", fmt=month_format),
             trend.formula(f"EDATE(A{row},1)", fmt="yyyy-mm-dd"),
         ]
         for position, entry in enumerate(profile.kpis):
@@ -551,11 +715,12 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
             cells.append(trend.formula(f"IF(ISNUMBER({shown}),{shown},NA())", fmt=ctx.fmt(entry)))
         trend.append(cells)
     last_month_row = first_month_row + 11
-    months = Reference(trend.ws, min_col=1, min_row=first_month_row, max_row=last_month_row)
+    months_ref = Reference(trend.ws, min_col=1, min_row=first_month_row, max_row=last_month_row)
+    second_column = _column_after(trend.column_widths, TREND_CHART_CM[0])
     for index, entry in enumerate(profile.kpis):
         chart = LineChart()
-        chart.title = entry.title[lang]
-        chart.height, chart.width = 6.5, 12
+        chart.title = chart_parts.chart_title(entry.title[lang])
+        chart.width, chart.height = TREND_CHART_CM
         chart.legend = None
         # The chart's data sits in hidden columns: plot it all the same.
         chart.visible_cells_only = False
@@ -567,13 +732,29 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
             max_row=last_month_row,
         )
         chart.add_data(series, titles_from_data=True)
-        chart.set_categories(months)
+        chart.set_categories(months_ref)
         for line in chart.series:
             line.smooth = False
+        chart.x_axis.number_format = display.excel_date_format("short_month", lang)
+        chart.x_axis.tickLblPos = "low"
         chart.y_axis.number_format = ctx.fmt(entry)
         anchor_row = last_month_row + 3 + (index // 2) * 14
-        anchor_column = "A" if index % 2 == 0 else "H"
+        anchor_column = "A" if index % 2 == 0 else get_column_letter(second_column)
         trend.ws.add_chart(chart, f"{anchor_column}{anchor_row}")
+
+
+def _column_after(widths: Sequence[float], centimetres: float) -> int:
+    """The first column (1-based) that starts right of ``centimetres`` from the
+    sheet's left edge: where a second chart can stand beside the first."""
+    from addin.ooxml.widths import column_pixels  # noqa: PLC0415
+
+    pixels = centimetres / 2.54 * 96
+    edge = 0
+    for index, width in enumerate(widths, start=1):
+        if edge >= pixels:
+            return index
+        edge += column_pixels(width)
+    return len(widths) + 1 + int((pixels - edge) // 64 + 1)
 
 
 def build_workbook(
@@ -641,8 +822,10 @@ def _write_table(
     """Write a data sheet's header, table and validations; return its rows,
     which ``save_workbook`` streams into the sheet (see ``SheetRows``)."""
     sheet = _Sheet(workbook, title)
-    sheet.widths([18 if c.kind == "datetime" else 16 for c in columns])
+    sheet.widths([max(18 if c.kind == "datetime" else 12, header_width(c.id)) for c in columns])
     sheet.ws.freeze_panes = "A2"
+    # Every printed page repeats the column headers.
+    sheet.ws.print_title_rows = "1:1"
     sheet.append(sheet.header(c.id for c in columns))
     count = max((len(v) for v in values.values()), default=0)
     rows = None
@@ -736,43 +919,50 @@ def _write_about(
 ) -> None:
     names = words["sheets"]
     heads = words["headings"]
-    sheet.widths([26, 26, 90])
-    sheet.append([sheet.cell(words["title"].format(type=type_title), font=TITLE_FONT)])
+    first = [names[key] for key in ("kpis", "trend", "settings")] + [table_names[t] for t in tables]
+    first += list(tables)
+    second = list(tables) + [column.id for columns in tables.values() for column in columns]
+    sheet.widths(
+        [
+            max(fitting_width(first), header_width(heads["sheet"], heads["table"])),
+            max(fitting_width(second), header_width(heads["table"], heads["column"])),
+            ABOUT_TEXT_WIDTH,
+        ]
+    )
+    sheet.append([sheet.cell(words["title"].format(type=type_title), style="title")])
     sheet.append([])
     for paragraph in words["about"]:
         text = paragraph.format(
             type=type_title, settings=names["settings"], kpis=names["kpis"], trend=names["trend"]
         )
-        sheet.append([sheet.cell(text, text=True)])
+        sheet.paragraph(text, 3)
     sheet.append([])
     sheet.append(sheet.header([heads["sheet"], heads["table"], heads["purpose"]]))
+
+    def described(first: str, second: str | None, meaning: str) -> None:
+        sheet.height(len(wrapped(meaning, ABOUT_TEXT_WIDTH)))
+        sheet.append(
+            [
+                sheet.cell(first, text=True, style="text"),
+                None if second is None else sheet.cell(second, text=True, style="text"),
+                sheet.cell(meaning, text=True, style="text"),
+            ]
+        )
+
     for key in ("kpis", "trend", "settings"):
-        sheet.append(
-            [
-                sheet.cell(names[key], text=True),
-                None,
-                sheet.cell(words["sheet_purpose"][key], text=True),
-            ]
-        )
+        described(names[key], None, words["sheet_purpose"][key])
     for table in tables:
-        sheet.append(
-            [
-                sheet.cell(table_names[table], text=True),
-                sheet.cell(table, text=True),
-                sheet.cell(words["sheet_purpose"]["data"].format(table=table), text=True),
-            ]
-        )
+        described(table_names[table], table, words["sheet_purpose"]["data"].format(table=table))
     sheet.append([])
     sheet.append(sheet.header([heads["table"], heads["column"], heads["meaning"]]))
     for table, columns in tables.items():
         for column in columns:
-            sheet.append(
-                [
-                    sheet.cell(table, text=True),
-                    sheet.cell(column.id, text=True),
-                    sheet.cell(column_words[f"{table}.{column.id}"], text=True),
-                ]
-            )
+            described(table, column.id, column_words[f"{table}.{column.id}"])
+
+
+#: The Read me sheet's column of explanations, in characters: wide enough to
+#: read, narrow enough to print on one page's width.
+ABOUT_TEXT_WIDTH = 80.0
 
 
 # --- saving -------------------------------------------------------------------------

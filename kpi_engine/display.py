@@ -1,0 +1,492 @@
+"""How KPI values are shown: as text in the reader's language, and as Excel
+number formats.
+
+Each unit of the catalogue has one display rule (``catalogue/units.toml``):
+a rate is a percent with one decimal, an NPS a whole score whose changes are
+points, hours carry their unit, money its currency. Text goes through babel,
+so it follows the language ("17.6%", "17,6 %"; "$1,803.80", "1 803,80 $US");
+the Excel formats are built from the same babel patterns, so a cell shows
+what the sentence beside it says. The KPI sheets, the report sheet, the
+charts, the HTML report, the narrative and the CLI all use this module.
+
+>>> format_value(0.17647, "fraction", "en")
+'17.6%'
+>>> format_value(1803.8, "currency", "fr", "EUR")
+'1\\u202f803,80\\xa0€'
+>>> format_difference(0.1357, "fraction", "en")
+'+13.6 pp'
+>>> excel_format("hours", "en")
+'[$-409]#,##0.0" hr"'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+from babel import Locale
+from babel.dates import format_datetime, format_skeleton
+from babel.numbers import NumberPattern, format_decimal, get_currency_symbol, parse_pattern
+from babel.units import format_unit
+
+from ._catalogue import LANGUAGES, UNITS, Band, CatalogueError, ProfileKPI
+from ._labels import labels
+
+ShownAs = Literal["percent", "number", "currency", "duration"]
+Difference = Literal["same", "percentage_points", "points"]
+
+#: Excel's locale ids, which make month names follow the workbook's language
+#: whatever the language of the Excel that opens it ([$-40C]mmmm: "juin").
+EXCEL_LOCALE_IDS: Mapping[str, str] = {"en": "409", "fr": "40C", "nl": "413"}
+#: The currency a value is in when nobody says otherwise.
+DEFAULT_CURRENCY = "USD"
+
+
+@dataclass(frozen=True)
+class UnitDisplay:
+    """The display rule of one unit (see ``catalogue/units.toml``)."""
+
+    unit: str
+    shown_as: ShownAs
+    decimals: int
+    difference: Difference
+    cldr_unit: str | None = None
+    suffix: str | None = None
+
+    @property
+    def difference_scale(self) -> float:
+        """What a difference of two values is multiplied by to be in its own
+        unit: 100 for rates, whose differences are percentage points."""
+        return 100.0 if self.difference == "percentage_points" else 1.0
+
+
+def _load_units() -> Mapping[str, UnitDisplay]:
+    path = resources.files("kpi_engine").joinpath("catalogue", "units.toml")
+    with path.open("rb") as handle:
+        data = tomllib.load(handle)
+    if set(data) != set(UNITS):
+        raise CatalogueError(
+            f"units.toml must describe exactly the catalogue's units {sorted(UNITS)}; "
+            f"it has {sorted(data)}"
+        )
+    units = {}
+    for unit, raw in data.items():
+        display = UnitDisplay(unit=unit, **raw)
+        if display.shown_as not in ("percent", "number", "currency", "duration"):
+            raise CatalogueError(f"units.toml [{unit}]: shown_as {display.shown_as!r} is unknown")
+        if (display.shown_as == "duration") != (display.cldr_unit is not None):
+            raise CatalogueError(f"units.toml [{unit}]: a duration needs cldr_unit, and only it")
+        units[unit] = display
+    return units
+
+
+UNIT_DISPLAYS: Mapping[str, UnitDisplay] = _load_units()
+
+
+def unit_display(unit: str) -> UnitDisplay:
+    return UNIT_DISPLAYS[unit]
+
+
+@cache
+def _locale(language: str) -> Locale:
+    return Locale.parse(language)
+
+
+def _symbols(language: str) -> Mapping[str, str]:
+    symbols: Mapping[str, str] = _locale(language).number_symbols["latn"]
+    return symbols
+
+
+def _number_format(decimals: int) -> str:
+    return "#,##0" + ("." + "0" * decimals if decimals else "")
+
+
+def _words(language: str, long: bool) -> Mapping[str, str]:
+    return labels(language)["unit_words_long" if long else "unit_words"]
+
+
+# --- text ----------------------------------------------------------------------------
+
+
+def _plain(value: float, decimals: int, language: str) -> str:
+    return format_decimal(value, format=_number_format(decimals), locale=language)
+
+
+def format_value(
+    value: float,
+    unit: str,
+    language: str,
+    currency: str | None = None,
+    *,
+    long: bool = False,
+) -> str:
+    """A value of ``unit`` as a reader of ``language`` writes it, with its unit.
+
+    ``long`` spells the unit out where it is a word ("30.9 hours" rather than
+    "30.9 hr"), for sentences.
+
+    >>> format_value(30.94, "hours", "fr")
+    '30,9\\u202fh'
+    >>> format_value(12345, "count", "nl")
+    '12.345'
+    >>> format_value(22.2, "score", "en")
+    '22'
+    """
+    display = unit_display(unit)
+    if display.shown_as == "percent":
+        pattern = _percent_pattern(language, display.decimals)
+        return pattern.apply(value, _locale(language))
+    if display.shown_as == "currency":
+        pattern = _currency_pattern(language, display.decimals)
+        return pattern.apply(value, _locale(language), currency=currency or DEFAULT_CURRENCY, currency_digits=False)
+    if display.shown_as == "duration":
+        assert display.cldr_unit is not None
+        return str(
+            format_unit(
+                value,
+                display.cldr_unit,
+                length="long" if long else "short",
+                format=_number_format(display.decimals),
+                locale=language,
+            )
+        )
+    text = _plain(value, display.decimals, language)
+    if display.suffix:
+        text += " " + _words(language, long)[display.suffix]
+    return text
+
+
+def difference_value(difference: float, unit: str) -> float:
+    """A difference of two values of ``unit`` in its own unit: 0.1357 between
+    two rates is 13.57 percentage points."""
+    return difference * unit_display(unit).difference_scale
+
+
+def format_difference(
+    difference: float,
+    unit: str,
+    language: str,
+    currency: str | None = None,
+    *,
+    signed: bool = True,
+    long: bool = False,
+) -> str:
+    """The difference of two values of ``unit``, with its sign and its unit.
+
+    Differences of rates are percentage points and those of scores points:
+    a completion rate going from 80 % to 90 % has risen by 10 points, not 10 %.
+
+    >>> format_difference(-2.0, "score", "en")
+    '-2 pts'
+    >>> format_difference(0.1357, "fraction", "fr", long=True)
+    '+13,6 points de pourcentage'
+    >>> format_difference(4.22, "hours", "nl", signed=False)
+    '4,2 uur'
+    """
+    display = unit_display(unit)
+    magnitude = abs(difference)
+    if display.difference == "same":
+        text = format_value(magnitude, unit, language, currency, long=long)
+    else:
+        decimals = display.decimals
+        text = _plain(magnitude * display.difference_scale, decimals, language)
+        text += " " + _words(language, long)[display.difference]
+    if not signed or difference == 0:
+        return text
+    symbols = _symbols(language)
+    return (symbols["minusSign"] if difference < 0 else symbols["plusSign"]) + text
+
+
+# --- Excel number formats --------------------------------------------------------------
+
+
+def _quoted(text: str) -> str:
+    """Literal text inside an Excel number format."""
+    return f'"{text}"' if text else ""
+
+
+def _percent_pattern(language: str, decimals: int) -> NumberPattern:
+    pattern = _locale(language).percent_formats[None]
+    prefix, suffix = pattern.prefix[0], pattern.suffix[0]
+    return _pattern(f"{prefix}{_number_format(decimals)}{suffix}", decimals)
+
+
+def _currency_pattern(language: str, decimals: int) -> NumberPattern:
+    pattern = _locale(language).currency_formats["standard"]
+    return _pattern(
+        ";".join(
+            f"{prefix}{_number_format(decimals)}{suffix}"
+            for prefix, suffix in zip(pattern.prefix, pattern.suffix, strict=True)
+        ),
+        decimals,
+    )
+
+
+def _pattern(text: str, decimals: int) -> NumberPattern:
+    pattern = parse_pattern(text)
+    pattern.frac_prec = (decimals, decimals)
+    return pattern
+
+
+def _excel_affix(text: str, currency_symbol: str) -> str:
+    """A babel prefix or suffix as Excel literals: the percent sign stays
+    unquoted (it scales the value), every other character is quoted."""
+    parts = re.split(r"(%)", text.replace("¤", currency_symbol))
+    return "".join(part if part == "%" else _quoted(part) for part in parts)
+
+
+def _unit_suffix(display: UnitDisplay, language: str) -> str:
+    """The text after the figure in a duration's short form ("" hr", " h")."""
+    assert display.cldr_unit is not None
+    marker = 7
+    shown = str(format_unit(marker, display.cldr_unit, length="short", format="0", locale=language))
+    before, _, after = shown.partition(str(marker))
+    return _quoted(before) + "{number}" + _quoted(after)
+
+
+def _localised(sections: list[str], language: str) -> str:
+    """Number format sections joined, each marked with the language's locale:
+    LibreOffice then writes the figure with that language's separators; Excel
+    keeps the separators of the machine it runs on."""
+    prefix = f"[$-{EXCEL_LOCALE_IDS[language]}]"
+    return ";".join(prefix + section for section in sections)
+
+
+def excel_format(unit: str, language: str, currency: str | None = None) -> str:
+    """The Excel number format of a value of ``unit`` in a ``language`` workbook.
+
+    The unit around the figure is the language's ("30.9 hr", "30,9 h").
+
+    >>> excel_format("fraction", "fr")
+    '[$-40C]#,##0.0"\\xa0"%'
+    >>> excel_format("currency", "nl", "EUR")
+    '[$-413]"€\\xa0"#,##0.00;[$-413]"€\\xa0-"#,##0.00'
+    """
+    return _localised(_format_sections(unit, language, currency), language)
+
+
+def _format_sections(unit: str, language: str, currency: str | None) -> list[str]:
+    display = unit_display(unit)
+    number = _number_format(display.decimals)
+    if display.shown_as == "percent":
+        pattern = _locale(language).percent_formats[None]
+        return [_excel_affix(pattern.prefix[0], "") + number + _excel_affix(pattern.suffix[0], "")]
+    if display.shown_as == "currency":
+        symbol = get_currency_symbol(currency or DEFAULT_CURRENCY, locale=language)
+        pattern = _locale(language).currency_formats["standard"]
+        sections = [
+            _excel_affix(prefix, symbol) + number + _excel_affix(suffix, symbol)
+            for prefix, suffix in zip(pattern.prefix, pattern.suffix, strict=True)
+        ]
+        return sections if sections[0] != sections[1] else sections[:1]
+    if display.shown_as == "duration":
+        return [_unit_suffix(display, language).replace("{number}", number)]
+    if display.suffix:
+        return [number + _quoted(" " + _words(language, False)[display.suffix])]
+    return [number]
+
+
+def excel_difference_format(
+    unit: str, language: str, currency: str | None = None, *, arrows: bool = False
+) -> str:
+    """The Excel format of a difference of two values of ``unit``, signed;
+    with ``arrows``, an up or down triangle before it (a change over time).
+
+    The cell holds the difference in its own unit (``difference_value``):
+    percentage points for rates.
+
+    >>> excel_difference_format("fraction", "en", arrows=True)
+    '[$-409]"▲ +"#,##0.0" pp";[$-409]"▼ -"#,##0.0" pp";[$-409]"= "#,##0.0" pp"'
+    """
+    display = unit_display(unit)
+    if display.difference == "same":
+        # The positive section: the sign is written before it.
+        magnitude = _format_sections(unit, language, currency)[0]
+    else:
+        word = _words(language, False)[display.difference]
+        magnitude = _number_format(display.decimals) + _quoted(" " + word)
+    symbols = _symbols(language)
+    up, down, flat = ("▲ ", "▼ ", "= ") if arrows else ("", "", "")
+    return _localised(
+        [
+            _quoted(up + symbols["plusSign"]) + magnitude,
+            _quoted(down + symbols["minusSign"]) + magnitude,
+            _quoted(flat) + magnitude,
+        ],
+        language,
+    )
+
+
+# --- dates -----------------------------------------------------------------------------
+
+#: CLDR date fields and their Excel codes.
+_EXCEL_DATE_FIELDS = {
+    "y": "yyyy",
+    "yy": "yy",
+    "yyyy": "yyyy",
+    "M": "m",
+    "MM": "mm",
+    "MMM": "mmm",
+    "MMMM": "mmmm",
+    "d": "d",
+    "dd": "dd",
+    "H": "h",
+    "HH": "hh",
+    "m": "m",
+    "mm": "mm",
+}
+
+
+#: Characters that Excel's date formats show as they are, unquoted. Quoting
+#: them could keep Excel from reading "hh:mm" as hours and minutes.
+_EXCEL_PLAIN = re.compile(r"[ ,.:/\-]+")
+
+
+def _excel_date(pattern: str) -> str:
+    """A CLDR date pattern ("d MMM y, HH:mm") as an Excel date format."""
+    out = []
+    for match in re.finditer(r"'([^']*)'|(([A-Za-z])\3*)|([^A-Za-z']+)", pattern):
+        literal, field, _, other = match.groups()
+        if literal is not None:
+            out.append(_quoted(literal or "'"))
+        elif field is not None:
+            if field not in _EXCEL_DATE_FIELDS:
+                raise ValueError(f"no Excel date code for the CLDR field {field!r} in {pattern!r}")
+            out.append(_EXCEL_DATE_FIELDS[field])
+        else:
+            out.append(other if _EXCEL_PLAIN.fullmatch(other) else _quoted(other))
+    return "".join(out)
+
+
+_SKELETONS = {"month": "yMMMM", "short_month": "yMMM", "day": "yMMMd", "time": "Hm"}
+DateKind = Literal["month", "short_month", "moment"]
+
+
+def _cldr_pattern(kind: DateKind, language: str) -> str:
+    skeletons = _locale(language).datetime_skeletons
+    if kind != "moment":
+        return str(skeletons[_SKELETONS[kind]].pattern)
+    joined: str = _locale(language).datetime_formats["medium"]
+    return joined.replace("{1}", str(skeletons[_SKELETONS["day"]].pattern)).replace(
+        "{0}", str(skeletons[_SKELETONS["time"]].pattern)
+    )
+
+
+def excel_date_format(kind: DateKind, language: str) -> str:
+    """The Excel format of a month ("June 2024", or "Jun 2024" for
+    ``short_month``) or a moment ("Jul 1, 2024, 08:30") in ``language``, month
+    names included.
+
+    >>> excel_date_format("month", "fr")
+    '[$-40C]mmmm yyyy'
+    """
+    return f"[$-{EXCEL_LOCALE_IDS[language]}]" + _excel_date(_cldr_pattern(kind, language))
+
+
+def format_month(month: dt.date, language: str) -> str:
+    """A month as ``language`` names it: "June 2024", "juin 2024"."""
+    return str(format_skeleton(_SKELETONS["month"], month, locale=language))
+
+
+def format_moment(moment: dt.datetime, language: str) -> str:
+    """A date and time as ``language`` writes it, with the month's name."""
+    return str(format_datetime(moment, _cldr_pattern("moment", language), locale=language))
+
+
+# --- benchmark bands -------------------------------------------------------------------
+
+
+def _figure(value: float, unit: str, language: str, currency: str | None, bare: bool) -> str:
+    """A band's figure: as many decimals as it has (30 %, 2.5 h), its unit
+    unless ``bare`` (the lower end of a range)."""
+    display = unit_display(unit)
+    scaled = value * 100 if display.shown_as == "percent" else value
+    decimals = max(len(f"{round(scaled, 6):g}".partition(".")[2]), 0)
+    if bare or display.shown_as == "number" and not display.suffix:
+        return _plain(scaled, decimals, language)
+    if display.shown_as == "percent":
+        return _percent_pattern(language, decimals).apply(value, _locale(language))
+    if display.shown_as == "currency":
+        pattern = _currency_pattern(language, decimals)
+        return pattern.apply(value, _locale(language), currency=currency or DEFAULT_CURRENCY, currency_digits=False)
+    if display.shown_as == "duration":
+        assert display.cldr_unit is not None
+        return str(
+            format_unit(
+                value,
+                display.cldr_unit,
+                length="short",
+                format=_number_format(decimals),
+                locale=language,
+            )
+        )
+    return _plain(scaled, decimals, language) + " " + _words(language, False)[str(display.suffix)]
+
+
+def format_band(band: Band, unit: str, language: str, currency: str | None = None) -> str:
+    """A band as the article words it, in ``language``: "30–40%",
+    "1 500–3 000 $US", "> 50 %", "≥ 95%", "~ 40%".
+
+    >>> format_band(Band(min=1500, max=3000), "currency", "nl", "USD")
+    'US$\xa01.500–US$\xa03.000'
+    """
+    f = _figure
+    if band.about is not None:
+        return f"~ {f(band.about, unit, language, currency, False)}"
+    low = band.min if band.min is not None else band.above
+    high = band.max if band.max is not None else band.below
+    if low is not None and high is not None:
+        bare = f(low, unit, language, currency, True)
+        whole = f(low, unit, language, currency, False)
+        # "30–40 %": one unit for the range where the unit follows the figure;
+        # "$1,500–$3,000" where it comes first.
+        first = bare if whole.startswith(bare) else whole
+        return f"{first}–{f(high, unit, language, currency, False)}"
+    if band.min is not None:
+        return f"≥ {f(band.min, unit, language, currency, False)}"
+    if band.above is not None:
+        return f"> {f(band.above, unit, language, currency, False)}"
+    if band.max is not None:
+        return f"≤ {f(band.max, unit, language, currency, False)}"
+    assert band.below is not None
+    return f"< {f(band.below, unit, language, currency, False)}"
+
+
+def format_bands(entry: ProfileKPI, language: str, currency: str | None = None) -> dict[str, str]:
+    """The bands of a business type's KPI, by band name, in ``language``."""
+    return {
+        name: format_band(band, entry.unit, language, currency)
+        for name, band in entry.bands.items()
+    }
+
+
+def _check_languages() -> None:
+    missing = set(LANGUAGES) - set(EXCEL_LOCALE_IDS)
+    if missing:
+        raise CatalogueError(f"display.EXCEL_LOCALE_IDS lacks {sorted(missing)}")
+
+
+_check_languages()
+
+__all__ = [
+    "EXCEL_LOCALE_IDS",
+    "UNIT_DISPLAYS",
+    "UnitDisplay",
+    "difference_value",
+    "excel_date_format",
+    "excel_difference_format",
+    "excel_format",
+    "format_band",
+    "format_bands",
+    "format_difference",
+    "format_moment",
+    "format_month",
+    "format_value",
+    "unit_display",
+]
