@@ -109,7 +109,10 @@ def test_list_table_in_french() -> None:
     result = run("list", "--type", "celebrity_video", "--lang", "fr")
     assert "Taux de désabonnement de la plateforme" in result.stdout
     assert "plus c'est bas, mieux c'est" in result.stdout
-    assert "6-9 %" in result.stdout
+    # French figures: a no-break space before %, narrow no-break spaces between
+    # thousands, an en dash between the ends of a range, the currency after.
+    assert "6\u20139\u00a0%" in result.stdout
+    assert "1\u202f500\u20133\u202f000\u00a0$US" in result.stdout
 
 
 def test_unknown_language() -> None:

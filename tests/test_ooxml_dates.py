@@ -16,6 +16,7 @@ from addin.ooxml import dates
 from addin.report.offline import refresh_file
 from addin.report.package import _serial_date, period_from
 from addin.starter import StarterOptions, new_workbook
+from kpi_engine import display
 from tests.ooxml_support import SHEET, libreoffice_column, package_parts, write_workbook
 
 #: Around the phantom 1900-02-29 (serial 60), the start of the 1904 system
@@ -153,8 +154,12 @@ def test_refresh_writes_dates_in_the_workbooks_own_system(tmp_path: Path) -> Non
             target.writestr(info, data)
     report = refresh_file(book1904)
     sheet = load_workbook(book1904)["Report"]  # openpyxl reads with the 1904 epoch
+    month_format = display.excel_date_format("month", "en")
     months = [
-        cell.value for row in sheet.iter_rows() for cell in row if cell.number_format == "mmm-yy"
+        cell.value
+        for row in sheet.iter_rows()
+        for cell in row
+        if cell.number_format == month_format
     ]
     assert len(months) >= 12
     # A 1900 serial in a 1904 workbook would read one day into the month.

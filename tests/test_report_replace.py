@@ -14,6 +14,7 @@ from python_calamine import CalamineWorkbook
 from addin.report.offline import make_report
 from addin.starter import StarterOptions, new_workbook
 from tests.addin_support import KPI
+from tests.report_support import sheet_values
 
 CALC_CHAIN_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.calcChain+xml"
 CALC_CHAIN_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/calcChain"
@@ -88,7 +89,7 @@ def test_an_existing_report_sheet_is_replaced_in_place(tmp_path: Path) -> None:
     )
     assert b"<f>" not in after["xl/worksheets/sheet3.xml"]
     values = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Report").to_python()
-    expected = make_report(starter).values()
+    expected = sheet_values(make_report(starter))
     assert [row[:2] for row in values[3:]] == [
         ["" if v is None else v for v in row[:2]] for row in expected[3:]
     ]
