@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import doctest
 import re
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from addin.report.html import chart_svg, render_page, runs, trend_chart, value_s
 from addin.report.model import Report, words
 from addin.report.offline import make_report
 from addin.starter import StarterOptions, new_workbook
-from addin.styles import BAND_FILLS, BAD_FILL, GOOD_FILL, HEADER_FILL
+from addin.styles import BAD_FILL, BAND_FILLS, GOOD_FILL, HEADER_FILL
 from kpi_engine import display
 from kpi_engine._labels import labels
 from tests.browser import launch
@@ -61,9 +62,7 @@ def rows_of(tree: ElementTree.Element) -> list[ElementTree.Element]:
 
 
 def chart_of(tree: ElementTree.Element, kpi_id: str) -> ElementTree.Element:
-    (figure,) = [
-        f for f in tree.iter(f"{HTML}figure") if f.get("data-kpi") == kpi_id
-    ]
+    (figure,) = [f for f in tree.iter(f"{HTML}figure") if f.get("data-kpi") == kpi_id]
     return figure
 
 
@@ -80,7 +79,10 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tup
             page = folder / f"{business_type}_{language}.html"
             result = run_report(str(book), "--html", str(page))
             assert result.exit_code == 0, result.output
-            assert result.stdout == f"{page}: 2024-06, {len(kpi_engine.BUSINESS_TYPES[business_type].kpis)} KPIs\n"
+            assert (
+                result.stdout
+                == f"{page}: 2024-06, {len(kpi_engine.BUSINESS_TYPES[business_type].kpis)} KPIs\n"
+            )
             written[business_type, language] = (page, make_report(book))
     return written
 
@@ -213,15 +215,14 @@ def test_a_month_without_a_value_is_a_gap_in_the_line(tmp_path: Path) -> None:
     nps = next(kpi for kpi in report.kpis if kpi.id == "nps")
     empty = report.months.index(EMPTY_MONTH)
     assert nps.trend[empty] is None
-    assert nps.trend[empty - 1] is not None and nps.trend[empty + 1] is not None
+    assert nps.trend[empty - 1] is not None
+    assert nps.trend[empty + 1] is not None
     svg = next(chart_of(parse(page), "nps").iter(f"{SVG}svg"))
     paths = [path.get("d", "") for path in svg.iter(f"{SVG}path")]
     assert len(paths) == 2  # the line stops before the empty month and starts after it
     axis = svg.find(f"{SVG}g[@class='month-axis']").findall(f"{SVG}line")
     month_x = [float(t.get("x1", "")) for t in axis[1:]]  # after the axis line, a tick a month
-    drawn_x = [
-        [float(x) for x in re.findall(r"[ML]([-\d.]+),", d)] for d in paths
-    ]
+    drawn_x = [[float(x) for x in re.findall(r"[ML]([-\d.]+),", d)] for d in paths]
     assert drawn_x == [month_x[:empty], month_x[empty + 1 :]]
     assert all(d.count("M") == 1 for d in paths)
     desc = text(svg.find(f"{SVG}desc"))
@@ -232,9 +233,7 @@ def test_the_chart_of_a_trend_with_empty_months_has_one_path_per_run(tmp_path: P
     book = new_workbook(StarterOptions("songwriting", "nl", as_of=AS_OF), tmp_path / "s.xlsx")
     report = make_report(book)
     trend = (0.2, 0.25, None, 0.3, None, None, 0.1, 0.15, 0.2, 0.22, None, 0.4)
-    kpi = dataclasses.replace(
-        next(k for k in report.kpis if k.unit == "fraction"), trend=trend
-    )
+    kpi = dataclasses.replace(next(k for k in report.kpis if k.unit == "fraction"), trend=trend)
     chart = trend_chart(report, kpi)
     assert chart is not None
     assert len(chart.segments) == 4
@@ -248,7 +247,9 @@ def test_the_chart_of_a_trend_with_empty_months_has_one_path_per_run(tmp_path: P
     month_x = [tick.position for tick in chart.months]
     drawn = [[float(x) for x in re.findall(r"[ML]([-\d.]+),", d)] for d in chart.segments]
     assert drawn == [[month_x[i] for i in run] for run in runs(trend)]
-    assert [x for x, _ in chart.points] == [month_x[i] for i, v in enumerate(trend) if v is not None]
+    assert [x for x, _ in chart.points] == [
+        month_x[i] for i, v in enumerate(trend) if v is not None
+    ]
     assert [tick.text for tick in chart.values] == [
         report.text(kpi, v) for v in value_steps(0.1, 0.4, 0.001)
     ]
@@ -363,11 +364,13 @@ def test_chromium_loads_nothing_fits_a_phone_and_prints_on_a4(tmp_path: Path) ->
                     return [getComputedStyle(box).overflowX, box.scrollWidth, box.clientWidth,
                             box.contains(document.querySelector('table.kpis'))]; })()"""
                 )
-                assert scroller[0] == "auto" and scroller[3], scroller
+                assert scroller[0] == "auto", scroller
+                assert scroller[3], "the table sits in the scroll box"
                 chart_widths = tab.evaluate(
                     "Array.from(document.querySelectorAll('svg.chart'), s => s.getBoundingClientRect().right)"
                 )
-                assert chart_widths and max(chart_widths) <= window_width
+                assert len(chart_widths) == len(kpi_engine.BUSINESS_TYPES["celebrity_video"].kpis)
+                assert max(chart_widths) <= window_width
 
                 # The sheet's colours: the same palette on the page.
                 colours = tab.evaluate(
@@ -383,12 +386,18 @@ def test_chromium_loads_nothing_fits_a_phone_and_prints_on_a4(tmp_path: Path) ->
 
                 # Printed: nothing scrolls, and an A4 PDF with pages.
                 tab.emulate_media(media="print")
-                assert tab.evaluate(
-                    "getComputedStyle(document.querySelector('.table-scroll')).overflowX"
-                ) == "visible"
-                assert tab.evaluate(
-                    "getComputedStyle(document.querySelector('figure.trend')).breakInside"
-                ) == "avoid"
+                assert (
+                    tab.evaluate(
+                        "getComputedStyle(document.querySelector('.table-scroll')).overflowX"
+                    )
+                    == "visible"
+                )
+                assert (
+                    tab.evaluate(
+                        "getComputedStyle(document.querySelector('figure.trend')).breakInside"
+                    )
+                    == "avoid"
+                )
                 pdf = tab.pdf(format="A4", print_background=True)
                 assert pdf.startswith(b"%PDF")
                 pages_in_pdf = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
@@ -396,9 +405,19 @@ def test_chromium_loads_nothing_fits_a_phone_and_prints_on_a4(tmp_path: Path) ->
                 sizes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
                 # A4 is 595.3 by 841.9 points (Letter 612 by 792); Chromium
                 # rounds the page to whole CSS pixels, about a point more.
-                assert sizes and all(
-                    abs(float(w) - 595.3) < 2 and abs(float(h) - 841.9) < 2 for w, h in sizes
-                ), sizes
+                assert sizes
+                for width, height in sizes:
+                    assert abs(float(width) - 595.3) < 2, sizes
+                    assert abs(float(height) - 841.9) < 2, sizes
                 context.close()
         finally:
             browser.close()
+
+
+def test_the_chart_helpers_examples_hold() -> None:
+    # addin/ is outside the doctest paths of pyproject.toml: run its examples here.
+    import addin.report.html  # noqa: PLC0415
+
+    result = doctest.testmod(addin.report.html)
+    assert result.attempted >= 3
+    assert result.failed == 0

@@ -121,9 +121,9 @@ def print_report(report: Report) -> None:
     "html_path",
     metavar="PATH",
     type=click.Path(path_type=Path),
-    help="Also write the report as one HTML page (.html or .htm): the KPI table, a "
-    "chart per KPI, the narrative and the data notes; it loads nothing from the "
-    "network, reads on a phone and prints on A4.",
+    help="Write the report as one HTML page (.html or .htm) instead of printing the "
+    "table: the KPI table, a chart per KPI, the narrative and the data notes. It "
+    "loads nothing from the network, reads on a phone and prints on A4.",
 )
 def report_command(file: Path, period: str | None, as_json: bool, html_path: Path | None) -> None:
     """Print what a refresh of FILE would write: per KPI its value, the month
