@@ -30,7 +30,15 @@ from addin.recipes.notes import message, notes_words
 from addin.report.model import KPIReport, Report, words
 from addin.report.narrative import template_loader
 from addin.report.package import ReportError
-from addin.styles import BAD_FILL, BAD_FONT, BAND_FILLS, GOOD_FILL, GOOD_FONT, HEADER_FILL, MUTED_FONT
+from addin.styles import (
+    BAD_FILL,
+    BAD_FONT,
+    BAND_FILLS,
+    GOOD_FILL,
+    GOOD_FONT,
+    HEADER_FILL,
+    MUTED_FONT,
+)
 from kpi_engine import display
 from kpi_engine._labels import labels
 
@@ -174,8 +182,7 @@ def trend_chart(report: Report, kpi: KPIReport, index: int = 0) -> TrendChart | 
     )
     return TrendChart(
         id=f"chart-{index + 1}",
-        title=f"{kpi.title}: {said['trend'].lower()} "
-        f"({months[0]} – {months[-1]})",
+        title=f"{kpi.title}: {said['trend'].lower()} ({months[0]} – {months[-1]})",
         description=described,
         width=CHART_WIDTH,
         height=CHART_HEIGHT,
@@ -256,26 +263,28 @@ def render_page(report: Report) -> str:
     language = report.language
     said = words(language)
     period = display.format_month(report.period, language)
-    charts = [
-        (kpi, trend_chart(report, kpi, index)) for index, kpi in enumerate(report.kpis)
-    ]
-    return _environment().get_template("report.html.j2").render(
-        language=language,
-        said=said,
-        heads=said["headings"],
-        notes_said=notes_words(language),
-        page_title=said["html_title"].format(type=report.business_title, period=period),
-        heading=said["title"].format(type=report.business_title),
-        period=period,
-        refreshed=display.format_moment(report.refreshed_at, language),
-        refreshed_iso=report.refreshed_at.isoformat(),
-        source=None if report.source is None else report.source.cited(),
-        colours=_colours(),
-        rows=[_row(report, kpi) for kpi in report.kpis],
-        undefined=[kpi for kpi in report.kpis if kpi.value is None],
-        charts=charts,
-        chart_svg=chart_svg,
-        notes=[message(note, language) for note in report.notes],
+    charts = [(kpi, trend_chart(report, kpi, index)) for index, kpi in enumerate(report.kpis)]
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            language=language,
+            said=said,
+            heads=said["headings"],
+            notes_said=notes_words(language),
+            page_title=said["html_title"].format(type=report.business_title, period=period),
+            heading=said["title"].format(type=report.business_title),
+            period=period,
+            refreshed=display.format_moment(report.refreshed_at, language),
+            refreshed_iso=report.refreshed_at.isoformat(),
+            source=None if report.source is None else report.source.cited(),
+            colours=_colours(),
+            rows=[_row(report, kpi) for kpi in report.kpis],
+            undefined=[kpi for kpi in report.kpis if kpi.value is None],
+            charts=charts,
+            chart_svg=chart_svg,
+            notes=[message(note, language) for note in report.notes],
+        )
     )
 
 
@@ -299,4 +308,3 @@ def check_target(target: Path, source: Path) -> None:
 def write_page(report: Report, target: Path) -> None:
     """Write the page of ``report`` to ``target``, whole or not at all."""
     write_bytes_atomically(target, render_page(report).encode("utf-8"))
-

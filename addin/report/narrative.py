@@ -12,8 +12,8 @@ from __future__ import annotations
 from functools import cache
 
 import jinja2
-from babel.plural import PluralRule
 from babel import Locale
+from babel.plural import PluralRule
 
 from addin.report.model import KPIReport, Report, words
 from kpi_engine import display
