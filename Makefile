@@ -65,6 +65,10 @@ system-deps:
 	@# systemd-analyze checks the shipped systemd unit (deploy/kpi-serve@.service).
 	@command -v systemd-analyze >/dev/null || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd; }
+	@# Debian's headless Chromium, driven by Playwright (never `playwright install`),
+	@# loads and prints the HTML report in its tests and for the README's pictures.
+	@command -v chromium >/dev/null || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
 # The add-in's client test runs xlwings' Office.js JavaScript in Node.
 node:
@@ -112,6 +116,7 @@ bench: install system-deps
 docs: install system-deps
 	$(BIN)/python -m kpi_engine._docs --write
 	$(BIN)/python docs/make_pictures.py
+	$(BIN)/python docs/make_html_pictures.py
 
 clean:
 	rm -rf demo fuzz-failures $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

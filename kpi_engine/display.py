@@ -389,9 +389,15 @@ def excel_date_format(kind: DateKind, language: str) -> str:
     return f"[$-{EXCEL_LOCALE_IDS[language]}]" + _excel_date(_cldr_pattern(kind, language))
 
 
-def format_month(month: dt.date, language: str) -> str:
-    """A month as ``language`` names it: "June 2024", "juin 2024"."""
-    return str(format_skeleton(_SKELETONS["month"], month, locale=language))
+def format_month(month: dt.date, language: str, *, short: bool = False) -> str:
+    """A month as ``language`` names it: "June 2024", "juin 2024"; ``short``
+    abbreviates the name where the language does, for chart axes.
+
+    >>> format_month(dt.date(2024, 6, 1), "nl", short=True)
+    'jun 2024'
+    """
+    skeleton = _SKELETONS["short_month" if short else "month"]
+    return str(format_skeleton(skeleton, month, locale=language))
 
 
 def format_moment(moment: dt.datetime, language: str) -> str:

@@ -116,21 +116,50 @@ def print_report(report: Report) -> None:
     "(value, previous, change, target, gap, band, target_met, margin, data notes), "
     "and all the data notes.",
 )
-def report_command(file: Path, period: str | None, as_json: bool) -> None:
+@click.option(
+    "--html",
+    "html_path",
+    metavar="PATH",
+    type=click.Path(path_type=Path),
+    help="Write the report as one HTML page (.html or .htm) instead of printing the "
+    "table: the KPI table, a chart per KPI, the narrative and the data notes. It "
+    "loads nothing from the network, reads on a phone and prints on A4.",
+)
+def report_command(file: Path, period: str | None, as_json: bool, html_path: Path | None) -> None:
     """Print what a refresh of FILE would write: per KPI its value, the month
     before, the change, the target, the benchmark band and whether the target
     is met, in the workbook's language; then the data notes (the rows the
-    KPIs leave out, and why). Writes nothing."""
+    KPIs leave out, and why). Writes nothing to FILE; --html writes the page."""
+    from addin.ooxml.atomic import WriteInterrupted  # noqa: PLC0415
     from addin.report.offline import make_report  # noqa: PLC0415
     from addin.report.package import ReportError  # noqa: PLC0415
 
     try:
+        if html_path is not None:
+            from addin.report.html import check_target  # noqa: PLC0415
+
+            check_target(html_path, file)
         report = make_report(file, _period(period))
     except ReportError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
+    if html_path is not None:
+        from addin.report.html import write_page  # noqa: PLC0415
+
+        try:
+            write_page(report, html_path)
+        except WriteInterrupted as stop:
+            click.echo(f"error: {stop}", err=True)
+            sys.exit(stop.code)
+        except OSError as error:
+            click.echo(f"error: cannot write {html_path}: {error}", err=True)
+            sys.exit(1)
     if as_json:
         click.echo(json.dumps(report.summary(), indent=2, ensure_ascii=False))
+        return
+    if html_path is not None:
+        # The page is the output asked for; the table would only repeat it.
+        click.echo(f"{html_path}: {report.period:%Y-%m}, {len(report.kpis)} KPIs")
         return
     print_report(report)
 

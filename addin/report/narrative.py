@@ -12,20 +12,26 @@ from __future__ import annotations
 from functools import cache
 
 import jinja2
-from babel.plural import PluralRule
 from babel import Locale
+from babel.plural import PluralRule
 
 from addin.report.model import KPIReport, Report, words
 from kpi_engine import display
 from kpi_engine._labels import labels, templates_dir
 
 
+def template_loader() -> jinja2.BaseLoader:
+    """The report's templates (``templates/report/``), installed or in the
+    source tree: the narrative's and the HTML page's."""
+    return jinja2.FunctionLoader(
+        lambda name: templates_dir().joinpath("report", name).read_text(encoding="utf-8")
+    )
+
+
 @cache
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FunctionLoader(
-            lambda name: templates_dir().joinpath("report", name).read_text(encoding="utf-8")
-        ),
+        loader=template_loader(),
         autoescape=False,  # plain text for a cell; the HTML page escapes it itself
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
