@@ -190,21 +190,46 @@ def serve(
     "folder",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder to write main.py and requirements.txt into.",
+    help="Folder to write main.py, requirements.txt and the kpi-addin wheel into.",
 )
-def lite(folder: Path) -> None:
-    """Write main.py and requirements.txt for xlwings Lite, KPI engine included."""
+@click.option(
+    "--wheel-url",
+    help="Where you will host the kpi-addin wheel, such as https://raw.githubusercontent.com/"
+    "you/kpi/main/kpi_addin-0.1.0-py3-none-any.whl; requirements.txt installs it from "
+    "there. Without it, requirements.txt names kpi-addin and its version, for a package index.",
+)
+def lite(folder: Path, wheel_url: str | None) -> None:
+    """Write the files for xlwings Lite, Microsoft's free add-in (no licence key).
+
+    main.py holds one function per KPI, the refresh_report script and a marked
+    section for your own functions, kept when main.py is written again;
+    requirements.txt installs the KPI engine as the kpi-addin wheel written
+    beside them. Paste the two files into xlwings Lite's tabs, then type
+    =NPS(Survey[recommend_score]) in a cell.
+    """
     from addin import lite as lite_files  # noqa: PLC0415  (only this command needs it)
     from addin.ooxml.atomic import WriteInterrupted  # noqa: PLC0415
 
+    if wheel_url and not (wheel_url.startswith("https://") and wheel_url.endswith(".whl")):
+        raise click.BadParameter(
+            f"{wheel_url!r}: give the https:// address of the .whl file "
+            f"(xlwings Lite fetches it from the browser), such as https://.../{lite_files.WHEEL_NAME}",
+            param_hint="--wheel-url",
+        )
     try:
-        paths = lite_files.write(folder)
+        paths = lite_files.write(folder, wheel_url)
     except WriteInterrupted as stop:
         # SIGINT or SIGTERM during a write: one line, and the signal's exit status.
         click.echo(f"error: {stop}", err=True)
         sys.exit(stop.code)
     for path in paths:
         click.echo(str(path))
+    if not wheel_url:
+        click.echo(
+            f"note: requirements.txt installs {lite_files.DISTRIBUTION} from a package index; "
+            f"to host {lite_files.WHEEL_NAME} yourself, add --wheel-url (see the README)",
+            err=True,
+        )
 
 
 def _write_xlwings_conf(path: Path, settings: dict[str, str]) -> None:
