@@ -41,7 +41,7 @@ def main(config_path: str) -> None:
             value = namespace[kpi.id](*cells)
             out["results"][f"{kpi.id}/{n}"] = [value, example.matches(value)]
     out["kpi_list"] = namespace["kpi_list"]("social_media", "fr")
-    out["benchmark_band"] = namespace["benchmark_band"]("engagement_rate", 0.035, "social_media")
+    out["benchmark_band"] = namespace["benchmark_band"]("retention_rate", 0.8, "networking")
     out["div0"] = namespace["churn_rate"](0.0, 0.0)
     out["left_out"] = namespace["nps"]([[9.0], ["abc"], ["#N/A"]])
     try:
