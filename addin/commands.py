@@ -25,8 +25,10 @@ dual-licensed:
     (PolyForm Noncommercial License 1.0.0);
   * commercial use needs a paid licence key from https://www.xlwings.org,
     set the same way.
-kpi serve never sets a key for you. The classic Windows add-in (COM) and the
-KPI engine are BSD-licensed and need no key.
+kpi serve never sets a key for you. Without a server or a key: kpi lite writes
+the files for xlwings Lite, the free add-in from Excel's add-in store (free for
+personal and commercial use); the classic Windows add-in (COM, kpi com-setup)
+and the KPI engine are BSD-licensed.
 """
 
 
@@ -99,12 +101,15 @@ def serve(
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
 ) -> None:
-    """Start the backend of the Office.js add-in (Excel on Windows, Mac and the web).
+    """Start the Office.js add-in's server for a team (xlwings PRO licence terms).
 
-    It serves the manifest (/manifest.xml), the task pane, and every KPI as a
-    custom function: =KPI.NPS(Survey[Score]). Every setting (limits,
-    authentication, proxies) is a KPI_* environment variable or a line of
-    a .env file; the README lists them.
+    It serves the manifest (/manifest.xml), the task pane, and every KPI as a custom function:
+    =KPI.NPS(Survey[recommend_score]). It is built on xlwings Server (xlwings
+    PRO): free for noncommercial use with XLWINGS_LICENSE_KEY=noncommercial,
+    a paid licence key otherwise; kpi serve never sets the key. For one person
+    or a small business, kpi lite and the free xlwings Lite add-in need no
+    server and no key. Every setting (limits, authentication, proxies) is a
+    KPI_* environment variable or a line of a .env file; the README lists them.
     """
     if not os.environ.get("XLWINGS_LICENSE_KEY", "").strip():
         click.echo(LICENCE_MESSAGE, err=True)
@@ -199,7 +204,7 @@ def serve(
     "there. Without it, requirements.txt names kpi-addin and its version, for a package index.",
 )
 def lite(folder: Path, wheel_url: str | None) -> None:
-    """Write the files for xlwings Lite, Microsoft's free add-in (no licence key).
+    """Write the files for xlwings Lite, the free add-in from Excel's add-in store.
 
     main.py holds one function per KPI, the refresh_report script and a marked
     section for your own functions, kept when main.py is written again;
@@ -255,7 +260,7 @@ def _write_xlwings_conf(path: Path, settings: dict[str, str]) -> None:
     help="Config file to write (default: ~/.xlwings/xlwings.conf, or ~/.NAME/NAME.conf).",
 )
 def com_setup(addin_name: str | None, conf_path: Path | None) -> None:
-    """Set up classic xlwings on Windows (COM) to serve the KPI functions.
+    """Set up classic xlwings on Windows (COM, BSD-licensed) to serve the KPI functions.
 
     Writes UDF_MODULES=addin.functions and this Python interpreter into
     xlwings' user config file (or a custom add-in's), then says what to

@@ -167,9 +167,7 @@ def main_py(user_section: str | None = None) -> str:
     functions = "\n\n\n".join(
         function_source(name, signature) for name, signature in EXCEL_SIGNATURES.items()
     )
-    user_part = (
-        _USER_SECTION_START if user_section is None else USER_SECTION_MARKER + user_section
-    )
+    user_part = _USER_SECTION_START if user_section is None else USER_SECTION_MARKER + user_section
     return (
         _HEADER.format(version=kpi_engine.__version__)
         + "\n\n"
