@@ -198,3 +198,27 @@ def test_lite_refresh_report_writes_the_offline_report(tmp_path: Path) -> None:
     error_type, message = out["books"]["broken"]
     assert error_type == "xlwings.XlwingsError"
     assert f"needs the table(s) {books.dropped_table}" in message
+
+
+def test_lite_wheel_holds_what_the_projects_build_puts_in_its_wheel(tmp_path: Path) -> None:
+    """The wheel `kpi lite` writes from the installed package has the same
+    files and dependencies as the one the project's build backend makes."""
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (built,) = dist.glob("*.whl")
+    assert built.name == WHEEL_NAME
+    write_lite(tmp_path / "lite")
+
+    def contents(path: Path) -> tuple[set[str], list[str]]:
+        with zipfile.ZipFile(path) as wheel:
+            metadata = wheel.read("kpi_addin-0.1.0.dist-info/METADATA").decode()
+            return set(wheel.namelist()), [
+                line for line in metadata.splitlines() if line.startswith("Requires-Dist:")
+            ]
+
+    assert contents(tmp_path / "lite" / WHEEL_NAME) == contents(built)
