@@ -70,10 +70,18 @@ system-deps:
 	@command -v chromium >/dev/null || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
-# The add-in's client test runs xlwings' Office.js JavaScript in Node.
-node:
+# The add-in's client test runs xlwings' Office.js JavaScript in Node; the
+# xlwings Lite test runs kpi lite's files in Pyodide, the npm package that
+# tests/node/package.json pins (npm ci installs it from package-lock.json).
+NODE_MODULES := tests/node/node_modules/.package-lock.json
+node: $(NODE_MODULES)
 	@command -v node >/dev/null 2>&1 || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs; }
+
+$(NODE_MODULES): tests/node/package.json tests/node/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; }
+	cd tests/node && npm ci --no-audit --no-fund
 
 test: install system-deps node
 	$(BIN)/python -m pytest
@@ -119,4 +127,4 @@ docs: install system-deps
 	$(BIN)/python docs/make_html_pictures.py
 
 clean:
-	rm -rf demo fuzz-failures $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf demo fuzz-failures $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules

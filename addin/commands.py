@@ -25,8 +25,10 @@ dual-licensed:
     (PolyForm Noncommercial License 1.0.0);
   * commercial use needs a paid licence key from https://www.xlwings.org,
     set the same way.
-kpi serve never sets a key for you. The classic Windows add-in (COM) and the
-KPI engine are BSD-licensed and need no key.
+kpi serve never sets a key for you. Without a server or a key: kpi lite writes
+the files for xlwings Lite, the free add-in from Excel's add-in store (free for
+personal and commercial use); the classic Windows add-in (COM, kpi com-setup)
+and the KPI engine are BSD-licensed.
 """
 
 
@@ -99,12 +101,15 @@ def serve(
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
 ) -> None:
-    """Start the backend of the Office.js add-in (Excel on Windows, Mac and the web).
+    """Start the Office.js add-in's server for a team (xlwings PRO licence terms).
 
-    It serves the manifest (/manifest.xml), the task pane, and every KPI as a
-    custom function: =KPI.NPS(Survey[Score]). Every setting (limits,
-    authentication, proxies) is a KPI_* environment variable or a line of
-    a .env file; the README lists them.
+    It serves the manifest (/manifest.xml), the task pane, and every KPI as a custom function:
+    =KPI.NPS(Survey[recommend_score]). It is built on xlwings Server (xlwings
+    PRO): free for noncommercial use with XLWINGS_LICENSE_KEY=noncommercial,
+    a paid licence key otherwise; kpi serve never sets the key. For one person
+    or a small business, kpi lite and the free xlwings Lite add-in need no
+    server and no key. Every setting (limits, authentication, proxies) is a
+    KPI_* environment variable or a line of a .env file; the README lists them.
     """
     if not os.environ.get("XLWINGS_LICENSE_KEY", "").strip():
         click.echo(LICENCE_MESSAGE, err=True)
@@ -190,21 +195,46 @@ def serve(
     "folder",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder to write main.py and requirements.txt into.",
+    help="Folder to write main.py, requirements.txt and the kpi-addin wheel into.",
 )
-def lite(folder: Path) -> None:
-    """Write main.py and requirements.txt for xlwings Lite, KPI engine included."""
+@click.option(
+    "--wheel-url",
+    help="Where you will host the kpi-addin wheel, such as https://raw.githubusercontent.com/"
+    "you/kpi/main/kpi_addin-0.1.0-py3-none-any.whl; requirements.txt installs it from "
+    "there. Without it, requirements.txt names kpi-addin and its version, for a package index.",
+)
+def lite(folder: Path, wheel_url: str | None) -> None:
+    """Write the files for xlwings Lite, the free add-in from Excel's add-in store.
+
+    main.py holds one function per KPI, the refresh_report script and a marked
+    section for your own functions, kept when main.py is written again;
+    requirements.txt installs the KPI engine as the kpi-addin wheel written
+    beside them. Paste the two files into xlwings Lite's tabs, then type
+    =NPS(Survey[recommend_score]) in a cell.
+    """
     from addin import lite as lite_files  # noqa: PLC0415  (only this command needs it)
     from addin.ooxml.atomic import WriteInterrupted  # noqa: PLC0415
 
+    if wheel_url and not (wheel_url.startswith("https://") and wheel_url.endswith(".whl")):
+        raise click.BadParameter(
+            f"{wheel_url!r}: give the https:// address of the .whl file "
+            f"(xlwings Lite fetches it from the browser), such as https://.../{lite_files.WHEEL_NAME}",
+            param_hint="--wheel-url",
+        )
     try:
-        paths = lite_files.write(folder)
+        paths = lite_files.write(folder, wheel_url)
     except WriteInterrupted as stop:
         # SIGINT or SIGTERM during a write: one line, and the signal's exit status.
         click.echo(f"error: {stop}", err=True)
         sys.exit(stop.code)
     for path in paths:
         click.echo(str(path))
+    if not wheel_url:
+        click.echo(
+            f"note: requirements.txt installs {lite_files.DISTRIBUTION} from a package index; "
+            f"to host {lite_files.WHEEL_NAME} yourself, add --wheel-url (see the README)",
+            err=True,
+        )
 
 
 def _write_xlwings_conf(path: Path, settings: dict[str, str]) -> None:
@@ -230,7 +260,7 @@ def _write_xlwings_conf(path: Path, settings: dict[str, str]) -> None:
     help="Config file to write (default: ~/.xlwings/xlwings.conf, or ~/.NAME/NAME.conf).",
 )
 def com_setup(addin_name: str | None, conf_path: Path | None) -> None:
-    """Set up classic xlwings on Windows (COM) to serve the KPI functions.
+    """Set up classic xlwings on Windows (COM, BSD-licensed) to serve the KPI functions.
 
     Writes UDF_MODULES=addin.functions and this Python interpreter into
     xlwings' user config file (or a custom add-in's), then says what to

@@ -2,11 +2,13 @@
 
 This one module serves, unchanged:
 
+* xlwings Lite, where the ``main.py`` that ``kpi lite`` writes defines one
+  small function per entry of ``EXCEL_SIGNATURES`` that calls this module's,
+  and formulas read ``=NPS(Survey[recommend_score])``;
 * xlwings Server / Office.js (``kpi serve``), where formulas read
-  ``=KPI.NPS(Survey[Score])``: the manifest adds the ``KPI`` namespace;
+  ``=KPI.NPS(Survey[recommend_score])``: the manifest adds the ``KPI`` namespace;
 * classic xlwings on Windows desktop (COM), via ``UDF_MODULES`` or a custom
-  add-in (see the README);
-* xlwings Lite, where ``kpi lite`` pastes it, engine included, into ``main.py``.
+  add-in (see the README).
 
 The functions are made from the catalogue (``kpi_engine.KPIS``): a KPI added
 there gets its Excel function, its description (the first line of its
@@ -30,6 +32,7 @@ import inspect
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import xlwings as xw
@@ -61,6 +64,24 @@ DIV0 = _division_by_zero_error()
 #: Every Excel function of this module, by its Python name; Excel shows the
 #: name upper-cased, after the manifest's namespace (``KPI.NPS``).
 EXCEL_FUNCTIONS: dict[str, Callable[..., Any]] = {}
+
+
+@dataclass(frozen=True)
+class ExcelSignature:
+    """What Excel shows of a function: its description and its arguments.
+
+    ``arguments`` holds (name, description, default) per argument, with
+    ``inspect.Parameter.empty`` as the default of a required one. ``kpi lite``
+    writes xlwings Lite's ``main.py`` from these, so that the functions there
+    show in Excel exactly as this module's do.
+    """
+
+    summary: str
+    arguments: tuple[tuple[str, str, Any], ...]
+
+
+#: The signature of every function of ``EXCEL_FUNCTIONS``, by the same name.
+EXCEL_SIGNATURES: dict[str, ExcelSignature] = {}
 
 
 def _excel_function(
@@ -106,6 +127,7 @@ def _excel_function(
         excel_function = xw.arg(arg_name, doc=description)(excel_function)
     excel_function = xw.func(excel_function)
     EXCEL_FUNCTIONS[name] = excel_function
+    EXCEL_SIGNATURES[name] = ExcelSignature(summary, tuple(arguments))
     globals()[name] = excel_function
     return excel_function
 

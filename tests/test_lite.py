@@ -1,74 +1,150 @@
-"""`kpi lite` writes a main.py that runs on its own: its functions and its
-refresh_report script are run here in plain CPython, from a folder outside
-the source tree, with the engine and report code it carries (not the
-installed ones)."""
+"""`kpi lite` writes a short main.py, a requirements.txt and the kpi-addin
+wheel; main.py runs here in plain CPython with the engine installed from that
+wheel alone (not from the source tree), and its functions show in Excel
+exactly as the add-in's do. tests/test_lite_pyodide.py runs the same in
+Pyodide."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
-from typing import Any
 
-from addin.recipes import tables_for
+from addin.functions import EXCEL_SIGNATURES
+from addin.lite import USER_SECTION_MARKER, WHEEL_NAME, function_source
 from addin.report.offline import make_report
-from addin.starter import StarterOptions, new_workbook
 from tests.addin_support import KPI, server_env
-from tests.report_support import apply_set_values, book_json
+from tests.lite_support import ROOT, run_probe_in_cpython, starter_books, write_lite
+from tests.report_support import apply_set_values
 
-ROOT = Path(__file__).resolve().parent.parent
+#: main.py without its generated functions: the docstring, the imports, the
+#: version check, the report script and the user's section.
+MAIN_PY_FRAME_LIMIT = 4000
 
-PROBE = r"""
-import datetime as dt, json, runpy, sys
-namespace = runpy.run_path("main.py")
-import kpi_engine
-out = {"engine_file": kpi_engine.__file__, "results": {}}
-for kpi in kpi_engine.KPIS.values():
-    for n, example in enumerate(kpi.examples):
-        args = list(example.args) + [example.kwargs.get(a.name) for a in kpi.arguments[len(example.args):]]
-        column = [[[c] for c in a] if isinstance(a, list) else a for a in args]
-        value = namespace[kpi.id](*column)
-        out["results"][f"{kpi.id}/{n}"] = [value, example.matches(value)]
-out["kpi_list"] = namespace["kpi_list"]("social_media", "fr")[:2]
-out["div0"] = namespace["churn_rate"](0.0, 0.0)
-out["left_out"] = namespace["nps"]([[9.0], ["abc"], ["#N/A"]])
-try:
-    namespace["churn_rate"](-5.0, 100.0)
-except Exception as error:
-    out["error"] = [type(error).__module__ + "." + type(error).__name__, str(error)]
-print(json.dumps(out))
+
+def test_lite_writes_a_short_main_py_that_a_person_can_read(tmp_path: Path) -> None:
+    folder = tmp_path / "lite"
+    written = write_lite(folder)
+    assert [p.name for p in written] == ["main.py", "requirements.txt", WHEEL_NAME]
+    main = (folder / "main.py").read_text(encoding="utf-8")
+    ast.parse(main)
+    functions = [function_source(name, sig) for name, sig in EXCEL_SIGNATURES.items()]
+    for source in functions:
+        assert source in main
+    frame = len(main.encode()) - sum(len(s.encode()) for s in functions)
+    assert frame < MAIN_PY_FRAME_LIMIT, frame
+    # One function reads as the catalogue says it: description, argument help, defaults.
+    assert '@xw.arg("scores", doc=' in main
+    assert "def nps(scores):\n" in main
+    assert "return kpi_functions.nps(scores)" in main
+    assert "def refresh_report(book: xw.Book):" in main
+    assert main.count(USER_SECTION_MARKER) == 1
+    assert main.index(USER_SECTION_MARKER) > main.index("def refresh_report")
+    # No engine carried inside: no long lines of base64, no unpacking.
+    assert "b64decode" not in main
+    assert "zipfile" not in main
+    assert max(len(line) for line in main.splitlines()) < 200
+    assert not re.search(r"[A-Za-z0-9+/=]{120,}", main)
+
+    requirements = (folder / "requirements.txt").read_text(encoding="utf-8")
+    assert "kpi-addin==0.1.0" in requirements.splitlines()
+    with zipfile.ZipFile(folder / WHEEL_NAME) as wheel:
+        assert wheel.testzip() is None
+        names = set(wheel.namelist())
+        metadata = wheel.read("kpi_addin-0.1.0.dist-info/METADATA").decode()
+    assert {"kpi_engine/catalogue/kpis.toml", "kpi_engine/templates/labels.toml"} <= names
+    assert {"addin/functions.py", "addin/report/excel.py"} <= names
+    assert not any("__pycache__" in name for name in names)
+    # What Pyodide cannot install stays out of the browser.
+    assert "Requires-Dist: python-calamine>=0.2; sys_platform != 'emscripten'" in metadata
+    assert "Requires-Dist: jinja2>=3.1\n" in metadata
+
+
+def test_lite_requirements_name_the_hosted_wheel(tmp_path: Path) -> None:
+    url = f"https://raw.githubusercontent.com/example/kpi/main/{WHEEL_NAME}"
+    write_lite(tmp_path / "lite", "--wheel-url", url)
+    lines = (tmp_path / "lite" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    assert url in lines
+    assert not any(line.startswith("kpi-addin") for line in lines)
+    assert KPI
+    refused = subprocess.run(
+        [KPI, "lite", "-o", str(tmp_path / "other"), "--wheel-url", "http://example.org/kpi.zip"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "give the https:// address of the .whl file" in refused.stderr
+    assert not (tmp_path / "other").exists()
+
+
+def test_lite_keeps_the_users_own_functions(tmp_path: Path) -> None:
+    folder = tmp_path / "lite"
+    write_lite(folder)
+    main = folder / "main.py"
+    own = '\n\n@xw.func\ndef double(x):\n    """Twice x."""\n    return 2 * x\n'
+    generated = main.read_text(encoding="utf-8").split(USER_SECTION_MARKER)[0]
+    main.write_text(generated + USER_SECTION_MARKER + own, encoding="utf-8")
+    write_lite(folder)
+    again = main.read_text(encoding="utf-8")
+    assert again.endswith(USER_SECTION_MARKER + own)
+    assert "# An example to start from" not in again
+
+
+def test_lite_output_is_reproducible(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        write_lite(tmp_path / name)
+    for file in ("main.py", "requirements.txt", WHEEL_NAME):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+
+
+METADATA_PROBE = r"""
+import json, runpy, sys, types
+from xlwings.pro.udfs_officejs import custom_functions_meta
+import addin.functions
+main = types.ModuleType("main")
+main.__dict__.update(runpy.run_path(sys.argv[1]))
+print(json.dumps([custom_functions_meta(main), custom_functions_meta(addin.functions)]))
 """
 
 
-def test_lite_main_py_runs_in_plain_cpython(tmp_path: Path) -> None:
-    assert KPI
+def test_lite_functions_show_in_excel_as_the_addins(tmp_path: Path) -> None:
+    """xlwings' own function metadata (what Excel shows: names, descriptions,
+    argument help, optional arguments) is the same for main.py as for the
+    add-in module that kpi serve registers."""
     folder = tmp_path / "lite"
-    written = subprocess.run(
-        [KPI, "lite", "-o", str(folder)], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert written.returncode == 0, written.stderr
-    assert sorted(p.name for p in folder.iterdir()) == ["main.py", "requirements.txt"]
-    main = (folder / "main.py").read_text()
-    # The functions part of main.py is addin/functions.py, unchanged.
-    source = (ROOT / "addin" / "functions.py").read_text()
-    assert source in main
+    write_lite(folder)
     result = subprocess.run(
-        [sys.executable, "-I", "-c", PROBE],
-        cwd=folder,
+        [sys.executable, "-c", METADATA_PROBE, str(folder / "main.py")],
+        env=server_env(XLWINGS_ON_SERVER="true"),  # makes @xw.func record metadata
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout)
-    assert "kpi_engine_" in out["engine_file"]  # the copy main.py carries
-    assert str(ROOT) not in out["engine_file"]
+    lite_meta, addin_meta = json.loads(result.stdout)
+    assert len(lite_meta["functions"]) == len(EXCEL_SIGNATURES)
+    assert lite_meta == addin_meta
+
+
+def test_lite_main_py_runs_in_plain_cpython(tmp_path: Path) -> None:
+    folder = tmp_path / "lite"
+    write_lite(folder)
+    out = run_probe_in_cpython(folder, {})
+    engine = Path(out["modules"]["kpi_engine"])
+    assert engine.is_relative_to(folder / "site"), engine  # the wheel's copy
+    assert str(ROOT) not in str(engine)
     assert len(out["results"]) >= 38
     assert all(ok for _, ok in out["results"].values()), out["results"]
     assert out["kpi_list"][0] == ["id", "intitulé", "unité", "sens"]
+    assert out["benchmark_band"] == "exceptional"  # retention 0.8 among networking's bands
     assert out["div0"] == "#DIV/0!"
     assert out["left_out"] == 100.0  # cells that do not count, as in the workbook
     assert out["error"] == [
@@ -77,85 +153,27 @@ def test_lite_main_py_runs_in_plain_cpython(tmp_path: Path) -> None:
     ]
 
 
-def test_lite_output_is_reproducible(tmp_path: Path) -> None:
-    assert KPI
-    for name in ("a", "b"):
-        subprocess.run([KPI, "lite", "-o", str(tmp_path / name)], check=True, timeout=60)
-    assert (tmp_path / "a" / "main.py").read_bytes() == (tmp_path / "b" / "main.py").read_bytes()
-
-
-REFRESH_PROBE = r"""
-import json, runpy, sys
-import xlwings as xw
-namespace = runpy.run_path("main.py")
-out = {}
-for name in ("book", "broken"):
-    book = xw.Book(json=json.loads(open(name + ".json", encoding="utf-8").read()))
-    try:
-        namespace["refresh_report"](book)
-        out[name] = book.json()["actions"]
-    except Exception as error:
-        out[name] = [type(error).__module__ + "." + type(error).__name__, str(error)]
-out["modules"] = {
-    name: getattr(module, "__file__", None)
-    for name, module in sys.modules.items()
-    if name.split(".")[0] in ("addin", "kpi_engine")
-}
-out["loaded"] = sorted(
-    name for name in ("python_calamine", "openpyxl", "click") if name in sys.modules
-)
-print(json.dumps(out))
-"""
-
-
-def run_lite_refresh(folder: Path, book: dict[str, Any], broken: dict[str, Any]) -> Any:
-    """Write main.py into ``folder`` and run its refresh_report on two Book JSONs."""
-    assert KPI
-    subprocess.run([KPI, "lite", "-o", str(folder)], check=True, timeout=60)
-    (folder / "book.json").write_text(json.dumps(book), encoding="utf-8")
-    (folder / "broken.json").write_text(json.dumps(broken), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", REFRESH_PROBE],
-        cwd=folder,
-        env=server_env(),  # xlwings' Book(json=...) is xlwings PRO: noncommercial key
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 def test_lite_refresh_report_writes_the_offline_report(tmp_path: Path) -> None:
-    path = tmp_path / "shop.xlsx"
-    new_workbook(StarterOptions("video_marketing", "fr", as_of=dt.date(2024, 7, 15)), path)
-    book = book_json(path)
-    broken = book_json(path)
-    dropped = next(iter(tables_for("video_marketing")))
-    for sheet in broken["sheets"]:
-        sheet["tables"] = [t for t in sheet["tables"] if t["name"] != dropped]
-    out = run_lite_refresh(tmp_path / "lite", book, broken)
+    books = starter_books(tmp_path)
+    folder = tmp_path / "lite"
+    write_lite(folder)
+    out = run_probe_in_cpython(folder, {"book": books.book, "broken": books.broken})
 
-    # Every addin and kpi_engine module came from the folder main.py unpacked,
-    # and the Lite path loaded no compiled reader, workbook builder or CLI.
+    # Every addin and kpi_engine module came from the installed wheel, and the
+    # Lite path loaded no compiled reader, workbook builder, XML library or CLI.
     modules = out["modules"]
     assert "addin.report.excel" in modules
     assert "addin.recipes.kpis" in modules
-    assert "kpi_engine" in modules
-    unpacked = Path(modules["kpi_engine"]).parent.parent
-    assert "kpi_engine_" in unpacked.name
     for name, file in modules.items():
-        assert file is None or Path(file).is_relative_to(unpacked), (name, file)
-        assert file is None or str(ROOT) not in file, (name, file)
+        assert file is None or Path(file).is_relative_to(folder / "site"), (name, file)
     assert "addin.report.offline" not in modules
     assert not any(name.startswith("addin.starter") for name in modules)
     assert out["loaded"] == []
 
     # The actions write the report the offline path computes from the same file.
-    actions = out["book"]
-    expected = make_report(path)
-    position = len(book["sheets"])
+    actions = out["books"]["book"]
+    expected = make_report(books.path)
+    position = len(books.book["sheets"])
     assert actions[0]["func"] == "addSheet"
     assert actions[0]["args"] == [position, expected.sheet_name]
     cells = apply_set_values(actions, position)
@@ -177,6 +195,30 @@ def test_lite_refresh_report_writes_the_offline_report(tmp_path: Path) -> None:
     assert {"0.00%", "mmm yyyy"} <= formats
 
     # A workbook without a table the KPIs read gets a message naming it.
-    error_type, message = out["broken"]
+    error_type, message = out["books"]["broken"]
     assert error_type == "xlwings.XlwingsError"
-    assert f"needs the table(s) {dropped}" in message
+    assert f"needs the table(s) {books.dropped_table}" in message
+
+
+def test_lite_wheel_holds_what_the_projects_build_puts_in_its_wheel(tmp_path: Path) -> None:
+    """The wheel `kpi lite` writes from the installed package has the same
+    files and dependencies as the one the project's build backend makes."""
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (built,) = dist.glob("*.whl")
+    assert built.name == WHEEL_NAME
+    write_lite(tmp_path / "lite")
+
+    def contents(path: Path) -> tuple[set[str], list[str]]:
+        with zipfile.ZipFile(path) as wheel:
+            metadata = wheel.read("kpi_addin-0.1.0.dist-info/METADATA").decode()
+            return set(wheel.namelist()), [
+                line for line in metadata.splitlines() if line.startswith("Requires-Dist:")
+            ]
+
+    assert contents(tmp_path / "lite" / WHEEL_NAME) == contents(built)

@@ -13,7 +13,7 @@ which honours the phantom day and reads an aware date-time in UTC); this
 module adds the other direction and the 1904 system, for the writers and
 readers of packages. openpyxl's ``from_excel``/``to_excel`` agree for 1900
 (tests compare them) but openpyxl is not imported here: the report code runs
-in xlwings Lite too, where only the engine and this module travel.
+in xlwings Lite too (Pyodide), where openpyxl is not installed.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every package the add-in writes goes through ``ZipWriter``: the starter
 workbooks (``kpi new``), the refreshed workbooks (``kpi refresh``) and the
-engine bundle inside ``kpi lite``'s ``main.py``. It writes
+kpi-addin wheel that ``kpi lite`` writes for xlwings Lite. It writes
 
 - entries in the order they are given;
 - every new entry deflated at one fixed level (``DEFLATE_LEVEL``, zlib's and

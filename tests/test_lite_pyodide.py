@@ -1,0 +1,165 @@
+"""The files of `kpi lite` run in Pyodide, the Python of xlwings Lite, and give
+what they give in CPython: every KPI function on sample ranges, the helper
+functions, the error messages, and refresh_report's actions on a starter
+workbook's Book JSON.
+
+Pyodide is the npm package (tests/node/package.json, installed by `make
+node`), run under Node with no network: micropip and packaging load from
+their PyPI wheels, and every other package is installed with micropip from a
+local wheel, its dependencies checked against what is installed (the index
+points nowhere). The wheels are the ones of this environment's versions, so
+the same Python code runs on both interpreters:
+
+- the kpi-addin wheel that `kpi lite` wrote;
+- babel, defusedxml, jinja2 and xlwings: their pure-Python wheels from PyPI,
+  as xlwings Lite installs them;
+- markupsafe (jinja2's): built here from its source without its C speedups,
+  the plain-Python build that its setup.py falls back to. In xlwings Lite it
+  comes compiled, from Pyodide's own package repository, which this machine
+  cannot reach.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from addin.lite import WHEEL_NAME
+from tests.addin_support import run_node
+from tests.lite_support import (
+    PROBE,
+    ROOT,
+    probe_config,
+    run_probe_in_cpython,
+    starter_books,
+    write_lite,
+)
+
+NODE_DIR = ROOT / "tests" / "node"
+RUNNER = NODE_DIR / "pyodide_lite.mjs"
+PYODIDE = NODE_DIR / "node_modules" / "pyodide"
+
+#: What the Lite path imports, besides the standard library and kpi-addin.
+PURE_WHEELS = ("babel", "defusedxml", "jinja2", "xlwings")
+
+
+def _pip(*args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def local_wheels(wheels: Path) -> dict[str, list[str]]:
+    """Fill ``wheels`` with every wheel the Pyodide run installs; the order.json
+    that the Node runner reads."""
+    wheels.mkdir()
+    lock = json.loads((PYODIDE / "pyodide-lock.json").read_text(encoding="utf-8"))
+    # micropip and packaging as this Pyodide pins them (its lock file).
+    bootstrap = {name: lock["packages"][name]["version"] for name in ("packaging", "micropip")}
+    pinned = [f"{name}=={version}" for name, version in bootstrap.items()]
+    pinned += [f"{name}=={metadata.version(name)}" for name in PURE_WHEELS]
+    _pip(
+        "download",
+        "--only-binary=:all:",
+        "--platform=any",
+        "--implementation=py",
+        "--abi=none",
+        f"--python-version={lock['info']['python'].rsplit('.', 1)[0]}",
+        "--no-deps",
+        "--dest",
+        str(wheels),
+        *pinned,
+        cwd=wheels,
+    )
+    # CC=false makes the C compiler fail, so markupsafe's setup.py builds its
+    # pure-Python wheel (markupsafe/_native.py instead of _speedups.c).
+    _pip(
+        "wheel",
+        "--no-deps",
+        "--no-binary=markupsafe",
+        "--wheel-dir",
+        str(wheels),
+        f"markupsafe=={metadata.version('markupsafe')}",
+        cwd=wheels,
+        env={**os.environ, "CC": "false"},
+    )
+    names = sorted(p.name for p in wheels.glob("*.whl"))
+
+    def wheel_of(project: str) -> str:
+        (name,) = [n for n in names if n.lower().startswith(f"{project}-")]
+        assert name.endswith("-none-any.whl"), name  # pure Python, as Pyodide needs
+        return name
+
+    order = {
+        "bootstrap": [wheel_of(name) for name in bootstrap],
+        # Dependencies before what needs them; each install checks its own.
+        "install": [wheel_of(name) for name in ("markupsafe", *PURE_WHEELS)] + [WHEEL_NAME],
+    }
+    (wheels / "order.json").write_text(json.dumps(order), encoding="utf-8")
+    return order
+
+
+def run_in_pyodide(tmp_path: Path, books: dict[str, dict[str, Any]]) -> Any:
+    assert shutil.which("node"), "Node.js is needed for this test (make test installs it)"
+    assert PYODIDE.is_dir(), f"Pyodide is not installed in {NODE_DIR}: run make node"
+    lite = tmp_path / "lite"
+    write_lite(lite)
+    wheels = tmp_path / "wheels"
+    local_wheels(wheels)
+    shutil.copy(lite / WHEEL_NAME, wheels / WHEEL_NAME)
+    # The folder the probe sees as /lite in Pyodide: main.py and its inputs only.
+    seen = tmp_path / "pyodide_lite"
+    seen.mkdir()
+    for name in ("main.py", "requirements.txt"):
+        shutil.copy(lite / name, seen / name)
+    shutil.copy(PROBE, seen / "lite_probe.py")
+    probe_config(seen, "/lite/main.py", None, books)
+    return run_node(RUNNER, str(wheels), str(seen), timeout=300)
+
+
+def test_lite_files_run_in_pyodide_as_in_cpython(tmp_path: Path) -> None:
+    books = starter_books(tmp_path)
+    named = {"book": books.book, "broken": books.broken}
+    pyodide = run_in_pyodide(tmp_path, named)
+    cpython_folder = tmp_path / "cpython"
+    write_lite(cpython_folder)
+    cpython = run_probe_in_cpython(cpython_folder, named)
+
+    in_pyodide = pyodide["probe"]
+    assert in_pyodide["platform"] == "emscripten"
+    assert pyodide["installed"]["kpi-addin"] == "0.1.0"
+    # Only what the wheels brought: nothing came from an index.
+    assert set(pyodide["installed"]) >= {"kpi-addin", "markupsafe", *PURE_WHEELS}
+    assert not {"openpyxl", "lxml", "python-calamine", "click"} & set(pyodide["installed"])
+    for name, file in in_pyodide["modules"].items():
+        assert file is None or file.startswith("/lib/python"), (name, file)
+
+    # Every KPI's worked examples, the helpers and the messages, as in CPython.
+    assert len(in_pyodide["results"]) >= 38
+    assert all(ok for _, ok in in_pyodide["results"].values()), in_pyodide["results"]
+    for key in ("results", "kpi_list", "benchmark_band", "div0", "left_out", "error"):
+        assert in_pyodide[key] == cpython[key], key
+    assert in_pyodide["loaded"] == cpython["loaded"] == []
+
+    # refresh_report: the same actions, one by one, and the same message for
+    # the workbook that lacks a table.
+    for name in named:
+        got, expected = in_pyodide["books"][name], cpython["books"][name]
+        assert len(got) == len(expected), name
+        for n, (action, wanted) in enumerate(zip(got, expected, strict=True)):
+            assert action == wanted, (name, n)
+    assert in_pyodide["books"]["broken"][0] == "xlwings.XlwingsError"
+    assert len(in_pyodide["books"]["book"]) > 20
