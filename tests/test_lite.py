@@ -18,9 +18,10 @@ from pathlib import Path
 from addin.functions import EXCEL_SIGNATURES
 from addin.lite import USER_SECTION_MARKER, WHEEL_NAME, function_source
 from addin.report.offline import make_report
+from kpi_engine import display
 from tests.addin_support import KPI, server_env
 from tests.lite_support import ROOT, run_probe_in_cpython, starter_books, write_lite
-from tests.report_support import apply_set_values
+from tests.report_support import apply_set_values, sheet_values
 
 #: main.py without its generated functions: the docstring, the imports, the
 #: version check, the report script and the user's section.
@@ -178,11 +179,11 @@ def test_lite_refresh_report_writes_the_offline_report(tmp_path: Path) -> None:
     assert actions[0]["args"] == [position, expected.sheet_name]
     cells = apply_set_values(actions, position)
     written = 0
-    for r, row in enumerate(expected.values()):
+    for r, row in enumerate(sheet_values(expected)):
         for c, value in enumerate(row):
             if r == 2 and c == 1:
                 continue  # the refresh time
-            got = cells[r, c]
+            got = cells.get((r, c))
             if isinstance(value, dt.date):
                 assert got == float((value - dt.date(1899, 12, 30)).days), (r, c)
             elif value is None:
@@ -192,7 +193,10 @@ def test_lite_refresh_report_writes_the_offline_report(tmp_path: Path) -> None:
                 written += 1
     assert written > 100
     formats = {action["args"][0] for action in actions if action["func"] == "setNumberFormat"}
-    assert {"0.00%", "mmm yyyy"} <= formats
+    # The formatting layer's codes for the workbook's units and months.
+    language, currency = expected.language, expected.currency
+    assert {display.excel_format(kpi.unit, language, currency) for kpi in expected.kpis} <= formats
+    assert display.excel_date_format("month", language) in formats
 
     # A workbook without a table the KPIs read gets a message naming it.
     error_type, message = out["books"]["broken"]

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -188,6 +189,74 @@ def test_refresh_to_a_new_file_gets_the_usual_mode(tmp_path: Path) -> None:
     out = refresh_file(source, tmp_path / "out.xlsx", period=dt.date(2024, 6, 1))
     assert out.kpis
     assert mode(tmp_path / "out.xlsx") == 0o644  # new: 0o666 less the umask, not 0o600
+
+
+def test_a_symlink_is_written_where_it_points(tmp_path: Path) -> None:
+    folder = tmp_path / "real"
+    folder.mkdir()
+    real = folder / "shop.xlsx"
+    real.write_bytes(b"old")
+    real.chmod(0o640)
+    link = tmp_path / "shop.xlsx"
+    link.symlink_to(real)
+    chained = tmp_path / "latest.xlsx"
+    chained.symlink_to(link)
+    atomic.write_bytes_atomically(chained, b"new")
+    # Both links are still links, the file they name holds the new bytes and
+    # keeps its mode, and the temporary file was made beside it.
+    assert (chained.is_symlink(), link.is_symlink()) == (True, True)
+    assert (real.read_bytes(), mode(real)) == (b"new", 0o640)
+    assert sorted(p.name for p in folder.iterdir()) == ["shop.xlsx"]
+
+
+def test_kpi_refresh_through_a_symlink_refreshes_its_target(tmp_path: Path) -> None:
+    real = new_workbook(
+        StarterOptions("networking", as_of=dt.date(2024, 7, 15)), tmp_path / "shop.xlsx"
+    )
+    link = tmp_path / "current.xlsx"
+    link.symlink_to(real.name)
+    result = subprocess.run(
+        [KPI, "refresh", str(link)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink()
+    with zipfile.ZipFile(real) as package:
+        assert "Report" in package.read("xl/workbook.xml").decode()
+
+
+@pytest.mark.parametrize("read_only", [0o444, 0o400, 0o044])
+def test_a_read_only_target_is_refused_and_kept(tmp_path: Path, read_only: int) -> None:
+    target = tmp_path / "book.xlsx"
+    target.write_bytes(b"old")
+    target.chmod(read_only)
+    with pytest.raises(atomic.ReadOnlyTarget) as refused:
+        atomic.write_bytes_atomically(target, b"new")
+    assert str(refused.value).startswith(f"{target} is read-only (mode {read_only:04o})")
+    assert "nothing was written" in str(refused.value)
+    assert (target.read_bytes(), mode(target)) == (b"old", read_only)
+    assert [p.name for p in tmp_path.iterdir()] == ["book.xlsx"]
+
+
+@pytest.mark.parametrize("command", ["refresh", "refresh-output", "new"])
+def test_commands_refuse_a_read_only_file_with_a_message(tmp_path: Path, command: str) -> None:
+    source = new_workbook(
+        StarterOptions("songwriting", as_of=dt.date(2024, 7, 15)), tmp_path / "shop.xlsx"
+    )
+    locked = tmp_path / "locked.xlsx"
+    locked.write_bytes(source.read_bytes())
+    locked.chmod(0o444)
+    before = locked.read_bytes()
+    args = {
+        "refresh": ["refresh", str(locked)],
+        "refresh-output": ["refresh", str(source), "-o", str(locked)],
+        "new": ["new", "songwriting", "-o", str(locked), "--force"],
+    }[command]
+    result = subprocess.run([KPI, *args], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"{locked} is read-only (mode 0444); nothing was written" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert locked.read_bytes() == before
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)

@@ -36,6 +36,14 @@ File modes: a new file gets ``0o666`` less the umask, as any program's new
 file does (``mkstemp``'s 0600 used to leak into the result); a replaced file
 keeps its permission bits. The temporary file is created 0600 when a file is
 replaced, so a private workbook is never readable through its copy.
+
+A target that is a symbolic link is written where the link points (every
+link in the chain followed), so the link stays a link: replacing the link
+itself would leave the file it named unchanged. A target that is read-only
+(no write bit for its owner, or not writable by this user) is refused with
+``ReadOnlyTarget`` before anything is written: the rename would succeed in
+a writable folder, but a file its owner made read-only is not ours to
+replace.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ import re
 import secrets
 import signal
 import socket
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -79,6 +88,41 @@ class WriteInterrupted(SystemExit):
     def __str__(self) -> str:
         name = signal.Signals(self.signum).name
         return f"interrupted by {name}: nothing was written to {self.target or 'the file'}"
+
+
+class ReadOnlyTarget(PermissionError):
+    """The file to be replaced is read-only; nothing was written."""
+
+    def __init__(self, target: Path, mode: int) -> None:
+        super().__init__(
+            f"{target} is read-only (mode {mode:04o}); nothing was written. "
+            f"Make it writable (chmod u+w on Linux and macOS, or untick Read-only in its "
+            "properties on Windows) or write to another file"
+        )
+        self.target = target
+        self.mode = mode
+
+
+def resolved_target(target: Path) -> Path:
+    """The file that writing ``target`` replaces: a symbolic link's final
+    target, else ``target`` itself."""
+    target = Path(target)
+    return Path(os.path.realpath(target)) if target.is_symlink() else target
+
+
+def refuse_read_only(target: Path) -> None:
+    """Raise ``ReadOnlyTarget`` when ``target`` exists and may not be replaced.
+
+    The owner's write bit is checked as well as ``os.access``: a superuser
+    may write anything, but a file marked read-only stays so for them too.
+    """
+    target = resolved_target(target)
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return
+    if not mode & stat.S_IWUSR or not os.access(target, os.W_OK):
+        raise ReadOnlyTarget(target, mode)
 
 
 def _host_tag() -> str:
@@ -204,7 +248,8 @@ def write_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
     The file passed to ``write`` is a seekable binary file. On any error or
     interruption the temporary file is removed and ``target`` is untouched.
     """
-    target = Path(target)
+    target = resolved_target(target)
+    refuse_read_only(target)
     folder = target.parent
     remove_leftovers(folder)
     temporary = folder / temporary_name(target)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from addin import progress
+
 if TYPE_CHECKING:
     from addin.report.model import Report
 
@@ -130,7 +132,7 @@ def report_command(file: Path, period: str | None, as_json: bool, html_path: Pat
     before, the change, the target, the benchmark band and whether the target
     is met, in the workbook's language; then the data notes (the rows the
     KPIs leave out, and why). Writes nothing to FILE; --html writes the page."""
-    from addin.ooxml.atomic import WriteInterrupted  # noqa: PLC0415
+    from addin.ooxml.atomic import ReadOnlyTarget, WriteInterrupted  # noqa: PLC0415
     from addin.report.offline import make_report  # noqa: PLC0415
     from addin.report.package import ReportError  # noqa: PLC0415
 
@@ -139,7 +141,8 @@ def report_command(file: Path, period: str | None, as_json: bool, html_path: Pat
             from addin.report.html import check_target  # noqa: PLC0415
 
             check_target(html_path, file)
-        report = make_report(file, _period(period))
+        with progress.shown():
+            report = make_report(file, _period(period))
     except ReportError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
@@ -151,6 +154,9 @@ def report_command(file: Path, period: str | None, as_json: bool, html_path: Pat
         except WriteInterrupted as stop:
             click.echo(f"error: {stop}", err=True)
             sys.exit(stop.code)
+        except ReadOnlyTarget as error:
+            click.echo(f"error: --html: {error}", err=True)
+            sys.exit(2)
         except OSError as error:
             click.echo(f"error: cannot write {html_path}: {error}", err=True)
             sys.exit(1)
@@ -176,12 +182,13 @@ def report_command(file: Path, period: str | None, as_json: bool, html_path: Pat
 @click.option("--force", is_flag=True, help="Write even if Excel's lock file (~$FILE) is present.")
 def refresh_command(file: Path, output: Path | None, period: str | None, force: bool) -> None:
     """Write the report sheet into FILE (or -o OUT); every other part stays as it was."""
-    from addin.ooxml.atomic import WriteInterrupted  # noqa: PLC0415
+    from addin.ooxml.atomic import ReadOnlyTarget, WriteInterrupted  # noqa: PLC0415
     from addin.report.offline import refresh_file  # noqa: PLC0415
     from addin.report.package import ReportError  # noqa: PLC0415
 
     try:
-        report = refresh_file(file, output, _period(period), force=force)
+        with progress.shown():
+            report = refresh_file(file, output, _period(period), force=force)
     except ReportError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
@@ -189,6 +196,9 @@ def refresh_command(file: Path, output: Path | None, period: str | None, force: 
         # SIGINT or SIGTERM during the write: one line, and the signal's exit status.
         click.echo(f"error: {stop}", err=True)
         sys.exit(stop.code)
+    except ReadOnlyTarget as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
     except OSError as error:
         click.echo(f"error: cannot write {output or file}: {error}", err=True)
         sys.exit(1)

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+from addin import progress
 from addin.ooxml.atomic import write_atomically
 from addin.report.model import Report, ReportInputs, build_report, utc_now
 from addin.report.package import ReportError, open_package, read_data
@@ -31,6 +32,7 @@ def make_report(
         data = read_data(package, period)
     finally:
         package.close()
+    progress.stage("computing the KPIs")
     return build_report(
         ReportInputs(
             data.business_type, data.language, data.period, data.rows, data.targets, data.currency
@@ -72,6 +74,7 @@ def refresh_file(
     package = open_package(path)
     try:
         data = read_data(package, period)
+        progress.stage("computing the KPIs")
         report = build_report(
             ReportInputs(
                 data.business_type,
@@ -84,6 +87,7 @@ def refresh_file(
             clock,
         )
         changed, new = plan_parts(package, report)
+        progress.stage(f"writing {target.name}")
         write_atomically(target, lambda handle: write_package(package, changed, new, handle))
     finally:
         package.close()

@@ -34,6 +34,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 import kpi_engine
+from addin import progress
 from addin.ooxml.bounded import BoundedZip, PackageError
 from addin.ooxml.dates import DAYS_1900_TO_1904, END_OF_DATES, from_serial_date, uses_1904
 
@@ -671,6 +672,7 @@ def read_inputs(source: InputSource, period: dt.date | None = None) -> WorkbookD
         "CURRENCY",
         *(f"TARGET_{e.id.upper()}" for e in profile.kpis),
     ]
+    progress.stage("reading the tables")
     source.load(wanted, named)
     if period is None:
         value = source.named("PERIOD")
@@ -680,6 +682,7 @@ def read_inputs(source: InputSource, period: dt.date | None = None) -> WorkbookD
                 "(or it is empty); pass --period YYYY-MM"
             )
         period = period_from(value, f"{where}: the named cell PERIOD", source.date1904)
+    progress.stage("checking the rows")
     rows = {name: source.table_rows(name, columns) for name, columns in wanted.items()}
     margin = _number(source.named("GROSS_MARGIN"))
     if margin is not None:

@@ -37,6 +37,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
 import kpi_engine
+from addin import progress
 from addin.ooxml import charts as chart_parts
 from addin.ooxml import dynamic_arrays
 from addin.ooxml.atomic import write_atomically
@@ -82,6 +83,7 @@ class SheetRows:
     """
 
     part: str
+    table: str  # the table's name, for the progress line
     columns: list[Sequence[Any]]
     date_styles: list[int | None]
 
@@ -89,6 +91,7 @@ class SheetRows:
         letters = [get_column_letter(i) for i in range(1, len(self.columns) + 1)]
         cells = list(zip(letters, self.date_styles, strict=True))
         buffer: list[str] = []
+        total = len(self.columns[0]) if self.columns else 0
         for number, row in enumerate(zip(*self.columns, strict=True), start=first_row):
             parts = [f'<row r="{number}">']
             for (letter, date_style), value in zip(cells, row, strict=True):
@@ -97,9 +100,11 @@ class SheetRows:
             parts.append("</row>")
             buffer.append("".join(parts))
             if len(buffer) >= rows_per_chunk:
+                progress.count(f"writing {self.table}", number - first_row + 1, total)
                 yield "".join(buffer).encode("utf-8")
                 buffer.clear()
         if buffer:
+            progress.count(f"writing {self.table}", total, total)
             yield "".join(buffer).encode("utf-8")
 
 
@@ -773,6 +778,7 @@ def build_workbook(
     ratings = labels(lang)["ratings"]
     tables = tables_for(profile.id)
     if data is None:
+        progress.stage("making the sample data")
         data = (
             {}
             if options.empty
@@ -782,6 +788,7 @@ def build_workbook(
         )
     type_title = profile.title[lang]
 
+    progress.stage("building the sheets")
     workbook = Workbook(write_only=True)
     workbook.properties.title = words["title"].format(type=type_title)
     workbook.properties.language = lang
@@ -837,6 +844,7 @@ def _write_table(
         rows = SheetRows(
             # openpyxl numbers sheet parts in workbook order when it saves.
             part=f"xl/worksheets/sheet{workbook.worksheets.index(sheet.ws) + 1}.xml",
+            table=title,
             columns=[values.get(c.id, [None] * count) for c in columns],
             date_styles=date_styles,
         )

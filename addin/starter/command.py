@@ -22,6 +22,8 @@ def _as_of(value: str | None) -> dt.date | None:
 
 def _check_target(target: Path) -> None:
     """A workbook can be written at ``target``: it is not a folder, and its folder is not a file."""
+    from addin.ooxml.atomic import ReadOnlyTarget, refuse_read_only  # noqa: PLC0415
+
     from .build import StarterError  # noqa: PLC0415
 
     if target.is_dir():
@@ -31,6 +33,10 @@ def _check_target(target: Path) -> None:
         )
     if target.parent.exists() and not target.parent.is_dir():
         raise StarterError(f"kpi new: {target.parent} is a file, so {target} cannot be written")
+    try:
+        refuse_read_only(target)
+    except ReadOnlyTarget as error:
+        raise StarterError(f"kpi new: {error}") from None
 
 
 @click.command("new")
@@ -88,6 +94,7 @@ def new_command(
     --seed, --rows and --as-of. Nothing is written when a check fails.
     """
     # openpyxl loads only when a workbook is written, so `kpi --help` stays quick.
+    from addin import progress  # noqa: PLC0415
     from addin.ooxml.atomic import WriteInterrupted  # noqa: PLC0415
 
     from .build import StarterError, StarterOptions, new_workbook  # noqa: PLC0415
@@ -131,9 +138,13 @@ def new_command(
             raise StarterError(
                 f"kpi new: {', '.join(existing)} already exists; pass --force to replace it"
             )
-        for options, target in checked:
-            new_workbook(options, target, force=force)
-            click.echo(str(target.resolve()))
+        with progress.shown():
+            for number, (options, target) in enumerate(checked, start=1):
+                counted = f"[{number}/{len(checked)}] " if len(checked) > 1 else ""
+                with progress.part(f"{counted}{target.name}: "):
+                    new_workbook(options, target, force=force)
+                progress.erase()  # the path below goes on a clean line
+                click.echo(str(target.resolve()))
     except (StarterError, kpi_engine.KPIInputError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
@@ -141,3 +152,6 @@ def new_command(
         # SIGINT or SIGTERM during a write: one line, and the signal's exit status.
         click.echo(f"error: {stop}", err=True)
         sys.exit(stop.code)
+    except OSError as error:  # a full disk, a folder without write permission...
+        click.echo(f"error: kpi new: cannot write the workbook: {error}", err=True)
+        sys.exit(1)
