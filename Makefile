@@ -65,6 +65,8 @@ system-deps:
 	@# systemd-analyze checks the shipped systemd unit (deploy/kpi-serve@.service).
 	@command -v systemd-analyze >/dev/null || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd; }
+	@# chromium renders the help pages in the tests, driven by Playwright (Debian's build, never a downloaded one).
+	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
 # The add-in's client test runs xlwings' Office.js JavaScript in Node.
 node:
