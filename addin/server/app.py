@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib.metadata
 import importlib.util
 import inspect
 import json
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -56,6 +54,7 @@ from addin.server.help import (
     page_language,
 )
 from addin.server.lane import ComputeLane, LaneUnavailableError, Spool
+from addin.server.manifest import ICON_PATHS, VERSION
 from addin.server.observe import Observer, configure_logging, metrics, server_log
 from addin.server.settings import Settings, get_settings
 
@@ -116,20 +115,6 @@ def custom_functions_meta_json(base_url: str) -> bytes:
     for function in meta["functions"]:
         function["helpUrl"] = base_url + help_path(FUNCTION_NAMES[function["id"]])
     return orjson.dumps(meta)
-
-
-def manifest_version(version: str) -> str:
-    """The package's version as the four numbers Office's manifest takes:
-    0.1.0 is 0.1.0.0, and 1.2rc1 is 1.2.0.0 (Office has no pre-releases)."""
-    release = re.match(r"\d+(?:\.\d+)*", version)
-    numbers = release.group(0).split(".")[:4] if release else []
-    return ".".join(numbers + ["0"] * (4 - len(numbers)))
-
-
-#: The version Office sees, so that an upgrade of the package is an upgrade of the add-in.
-VERSION = manifest_version(importlib.metadata.version("kpi-addin"))
-#: The add-in's own icons (docs/make_icons.py draws them from web/icon.svg), by size.
-ICON_PATHS = {size: f"/web/icons/kpi-{size}.png" for size in (16, 32, 64, 80)}
 
 
 def _custom_functions_code() -> str:
@@ -433,7 +418,7 @@ def create_app(settings: Settings | None = None) -> Any:
         ("/", kpi.home),
         ("/help", kpi.help_page),
         (INDEX_PATH, kpi.help_page),
-        (INDEX_PATH + "{name}", kpi.help_page),
+        (INDEX_PATH + "{name:path}", kpi.help_page),
     ):
         routes.append(Route(path, endpoint, methods=["GET"]))
     if settings.metrics:
