@@ -66,7 +66,8 @@ system-deps:
 	@command -v systemd-analyze >/dev/null || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd; }
 	@# Debian's headless Chromium, driven by Playwright (never `playwright install`),
-	@# loads and prints the HTML report in its tests and for the README's pictures.
+	@# loads and prints the HTML report and renders the help pages in the tests,
+	@# and draws the README's pictures and the add-in's icons.
 	@command -v chromium >/dev/null || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 

@@ -38,7 +38,7 @@ from typing import Any
 import xlwings as xw
 
 import kpi_engine
-from kpi_engine._inputs import single
+from kpi_engine._inputs import single, single_cell
 from kpi_engine._labels import labels
 
 
@@ -141,11 +141,23 @@ for _kpi in kpi_engine.KPIS.values():
     )
 
 
+def _language(function: str, language: Any) -> str:
+    """The language asked for, checked; a one-cell range is named by its cell."""
+    value, position = single_cell(function, "language", language)
+    return kpi_engine.check_language(value, function, "language", position)
+
+
+def _rating_words(kpi_id: Any, value: Any, business_type: Any, language: Any = "en") -> str:
+    """The benchmark band of a KPI value, in the words of ``language``."""
+    words = labels(_language("benchmark_band", language))
+    return words["ratings"][kpi_engine.benchmark_band(kpi_id, value, business_type)]
+
+
 _excel_function(
     "benchmark_band",
-    "The benchmark band of a KPI value in a business type: exceptional, above_average, "
-    "typical, below_typical or unrated.",
-    kpi_engine.benchmark_band,
+    "The benchmark band of a KPI value in a business type, in the language asked for: "
+    "exceptional, above average, typical, below typical or no benchmark.",
+    _rating_words,
     [
         (
             "kpi_id",
@@ -158,6 +170,7 @@ _excel_function(
             "The business type whose article gives the bands, such as social_media.",
             inspect.Parameter.empty,
         ),
+        ("language", "The language of the band's words: en, fr or nl (default en).", "en"),
     ],
 )
 
@@ -165,7 +178,7 @@ _excel_function(
 def _kpi_table(business_type: Any = None, language: Any = "en") -> list[list[Any]]:
     """The KPIs of a business type (all KPIs when blank), headings first."""
     name = "kpi_list"
-    lang = kpi_engine.check_language(single(name, "language", language), name, "language")
+    lang = _language(name, language)
     words = labels(lang)
     wanted = single(name, "business_type", business_type)
     rows: list[list[Any]] = [

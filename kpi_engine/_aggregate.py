@@ -68,7 +68,7 @@ def avg_turnaround_time(total_hours: Any, completed_projects: Any) -> float:
 
 @kpi_function
 def avg_time_per_visit(total_time: Any, visits: Any) -> float:
-    """Average time spent per visit, in the unit of ``total_time``."""
+    """Average time spent per visit, in the unit that the total time is given in."""
     name = "avg_time_per_visit"
     return _per(name, "total_time", amount(name, "total_time", total_time), "visits", visits)
 

@@ -484,10 +484,16 @@ def get_business_type(
     return BUSINESS_TYPES[key]
 
 
-def check_language(language: Any, function: str = "kpi", argument: str = "language") -> str:
+def check_language(
+    language: Any, function: str = "kpi", argument: str = "language", position: int | None = None
+) -> str:
+    """Return a language code of the catalogue (any letter case); ``position``
+    is the value's place in the range it came in, for the message."""
     key = language.strip().lower() if isinstance(language, str) else None
     if key not in LANGUAGES:
-        raise KPIInputError(function, argument, language, f"one of {', '.join(LANGUAGES)}")
+        raise KPIInputError(
+            function, argument, language, f"one of {', '.join(LANGUAGES)}", position
+        )
     return str(key)
 
 

@@ -130,7 +130,7 @@ def nps_margin(scores: Any, confidence: Any = 0.95) -> float:
 
 @kpi_function
 def csat_from_scores(scores: Any, satisfied_min: Any = 4) -> float:
-    """Share of satisfaction ratings at or above ``satisfied_min`` (4 on a 1-5 scale)."""
+    """Share of satisfaction ratings at or above the satisfied minimum (4 on a 1-5 scale)."""
     name = "csat_from_scores"
     threshold = number(name, "satisfied_min", satisfied_min)
     counts = read_counts(name, "scores", scores, number_value)
@@ -154,7 +154,7 @@ def repeat_purchase_rate_from_orders(customer_ids: Any) -> float:
 
 @kpi_function
 def mau(user_ids: Any, dates: Any, month: Any) -> float:
-    """Monthly active users: distinct users with activity in the month of ``month``."""
+    """Monthly active users: distinct users with activity in the month of the date given."""
     name = "mau"
     start, end = month_bounds(name, "month", month)
     ids, days = paired_cells(name, ("user_ids", "dates"), (user_ids, dates))
@@ -189,7 +189,7 @@ def avg_fulfillment_time_from_timestamps(requested_at: Any, delivered_at: Any) -
 
 @kpi_function
 def completion_rate_from_statuses(statuses: Any, completed_status: Any = "completed") -> float:
-    """Share of non-blank status cells equal to ``completed_status`` (any letter case)."""
+    """Share of non-blank status cells equal to the completed status (any letter case)."""
     name = "completion_rate_from_statuses"
     wanted = id_key(checked_text(name, "completed_status", completed_status, "a status text"))
     counts = read_counts(name, "statuses", statuses, id_key)

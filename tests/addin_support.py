@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -40,10 +41,12 @@ class Server:
     process: subprocess.Popen[bytes]
     #: Where the server's stderr goes: its access log and its warnings.
     log: Path
+    #: For a server started with a certificate: what the client trusts.
+    tls: ssl.SSLContext | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def request(self, *args: Any, **kwargs: Any) -> tuple[int, str, bytes]:
         """One real HTTP request, as ``exchange`` takes it; returns (status,
@@ -62,7 +65,11 @@ class Server:
         """One real HTTP request; returns (status, every response header with
         its name in lower case, body). ``body`` is sent as JSON, or as it is
         when it is bytes."""
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        connection = (
+            http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=self.tls)
+            if self.tls
+            else http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        )
         try:
             raw = body is None or isinstance(body, bytes)
             payload = body if raw else json.dumps(body).encode()
@@ -125,8 +132,12 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_server(*args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """Start `kpi serve` on a free loopback port; stop it afterwards."""
+def running_server(
+    *args: str, env: dict[str, str] | None = None, tls: ssl.SSLContext | None = None
+) -> Iterator[Server]:
+    """Start `kpi serve` on a free loopback port; stop it afterwards. With
+    ``tls`` (and ``--ssl-certfile``/``--ssl-keyfile`` among ``args``) it is
+    reached over HTTPS, trusting what ``tls`` trusts."""
     assert KPI, "the kpi console script is not installed in this environment"
     port = free_port()
     # A file, not a pipe: the server logs a line per call, and a pipe that
@@ -139,7 +150,7 @@ def running_server(*args: str, env: dict[str, str] | None = None) -> Iterator[Se
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
-    server = Server("127.0.0.1", port, process, log)
+    server = Server("127.0.0.1", port, process, log, tls)
     try:
         deadline = time.monotonic() + 60
         while True:

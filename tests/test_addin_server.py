@@ -222,7 +222,7 @@ def test_omitted_or_blank_optional_argument_takes_its_default(server: Server) ->
 def test_benchmark_band(server: Server) -> None:
     assert server.call("benchmark_band", [[["nps"]], [[75.0]], [["celebrity_video"]]]) == (
         200,
-        {"result": [[kpi_engine.benchmark_band("nps", 75, "celebrity_video")]]},
+        {"result": [[functions.benchmark_band("nps", 75, "celebrity_video")]]},
     )
     status, body = server.call("benchmark_band", [[["nps"]], [[75.0]], [["bakery"]]])
     assert status == 400

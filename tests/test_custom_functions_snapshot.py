@@ -1,7 +1,9 @@
 """The whole custom-functions metadata that Excel reads, frozen.
 
-Any change to a function's name, description, arguments or options shows
-here as a diff to review. After an intended change, rewrite the snapshot:
+Any change to a function's name, description, arguments, options or help
+address shows here as a diff to review. The server runs with a public URL,
+as a team's does, so that each ``helpUrl`` is the same from run to run.
+After an intended change, rewrite the snapshot:
 
     KPI_UPDATE_SNAPSHOT=1 .venv/bin/python -m pytest tests/test_custom_functions_snapshot.py
 """
@@ -18,7 +20,7 @@ SNAPSHOT = ROOT / "tests" / "snapshots" / "custom_functions_meta.json"
 
 
 def test_custom_functions_metadata_matches_the_snapshot() -> None:
-    with running_server() as server:
+    with running_server("--public-url", "https://kpi.example.com") as server:
         status, _, body = server.request("GET", "/xlwings/custom-functions-meta.json")
     assert status == 200
     served = json.dumps(json.loads(body), indent=2, ensure_ascii=False, sort_keys=True) + "\n"

@@ -37,6 +37,7 @@ from kpi_engine import KPIInputError, KPIUndefinedError
 from kpi_engine._cells import ERROR_VALUES
 from kpi_engine._errors import describe_value
 from kpi_engine._inputs import first_of_month
+from kpi_engine._labels import labels
 from kpi_engine._registry import FUNCTIONS
 from tests.conftest import ALL_KPIS, kpi_id
 
@@ -918,6 +919,14 @@ def test_every_kpi_answers_a_finite_float_or_a_named_error(kpi: kpi_engine.KPI) 
     run_property(check)
 
 
+#: What BENCHMARK_BAND answers: a band's words in one of the languages.
+RATING_WORDS = {
+    labels(language)["ratings"][rating]
+    for language in kpi_engine.LANGUAGES
+    for rating in kpi_engine.RATINGS
+}
+
+
 def excel_argument_values(name: str, index: int) -> st.SearchStrategy[Any]:
     """As :func:`argument_values`, for every Excel function; the two that
     are no KPI also get the ids, values and languages they take."""
@@ -928,6 +937,7 @@ def excel_argument_values(name: str, index: int) -> st.SearchStrategy[Any]:
             ["nps", "engagement_rate", "churn_rate", "CSAT"],
             [50, 0.05, -100, 1e308],
             sorted(kpi_engine.BUSINESS_TYPES),
+            list(kpi_engine.LANGUAGES),
         ],
         "kpi_list": [[None, *sorted(kpi_engine.BUSINESS_TYPES)], list(kpi_engine.LANGUAGES)],
     }[name][index]
@@ -958,7 +968,7 @@ def test_every_kpi_excel_function_answers_a_value_div0_or_a_message(name: str) -
         elif name == "kpi_list":
             assert all(type(cell) is str for row in result for cell in row)
         elif name == "benchmark_band":
-            assert result in kpi_engine.RATINGS
+            assert result in RATING_WORDS
         elif result is not functions.DIV0:
             assert type(result) is float, repr(result)
             assert math.isfinite(result)

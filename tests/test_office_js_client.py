@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import kpi_engine
 from addin import functions
 from tests.addin_support import (
     example_args,
@@ -44,7 +43,11 @@ def test_xlwings_client_in_node_calls_every_function() -> None:
             calls.append({"id": kpi.id.upper(), "args": [office_js_argument(a) for a in undefined]})
             expected.append(("div0", None))
     calls.append({"id": "BENCHMARK_BAND", "args": [[["nps"]], [[75]], [["celebrity_video"]]]})
-    expected.append(("exact", [[kpi_engine.benchmark_band("nps", 75, "celebrity_video")]]))
+    expected.append(("exact", [[functions.benchmark_band("nps", 75, "celebrity_video")]]))
+    calls.append(
+        {"id": "BENCHMARK_BAND", "args": [[["nps"]], [[35]], [["celebrity_video"]], [["nl"]]]}
+    )
+    expected.append(("exact", [[functions.benchmark_band("nps", 35, "celebrity_video", "nl")]]))
     calls.append({"id": "KPI_LIST", "args": [[["social_media"]], None]})
     expected.append(("exact", functions.kpi_list("social_media", "en")))
 

@@ -21,12 +21,14 @@ first imported (``kpi serve`` does that) and an xlwings licence key, since
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import inspect
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ import xlwings as xw
 import xlwings.server
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -44,7 +46,15 @@ from addin import functions
 from addin.server import calls
 from addin.server.auth import Authenticator, AuthError, AuthUnavailableError
 from addin.server.front import FrontDoor
+from addin.server.help import (
+    INDEX_PATH,
+    HelpPages,
+    content_security_policy,
+    help_path,
+    page_language,
+)
 from addin.server.lane import ComputeLane, LaneUnavailableError, Spool
+from addin.server.manifest import ICON_PATHS, VERSION
 from addin.server.observe import Observer, configure_logging, metrics, server_log
 from addin.server.settings import Settings, get_settings
 
@@ -92,7 +102,19 @@ def namespace(environment: str) -> str:
 # --- what Excel loads once -----------------------------------------------------
 
 #: The custom functions never change while the server runs: describe them once.
-META_JSON = orjson.dumps(xlwings.server.custom_functions_meta(functions))
+META: dict[str, Any] = xlwings.server.custom_functions_meta(functions)
+#: The Python name of each custom function, by the id Excel knows it by.
+FUNCTION_NAMES = {name.upper(): name for name in functions.EXCEL_FUNCTIONS}
+
+
+@lru_cache(maxsize=16)
+def custom_functions_meta_json(base_url: str) -> bytes:
+    """The metadata, each function with the address of its help page (Excel
+    links it from the function's tooltip and the Insert Function dialog)."""
+    meta = copy.deepcopy(META)
+    for function in meta["functions"]:
+        function["helpUrl"] = base_url + help_path(FUNCTION_NAMES[function["id"]])
+    return orjson.dumps(meta)
 
 
 def _custom_functions_code() -> str:
@@ -152,6 +174,7 @@ class KpiApp:
         self.scripts_module = settings.scripts_module
         # Fails at start, not on the first button click.
         self.scripts = importlib.import_module(self.scripts_module)
+        self.help = HelpPages(namespace(settings.environment), functions.EXCEL_FUNCTIONS)
 
     # --- helpers ---------------------------------------------------------------
 
@@ -289,6 +312,9 @@ class KpiApp:
             display_name=name,
             namespace=namespace(environment),
             base_url=self.base_url(request),
+            version=VERSION,
+            icons=ICON_PATHS,
+            support_path=INDEX_PATH,
             entraid_client_id=self.settings.entraid_client_id
             if self.settings.auth == "entraid"
             else None,
@@ -308,6 +334,34 @@ class KpiApp:
         )
         return HTMLResponse(html)
 
+    async def custom_functions_meta(self, request: Request) -> Response:
+        return Response(
+            custom_functions_meta_json(self.base_url(request)), media_type="application/json"
+        )
+
+    async def help_page(self, request: Request) -> Response:
+        """A function's help page (``/help/nps``), or the index (``/help/``),
+        in the language of ``?lang=`` or else of the browser."""
+        language = page_language(
+            request.query_params.get("lang"), request.headers.get("accept-language")
+        )
+        name = request.path_params.get("name")
+        page = self.help.index(language) if name is None else self.help.function(name, language)
+        return HTMLResponse(
+            page.html,
+            page.status,
+            headers={
+                "Content-Language": page.language,
+                "Content-Security-Policy": content_security_policy(),
+                "Vary": "Accept-Language",
+            },
+        )
+
+    async def home(self, request: Request) -> Response:
+        # The manifest names the server's own address (AppDomain): a person who
+        # opens it in a browser lands on the help.
+        return RedirectResponse(INDEX_PATH, status_code=302)
+
     async def healthz(self, request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
@@ -323,10 +377,6 @@ class KpiApp:
             yield
         finally:
             self.lane.close()
-
-
-async def custom_functions_meta(request: Request) -> Response:
-    return Response(META_JSON, media_type="application/json")
 
 
 async def custom_functions_code(request: Request) -> Response:
@@ -357,14 +407,18 @@ def create_app(settings: Settings | None = None) -> Any:
         Route("/healthz", kpi.healthz, methods=["GET"]),
     ]
     for path, endpoint in (
-        ("/xlwings/custom-functions-meta", custom_functions_meta),
-        ("/xlwings/custom-functions-meta.json", custom_functions_meta),
+        ("/xlwings/custom-functions-meta", kpi.custom_functions_meta),
+        ("/xlwings/custom-functions-meta.json", kpi.custom_functions_meta),
         ("/xlwings/custom-functions-code", custom_functions_code),
         ("/xlwings/custom-functions-code.js", custom_functions_code),
         ("/xlwings/custom-scripts-meta", kpi.custom_scripts_meta),
         ("/xlwings/custom-scripts-meta.json", kpi.custom_scripts_meta),
         ("/manifest.xml", kpi.manifest),
         ("/taskpane.html", kpi.taskpane),
+        ("/", kpi.home),
+        ("/help", kpi.help_page),
+        (INDEX_PATH, kpi.help_page),
+        (INDEX_PATH + "{name:path}", kpi.help_page),
     ):
         routes.append(Route(path, endpoint, methods=["GET"]))
     if settings.metrics:
