@@ -11,6 +11,8 @@ from typing import Any
 import jinja2
 import pytest
 
+from addin.server.help import INDEX_PATH
+from addin.server.manifest import ICON_PATHS, VERSION
 from tests.addin_support import run_node
 from tests.conftest import ROOT
 
@@ -131,6 +133,9 @@ def render_manifest(**variables: Any) -> ET.Element:
         display_name="KPI add-in",
         namespace="KPI",
         base_url="https://kpi.contoso.example:8443",
+        version=VERSION,
+        icons=ICON_PATHS,
+        support_path=INDEX_PATH,
         **variables,
     )
     return ET.fromstring(xml.encode())
