@@ -118,6 +118,20 @@ def _plain(value: float, decimals: int, language: str) -> str:
     return format_decimal(value, format=_number_format(decimals), locale=language)
 
 
+def _patterned(
+    value: float, shown_as: str, decimals: int, language: str, currency: str | None
+) -> str:
+    """A percentage or an amount of money through the language's CLDR pattern."""
+    if shown_as == "percent":
+        return str(_percent_pattern(language, decimals).apply(value, _locale(language)))
+    pattern = _currency_pattern(language, decimals)
+    return str(
+        pattern.apply(
+            value, _locale(language), currency=currency or DEFAULT_CURRENCY, currency_digits=False
+        )
+    )
+
+
 def format_value(
     value: float,
     unit: str,
@@ -139,12 +153,8 @@ def format_value(
     '22'
     """
     display = unit_display(unit)
-    if display.shown_as == "percent":
-        pattern = _percent_pattern(language, display.decimals)
-        return pattern.apply(value, _locale(language))
-    if display.shown_as == "currency":
-        pattern = _currency_pattern(language, display.decimals)
-        return pattern.apply(value, _locale(language), currency=currency or DEFAULT_CURRENCY, currency_digits=False)
+    if display.shown_as in ("percent", "currency"):
+        return _patterned(value, display.shown_as, display.decimals, language, currency)
     if display.shown_as == "duration":
         assert display.cldr_unit is not None
         return str(
@@ -414,13 +424,10 @@ def _figure(value: float, unit: str, language: str, currency: str | None, bare: 
     display = unit_display(unit)
     scaled = value * 100 if display.shown_as == "percent" else value
     decimals = max(len(f"{round(scaled, 6):g}".partition(".")[2]), 0)
-    if bare or display.shown_as == "number" and not display.suffix:
+    if bare or (display.shown_as == "number" and not display.suffix):
         return _plain(scaled, decimals, language)
-    if display.shown_as == "percent":
-        return _percent_pattern(language, decimals).apply(value, _locale(language))
-    if display.shown_as == "currency":
-        pattern = _currency_pattern(language, decimals)
-        return pattern.apply(value, _locale(language), currency=currency or DEFAULT_CURRENCY, currency_digits=False)
+    if display.shown_as in ("percent", "currency"):
+        return _patterned(value, display.shown_as, decimals, language, currency)
     if display.shown_as == "duration":
         assert display.cldr_unit is not None
         return str(

@@ -229,7 +229,7 @@ def test_a_read_only_target_is_refused_and_kept(tmp_path: Path, read_only: int) 
     target = tmp_path / "book.xlsx"
     target.write_bytes(b"old")
     target.chmod(read_only)
-    with pytest.raises(atomic.ReadOnlyTarget) as refused:
+    with pytest.raises(atomic.ReadOnlyTargetError) as refused:
         atomic.write_bytes_atomically(target, b"new")
     assert str(refused.value).startswith(f"{target} is read-only (mode {read_only:04o})")
     assert "nothing was written" in str(refused.value)

@@ -70,7 +70,11 @@ def test_kpi_new_with_many_rows_counts_the_rows_written(tmp_path: Path) -> None:
     assert stdout == f"{target.resolve()}\n"  # stdout stays a clean list of files
     lines = shown_lines(terminal)
     assert "big.xlsx: making the sample data" in lines
-    counts = [line for line in lines if re.fullmatch(r"big\.xlsx: writing \w+: [\d,]+/[\d,]+ \(\d+%\)", line)]
+    counts = [
+        line
+        for line in lines
+        if re.fullmatch(r"big\.xlsx: writing \w+: [\d,]+/[\d,]+ \(\d+%\)", line)
+    ]
     assert counts, lines
     assert counts[-1].endswith("(100%)")
     assert terminal.endswith(ERASE)  # the line is erased when the work ends

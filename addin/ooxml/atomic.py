@@ -41,7 +41,7 @@ A target that is a symbolic link is written where the link points (every
 link in the chain followed), so the link stays a link: replacing the link
 itself would leave the file it named unchanged. A target that is read-only
 (no write bit for its owner, or not writable by this user) is refused with
-``ReadOnlyTarget`` before anything is written: the rename would succeed in
+``ReadOnlyTargetError`` before anything is written: the rename would succeed in
 a writable folder, but a file its owner made read-only is not ours to
 replace.
 """
@@ -90,7 +90,7 @@ class WriteInterrupted(SystemExit):
         return f"interrupted by {name}: nothing was written to {self.target or 'the file'}"
 
 
-class ReadOnlyTarget(PermissionError):
+class ReadOnlyTargetError(PermissionError):
     """The file to be replaced is read-only; nothing was written."""
 
     def __init__(self, target: Path, mode: int) -> None:
@@ -111,7 +111,7 @@ def resolved_target(target: Path) -> Path:
 
 
 def refuse_read_only(target: Path) -> None:
-    """Raise ``ReadOnlyTarget`` when ``target`` exists and may not be replaced.
+    """Raise ``ReadOnlyTargetError`` when ``target`` exists and may not be replaced.
 
     The owner's write bit is checked as well as ``os.access``: a superuser
     may write anything, but a file marked read-only stays so for them too.
@@ -121,8 +121,12 @@ def refuse_read_only(target: Path) -> None:
         mode = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:
         return
+    _refuse_read_only(target, mode)
+
+
+def _refuse_read_only(target: Path, mode: int) -> None:
     if not mode & stat.S_IWUSR or not os.access(target, os.W_OK):
-        raise ReadOnlyTarget(target, mode)
+        raise ReadOnlyTargetError(target, mode)
 
 
 def _host_tag() -> str:
@@ -249,14 +253,15 @@ def write_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
     interruption the temporary file is removed and ``target`` is untouched.
     """
     target = resolved_target(target)
-    refuse_read_only(target)
+    try:
+        mode: int | None = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
+    if mode is not None:
+        _refuse_read_only(target, mode)
     folder = target.parent
     remove_leftovers(folder)
     temporary = folder / temporary_name(target)
-    try:
-        mode = target.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = None
     with _guarded(target) as guard:
         try:
             # O_EXCL: never open a file someone else placed under the random name.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +29,26 @@ def _period(value: str | None) -> dt.date | None:
         raise click.BadParameter(str(error)) from None
 
 
+@contextlib.contextmanager
+def _written(target: Path, what: str = "") -> Iterator[None]:
+    """A write's failures as one line on stderr and the command's exit status:
+    a signal's (130, 143), 2 for a read-only target (the user's to change),
+    1 for any other error of the system (a full disk, a missing permission)."""
+    from addin.ooxml.atomic import ReadOnlyTargetError, WriteInterrupted  # noqa: PLC0415
+
+    try:
+        yield
+    except WriteInterrupted as stop:
+        click.echo(f"error: {stop}", err=True)
+        sys.exit(stop.code)
+    except ReadOnlyTargetError as error:
+        click.echo(f"error: {what}{error}", err=True)
+        sys.exit(2)
+    except OSError as error:
+        click.echo(f"error: {what}cannot write {target}: {error}", err=True)
+        sys.exit(1)
+
+
 #: Terminal colours of the bands and of a target met or missed.
 _BAND_COLOURS = {
     "exceptional": {"fg": "green", "bold": True},
@@ -45,9 +67,10 @@ def _table(rows: list[list[tuple[str, dict[str, object]]]], right: set[int]) -> 
     lines = []
     for row in rows:
         cells = []
-        for index, ((text, colour), width) in enumerate(zip(row, widths, strict=True)):
-            if index == len(widths) - 1 and index not in right:
-                width = 0  # nothing follows the last column: no trailing spaces
+        for index, ((text, colour), column_width) in enumerate(zip(row, widths, strict=True)):
+            # Nothing follows the last column: no trailing spaces.
+            last = index == len(widths) - 1 and index not in right
+            width = 0 if last else column_width
             padded = text.rjust(width) if index in right else text.ljust(width)
             cells.append(click.style(padded, **colour) if colour else padded)  # type: ignore[arg-type]
         lines.append("  ".join(cells).rstrip())
@@ -90,7 +113,10 @@ def print_report(report: Report) -> None:
                     "-" if kpi.band is None else ratings[kpi.band],
                     {} if kpi.band is None else _BAND_COLOURS[kpi.band],
                 ),
-                (labels(report.language)["target_met"][kpi.target_status], _TARGET_COLOURS[kpi.target_status]),
+                (
+                    labels(report.language)["target_met"][kpi.target_status],
+                    _TARGET_COLOURS[kpi.target_status],
+                ),
             ]
         )
     for line in _table(rows, right={1, 2, 3, 4}):
@@ -132,7 +158,6 @@ def report_command(file: Path, period: str | None, as_json: bool, html_path: Pat
     before, the change, the target, the benchmark band and whether the target
     is met, in the workbook's language; then the data notes (the rows the
     KPIs leave out, and why). Writes nothing to FILE; --html writes the page."""
-    from addin.ooxml.atomic import ReadOnlyTarget, WriteInterrupted  # noqa: PLC0415
     from addin.report.offline import make_report  # noqa: PLC0415
     from addin.report.package import ReportError  # noqa: PLC0415
 
@@ -149,17 +174,8 @@ def report_command(file: Path, period: str | None, as_json: bool, html_path: Pat
     if html_path is not None:
         from addin.report.html import write_page  # noqa: PLC0415
 
-        try:
+        with _written(html_path, "--html: "):
             write_page(report, html_path)
-        except WriteInterrupted as stop:
-            click.echo(f"error: {stop}", err=True)
-            sys.exit(stop.code)
-        except ReadOnlyTarget as error:
-            click.echo(f"error: --html: {error}", err=True)
-            sys.exit(2)
-        except OSError as error:
-            click.echo(f"error: cannot write {html_path}: {error}", err=True)
-            sys.exit(1)
     if as_json:
         click.echo(json.dumps(report.summary(), indent=2, ensure_ascii=False))
         return
@@ -182,26 +198,15 @@ def report_command(file: Path, period: str | None, as_json: bool, html_path: Pat
 @click.option("--force", is_flag=True, help="Write even if Excel's lock file (~$FILE) is present.")
 def refresh_command(file: Path, output: Path | None, period: str | None, force: bool) -> None:
     """Write the report sheet into FILE (or -o OUT); every other part stays as it was."""
-    from addin.ooxml.atomic import ReadOnlyTarget, WriteInterrupted  # noqa: PLC0415
     from addin.report.offline import refresh_file  # noqa: PLC0415
     from addin.report.package import ReportError  # noqa: PLC0415
 
     try:
-        with progress.shown():
+        with _written(output or file), progress.shown():
             report = refresh_file(file, output, _period(period), force=force)
     except ReportError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
-    except WriteInterrupted as stop:
-        # SIGINT or SIGTERM during the write: one line, and the signal's exit status.
-        click.echo(f"error: {stop}", err=True)
-        sys.exit(stop.code)
-    except ReadOnlyTarget as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(2)
-    except OSError as error:
-        click.echo(f"error: cannot write {output or file}: {error}", err=True)
-        sys.exit(1)
     target = output or file
     click.echo(
         f"{target}: sheet {report.sheet_name!r}, {report.period:%Y-%m}, {len(report.kpis)} KPIs"

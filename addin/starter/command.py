@@ -22,7 +22,7 @@ def _as_of(value: str | None) -> dt.date | None:
 
 def _check_target(target: Path) -> None:
     """A workbook can be written at ``target``: it is not a folder, and its folder is not a file."""
-    from addin.ooxml.atomic import ReadOnlyTarget, refuse_read_only  # noqa: PLC0415
+    from addin.ooxml.atomic import ReadOnlyTargetError, refuse_read_only  # noqa: PLC0415
 
     from .build import StarterError  # noqa: PLC0415
 
@@ -35,7 +35,7 @@ def _check_target(target: Path) -> None:
         raise StarterError(f"kpi new: {target.parent} is a file, so {target} cannot be written")
     try:
         refuse_read_only(target)
-    except ReadOnlyTarget as error:
+    except ReadOnlyTargetError as error:
         raise StarterError(f"kpi new: {error}") from None
 
 
