@@ -85,7 +85,7 @@ def build_workbook(path: Path, rows: dict[str, Any], vba: Path | None = None) ->
     chart.add_series({"name": "Amount", "values": "=Orders!$H$2:$H$40"})
     dashboard.insert_chart("E2", chart)
     dashboard.insert_image(
-        "E20", str(ROOT / "docs" / "kpi-sheet.png"), {"x_scale": 0.2, "y_scale": 0.2}
+        "E20", str(ROOT / "docs" / "pictures" / "kpis-en.png"), {"x_scale": 0.2, "y_scale": 0.2}
     )
     dashboard.write("A1", "Channel")
     dashboard.write_comment("A1", "Pick a channel from the list")
