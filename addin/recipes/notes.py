@@ -380,7 +380,10 @@ def message(note: Note, language: str) -> str:
     shown = ", ".join(map(str, note.first_rows)) + (
         ", ..." if note.rows > len(note.first_rows) else ""
     )
-    return str(words["message"]).format(
+    template = str(words["message"])
+    if not note.first_rows:  # a source's note: a database has no sheet rows
+        template = template.replace(" ({first_rows})", "")
+    return template.format(
         table=note.check.table,
         column=note.check.column,
         problem=problem_text(note.check, language),

@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import kpi_engine
 from addin.recipes import Rows, as_rows, month_shift, recipe_for
@@ -80,6 +80,17 @@ class ReportInputs:
     rows: Rows
     targets: Mapping[str, float | None] = field(default_factory=dict)
     currency: str | None = None  # the workbook's; default: the business type's
+    #: Where the KPIs are computed when the rows are not the data: a source
+    #: (``addin.sources.SourceMeasure``: a database, Parquet or CSV files).
+    measure: Measure | None = None
+
+
+class Measure(Protocol):
+    """The report's numbers from data kept elsewhere than in ``rows``."""
+
+    def value(self, business_type: str, kpi_id: str, month: dt.date) -> float: ...
+    def nps_scores(self, month: dt.date) -> list[Any]: ...
+    def notes(self, business_type: str) -> list[Note]: ...
 
 
 @dataclass(frozen=True)
@@ -215,15 +226,14 @@ def survey_scores(rows: Rows, month: dt.date) -> list[Any]:
 
 def nps_margin_for(rows: Rows, month: dt.date) -> float | None:
     """The NPS margin of error of a month's survey answers (None without answers)."""
+    return _margin(survey_scores(rows, month))
+
+
+def _margin(scores: list[Any]) -> float | None:
     try:
-        return kpi_engine.nps_margin(survey_scores(rows, month))
+        return kpi_engine.nps_margin(scores)
     except kpi_engine.KPIUndefinedError:
         return None
-
-
-def _answers(rows: Rows, month: dt.date) -> int:
-    """How many answers the NPS of the month counts."""
-    return sum(nps_groups("nps", survey_scores(rows, month)))
 
 
 def _reason(error: Exception, language: str) -> tuple[str, str]:
@@ -255,7 +265,8 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
     period = first_of_month(inputs.period)
     rows = as_rows(inputs.rows)
     months = tuple(first_of_month(period, offset) for offset in range(1 - TREND_MONTHS, 1))
-    notes = tuple(data_notes(profile.id, rows))
+    measure = inputs.measure
+    notes = tuple(measure.notes(profile.id) if measure else data_notes(profile.id, rows))
 
     reports = []
     for entry in profile.kpis:
@@ -263,7 +274,11 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
         reason = reason_text = ""
         for month in months:
             try:
-                trend.append(kpi_value(profile.id, entry.id, rows, month))
+                trend.append(
+                    measure.value(profile.id, entry.id, month)
+                    if measure
+                    else kpi_value(profile.id, entry.id, rows, month)
+                )
             except (kpi_engine.KPIUndefinedError, kpi_engine.KPIInputError) as error:
                 trend.append(None)
                 if month == period:
@@ -272,8 +287,9 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
         target = inputs.targets.get(entry.id)
         margin = answers = None
         if entry.kpi.id == "nps" and value is not None:
-            margin = nps_margin_for(rows, period)
-            answers = _answers(rows, period)
+            scores = measure.nps_scores(period) if measure else survey_scores(rows, period)
+            margin = _margin(scores)
+            answers = sum(nps_groups("nps", scores))
         reports.append(
             KPIReport(
                 id=entry.id,

@@ -1,0 +1,332 @@
+"""Tables from where the business keeps its data: ``kpi report --source URL``.
+
+A source holds the tables of a starter workbook (Orders, Customers...), named
+as the workbook names them, with the columns the business type's recipes
+read; letter case does not matter, other tables and columns are ignored.
+
+* A folder of files, one per table: ``Orders.parquet`` or ``Orders.csv``
+  (or a folder ``Orders/`` of Parquet files). DuckDB reads them, embedded:
+  no server. CSV cells are read as Excel reads a CSV it opens: a number is a
+  number, an ISO date (2024-06-15, 2024-06-15 10:30) is a date; other text
+  in a date column is no date (never guessed: 03/06/2024 means two days).
+* A DuckDB database file: ``shop.duckdb``.
+* ``pyspark:///FOLDER`` (or ``pyspark:///FOLDER?master=local[4]``): the same
+  folder through Spark, in local mode unless ``master`` names a cluster.
+* Any other URL that ``ibis.connect`` takes: ``postgres://user@host/db``,
+  ``bigquery://project/dataset``, ``snowflake://...``, ``duckdb://file``.
+
+Each KPI is then computed by its recipe's ibis form (``addin.recipes.
+ibis_forms``) in that engine; only a few numbers per month come back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from addin.recipes import columns_read, month_shift
+from addin.recipes.notes import FIRST_ROWS, Note, checks_for
+from addin.recipes.tables import MASTERS, TABLES, column
+from addin.report.package import ReportError
+from kpi_engine._inputs import to_serial
+
+FILE_SUFFIXES = (".parquet", ".csv")
+_DATE_KINDS = ("date", "datetime", "month")
+
+
+class SourceError(ReportError):
+    """A source that cannot give the report its tables: it names the source,
+    the table or column, and what was expected."""
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _csv_select(path: Path, table: str) -> str:
+    """DuckDB SQL reading a CSV export as Excel reads a CSV: every cell as text,
+    then per column by its kind."""
+    header = f"read_csv({_sql_text(str(path))}, all_varchar = true, header = true)"
+    return f"SELECT * FROM {header}"
+
+
+def _csv_cast(table: str, name: str, our: str) -> str:
+    kind = column(table, our).kind
+    cell = f'"{name}"'
+    blank = f"({cell} IS NULL OR trim({cell}) = '')"
+    if kind in _DATE_KINDS:
+        # Text that is no ISO date is no date; kept as a day Excel does not
+        # hold (1899-12-30), so that a left_on holding it leaves its row out
+        # as in the workbook, rather than reading as "still there".
+        return (
+            f"CASE WHEN {blank} THEN NULL ELSE coalesce(try_cast(trim({cell}) AS TIMESTAMP), "
+            f"TIMESTAMP '1899-12-30') END"
+        )
+    if kind in ("id", "text", "choice"):
+        return cell
+    return f"CASE WHEN {blank} THEN NULL ELSE try_cast(trim({cell}) AS DOUBLE) END"
+
+
+@dataclass
+class Source:
+    """A connected source and the tables the report reads from it."""
+
+    where: str
+    backend: Any
+    tables: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        disconnect = getattr(self.backend, "disconnect", None)
+        if disconnect is not None:
+            try:
+                disconnect()
+            except Exception:  # noqa: BLE001  (closing never hides the report's own outcome)
+                pass
+
+
+def _needed(business_type: str) -> dict[str, tuple[str, ...]]:
+    read = columns_read(business_type)
+    # A master table is read whole: its stays need the id and both dates.
+    for table in read:
+        if table in MASTERS:
+            read[table] = tuple(
+                c.id
+                for c in TABLES[table]
+                if c.id in {MASTERS[table], "joined_on", "left_on"} or c.id in read[table]
+            )
+    return read
+
+
+def _files_in(folder: Path) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir() and any(entry.glob("*.parquet")):
+            found.setdefault(entry.name.lower(), entry)
+        elif entry.suffix.lower() in FILE_SUFFIXES:
+            found.setdefault(entry.stem.lower(), entry)
+    return found
+
+
+def _folder_tables(
+    backend: Any, folder: Path, needed: Mapping[str, tuple[str, ...]], where: str, spark: bool
+) -> dict[str, Any]:
+    files = _files_in(folder)
+    tables = {}
+    for table in needed:
+        path = files.get(table.lower())
+        if path is None:
+            raise SourceError(
+                f"{where}: no file for the table {table}: expected {table}.parquet or "
+                f"{table}.csv in the folder (it holds: {_listed(p.name for p in files.values())})"
+            )
+        if path.is_dir() or path.suffix.lower() == ".parquet":
+            pattern = str(path / "*.parquet") if path.is_dir() else str(path)
+            tables[table] = backend.read_parquet(pattern, table_name=table)
+        elif spark:
+            tables[table] = backend.read_csv(
+                str(path), table_name=table, header=True, inferSchema=False
+            )
+            tables[table] = _typed_text(tables[table], table, where)
+        else:
+            tables[table] = backend.sql(_csv_select(path, table))
+            tables[table] = _typed_csv(backend, tables[table], table, path, where)
+    return tables
+
+
+def _typed_csv(backend: Any, raw: Any, table: str, path: Path, where: str) -> Any:
+    names = _column_names(raw, table, where, wanted=None)
+    casts = ", ".join(
+        f"{_csv_cast(table, name, our)} AS \"{our}\"" for our, name in names.items()
+    )
+    header = f"read_csv({_sql_text(str(path))}, all_varchar = true, header = true)"
+    return backend.sql(f"SELECT {casts} FROM {header}")
+
+
+def _typed_text(raw: Any, table: str, where: str) -> Any:
+    """Spark's reading of a CSV of text cells, typed as ``_csv_cast`` types them."""
+    import ibis  # noqa: PLC0415
+
+    names = _column_names(raw, table, where, wanted=None)
+    typed = {}
+    for our, name in names.items():
+        kind = column(table, our).kind
+        cell = raw[name]
+        blank = cell.isnull() | (cell.strip() == "")
+        if kind in _DATE_KINDS:
+            moment = cell.strip().try_cast("timestamp")
+            typed[our] = ibis.ifelse(
+                blank, ibis.null("timestamp"), moment.fill_null(ibis.timestamp("1899-12-30"))
+            )
+        elif kind in ("id", "text", "choice"):
+            typed[our] = cell
+        else:
+            typed[our] = ibis.ifelse(blank, ibis.null("float64"), cell.strip().try_cast("float64"))
+    return raw.select(**typed)
+
+
+def _listed(names: Any) -> str:
+    shown = sorted(names)
+    return ", ".join(shown) if shown else "nothing"
+
+
+def _column_names(
+    table_expr: Any, table: str, where: str, wanted: tuple[str, ...] | None
+) -> dict[str, str]:
+    """Our column ids -> the source's names, matched without letter case."""
+    theirs = {name.lower(): name for name in table_expr.columns}
+    ours = wanted if wanted is not None else tuple(c.id for c in TABLES[table])
+    found = {}
+    for our in ours:
+        name = theirs.get(our.lower())
+        if name is None:
+            if wanted is None:
+                continue
+            raise SourceError(
+                f"{where}: the table {table} has no column {our}; its columns are "
+                f"{_listed(table_expr.columns)}"
+            )
+        found[our] = name
+    return found
+
+
+def _database_tables(
+    backend: Any, needed: Mapping[str, tuple[str, ...]], where: str
+) -> dict[str, Any]:
+    listed = {name.lower(): name for name in backend.list_tables()}
+    tables = {}
+    for table in needed:
+        name = listed.get(table.lower())
+        if name is None:
+            raise SourceError(
+                f"{where}: no table {table}; the database holds {_listed(listed.values())}"
+            )
+        tables[table] = backend.table(name)
+    return tables
+
+
+def _spark(folder: str, query: Mapping[str, list[str]]) -> Any:
+    import ibis  # noqa: PLC0415
+    from pyspark.sql import SparkSession  # noqa: PLC0415
+
+    master = query.get("master", [os.environ.get("KPI_SPARK_MASTER", "local[2]")])[0]
+    session = (
+        SparkSession.builder.master(master)
+        .appName("kpi report")
+        # Timestamps are wall-clock times, as in a workbook: no time zone shift.
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    return ibis.pyspark.connect(session)
+
+
+def open_source(url: str, business_type: str) -> Source:
+    """Connect to ``url`` and find the tables and columns ``business_type`` reads."""
+    try:
+        import ibis  # noqa: PLC0415
+    except ImportError:
+        raise SourceError(
+            "--source needs ibis: pip install 'kpi-addin[sources]' "
+            "(add [postgres] or [spark] for those engines)"
+        ) from None
+    from addin.recipes.ibis_forms import ColumnTypeError, read  # noqa: PLC0415
+
+    where = f"--source {url}"
+    needed = _needed(business_type)
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower() if len(parts.scheme) > 1 else ""  # C:\ is no scheme
+    try:
+        if not scheme:
+            path = Path(url)
+            if path.is_dir():
+                backend = ibis.duckdb.connect()
+                tables = _folder_tables(backend, path, needed, where, spark=False)
+            elif path.is_file() and path.suffix.lower() in (".duckdb", ".ddb", ".db"):
+                backend = ibis.duckdb.connect(str(path), read_only=True)
+                tables = _database_tables(backend, needed, where)
+            elif path.exists():
+                raise SourceError(
+                    f"{where}: {path} is neither a folder of .parquet/.csv files nor a "
+                    ".duckdb file; or give a database URL such as postgres://user@host/db"
+                )
+            else:
+                raise SourceError(f"{where}: {path} does not exist")
+        elif scheme == "pyspark":
+            folder = Path(parts.path)
+            if not folder.is_dir():
+                raise SourceError(f"{where}: pyspark:///FOLDER needs a folder; {folder} is none")
+            backend = _spark(str(folder), parse_qs(parts.query))
+            tables = _folder_tables(backend, folder, needed, where, spark=True)
+        else:
+            backend = ibis.connect(url)
+            tables = _database_tables(backend, needed, where)
+    except SourceError:
+        raise
+    except ImportError as error:
+        raise SourceError(
+            f"{where}: the engine for {scheme or 'this source'} is not installed ({error}); "
+            "pip install 'kpi-addin[postgres]' or 'kpi-addin[spark]', or the ibis extra "
+            f"of that engine (ibis-framework[{scheme}])"
+        ) from None
+    except Exception as error:  # noqa: BLE001  (a driver's own error, said in one line)
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SourceError(f"{where}: cannot open it: {first}") from None
+
+    source = Source(where, backend)
+    for table, columns in needed.items():
+        expr = tables[table]
+        names = _column_names(expr, table, where, columns)
+        expr = expr.select(**{our: expr[name] for our, name in names.items()})
+        for column_id in columns:
+            try:
+                read({table: expr}, table, column_id)
+            except ColumnTypeError as error:
+                raise SourceError(f"{where}: {error}") from None
+        source.tables[table] = expr
+    return source
+
+
+# --- the report's numbers from a source ---------------------------------------------------
+
+
+@dataclass
+class SourceMeasure:
+    """What ``build_report`` asks of its data, answered by the ibis forms."""
+
+    source: Source
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def value(self, business_type: str, kpi_id: str, month: dt.date) -> float:
+        from addin.recipes.ibis_forms import compute  # noqa: PLC0415
+
+        start = to_serial("report", "month", month)
+        return compute(
+            business_type, kpi_id, self.source.tables, start, month_shift(start, 1), self.settings
+        )
+
+    def nps_scores(self, month: dt.date) -> list[Any]:
+        from addin.recipes.ibis_forms import nps_groups, scores_like  # noqa: PLC0415
+
+        if "Survey" not in self.source.tables:
+            return []
+        start = to_serial("report", "month", month)
+        return scores_like(nps_groups(self.source.tables, start, month_shift(start, 1)))
+
+    def notes(self, business_type: str) -> list[Note]:
+        from addin.recipes.ibis_forms import note_counts  # noqa: PLC0415
+
+        return note_counts(business_type, self.source.tables, checks_for(business_type))
+
+    def latest_month(self, business_type: str) -> dt.date | None:
+        from addin.recipes.ibis_forms import latest_date  # noqa: PLC0415
+
+        return latest_date(self.source.tables)
+
+
+__all__ = ["FIRST_ROWS", "Source", "SourceError", "SourceMeasure", "open_source"]
