@@ -712,3 +712,19 @@ def latest_date(tables: Tables) -> float | None:
             if found and (latest is None or found > latest):
                 latest = found
     return latest
+
+
+def period_has_data(tables: Tables, start: float, end: float) -> bool:
+    """Whether some row of the tables is dated in [start, end)."""
+    for table, data in tables.items():
+        dated = [
+            name for name in data.columns if column(table, name).kind in ("date", "datetime", "month")
+        ]
+        if not dated:
+            continue
+        inside = ibis.literal(False)
+        for name in dated:
+            inside |= within(serial(table, data[name]), start, end)
+        if fetch(data, n=number_of(inside))["n"]:
+            return True
+    return False

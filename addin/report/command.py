@@ -133,9 +133,33 @@ def print_report(report: Report) -> None:
         click.echo(f"- {message(note, report.language)}")
 
 
+_SOURCE_HELP = (
+    "Compute the KPIs from the tables of SOURCE instead of the workbook's: a folder of "
+    "CSV or Parquet files named like the tables (Orders.csv...), a .duckdb file (both "
+    "through DuckDB, embedded), pyspark:///FOLDER (Spark), or a database URL such as "
+    "postgres://user@host/db. See the README, \"When your data outgrows the workbook\"."
+)
+
+
 @click.command("report")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path), required=False)
 @click.option("--period", metavar="YYYY-MM", help="Month to report on (default: the PERIOD cell).")
+@click.option("--source", metavar="SOURCE", help=_SOURCE_HELP)
+@click.option(
+    "--type",
+    "business_type",
+    metavar="TYPE",
+    help="With --source and no FILE: the business type (celebrity_video, networking...).",
+)
+@click.option(
+    "--language", default="en", show_default=True, help="With --source and no FILE: en, fr or nl."
+)
+@click.option(
+    "--gross-margin",
+    type=float,
+    metavar="SHARE",
+    help="With --source and no FILE: the gross margin (0.6 for 60 %) of the types that need it.",
+)
 @click.option(
     "--json",
     "as_json",
@@ -153,21 +177,43 @@ def print_report(report: Report) -> None:
     "table: the KPI table, a chart per KPI, the narrative and the data notes. It "
     "loads nothing from the network, reads on a phone and prints on A4.",
 )
-def report_command(file: Path, period: str | None, as_json: bool, html_path: Path | None) -> None:
+def report_command(
+    file: Path | None,
+    period: str | None,
+    source: str | None,
+    business_type: str | None,
+    language: str,
+    gross_margin: float | None,
+    as_json: bool,
+    html_path: Path | None,
+) -> None:
     """Print what a refresh of FILE would write: per KPI its value, the month
     before, the change, the target, the benchmark band and whether the target
     is met, in the workbook's language; then the data notes (the rows the
-    KPIs leave out, and why). Writes nothing to FILE; --html writes the page."""
-    from addin.report.offline import make_report  # noqa: PLC0415
+    KPIs leave out, and why). Writes nothing to FILE; --html writes the page.
+
+    With --source, the KPIs come from the tables of SOURCE; FILE then gives
+    only the business type, language, period, targets and settings, and may
+    be left out for --type (and --period, default: the latest month with data)."""
+    from addin.report.offline import SourceSettings, make_report, report_from_source  # noqa: PLC0415
     from addin.report.package import ReportError  # noqa: PLC0415
 
+    if file is None and source is None:
+        raise click.UsageError("give a workbook FILE, or --source SOURCE --type TYPE")
+    if file is None and business_type is None:
+        raise click.UsageError("--source without a workbook FILE needs --type TYPE")
     try:
         if html_path is not None:
             from addin.report.html import check_target  # noqa: PLC0415
 
-            check_target(html_path, file)
+            check_target(html_path, file or Path(html_path.name + ".source"))
         with progress.shown():
-            report = make_report(file, _period(period))
+            if file is None:
+                assert source is not None and business_type is not None
+                settings = SourceSettings(business_type, language, _period(period), gross_margin)
+                report = report_from_source(source, settings)
+            else:
+                report = make_report(file, _period(period), source=source)
     except ReportError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
@@ -196,14 +242,18 @@ def report_command(file: Path, period: str | None, as_json: bool, html_path: Pat
 )
 @click.option("--period", metavar="YYYY-MM", help="Month to report on (default: the PERIOD cell).")
 @click.option("--force", is_flag=True, help="Write even if Excel's lock file (~$FILE) is present.")
-def refresh_command(file: Path, output: Path | None, period: str | None, force: bool) -> None:
-    """Write the report sheet into FILE (or -o OUT); every other part stays as it was."""
+@click.option("--source", metavar="SOURCE", help=_SOURCE_HELP)
+def refresh_command(
+    file: Path, output: Path | None, period: str | None, force: bool, source: str | None
+) -> None:
+    """Write the report sheet into FILE (or -o OUT); every other part stays as it was.
+    With --source, the report is computed from the tables of SOURCE."""
     from addin.report.offline import refresh_file  # noqa: PLC0415
     from addin.report.package import ReportError  # noqa: PLC0415
 
     try:
         with _written(output or file), progress.shown():
-            report = refresh_file(file, output, _period(period), force=force)
+            report = refresh_file(file, output, _period(period), force=force, source=source)
     except ReportError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)

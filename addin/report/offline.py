@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from addin import progress
 from addin.ooxml.atomic import write_atomically
 from addin.report.model import Report, ReportInputs, build_report, utc_now
-from addin.report.package import ReportError, open_package, read_data
+from addin.recipes import TableRows
+from addin.report.package import ReportError, WorkbookData, open_package, read_data
 from addin.report.writer import plan_parts, write_package
 
 SUFFIXES = (".xlsx", ".xlsm")
@@ -24,14 +26,20 @@ def lock_file(path: Path) -> Path | None:
 
 
 def make_report(
-    path: Path, period: dt.date | None = None, clock: Callable[[], dt.datetime] = utc_now
+    path: Path,
+    period: dt.date | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+    source: str | None = None,
 ) -> Report:
-    """What a refresh of ``path`` would write."""
+    """What a refresh of ``path`` would write (from the tables of ``source``
+    when one is given: see ``addin.sources``)."""
     package = open_package(path)
     try:
-        data = read_data(package, period)
+        data = read_data(package, period, check_data=source is None)
     finally:
         package.close()
+    if source is not None:
+        return _source_report(data, source, clock)
     progress.stage("computing the KPIs")
     return build_report(
         ReportInputs(
@@ -41,14 +49,96 @@ def make_report(
     )
 
 
+@dataclass(frozen=True)
+class SourceSettings:
+    """What a report from a source takes from the command line when no
+    workbook gives it: the business type, language, period and gross margin."""
+
+    business_type: str
+    language: str = "en"
+    period: dt.date | None = None
+    gross_margin: float | None = None
+
+
+def report_from_source(
+    source: str, settings: SourceSettings, clock: Callable[[], dt.datetime] = utc_now
+) -> Report:
+    """The report of the tables of ``source`` alone (``kpi report --source URL --type T``)."""
+    import kpi_engine  # noqa: PLC0415
+
+    try:
+        profile = kpi_engine.get_business_type(settings.business_type, "kpi report", "--type")
+        language = kpi_engine.check_language(settings.language, "kpi report", "--language")
+    except (kpi_engine.KPIInputError, KeyError, ValueError) as error:
+        raise ReportError(str(error)) from None
+    rows = {}
+    if settings.gross_margin is not None:
+        rows["Settings"] = TableRows({"GROSS_MARGIN": [settings.gross_margin]})
+    data = WorkbookData(profile.id, language, settings.period, rows, {}, None)  # type: ignore[arg-type]
+    return _source_report(data, source, clock)
+
+
+def _source_report(
+    data: WorkbookData, url: str, clock: Callable[[], dt.datetime]
+) -> Report:
+    from addin.recipes import NEEDS_GROSS_MARGIN  # noqa: PLC0415
+    from addin.recipes.ibis_forms import period_has_data  # noqa: PLC0415
+    from addin.sources import SourceError, SourceMeasure, open_source  # noqa: PLC0415
+    from kpi_engine._inputs import first_of_month, to_serial  # noqa: PLC0415
+    from addin.ooxml.dates import from_serial_date  # noqa: PLC0415
+
+    progress.stage("connecting to the source")
+    source = open_source(url, data.business_type)
+    try:
+        settings = {}
+        if "Settings" in data.rows:
+            settings["GROSS_MARGIN"] = data.rows["Settings"]["GROSS_MARGIN"][0]
+        elif data.business_type in NEEDS_GROSS_MARGIN:
+            raise SourceError(
+                f"{source.where}: the {data.business_type} KPIs need a gross margin: "
+                "pass --gross-margin 0.6 (or a workbook whose settings hold GROSS_MARGIN)"
+            )
+        measure = SourceMeasure(source, settings)
+        period = data.period
+        if period is None:
+            latest = measure.latest_month(data.business_type)
+            if latest is None:
+                raise SourceError(f"{source.where}: the tables hold no dates at all")
+            period = first_of_month(from_serial_date(latest))
+        start = to_serial("report", "month", period)
+        end = to_serial("report", "month", first_of_month(period, 1))
+        if not period_has_data(source.tables, start, end):
+            raise SourceError(
+                f"{source.where}: no data for the period {period:%Y-%m}; choose a month "
+                "with data (--period YYYY-MM)"
+            )
+        progress.stage("computing the KPIs")
+        return build_report(
+            ReportInputs(
+                data.business_type,
+                data.language,
+                period,
+                {},
+                data.targets,
+                data.currency,
+                measure=measure,
+            ),
+            clock,
+        )
+    finally:
+        source.close()
+
+
 def refresh_file(
     path: Path,
     out: Path | None = None,
     period: dt.date | None = None,
     force: bool = False,
     clock: Callable[[], dt.datetime] = utc_now,
+    source: str | None = None,
 ) -> Report:
-    """Write the report sheet into ``out`` (default: ``path`` itself), atomically."""
+    """Write the report sheet into ``out`` (default: ``path`` itself), atomically;
+    computed from the tables of ``source`` when one is given."""
     path = Path(path)
     target = Path(out) if out is not None else path
     for file in {path, target}:
@@ -73,19 +163,22 @@ def refresh_file(
         raise ReportError(f"the folder of {target} does not exist")
     package = open_package(path)
     try:
-        data = read_data(package, period)
-        progress.stage("computing the KPIs")
-        report = build_report(
-            ReportInputs(
-                data.business_type,
-                data.language,
-                data.period,
-                data.rows,
-                data.targets,
-                data.currency,
-            ),
-            clock,
-        )
+        data = read_data(package, period, check_data=source is None)
+        if source is not None:
+            report = _source_report(data, source, clock)
+        else:
+            progress.stage("computing the KPIs")
+            report = build_report(
+                ReportInputs(
+                    data.business_type,
+                    data.language,
+                    data.period,
+                    data.rows,
+                    data.targets,
+                    data.currency,
+                ),
+                clock,
+            )
         changed, new = plan_parts(package, report)
         progress.stage(f"writing {target.name}")
         write_atomically(target, lambda handle: write_package(package, changed, new, handle))

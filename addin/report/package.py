@@ -658,8 +658,11 @@ class InputSource(Protocol):
     def named(self, name: str) -> Any: ...
 
 
-def read_inputs(source: InputSource, period: dt.date | None = None) -> WorkbookData:
-    """Business type, language, period, table rows and targets, from any source."""
+def read_inputs(
+    source: InputSource, period: dt.date | None = None, *, check_data: bool = True
+) -> WorkbookData:
+    """Business type, language, period, table rows and targets, from any source
+    (``check_data=False``: the tables' rows are not the data, ``--source`` is)."""
     where = source.where
     business_type = detect_business_type(source.subject, source.names(), list(source.tables()))
     language = detect_language(source.language, source.sheet_names())
@@ -690,7 +693,8 @@ def read_inputs(source: InputSource, period: dt.date | None = None) -> WorkbookD
     targets = {
         entry.id: _number(source.named(f"TARGET_{entry.id.upper()}")) for entry in profile.kpis
     }
-    check_period_has_data(business_type, rows, period, where)
+    if check_data:
+        check_period_has_data(business_type, rows, period, where)
     return WorkbookData(
         business_type, language, period, rows, targets, currency_from(source.named("CURRENCY"))
     )
@@ -765,9 +769,11 @@ class PackageInputs:
         return _decoded(columns[0][0]) if columns else None
 
 
-def read_data(package: Package, period: dt.date | None = None) -> WorkbookData:
+def read_data(
+    package: Package, period: dt.date | None = None, *, check_data: bool = True
+) -> WorkbookData:
     """Business type, language, period, table rows and targets of a package."""
-    return read_inputs(PackageInputs(package), period)
+    return read_inputs(PackageInputs(package), period, check_data=check_data)
 
 
 def _in_1900_system(cells: list[Any], kind: str, date1904: bool) -> list[Any]:
