@@ -144,7 +144,9 @@ def _typed_csv(backend: Any, raw: Any, table: str, path: Path, where: str) -> An
         f"{_csv_cast(table, name, our)} AS \"{our}\"" for our, name in names.items()
     )
     header = f"read_csv({_sql_text(str(path))}, all_varchar = true, header = true)"
-    return backend.sql(f"SELECT {casts} FROM {header}")
+    # Parsed once into DuckDB's own table: a view would parse the file again
+    # for every month of every KPI.
+    return backend.create_table(table, backend.sql(f"SELECT {casts} FROM {header}"))
 
 
 def _typed_text(raw: Any, table: str, where: str) -> Any:
@@ -235,7 +237,7 @@ def open_source(url: str, business_type: str) -> Source:
             "--source needs ibis: pip install 'kpi-addin[sources]' "
             "(add [postgres] or [spark] for those engines)"
         ) from None
-    from addin.recipes.ibis_forms import ColumnTypeError, read  # noqa: PLC0415
+    from addin.recipes.ibis_forms import ColumnTypeError, rule  # noqa: PLC0415
 
     where = f"--source {url}"
     needed = _needed(business_type)
@@ -285,7 +287,7 @@ def open_source(url: str, business_type: str) -> Source:
         expr = expr.select(**{our: expr[name] for our, name in names.items()})
         for column_id in columns:
             try:
-                read({table: expr}, table, column_id)
+                rule({table: expr}, table, column_id)
             except ColumnTypeError as error:
                 raise SourceError(f"{where}: {error}") from None
         source.tables[table] = expr
@@ -301,13 +303,19 @@ class SourceMeasure:
 
     source: Source
     settings: Mapping[str, Any] = field(default_factory=dict)
+    prepared: Any = None
+
+    def __post_init__(self) -> None:
+        from addin.recipes.ibis_forms import prepare  # noqa: PLC0415
+
+        self.prepared = prepare(self.source.tables)
 
     def value(self, business_type: str, kpi_id: str, month: dt.date) -> float:
         from addin.recipes.ibis_forms import compute  # noqa: PLC0415
 
         start = to_serial("report", "month", month)
         return compute(
-            business_type, kpi_id, self.source.tables, start, month_shift(start, 1), self.settings
+            business_type, kpi_id, self.prepared, start, month_shift(start, 1), self.settings
         )
 
     def nps_scores(self, month: dt.date) -> list[Any]:
@@ -316,7 +324,7 @@ class SourceMeasure:
         if "Survey" not in self.source.tables:
             return []
         start = to_serial("report", "month", month)
-        return scores_like(nps_groups(self.source.tables, start, month_shift(start, 1)))
+        return scores_like(nps_groups(self.prepared, start, month_shift(start, 1)))
 
     def notes(self, business_type: str) -> list[Note]:
         from addin.recipes.ibis_forms import note_counts  # noqa: PLC0415

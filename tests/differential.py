@@ -8,7 +8,10 @@ For a starter workbook holding given table rows:
 2. ``kpi report --json`` on the original file (the report's reader and model,
    run in-process), with its data notes;
 3. the add-in's Excel functions, called on the same columns as each KPI's
-   recipe gives them to the engine.
+   recipe gives them to the engine;
+4. each recipe's ibis form, on the same rows typed into DuckDB
+   (tests/sources_support.py) as ``kpi report --source`` reads them, with
+   the data notes it counts.
 
 ``disagreements`` lists every cell where the three differ.
 """
@@ -182,10 +185,70 @@ def _note_disagreements(lo: Recalculated, report: Report) -> list[str]:
     return found
 
 
+def ibis_values(business_type: str, rows: Any, months: Sequence[dt.date]) -> list[list[Any]]:
+    """Per month, per KPI: the ibis form's value on DuckDB (None: undefined)."""
+    from addin.recipes.ibis_forms import compute  # noqa: PLC0415
+    from tests.sources_support import duckdb_tables, typed_tables  # noqa: PLC0415
+
+    settings = {}
+    if "Settings" in rows:
+        settings["GROSS_MARGIN"] = rows["Settings"]["GROSS_MARGIN"][0]
+    con, tables = duckdb_tables(typed_tables(business_type, rows))
+    try:
+        found = []
+        for month in months:
+            start = to_serial("test", "month", month)
+            end = month_shift(start, 1)
+            values: list[Any] = []
+            for entry in kpi_engine.get_business_type(business_type).kpis:
+                try:
+                    values.append(compute(business_type, entry.id, tables, start, end, settings))
+                except (kpi_engine.KPIUndefinedError, kpi_engine.KPIInputError):
+                    values.append(None)
+            found.append(values)
+        return found
+    finally:
+        con.disconnect()
+
+
+def ibis_note_counts(business_type: str, rows: Any) -> dict[tuple[str, str, str], int]:
+    """What the data notes of a source count on the same rows, typed into DuckDB."""
+    from addin.recipes.ibis_forms import note_counts  # noqa: PLC0415
+    from tests.sources_support import duckdb_tables, typed_tables  # noqa: PLC0415
+
+    con, tables = duckdb_tables(typed_tables(business_type, rows))
+    try:
+        notes = note_counts(business_type, tables, checks_for(business_type))
+    finally:
+        con.disconnect()
+    return {(n.check.table, n.check.column, n.check.problem): n.rows for n in notes}
+
+
+def _ibis_disagreements(lo: Recalculated, report: Report, rows: Any) -> list[str]:
+    found = []
+    values = ibis_values(report.business_type, rows, lo.months)
+    for m, month in enumerate(lo.months):
+        for k, kpi in enumerate(report.kpis):
+            got = values[m][k]
+            if not _same(lo.trend[m][k], got):
+                found.append(
+                    f"{kpi.id} in {month:%Y-%m}: workbook {lo.trend[m][k]!r}, ibis on DuckDB {got!r}"
+                )
+    counted = ibis_note_counts(report.business_type, rows)
+    for note in report.notes:
+        key = (note.check.table, note.check.column, note.check.problem)
+        if counted.get(key, 0) != note.rows:
+            found.append(f"note {'.'.join(key)}: kpi report {note.rows}, ibis {counted.get(key, 0)}")
+    for key, count in counted.items():
+        if not any((n.check.table, n.check.column, n.check.problem) == key for n in report.notes):
+            found.append(f"note {'.'.join(key)}: kpi report 0, ibis {count}")
+    return found
+
+
 def disagreements(
     original: Path, recalculated: Path, business_type: str, language: str
 ) -> list[str]:
-    """Every place where the formulas, the report and the add-in differ."""
+    """Every place where the formulas, the report, the add-in and the ibis form differ."""
     lo = read_recalculated(recalculated, business_type, language)
     report = report_of(original)
     assert report.period == PERIOD
@@ -199,4 +262,5 @@ def disagreements(
         *_kpi_disagreements(lo, report, language),
         *_trend_disagreements(lo, report, rows),
         *_note_disagreements(lo, report),
+        *_ibis_disagreements(lo, report, rows),
     ]

@@ -4,7 +4,8 @@ Hypothesis writes messy tables (tests/messy.py) into starter workbooks of
 every business type; LibreOffice recalculates them, many files per soffice
 call over both cores; every KPI value, status, trend cell, chart value and
 data-note count is then compared with ``kpi report --json`` on the same file
-and with the add-in's functions on the same columns (tests/differential.py).
+with the add-in's functions on the same columns, and with each recipe's ibis
+form on the same rows typed into DuckDB, data notes included (tests/differential.py).
 
 ``make test`` runs a fixed, derandomised set of at least 50 workbooks. ``make
 fuzz`` runs many more from a fresh seed and prints it; a failing workbook is
