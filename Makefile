@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz lint bench install node docs clean system-deps
+.PHONY: demo test test-spark fuzz lint bench install node docs clean system-deps
 
 $(BIN)/python:
 	@# Debian ships venv's ensurepip in a separate package; install it when missing.
@@ -62,6 +62,13 @@ system-deps:
 	@# tests and benchmark, which start it themselves from a folder of their own.
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx; }
+	@# kpi report --source runs on a real PostgreSQL server in the tests, which
+	@# start Debian's (initdb, pg_ctl) in a folder of their own on a unix socket.
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; }
+	@# Spark (pyspark, local mode) needs Java 17 for make test-spark and make bench.
+	@command -v java >/dev/null || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jre-headless; }
 	@# systemd-analyze checks the shipped systemd unit (deploy/kpi-serve@.service).
 	@command -v systemd-analyze >/dev/null || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd; }
@@ -84,8 +91,13 @@ $(NODE_MODULES): tests/node/package.json tests/node/package-lock.json
 		DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; }
 	cd tests/node && npm ci --no-audit --no-fund
 
+# Spark's tests (the ibis forms on local[2], every KPI and type) take longer
+# than make test's budget allows: make test-spark runs them.
 test: install system-deps node
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not spark"
+
+test-spark: install system-deps
+	$(BIN)/python -m pytest -p no:cacheprovider -m spark tests/test_sources_engines.py
 
 # Differential fuzzing at length: FUZZ_PER_TYPE messy workbooks of each business
 # type, from a fresh seed (printed; make fuzz SEED=<seed> repeats a run).
@@ -121,6 +133,7 @@ bench: install system-deps
 	$(BIN)/python -u tests/benchmarks/bench_scaleout.py
 	$(BIN)/python -u tests/benchmarks/bench_report.py
 	$(BIN)/python -u tests/benchmarks/bench_recalc.py
+	$(BIN)/python -u tests/benchmarks/bench_sources.py
 
 docs: install system-deps
 	$(BIN)/python -m kpi_engine._docs --write

@@ -18,7 +18,19 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-POSTGRES_BIN = Path(os.environ.get("KPI_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
+def _postgres_bin() -> Path:
+    """Debian's newest PostgreSQL programs (/usr/lib/postgresql/15/bin on bookworm)."""
+    if "KPI_POSTGRES_BIN" in os.environ:
+        return Path(os.environ["KPI_POSTGRES_BIN"])
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
+    )
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: make system-deps installs Debian's")
+    return found[-1].parent
+
+
+POSTGRES_BIN = _postgres_bin()
 
 
 def _as_server_user() -> tuple[list[str], int | None, int | None]:

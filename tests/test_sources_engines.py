@@ -32,6 +32,12 @@ from tests.messy import messy_tables
 from tests.sources_compare import disagreements
 from tests.sources_support import typed_tables, write_parquet_folder
 
+# pyspark 4.0 and ibis 12 still call pandas' deprecated copy= and infer_string.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+    pytest.mark.filterwarnings("ignore:The 'future.infer_string' option is deprecated"),
+]
+
 AS_OF = dt.date(2024, 7, 15)
 PERIOD = dt.date(2024, 6, 1)
 BUSINESS_TYPES = list(kpi_engine.BUSINESS_TYPES)
