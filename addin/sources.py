@@ -21,6 +21,7 @@ ibis_forms``) in that engine; only a few numbers per month come back.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from collections.abc import Mapping
@@ -83,10 +84,9 @@ class Source:
     def close(self) -> None:
         disconnect = getattr(self.backend, "disconnect", None)
         if disconnect is not None:
-            try:
+            # Closing never hides the report's own outcome.
+            with contextlib.suppress(Exception):
                 disconnect()
-            except Exception:  # noqa: BLE001  (closing never hides the report's own outcome)
-                pass
 
 
 def _needed(business_type: str) -> dict[str, tuple[str, ...]]:
@@ -140,9 +140,7 @@ def _folder_tables(
 
 def _typed_csv(backend: Any, raw: Any, table: str, path: Path, where: str) -> Any:
     names = _column_names(raw, table, where, wanted=None)
-    casts = ", ".join(
-        f"{_csv_cast(table, name, our)} AS \"{our}\"" for our, name in names.items()
-    )
+    casts = ", ".join(f'{_csv_cast(table, name, our)} AS "{our}"' for our, name in names.items())
     header = f"read_csv({_sql_text(str(path))}, all_varchar = true, header = true)"
     # Parsed once into DuckDB's own table: a view would parse the file again
     # for every month of every KPI.
@@ -228,7 +226,7 @@ def _spark(folder: str, query: Mapping[str, list[str]]) -> Any:
     return ibis.pyspark.connect(session)
 
 
-def open_source(url: str, business_type: str) -> Source:
+def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912  (one branch per kind of source)
     """Connect to ``url`` and find the tables and columns ``business_type`` reads."""
     try:
         import ibis  # noqa: PLC0415
@@ -276,7 +274,7 @@ def open_source(url: str, business_type: str) -> Source:
             "pip install 'kpi-addin[postgres]' or 'kpi-addin[spark]', or the ibis extra "
             f"of that engine (ibis-framework[{scheme}])"
         ) from None
-    except Exception as error:  # noqa: BLE001  (a driver's own error, said in one line)
+    except Exception as error:  # (a driver's own error, said in one line)
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise SourceError(f"{where}: cannot open it: {first}") from None
 
@@ -306,7 +304,7 @@ def _as_view(backend: Any, table: str, expr: Any) -> Any:
         if backend.name in ("duckdb", "postgres"):
             backend.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {backend.compile(expr)}')
             return backend.table(name)
-    except Exception:  # noqa: BLE001  (a read-only engine: the expression does the same)
+    except Exception:  # (a read-only engine: the expression does the same)
         return expr
     return expr
 

@@ -238,7 +238,9 @@ def _ibis_disagreements(lo: Recalculated, report: Report, rows: Any) -> list[str
     for note in report.notes:
         key = (note.check.table, note.check.column, note.check.problem)
         if counted.get(key, 0) != note.rows:
-            found.append(f"note {'.'.join(key)}: kpi report {note.rows}, ibis {counted.get(key, 0)}")
+            found.append(
+                f"note {'.'.join(key)}: kpi report {note.rows}, ibis {counted.get(key, 0)}"
+            )
     for key, count in counted.items():
         if not any((n.check.table, n.check.column, n.check.problem) == key for n in report.notes):
             found.append(f"note {'.'.join(key)}: kpi report 0, ibis {count}")

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+
 def _postgres_bin() -> Path:
     """Debian's newest PostgreSQL programs (/usr/lib/postgresql/15/bin on bookworm)."""
     if "KPI_POSTGRES_BIN" in os.environ:
@@ -54,23 +55,60 @@ def postgres_server() -> Iterator[str]:
             os.chown(folder, uid, gid)
         data, socket = folder / "data", folder
         subprocess.run(
-            [*prefix, str(POSTGRES_BIN / "initdb"), "-D", str(data), "-U", "kpi",
-             "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"],
-            check=True, capture_output=True, timeout=120,
+            [
+                *prefix,
+                str(POSTGRES_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "kpi",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         options = f"-k {socket} -c listen_addresses='' -c fsync=off -p 5432"
         subprocess.run(
-            [*prefix, str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-o", options,
-             "-l", str(folder / "server.log"), "-w", "-t", "60", "start"],
-            check=True, capture_output=True, timeout=120,
+            [
+                *prefix,
+                str(POSTGRES_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(folder / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         try:
             yield f"postgres://kpi@localhost:5432/postgres?host={socket}"
         finally:
             subprocess.run(
-                [*prefix, str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w",
-                 "stop"],
-                check=False, capture_output=True, timeout=120,
+                [
+                    *prefix,
+                    str(POSTGRES_BIN / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "stop",
+                ],
+                check=False,
+                capture_output=True,
+                timeout=120,
             )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -11,8 +12,6 @@ from addin.recipes import month_shift, recipe_for
 from addin.recipes.ibis_forms import Tables, compute
 from addin.report.model import TREND_MONTHS
 from kpi_engine._inputs import first_of_month, to_serial
-
-import datetime as dt
 
 
 def outcome(run: Any) -> tuple[str, Any]:

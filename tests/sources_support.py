@@ -52,7 +52,7 @@ def _moment(value: Any) -> dt.datetime | None:
 def _number(value: Any) -> float | None:
     if is_blank(value):
         return None
-    if isinstance(value, str) or isinstance(value, bool):
+    if isinstance(value, str | bool):
         return math.nan
     number = number_value(value)
     return math.nan if number is None else number

@@ -26,7 +26,7 @@ from openpyxl import load_workbook
 import kpi_engine
 from addin.cli import main
 from addin.recipes import RECIPES, TYPE_RECIPES, recipe_for
-from addin.recipes.ibis_forms import IBIS_FORMS, TYPE_IBIS_FORMS, NoIbisForm, ibis_form_for
+from addin.recipes.ibis_forms import IBIS_FORMS, TYPE_IBIS_FORMS, NoIbisFormError, ibis_form_for
 from addin.report.offline import make_report, refresh_file
 from addin.report.package import open_package, read_data
 from addin.starter import StarterOptions, new_workbook
@@ -64,7 +64,7 @@ def test_every_kpi_of_every_type_has_an_ibis_form(business_type: str, kpi_id: st
 def test_the_ibis_forms_are_the_recipes_registry() -> None:
     assert set(IBIS_FORMS) == set(RECIPES)
     assert set(TYPE_IBIS_FORMS) == set(TYPE_RECIPES)
-    with pytest.raises(NoIbisForm, match="has no ibis form"):
+    with pytest.raises(NoIbisFormError, match="has no ibis form"):
         ibis_form_for("celebrity_video", "no_such_kpi")
 
 
@@ -137,7 +137,8 @@ def test_report_from_a_csv_folder_written_by_pythons_csv_module_equals_the_workb
 ) -> None:
     from kpi_engine.excel_dates import from_serial  # noqa: PLC0415
 
-    for business_type in BUSINESS_TYPES:
+    # Dates and times (Orders) and months (Channels, Funnel): the kinds a CSV spells.
+    for business_type in ("celebrity_video", "social_media"):
         path, data = samples[business_type]
         folder = tmp_path / business_type
         folder.mkdir()
@@ -167,8 +168,18 @@ def test_report_from_a_duckdb_file_and_without_a_workbook(
 
     result = CliRunner().invoke(
         main,
-        ["report", "--source", str(database), "--type", "video_marketing", "--period", "2024-06",
-         "--gross-margin", str(data.rows["Settings"]["GROSS_MARGIN"][0]), "--json"],
+        [
+            "report",
+            "--source",
+            str(database),
+            "--type",
+            "video_marketing",
+            "--period",
+            "2024-06",
+            "--gross-margin",
+            str(data.rows["Settings"]["GROSS_MARGIN"][0]),
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
@@ -205,7 +216,7 @@ def test_refresh_with_a_source_writes_the_report_sheet_as_from_the_workbook(
         for a, b in zip(row_a, row_b, strict=True):
             if isinstance(a, float) and isinstance(b, float):
                 assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-            elif isinstance(a, dt.datetime) or isinstance(a, str) and "refreshed" in a.lower():
+            elif isinstance(a, dt.datetime) or (isinstance(a, str) and "refreshed" in a.lower()):
                 continue  # the refresh time
             elif isinstance(a, str) and isinstance(b, str) and any(ch.isdigit() for ch in a):
                 continue  # a sentence with a number in it: rounding may differ in the last digit
@@ -214,7 +225,9 @@ def test_refresh_with_a_source_writes_the_report_sheet_as_from_the_workbook(
 
 
 @pytest.fixture(scope="module")
-def good_folder(samples: dict[str, tuple[Path, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def good_folder(
+    samples: dict[str, tuple[Path, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     _, data = samples["celebrity_video"]
     return write_parquet_folder(
         typed_tables("celebrity_video", data.rows), tmp_path_factory.mktemp("good")
@@ -234,9 +247,14 @@ def test_a_source_without_a_table_a_column_or_the_right_type_is_named(
     path, data = samples["celebrity_video"]
     typed = typed_tables("celebrity_video", data.rows)
 
-    missing_table = write_parquet_folder({k: v for k, v in typed.items() if k != "Survey"}, tmp_path / "a")
+    missing_table = write_parquet_folder(
+        {k: v for k, v in typed.items() if k != "Survey"}, tmp_path / "a"
+    )
     said = _error_of(["report", str(path), "--source", str(missing_table)])
-    assert f"error: --source {missing_table}: no file for the table Survey: expected Survey.parquet or Survey.csv" in said
+    assert (
+        f"error: --source {missing_table}: no file for the table Survey: expected Survey.parquet or Survey.csv"
+        in said
+    )
 
     orders = typed["Orders"].drop_columns(["delivered_at"])
     missing_column = write_parquet_folder({**typed, "Orders": orders}, tmp_path / "b")
@@ -244,7 +262,9 @@ def test_a_source_without_a_table_a_column_or_the_right_type_is_named(
     assert "the table Orders has no column delivered_at; its columns are" in said
 
     texts = typed["Orders"].set_column(
-        typed["Orders"].column_names.index("amount"), "amount", pa.array(["12"] * typed["Orders"].num_rows)
+        typed["Orders"].column_names.index("amount"),
+        "amount",
+        pa.array(["12"] * typed["Orders"].num_rows),
     )
     wrong_type = write_parquet_folder({**typed, "Orders": texts}, tmp_path / "c")
     said = _error_of(["report", str(path), "--source", str(wrong_type)])
@@ -263,7 +283,9 @@ def test_a_bad_source_url_or_path_is_said_in_one_line(
     said = _error_of(
         ["report", str(path), "--source", "postgres://kpi@localhost:1/none?host=/nonexistent"]
     )
-    assert said.startswith("error: --source postgres://kpi@localhost:1/none?host=/nonexistent: cannot open it: ")
+    assert said.startswith(
+        "error: --source postgres://kpi@localhost:1/none?host=/nonexistent: cannot open it: "
+    )
     assert len(said.splitlines()) == 1
 
 

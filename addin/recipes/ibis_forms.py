@@ -18,10 +18,10 @@ The data rules are those of ``rules``, for typed columns:
   to 9999-12-31; a month window is [start, end);
 * a number is a number column's value; money and hours count from 0 up,
   counts when whole, scores when whole from 0 to 10, ratings whatever they are;
-* NaN and infinity are no numbers; NULL is a blank: neither ever counts. A master table's ``left_on`` that is
-  NULL means "still there"; one that holds a value that is no date (in a CSV
-  folder: text that is no ISO date, see ``addin.sources``) leaves the row out,
-  as in the workbook.
+* NaN and infinity are no numbers; NULL is a blank: neither ever counts. A
+  master table's ``left_on`` that is NULL means "still there"; one that holds
+  a value that is no date (in a CSV folder: text that is no ISO date, see
+  ``addin.sources``) leaves the row out, as in the workbook.
 
 A text column where numbers or dates are expected is refused (``SourceError``
 from ``addin.sources``) rather than read as nothing: a database types its
@@ -283,9 +283,7 @@ def _fulfillment(tables: Tables, s: float, e: float, settings: Mapping[str, Any]
     delivered = read(tables, "Orders", "delivered_at")
     # A delivery before its order is a typing error: left out, not a negative time.
     counted = within(delivered, s, e) & ordered.notnull() & (delivered >= ordered).fill_null(False)
-    found = fetch(
-        orders, orders_=number_of(counted), days=total(delivered - ordered, counted)
-    )
+    found = fetch(orders, orders_=number_of(counted), days=total(delivered - ordered, counted))
     if found["orders_"] == 0:
         raise _undefined(
             "avg_fulfillment_time_from_timestamps",
@@ -419,7 +417,9 @@ def _newcomers(
     }
 
 
-def _celebrity_acquisition(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
+def _celebrity_acquisition(
+    tables: Tables, s: float, e: float, settings: Mapping[str, Any]
+) -> float:
     found = _newcomers(tables, "Celebrities", s, e)
     return _engine("celebrity_acquisition_rate", found["either"], found["before"])
 
@@ -453,7 +453,9 @@ def _mau(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> flo
     return active_users(tables, s, e)
 
 
-def _per_active_user(kpi_id: str, table: str, date_column: str, value_column: str | None) -> Measure:
+def _per_active_user(
+    kpi_id: str, table: str, date_column: str, value_column: str | None
+) -> Measure:
     def measure(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
         dated = within(read(tables, table, date_column), s, e)
         if value_column is None:
@@ -475,7 +477,9 @@ def _per_row_average(kpi_id: str, table: str, date_column: str, value_column: st
     return measure
 
 
-def _status_share(kpi_id: str, table: str, date_column: str, status_column: str, wanted: str) -> Measure:
+def _status_share(
+    kpi_id: str, table: str, date_column: str, status_column: str, wanted: str
+) -> Measure:
     def measure(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
         status = read(tables, table, status_column)
         dated = within(read(tables, table, date_column), s, e) & status.notnull()
@@ -491,7 +495,13 @@ def _status_share(kpi_id: str, table: str, date_column: str, status_column: str,
 
 
 def _monthly(
-    tables: Tables, table: str, columns: tuple[str, ...], s: float, e: float, *, shares: bool = False
+    tables: Tables,
+    table: str,
+    columns: tuple[str, ...],
+    s: float,
+    e: float,
+    *,
+    shares: bool = False,
 ) -> dict[str, float]:
     """The month's totals of ``columns`` over the rows where every one counts
     (and, with ``shares``, no part exceeds its whole)."""
@@ -550,7 +560,9 @@ def _clv_marketing(tables: Tables, s: float, e: float, settings: Mapping[str, An
     before = cohort["before"]
     if before == 0:
         raise _undefined(
-            "customer_lifetime_value", "there are no customers at the start", "no_customers_at_start"
+            "customer_lifetime_value",
+            "there are no customers at the start",
+            "no_customers_at_start",
         )
     churn = (cohort["either"] - cohort["after"]) / before
     return _engine("customer_lifetime_value", revenue / before, settings["GROSS_MARGIN"], churn)
@@ -626,7 +638,7 @@ TYPE_IBIS_FORMS: Mapping[tuple[str, str], Measure] = {
 }
 
 
-class NoIbisForm(KeyError):
+class NoIbisFormError(KeyError):
     """A recipe without an ibis form: a KPI added to the catalogue and the
     recipes, but not here yet."""
 
@@ -638,7 +650,7 @@ def ibis_form_for(business_type: str, kpi_id: str) -> Measure:
     else:
         found = IBIS_FORMS.get(kpi_id) if kpi_id in RECIPES else None
     if found is None:
-        raise NoIbisForm(
+        raise NoIbisFormError(
             f"the recipe of {kpi_id} ({business_type}) has no ibis form in "
             "addin/recipes/ibis_forms.py: add one beside its recipe"
         )
@@ -668,7 +680,7 @@ def _blank_raw(value: ir.Column) -> ir.BooleanValue:
     return blank
 
 
-def _found(tables: Tables, check: Any) -> ir.Scalar | int | None:
+def _found(tables: Tables, check: Any) -> ir.Scalar | int | None:  # noqa: PLR0912  (one branch per problem)
     """How many rows a data check finds, as an ibis count (None: a check
     whose columns the source does not hold)."""
     data = tables.get(check.table)
@@ -681,7 +693,9 @@ def _found(tables: Tables, check: Any) -> ir.Scalar | int | None:
             return 0
         return fetch(data, n=number_of(raw.isin(sorted(ERROR_VALUES))))["n"]
     if problem.startswith("not_a"):
-        return fetch(data, n=number_of(~_blank_raw(raw) & rule(tables, check.table, check.column).isnull()))["n"]
+        return fetch(
+            data, n=number_of(~_blank_raw(raw) & rule(tables, check.table, check.column).isnull())
+        )["n"]
     if problem == "blank":
         has_data = ibis.literal(False)
         for name in data.columns:
@@ -694,8 +708,12 @@ def _found(tables: Tables, check: Any) -> ir.Scalar | int | None:
     if problem in ("delivered_before_ordered", "left_before_joined", "part_over_whole"):
         if check.other not in data.columns:
             return None
-        first = rule(tables, check.table, check.other if problem != "part_over_whole" else check.column)
-        then = rule(tables, check.table, check.column if problem != "part_over_whole" else check.other)
+        first = rule(
+            tables, check.table, check.other if problem != "part_over_whole" else check.column
+        )
+        then = rule(
+            tables, check.table, check.column if problem != "part_over_whole" else check.other
+        )
         if problem == "part_over_whole":  # the part (first) over its whole (then)
             return fetch(data, n=number_of((first > then).fill_null(False)))["n"]
         return fetch(data, n=number_of((then < first).fill_null(False)))["n"]
@@ -725,8 +743,12 @@ def note_counts(business_type: str, tables: Tables, checks: Any) -> list[Any]:
         found = _found(tables, check)
         if not found:
             continue
-        columns = {check.column} | ({check.other} if check.other in tables[check.table].columns else set())
-        notes.append(Note(check, int(found), (), _kpis_reading(business_type, check.table, columns)))
+        columns = {check.column} | (
+            {check.other} if check.other in tables[check.table].columns else set()
+        )
+        notes.append(
+            Note(check, int(found), (), _kpis_reading(business_type, check.table, columns))
+        )
     return notes
 
 
@@ -747,7 +769,9 @@ def period_has_data(tables: Tables, start: float, end: float) -> bool:
     """Whether some row of the tables is dated in [start, end)."""
     for table, data in tables.items():
         dated = [
-            name for name in data.columns if column(table, name).kind in ("date", "datetime", "month")
+            name
+            for name in data.columns
+            if column(table, name).kind in ("date", "datetime", "month")
         ]
         if not dated:
             continue

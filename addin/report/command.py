@@ -137,7 +137,7 @@ _SOURCE_HELP = (
     "Compute the KPIs from the tables of SOURCE instead of the workbook's: a folder of "
     "CSV or Parquet files named like the tables (Orders.csv...), a .duckdb file (both "
     "through DuckDB, embedded), pyspark:///FOLDER (Spark), or a database URL such as "
-    "postgres://user@host/db. See the README, \"When your data outgrows the workbook\"."
+    'postgres://user@host/db. See the README, "When your data outgrows the workbook".'
 )
 
 
@@ -209,7 +209,8 @@ def report_command(
             check_target(html_path, file or Path(html_path.name + ".source"))
         with progress.shown():
             if file is None:
-                assert source is not None and business_type is not None
+                assert source is not None
+                assert business_type is not None
                 settings = SourceSettings(business_type, language, _period(period), gross_margin)
                 report = report_from_source(source, settings)
             else:

@@ -301,7 +301,9 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
                 change=None if value is None or previous is None else value - previous,
                 target=target,
                 gap=None if value is None or target is None else value - target,
-                band=None if value is None else kpi_engine.benchmark_band(entry.id, value, profile.id),
+                band=None
+                if value is None
+                else kpi_engine.benchmark_band(entry.id, value, profile.id),
                 target_met=_target_met(entry.direction, value, target),
                 margin=margin,
                 answers=answers,

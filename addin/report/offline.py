@@ -9,8 +9,8 @@ from pathlib import Path
 
 from addin import progress
 from addin.ooxml.atomic import write_atomically
-from addin.report.model import Report, ReportInputs, build_report, utc_now
 from addin.recipes import TableRows
+from addin.report.model import Report, ReportInputs, build_report, utc_now
 from addin.report.package import ReportError, WorkbookData, open_package, read_data
 from addin.report.writer import plan_parts, write_package
 
@@ -78,14 +78,12 @@ def report_from_source(
     return _source_report(data, source, clock)
 
 
-def _source_report(
-    data: WorkbookData, url: str, clock: Callable[[], dt.datetime]
-) -> Report:
+def _source_report(data: WorkbookData, url: str, clock: Callable[[], dt.datetime]) -> Report:
+    from addin.ooxml.dates import from_serial_date  # noqa: PLC0415
     from addin.recipes import NEEDS_GROSS_MARGIN  # noqa: PLC0415
     from addin.recipes.ibis_forms import period_has_data  # noqa: PLC0415
     from addin.sources import SourceError, SourceMeasure, open_source  # noqa: PLC0415
     from kpi_engine._inputs import first_of_month, to_serial  # noqa: PLC0415
-    from addin.ooxml.dates import from_serial_date  # noqa: PLC0415
 
     progress.stage("connecting to the source")
     source = open_source(url, data.business_type)

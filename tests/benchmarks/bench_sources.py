@@ -246,7 +246,9 @@ def main() -> int:
         print(f"1. {ORDERS:,} orders in Parquet: the celebrity_video report, DuckDB against polars")
         started = time.perf_counter()
         size = write_parquet(generate(ORDERS), folder / "big")
-        print(f"   generated and written in {time.perf_counter() - started:.1f} s, {size / 1e6:.0f} MB of Parquet")
+        print(
+            f"   generated and written in {time.perf_counter() - started:.1f} s, {size / 1e6:.0f} MB of Parquet"
+        )
         duck = child(_CHILD_SOURCE, str(folder / "big"), "-", PERIOD)
         polars = child(_CHILD_POLARS, str(folder / "big"))
         for kpi_id, values in polars["trend"].items():
@@ -254,12 +256,20 @@ def main() -> int:
                 print(f"   {kpi_id}: DuckDB {duck['trend'][kpi_id]} polars {values}")
                 status = 3
         print(f"   same values: {'yes' if status == 0 else 'NO'}")
-        print(f"   kpi report --source (DuckDB): {duck['seconds']:7.1f} s  {duck['max_rss_mb']:7.0f} MB max RSS")
-        print(f"   polars, same KPIs:            {polars['seconds']:7.1f} s  {polars['max_rss_mb']:7.0f} MB max RSS")
-        print(f"   ratio DuckDB / polars: time {duck['seconds'] / polars['seconds']:.2f}, "
-              f"memory {duck['max_rss_mb'] / polars['max_rss_mb']:.2f}")
+        print(
+            f"   kpi report --source (DuckDB): {duck['seconds']:7.1f} s  {duck['max_rss_mb']:7.0f} MB max RSS"
+        )
+        print(
+            f"   polars, same KPIs:            {polars['seconds']:7.1f} s  {polars['max_rss_mb']:7.0f} MB max RSS"
+        )
+        print(
+            f"   ratio DuckDB / polars: time {duck['seconds'] / polars['seconds']:.2f}, "
+            f"memory {duck['max_rss_mb'] / polars['max_rss_mb']:.2f}"
+        )
 
-        print(f"2. {WORKBOOK_ROWS:,} orders: from a workbook (today) against from Parquet (--source)")
+        print(
+            f"2. {WORKBOOK_ROWS:,} orders: from a workbook (today) against from Parquet (--source)"
+        )
         tables = generate(WORKBOOK_ROWS, seed=11)
         write_parquet(tables, folder / "small")
         started = time.perf_counter()
@@ -268,16 +278,26 @@ def main() -> int:
             folder / "orders.xlsx",
             data=workbook_rows(tables),
         )
-        print(f"   workbook written in {time.perf_counter() - started:.1f} s, "
-              f"{book.stat().st_size / 1e6:.0f} MB")
+        print(
+            f"   workbook written in {time.perf_counter() - started:.1f} s, "
+            f"{book.stat().st_size / 1e6:.0f} MB"
+        )
         from_book = child(_CHILD_SOURCE, "-", str(book))
         from_parquet = child(_CHILD_SOURCE, str(folder / "small"), str(book))
-        print(f"   kpi report WORKBOOK:                  {from_book['seconds']:7.1f} s  {from_book['max_rss_mb']:7.0f} MB max RSS")
-        print(f"   kpi report WORKBOOK --source FOLDER:  {from_parquet['seconds']:7.1f} s  {from_parquet['max_rss_mb']:7.0f} MB max RSS")
-        print(f"   ratio workbook / Parquet: time {from_book['seconds'] / from_parquet['seconds']:.2f}, "
-              f"memory {from_book['max_rss_mb'] / from_parquet['max_rss_mb']:.2f}")
+        print(
+            f"   kpi report WORKBOOK:                  {from_book['seconds']:7.1f} s  {from_book['max_rss_mb']:7.0f} MB max RSS"
+        )
+        print(
+            f"   kpi report WORKBOOK --source FOLDER:  {from_parquet['seconds']:7.1f} s  {from_parquet['max_rss_mb']:7.0f} MB max RSS"
+        )
+        print(
+            f"   ratio workbook / Parquet: time {from_book['seconds'] / from_parquet['seconds']:.2f}, "
+            f"memory {from_book['max_rss_mb'] / from_parquet['max_rss_mb']:.2f}"
+        )
         for kpi_id, values in from_book["trend"].items():
-            if not all(_close(a, b) for a, b in zip(values, from_parquet["trend"][kpi_id], strict=True)):
+            if not all(
+                _close(a, b) for a, b in zip(values, from_parquet["trend"][kpi_id], strict=True)
+            ):
                 print(f"   {kpi_id}: workbook {values} Parquet {from_parquet['trend'][kpi_id]}")
                 status = 3
     return status
