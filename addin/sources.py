@@ -293,15 +293,21 @@ def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912  (one 
 
 
 def _as_view(backend: Any, table: str, expr: Any) -> Any:
-    """The prepared table as a temporary view of the engine, where it can hold
-    one: every query then names the view, and ibis compiles the rules once
-    instead of once per query (compiling, not the engine, is the slow part of
-    a month's small query). Elsewhere the expression itself."""
+    """The prepared table as a temporary table (DuckDB) or view of the engine,
+    where it can hold one: every query then names it, and ibis compiles the
+    rules once instead of once per query (compiling, not the engine, is the
+    slow part of a month's small query). Elsewhere the expression itself."""
     name = f"kpi_prepared_{table.lower()}"
     try:
         if backend.name == "pyspark":
             return backend.create_view(name, expr, overwrite=True)
-        if backend.name in ("duckdb", "postgres"):
+        if backend.name == "duckdb":
+            # Files are read, and their rules applied, once into DuckDB's own
+            # columns (compressed, spilled to disk past its memory limit),
+            # instead of decoding the files again for each month of each KPI.
+            backend.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {backend.compile(expr)}')
+            return backend.table(name)
+        if backend.name == "postgres":
             backend.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {backend.compile(expr)}')
             return backend.table(name)
     except Exception:  # (a read-only engine: the expression does the same)

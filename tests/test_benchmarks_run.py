@@ -103,3 +103,20 @@ def test_scaleout_benchmark_runs_through_nginx() -> None:
     )
     assert "the engine alone (parse + compute, one core, no HTTP)" in out
     assert "2 instances / 1 instance:" in out
+
+
+def test_sources_benchmark_runs_and_duckdb_agrees_with_polars() -> None:
+    import os  # noqa: PLC0415
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "benchmarks" / "bench_sources.py")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "KPI_BENCH_ORDERS": "20000", "KPI_BENCH_WORKBOOK_ROWS": "2000"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "same values: yes" in result.stdout
+    assert "kpi report WORKBOOK --source FOLDER" in result.stdout

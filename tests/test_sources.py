@@ -298,3 +298,18 @@ def test_report_from_a_source_without_a_workbook_needs_a_type(good_folder: Path)
     )
     assert result.exit_code == 2
     assert "no file for the table Channels" in result.output
+
+
+def test_report_from_a_source_says_what_is_wrong_with_its_options(good_folder: Path) -> None:
+    said = _error_of(["report", "--source", str(good_folder), "--type", "nosuch"])
+    assert said == (
+        "error: kpi report: --type is 'nosuch'; expected one of celebrity_video, "
+        "networking, social_media, songwriting, video_marketing"
+    )
+    said = _error_of(
+        ["report", "--source", str(good_folder), "--type", "celebrity_video", "--period", "2020-01"]
+    )
+    assert said == (
+        f"error: --source {good_folder}: no data for the period 2020-01; choose a month "
+        "with data (--period YYYY-MM)"
+    )

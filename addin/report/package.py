@@ -675,6 +675,8 @@ def read_inputs(
         "CURRENCY",
         *(f"TARGET_{e.id.upper()}" for e in profile.kpis),
     ]
+    if not check_data:
+        wanted = {}  # the tables come from elsewhere: read only the settings
     progress.stage("reading the tables")
     source.load(wanted, named)
     if period is None:
