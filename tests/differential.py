@@ -187,13 +187,17 @@ def _note_disagreements(lo: Recalculated, report: Report) -> list[str]:
 
 def ibis_values(business_type: str, rows: Any, months: Sequence[dt.date]) -> list[list[Any]]:
     """Per month, per KPI: the ibis form's value on DuckDB (None: undefined)."""
-    from addin.recipes.ibis_forms import compute  # noqa: PLC0415
+    from addin.recipes.ibis_forms import Prepared, compute, prepare  # noqa: PLC0415
     from tests.sources_support import duckdb_tables, typed_tables  # noqa: PLC0415
 
     settings = {}
     if "Settings" in rows:
         settings["GROSS_MARGIN"] = rows["Settings"]["GROSS_MARGIN"][0]
-    con, tables = duckdb_tables(typed_tables(business_type, rows))
+    con, raw = duckdb_tables(typed_tables(business_type, rows))
+    # The rules applied once into tables of their own, as kpi report --source does.
+    tables = Prepared(
+        {name: con.create_table(f"read_{name}", table) for name, table in prepare(raw).items()}
+    )
     try:
         found = []
         for month in months:
