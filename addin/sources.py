@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from addin.recipes import columns_read, month_shift
-from addin.recipes.notes import FIRST_ROWS, Note, checks_for
+from addin.recipes.notes import Note, checks_for
 from addin.recipes.tables import MASTERS, TABLES, column
 from addin.report.package import ReportError
 from kpi_engine._inputs import to_serial
@@ -49,9 +49,9 @@ def _sql_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _csv_select(path: Path, table: str) -> str:
-    """DuckDB SQL reading a CSV export as Excel reads a CSV: every cell as text,
-    then per column by its kind."""
+def _csv_select(path: Path) -> str:
+    """DuckDB SQL reading a CSV export with every cell as text (its header gives
+    the column names, then ``_typed_csv`` reads each column by its kind)."""
     header = f"read_csv({_sql_text(str(path))}, all_varchar = true, header = true)"
     return f"SELECT * FROM {header}"
 
@@ -133,7 +133,7 @@ def _folder_tables(
             )
             tables[table] = _typed_text(tables[table], table, where)
         else:
-            tables[table] = backend.sql(_csv_select(path, table))
+            tables[table] = backend.sql(_csv_select(path))
             tables[table] = _typed_csv(backend, tables[table], table, path, where)
     return tables
 
@@ -363,4 +363,4 @@ class SourceMeasure:
         return latest_date(self.source.tables)
 
 
-__all__ = ["FIRST_ROWS", "Source", "SourceError", "SourceMeasure", "open_source"]
+__all__ = ["Source", "SourceError", "SourceMeasure", "open_source"]
