@@ -13,6 +13,7 @@ holds) in a date column. A blank is NULL.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
@@ -24,7 +25,7 @@ import pyarrow.parquet as pq
 
 from addin.recipes import tables_for
 from addin.recipes.tables import column
-from kpi_engine._cells import ERROR_VALUES, date_serial, is_blank, number_text, number_value
+from kpi_engine._cells import date_serial, is_blank, number_text, number_value
 from kpi_engine.excel_dates import from_serial
 
 NO_DATE = dt.datetime(1899, 12, 30)
@@ -97,4 +98,27 @@ def duckdb_tables(tables: Mapping[str, pa.Table]) -> tuple[Any, dict[str, Any]]:
     return con, {name: con.create_table(name, table) for name, table in tables.items()}
 
 
-assert "#N/A" in ERROR_VALUES
+def _csv_cell(value: Any) -> str:
+    """A cell as a CSV export writes it: ISO dates, plain numbers, text."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def write_csv_folder(tables: Mapping[str, pa.Table], folder: Path) -> Path:
+    """The tables as CSV files, written by Python's csv module (not by us):
+    lower-case file names, ISO dates, plain numbers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        with (folder / f"{name.lower()}.csv").open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(table.column_names)
+            for row in table.to_pylist():
+                writer.writerow([_csv_cell(v) for v in row.values()])
+    return folder

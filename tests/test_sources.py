@@ -11,7 +11,6 @@ tests/test_sources_engines.py runs the same on PostgreSQL and Spark.)
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import math
@@ -31,7 +30,12 @@ from addin.report.offline import make_report, refresh_file
 from addin.report.package import open_package, read_data
 from addin.starter import StarterOptions, new_workbook
 from tests.sources_compare import disagreements
-from tests.sources_support import duckdb_tables, typed_tables, write_parquet_folder
+from tests.sources_support import (
+    duckdb_tables,
+    typed_tables,
+    write_csv_folder,
+    write_parquet_folder,
+)
 
 AS_OF = dt.date(2024, 7, 15)
 PERIOD = dt.date(2024, 6, 1)
@@ -119,36 +123,13 @@ def test_report_from_a_parquet_folder_equals_the_workbooks(
     _assert_same_report(make_report(path, source=str(folder)), make_report(path))
 
 
-def _csv_cell(value: Any) -> str:
-    """A cell as a CSV export writes it: ISO dates, plain numbers, text."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def test_report_from_a_csv_folder_written_by_pythons_csv_module_equals_the_workbooks(
     samples: dict[str, tuple[Path, Any]], tmp_path: Path
 ) -> None:
-    from kpi_engine.excel_dates import from_serial  # noqa: PLC0415
-
     # Dates and times (Orders) and months (Channels, Funnel): the kinds a CSV spells.
     for business_type in ("celebrity_video", "social_media"):
         path, data = samples[business_type]
-        folder = tmp_path / business_type
-        folder.mkdir()
-        for table, columns in typed_tables(business_type, data.rows).items():
-            with (folder / f"{table.lower()}.csv").open("w", newline="", encoding="utf-8") as out:
-                writer = csv.writer(out)
-                writer.writerow(columns.column_names)
-                for row in columns.to_pylist():
-                    writer.writerow([_csv_cell(v) for v in row.values()])
-        assert from_serial(1) == dt.datetime(1900, 1, 1)
+        folder = write_csv_folder(typed_tables(business_type, data.rows), tmp_path / business_type)
         _assert_same_report(make_report(path, source=str(folder)), make_report(path))
 
 

@@ -30,7 +30,7 @@ from addin.starter import StarterOptions, new_workbook
 from tests.engines import postgres_server
 from tests.messy import messy_tables
 from tests.sources_compare import disagreements
-from tests.sources_support import typed_tables, write_parquet_folder
+from tests.sources_support import typed_tables, write_csv_folder, write_parquet_folder
 
 # pyspark 4.0 and ibis 12 still call pandas' deprecated copy= and infer_string.
 pytestmark = [
@@ -182,4 +182,13 @@ def test_kpi_report_source_pyspark_folder_equals_the_workbooks_report(
 ) -> None:
     path, data = datasets["networking", "sample"]
     folder = write_parquet_folder(typed_tables("networking", data.rows), tmp_path / "parquet")
+    _assert_same_values(make_report(path, source=f"pyspark://{folder}"), make_report(path))
+
+
+@pytest.mark.spark
+def test_kpi_report_source_pyspark_csv_folder_equals_the_workbooks_report(
+    datasets: dict[tuple[str, str], tuple[Path, Any]], spark: Any, tmp_path: Path
+) -> None:
+    path, data = datasets["celebrity_video", "sample"]
+    folder = write_csv_folder(typed_tables("celebrity_video", data.rows), tmp_path / "csv")
     _assert_same_values(make_report(path, source=f"pyspark://{folder}"), make_report(path))
