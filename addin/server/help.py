@@ -287,6 +287,20 @@ def _kpi_page(kpi: KPI, language: str, namespace: str) -> dict[str, Any]:
     }
 
 
+def kpi_summary(kpi: KPI, language: str, namespace: str) -> dict[str, Any]:
+    """What the task pane's KPI browser shows of ``kpi``: the help page's
+    title, definition, syntax, formula, worked examples and bands."""
+    page = _kpi_page(kpi, language, namespace)
+    keys = ("excel_name", "title", "definition", "syntax", "formula", "unit", "direction")
+    summary = {key: page[key] for key in keys}
+    summary["id"] = kpi.id
+    summary["examples"] = page["examples"]
+    summary["bands"] = [
+        {"business_type": band["business_type"], "rows": band["rows"]} for band in page["bands"]
+    ]
+    return summary
+
+
 def _helper_page(
     name: str, function: Callable[..., Any], language: str, namespace: str
 ) -> dict[str, Any]:

@@ -1,0 +1,185 @@
+"""Write a starter workbook's plan (``plan.py``) into an open workbook
+through xlwings' Book API: every change becomes an action that xlwings'
+Office.js client carries out in Excel (sheets, values, formulas, number
+formats, names, tables, data validation, conditional formats, charts).
+
+``book`` is an ``xlwings.Book`` (duck-typed: this module imports no xlwings);
+one call writes one step of ``plan.step_labels``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .plan import Cell, StarterPlan, step_labels
+
+_VALIDATION_OPERATORS = {
+    "between": "between",
+    "notBetween": "not_between",
+    "equal": "equal_to",
+    "notEqual": "not_equal_to",
+    "greaterThan": "greater_than",
+    "lessThan": "less_than",
+    "greaterThanOrEqual": "greater_than_or_equal",
+    "lessThanOrEqual": "less_than_or_equal",
+}
+
+
+class StepError(ValueError):
+    """A step that cannot be written into this workbook."""
+
+
+def _text(value: Any) -> Any:
+    # A text that starts with "=" stays text in Excel when written with a quote.
+    if isinstance(value, str) and value.startswith(("=", "'")):
+        return "'" + value
+    return value
+
+
+def write_step(book: Any, plan: StarterPlan, step: int) -> None:
+    """Write step ``step`` (0-based) of ``plan`` into ``book``."""
+    steps = step_labels(plan)
+    if not 0 <= step < len(steps):
+        raise StepError(f"start_workbook: step is {step}; expected 0 to {len(steps) - 1}")
+    kind = steps[step]["kind"]
+    if kind == "sheets":
+        _sheets(book, plan)
+    elif kind == "rows":
+        _rows(book, plan, plan.chunks[step - 1])
+    else:
+        _finish(book, plan)
+
+
+def _sheet(book: Any, name: str) -> Any:
+    present = [sheet.name for sheet in book.sheets]
+    if name not in present:
+        raise StepError(
+            f"start_workbook: the sheet {name!r} is missing; start again from the first step"
+        )
+    return book.sheets[name]
+
+
+def _sheets(book: Any, plan: StarterPlan) -> None:
+    present = {sheet.name.casefold() for sheet in book.sheets}
+    taken = [name for name in plan.sheet_names if name.casefold() in present]
+    if taken:
+        raise StepError(
+            "start_workbook: this workbook already has a sheet named "
+            + ", ".join(repr(name) for name in taken)
+            + "; open a new workbook, or rename or delete those sheets first"
+        )
+    for name in plan.sheet_names:
+        book.sheets.add(name, after=book.sheets[-1])
+    for sheet in plan.sheets:
+        if sheet.name in plan.data:
+            # A data sheet's header now, so that its table can be made over it.
+            target = book.sheets[sheet.name]
+            _cells(target, sheet.cells)
+            _layout(target, sheet)
+
+
+def _rows(book: Any, plan: StarterPlan, chunk: Any) -> None:
+    data = plan.data[chunk.sheet]
+    target = _sheet(book, chunk.sheet)
+    rows = [[_text(value) for value in row] for row in data.rows[chunk.first : chunk.stop]]
+    first_row = chunk.first + 2  # below the header
+    target.range((first_row, 1)).value = rows
+    last_row = first_row + len(rows) - 1
+    for column, number_format in enumerate(data.number_formats, start=1):
+        if number_format:
+            target.range((first_row, column), (last_row, column)).number_format = number_format
+
+
+def _finish(book: Any, plan: StarterPlan) -> None:
+    for table in plan.tables:
+        target = _sheet(book, table.sheet)
+        target.tables.add(source=target[table.ref], name=table.name, table_style_name=table.style)
+    for sheet in plan.sheets:
+        if sheet.name not in plan.data:
+            target = _sheet(book, sheet.name)
+            _cells(target, sheet.cells)
+            _layout(target, sheet)
+    for name, refers_to in plan.names:
+        book.names.add(name, "=" + refers_to)
+    for rule in plan.validations:
+        _validation(_sheet(book, rule.sheet)[rule.ref].data_validation, rule)
+    for rule in plan.conditional_formats:
+        formats = _sheet(book, rule.sheet)[rule.ref].conditional_formats
+        style = {"fill_color": rule.fill, "font_color": rule.font_color, "font_bold": rule.bold}
+        style = {key: value for key, value in style.items() if value is not None}
+        if rule.kind == "cell_value":
+            formats.add_cell_value(_VALIDATION_OPERATORS[rule.operator or "equal"], rule.formula, **style)
+        else:
+            formats.add_custom(rule.formula, **style)
+    for chart in plan.charts:
+        target = _sheet(book, chart.sheet)
+        made = target.charts.add(
+            width=chart.width,
+            height=chart.height,
+            chart_type="line",
+            source=target[chart.series],
+            anchor=target[chart.anchor],
+        )
+        made.set_x_axis_values(target[chart.categories])
+        made.title = chart.title
+    book.sheets[plan.sheet_names[0]].activate()
+
+
+def _validation(rule: Any, validation: Any) -> None:
+    operator = _VALIDATION_OPERATORS.get(validation.operator or "between", "between")
+    if validation.type == "list":
+        choices = (validation.formula1 or '""').strip('"').split(",")
+        rule.set_list(choices)
+        return
+    setter = {"whole": rule.set_whole_number, "decimal": rule.set_decimal, "date": rule.set_date}
+    arguments = [validation.formula1]
+    if validation.formula2 is not None:
+        arguments.append(validation.formula2)
+    setter[validation.type](operator, *arguments)
+
+
+def _runs(cells: Iterable[Cell]) -> list[list[Cell]]:
+    """Cells with a value, in runs of neighbours on one row."""
+    runs: list[list[Cell]] = []
+    for cell in sorted(cells, key=lambda c: (c.row, c.column)):
+        if cell.value is None:
+            continue
+        last = runs[-1][-1] if runs else None
+        if last is not None and last.row == cell.row and last.column + 1 == cell.column:
+            runs[-1].append(cell)
+        else:
+            runs.append([cell])
+    return runs
+
+
+def _cells(target: Any, cells: tuple[Cell, ...]) -> None:
+    for run in _runs(cells):
+        target.range((run[0].row, run[0].column)).value = [[_text(c.value) for c in run]]
+    for cell in cells:
+        spot = target.range((cell.row, cell.column))
+        if cell.formula is not None:
+            spot.formula = cell.formula
+        if cell.number_format != "General":
+            spot.number_format = cell.number_format
+        if cell.bold:
+            spot.font.bold = True
+        if cell.italic:
+            spot.font.italic = True
+        if cell.font_color:
+            spot.font.color = cell.font_color
+        if cell.fill:
+            spot.color = cell.fill
+        if cell.wrap:
+            spot.wrap_text = True
+
+
+def _layout(target: Any, sheet: Any) -> None:
+    for column, width in sheet.column_widths:
+        target.range((1, column)).column_width = width
+    for column in sheet.hidden_columns:
+        target.range((1, column)).columns.hidden = True
+    for area in sheet.merged:
+        target[area].merge()
+    if sheet.freeze:
+        target.freeze_panes.freeze_at(sheet.freeze)

@@ -1,0 +1,367 @@
+"""A starter workbook as a list of parts to write into an open workbook.
+
+The task pane's "Start a KPI workbook here" writes what ``kpi new`` would
+write, into the workbook that is open in Excel, through xlwings' Book API
+(``addin.scripts.start_workbook``). The content is not derived a second
+time: the workbook is built by ``build.build_workbook``, the very code of
+``kpi new``, and read back with openpyxl. Its sheets, cells (values, native
+formulas, number formats, fonts and fills), defined names, tables, data
+validations, conditional formats and charts become a ``StarterPlan``; the
+data rows come straight from the builder's ``SheetRows``.
+
+Office.js limits one request to Excel to 5 MB, and ranges past a few million
+cells fail, so the plan is written in steps: the sheets first, then the data
+rows in chunks of at most ``CHUNK_BYTES`` of JSON and ``CHUNK_CELLS`` cells,
+then the tables, rules, formulas and charts. Each step is one call to the
+server and one answer, both well under 5 MB.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter, range_boundaries
+
+from addin.ooxml.formulas import shown_formula
+
+from addin.recipes import tables_for
+
+from .build import DATE_FORMATS, StarterOptions, build_workbook
+
+#: The most JSON one step of data rows carries: well under Office.js' 5 MB
+#: per request, with room for the action's own keys.
+CHUNK_BYTES = 3_000_000
+#: The most cells one step of data rows writes (Excel's range limit is 5 million).
+CHUNK_CELLS = 1_000_000
+#: Office.js sends dates as serial numbers in the 1900 date system.
+_EPOCH = dt.datetime(1899, 12, 30)
+_POINTS_PER_EMU = 72 / 914_400
+
+
+def excel_serial(value: Any) -> Any:
+    """A cell value as Office.js writes it: dates and times as serial numbers."""
+    if isinstance(value, dt.datetime):
+        return (value - _EPOCH).total_seconds() / 86400
+    if isinstance(value, dt.date):
+        return float((value - _EPOCH.date()).days)
+    return value
+
+
+@dataclass(frozen=True)
+class Cell:
+    row: int  # 1-based, as in openpyxl
+    column: int
+    value: Any  # a number, text or None; formulas are in ``formula``
+    formula: str | None  # as Excel shows it, with its "="
+    number_format: str
+    bold: bool = False
+    italic: bool = False
+    font_color: str | None = None
+    fill: str | None = None
+    wrap: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    sheet: str
+    name: str
+    ref: str
+    columns: tuple[str, ...]
+    style: str
+
+
+@dataclass(frozen=True)
+class Validation:
+    sheet: str
+    ref: str
+    type: str  # openpyxl's: list, whole, decimal, date
+    operator: str | None
+    formula1: str | None
+    formula2: str | None
+
+
+@dataclass(frozen=True)
+class ConditionalFormat:
+    sheet: str
+    ref: str
+    kind: str  # "cell_value" or "custom"
+    operator: str | None
+    formula: str
+    fill: str | None
+    font_color: str | None
+    bold: bool | None
+
+
+@dataclass(frozen=True)
+class Chart:
+    sheet: str
+    title: str
+    series: str  # the series' values, header included, as A1 on its sheet
+    categories: str
+    anchor: str
+    width: float  # points
+    height: float
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    cells: tuple[Cell, ...]
+    column_widths: tuple[tuple[int, float], ...]
+    hidden_columns: tuple[int, ...]
+    merged: tuple[str, ...]
+    freeze: str | None
+
+
+@dataclass(frozen=True)
+class DataRows:
+    """A data table's rows below its header: each row's values as Office.js
+    takes them (dates as serials), and each column's number format."""
+
+    sheet: str
+    rows: list[list[Any]]
+    number_formats: tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    sheet: str
+    first: int  # index into DataRows.rows
+    stop: int
+
+
+@dataclass
+class StarterPlan:
+    options: StarterOptions
+    sheets: list[Sheet]
+    names: list[tuple[str, str]]
+    tables: list[Table]
+    validations: list[Validation]
+    conditional_formats: list[ConditionalFormat]
+    charts: list[Chart]
+    data: dict[str, DataRows]
+    chunks: list[Chunk] = field(default_factory=list)
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return [sheet.name for sheet in self.sheets]
+
+
+def _colour(color: Any) -> str | None:
+    rgb = getattr(color, "rgb", None)
+    if not isinstance(rgb, str) or len(rgb) != 8:
+        return None
+    return "#" + rgb[2:]
+
+
+def _cells(worksheet: Any) -> tuple[Cell, ...]:
+    cells = []
+    for row in worksheet.iter_rows():
+        for cell in row:
+            value = cell.value
+            formula = None
+            if hasattr(value, "text"):  # an ArrayFormula: Excel 365 spills it alike
+                formula = "=" + shown_formula(value.text.lstrip("="))
+                value = None
+            elif isinstance(value, str) and cell.data_type == "f":
+                formula = "=" + shown_formula(value.lstrip("="))
+                value = None
+            font = cell.font
+            fill = cell.fill
+            styled = bool(font.b or font.i or fill.fill_type == "solid" or cell.alignment.wrap_text)
+            if value is None and formula is None and not styled:
+                continue
+            cells.append(
+                Cell(
+                    cell.row,
+                    cell.column,
+                    excel_serial(value),
+                    formula,
+                    cell.number_format,
+                    bool(font.b),
+                    bool(font.i),
+                    _colour(font.color) if font.color is not None else None,
+                    _colour(fill.fgColor) if fill.fill_type == "solid" else None,
+                    bool(cell.alignment.wrap_text),
+                )
+            )
+    return tuple(cells)
+
+
+def _chart(sheet: str, chart: Any) -> Chart:
+    (series,) = chart.series
+    title = "".join(run.t for paragraph in chart.title.tx.rich.p for run in paragraph.r or ())
+    marker = chart.anchor._from
+    anchor = f"{get_column_letter(marker.col + 1)}{marker.row + 1}"
+    return Chart(
+        sheet,
+        title,
+        _local(series.val.numRef.f, series.tx.strRef.f),
+        _local(series.cat.numRef.f),
+        anchor,
+        chart.anchor.ext.width * _POINTS_PER_EMU,
+        chart.anchor.ext.height * _POINTS_PER_EMU,
+    )
+
+
+def _local(reference: str, header: str | None = None) -> str:
+    """'Trend'!$L$4:$L$15 as L4:L15 (with the header cell L3 when given)."""
+    area = reference.rsplit("!", 1)[1].replace("$", "")
+    if header is not None:
+        top = header.rsplit("!", 1)[1].replace("$", "")
+        area = f"{top}:{area.split(':')[1]}"
+    return area
+
+
+_RULE_FORMULA = re.compile(r"^=?")
+
+
+def _conditional_formats(name: str, worksheet: Any) -> list[ConditionalFormat]:
+    found = []
+    for area, rules in worksheet.conditional_formatting._cf_rules.items():
+        for rule in rules:
+            style = rule.dxf
+            fill = _colour(style.fill.bgColor) if style and style.fill else None
+            font_color = _colour(style.font.color) if style and style.font else None
+            bold = bool(style.font.b) if style and style.font and style.font.b else None
+            formula = "=" + shown_formula(_RULE_FORMULA.sub("", rule.formula[0]))
+            found.append(
+                ConditionalFormat(
+                    name,
+                    str(area.sqref),
+                    "cell_value" if rule.type == "cellIs" else "custom",
+                    rule.operator,
+                    formula,
+                    fill,
+                    font_color,
+                    bold,
+                )
+            )
+    return found
+
+
+def _plan(options: StarterOptions) -> StarterPlan:
+    options = options.checked()
+    book = build_workbook(options)
+    raw = io.BytesIO()
+    # openpyxl's own package: the data sheets hold their header only (the
+    # rows are ``book.data_rows``), so reading it back is quick.
+    book.workbook.save(raw)
+    read = load_workbook(io.BytesIO(raw.getvalue()))
+    sheets = []
+    validations: list[Validation] = []
+    conditional_formats: list[ConditionalFormat] = []
+    tables: list[Table] = []
+    charts: list[Chart] = []
+    data: dict[str, DataRows] = {}
+    for position, worksheet in enumerate(read.worksheets, start=1):
+        name = worksheet.title
+        widths = tuple(
+            (index, dimension.width)
+            for key, dimension in sorted(worksheet.column_dimensions.items())
+            if dimension.width
+            for index in range(dimension.min or 1, (dimension.max or dimension.min or 1) + 1)
+        )
+        hidden = tuple(
+            index
+            for key, dimension in sorted(worksheet.column_dimensions.items())
+            if dimension.hidden
+            for index in range(dimension.min or 1, (dimension.max or dimension.min or 1) + 1)
+        )
+        sheets.append(
+            Sheet(
+                name,
+                _cells(worksheet),
+                widths,
+                hidden,
+                tuple(str(area) for area in worksheet.merged_cells.ranges),
+                worksheet.freeze_panes,
+            )
+        )
+        for rule in worksheet.data_validations.dataValidation:
+            for area in str(rule.sqref).split():
+                validations.append(
+                    Validation(name, area, rule.type, rule.operator, rule.formula1, rule.formula2)
+                )
+        conditional_formats += _conditional_formats(name, worksheet)
+        for table in worksheet.tables.values():
+            tables.append(
+                Table(
+                    name,
+                    table.displayName,
+                    table.ref,
+                    tuple(column.name for column in table.tableColumns),
+                    table.tableStyleInfo.name,
+                )
+            )
+        charts += [_chart(name, chart) for chart in worksheet._charts]
+        rows = book.data_rows.get(f"xl/worksheets/sheet{position}.xml")
+        if rows is not None:
+            (table,) = worksheet.tables.values()
+            columns = tables_for(options.business_type)[table.displayName]
+            data[name] = DataRows(
+                name,
+                [[excel_serial(value) for value in row] for row in zip(*rows.columns, strict=True)],
+                tuple(DATE_FORMATS.get(column.kind) for column in columns),
+            )
+    names = [(name, defined.attr_text) for name, defined in read.defined_names.items()]
+    plan = StarterPlan(
+        options, sheets, names, tables, validations, conditional_formats, charts, data
+    )
+    plan.chunks = chunked(plan.data)
+    return plan
+
+
+def chunked(
+    data: dict[str, DataRows], max_bytes: int = CHUNK_BYTES, max_cells: int = CHUNK_CELLS
+) -> list[Chunk]:
+    """The data rows cut into steps of at most ``max_bytes`` of JSON and
+    ``max_cells`` cells each, table by table."""
+    chunks = []
+    for sheet, rows in data.items():
+        first = 0
+        size = 0
+        width = max(1, len(rows.number_formats))
+        for index, row in enumerate(rows.rows):
+            row_bytes = len(orjson.dumps(row)) + 1
+            if index > first and (size + row_bytes > max_bytes or (index - first + 1) * width > max_cells):
+                chunks.append(Chunk(sheet, first, index))
+                first, size = index, 0
+            size += row_bytes
+        if rows.rows:
+            chunks.append(Chunk(sheet, first, len(rows.rows)))
+    return chunks
+
+
+@lru_cache(maxsize=4)
+def starter_plan(options: StarterOptions) -> StarterPlan:
+    """The plan of ``options`` (checked), kept for the steps that follow."""
+    return _plan(options)
+
+
+def step_labels(plan: StarterPlan) -> list[dict[str, Any]]:
+    """What each step writes: the sheets, each chunk of rows, the rest."""
+    steps: list[dict[str, Any]] = [{"kind": "sheets"}]
+    for chunk in plan.chunks:
+        steps.append(
+            {"kind": "rows", "sheet": chunk.sheet, "first": chunk.first + 1, "last": chunk.stop}
+        )
+    steps.append({"kind": "finish"})
+    return steps
+
+
+def data_range(table: Table) -> tuple[int, int, int, int]:
+    """(min column, min row, max column, max row) of a table, 1-based."""
+    return range_boundaries(table.ref)  # type: ignore[return-value]
+
+
+def column_letters(count: int) -> Sequence[str]:
+    return [get_column_letter(index) for index in range(1, count + 1)]
