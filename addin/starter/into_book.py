@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from addin.ooxml.widths import column_pixels
+
 from .plan import Cell, StarterPlan, step_labels
 
 _VALIDATION_OPERATORS = {
@@ -176,7 +178,8 @@ def _cells(target: Any, cells: tuple[Cell, ...]) -> None:
 
 def _layout(target: Any, sheet: Any) -> None:
     for column, width in sheet.column_widths:
-        target.range((1, column)).column_width = width
+        # Office.js takes a column's width in points; openpyxl's is in characters.
+        target.range((1, column)).column_width = round(column_pixels(width) * 0.75, 2)
     for column in sheet.hidden_columns:
         target.range((1, column)).columns.hidden = True
     for area in sheet.merged:
