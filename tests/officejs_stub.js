@@ -99,7 +99,8 @@
       this.names = [];
       this.fonts = {};
       this.fills = {};
-      this.wraps = {};
+      this.formats = {};
+      this.rowHeights = {};
     }
     get position() {
       return this.book.sheets.indexOf(this);
@@ -152,6 +153,57 @@
     stub.missing = [];
   };
   stub.reset();
+
+  /** The workbook as plain data, for the test to compare. Cells of the sheets
+   * in ``skip`` are left out (a large data sheet is read by ``rowsOf``). */
+  stub.dump = (skip = []) => ({
+    names: stub.workbook.names.map((entry) => [entry.name, entry.formula]),
+    active: stub.workbook.active.name,
+    sheets: stub.workbook.sheets.map((sheet) => ({
+      name: sheet.name,
+      cells: skip.includes(sheet.name)
+        ? []
+        : [...sheet.cells].map(([key, cell]) => [
+            Math.floor(key / MAX_COLUMNS) + 1,
+            (key % MAX_COLUMNS) + 1,
+            cell.value,
+            cell.formula,
+            cell.numberFormat,
+          ]),
+      used: sheet.usedArea(),
+      tables: sheet.tables,
+      validations: sheet.validations,
+      conditionalFormats: sheet.conditionalFormats.map((rule) => ({
+        type: rule.type,
+        address: rule.address,
+        rule: rule.detail.rule,
+        fill: rule.detail.format.fill.color,
+        font: rule.detail.format.font.color,
+      })),
+      charts: sheet.charts,
+      merged: sheet.merged,
+      freeze: sheet.freezeAt,
+      hidden: sheet.hiddenColumns,
+      widths: sheet.columnWidths,
+      fonts: sheet.fonts,
+      fills: sheet.fills,
+      formats: sheet.formats,
+    })),
+  });
+  /** Rows ``first`` to ``last`` (1-based) of a sheet's values. */
+  stub.rowsOf = (name, first, last, columns) => {
+    const sheet = stub.workbook.sheet(name);
+    const rows = [];
+    for (let r = first - 1; r < last; r += 1) {
+      const row = [];
+      for (let c = 0; c < columns; c += 1) {
+        const cell = sheet.cell(r, c, false);
+        row.push(cell ? cell.value : "");
+      }
+      rows.push(row);
+    }
+    return rows;
+  };
 
   // --- objects that the API hands out ----------------------------------------------
 
@@ -226,25 +278,30 @@
       return `${quoteSheet(sheet.name)}!${first === last ? first : `${first}:${last}`}`;
     };
     const key = `${area.row},${area.column},${area.rows},${area.columns}`;
-    const font = strict(
-      {
-        set bold(value) { sheet.fonts[key] = { ...sheet.fonts[key], bold: value }; },
-        set italic(value) { sheet.fonts[key] = { ...sheet.fonts[key], italic: value }; },
-        set color(value) { sheet.fonts[key] = { ...sheet.fonts[key], color: value }; },
+    const setter = (store, name) => ({
+      set(value) { store[key] = { ...store[key], [name]: value }; },
+      get() { return (store[key] || {})[name] ?? null; },
+      enumerable: true,
+    });
+    const font = {};
+    for (const name of ["bold", "italic", "color", "size", "name", "underline"]) {
+      Object.defineProperty(font, name, setter(sheet.fonts, name));
+    }
+    const fill = {};
+    Object.defineProperty(fill, "color", setter(sheet.fills, "color"));
+    const format = {
+      font: strict(font, "Range.format.font"),
+      fill: strict(fill, "Range.format.fill"),
+      set columnWidth(value) {
+        for (let c = 0; c < area.columns; c += 1) sheet.columnWidths[area.column + c] = value;
       },
-      "Range.format.font",
-    );
-    const format = strict(
-      {
-        font,
-        fill: strict({ set color(value) { sheet.fills[key] = value; } }, "Range.format.fill"),
-        set wrapText(value) { sheet.wraps[key] = value; },
-        set columnWidth(value) {
-          for (let c = 0; c < area.columns; c += 1) sheet.columnWidths[area.column + c] = value;
-        },
+      set rowHeight(value) {
+        for (let r = 0; r < area.rows; r += 1) sheet.rowHeights[area.row + r] = value;
       },
-      "Range.format",
-    );
+    };
+    for (const name of ["wrapText", "horizontalAlignment", "verticalAlignment", "indentLevel"]) {
+      Object.defineProperty(format, name, setter(sheet.formats, name));
+    }
     const validation = loadable({
       type: "None",
       set rule(rule) {
@@ -271,7 +328,7 @@
         return matrix((cell) => (cell ? cell.numberFormat : "General"));
       },
       set numberFormat(values) { write(values, "numberFormat"); },
-      format,
+      format: strict(format, "Range.format"),
       dataValidation: strict(validation, "DataValidation"),
       conditionalFormats: strict(
         {

@@ -313,6 +313,8 @@ class KpiApp:
             manifest_id=uuid.uuid5(uuid.NAMESPACE_URL, f"kpi-addin/{environment}"),
             display_name=name,
             namespace=namespace(environment),
+            example=page_data(namespace(environment))["example"],
+            more=len(functions.EXCEL_FUNCTIONS) - 1,
             base_url=self.base_url(request),
             version=VERSION,
             icons=ICON_PATHS,
