@@ -156,7 +156,7 @@
 
   /** The workbook as plain data, for the test to compare. Cells of the sheets
    * in ``skip`` are left out (a large data sheet is read by ``rowsOf``). */
-  stub.dump = (skip = []) => ({
+  stub.dump = (skip = []) => JSON.stringify({
     names: stub.workbook.names.map((entry) => [entry.name, entry.formula]),
     active: stub.workbook.active.name,
     sheets: stub.workbook.sheets.map((sheet) => ({
@@ -190,7 +190,7 @@
       formats: sheet.formats,
     })),
   });
-  /** Rows ``first`` to ``last`` (1-based) of a sheet's values. */
+  /** Rows ``first`` to ``last`` (1-based) of a sheet's values, as JSON. */
   stub.rowsOf = (name, first, last, columns) => {
     const sheet = stub.workbook.sheet(name);
     const rows = [];
@@ -202,7 +202,7 @@
       }
       rows.push(row);
     }
-    return rows;
+    return JSON.stringify(rows);
   };
 
   // --- objects that the API hands out ----------------------------------------------
