@@ -12,6 +12,7 @@ and the offline report of `kpi report` for the refresh.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 import subprocess
@@ -23,8 +24,8 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from python_calamine import CalamineWorkbook
 from openpyxl.worksheet.formula import ArrayFormula
+from python_calamine import CalamineWorkbook
 
 import kpi_engine
 from addin.ooxml.formulas import stored_formula
@@ -102,9 +103,11 @@ def open_pane(browser: Any, server: Server, display_language: str = "en-US") -> 
     pane = Pane(page, server)
     page.on(
         "console",
-        lambda message: pane.problems.append(f"console {message.type}: {message.text}")
-        if message.type in ("error", "warning")
-        else None,
+        lambda message: (
+            pane.problems.append(f"console {message.type}: {message.text}")
+            if message.type in ("error", "warning")
+            else None
+        ),
     )
     page.on("pageerror", lambda error: pane.problems.append(f"page error: {error}"))
 
@@ -116,7 +119,9 @@ def open_pane(browser: Any, server: Server, display_language: str = "en-US") -> 
         request = response.request
         if SCRIPT_CALL in request.url:
             sent = len(request.post_data_buffer or b"")
-            pane.script_calls.append((request.url.split(SCRIPT_CALL)[1], sent, len(response.body())))
+            pane.script_calls.append(
+                (request.url.split(SCRIPT_CALL)[1], sent, len(response.body()))
+            )
 
     page.on("request", check_request)
     page.on("response", record)
@@ -194,7 +199,9 @@ def file_validations(sheet: Any) -> list[tuple[str, dict[str, Any]]]:
         for area in str(rule.sqref).split():
             if kind == "list":
                 choices = rule.formula1.strip('"').split(",")
-                rules.append((area, {"list": {"source": ",".join(choices), "inCellDropDown": True}}))
+                rules.append(
+                    (area, {"list": {"source": ",".join(choices), "inCellDropDown": True}})
+                )
                 continue
             detail = {"operator": _OFFICE_OPERATORS[rule.operator or "between"]}
             detail["formula1"] = "=" + rule.formula1
@@ -209,7 +216,9 @@ def file_conditional_formats(sheet: Any) -> list[tuple[str, str, str | None]]:
     for area, entries in sheet.conditional_formatting._cf_rules.items():
         for rule in entries:
             fill = rule.dxf.fill.bgColor.rgb if rule.dxf and rule.dxf.fill else None
-            rules.append((str(area.sqref), rule.formula[0], f"#{fill[2:]}".lower() if fill else None))
+            rules.append(
+                (str(area.sqref), rule.formula[0], f"#{fill[2:]}".lower() if fill else None)
+            )
     return sorted(rules, key=repr)
 
 
@@ -259,7 +268,9 @@ def assert_same_workbook(dump: dict[str, Any], path: Path, skip: tuple[str, ...]
         # A chart's data: its title cell down to the last value, and the months.
         charts = [
             (
-                local(chart.series[0].tx.strRef.f) + ":" + local(chart.series[0].val.numRef.f).split(":")[1],
+                local(chart.series[0].tx.strRef.f)
+                + ":"
+                + local(chart.series[0].val.numRef.f).split(":")[1],
                 local(chart.series[0].cat.numRef.f),
                 f"{chr(65 + chart.anchor._from.col)}{chart.anchor._from.row + 1}",
             )
@@ -341,12 +352,17 @@ def test_start_splits_a_table_too_large_for_one_request(
     rows = 70_000
     pane = open_pane(browser, server)
     pane.start("celebrity_video", "en", rows=rows)
-    path = kpi_new(tmp_path, "celebrity_video", "en", dt.date.today().isoformat(), "--rows", str(rows))
+    path = kpi_new(
+        tmp_path, "celebrity_video", "en", dt.date.today().isoformat(), "--rows", str(rows)
+    )
     # Every data sheet holds the rows of kpi new's file, read by calamine.
     book = CalamineWorkbook.from_path(str(path))
     data_sheets = [table.sheet for table in starter_plan_tables(pane)]
     for name in data_sheets:
-        expected = [[excel_value(value) for value in row] for row in book.get_sheet_by_name(name).to_python()]
+        expected = [
+            [excel_value(value) for value in row]
+            for row in book.get_sheet_by_name(name).to_python()
+        ]
         got = pane.rows(name, len(expected) + 1, len(expected[0]) + 1)
         assert got[-1] == [""] * (len(expected[0]) + 1), name  # nothing below or beside
         got_rows = [row[:-1] for row in got[:-1]]
@@ -358,11 +374,14 @@ def test_start_splits_a_table_too_large_for_one_request(
     # The Orders rows are more than Office.js takes in one request...
     assert len(json.dumps(orders[1:], default=str)) > OFFICE_JS_LIMIT
     # ...so they went in several, each request, answer and Excel batch under 5 MB.
-    steps = pane.page.evaluate("officeStub.calls.filter((call) => call.op === 'values' && call.address.startsWith('Orders!A')).length")
+    steps = pane.page.evaluate(
+        "officeStub.calls.filter((call) => call.op === 'values' && call.address.startsWith('Orders!A')).length"
+    )
     assert steps >= 3  # the header and two chunks of rows at least
     assert len(pane.script_calls) >= 6
     for _, sent, received in pane.script_calls:
-        assert sent < OFFICE_JS_LIMIT and received < OFFICE_JS_LIMIT
+        assert sent < OFFICE_JS_LIMIT
+        assert received < OFFICE_JS_LIMIT
     assert max(pane.page.evaluate("officeStub.syncs")) < OFFICE_JS_LIMIT
     pane.check_clean()
 
@@ -386,20 +405,26 @@ def starter_plan_tables(pane: Pane) -> list[Any]:
         sheet: str
         name: str
 
-    dump = pane.dump(skip=[s for s in ("Orders", "Customers", "Survey")])
-    return [Made(sheet["name"], table["name"]) for sheet in dump["sheets"] for table in sheet["tables"]]
+    dump = pane.dump(skip=["Orders", "Customers", "Survey"])
+    return [
+        Made(sheet["name"], table["name"]) for sheet in dump["sheets"] for table in sheet["tables"]
+    ]
 
 
 def test_rows_are_cut_under_the_byte_and_cell_limits() -> None:
-    rows = DataRows("Orders", [[index, "x" * (index % 97)] for index in range(10_000)], (None, None))
+    rows = DataRows(
+        "Orders", [[index, "x" * (index % 97)] for index in range(10_000)], (None, None)
+    )
     for max_bytes, max_cells in ((100_000, 1_000_000), (CHUNK_BYTES, 6_000)):
         chunks = chunked({"Orders": rows}, max_bytes=max_bytes, max_cells=max_cells)
-        assert chunks[0].first == 0 and chunks[-1].stop == len(rows.rows)
-        assert all(c.first == p.stop for p, c in zip(chunks, chunks[1:], strict=False))
-        for chunk, following in zip(chunks, chunks[1:], strict=False):
+        assert chunks[0].first == 0
+        assert chunks[-1].stop == len(rows.rows)
+        assert all(c.first == p.stop for p, c in itertools.pairwise(chunks))
+        for chunk, _following in itertools.pairwise(chunks):
             part = rows.rows[chunk.first : chunk.stop]
             size = sum(len(json.dumps(row, separators=(",", ":"))) + 1 for row in part)
-            assert size <= max_bytes and 2 * len(part) <= max_cells
+            assert size <= max_bytes
+            assert 2 * len(part) <= max_cells
             # Each step is as large as the limits allow: one row more would pass one.
             grown = size + len(json.dumps(rows.rows[chunk.stop], separators=(",", ":"))) + 1
             assert grown > max_bytes or 2 * (len(part) + 1) > max_cells
@@ -442,14 +467,16 @@ def test_browser_shows_a_kpi_and_inserts_its_call(server: Server, browser: Any) 
     pane.page.click("[data-tab=browse]")
     pane.page.fill("#kpi-search", "promoter")
     titles = pane.page.locator("#kpi-list li").all_inner_texts()
-    assert len(titles) >= 3 and all("NPS" in title for title in titles)
+    assert len(titles) >= 3
+    assert all("NPS" in title for title in titles)
     pane.page.click("#kpi-list li[data-kpi=nps]")
     nps = kpi_engine.KPIS["nps"]
     assert pane.page.inner_text("#kpi-definition") == nps.definition["en"]
     assert pane.page.inner_text("#kpi-formula") == nps.formula
     assert "40" in pane.page.inner_text("#kpi-examples")  # the worked example's result
     bands = pane.page.inner_text("#kpi-bands")
-    assert "exceptional" in bands and "> 70" in bands
+    assert "exceptional" in bands
+    assert "> 70" in bands
     call = f"={namespace}.NPS(Survey[recommend_score])"
     assert pane.page.inner_text("#kpi-call") == call
     pane.page.click("#insert-button")
@@ -475,7 +502,10 @@ def test_the_pane_speaks_offices_language(
     pane.page.click("[data-tab=browse]")
     pane.page.click("#kpi-list li[data-kpi=churn_rate]")
     assert pane.page.inner_text("#kpi-title") == kpi_engine.KPIS["churn_rate"].title[language]
-    assert pane.page.inner_text("#kpi-definition") == kpi_engine.KPIS["churn_rate"].definition[language]
+    assert (
+        pane.page.inner_text("#kpi-definition")
+        == kpi_engine.KPIS["churn_rate"].definition[language]
+    )
     pane.check_clean()
 
 

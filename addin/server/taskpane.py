@@ -20,11 +20,10 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from kpi_engine import BUSINESS_TYPES, KPIS, LANGUAGES
-from kpi_engine._labels import templates_dir
-
 from addin.recipes.calls import excel_call
 from addin.server.help import help_path, kpi_summary
+from kpi_engine import BUSINESS_TYPES, KPIS, LANGUAGES
+from kpi_engine._labels import templates_dir
 
 
 @cache
@@ -70,7 +69,9 @@ class StarterRequestError(ValueError):
     """A request for the steps of a starter workbook that cannot be met."""
 
 
-def starter_steps(business_type: str | None, language: str | None, rows: str | None) -> dict[str, Any]:
+def starter_steps(
+    business_type: str | None, language: str | None, rows: str | None
+) -> dict[str, Any]:
     """The steps that write the starter workbook of ``business_type`` in
     ``language``: the sheets, each chunk of data rows, then the rest; and
     the as-of date that every step must be called with, so that all of them

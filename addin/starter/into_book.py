@@ -104,14 +104,15 @@ def _finish(book: Any, plan: StarterPlan) -> None:
             _layout(target, sheet)
     for name, refers_to in plan.names:
         book.names.add(name, "=" + refers_to)
-    for rule in plan.validations:
-        _validation(_sheet(book, rule.sheet)[rule.ref].data_validation, rule)
+    for validation in plan.validations:
+        _validation(_sheet(book, validation.sheet)[validation.ref].data_validation, validation)
     for rule in plan.conditional_formats:
         formats = _sheet(book, rule.sheet)[rule.ref].conditional_formats
-        style = {"fill_color": rule.fill, "font_color": rule.font_color, "font_bold": rule.bold}
-        style = {key: value for key, value in style.items() if value is not None}
+        looks = {"fill_color": rule.fill, "font_color": rule.font_color, "font_bold": rule.bold}
+        style = {key: value for key, value in looks.items() if value is not None}
         if rule.kind == "cell_value":
-            formats.add_cell_value(_VALIDATION_OPERATORS[rule.operator or "equal"], rule.formula, **style)
+            operator = _VALIDATION_OPERATORS[rule.operator or "equal"]
+            formats.add_cell_value(operator, rule.formula, **style)
         else:
             formats.add_custom(rule.formula, **style)
     for chart in plan.charts:

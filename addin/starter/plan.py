@@ -20,18 +20,15 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 import orjson
 from openpyxl import load_workbook
-from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils import get_column_letter
 
 from addin.ooxml.formulas import shown_formula
-
 from addin.recipes import tables_for
 
 from .build import DATE_FORMATS, StarterOptions, build_workbook
@@ -221,9 +218,6 @@ def _local(reference: str, header: str | None = None) -> str:
     return area
 
 
-_RULE_FORMULA = re.compile(r"^=?")
-
-
 def _conditional_formats(name: str, worksheet: Any) -> list[ConditionalFormat]:
     found = []
     for area, rules in worksheet.conditional_formatting._cf_rules.items():
@@ -232,7 +226,7 @@ def _conditional_formats(name: str, worksheet: Any) -> list[ConditionalFormat]:
             fill = _colour(style.fill.bgColor) if style and style.fill else None
             font_color = _colour(style.font.color) if style and style.font else None
             bold = bool(style.font.b) if style and style.font and style.font.b else None
-            formula = "=" + shown_formula(_RULE_FORMULA.sub("", rule.formula[0]))
+            formula = "=" + shown_formula(rule.formula[0].removeprefix("="))
             found.append(
                 ConditionalFormat(
                     name,
@@ -332,7 +326,9 @@ def chunked(
         width = max(1, len(rows.number_formats))
         for index, row in enumerate(rows.rows):
             row_bytes = len(orjson.dumps(row)) + 1
-            if index > first and (size + row_bytes > max_bytes or (index - first + 1) * width > max_cells):
+            if index > first and (
+                size + row_bytes > max_bytes or (index - first + 1) * width > max_cells
+            ):
                 chunks.append(Chunk(sheet, first, index))
                 first, size = index, 0
             size += row_bytes
@@ -356,12 +352,3 @@ def step_labels(plan: StarterPlan) -> list[dict[str, Any]]:
         )
     steps.append({"kind": "finish"})
     return steps
-
-
-def data_range(table: Table) -> tuple[int, int, int, int]:
-    """(min column, min row, max column, max row) of a table, 1-based."""
-    return range_boundaries(table.ref)  # type: ignore[return-value]
-
-
-def column_letters(count: int) -> Sequence[str]:
-    return [get_column_letter(index) for index in range(1, count + 1)]
