@@ -126,6 +126,7 @@ docs: install system-deps
 	$(BIN)/python -m kpi_engine._docs --write
 	$(BIN)/python docs/make_pictures.py
 	$(BIN)/python docs/make_html_pictures.py
+	$(BIN)/python docs/make_taskpane_pictures.py
 
 clean:
 	rm -rf demo fuzz-failures $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules
