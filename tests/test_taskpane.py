@@ -28,11 +28,12 @@ from openpyxl.worksheet.formula import ArrayFormula
 from python_calamine import CalamineWorkbook
 
 import kpi_engine
-from addin.ooxml.formulas import stored_formula
+from addin.ooxml.formulas import shown_formula, stored_formula
 from addin.recipes import tables_for
 from addin.recipes.calls import RECORD_COLUMNS, excel_call
 from addin.report.offline import make_report
-from addin.starter.plan import CHUNK_BYTES, DataRows, chunked
+from addin.starter import StarterOptions
+from addin.starter.plan import CHUNK_BYTES, DataRows, chunked, starter_plan
 from tests.addin_support import KPI, Server, running_server
 from tests.browser import chromium
 from tests.conftest import ROOT
@@ -449,6 +450,41 @@ def test_start_refuses_bad_requests_with_a_message(server: Server) -> None:
     status, _, body = server.request("POST", SCRIPT_CALL + "start_workbook", book)
     assert status == 400
     assert "already has a sheet named 'KPIs'" in body.decode()
+    # A table or a name that the starter would add is there already: nothing is written.
+    book["sheets"] = [
+        {
+            "name": "Data",
+            "values": [[]],
+            "pictures": [],
+            "charts": [],
+            "tables": [
+                {
+                    "name": "Channels",
+                    "range_address": "A1:B3",
+                    "header_row_range_address": "A1:B1",
+                    "data_body_range_address": "A2:B3",
+                    "total_row_range_address": None,
+                    "show_headers": True,
+                    "show_totals": False,
+                    "table_style": "TableStyleMedium2",
+                    "show_autofilter": True,
+                }
+            ],
+        }
+    ]
+    book["names"] = [
+        {
+            "name": "PERIOD",
+            "sheet_index": 0,
+            "address": "C1",
+            "book_scope": True,
+            "scope_sheet_name": None,
+            "scope_sheet_index": None,
+        }
+    ]
+    status, _, body = server.request("POST", SCRIPT_CALL + "start_workbook", book)
+    assert status == 400
+    assert "already has a table or name called 'Channels', 'PERIOD'" in body.decode()
     book["args"] = ["social_media", "en", "2026-01-15", None, 99]
     status, _, body = server.request("POST", SCRIPT_CALL + "start_workbook", book)
     assert status == 400
@@ -507,6 +543,18 @@ def test_the_pane_speaks_offices_language(
         == kpi_engine.KPIS["churn_rate"].definition[language]
     )
     pane.check_clean()
+
+
+def test_formulas_go_to_office_js_as_excel_shows_them() -> None:
+    """Every formula of every starter workbook, as the pane writes it with
+    Office.js, is the one the file stores once Excel's prefixes are added."""
+    for business_type in kpi_engine.BUSINESS_TYPES:
+        plan = starter_plan(StarterOptions(business_type, "en", as_of=dt.date(2025, 3, 10)))
+        formulas = [cell.formula for sheet in plan.sheets for cell in sheet.cells if cell.formula]
+        assert len(formulas) > 50
+        for formula in formulas:
+            assert "_xl" not in formula
+            assert shown_formula(stored_formula(formula[1:])) == formula[1:]
 
 
 def test_every_inserted_call_names_real_starter_columns() -> None:

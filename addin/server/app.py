@@ -37,7 +37,6 @@ import orjson
 import xlwings as xw
 import xlwings.server
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -351,11 +350,15 @@ class KpiApp:
         """The steps of "Start a KPI workbook here" (see ``taskpane.starter_steps``)."""
         query = request.query_params
         try:
-            steps = await run_in_threadpool(
-                starter_steps, query.get("type"), query.get("lang"), query.get("rows")
+            steps = await self.lane.run(
+                starter_steps, query.get("type"), query.get("lang"), query.get("rows"), body=b""
             )
         except ValueError as error:
             return JSONResponse({"detail": str(error)}, status_code=400)
+        except LaneUnavailableError:
+            return JSONResponse(
+                {"detail": "the server is busy restarting a process; try again"}, status_code=503
+            )
         return JSONResponse(steps)
 
     async def custom_functions_meta(self, request: Request) -> Response:

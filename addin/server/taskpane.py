@@ -70,12 +70,15 @@ class StarterRequestError(ValueError):
 
 
 def starter_steps(
-    business_type: str | None, language: str | None, rows: str | None
+    business_type: str | None, language: str | None, rows: str | None, body: object = None
 ) -> dict[str, Any]:
     """The steps that write the starter workbook of ``business_type`` in
     ``language``: the sheets, each chunk of data rows, then the rest; and
     the as-of date that every step must be called with, so that all of them
-    write the same sample."""
+    write the same sample.
+
+    It runs in the compute lane (``body`` is the lane's, unused), where the
+    ``start_workbook`` steps run too: the plan is built and kept there."""
     from addin.scripts import starter_options  # noqa: PLC0415
     from addin.starter.plan import starter_plan, step_labels  # noqa: PLC0415
 

@@ -71,6 +71,16 @@ def _sheets(book: Any, plan: StarterPlan) -> None:
             + ", ".join(repr(name) for name in taken)
             + "; open a new workbook, or rename or delete those sheets first"
         )
+    tables = {table.name.casefold() for sheet in book.sheets for table in sheet.tables}
+    clashing = [table.name for table in plan.tables if table.name.casefold() in tables]
+    names = {name.name.casefold() for name in book.names}
+    clashing += [name for name, _ in plan.names if name.casefold() in names]
+    if clashing:
+        raise StepError(
+            "start_workbook: this workbook already has a table or name called "
+            + ", ".join(repr(name) for name in clashing)
+            + "; open a new workbook, or remove or rename those first"
+        )
     for name in plan.sheet_names:
         book.sheets.add(name, after=book.sheets[-1])
     for sheet in plan.sheets:

@@ -337,9 +337,10 @@ def chunked(
     return chunks
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=2)
 def starter_plan(options: StarterOptions) -> StarterPlan:
-    """The plan of ``options`` (checked), kept for the steps that follow."""
+    """The plan of ``options`` (checked), kept for the steps that follow
+    (two plans at most: a large sample holds its rows in memory)."""
     return _plan(options)
 
 
