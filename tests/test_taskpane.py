@@ -29,6 +29,7 @@ from python_calamine import CalamineWorkbook
 
 import kpi_engine
 from addin.ooxml.formulas import shown_formula, stored_formula
+from addin.ooxml.widths import column_pixels
 from addin.recipes import tables_for
 from addin.recipes.calls import RECORD_COLUMNS, excel_call
 from addin.report.offline import make_report
@@ -232,6 +233,23 @@ def stub_conditional_formats(sheet: dict[str, Any]) -> list[tuple[str, str, str 
     return sorted(rules, key=repr)
 
 
+def every_cell(sheet: Any) -> Iterator[tuple[tuple[int, int], Any]]:
+    for row in sheet.iter_rows():
+        for cell in row:
+            yield (cell.row, cell.column), cell
+
+
+def styled(store: dict[str, dict[str, Any]], attribute: str) -> set[tuple[int, int]]:
+    """The cells (1-based) of the stub's ranges that got ``attribute``."""
+    cells = set()
+    for key, given in store.items():
+        if not given.get(attribute):
+            continue
+        row, column, rows, columns = (int(part) for part in key.split(","))
+        cells |= {(row + r + 1, column + c + 1) for r in range(rows) for c in range(columns)}
+    return cells
+
+
 def local(reference: str) -> str:
     return reference.rsplit("!", 1)[1].replace("$", "")
 
@@ -285,6 +303,22 @@ def assert_same_workbook(dump: dict[str, Any], path: Path, skip: tuple[str, ...]
             str(area) for area in sheet.merged_cells.ranges
         )
         assert written["freeze"] == sheet.freeze_panes
+        assert styled(written["fonts"], "bold") == {
+            key for key, cell in every_cell(sheet) if cell.font.b
+        }, sheet.title
+        assert styled(written["fills"], "color") == {
+            key for key, cell in every_cell(sheet) if cell.fill.fill_type == "solid"
+        }, sheet.title
+        assert styled(written["formats"], "wrapText") == {
+            key for key, cell in every_cell(sheet) if cell.alignment.wrap_text
+        }, sheet.title
+        widths = {
+            index - 1: round(column_pixels(dimension.width) * 0.75, 2)
+            for dimension in sheet.column_dimensions.values()
+            if dimension.width
+            for index in range(dimension.min, dimension.max + 1)
+        }
+        assert {int(k): v for k, v in written["widths"].items()} == widths, sheet.title
         hidden = [
             index
             for letter, dimension in sheet.column_dimensions.items()

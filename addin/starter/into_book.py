@@ -107,13 +107,14 @@ def _finish(book: Any, plan: StarterPlan) -> None:
     for table in plan.tables:
         target = _sheet(book, table.sheet)
         target.tables.add(source=target[table.ref], name=table.name, table_style_name=table.style)
+    # The names before the formulas that use them (PERIOD_START, TARGET_NPS...).
+    for name, refers_to in plan.names:
+        book.names.add(name, "=" + refers_to)
     for sheet in plan.sheets:
         if sheet.name not in plan.data:
             target = _sheet(book, sheet.name)
             _cells(target, sheet.cells)
             _layout(target, sheet)
-    for name, refers_to in plan.names:
-        book.names.add(name, "=" + refers_to)
     for validation in plan.validations:
         _validation(_sheet(book, validation.sheet)[validation.ref].data_validation, validation)
     for rule in plan.conditional_formats:
@@ -152,47 +153,88 @@ def _validation(rule: Any, validation: Any) -> None:
     setter[validation.type](operator, *arguments)
 
 
-def _runs(cells: Iterable[Cell]) -> list[list[Cell]]:
-    """Cells with a value, in runs of neighbours on one row."""
-    runs: list[list[Cell]] = []
-    for cell in sorted(cells, key=lambda c: (c.row, c.column)):
-        if cell.value is None:
-            continue
-        last = runs[-1][-1] if runs else None
-        if last is not None and last.row == cell.row and last.column + 1 == cell.column:
-            runs[-1].append(cell)
-        else:
-            runs.append([cell])
-    return runs
+def _rectangles(points: Iterable[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
+    """(first row, first column, last row, last column) of rectangles that
+    cover ``points`` exactly: runs along each row, stacked where the rows
+    below repeat them. One action per rectangle, not per cell, keeps a
+    step's round trips to Excel few."""
+    runs: dict[tuple[int, int], list[int]] = {}  # (first, last column) -> rows
+    ordered = sorted(points)
+    index = 0
+    while index < len(ordered):
+        row, first = ordered[index]
+        last = first
+        while index + 1 < len(ordered) and ordered[index + 1] == (row, last + 1):
+            index += 1
+            last += 1
+        runs.setdefault((first, last), []).append(row)
+        index += 1
+    rectangles = []
+    for (first, last), rows in runs.items():
+        top = previous = rows[0]
+        for row in rows[1:]:
+            if row != previous + 1:
+                rectangles.append((top, first, previous, last))
+                top = row
+            previous = row
+        rectangles.append((top, first, previous, last))
+    return sorted(rectangles)
+
+
+def _styled(target: Any, cells: Iterable[Cell], look: Any, apply: Any) -> None:
+    """``apply(range, value)`` over the rectangles of cells that share ``look(cell)``."""
+    groups: dict[Any, list[tuple[int, int]]] = {}
+    for cell in cells:
+        value = look(cell)
+        if value:
+            groups.setdefault(value, []).append((cell.row, cell.column))
+    for value, points in groups.items():
+        for top, left, bottom, right in _rectangles(points):
+            apply(target.range((top, left), (bottom, right)), value)
 
 
 def _cells(target: Any, cells: tuple[Cell, ...]) -> None:
-    for run in _runs(cells):
-        target.range((run[0].row, run[0].column)).value = [[_text(c.value) for c in run]]
-    for cell in cells:
-        spot = target.range((cell.row, cell.column))
-        if cell.formula is not None:
-            spot.formula = cell.formula
-        if cell.number_format != "General":
-            spot.number_format = cell.number_format
-        if cell.bold:
-            spot.font.bold = True
-        if cell.italic:
-            spot.font.italic = True
-        if cell.font_color:
-            spot.font.color = cell.font_color
-        if cell.fill:
-            spot.color = cell.fill
-        if cell.wrap:
-            spot.wrap_text = True
+    filled = [cell for cell in cells if cell.value is not None or cell.formula is not None]
+    if filled:
+        # Values and formulas in one block (Office.js' formulas take both).
+        rows = max(cell.row for cell in filled)
+        columns = max(cell.column for cell in filled)
+        block: list[list[Any]] = [[""] * columns for _ in range(rows)]
+        for cell in filled:
+            block[cell.row - 1][cell.column - 1] = (
+                cell.formula if cell.formula is not None else _text(cell.value)
+            )
+        target.range((1, 1), (rows, columns)).formula = block
+    _styled(
+        target,
+        cells,
+        lambda c: c.number_format if c.number_format != "General" else None,
+        lambda r, v: setattr(r, "number_format", v),
+    )
+    _styled(target, cells, lambda c: c.bold, lambda r, v: setattr(r.font, "bold", True))
+    _styled(target, cells, lambda c: c.italic, lambda r, v: setattr(r.font, "italic", True))
+    _styled(target, cells, lambda c: c.font_color, lambda r, v: setattr(r.font, "color", v))
+    _styled(target, cells, lambda c: c.fill, lambda r, v: setattr(r, "color", v))
+    _styled(target, cells, lambda c: c.wrap, lambda r, v: setattr(r, "wrap_text", True))
+
+
+def _spans(columns: Iterable[tuple[int, Any]]) -> list[tuple[int, int, Any]]:
+    """(first, last column, value) of runs of neighbouring columns alike."""
+    spans: list[tuple[int, int, Any]] = []
+    for column, value in sorted(columns):
+        if spans and spans[-1][1] == column - 1 and spans[-1][2] == value:
+            spans[-1] = (spans[-1][0], column, value)
+        else:
+            spans.append((column, column, value))
+    return spans
 
 
 def _layout(target: Any, sheet: Any) -> None:
-    for column, width in sheet.column_widths:
+    for first, last, width in _spans(sheet.column_widths):
         # Office.js takes a column's width in points; openpyxl's is in characters.
-        target.range((1, column)).column_width = round(column_pixels(width) * 0.75, 2)
-    for column in sheet.hidden_columns:
-        target.range((1, column)).columns.hidden = True
+        target.range((1, first), (1, last)).column_width = round(column_pixels(width) * 0.75, 2)
+    for first, last, _ in _spans((column, True) for column in sheet.hidden_columns):
+        target.range((1, first), (1, last)).columns.hidden = True
     for area in sheet.merged:
         target[area].merge()
     if sheet.freeze:
