@@ -100,6 +100,7 @@
       this.fonts = {};
       this.fills = {};
       this.formats = {};
+      this.pageLayout = {};
       this.rowHeights = {};
     }
     get position() {
@@ -188,6 +189,8 @@
       fonts: sheet.fonts,
       fills: sheet.fills,
       formats: sheet.formats,
+      rowHeights: sheet.rowHeights,
+      pageLayout: sheet.pageLayout,
     })),
   });
   /** Rows ``first`` to ``last`` (1-based) of a sheet's values, as JSON. */
@@ -421,6 +424,17 @@
     );
   }
 
+  function axis(chart, kind) {
+    chart.axes = chart.axes || {};
+    return strict(
+      loadable({
+        visible: true,
+        set numberFormat(value) { chart.axes[kind] = { ...chart.axes[kind], numberFormat: value }; },
+      }),
+      "ChartAxis",
+    );
+  }
+
   function chartObject(context, sheet, chart) {
     const series = strict(
       loadable({
@@ -451,6 +465,16 @@
           "ChartTitle",
         ),
         series: collection("ChartSeriesCollection", () => [series]),
+        legend: strict({ set visible(value) { chart.legend = value; } }, "ChartLegend"),
+        axes: strict(
+          {
+            categoryAxis: axis(chart, "category"),
+            valueAxis: axis(chart, "value"),
+          },
+          "ChartAxes",
+        ),
+        set plotVisibleOnly(value) { chart.plotVisibleOnly = value; },
+        set displayBlanksAs(value) { chart.displayBlanksAs = value; },
         setPosition(start) {
           chart.anchor = typeof start === "string" ? start : start.address.split("!")[1];
         },
@@ -498,7 +522,15 @@
       get pivotTables() { return collection("PivotTableCollection", () => []); },
       get shapes() { return collection("ShapeCollection", () => []); },
       get names() { return collection("NamedItemCollection(sheet)", () => []); },
-      pageLayout: strict({ getPrintAreaOrNullObject() { return nullObject("RangeAreas"); } }, "PageLayout"),
+      pageLayout: strict(
+        {
+          getPrintAreaOrNullObject() { return nullObject("RangeAreas"); },
+          set orientation(value) { sheet.pageLayout.orientation = value; },
+          set zoom(value) { sheet.pageLayout.zoom = value; },
+          setPrintTitleRows(rows) { sheet.pageLayout.printTitleRows = rows; },
+        },
+        "PageLayout",
+      ),
       freezePanes: strict({ freezeAt(target) { sheet.freezeAt = target.address.split("!")[1]; } }, "FreezePanes"),
     });
     return strict(object, `Worksheet(${sheet.name})`);

@@ -28,6 +28,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 from python_calamine import CalamineWorkbook
 
 import kpi_engine
+from addin import functions
 from addin.ooxml.formulas import shown_formula, stored_formula
 from addin.ooxml.widths import column_pixels
 from addin.recipes import tables_for
@@ -299,6 +300,46 @@ def assert_same_workbook(dump: dict[str, Any], path: Path, skip: tuple[str, ...]
             (chart["source"], chart["categories"], chart["anchor"]) for chart in written["charts"]
         ]
         assert got_charts == charts, sheet.title
+        blanks = {"gap": "NotPlotted", "zero": "Zero", "span": "Interplotted"}
+        for chart, made in zip(sheet._charts, written["charts"], strict=True):
+            assert made["title"] == "".join(
+                run.t for paragraph in chart.title.tx.rich.p for run in paragraph.r
+            )
+            assert made.get("legend", True) is (chart.legend is not None)
+            assert made["axes"]["category"]["numberFormat"] == chart.x_axis.numFmt.formatCode
+            assert made["axes"]["value"]["numberFormat"] == chart.y_axis.numFmt.formatCode
+            # Written by the task pane's own Office.js (no Book API action).
+            assert made["plotVisibleOnly"] is bool(chart.visible_cells_only)
+            assert made["displayBlanksAs"] == blanks[chart.display_blanks]
+        layout = written["pageLayout"]
+        assert layout["orientation"] == sheet.page_setup.orientation.capitalize()
+        assert layout["zoom"] == {
+            "horizontalFitToPages": sheet.page_setup.fitToWidth,
+            "verticalFitToPages": sheet.page_setup.fitToHeight,
+        }
+        assert layout.get("printTitleRows") == sheet.print_title_rows
+        heights = {
+            row - 1: dimension.height
+            for row, dimension in sheet.row_dimensions.items()
+            if dimension.height
+        }
+        assert {int(k): v for k, v in written["rowHeights"].items()} == heights, sheet.title
+        for attribute, name in (
+            ("horizontalAlignment", "horizontal"),
+            ("verticalAlignment", "vertical"),
+        ):
+            got = {
+                cell: value
+                for key, given in written["formats"].items()
+                if given.get(attribute)
+                for cell in styled({key: given}, attribute)
+                for value in [given[attribute].lower()]
+            }
+            assert got == {
+                key: getattr(cell.alignment, name)
+                for key, cell in every_cell(sheet)
+                if getattr(cell.alignment, name)
+            }, (sheet.title, attribute)
         assert sorted(m["address"] for m in written["merged"]) == sorted(
             str(area) for area in sheet.merged_cells.ranges
         )
@@ -607,3 +648,18 @@ def test_every_inserted_call_names_real_starter_columns() -> None:
         assert call.startswith(f"=KPI_DEV.{kpi.id.upper()}(")
         for reference in re.findall(r"\w+\[\w+\]", call):
             assert reference in columns, (kpi.id, reference)
+
+
+def test_the_example_names_a_real_column_and_the_namespace(server: Server) -> None:
+    namespace = namespace_of(server)
+    _, _, manifest = server.request("GET", "/manifest.xml")
+    count = len(functions.EXCEL_FUNCTIONS) - 1
+    assert (
+        f"Business KPIs as Excel functions: ={namespace}.NPS(Survey[recommend_score]) "
+        f"and {count} more."
+    ) in manifest.decode()
+    assert KPI
+    shown = subprocess.run([KPI, "serve", "--help"], capture_output=True, text=True, check=True)
+    assert "=KPI.NPS(Survey[recommend_score])" in " ".join(shown.stdout.split())
+    for text in (shown.stdout, (ROOT / "README.md").read_text(encoding="utf-8"), manifest.decode()):
+        assert "Survey[Score]" not in text

@@ -80,7 +80,7 @@ def starter_steps(
     It runs in the compute lane (``body`` is the lane's, unused), where the
     ``start_workbook`` steps run too: the plan is built and kept there."""
     from addin.scripts import starter_options  # noqa: PLC0415
-    from addin.starter.plan import starter_plan, step_labels  # noqa: PLC0415
+    from addin.starter.plan import office_js_parts, starter_plan, step_labels  # noqa: PLC0415
 
     count: int | None = None
     if rows not in (None, ""):
@@ -100,4 +100,5 @@ def starter_steps(
         "rows": count,
         "sheets": plan.sheet_names,
         "steps": step_labels(plan),
+        "office_js": office_js_parts(plan),
     }

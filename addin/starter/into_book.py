@@ -137,6 +137,12 @@ def _finish(book: Any, plan: StarterPlan) -> None:
         )
         made.set_x_axis_values(target[chart.categories])
         made.title = chart.title
+        if not chart.legend:
+            made.legend.visible = False
+        if chart.category_format:
+            made.category_axis.number_format = chart.category_format
+        if chart.value_format:
+            made.value_axis.number_format = chart.value_format
     book.sheets[plan.sheet_names[0]].activate()
 
 
@@ -216,6 +222,10 @@ def _cells(target: Any, cells: tuple[Cell, ...]) -> None:
     _styled(target, cells, lambda c: c.font_color, lambda r, v: setattr(r.font, "color", v))
     _styled(target, cells, lambda c: c.fill, lambda r, v: setattr(r, "color", v))
     _styled(target, cells, lambda c: c.wrap, lambda r, v: setattr(r, "wrap_text", True))
+    _styled(
+        target, cells, lambda c: c.horizontal, lambda r, v: setattr(r, "horizontal_alignment", v)
+    )
+    _styled(target, cells, lambda c: c.vertical, lambda r, v: setattr(r, "vertical_alignment", v))
 
 
 def _spans(columns: Iterable[tuple[int, Any]]) -> list[tuple[int, int, Any]]:
@@ -235,6 +245,8 @@ def _layout(target: Any, sheet: Any) -> None:
         target.range((1, first), (1, last)).column_width = round(column_pixels(width) * 0.75, 2)
     for first, last, _ in _spans((column, True) for column in sheet.hidden_columns):
         target.range((1, first), (1, last)).columns.hidden = True
+    for row, height in sheet.row_heights:
+        target.range((row, 1)).row_height = height
     for area in sheet.merged:
         target[area].merge()
     if sheet.freeze:

@@ -64,6 +64,8 @@ class Cell:
     font_color: str | None = None
     fill: str | None = None
     wrap: bool = False
+    horizontal: str | None = None  # openpyxl's: center, left...
+    vertical: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,13 @@ class Chart:
     anchor: str
     width: float  # points
     height: float
+    legend: bool
+    category_format: str | None
+    value_format: str | None
+    #: What the Book API has no action for (Office.js, in the task pane):
+    #: plot the data although its columns are hidden, and leave a gap at #N/A.
+    plot_visible_only: bool
+    display_blanks: str  # openpyxl's: gap, zero, span
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,12 @@ class Sheet:
     hidden_columns: tuple[int, ...]
     merged: tuple[str, ...]
     freeze: str | None
+    row_heights: tuple[tuple[int, float], ...]
+    #: The page setup (Office.js, in the task pane: the Book API has no action).
+    orientation: str | None
+    fit_width: int | None
+    fit_height: int | None
+    print_title_rows: str | None
 
 
 @dataclass(frozen=True)
@@ -173,7 +188,15 @@ def _cells(worksheet: Any) -> tuple[Cell, ...]:
                 value = None
             font = cell.font
             fill = cell.fill
-            styled = bool(font.b or font.i or fill.fill_type == "solid" or cell.alignment.wrap_text)
+            aligned = cell.alignment
+            styled = bool(
+                font.b
+                or font.i
+                or fill.fill_type == "solid"
+                or aligned.wrap_text
+                or aligned.horizontal
+                or aligned.vertical
+            )
             if value is None and formula is None and not styled:
                 continue
             cells.append(
@@ -187,7 +210,9 @@ def _cells(worksheet: Any) -> tuple[Cell, ...]:
                     bool(font.i),
                     _colour(font.color) if font.color is not None else None,
                     _colour(fill.fgColor) if fill.fill_type == "solid" else None,
-                    bool(cell.alignment.wrap_text),
+                    bool(aligned.wrap_text),
+                    aligned.horizontal,
+                    aligned.vertical,
                 )
             )
     return tuple(cells)
@@ -206,6 +231,11 @@ def _chart(sheet: str, chart: Any) -> Chart:
         anchor,
         chart.anchor.ext.width * _POINTS_PER_EMU,
         chart.anchor.ext.height * _POINTS_PER_EMU,
+        chart.legend is not None,
+        chart.x_axis.numFmt.formatCode if chart.x_axis.numFmt else None,
+        chart.y_axis.numFmt.formatCode if chart.y_axis.numFmt else None,
+        bool(chart.visible_cells_only),
+        chart.display_blanks or "gap",
     )
 
 
@@ -240,6 +270,11 @@ def _conditional_formats(name: str, worksheet: Any) -> list[ConditionalFormat]:
                 )
             )
     return found
+
+
+def _fits(worksheet: Any) -> bool:
+    properties = worksheet.sheet_properties.pageSetUpPr
+    return bool(properties is not None and properties.fitToPage)
 
 
 def _plan(options: StarterOptions) -> StarterPlan:
@@ -278,6 +313,15 @@ def _plan(options: StarterOptions) -> StarterPlan:
                 hidden,
                 tuple(str(area) for area in worksheet.merged_cells.ranges),
                 worksheet.freeze_panes,
+                tuple(
+                    (row, dimension.height)
+                    for row, dimension in sorted(worksheet.row_dimensions.items())
+                    if dimension.height
+                ),
+                worksheet.page_setup.orientation,
+                worksheet.page_setup.fitToWidth if _fits(worksheet) else None,
+                worksheet.page_setup.fitToHeight if _fits(worksheet) else None,
+                worksheet.print_title_rows,
             )
         )
         for rule in worksheet.data_validations.dataValidation:
@@ -342,6 +386,42 @@ def starter_plan(options: StarterOptions) -> StarterPlan:
     """The plan of ``options`` (checked), kept for the steps that follow
     (two plans at most: a large sample holds its rows in memory)."""
     return _plan(options)
+
+
+#: Office.js' names for openpyxl's.
+_ORIENTATIONS = {"landscape": "Landscape", "portrait": "Portrait"}
+_BLANKS = {"gap": "NotPlotted", "zero": "Zero", "span": "Interplotted"}
+
+
+def office_js_parts(plan: StarterPlan) -> dict[str, Any]:
+    """What the task pane writes with Office.js itself, after the last step,
+    because xlwings' Book API has no action for it: each sheet's page setup,
+    and how each chart plots hidden cells and #N/A."""
+    charts: dict[str, int] = {}
+    described = []
+    for chart in plan.charts:
+        index = charts[chart.sheet] = charts.get(chart.sheet, -1) + 1
+        described.append(
+            {
+                "sheet": chart.sheet,
+                "index": index,
+                "plot_visible_only": chart.plot_visible_only,
+                "display_blanks": _BLANKS[chart.display_blanks],
+            }
+        )
+    return {
+        "sheets": [
+            {
+                "name": sheet.name,
+                "orientation": _ORIENTATIONS.get(sheet.orientation or ""),
+                "fit_width": sheet.fit_width,
+                "fit_height": sheet.fit_height,
+                "print_title_rows": sheet.print_title_rows,
+            }
+            for sheet in plan.sheets
+        ],
+        "charts": described,
+    }
 
 
 def step_labels(plan: StarterPlan) -> list[dict[str, Any]]:

@@ -159,6 +159,28 @@ async function runStep(args, headers) {
   });
 }
 
+/** What xlwings' Book API has no action for, written with Office.js from the
+ * server's description: each sheet's page setup, and how each chart plots
+ * its hidden columns and #N/A (the starter's charts read hidden columns). */
+async function writeOfficeJsParts(parts) {
+  await Excel.run(async (context) => {
+    for (const sheet of parts.sheets) {
+      const layout = context.workbook.worksheets.getItem(sheet.name).pageLayout;
+      if (sheet.orientation) layout.orientation = sheet.orientation;
+      if (sheet.fit_width !== null) {
+        layout.zoom = { horizontalFitToPages: sheet.fit_width, verticalFitToPages: sheet.fit_height };
+      }
+      if (sheet.print_title_rows) layout.setPrintTitleRows(sheet.print_title_rows);
+    }
+    for (const chart of parts.charts) {
+      const found = context.workbook.worksheets.getItem(chart.sheet).charts.getItemAt(chart.index);
+      found.plotVisibleOnly = chart.plot_visible_only;
+      found.displayBlanksAs = chart.display_blanks;
+    }
+    await context.sync();
+  });
+}
+
 async function startWorkbook(event) {
   event.preventDefault();
   const button = document.getElementById("start-button");
@@ -180,6 +202,7 @@ async function startWorkbook(event) {
         bar.style.width = `${Math.round((100 * index) / plan.steps.length)}%`;
         await runStep([plan.business_type, plan.language, plan.as_of, plan.rows, index], headers);
       }
+      await writeOfficeJsParts(plan.office_js);
       bar.style.width = "100%";
       show("start-done", say("started", { count: plan.sheets.length, ...page.sheets[language] }));
     } finally {
