@@ -285,88 +285,113 @@ def assert_same_workbook(dump: dict[str, Any], path: Path, skip: tuple[str, ...]
         got_rules = sorted(((v["address"], v["rule"]) for v in written["validations"]), key=repr)
         assert got_rules == file_validations(sheet), sheet.title
         assert stub_conditional_formats(written) == file_conditional_formats(sheet), sheet.title
-        # A chart's data: its title cell down to the last value, and the months.
-        charts = [
-            (
-                local(chart.series[0].tx.strRef.f)
-                + ":"
-                + local(chart.series[0].val.numRef.f).split(":")[1],
-                local(chart.series[0].cat.numRef.f),
-                f"{chr(65 + chart.anchor._from.col)}{chart.anchor._from.row + 1}",
-            )
-            for chart in sheet._charts
-        ]
-        got_charts = [
-            (chart["source"], chart["categories"], chart["anchor"]) for chart in written["charts"]
-        ]
-        assert got_charts == charts, sheet.title
-        blanks = {"gap": "NotPlotted", "zero": "Zero", "span": "Interplotted"}
-        for chart, made in zip(sheet._charts, written["charts"], strict=True):
-            assert made["title"] == "".join(
-                run.t for paragraph in chart.title.tx.rich.p for run in paragraph.r
-            )
-            assert made.get("legend", True) is (chart.legend is not None)
-            assert made["axes"]["category"]["numberFormat"] == chart.x_axis.numFmt.formatCode
-            assert made["axes"]["value"]["numberFormat"] == chart.y_axis.numFmt.formatCode
-            # Written by the task pane's own Office.js (no Book API action).
-            assert made["plotVisibleOnly"] is bool(chart.visible_cells_only)
-            assert made["displayBlanksAs"] == blanks[chart.display_blanks]
-        layout = written["pageLayout"]
-        assert layout["orientation"] == sheet.page_setup.orientation.capitalize()
-        assert layout["zoom"] == {
-            "horizontalFitToPages": sheet.page_setup.fitToWidth,
-            "verticalFitToPages": sheet.page_setup.fitToHeight,
-        }
-        assert layout.get("printTitleRows") == sheet.print_title_rows
-        heights = {
-            row - 1: dimension.height
-            for row, dimension in sheet.row_dimensions.items()
-            if dimension.height
-        }
-        assert {int(k): v for k, v in written["rowHeights"].items()} == heights, sheet.title
-        for attribute, name in (
-            ("horizontalAlignment", "horizontal"),
-            ("verticalAlignment", "vertical"),
-        ):
-            got = {
-                cell: value
-                for key, given in written["formats"].items()
-                if given.get(attribute)
-                for cell in styled({key: given}, attribute)
-                for value in [given[attribute].lower()]
-            }
-            assert got == {
-                key: getattr(cell.alignment, name)
-                for key, cell in every_cell(sheet)
-                if getattr(cell.alignment, name)
-            }, (sheet.title, attribute)
-        assert sorted(m["address"] for m in written["merged"]) == sorted(
-            str(area) for area in sheet.merged_cells.ranges
+        assert_same_charts(written, sheet)
+        assert_same_layout(written, sheet)
+        assert_same_looks(written, sheet)
+
+
+def assert_same_charts(written: dict[str, Any], sheet: Any) -> None:
+    """The charts: data, months, place, title, legend, axis formats, and
+    how they plot hidden columns and #N/A."""
+    # A chart's data: its title cell down to the last value, and the months.
+    charts = [
+        (
+            local(chart.series[0].tx.strRef.f)
+            + ":"
+            + local(chart.series[0].val.numRef.f).split(":")[1],
+            local(chart.series[0].cat.numRef.f),
+            f"{chr(65 + chart.anchor._from.col)}{chart.anchor._from.row + 1}",
         )
-        assert written["freeze"] == sheet.freeze_panes
-        assert styled(written["fonts"], "bold") == {
-            key for key, cell in every_cell(sheet) if cell.font.b
-        }, sheet.title
-        assert styled(written["fills"], "color") == {
-            key for key, cell in every_cell(sheet) if cell.fill.fill_type == "solid"
-        }, sheet.title
-        assert styled(written["formats"], "wrapText") == {
-            key for key, cell in every_cell(sheet) if cell.alignment.wrap_text
-        }, sheet.title
-        widths = {
-            index - 1: round(column_pixels(dimension.width) * 0.75, 2)
-            for dimension in sheet.column_dimensions.values()
-            if dimension.width
-            for index in range(dimension.min, dimension.max + 1)
+        for chart in sheet._charts
+    ]
+    got_charts = [
+        (chart["source"], chart["categories"], chart["anchor"]) for chart in written["charts"]
+    ]
+    assert got_charts == charts, sheet.title
+    blanks = {"gap": "NotPlotted", "zero": "Zero", "span": "Interplotted"}
+    for chart, made in zip(sheet._charts, written["charts"], strict=True):
+        assert made["title"] == "".join(
+            run.t for paragraph in chart.title.tx.rich.p for run in paragraph.r
+        )
+        assert made.get("legend", True) is (chart.legend is not None)
+        assert made["axes"]["category"]["numberFormat"] == chart.x_axis.numFmt.formatCode
+        assert made["axes"]["value"]["numberFormat"] == chart.y_axis.numFmt.formatCode
+        # Written by the task pane's own Office.js (no Book API action).
+        assert made["plotVisibleOnly"] is bool(chart.visible_cells_only)
+        assert made["displayBlanksAs"] == blanks[chart.display_blanks]
+
+
+def assert_same_layout(written: dict[str, Any], sheet: Any) -> None:
+    """The page setup, the row heights and the cells' alignment."""
+    layout = written["pageLayout"]
+    assert layout["orientation"] == sheet.page_setup.orientation.capitalize()
+    assert layout["zoom"] == {
+        "horizontalFitToPages": sheet.page_setup.fitToWidth,
+        "verticalFitToPages": sheet.page_setup.fitToHeight,
+    }
+    assert layout.get("printTitleRows") == sheet.print_title_rows
+    heights = {
+        row - 1: dimension.height
+        for row, dimension in sheet.row_dimensions.items()
+        if dimension.height
+    }
+    assert {int(k): v for k, v in written["rowHeights"].items()} == heights, sheet.title
+    for attribute, name in (
+        ("horizontalAlignment", "horizontal"),
+        ("verticalAlignment", "vertical"),
+    ):
+        got = {
+            cell: value
+            for key, given in written["formats"].items()
+            if given.get(attribute)
+            for cell in styled({key: given}, attribute)
+            for value in [given[attribute].lower()]
         }
-        assert {int(k): v for k, v in written["widths"].items()} == widths, sheet.title
-        hidden = [
-            index
-            for letter, dimension in sheet.column_dimensions.items()
-            if dimension.hidden
-            for index in range(dimension.min - 1, dimension.max)
-        ]
-        assert sorted(written["hidden"]) == sorted(hidden), sheet.title
+        assert got == {
+            key: getattr(cell.alignment, name)
+            for key, cell in every_cell(sheet)
+            if getattr(cell.alignment, name)
+        }, (sheet.title, attribute)
+
+
+def assert_same_looks(written: dict[str, Any], sheet: Any) -> None:
+    """Merged cells, frozen panes, fonts, fills, wrapping, widths, hidden columns."""
+    assert sorted(m["address"] for m in written["merged"]) == sorted(
+        str(area) for area in sheet.merged_cells.ranges
+    )
+    assert written["freeze"] == sheet.freeze_panes
+    assert styled(written["fonts"], "bold") == {
+        key for key, cell in every_cell(sheet) if cell.font.b
+    }, sheet.title
+    sizes = {
+        cell: given["size"]
+        for key, given in written["fonts"].items()
+        if given.get("size")
+        for cell in styled({key: given}, "size")
+    }
+    assert sizes == {
+        key: cell.font.sz for key, cell in every_cell(sheet) if cell.font.sz not in (None, 11)
+    }, sheet.title
+    assert styled(written["fills"], "color") == {
+        key for key, cell in every_cell(sheet) if cell.fill.fill_type == "solid"
+    }, sheet.title
+    assert styled(written["formats"], "wrapText") == {
+        key for key, cell in every_cell(sheet) if cell.alignment.wrap_text
+    }, sheet.title
+    widths = {
+        index - 1: round(column_pixels(dimension.width) * 0.75, 2)
+        for dimension in sheet.column_dimensions.values()
+        if dimension.width
+        for index in range(dimension.min, dimension.max + 1)
+    }
+    assert {int(k): v for k, v in written["widths"].items()} == widths, sheet.title
+    hidden = [
+        index
+        for letter, dimension in sheet.column_dimensions.items()
+        if dimension.hidden
+        for index in range(dimension.min - 1, dimension.max)
+    ]
+    assert sorted(written["hidden"]) == sorted(hidden), sheet.title
 
 
 # --- a. start a KPI workbook here ------------------------------------------------------

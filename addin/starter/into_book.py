@@ -220,6 +220,7 @@ def _cells(target: Any, cells: tuple[Cell, ...]) -> None:
     _styled(target, cells, lambda c: c.bold, lambda r, v: setattr(r.font, "bold", True))
     _styled(target, cells, lambda c: c.italic, lambda r, v: setattr(r.font, "italic", True))
     _styled(target, cells, lambda c: c.font_color, lambda r, v: setattr(r.font, "color", v))
+    _styled(target, cells, lambda c: c.size, lambda r, v: setattr(r.font, "size", v))
     _styled(target, cells, lambda c: c.fill, lambda r, v: setattr(r, "color", v))
     _styled(target, cells, lambda c: c.wrap, lambda r, v: setattr(r, "wrap_text", True))
     _styled(

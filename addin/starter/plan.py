@@ -66,6 +66,7 @@ class Cell:
     wrap: bool = False
     horizontal: str | None = None  # openpyxl's: center, left...
     vertical: str | None = None
+    size: float | None = None  # the font's, where it is not the workbook's 11
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,10 @@ def _colour(color: Any) -> str | None:
     return "#" + rgb[2:]
 
 
+def _size(font: Any) -> float | None:
+    return None if font.sz in (None, 11) else float(font.sz)
+
+
 def _cells(worksheet: Any) -> tuple[Cell, ...]:
     cells = []
     for row in worksheet.iter_rows():
@@ -196,6 +201,7 @@ def _cells(worksheet: Any) -> tuple[Cell, ...]:
                 or aligned.wrap_text
                 or aligned.horizontal
                 or aligned.vertical
+                or _size(font) is not None
             )
             if value is None and formula is None and not styled:
                 continue
@@ -213,6 +219,7 @@ def _cells(worksheet: Any) -> tuple[Cell, ...]:
                     bool(aligned.wrap_text),
                     aligned.horizontal,
                     aligned.vertical,
+                    _size(font),
                 )
             )
     return tuple(cells)
