@@ -305,11 +305,19 @@
     for (const name of ["wrapText", "horizontalAlignment", "verticalAlignment", "indentLevel"]) {
       Object.defineProperty(format, name, setter(sheet.formats, name));
     }
+    const validated = () => {
+      const local = address().split("!")[1];
+      const found = sheet.validations.find((entry) => entry.address === local);
+      if (!found) throw new Error(`office.js stub: ${local} has no data validation rule yet`);
+      return found;
+    };
     const validation = loadable({
       type: "None",
       set rule(rule) {
         sheet.validations.push({ address: address().split("!")[1], rule });
       },
+      set ignoreBlanks(value) { validated().ignoreBlanks = value; },
+      set errorAlert(value) { validated().errorAlert = value; },
     });
     const object = loadable({
       isNullObject: false,

@@ -284,6 +284,19 @@ def assert_same_workbook(dump: dict[str, Any], path: Path, skip: tuple[str, ...]
         ]
         got_rules = sorted(((v["address"], v["rule"]) for v in written["validations"]), key=repr)
         assert got_rules == file_validations(sheet), sheet.title
+        # Set by the task pane's own Office.js (the Book API sets the rule only).
+        alerts = sorted(
+            (v["address"], v["ignoreBlanks"], v["errorAlert"]) for v in written["validations"]
+        )
+        assert alerts == sorted(
+            (
+                area,
+                bool(rule.allow_blank),
+                {"showAlert": bool(rule.showErrorMessage), "style": "Stop"},
+            )
+            for rule in sheet.data_validations.dataValidation
+            for area in str(rule.sqref).split()
+        ), sheet.title
         assert stub_conditional_formats(written) == file_conditional_formats(sheet), sheet.title
         assert_same_charts(written, sheet)
         assert_same_layout(written, sheet)

@@ -86,6 +86,9 @@ class Validation:
     operator: str | None
     formula1: str | None
     formula2: str | None
+    #: Office.js, in the task pane (the Book API sets the rule only).
+    allow_blank: bool
+    show_error: bool
 
 
 @dataclass(frozen=True)
@@ -334,7 +337,16 @@ def _plan(options: StarterOptions) -> StarterPlan:
         for rule in worksheet.data_validations.dataValidation:
             for area in str(rule.sqref).split():
                 validations.append(
-                    Validation(name, area, rule.type, rule.operator, rule.formula1, rule.formula2)
+                    Validation(
+                        name,
+                        area,
+                        rule.type,
+                        rule.operator,
+                        rule.formula1,
+                        rule.formula2,
+                        bool(rule.allow_blank),
+                        bool(rule.showErrorMessage),
+                    )
                 )
         conditional_formats += _conditional_formats(name, worksheet)
         for table in worksheet.tables.values():
@@ -403,7 +415,8 @@ _BLANKS = {"gap": "NotPlotted", "zero": "Zero", "span": "Interplotted"}
 def office_js_parts(plan: StarterPlan) -> dict[str, Any]:
     """What the task pane writes with Office.js itself, after the last step,
     because xlwings' Book API has no action for it: each sheet's page setup,
-    and how each chart plots hidden cells and #N/A."""
+    how each chart plots hidden cells and #N/A, and whether each data rule
+    lets a blank through and stops a wrong entry."""
     charts: dict[str, int] = {}
     described = []
     for chart in plan.charts:
@@ -428,6 +441,15 @@ def office_js_parts(plan: StarterPlan) -> dict[str, Any]:
             for sheet in plan.sheets
         ],
         "charts": described,
+        "validations": [
+            {
+                "sheet": rule.sheet,
+                "address": rule.ref,
+                "ignore_blanks": rule.allow_blank,
+                "show_alert": rule.show_error,
+            }
+            for rule in plan.validations
+        ],
     }
 
 

@@ -160,8 +160,9 @@ async function runStep(args, headers) {
 }
 
 /** What xlwings' Book API has no action for, written with Office.js from the
- * server's description: each sheet's page setup, and how each chart plots
- * its hidden columns and #N/A (the starter's charts read hidden columns). */
+ * server's description: each sheet's page setup, how each chart plots its
+ * hidden columns and #N/A (the starter's charts read hidden columns), and
+ * whether each data rule lets blanks through and stops a wrong entry. */
 async function writeOfficeJsParts(parts) {
   await Excel.run(async (context) => {
     for (const sheet of parts.sheets) {
@@ -176,6 +177,13 @@ async function writeOfficeJsParts(parts) {
       const found = context.workbook.worksheets.getItem(chart.sheet).charts.getItemAt(chart.index);
       found.plotVisibleOnly = chart.plot_visible_only;
       found.displayBlanksAs = chart.display_blanks;
+    }
+    for (const rule of parts.validations) {
+      const validation = context.workbook.worksheets
+        .getItem(rule.sheet)
+        .getRange(rule.address).dataValidation;
+      validation.ignoreBlanks = rule.ignore_blanks;
+      validation.errorAlert = { showAlert: rule.show_alert, style: "Stop" };
     }
     await context.sync();
   });
