@@ -36,7 +36,7 @@ from addin.recipes.calls import RECORD_COLUMNS, excel_call
 from addin.report.offline import make_report
 from addin.starter import StarterOptions
 from addin.starter.plan import CHUNK_BYTES, DataRows, chunked, starter_plan
-from tests.addin_support import KPI, Server, running_server
+from tests.addin_support import KPI, Server, running_server, server_env
 from tests.browser import chromium
 from tests.conftest import ROOT
 from tests.report_support import excel_value, sheet_values
@@ -448,6 +448,14 @@ def test_start_then_refresh_writes_kpi_new_and_the_report(
     assert pane.script_calls[-1][0] == "refresh_report"
     pane.check_clean()
 
+    # Started again in the same workbook: refused, with the sheets named, nothing written.
+    sheets = len(pane.dump()["sheets"])
+    pane.page.click("[data-tab=start]")
+    pane.page.click("#start-button")
+    pane.wait("#global-error-alert:not(.d-none)")
+    assert "this workbook already has a sheet named 'Read me', 'KPIs'" in pane.error()
+    assert len(pane.dump()["sheets"]) == sheets
+
 
 def test_start_in_dutch_from_a_french_office(server: Server, browser: Any, tmp_path: Path) -> None:
     pane = open_pane(browser, server, "fr-FR")
@@ -523,6 +531,21 @@ def starter_plan_tables(pane: Pane) -> list[Any]:
     return [
         Made(sheet["name"], table["name"]) for sheet in dump["sheets"] for table in sheet["tables"]
     ]
+
+
+def test_with_a_shared_token_the_steps_need_it() -> None:
+    token = "a-shared-token-for-the-tests"
+    env = server_env(KPI_AUTH="token", KPI_AUTH_TOKEN=token)
+    with running_server(env=env) as guarded:
+        path = "/taskpane/starter?type=networking&lang=en"
+        status, headers, body = guarded.exchange("GET", path)
+        assert status == 401
+        assert headers["www-authenticate"] == "Bearer"
+        status, _, body = guarded.exchange(
+            "GET", path, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert status == 200
+        assert json.loads(body)["steps"][0] == {"kind": "sheets"}
 
 
 def test_rows_are_cut_under_the_byte_and_cell_limits() -> None:

@@ -350,6 +350,17 @@ class KpiApp:
         """The steps of "Start a KPI workbook here" (see ``taskpane.starter_steps``)."""
         query = request.query_params
         try:
+            # The steps are built with the sample data: as costly as a call.
+            await self.authenticator.authenticate(
+                request.headers.get("authorization"), request.headers.get("auth-provider")
+            )
+        except AuthError as error:
+            return JSONResponse(
+                {"detail": str(error)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        except AuthUnavailableError as error:
+            return JSONResponse({"detail": str(error)}, status_code=503)
+        try:
             steps = await self.lane.run(
                 starter_steps, query.get("type"), query.get("lang"), query.get("rows"), body=b""
             )

@@ -77,8 +77,8 @@ async function auth() {
   return { token: found.token || "", provider: found.provider || "", headers };
 }
 
-async function getJson(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
+async function getJson(url, headers = {}) {
+  const response = await fetch(url, { headers: { Accept: "application/json", ...headers } });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw body.detail || response.statusText;
   return body;
@@ -198,8 +198,8 @@ async function startWorkbook(event) {
     const lang = document.getElementById("workbook-language").value;
     const rows = document.getElementById("sample-rows").value.trim();
     const query = new URLSearchParams({ type, lang, rows });
-    const plan = await getJson(`/taskpane/starter?${query}`);
     const { headers } = await auth();
+    const plan = await getJson(`/taskpane/starter?${query}`, headers);
     const progress = document.getElementById("start-progress");
     const bar = document.getElementById("start-bar");
     progress.classList.remove("d-none");
