@@ -71,13 +71,14 @@ def _whole(value: object, name: str) -> int:
 def starter_options(
     business_type: object, language: object, as_of: object, rows: object
 ) -> StarterOptions:
-    """The options of a task pane request, checked as ``kpi new`` checks its own."""
+    """The options of a task pane request, checked as ``kpi new`` checks its
+    own, with messages that name ``start_workbook``'s arguments."""
+    import kpi_engine  # noqa: PLC0415
     from addin.starter import StarterOptions  # noqa: PLC0415
+    from addin.starter.build import MAX_ROWS  # noqa: PLC0415
 
-    if not isinstance(business_type, str):
-        raise ValueError(f"start_workbook: business_type is {business_type!r}; expected text")
-    if not isinstance(language, str):
-        raise ValueError(f"start_workbook: language is {language!r}; expected en, fr or nl")
+    profile = kpi_engine.get_business_type(business_type, "start_workbook", "business_type")
+    lang = kpi_engine.check_language(language, "start_workbook", "language")
     day = None
     if as_of:
         try:
@@ -87,4 +88,8 @@ def starter_options(
                 f"start_workbook: as_of is {as_of!r}; expected a date as YYYY-MM-DD"
             ) from None
     count = None if rows in (None, "") else _whole(rows, "rows")
-    return StarterOptions(business_type, language, rows=count, as_of=day).checked()
+    if count is not None and not 1 <= count <= MAX_ROWS:
+        raise ValueError(
+            f"start_workbook: rows is {count:,}; expected a whole number from 1 to {MAX_ROWS:,}"
+        )
+    return StarterOptions(profile.id, lang, rows=count, as_of=day).checked()

@@ -571,7 +571,9 @@ def test_rows_are_cut_under_the_byte_and_cell_limits() -> None:
 def test_start_refuses_bad_requests_with_a_message(server: Server) -> None:
     status, _, body = server.request("GET", "/taskpane/starter?type=bakery&lang=en")
     assert status == 400
-    assert "TYPE is 'bakery'; expected one of celebrity_video" in json.loads(body)["detail"]
+    assert json.loads(body)["detail"].startswith(
+        "start_workbook: business_type is 'bakery'; expected one of celebrity_video"
+    )
     status, _, body = server.request("GET", "/taskpane/starter?type=networking&lang=nl&rows=ten")
     assert status == 400
     assert json.loads(body)["detail"] == "start_workbook: rows is 'ten'; expected a whole number"
@@ -621,6 +623,23 @@ def test_start_refuses_bad_requests_with_a_message(server: Server) -> None:
     status, _, body = server.request("POST", SCRIPT_CALL + "start_workbook", book)
     assert status == 400
     assert "already has a table or name called 'Channels', 'PERIOD'" in body.decode()
+    for query in ("type=networking&lang=de", "type=networking&rows=0", "rows=600000", ""):
+        status, _, body = server.request("GET", f"/taskpane/starter?{query}")
+        assert status == 400, (query, body)
+        assert json.loads(body)["detail"].startswith("start_workbook: "), query
+    for args in (
+        [7, "en", "", None, 0],
+        ["networking", "en", "2026-02-30", None, 0],
+        ["networking", "en", "", True, 0],
+        ["networking", "en", "", None, "first"],
+        ["networking", "en", "", None, 1.5],
+        ["networking", ["en"], "", None, 0],
+    ):
+        status, _, body = server.request(
+            "POST", SCRIPT_CALL + "start_workbook", {**book, "args": args}
+        )
+        assert status == 400, (args, body)
+        assert json.loads(body)["detail"].startswith("start_workbook"), args
     book["args"] = ["social_media", "en", "2026-01-15", None, 99]
     status, _, body = server.request("POST", SCRIPT_CALL + "start_workbook", book)
     assert status == 400
