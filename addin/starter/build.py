@@ -359,6 +359,7 @@ class _Context:
         return display.excel_format(entry.unit, self.lang, self.currency)
 
 
+
 def _write_settings(ctx: _Context, settings: _Sheet) -> None:
     """The reporting period, the currency, the gross margin and a target per
     KPI, as named cells."""
@@ -632,7 +633,9 @@ def _write_data_notes(ctx: _Context, kpis: _Sheet, *, next_row: int) -> None:
         for formula_cell in (cells["rows"], cells["first_rows"]):
             if formula_cell is not None:
                 formula_cell.alignment = Alignment(vertical="top")
-        kpis.height(max(len(wrapped(problem, problem_width)), len(wrapped(effect, effect_width))))
+        kpis.height(
+            max(len(wrapped(problem, problem_width)), len(wrapped(effect, effect_width)))
+        )
         kpis.ws.merged_cells.add(CellRange(span.format(row=row)))
         kpis.append(
             _spread(
