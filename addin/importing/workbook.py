@@ -29,9 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import defusedxml.ElementTree as SafeET
+
 from addin.ooxml.atomic import write_atomically
 from addin.ooxml.cells import cell_xml
-from addin.ooxml.names import PKG_REL, TABLE_REL
+from addin.ooxml.names import MAIN, PKG_REL, TABLE_REL
 from addin.ooxml.sheets import cell_index, column_letter
 from addin.ooxml.stylesheet import StylesheetError, add_cell_formats
 from addin.recipes import TABLES
@@ -365,10 +367,8 @@ def plan_sheet(  # noqa: PLR0915  (one pass over the rows, each case in place)
         if row.number <= keep_until:
             continue
         if row.number <= max(table_bottom, bottom):
-            if (
-                (row.outside
-                and row.number <= table_bottom)
-                or (row.number > bottom and row.number <= table_bottom and row.inside)
+            if (row.outside and row.number <= table_bottom) or (
+                row.number > bottom and row.number <= table_bottom and row.inside
             ):
                 raise ImportInputError(
                     f"{where}: row {row.number} holds cells that are not in the table "
@@ -483,6 +483,26 @@ def with_full_calc_on_load(text: str) -> str | None:
     prefix = re.match(r"</?((?:[A-Za-z_][\w.-]*:)?)", text[place.start() :])
     tag = f'<{prefix.group(1) if prefix else ""}calcPr fullCalcOnLoad="1"/>'
     return text[: place.start()] + tag + text[place.start() :]
+
+
+def plain_formats(styles: str, codes: Sequence[str]) -> dict[tuple[str, str], int]:
+    """The cell formats of ``styles`` that show a number format and nothing
+    else (default font, no fill, no border), by (format code, "plain")."""
+    root = SafeET.fromstring(styles.encode("utf-8"))
+    ids = {item.get("formatCode"): item.get("numFmtId") for item in root.iter(q(MAIN, "numFmt"))}
+    cell_xfs = root.find(q(MAIN, "cellXfs"))
+    found: dict[tuple[str, str], int] = {}
+    if cell_xfs is None:
+        return found
+    xfs = list(cell_xfs.iter(q(MAIN, "xf")))
+    for code in codes:
+        wanted = ids.get(code)
+        for index, xf in enumerate(xfs):
+            plain = all(xf.get(k, "0") == "0" for k in ("fontId", "fillId", "borderId"))
+            if wanted is not None and xf.get("numFmtId") == wanted and plain and len(xf) == 0:
+                found[code, "plain"] = index
+                break
+    return found
 
 
 # --- the import ------------------------------------------------------------------------
@@ -609,10 +629,12 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
                 raise ImportInputError(
                     f"{workbook}: the workbook has no styles part (xl/styles.xml)"
                 )
-            try:
-                styles_changed, found_styles = add_cell_formats(styles_text, wanted)
-            except StylesheetError as error:
-                raise ImportInputError(f"{workbook}: {error}") from None
+            found_styles = plain_formats(styles_text, [code for code, _ in wanted])
+            if len(found_styles) < len(set(wanted)):
+                try:
+                    styles_changed, found_styles = add_cell_formats(styles_text, wanted)
+                except StylesheetError as error:
+                    raise ImportInputError(f"{workbook}: {error}") from None
         date_styles = [
             found_styles[_DATE_FORMATS[c.kind], "plain"] if c.kind in DATE_KINDS else None
             for c in columns
