@@ -15,14 +15,13 @@ import datetime as dt
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import shutil
 
 import pytest
 import xlsxwriter
@@ -122,9 +121,12 @@ def write_xlsx(path: Path, tables: Mapping[str, Mapping[str, Sequence[Any]]]) ->
                 if value is None:
                     continue
                 if isinstance(value, dt.date):
-                    if not isinstance(value, dt.datetime):
-                        value = dt.datetime.combine(value, dt.time())
-                    sheet.write_datetime(row, col, value, dated)
+                    moment = (
+                        value
+                        if isinstance(value, dt.datetime)
+                        else dt.datetime.combine(value, dt.time())
+                    )
+                    sheet.write_datetime(row, col, moment, dated)
                 elif isinstance(value, str):
                     sheet.write_string(row, col, value)
                 else:
@@ -294,7 +296,8 @@ def test_append_adds_after_the_rows_and_replace_replaces_them(tmp_path: Path) ->
     refused = kpi("import", workbook, write_csv(tmp_path / "b.csv", second), "--table", "Orders")
     assert refused.returncode == 2
     assert f"the table Orders already holds {half:,} row(s) of data" in refused.stderr
-    assert "--replace" in refused.stderr and "--append" in refused.stderr
+    assert "--replace" in refused.stderr
+    assert "--append" in refused.stderr
     appended = kpi("import", workbook, tmp_path / "b.csv", "--table", "Orders", "--append")
     assert appended.returncode == 0, appended.stderr
     assert f"after the {half:,} rows already there" in appended.stdout
