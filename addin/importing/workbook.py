@@ -32,6 +32,7 @@ from typing import Any
 import defusedxml.ElementTree as SafeET
 
 from addin.ooxml.atomic import write_atomically
+from addin.ooxml.bounded import PackageError, max_inflated
 from addin.ooxml.cells import cell_xml
 from addin.ooxml.names import MAIN, PKG_REL, TABLE_REL
 from addin.ooxml.sheets import cell_index, column_letter
@@ -65,6 +66,8 @@ from .values import DATE_KINDS, check_date_format, decimal_separator, reader
 #: How many rows the command names one by one; the notes count them all.
 SHOWN_ROWS = 20
 MODES = ("replace", "append")
+#: The rows of an Excel sheet.
+EXCEL_ROWS = 1_048_576
 #: How the starter's data sheets show dates (``addin.starter.build.DATE_FORMATS``).
 _DATE_FORMATS = {"datetime": "yyyy-mm-dd hh:mm", "date": "yyyy-mm-dd", "month": "yyyy-mm"}
 
@@ -360,6 +363,12 @@ def plan_sheet(  # noqa: PLR0915  (one pass over the rows, each case in place)
     start = keep_until + 1
     new_last = start + len(new_rows) - 1
     table_bottom = max(new_last, first_data)
+    if table_bottom > EXCEL_ROWS:
+        raise ImportInputError(
+            f"{where}: the table {table} would end at row {table_bottom:,}, past Excel's last "
+            f"row ({EXCEL_ROWS:,}); import fewer rows (a month, a year) or keep the data "
+            "outside the workbook"
+        )
     before = [r for r in rows if r.number <= keep_until]
     after: list[_Row] = []
     dropped_formulas = False
@@ -424,6 +433,16 @@ def plan_sheet(  # noqa: PLR0915  (one pass over the rows, each case in place)
         ref = f"{column_letter(left_)}{top_ + 1}:{column_letter(max(right_, right))}{last_row}"
         xml = xml[: dimension.start(2)] + ref.encode() + xml[dimension.end(2) :]
     return SheetPlan(xml, existing, start, table_bottom, dropped_formulas)
+
+
+def sheet_part(package: Package, part: str) -> bytes:
+    """A sheet part, read whole: it is edited as text, never parsed into a
+    tree, so it may be as large as the package's cap allows (a table of a
+    million rows is several hundred megabytes of XML)."""
+    try:
+        return package.bounded.read(part, limit=max_inflated())
+    except PackageError as error:
+        raise ImportInputError(str(error)) from None
 
 
 # --- the table part -------------------------------------------------------------------
@@ -595,10 +614,22 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
         file_rows: list[int] = []
         blank_rows = 0
         positions = list(placed.items())
+        memo: dict[str, dict[Any, Any]] = {c.id: {} for c in columns}
         absent = [c.id for c in columns if c.id not in {col.id for col in placed.values()}]
         for number, row in enumerate(export.rows, start=export.first_row):
-            cells = [(column.id, row[position]) for position, column in positions]
-            values = [(cid, readers[cid](cell), cell) for cid, cell in cells]
+            values = []
+            for position, column in positions:
+                cell = row[position]
+                # One reading per distinct cell of a column (ids, statuses and
+                # amounts repeat): the same value, read once.
+                # Keyed by type too: True, 1 and 1.0 are equal keys of a dict.
+                seen = memo[column.id]
+                key = (cell.__class__, cell)
+                try:
+                    value = seen[key]
+                except KeyError:
+                    value = seen[key] = readers[column.id](cell)
+                values.append((column.id, value, cell))
             if all(value is None for _, value, _ in values):
                 blank_rows += 1
                 continue
@@ -640,7 +671,7 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
             for c in columns
         ]
         plan = plan_sheet(
-            package.read(sheet_entry.part),
+            sheet_part(package, sheet_entry.part),
             first_data=first_data,
             bottom=bottom + 1,
             left=left,
