@@ -314,7 +314,7 @@ class SheetPlan:
     dropped_formulas: bool
 
 
-def plan_sheet(  # noqa: PLR0915  (one pass over the rows, each case in place)
+def plan_sheet(  # noqa: PLR0912, PLR0915  (one pass over the rows, each case in place)
     sheet: bytes,
     *,
     first_data: int,
