@@ -271,7 +271,8 @@ _DIMENSION = re.compile(rb"(<" + _P + rb'dimension\b[^>]*\bref=")([^"]*)(")')
 @dataclass
 class _Row:
     number: int
-    xml: bytes
+    start: int  # the row's element in the sheet data: body[start:end]
+    end: int
     inside: bool  # holds data in the table's columns
     outside: bool  # holds data in other columns
     formulas: bool
@@ -302,26 +303,45 @@ def _rows(body: bytes, left: int, right: int) -> Iterator[_Row]:
                         inside = True
                     else:
                         outside = True
-        yield _Row(number, match.group(0), inside, outside, bool(_FORMULA.search(content)))
+        yield _Row(
+            number, match.start(), match.end(), inside, outside, bool(_FORMULA.search(content))
+        )
+
+
+class _NewRows:
+    """The rows to write, one list of values per row, made as they are written."""
+
+    def __init__(self, columns: Sequence[Sequence[Any]], kept: Sequence[int]) -> None:
+        self.columns = columns
+        self.kept = kept
+
+    def __len__(self) -> int:
+        return len(self.kept)
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        columns = self.columns
+        for i in self.kept:
+            yield [column[i] for column in columns]
 
 
 @dataclass
 class SheetPlan:
-    xml: bytes
+    #: The new sheet part, as chunks streamed into the package.
+    chunks: Iterator[bytes]
     existing: int
     start: int
     table_bottom: int
     dropped_formulas: bool
 
 
-def plan_sheet(  # noqa: PLR0912, PLR0915  (one pass over the rows, each case in place)
+def plan_sheet(  # noqa: PLR0915  (one pass over the rows, each case in place)
     sheet: bytes,
     *,
     first_data: int,
     bottom: int,
     left: int,
     right: int,
-    new_rows: Sequence[Sequence[Any]],
+    new_rows: _NewRows,
     styles: Sequence[int | None],
     mode: str | None,
     date1904: bool,
@@ -375,18 +395,15 @@ def plan_sheet(  # noqa: PLR0912, PLR0915  (one pass over the rows, each case in
     for row in rows:
         if row.number <= keep_until:
             continue
-        if row.number <= max(table_bottom, bottom):
-            if (row.outside and row.number <= table_bottom) or (
-                row.number > bottom and row.number <= table_bottom and row.inside
-            ):
+        in_new, in_old = row.number <= table_bottom, row.number <= bottom
+        if in_new or in_old:
+            # The row is rewritten or dropped: it may hold nothing but the table's cells.
+            if row.outside or (row.inside and not in_old):
                 raise ImportInputError(
                     f"{where}: row {row.number} holds cells that are not in the table "
-                    f"{table} but lie where its rows would go (rows {start} to "
-                    f"{table_bottom}); move them away from the table and import again"
+                    f"{table} but lie in rows the import rewrites (rows {first_data} to "
+                    f"{max(table_bottom, bottom)}); move them away from the table and import again"
                 )
-            if row.number > table_bottom and not row.inside and (row.outside or row.formulas):
-                after.append(row)  # the cells beside a shrunk table stay
-                continue
             dropped_formulas = dropped_formulas or row.formulas
             continue
         after.append(row)
@@ -395,7 +412,7 @@ def plan_sheet(  # noqa: PLR0912, PLR0915  (one pass over the rows, each case in
 
     def new_xml() -> Iterator[bytes]:
         chunk: list[str] = []
-        for number, values in enumerate(new_rows, start=start):
+        for number, values in zip(range(start, start + len(new_rows)), new_rows, strict=True):
             parts = [f'<row r="{number}">']
             for (letter, style), value in zip(cells, values, strict=True):
                 if value is not None:
@@ -410,18 +427,8 @@ def plan_sheet(  # noqa: PLR0912, PLR0915  (one pass over the rows, each case in
         if chunk:
             yield "".join(chunk).encode("utf-8")
 
-    pieces = [
-        head,
-        open_tag,
-        *(r.xml for r in before),
-        *new_xml(),
-        *(r.xml for r in after),
-        close_tag,
-        tail,
-    ]
-    xml = b"".join(pieces)
     last_row = max([table_bottom, *(r.number for r in after)])
-    dimension = _DIMENSION.search(xml)
+    dimension = _DIMENSION.search(head)
     if dimension is not None:
         old = dimension.group(2).decode()
         first_cell, _, last_cell = old.partition(":")
@@ -431,8 +438,19 @@ def plan_sheet(  # noqa: PLR0912, PLR0915  (one pass over the rows, each case in
         except ValueError:
             top_, left_, right_ = 0, 0, right
         ref = f"{column_letter(left_)}{top_ + 1}:{column_letter(max(right_, right))}{last_row}"
-        xml = xml[: dimension.start(2)] + ref.encode() + xml[dimension.end(2) :]
-    return SheetPlan(xml, existing, start, table_bottom, dropped_formulas)
+        head = head[: dimension.start(2)] + ref.encode() + head[dimension.end(2) :]
+    view = memoryview(body)
+    kept_before = view[before[0].start : before[-1].end] if before else b""
+    kept_after = view[after[0].start : after[-1].end] if after else b""
+
+    def chunks() -> Iterator[bytes]:
+        # Rows come in order in a sheet, so the rows kept before and after the
+        # new ones are each one slice of the original sheet data.
+        yield from (head, open_tag, kept_before)
+        yield from new_xml()
+        yield from (kept_after, close_tag, tail)
+
+    return SheetPlan(chunks(), existing, start, table_bottom, dropped_formulas)
 
 
 def sheet_part(package: Package, part: str) -> bytes:
@@ -643,7 +661,7 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
         checked = check_rows(table, columns, parsed, raw, file_rows, language)
         keep = [i for i in range(len(file_rows)) if i not in checked.left_out]
         ordered = [c.id for c in columns]
-        new_rows = [[parsed[cid][i] for cid in ordered] for i in keep]
+        new_rows = _NewRows([parsed[cid] for cid in ordered], keep)
 
         # The parts that change.
         sheet_entry = next(s for s in package.sheets if s.name == entry.sheet)
@@ -683,7 +701,7 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
             where=f"{workbook}, sheet {entry.sheet!r}",
             table=table,
         )
-        changed: dict[str, bytes] = {sheet_entry.part: plan.xml}
+        changed: dict[str, bytes | Iterator[bytes]] = {sheet_entry.part: plan.chunks}
         part = table_part(package, sheet_entry.part, table)
         first_cell = f"{column_letter(left)}{top + 1}"
         last_column = column_letter(right)
@@ -724,7 +742,7 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
         decimal=separator,
         delimiter=export.delimiter_name,
         encoding=export.encoding,
-        rows={cid: [row[i] for row in new_rows] for i, cid in enumerate(ordered)},
+        rows={cid: [parsed[cid][i] for i in keep] for cid in ordered},
         changed_parts=sorted(changed),
     )
 
