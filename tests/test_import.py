@@ -273,6 +273,38 @@ def test_libreoffice_recalculates_the_imported_rows(tmp_path: Path) -> None:
     }  # the KPI sheet shows "-" for a KPI with no value
     assert_same_kpis(cells, expected, "LibreOffice")
 
+    # LibreOffice saved the workbook in its own way (shared strings, a
+    # <dimension>, its own table parts, no full recalculation on load): an
+    # append into it keeps its rows and asks Excel to recalculate.
+    more = {c: v[:40] for c, v in sample_tables(TYPE, as_of=AS_OF, seed=11)["Orders"].items()}
+    more = {c.id: more[c.id] for c in tables_for(TYPE)["Orders"]}
+    more["order_id"] = [f"X{i}" for i in range(40)]
+    before = parts(recalculated)
+    appended = kpi(
+        "import",
+        recalculated,
+        write_csv(tmp_path / "more.csv", more),
+        "--table",
+        "Orders",
+        "--append",
+    )
+    assert appended.returncode == 0, appended.stderr
+    orders = {c: data["Orders"][c] + more[c] for c in more}
+    assert_same_kpis(
+        report_kpis(recalculated),
+        engine_kpis(TYPE, {**data, "Orders": orders}),
+        "appended into LibreOffice's file",
+    )
+    after = parts(recalculated)
+    touched = table_parts(recalculated, "Orders") | {"xl/workbook.xml", "xl/styles.xml"}
+    for name in before:
+        if name not in touched:
+            assert after[name] == before[name], f"{name} changed"
+    assert b'fullCalcOnLoad="1"' in after["xl/workbook.xml"][0]
+    (table_part,) = [p for p in table_parts(recalculated, "Orders") if "/tables/" in p]
+    bottom = len(orders["order_id"]) + 1
+    assert f':G{bottom}"'.encode() in after[table_part][0]
+
 
 # --- modes ------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ import defusedxml.ElementTree as SafeET
 from addin.ooxml.atomic import write_atomically
 from addin.ooxml.bounded import PackageError, max_inflated
 from addin.ooxml.cells import cell_xml
+from addin.ooxml.dates import DAYS_1900_TO_1904
 from addin.ooxml.names import MAIN, PKG_REL, TABLE_REL
 from addin.ooxml.sheets import cell_index, column_letter
 from addin.ooxml.stylesheet import StylesheetError, add_cell_formats
@@ -208,6 +209,7 @@ class _Checked:
     notes: list[str]
     #: How many lines there would be if every offending row had its line.
     line_count: int
+    rows: TableRows
 
 
 def check_rows(
@@ -253,7 +255,7 @@ def check_rows(
                     effect=effect,
                 )
             lines.append((file_rows[i], order.get(check.column, 0), text))
-    return _Checked(parsed, left_out, sorted(lines), notes, line_count)
+    return _Checked(parsed, left_out, sorted(lines), notes, line_count, rows)
 
 
 # --- the sheet part -----------------------------------------------------------------
@@ -416,9 +418,7 @@ def plan_sheet(  # noqa: PLR0915  (one pass over the rows, each case in place)
             parts = [f'<row r="{number}">']
             for (letter, style), value in zip(cells, values, strict=True):
                 if value is not None:
-                    parts.append(
-                        cell_xml(f"{letter}{number}", value, date_style=style, date1904=date1904)
-                    )
+                    parts.append(cell_xml(f"{letter}{number}", value, style, date1904=date1904))
             parts.append("</row>")
             chunk.append("".join(parts))
             if len(chunk) >= 5000:
@@ -661,7 +661,16 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
         checked = check_rows(table, columns, parsed, raw, file_rows, language)
         keep = [i for i in range(len(file_rows)) if i not in checked.left_out]
         ordered = [c.id for c in columns]
-        new_rows = _NewRows([parsed[cid] for cid in ordered], keep)
+        # Dates are written as the serials the data rules read from them (one
+        # conversion, not two), in the workbook's date system.
+        shift = DAYS_1900_TO_1904 if package.date1904 else 0
+        written = [
+            [None if v is None else v - shift for v in checked.rows.read(c.id, c.kind)]
+            if c.kind in DATE_KINDS
+            else parsed[c.id]
+            for c in columns
+        ]
+        new_rows = _NewRows(written, keep)
 
         # The parts that change.
         sheet_entry = next(s for s in package.sheets if s.name == entry.sheet)
