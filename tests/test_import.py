@@ -602,3 +602,59 @@ def test_errors_name_the_argument() -> None:
         ImportInputError, match="--map number 1 is 'amount'; expected THEIR_COLUMN=OUR_COLUMN"
     ):
         importing.parse_map(["amount"])
+
+
+def test_decimal_separator_is_the_files_or_the_options(tmp_path: Path) -> None:
+    export = tmp_path / "o.csv"
+    export.write_text("ordered_at;amount\n2024-06-05;1,5\n2024-06-06;2.5\n", encoding="utf-8")
+    french = empty_workbook(tmp_path, "fr")
+    auto = importing.import_file(french, export, "Orders", dry_run=True)
+    assert auto.decimal == ","
+    assert auto.rows["amount"] == [1.5]  # '2.5' is text in a decimal-comma file
+    point = importing.import_file(french, export, "Orders", decimal="point", dry_run=True)
+    assert point.rows["amount"] == [2.5]
+    english = empty_workbook(tmp_path, "en")
+    assert importing.import_file(english, export, "Orders", dry_run=True).decimal == "."
+
+
+def test_xlsx_sheet_options(tmp_path: Path) -> None:
+    workbook = empty_workbook(tmp_path)
+    export = write_xlsx(tmp_path / "export.xlsx", {"Orders": sample()["Orders"]})
+    missing = kpi("import", workbook, export, "--table", "Orders", "--sheet", "Sales")
+    assert missing.returncode == 2
+    assert "has no sheet named 'Sales' (--sheet); its sheets are 'Orders'" in missing.stderr
+    first = kpi("import", workbook, export, "--table", "Orders")  # the first sheet
+    assert first.returncode == 0, first.stderr
+    csv_file = write_csv(tmp_path / "o.csv", sample()["Orders"])
+    wrong = kpi("import", workbook, csv_file, "--table", "Orders", "--sheet", "Orders")
+    assert wrong.returncode == 2
+    assert "--sheet is for .xlsx exports" in wrong.stderr
+
+
+def test_cells_in_the_way_of_the_table_are_refused(tmp_path: Path) -> None:
+    import openpyxl  # noqa: PLC0415
+
+    workbook = empty_workbook(tmp_path)
+    # A note typed beside the table, in a row the import would fill.
+    book = openpyxl.load_workbook(workbook)
+    book["Orders"]["J5"] = "checked by Ann"
+    book.save(workbook)
+    before = workbook.read_bytes()
+    export = write_csv(tmp_path / "o.csv", sample()["Orders"])
+    result = kpi("import", workbook, export, "--table", "Orders")
+    assert result.returncode == 2
+    assert "row 5 holds cells that are not in the table Orders" in result.stderr
+    assert workbook.read_bytes() == before
+
+
+def test_unknown_table_and_missing_table_option(tmp_path: Path) -> None:
+    workbook = empty_workbook(tmp_path)
+    export = write_csv(tmp_path / "o.csv", sample()["Orders"])
+    unknown = kpi("import", workbook, export, "--table", "Sales")
+    assert unknown.returncode == 2
+    assert "has no table named 'Sales' (--table); its tables are Celebrities, Customers" in (
+        unknown.stderr
+    )
+    assert "--table is missing" in kpi("import", workbook, export).stderr
+    not_ours = kpi("import", workbook, export, "--table", "Orders", "--preset", "stripe_payments")
+    assert "--preset stripe_payments loads the table Payments, not Orders" in not_ours.stderr
