@@ -121,19 +121,27 @@ def main() -> int:
         new_workbook(
             StarterOptions("celebrity_video", "en", empty=True, as_of=AS_OF), workbook, force=True
         )
-        results: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
+        exports = {}
         for size in sizes:
-            export = base / f"orders_{size}.csv"
+            export = exports[size] = base / f"orders_{size}.csv"
             start = time.perf_counter()
             write_export(export, size)
             print(
                 f"export: {size:,} rows, {export.stat().st_size / 1e6:.1f} MB "
                 f"(written in {time.perf_counter() - start:.1f} s)"
             )
-            baselines, imports = [], []
-            for _ in range(options.repeat):
-                baselines.append(child(_CHILD_BASELINE, str(export)))
-                imports.append(child(_CHILD_IMPORT, str(workbook), str(export)))
+        # Interleaved (small, large, small, large...): a machine that gets
+        # busier or quieter during the run weighs on both sizes alike.
+        runs: dict[int, tuple[list[dict[str, float]], list[dict[str, float]]]] = {
+            size: ([], []) for size in sizes
+        }
+        for _ in range(options.repeat):
+            for size in sizes:
+                runs[size][0].append(child(_CHILD_BASELINE, str(exports[size])))
+                runs[size][1].append(child(_CHILD_IMPORT, str(workbook), str(exports[size])))
+        results: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
+        for size in sizes:
+            baselines, imports = runs[size]
             best = (
                 min(baselines, key=lambda r: r["seconds"]),
                 min(imports, key=lambda r: r["seconds"]),
