@@ -658,3 +658,25 @@ def test_unknown_table_and_missing_table_option(tmp_path: Path) -> None:
     assert "--table is missing" in kpi("import", workbook, export).stderr
     not_ours = kpi("import", workbook, export, "--table", "Orders", "--preset", "stripe_payments")
     assert "--preset stripe_payments loads the table Payments, not Orders" in not_ours.stderr
+
+
+def test_a_1904_workbook_gets_its_own_serials(tmp_path: Path) -> None:
+    import openpyxl  # noqa: PLC0415
+
+    starter = empty_workbook(tmp_path)
+    workbook = tmp_path / "mac.xlsx"
+    with zipfile.ZipFile(starter) as source, zipfile.ZipFile(workbook, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/workbook.xml":
+                data = data.replace(b"<workbookPr/>", b'<workbookPr date1904="1"/>')
+            target.writestr(info, data)
+    export = tmp_path / "o.csv"
+    export.write_text("ordered_at,amount\n1903-12-31,1\n2024-06-05 10:30,2\n", encoding="utf-8")
+    result = kpi("import", workbook, export, "--table", "Orders")
+    assert result.returncode == 0, result.stderr
+    assert "row 2, column ordered_at: '1903-12-31' is not a date" in result.stdout
+    book = openpyxl.load_workbook(workbook)
+    assert book.epoch == openpyxl.utils.datetime.CALENDAR_MAC_1904
+    assert book["Orders"]["D2"].value == dt.datetime(2024, 6, 5, 10, 30)
+    assert book["Orders"]["D3"].value is None

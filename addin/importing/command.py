@@ -113,15 +113,6 @@ def import_command(
         click.echo(notes_words(result.language)["import"]["more"].format(count=result.more_lines))
     for note in result.notes:
         click.echo(f"- {note}")
-    if result.missing_columns:
-        click.echo(f"columns not in the export, left blank: {', '.join(result.missing_columns)}")
-    if result.ignored_columns:
-        shown = ", ".join(result.ignored_columns[:12])
-        more = (
-            f" and {len(result.ignored_columns) - 12} more"
-            if len(result.ignored_columns) > 12
-            else ""
-        )
-        click.echo(f"columns of the export left out: {shown}{more}")
-    kept = f" after the {result.kept:,} rows already there" if result.kept else ""
-    click.echo(result.summary() + kept + (" (dry run: nothing written)" if dry_run else ""))
+    for line in result.column_lines():
+        click.echo(line)
+    click.echo(result.summary() + (" (dry run: nothing written)" if dry_run else ""))

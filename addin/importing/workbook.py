@@ -101,9 +101,25 @@ class ImportResult:
 
     def summary(self) -> str:
         words = notes_words(self.language)["import"]
-        return str(words["summary"]).format(
+        text = str(words["summary"]).format(
             table=self.table, imported=f"{self.imported:,}", left_out=f"{self.left_out:,}"
         )
+        if self.kept:
+            text += str(words["after"]).format(kept=f"{self.kept:,}")
+        return text
+
+    def column_lines(self) -> list[str]:
+        """The table's columns the export lacks, and the export's columns left out."""
+        words = notes_words(self.language)["import"]
+        lines = []
+        if self.missing_columns:
+            lines.append(str(words["missing"]).format(columns=", ".join(self.missing_columns)))
+        if self.ignored_columns:
+            shown = ", ".join(self.ignored_columns[:12])
+            if len(self.ignored_columns) > 12:
+                shown += ", ..."
+            lines.append(str(words["ignored"]).format(columns=shown))
+        return lines
 
 
 # --- columns ----------------------------------------------------------------------------
@@ -219,8 +235,11 @@ def check_rows(
     raw: dict[str, list[Any]],
     file_rows: list[int],
     language: str,
+    first_serial: float = 0,
 ) -> _Checked:
-    """Judge every row by the data notes' checks of its table."""
+    """Judge every row by the data notes' checks of its table. A workbook
+    that counts its dates from 1904 holds none before ``first_serial``
+    (1904-01-01 as a serial of 1900): such a date is no date there either."""
     rows = TableRows(parsed, first_row=file_rows[0] if file_rows else 2)
     words = notes_words(language)
     effects = words["effects"]
@@ -231,6 +250,11 @@ def check_rows(
     line_count = 0
     for check in row_checks(table, columns):
         found = check.find({table: rows})
+        if first_serial and check.problem == "not_a_date":
+            early = rows.read(check.column, "date")
+            found = sorted(
+                {*found, *(i for i, v in enumerate(early) if v is not None and v < first_serial)}
+            )
         if not found:
             continue
         line_count += len(found)
@@ -658,7 +682,15 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
             for cid in absent:
                 parsed[cid].append(None)
                 raw[cid].append(None)
-        checked = check_rows(table, columns, parsed, raw, file_rows, language)
+        checked = check_rows(
+            table,
+            columns,
+            parsed,
+            raw,
+            file_rows,
+            language,
+            DAYS_1900_TO_1904 if package.date1904 else 0,
+        )
         keep = [i for i in range(len(file_rows)) if i not in checked.left_out]
         ordered = [c.id for c in columns]
         # Dates are written as the serials the data rules read from them (one
