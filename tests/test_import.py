@@ -680,3 +680,16 @@ def test_a_1904_workbook_gets_its_own_serials(tmp_path: Path) -> None:
     assert book.epoch == openpyxl.utils.datetime.CALENDAR_MAC_1904
     assert book["Orders"]["D2"].value == dt.datetime(2024, 6, 5, 10, 30)
     assert book["Orders"]["D3"].value is None
+
+
+def test_a_refreshed_workbook_is_told_its_report_sheet_is_stale(tmp_path: Path) -> None:
+    workbook = empty_workbook(tmp_path)
+    data = sample()
+    import_all(workbook, {t: write_csv(tmp_path / f"{t}.csv", c) for t, c in data.items()})
+    assert kpi("refresh", workbook, "--period", "2024-06").returncode == 0
+    extra = {c: v[:5] for c, v in data["Orders"].items()}
+    result = kpi(
+        "import", workbook, write_csv(tmp_path / "x.csv", extra), "--table", "Orders", "--append"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "shows the report before the import: kpi refresh" in result.stdout

@@ -116,3 +116,9 @@ def import_command(
     for line in result.column_lines():
         click.echo(line)
     click.echo(result.summary() + (" (dry run: nothing written)" if dry_run else ""))
+    if result.report_sheet and not dry_run:
+        # The formulas recalculate; the report sheet holds values, written by refresh.
+        click.echo(
+            f"the sheet {result.report_sheet!r} shows the report before the import: "
+            f"kpi refresh {workbook} brings it up to date"
+        )

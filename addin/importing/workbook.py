@@ -49,6 +49,7 @@ from addin.recipes.notes import (
 )
 from addin.recipes.rules import TableRows
 from addin.recipes.tables import Column
+from addin.report.model import report_sheet_names
 from addin.report.offline import SUFFIXES, lock_file
 from addin.report.package import (
     Package,
@@ -98,6 +99,8 @@ class ImportResult:
     #: The rows written, by column, as the workbook now holds them.
     rows: dict[str, list[Any]] = field(default_factory=dict)
     changed_parts: list[str] = field(default_factory=list)
+    #: The workbook has a report sheet (``kpi refresh``), which the import does not update.
+    report_sheet: str | None = None
 
     def summary(self) -> str:
         words = notes_words(self.language)["import"]
@@ -785,6 +788,7 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
         encoding=export.encoding,
         rows={cid: [parsed[cid][i] for i in keep] for cid in ordered},
         changed_parts=sorted(changed),
+        report_sheet=next((s.name for s in package.sheets if s.name in report_sheet_names()), None),
     )
 
 
