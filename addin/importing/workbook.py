@@ -659,7 +659,8 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
         file_rows: list[int] = []
         blank_rows = 0
         positions = list(placed.items())
-        memo: dict[str, dict[Any, Any]] = {c.id: {} for c in columns}
+        # Date-times rarely repeat: remembering them would only cost memory.
+        memo: dict[str, dict[Any, Any]] = {c.id: {} for c in columns if c.kind not in DATE_KINDS}
         absent = [c.id for c in columns if c.id not in {col.id for col in placed.values()}]
         for number, row in enumerate(export.rows, start=export.first_row):
             values = []
@@ -668,12 +669,15 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
                 # One reading per distinct cell of a column (ids, statuses and
                 # amounts repeat): the same value, read once.
                 # Keyed by type too: True, 1 and 1.0 are equal keys of a dict.
-                seen = memo[column.id]
-                key = (cell.__class__, cell)
-                try:
-                    value = seen[key]
-                except KeyError:
-                    value = seen[key] = readers[column.id](cell)
+                seen = memo.get(column.id)
+                if seen is None:
+                    value = readers[column.id](cell)
+                else:
+                    key = (cell.__class__, cell)
+                    try:
+                        value = seen[key]
+                    except KeyError:
+                        value = seen[key] = readers[column.id](cell)
                 values.append((column.id, value, cell))
             if all(value is None for _, value, _ in values):
                 blank_rows += 1
