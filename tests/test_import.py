@@ -693,3 +693,25 @@ def test_a_refreshed_workbook_is_told_its_report_sheet_is_stale(tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     assert "shows the report before the import: kpi refresh" in result.stdout
+
+
+@pytest.mark.parametrize("business_type", list(kpi_engine.BUSINESS_TYPES))
+def test_every_type_imports_its_tables_and_gets_the_engine_kpis(
+    tmp_path: Path, business_type: str
+) -> None:
+    from addin.recipes.tables import NEEDS_GROSS_MARGIN  # noqa: PLC0415
+    from addin.starter.build import DEFAULT_GROSS_MARGIN  # noqa: PLC0415
+
+    languages = list(kpi_engine.LANGUAGES)
+    language = languages[list(kpi_engine.BUSINESS_TYPES).index(business_type) % len(languages)]
+    workbook = empty_workbook(tmp_path, language, business_type)
+    data = sample(business_type)
+    # French and Dutch spreadsheets write ;-separated files with decimal commas.
+    local = {"delimiter": ";", "decimal": ","} if language != "en" else {}
+    import_all(workbook, {t: write_csv(tmp_path / f"{t}.csv", c, **local) for t, c in data.items()})
+    tables: dict[str, Any] = dict(data)
+    if business_type in NEEDS_GROSS_MARGIN:
+        tables["Settings"] = {"GROSS_MARGIN": [DEFAULT_GROSS_MARGIN]}
+    assert_same_kpis(
+        report_kpis(workbook), engine_kpis(business_type, tables), f"{business_type}, {language}"
+    )
