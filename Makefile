@@ -120,6 +120,7 @@ bench: install system-deps
 	$(BIN)/python -u tests/benchmarks/bench_server.py
 	$(BIN)/python -u tests/benchmarks/bench_scaleout.py
 	$(BIN)/python -u tests/benchmarks/bench_report.py
+	$(BIN)/python -u tests/benchmarks/bench_import.py
 	$(BIN)/python -u tests/benchmarks/bench_recalc.py
 
 docs: install system-deps

@@ -51,9 +51,9 @@ from addin.ooxml.widths import (
     wrapped,
 )
 from addin.ooxml.zipwriter import ZipWriter
-from addin.styles import STYLES, Style
 from addin.recipes import NEEDS_GROSS_MARGIN, Column, recipe_for, tables_for
 from addin.recipes.notes import checks_for, effect_text, notes_words, problem_text
+from addin.styles import STYLES, Style
 from kpi_engine import display
 from kpi_engine._catalogue import BAND_NAMES, SOURCES, ProfileKPI
 from kpi_engine._cells import END_OF_DATES
@@ -359,7 +359,6 @@ class _Context:
         return display.excel_format(entry.unit, self.lang, self.currency)
 
 
-
 def _write_settings(ctx: _Context, settings: _Sheet) -> None:
     """The reporting period, the currency, the gross margin and a target per
     KPI, as named cells."""
@@ -633,9 +632,7 @@ def _write_data_notes(ctx: _Context, kpis: _Sheet, *, next_row: int) -> None:
         for formula_cell in (cells["rows"], cells["first_rows"]):
             if formula_cell is not None:
                 formula_cell.alignment = Alignment(vertical="top")
-        kpis.height(
-            max(len(wrapped(problem, problem_width)), len(wrapped(effect, effect_width)))
-        )
+        kpis.height(max(len(wrapped(problem, problem_width)), len(wrapped(effect, effect_width))))
         kpis.ws.merged_cells.add(CellRange(span.format(row=row)))
         kpis.append(
             _spread(
@@ -836,11 +833,13 @@ def _write_table(
     sheet.append(sheet.header(c.id for c in columns))
     count = max((len(v) for v in values.values()), default=0)
     rows = None
+    # The date formats are registered even for an empty table: kpi import
+    # finds them there and writes its dates with them, leaving styles as they are.
+    date_styles = [
+        sheet.cell(0, fmt=DATE_FORMATS[c.kind]).style_id if c.kind in DATE_FORMATS else None
+        for c in columns
+    ]
     if count:
-        date_styles = [
-            sheet.cell(0, fmt=DATE_FORMATS[c.kind]).style_id if c.kind in DATE_FORMATS else None
-            for c in columns
-        ]
         rows = SheetRows(
             # openpyxl numbers sheet parts in workbook order when it saves.
             part=f"xl/worksheets/sheet{workbook.worksheets.index(sheet.ws) + 1}.xml",
