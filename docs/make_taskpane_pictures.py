@@ -64,6 +64,7 @@ def _start_picture(browser: Any, url: str, language: str, display_language: str)
     page.select_option("#business-type", "celebrity_video")
     page.click("#start-button")
     page.wait_for_function("() => typeof window.__release === 'function'")
+    page.wait_for_timeout(1000)  # the progress bar's width is animated
     target = PICTURES / f"taskpane-start-{language}.png"
     page.screenshot(path=str(target))
     page.evaluate("window.__release()")
