@@ -93,6 +93,38 @@ def unit_display(unit: str) -> UnitDisplay:
     return UNIT_DISPLAYS[unit]
 
 
+def smallest_step(unit: str) -> float:
+    """The smallest difference a value of this unit shows: 0.001 for a rate
+    shown as 12.3 %, 1 for an NPS, 0.01 for money."""
+    display = UNIT_DISPLAYS[unit]
+    scale = 2 if display.shown_as == "percent" else 0
+    return float(10.0 ** -(display.decimals + scale))
+
+
+def default_target(entry: ProfileKPI) -> float | None:
+    """The first goal a workbook proposes for a KPI: the figure of the
+    article's above-average band (its exceptional band where it gives no
+    above-average one), or None where the article gives neither.
+
+    A value that meets the target (at or past it) is rated at least at the band
+    the target comes from. Where that band's figure is strict ("more than 70"),
+    the target is the first figure shown past it (71 for an NPS, 40.1 % for
+    "more than 40 %").
+    """
+    for name in ("above_average", "exceptional"):
+        band = entry.bands.get(name)
+        if band is None:
+            continue
+        figure, inclusive = band.threshold(entry.direction)
+        if inclusive:
+            return figure
+        display = UNIT_DISPLAYS[entry.unit]
+        digits = display.decimals + (2 if display.shown_as == "percent" else 0)
+        step = smallest_step(entry.unit)
+        return round(figure + step if entry.direction == "higher" else figure - step, digits)
+    return None
+
+
 @cache
 def _locale(language: str) -> Locale:
     return Locale.parse(language)

@@ -318,12 +318,8 @@ def status_formula(
 
 
 def default_target(entry: ProfileKPI) -> float | None:
-    """The above-average threshold where the article gives one: a fair first goal."""
-    for name in ("above_average", "exceptional"):
-        band = entry.bands.get(name)
-        if band is not None:
-            return band.threshold(entry.direction)[0]
-    return None
+    """The first goal of a KPI (see ``kpi_engine.display.default_target``)."""
+    return display.default_target(entry)
 
 
 def kpi_formula(business_type: str, kpi_id: str, start: str, end: str) -> str:
