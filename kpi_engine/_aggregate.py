@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from ._errors import KPIInputError, KPIUndefinedError
-from ._inputs import amount, count, fraction, number, part_of_whole, too_large
+from ._inputs import amount, count, fraction, number, part_of_whole, single_cell, too_large
 from ._registry import kpi_function
 
 
@@ -66,11 +66,21 @@ def avg_turnaround_time(total_hours: Any, completed_projects: Any) -> float:
     )
 
 
+#: What one unit of a visit's time is in minutes, by the name a caller gives it.
+_MINUTES_PER = {"minutes": 1.0, "hours": 60.0}
+
+
 @kpi_function
-def avg_time_per_visit(total_time: Any, visits: Any) -> float:
-    """Average time spent per visit, in the unit that the total time is given in."""
+def avg_time_per_visit(total_time: Any, visits: Any, time_unit: Any = "minutes") -> float:
+    """Average minutes per visit, from the total time in minutes or hours (time_unit)."""
     name = "avg_time_per_visit"
-    return _per(name, "total_time", amount(name, "total_time", total_time), "visits", visits)
+    expected = "'minutes' or 'hours': the unit of total_time"
+    unit, position = single_cell(name, "time_unit", time_unit)
+    key = unit.strip().lower() if isinstance(unit, str) else None
+    if key not in _MINUTES_PER:
+        raise KPIInputError(name, "time_unit", unit, expected, position)
+    minutes = amount(name, "total_time", total_time) * _MINUTES_PER[key]
+    return _per(name, "total_time", minutes, "visits", visits)
 
 
 # --- shares of a whole ----------------------------------------------------

@@ -36,11 +36,8 @@ Rating = Literal["exceptional", "above_average", "typical", "below_typical", "un
 BAND_NAMES: tuple[BandName, ...] = ("exceptional", "above_average", "typical")
 RATINGS: tuple[Rating, ...] = (*BAND_NAMES, "below_typical", "unrated")
 UNITS: frozenset[str] = frozenset(
-    {"fraction", "score", "points", "duration", "hours", "minutes", "currency", "count", "per_user"}
+    {"fraction", "score", "points", "hours", "minutes", "currency", "count", "per_user"}
 )
-#: A profile may state the unit of a duration KPI, since the article's bands
-#: are in that unit (hours for a delivery, minutes for a visit).
-DURATION_UNITS: frozenset[str] = frozenset({"hours", "minutes"})
 
 
 class CatalogueError(Exception):
@@ -380,10 +377,13 @@ def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> Bus
                 f"{where}: list the KPI {kpi.measures!r} itself, not its form {kpi.id!r}"
             )
         entry_where = f"{where} [{kpi_id}]"
+        # A duration always has its unit (hours, minutes): a KPI's value is in
+        # the unit of its entry, and a profile may only repeat it.
         unit = raw.get("unit", kpi.unit)
-        if unit != kpi.unit and not (kpi.unit == "duration" and unit in DURATION_UNITS):
+        if unit != kpi.unit:
             raise CatalogueError(
-                f"{entry_where}: only a duration KPI can state its unit (hours or minutes)"
+                f"{entry_where}: unit {unit!r} differs from the KPI's {kpi.unit!r}; "
+                "the function returns the KPI's unit, so drop the profile's unit"
             )
         bands = {
             name: _band(f"{entry_where}.{name}", raw[name]) for name in BAND_NAMES if name in raw

@@ -40,7 +40,7 @@ FIXED_SIGNATURES = {
     "retention_rate": "customers_at_end, new_customers, customers_at_start",
     "connection_success_rate": "successful, attempted",
     "events_per_user": "attendances, active_users",
-    "avg_time_per_visit": "total_time, visits",
+    "avg_time_per_visit": "total_time, visits, time_unit",
     "revenue_per_active_user": "total_revenue, active_users",
     "engagement_rate": "likes, comments, followers",
     "click_through_rate": "clicks, impressions",

@@ -435,8 +435,11 @@ def _per_active_user(kpi_id: str, table: str, date_column: str, value_column: st
     return Recipe(kpi_id, reads, formula, engine_call)
 
 
-def _per_row_average(kpi_id: str, table: str, date_column: str, value_column: str) -> Recipe:
-    """An average over the month's rows whose value counts (time per visit)."""
+def _per_row_average(
+    kpi_id: str, table: str, date_column: str, value_column: str, *extra: Any
+) -> Recipe:
+    """An average over the month's rows whose value counts (time per visit);
+    ``extra`` are the engine function's further arguments (the time unit)."""
 
     def formula(s: str, e: str) -> str:
         let = Let()
@@ -451,7 +454,9 @@ def _per_row_average(kpi_id: str, table: str, date_column: str, value_column: st
     def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
         data = rows[table]
         mask = both(within(data, date_column, s, e), valid(data, value_column, "number"))
-        return EngineCall(kpi_id, (total(data.read(value_column, "number"), mask), sum(mask)))
+        return EngineCall(
+            kpi_id, (total(data.read(value_column, "number"), mask), sum(mask), *extra)
+        )
 
     return Recipe(kpi_id, {table: (date_column, value_column)}, formula, engine_call)
 
@@ -771,7 +776,8 @@ RECIPES: Mapping[str, Recipe] = {
             "connection_success_rate", "Connections", "requested_on", "status", "accepted"
         ),
         _per_active_user("events_per_user", "Attendance", "event_on", None),
-        _per_row_average("avg_time_per_visit", "Visits", "visited_on", "minutes"),
+        # Visits[minutes] holds minutes, the unit the function is told.
+        _per_row_average("avg_time_per_visit", "Visits", "visited_on", "minutes", "minutes"),
         _per_active_user("revenue_per_active_user", "Payments", "paid_on", "amount"),
         _status_share("customer_success_rate", "Followups", "followed_up_on", "outcome", "success"),
         _recipe(
