@@ -30,6 +30,9 @@ LANGUAGES: tuple[str, ...] = ("en", "fr", "nl")
 Direction = Literal["higher", "lower"]
 Kind = Literal["aggregate", "records", "statistic"]
 BandName = Literal["exceptional", "above_average", "typical"]
+Stage = Literal["awareness", "consideration", "conversion"]
+#: The funnel stages of article 004, top to bottom.
+STAGES: tuple[Stage, ...] = ("awareness", "consideration", "conversion")
 Rating = Literal["exceptional", "above_average", "typical", "below_typical", "unrated"]
 
 #: Best band first: a value on the boundary of two bands gets the better one.
@@ -234,6 +237,15 @@ class ProfileKPI:
     bands: Mapping[BandName, Band]
     source: str
     note: str = ""
+    #: The function that measures the KPI for this type from its records: the
+    #: KPI itself, or one of its forms (completion within the agreed deadline).
+    form: str = ""
+    #: The months that one value covers (3: quarter on quarter, as an article's
+    #: example and bands assume).
+    months: int = 1
+    #: The funnel stage the KPI belongs to, where the type's article sorts
+    #: its KPIs by stage (awareness, consideration, conversion), else "".
+    stage: str = ""
 
     @property
     def id(self) -> str:
@@ -388,9 +400,26 @@ def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> Bus
         bands = {
             name: _band(f"{entry_where}.{name}", raw[name]) for name in BAND_NAMES if name in raw
         }
+        form = str(raw.get("form", kpi.id))
+        if form not in kpis or kpis[form].measures != kpi.id:
+            raise CatalogueError(
+                f"{entry_where}.form: {form!r} is not a form of {kpi.id} in kpis.toml"
+            )
+        months = raw.get("months", 1)
+        if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 12:
+            raise CatalogueError(f"{entry_where}.months must be a whole number of months, 1 to 12")
+        stage = str(raw.get("stage", ""))
+        if stage and stage not in STAGES:
+            raise CatalogueError(f"{entry_where}.stage must be one of {', '.join(STAGES)}")
+        unknown = set(raw) - {"id", "title", "unit", "note", "form", "months", "stage", *BAND_NAMES}
+        if unknown:
+            raise CatalogueError(f"{entry_where}: unknown keys {sorted(unknown)}")
         entries.append(
             ProfileKPI(
                 kpi=kpi,
+                form=form,
+                months=months,
+                stage=stage,
                 title=_texts(f"{entry_where}.title", raw["title"]) if "title" in raw else kpi.title,
                 unit=unit,
                 bands=MappingProxyType(bands),
@@ -409,6 +438,11 @@ def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> Bus
     ids = [entry.id for entry in entries]
     if len(set(ids)) != len(ids):
         raise CatalogueError(f"{where}: a KPI is listed twice")
+    staged = [entry.stage for entry in entries]
+    if any(staged) and not all(staged):
+        raise CatalogueError(f"{where}: give every KPI a stage, or none")
+    if any(staged) and staged != sorted(staged, key=STAGES.index):
+        raise CatalogueError(f"{where}: list the KPIs stage by stage, top of the funnel first")
     return BusinessType(
         id=type_id,
         title=_texts(f"{where}.title", data.get("title")),

@@ -93,8 +93,13 @@ def test_every_kpi_is_complete(any_kpi: kpi_engine.KPI, any_language: str) -> No
     assert kpi.unit in labels(any_language)["units"]
     for source in kpi.sources:
         cited = kpi_engine._catalogue.SOURCES[source]
-        # An article of the project, or a published work with its publisher, year and address.
-        assert source in SEED_FILES.values() or (cited.publisher and cited.published and cited.url)
+        # An article of the project, the project's own standard definition (said
+        # so), or a published work with its publisher, year and address.
+        assert (
+            source in SEED_FILES.values()
+            or (source == "standard" and cited.described)
+            or (cited.publisher and cited.published and cited.url)
+        )
     assert "Example (" in (kpi.function.__doc__ or ""), "the worked example runs as a doctest"
 
 
