@@ -251,6 +251,11 @@ class ProfileKPI:
     def id(self) -> str:
         return self.kpi.id
 
+    def external(self, article: str) -> bool:
+        """Whether the bands are an external benchmark, not the figures of
+        ``article`` (the business type's own)."""
+        return bool(self.bands) and self.source != article
+
     @property
     def direction(self) -> Direction:
         return self.kpi.direction
@@ -276,6 +281,8 @@ class BusinessType:
     source: str
     currency: str
     kpis: tuple[ProfileKPI, ...]
+    #: What the KPIs without bands say about it, per language ("" where all are rated).
+    unrated: Mapping[str, str] = field(default_factory=dict)
 
     def kpi(self, kpi_id: str) -> ProfileKPI:
         for entry in self.kpis:
@@ -411,7 +418,17 @@ def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> Bus
         stage = str(raw.get("stage", ""))
         if stage and stage not in STAGES:
             raise CatalogueError(f"{entry_where}.stage must be one of {', '.join(STAGES)}")
-        unknown = set(raw) - {"id", "title", "unit", "note", "form", "months", "stage", *BAND_NAMES}
+        unknown = set(raw) - {
+            "id",
+            "title",
+            "unit",
+            "note",
+            "form",
+            "months",
+            "stage",
+            "source",
+            *BAND_NAMES,
+        }
         if unknown:
             raise CatalogueError(f"{entry_where}: unknown keys {sorted(unknown)}")
         entries.append(
@@ -450,6 +467,7 @@ def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> Bus
         source=data["source"],
         currency=data.get("currency", "USD"),
         kpis=tuple(entries),
+        unrated=_texts(f"{where}.unrated", data["unrated"]) if "unrated" in data else {},
     )
 
 
@@ -473,6 +491,23 @@ def _check_cited(
     for where, source in cited:
         if source not in sources:
             raise CatalogueError(f"{where}: the source {source!r} is not listed in sources.toml")
+    for profile in types.values():
+        for entry in profile.kpis:
+            cited_by = sources.get(entry.source)
+            if entry.external(profile.source) and cited_by is not None and not (
+                cited_by.publisher and cited_by.published and cited_by.url
+            ):
+                raise CatalogueError(
+                    f"business_types/{profile.id}.toml [{entry.id}]: an external benchmark "
+                    f"needs a source with publisher, published and url; {entry.source!r} lacks one"
+                )
+    for profile in types.values():
+        unrated = [entry.id for entry in profile.kpis if not entry.bands]
+        if unrated and not profile.unrated:
+            raise CatalogueError(
+                f"business_types/{profile.id}.toml: {', '.join(unrated)} have no bands; "
+                "say why in [unrated] (en, fr, nl)"
+            )
 
 
 def _load() -> tuple[Mapping[str, KPI], Mapping[str, BusinessType]]:

@@ -35,7 +35,7 @@ from babel.dates import format_datetime, format_skeleton
 from babel.numbers import NumberPattern, format_decimal, get_currency_symbol, parse_pattern
 from babel.units import format_unit
 
-from ._catalogue import LANGUAGES, UNITS, Band, CatalogueError, ProfileKPI
+from ._catalogue import LANGUAGES, UNITS, Band, BusinessType, CatalogueError, ProfileKPI
 from ._labels import labels
 
 ShownAs = Literal["percent", "number", "currency", "duration"]
@@ -535,3 +535,25 @@ __all__ = [
     "format_value",
     "unit_display",
 ]
+
+
+def external_benchmarks(profile: BusinessType, language: str) -> list[str]:
+    """One line per KPI whose bands are an external benchmark: the KPI's title
+    and the source (publisher, title, date, address), in the reader's language."""
+    from ._catalogue import SOURCES  # noqa: PLC0415
+
+    said = labels(language)["external_benchmark"]
+    lines = []
+    for entry in profile.kpis:
+        if entry.external(profile.source):
+            source = SOURCES[entry.source]
+            lines.append(
+                said.format(
+                    kpi=entry.title[language],
+                    publisher=source.publisher,
+                    title=source.cited(),
+                    published=source.published,
+                    url=source.url,
+                )
+            )
+    return lines

@@ -145,11 +145,31 @@ def test_songwriting_names_completion_rate_after_songs() -> None:
     assert entry.title["en"] == "Custom song completion rate"
 
 
-def test_types_without_article_figures_have_no_bands() -> None:
+def test_types_without_article_figures_have_only_external_bands() -> None:
     for type_id in ("video_marketing", "social_media"):
-        for entry in kpi_engine.BUSINESS_TYPES[type_id].kpis:
-            assert not entry.bands
-            assert kpi_engine.benchmark_band(entry.id, 1, type_id) == "unrated"
+        profile = kpi_engine.BUSINESS_TYPES[type_id]
+        for entry in profile.kpis:
+            if entry.bands:
+                assert entry.external(profile.source), entry.id
+            else:
+                assert kpi_engine.benchmark_band(entry.id, 1, type_id) == "unrated"
+        assert all(profile.unrated.values()), "an unrated KPI says why"
+
+
+@pytest.mark.parametrize(
+    ("business_type", "entry"),
+    [p for p in ALL_PROFILE_ENTRIES if p[1].external(p[0].source)],
+    ids=lambda v: getattr(v, "id", ""),
+)
+def test_external_benchmarks_name_a_dated_published_source(
+    business_type: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI, any_language: str
+) -> None:
+    source = kpi_engine._catalogue.SOURCES[entry.source]
+    assert source.publisher and source.url.startswith("https://")
+    assert re.fullmatch(r"\d{4}(-\d{2}-\d{2})?", source.published)
+    assert not source.id.endswith(".txt"), "an article's figures are not external"
+    lines = display.external_benchmarks(business_type, any_language)
+    assert any(entry.title[any_language] in line and source.url in line for line in lines)
 
 
 @pytest.mark.parametrize(
@@ -168,7 +188,7 @@ def test_bands_ordered_with_direction(
         assert thresholds == sorted(thresholds, reverse=True)
     else:
         assert thresholds == sorted(thresholds)
-    if entry.bands:
+    if entry.bands and not entry.external(business_type.source):
         assert entry.source == business_type.source
 
 
@@ -184,7 +204,7 @@ def _figure_spellings(value: float, unit: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("business_type", "entry"),
-    [p for p in ALL_PROFILE_ENTRIES if p[1].bands],
+    [p for p in ALL_PROFILE_ENTRIES if p[1].bands and not p[1].external(p[0].source)],
     ids=lambda v: getattr(v, "id", ""),
 )
 def test_band_figures_appear_in_the_article(

@@ -28,6 +28,7 @@ from addin.ooxml.widths import (
 from addin.recipes.notes import message, notes_words
 from addin.report.model import KPIReport, Report, words
 from addin.styles import band_style
+import kpi_engine
 from kpi_engine import display
 from kpi_engine._labels import labels
 
@@ -212,6 +213,9 @@ def lay_out(report: Report) -> SheetLayout:
     ]
     if report.source is not None:
         rows.append((Cell(said["source"], style="label"), Cell(report.source.cited())))
+    profile = kpi_engine.get_business_type(report.business_type)
+    for line in display.external_benchmarks(profile, language):
+        rows.append((Cell(said["external"], style="label"), Cell(line)))
     # The facts at the top read across the table's width.
     merges: list[tuple[int, int, int]] = [
         (row, 1, len(KPI_COLUMNS)) for row in range(2, len(rows) + 1)

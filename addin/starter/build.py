@@ -516,9 +516,15 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
     source = SOURCES.get(profile.source)
     cited = source.cited() if source is not None else profile.source
     kpis.append([kpis.cell(words["source"].format(source=cited), text=True)])
+    # External benchmarks are named apart from the article's figures, and the
+    # unrated KPIs say why.
+    for line in display.external_benchmarks(profile, lang):
+        kpis.append([kpis.cell(line, text=True)])
+    if profile.unrated:
+        kpis.append([kpis.cell(profile.unrated[lang], text=True)])
     kpis.append([])
     kpis.append(kpis.header([heads[k] for k in KPI_SHEET_COLUMNS]))
-    first_kpi_row = 6
+    first_kpi_row = kpis.rows + 1
     value_column = get_column_letter(_column("value"))
     stage_words = labels(lang)["stages"]
     for offset, entry in enumerate(profile.kpis):
