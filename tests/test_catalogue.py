@@ -165,7 +165,8 @@ def test_external_benchmarks_name_a_dated_published_source(
     business_type: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI, any_language: str
 ) -> None:
     source = kpi_engine._catalogue.SOURCES[entry.source]
-    assert source.publisher and source.url.startswith("https://")
+    assert source.publisher
+    assert source.url.startswith("https://")
     assert re.fullmatch(r"\d{4}(-\d{2}-\d{2})?", source.published)
     assert not source.id.endswith(".txt"), "an article's figures are not external"
     lines = display.external_benchmarks(business_type, any_language)
