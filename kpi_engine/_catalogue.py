@@ -381,6 +381,31 @@ def _example(where: str, kpi_id: str, raw: dict[str, Any]) -> Example:
         raise CatalogueError(f"{where} for {kpi_id} lacks {missing}") from None
 
 
+#: The keys a business type's KPI entry may have.
+_ENTRY_KEYS = frozenset(
+    {"id", "title", "unit", "note", "form", "months", "stage", "source", *BAND_NAMES}
+)
+
+
+def _entry_choices(
+    entry_where: str, raw: Mapping[str, Any], kpi: KPI, kpis: Mapping[str, KPI]
+) -> tuple[str, int, str]:
+    """An entry's form, months and stage, checked."""
+    unknown = set(raw) - _ENTRY_KEYS
+    if unknown:
+        raise CatalogueError(f"{entry_where}: unknown keys {sorted(unknown)}")
+    form = str(raw.get("form", kpi.id))
+    if form not in kpis or kpis[form].measures != kpi.id:
+        raise CatalogueError(f"{entry_where}.form: {form!r} is not a form of {kpi.id} in kpis.toml")
+    months = raw.get("months", 1)
+    if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 12:
+        raise CatalogueError(f"{entry_where}.months must be a whole number of months, 1 to 12")
+    stage = str(raw.get("stage", ""))
+    if stage and stage not in STAGES:
+        raise CatalogueError(f"{entry_where}.stage must be one of {', '.join(STAGES)}")
+    return form, months, stage
+
+
 def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> BusinessType:
     where = f"business_types/{type_id}.toml"
     if data.get("id") != type_id:
@@ -407,30 +432,7 @@ def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> Bus
         bands = {
             name: _band(f"{entry_where}.{name}", raw[name]) for name in BAND_NAMES if name in raw
         }
-        form = str(raw.get("form", kpi.id))
-        if form not in kpis or kpis[form].measures != kpi.id:
-            raise CatalogueError(
-                f"{entry_where}.form: {form!r} is not a form of {kpi.id} in kpis.toml"
-            )
-        months = raw.get("months", 1)
-        if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 12:
-            raise CatalogueError(f"{entry_where}.months must be a whole number of months, 1 to 12")
-        stage = str(raw.get("stage", ""))
-        if stage and stage not in STAGES:
-            raise CatalogueError(f"{entry_where}.stage must be one of {', '.join(STAGES)}")
-        unknown = set(raw) - {
-            "id",
-            "title",
-            "unit",
-            "note",
-            "form",
-            "months",
-            "stage",
-            "source",
-            *BAND_NAMES,
-        }
-        if unknown:
-            raise CatalogueError(f"{entry_where}: unknown keys {sorted(unknown)}")
+        form, months, stage = _entry_choices(entry_where, raw, kpi, kpis)
         entries.append(
             ProfileKPI(
                 kpi=kpi,
@@ -494,8 +496,10 @@ def _check_cited(
     for profile in types.values():
         for entry in profile.kpis:
             cited_by = sources.get(entry.source)
-            if entry.external(profile.source) and cited_by is not None and not (
-                cited_by.publisher and cited_by.published and cited_by.url
+            if (
+                entry.external(profile.source)
+                and cited_by is not None
+                and not (cited_by.publisher and cited_by.published and cited_by.url)
             ):
                 raise CatalogueError(
                     f"business_types/{profile.id}.toml [{entry.id}]: an external benchmark "

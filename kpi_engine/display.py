@@ -542,7 +542,7 @@ def external_benchmarks(profile: BusinessType, language: str) -> list[str]:
     and the source (publisher, title, date, address), in the reader's language."""
     from ._catalogue import SOURCES  # noqa: PLC0415
 
-    said = labels(language)["external_benchmark"]
+    said = str(labels(language)["external_benchmark"])
     lines = []
     for entry in profile.kpis:
         if entry.external(profile.source):

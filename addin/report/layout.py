@@ -141,12 +141,29 @@ def _kpi_row(report: Report, kpi: KPIReport) -> tuple[Cell, ...]:
         ),
         "target": _number(kpi.target, value_format),
         "gap": _number(gap, display.excel_difference_format(kpi.unit, language, currency)),
-        "band": Cell(DASH) if kpi.band is None else Cell(ratings[kpi.band], style=band_style(kpi.band)),
-        "target_met": Cell(labels(language)["target_met"][kpi.target_status], style=kpi.target_status),
+        "band": Cell(DASH)
+        if kpi.band is None
+        else Cell(ratings[kpi.band], style=band_style(kpi.band)),
+        "target_met": Cell(
+            labels(language)["target_met"][kpi.target_status], style=kpi.target_status
+        ),
         "margin": _number(kpi.margin, display.excel_format("points", language)),
         "id": Cell(kpi.id),
     }
     return (Cell(kpi.title), *(cells[key] for key in KPI_COLUMNS))
+
+
+def _kpi_table(report: Report, rows: list[tuple[Cell | None, ...]]) -> list[int]:
+    """Append a row per KPI, with a heading row before each funnel stage where
+    the article sorts its KPIs so; return the 0-based row of each KPI."""
+    stage_words = labels(report.language)["stages"]
+    kpi_rows = []
+    for index, kpi in enumerate(report.kpis):
+        if kpi.stage and (index == 0 or report.kpis[index - 1].stage != kpi.stage):
+            rows.append((Cell(stage_words[kpi.stage], style="section"),))
+        kpi_rows.append(len(rows))
+        rows.append(_kpi_row(report, kpi))
+    return kpi_rows
 
 
 def _channel_rows(report: Report) -> list[tuple[Cell | None, ...]]:
@@ -185,7 +202,9 @@ def _shown(cell: Cell | None, report: Report, kpi: KPIReport | None, key: str) -
         return cell.value
     assert kpi is not None
     if key in ("change", "year_change", "gap"):
-        text = report.difference_text(kpi, cell.value / display.unit_display(kpi.unit).difference_scale)
+        text = report.difference_text(
+            kpi, cell.value / display.unit_display(kpi.unit).difference_scale
+        )
         return ("▲ " if key != "gap" else "") + str(text)
     if key == "margin":
         return display.format_value(cell.value, "points", report.language)
@@ -223,14 +242,7 @@ def lay_out(report: Report) -> SheetLayout:
     rows.append(())
     kpi_header_row = len(rows) + 1
     rows.append(tuple(Cell(heads[key], style="header") for key in ("kpi", *KPI_COLUMNS)))
-    # Where the article sorts its KPIs by funnel stage, each stage has a heading row.
-    stage_words = labels(language)["stages"]
-    kpi_rows: list[int] = []  # the 0-based row of each KPI
-    for index, kpi in enumerate(kpis):
-        if kpi.stage and (index == 0 or kpis[index - 1].stage != kpi.stage):
-            rows.append((Cell(stage_words[kpi.stage], style="section"),))
-        kpi_rows.append(len(rows))
-        rows.append(_kpi_row(report, kpi))
+    kpi_rows = _kpi_table(report, rows)
     channel_rows = _channel_rows(report)
     # The header of the channel table: after a blank row and its title (1-based).
     channel_header_row = len(rows) + 3 if channel_rows else None
@@ -267,7 +279,9 @@ def lay_out(report: Report) -> SheetLayout:
     first_width = max(first_width, fitting_width(labels_column, bold=True, maximum=MAX_TITLE_WIDTH))
     widths = [first_width]
     for position, key in enumerate(KPI_COLUMNS, start=1):
-        shown = [_shown(rows[kpi_rows[i]][position], report, kpi, key) for i, kpi in enumerate(kpis)]
+        shown = [
+            _shown(rows[kpi_rows[i]][position], report, kpi, key) for i, kpi in enumerate(kpis)
+        ]
         if position <= len(kpis):  # the trend column of a KPI lies under this one
             trend_kpi = kpis[position - 1]
             shown += [

@@ -159,7 +159,7 @@ class Report:
                     "year_ago": kpi.year_ago,
                     "year_change": kpi.year_change,
                     "stage": kpi.stage or None,
-                    "channels": {name: value for name, value in kpi.channels},
+                    "channels": dict(kpi.channels),
                     "target": kpi.target,
                     "gap": kpi.gap,
                     "band": kpi.band,
