@@ -8,6 +8,7 @@ the recipe a business type uses (chosen by its catalogue entry: ``form``,
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +149,26 @@ def test_the_report_groups_social_media_by_stage_and_shows_each_channel() -> Non
         assert value == channel_value("social_media", "reach", rows, dt.date(2024, 6, 1), name)
     # KPIs of other tables (the website's) have no channel figures.
     assert next(kpi for kpi in report.kpis if kpi.id == "bounce_rate").channels == ()
+
+
+@pytest.mark.parametrize("language", kpi_engine.LANGUAGES)
+def test_the_kpi_sheet_gives_each_stage_a_heading(tmp_path: Path, language: str) -> None:
+    from openpyxl import load_workbook  # noqa: PLC0415
+
+    from addin.starter import StarterOptions, new_workbook  # noqa: PLC0415
+    from addin.starter.build import workbook_words  # noqa: PLC0415
+    from kpi_engine._labels import labels  # noqa: PLC0415
+
+    path = tmp_path / "social.xlsx"
+    new_workbook(StarterOptions("social_media", language, as_of=dt.date(2024, 7, 15)), path)
+    sheet = load_workbook(path)[workbook_words()[language]["sheets"]["kpis"]]
+    first_column = [row[0] for row in sheet.iter_rows(values_only=True)]
+    profile = kpi_engine.BUSINESS_TYPES["social_media"]
+    stage_words = labels(language)["stages"]
+    expected = []
+    for index, entry in enumerate(profile.kpis):
+        if index == 0 or profile.kpis[index - 1].stage != entry.stage:
+            expected.append(stage_words[entry.stage])
+        expected.append(entry.title[language])
+    start = first_column.index(expected[0])
+    assert first_column[start : start + len(expected)] == expected
