@@ -26,6 +26,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from importlib import resources
 from typing import Literal
@@ -146,8 +147,23 @@ def _words(language: str, long: bool) -> Mapping[str, str]:
 # --- text ----------------------------------------------------------------------------
 
 
+def _rounded(value: float, decimals: int) -> Decimal:
+    """``value`` rounded as Excel and LibreOffice round what a cell shows:
+    halves away from zero (babel would round them to even, so that 42.5
+    read "42" beside a cell showing 43), and no sign on a zero ("0", not "-0").
+
+    >>> str(_rounded(42.5, 0)), str(_rounded(-0.05, 1)), str(_rounded(-0.04, 1))
+    ('43', '-0.1', '0.0')
+    """
+    exact = Decimal(repr(float(value)))
+    rounded = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return abs(rounded) if rounded == 0 else rounded
+
+
 def _plain(value: float, decimals: int, language: str) -> str:
-    return format_decimal(value, format=_number_format(decimals), locale=language)
+    return format_decimal(
+        _rounded(value, decimals), format=_number_format(decimals), locale=language
+    )
 
 
 def _patterned(
@@ -155,11 +171,16 @@ def _patterned(
 ) -> str:
     """A percentage or an amount of money through the language's CLDR pattern."""
     if shown_as == "percent":
-        return str(_percent_pattern(language, decimals).apply(value, _locale(language)))
+        # The pattern scales by 100: round in the unit the reader sees.
+        shown = _rounded(value, decimals + 2)
+        return str(_percent_pattern(language, decimals).apply(shown, _locale(language)))
     pattern = _currency_pattern(language, decimals)
     return str(
         pattern.apply(
-            value, _locale(language), currency=currency or DEFAULT_CURRENCY, currency_digits=False
+            _rounded(value, decimals),
+            _locale(language),
+            currency=currency or DEFAULT_CURRENCY,
+            currency_digits=False,
         )
     )
 
@@ -191,7 +212,7 @@ def format_value(
         assert display.cldr_unit is not None
         return str(
             format_unit(
-                value,
+                _rounded(value, display.decimals),
                 display.cldr_unit,
                 length="long" if long else "short",
                 format=_number_format(display.decimals),
