@@ -563,7 +563,7 @@ def external_benchmarks(profile: BusinessType, language: str) -> list[str]:
     and the source (publisher, title, date, address), in the reader's language."""
     from ._catalogue import SOURCES  # noqa: PLC0415
 
-    said = str(labels(language)["external_benchmark"])
+    said = str(labels(language)["benchmark_sources"]["external"])
     lines = []
     for entry in profile.kpis:
         if entry.external(profile.source):
