@@ -36,7 +36,7 @@ from babel.dates import format_datetime, format_skeleton
 from babel.numbers import NumberPattern, format_decimal, get_currency_symbol, parse_pattern
 from babel.units import format_unit
 
-from ._catalogue import LANGUAGES, UNITS, Band, CatalogueError, ProfileKPI
+from ._catalogue import LANGUAGES, UNITS, Band, BusinessType, CatalogueError, ProfileKPI
 from ._labels import labels
 
 ShownAs = Literal["percent", "number", "currency", "duration"]
@@ -92,6 +92,38 @@ UNIT_DISPLAYS: Mapping[str, UnitDisplay] = _load_units()
 
 def unit_display(unit: str) -> UnitDisplay:
     return UNIT_DISPLAYS[unit]
+
+
+def smallest_step(unit: str) -> float:
+    """The smallest difference a value of this unit shows: 0.001 for a rate
+    shown as 12.3 %, 1 for an NPS, 0.01 for money."""
+    display = UNIT_DISPLAYS[unit]
+    scale = 2 if display.shown_as == "percent" else 0
+    return float(10.0 ** -(display.decimals + scale))
+
+
+def default_target(entry: ProfileKPI) -> float | None:
+    """The first goal a workbook proposes for a KPI: the figure of the
+    article's above-average band (its exceptional band where it gives no
+    above-average one), or None where the article gives neither.
+
+    A value that meets the target (at or past it) is rated at least at the band
+    the target comes from. Where that band's figure is strict ("more than 70"),
+    the target is the first figure shown past it (71 for an NPS, 40.1 % for
+    "more than 40 %").
+    """
+    for name in ("above_average", "exceptional"):
+        band = entry.bands.get(name)
+        if band is None:
+            continue
+        figure, inclusive = band.threshold(entry.direction)
+        if inclusive:
+            return figure
+        display = UNIT_DISPLAYS[entry.unit]
+        digits = display.decimals + (2 if display.shown_as == "percent" else 0)
+        step = smallest_step(entry.unit)
+        return round(figure + step if entry.direction == "higher" else figure - step, digits)
+    return None
 
 
 @cache
@@ -524,3 +556,25 @@ __all__ = [
     "format_value",
     "unit_display",
 ]
+
+
+def external_benchmarks(profile: BusinessType, language: str) -> list[str]:
+    """One line per KPI whose bands are an external benchmark: the KPI's title
+    and the source (publisher, title, date, address), in the reader's language."""
+    from ._catalogue import SOURCES  # noqa: PLC0415
+
+    said = str(labels(language)["benchmark_sources"]["external"])
+    lines = []
+    for entry in profile.kpis:
+        if entry.external(profile.source):
+            source = SOURCES[entry.source]
+            lines.append(
+                said.format(
+                    kpi=entry.title[language],
+                    publisher=source.publisher,
+                    title=source.cited(),
+                    published=source.published,
+                    url=source.url,
+                )
+            )
+    return lines

@@ -235,8 +235,15 @@ def _sources(kpi: KPI, language: str) -> list[dict[str, Any]]:
             name = said["language_names"][source.language]
             details.append(said["source_language"].format(language=name))
         if source.published:
-            published = format_date(dt.date.fromisoformat(source.published), "long", language)
+            # A full date, or the year alone where that is all the work states.
+            published = (
+                source.published
+                if len(source.published) == 4
+                else format_date(dt.date.fromisoformat(source.published), "long", language)
+            )
             details.append(said["published"].format(date=published))
+        if source.url:
+            details.append(source.url)
         listed.append({"cited": source.cited(), "language": source.language, "details": details})
     return listed
 
