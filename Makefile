@@ -132,6 +132,7 @@ bench: install system-deps
 	$(BIN)/python -u tests/benchmarks/bench_server.py
 	$(BIN)/python -u tests/benchmarks/bench_scaleout.py
 	$(BIN)/python -u tests/benchmarks/bench_report.py
+	$(BIN)/python -u tests/benchmarks/bench_import.py
 	$(BIN)/python -u tests/benchmarks/bench_recalc.py
 	$(BIN)/python -u tests/benchmarks/bench_sources.py
 
@@ -139,6 +140,7 @@ docs: install system-deps
 	$(BIN)/python -m kpi_engine._docs --write
 	$(BIN)/python docs/make_pictures.py
 	$(BIN)/python docs/make_html_pictures.py
+	$(BIN)/python docs/make_taskpane_pictures.py
 
 clean:
 	rm -rf demo fuzz-failures $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules

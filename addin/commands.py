@@ -104,7 +104,9 @@ def serve(
     """Start the Office.js add-in's server for a team (xlwings PRO licence terms).
 
     It serves the manifest (/manifest.xml), the task pane, and every KPI as a custom function:
-    =KPI.NPS(Survey[recommend_score]). It is built on xlwings Server (xlwings
+    =KPI.NPS(Survey[recommend_score]) (=KPI_DEV.NPS(...) when KPI_ENVIRONMENT is dev). The
+    task pane starts a KPI workbook in the open workbook, refreshes the report and browses the
+    KPIs. It is built on xlwings Server (xlwings
     PRO): free for noncommercial use with XLWINGS_LICENSE_KEY=noncommercial,
     a paid licence key otherwise; kpi serve never sets the key. For one person
     or a small business, kpi lite and the free xlwings Lite add-in need no

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from ._errors import KPIInputError, KPIUndefinedError
-from ._inputs import amount, count, fraction, number, part_of_whole, too_large
+from ._inputs import amount, count, fraction, number, part_of_whole, single_cell, too_large
 from ._registry import kpi_function
 
 
@@ -66,11 +66,21 @@ def avg_turnaround_time(total_hours: Any, completed_projects: Any) -> float:
     )
 
 
+#: What one unit of a visit's time is in minutes, by the name a caller gives it.
+_MINUTES_PER = {"minutes": 1.0, "hours": 60.0}
+
+
 @kpi_function
-def avg_time_per_visit(total_time: Any, visits: Any) -> float:
-    """Average time spent per visit, in the unit that the total time is given in."""
+def avg_time_per_visit(total_time: Any, visits: Any, time_unit: Any = "minutes") -> float:
+    """Average minutes per visit, from the total time in minutes or hours (time_unit)."""
     name = "avg_time_per_visit"
-    return _per(name, "total_time", amount(name, "total_time", total_time), "visits", visits)
+    expected = "'minutes' or 'hours': the unit of total_time"
+    unit, position = single_cell(name, "time_unit", time_unit)
+    key = unit.strip().lower() if isinstance(unit, str) else None
+    if key not in _MINUTES_PER:
+        raise KPIInputError(name, "time_unit", unit, expected, position)
+    minutes = amount(name, "total_time", total_time) * _MINUTES_PER[key]
+    return _per(name, "total_time", minutes, "visits", visits)
 
 
 # --- shares of a whole ----------------------------------------------------
@@ -341,3 +351,52 @@ def return_on_investment(gain: Any, cost: Any) -> float:
     gain_value = amount(name, "gain", gain)
     cost_value = number(name, "cost", cost, minimum=0)
     return _ratio(name, gain_value - cost_value, cost_value, "cost")
+
+
+@kpi_function
+def customer_lifetime_revenue(
+    avg_revenue_per_customer_per_period: Any, churn_rate_per_period: Any
+) -> float:
+    """Revenue a customer brings over their whole relationship: revenue per period / churn."""
+    name = "customer_lifetime_revenue"
+    revenue = amount(
+        name, "avg_revenue_per_customer_per_period", avg_revenue_per_customer_per_period
+    )
+    churn = fraction(name, "churn_rate_per_period", churn_rate_per_period)
+    if churn == 0:
+        raise KPIUndefinedError(
+            name, "churn_rate_per_period is 0, so the expected lifetime has no end", "no_churn"
+        )
+    return revenue / churn
+
+
+@kpi_function
+def actual_recommendation_rate(recommended: Any, surveyed: Any) -> float:
+    """Share of surveyed customers who say they did recommend the brand."""
+    return _share("actual_recommendation_rate", "recommended", recommended, "surveyed", surveyed)
+
+
+# --- the small-shop basics -------------------------------------------------
+
+
+@kpi_function
+def average_order_value(total_revenue: Any, orders: Any) -> float:
+    """Average revenue per order: revenue over the orders it came from."""
+    name = "average_order_value"
+    revenue = amount(name, "total_revenue", total_revenue)
+    return _per(name, "total_revenue", revenue, "orders", orders)
+
+
+@kpi_function
+def cancellation_rate(cancelled: Any, orders: Any) -> float:
+    """Share of the orders placed that were cancelled."""
+    return _share("cancellation_rate", "cancelled", cancelled, "orders", orders)
+
+
+@kpi_function
+def new_user_share(new_users: Any, returning_users: Any) -> float:
+    """Share of new users among the website's users: new / (new + returning)."""
+    name = "new_user_share"
+    new = count(name, "new_users", new_users)
+    returning = count(name, "returning_users", returning_users)
+    return _ratio(name, new, new + returning, "users")

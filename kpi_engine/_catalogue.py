@@ -30,17 +30,17 @@ LANGUAGES: tuple[str, ...] = ("en", "fr", "nl")
 Direction = Literal["higher", "lower"]
 Kind = Literal["aggregate", "records", "statistic"]
 BandName = Literal["exceptional", "above_average", "typical"]
+Stage = Literal["awareness", "consideration", "conversion"]
+#: The funnel stages of article 004, top to bottom.
+STAGES: tuple[Stage, ...] = ("awareness", "consideration", "conversion")
 Rating = Literal["exceptional", "above_average", "typical", "below_typical", "unrated"]
 
 #: Best band first: a value on the boundary of two bands gets the better one.
 BAND_NAMES: tuple[BandName, ...] = ("exceptional", "above_average", "typical")
 RATINGS: tuple[Rating, ...] = (*BAND_NAMES, "below_typical", "unrated")
 UNITS: frozenset[str] = frozenset(
-    {"fraction", "score", "points", "duration", "hours", "minutes", "currency", "count", "per_user"}
+    {"fraction", "score", "points", "hours", "minutes", "currency", "count", "per_user"}
 )
-#: A profile may state the unit of a duration KPI, since the article's bands
-#: are in that unit (hours for a delivery, minutes for a visit).
-DURATION_UNITS: frozenset[str] = frozenset({"hours", "minutes"})
 
 
 class CatalogueError(Exception):
@@ -237,10 +237,24 @@ class ProfileKPI:
     bands: Mapping[BandName, Band]
     source: str
     note: str = ""
+    #: The function that measures the KPI for this type from its records: the
+    #: KPI itself, or one of its forms (completion within the agreed deadline).
+    form: str = ""
+    #: The months that one value covers (3: quarter on quarter, as an article's
+    #: example and bands assume).
+    months: int = 1
+    #: The funnel stage the KPI belongs to, where the type's article sorts
+    #: its KPIs by stage (awareness, consideration, conversion), else "".
+    stage: str = ""
 
     @property
     def id(self) -> str:
         return self.kpi.id
+
+    def external(self, article: str) -> bool:
+        """Whether the bands are an external benchmark, not the figures of
+        ``article`` (the business type's own)."""
+        return bool(self.bands) and self.source != article
 
     @property
     def direction(self) -> Direction:
@@ -267,6 +281,8 @@ class BusinessType:
     source: str
     currency: str
     kpis: tuple[ProfileKPI, ...]
+    #: What the KPIs without bands say about it, per language ("" where all are rated).
+    unrated: Mapping[str, str] = field(default_factory=dict)
 
     def kpi(self, kpi_id: str) -> ProfileKPI:
         for entry in self.kpis:
@@ -365,6 +381,31 @@ def _example(where: str, kpi_id: str, raw: dict[str, Any]) -> Example:
         raise CatalogueError(f"{where} for {kpi_id} lacks {missing}") from None
 
 
+#: The keys a business type's KPI entry may have.
+_ENTRY_KEYS = frozenset(
+    {"id", "title", "unit", "note", "form", "months", "stage", "source", *BAND_NAMES}
+)
+
+
+def _entry_choices(
+    entry_where: str, raw: Mapping[str, Any], kpi: KPI, kpis: Mapping[str, KPI]
+) -> tuple[str, int, str]:
+    """An entry's form, months and stage, checked."""
+    unknown = set(raw) - _ENTRY_KEYS
+    if unknown:
+        raise CatalogueError(f"{entry_where}: unknown keys {sorted(unknown)}")
+    form = str(raw.get("form", kpi.id))
+    if form not in kpis or kpis[form].measures != kpi.id:
+        raise CatalogueError(f"{entry_where}.form: {form!r} is not a form of {kpi.id} in kpis.toml")
+    months = raw.get("months", 1)
+    if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 12:
+        raise CatalogueError(f"{entry_where}.months must be a whole number of months, 1 to 12")
+    stage = str(raw.get("stage", ""))
+    if stage and stage not in STAGES:
+        raise CatalogueError(f"{entry_where}.stage must be one of {', '.join(STAGES)}")
+    return form, months, stage
+
+
 def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> BusinessType:
     where = f"business_types/{type_id}.toml"
     if data.get("id") != type_id:
@@ -380,17 +421,24 @@ def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> Bus
                 f"{where}: list the KPI {kpi.measures!r} itself, not its form {kpi.id!r}"
             )
         entry_where = f"{where} [{kpi_id}]"
+        # A duration always has its unit (hours, minutes): a KPI's value is in
+        # the unit of its entry, and a profile may only repeat it.
         unit = raw.get("unit", kpi.unit)
-        if unit != kpi.unit and not (kpi.unit == "duration" and unit in DURATION_UNITS):
+        if unit != kpi.unit:
             raise CatalogueError(
-                f"{entry_where}: only a duration KPI can state its unit (hours or minutes)"
+                f"{entry_where}: unit {unit!r} differs from the KPI's {kpi.unit!r}; "
+                "the function returns the KPI's unit, so drop the profile's unit"
             )
         bands = {
             name: _band(f"{entry_where}.{name}", raw[name]) for name in BAND_NAMES if name in raw
         }
+        form, months, stage = _entry_choices(entry_where, raw, kpi, kpis)
         entries.append(
             ProfileKPI(
                 kpi=kpi,
+                form=form,
+                months=months,
+                stage=stage,
                 title=_texts(f"{entry_where}.title", raw["title"]) if "title" in raw else kpi.title,
                 unit=unit,
                 bands=MappingProxyType(bands),
@@ -409,6 +457,11 @@ def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> Bus
     ids = [entry.id for entry in entries]
     if len(set(ids)) != len(ids):
         raise CatalogueError(f"{where}: a KPI is listed twice")
+    staged = [entry.stage for entry in entries]
+    if any(staged) and not all(staged):
+        raise CatalogueError(f"{where}: give every KPI a stage, or none")
+    if any(staged) and staged != sorted(staged, key=STAGES.index):
+        raise CatalogueError(f"{where}: list the KPIs stage by stage, top of the funnel first")
     return BusinessType(
         id=type_id,
         title=_texts(f"{where}.title", data.get("title")),
@@ -416,6 +469,7 @@ def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> Bus
         source=data["source"],
         currency=data.get("currency", "USD"),
         kpis=tuple(entries),
+        unrated=_texts(f"{where}.unrated", data["unrated"]) if "unrated" in data else {},
     )
 
 
@@ -439,6 +493,25 @@ def _check_cited(
     for where, source in cited:
         if source not in sources:
             raise CatalogueError(f"{where}: the source {source!r} is not listed in sources.toml")
+    for profile in types.values():
+        for entry in profile.kpis:
+            cited_by = sources.get(entry.source)
+            if (
+                entry.external(profile.source)
+                and cited_by is not None
+                and not (cited_by.publisher and cited_by.published and cited_by.url)
+            ):
+                raise CatalogueError(
+                    f"business_types/{profile.id}.toml [{entry.id}]: an external benchmark "
+                    f"needs a source with publisher, published and url; {entry.source!r} lacks one"
+                )
+    for profile in types.values():
+        unrated = [entry.id for entry in profile.kpis if not entry.bands]
+        if unrated and not profile.unrated:
+            raise CatalogueError(
+                f"business_types/{profile.id}.toml: {', '.join(unrated)} have no bands; "
+                "say why in [unrated] (en, fr, nl)"
+            )
 
 
 def _load() -> tuple[Mapping[str, KPI], Mapping[str, BusinessType]]:

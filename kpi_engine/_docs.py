@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ._catalogue import BUSINESS_TYPES, KPIS
-from .display import format_bands
+from .display import external_benchmarks, format_bands
 
 README_PATH = Path(__file__).resolve().parent.parent / "README.md"
 _MARKERS = re.compile(r"(<!-- catalogue:start -->\n)(.*?)(<!-- catalogue:end -->)", re.S)
@@ -56,6 +56,11 @@ def render_readme_section() -> str:
         notes = [f"`{e.id}`: {e.note}" for e in business_type.kpis if e.note]
         if notes:
             lines += ["", "Notes: " + " ".join(notes)]
+        external = external_benchmarks(business_type, "en")
+        if external:
+            lines += ["", *(f"- {line}" for line in external)]
+        if business_type.unrated:
+            lines += ["", business_type.unrated["en"]]
     return "\n".join(lines) + "\n"
 
 

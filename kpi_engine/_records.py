@@ -11,13 +11,14 @@ formula over the same column always agree.
 
 from __future__ import annotations
 
+import inspect
 import math
 import statistics
 from collections import Counter
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from ._cells import count_value, date_serial, id_key, number_value, score_value
+from ._cells import amount_value, count_value, date_serial, id_key, number_value, score_value
 from ._errors import KPIInputError, KPIUndefinedError
 from ._inputs import (
     checked_text,
@@ -183,7 +184,9 @@ def avg_fulfillment_time_from_timestamps(requested_at: Any, delivered_at: Any) -
         if start is not None and finish is not None and finish >= start:
             durations.append(finish - start)
     if not durations:
-        raise KPIUndefinedError(name, "no row has both a request and a delivery time", "no_deliveries")
+        raise KPIUndefinedError(
+            name, "no row has both a request and a delivery time", "no_deliveries"
+        )
     return math.fsum(durations) * 24 / len(durations)
 
 
@@ -203,7 +206,9 @@ def _start_and_end(function: str, ids_at_start: Any, ids_at_end: Any) -> tuple[s
     start = set(read_counts(function, "ids_at_start", ids_at_start, id_key))
     end = set(read_counts(function, "ids_at_end", ids_at_end, id_key))
     if not start:
-        raise KPIUndefinedError(function, "there are no customers at the start", "no_customers_at_start")
+        raise KPIUndefinedError(
+            function, "there are no customers at the start", "no_customers_at_start"
+        )
     return start, end
 
 
@@ -242,3 +247,90 @@ def impressions(impression_counts: Any) -> float:
 def reach(accounts_reached: Any) -> float:
     """Total accounts reached, summed over the rows given (one per channel or post)."""
     return _sum_of_counts("reach", "accounts_reached", accounts_reached)
+
+
+@kpi_function
+def completion_rate_on_time(
+    statuses: Any, delivered_at: Any, due_on: Any, completed_status: Any = "completed"
+) -> float:
+    """Share of orders with a status that were completed and delivered by their due date."""
+    name = "completion_rate_on_time"
+    wanted = id_key(checked_text(name, "completed_status", completed_status, "a status text"))
+    states, deliveries, dues = paired_cells(
+        name, ("statuses", "delivered_at", "due_on"), (statuses, delivered_at, due_on)
+    )
+    ordered = on_time = 0
+    for state, delivered, due in zip(states, deliveries, dues, strict=True):
+        key = id_key(state)
+        if key is None:
+            continue
+        ordered += 1
+        done, deadline = date_serial(delivered), date_serial(due)
+        # A due date is a day: delivered at any time of that day is on time. An
+        # order without a due date had none agreed, so its status decides.
+        if key == wanted and done is not None and (deadline is None or done < deadline + 1):
+            on_time += 1
+    if ordered == 0:
+        raise KPIUndefinedError(name, "there are no statuses", "no_statuses")
+    return on_time / ordered
+
+
+@kpi_function
+def revenue(amounts: Any) -> float:
+    """Total revenue: the sum of the amounts given (one per order or payment)."""
+    name = "revenue"
+    counts = read_counts(name, "amounts", amounts, amount_value)
+    try:
+        total = math.fsum(value * n for value, n in counts.items())
+    except OverflowError:
+        total = math.inf
+    if not math.isfinite(total):
+        raise too_large(name, {"amounts": amounts})
+    return total
+
+
+def _count_total(function: str, argument: str, summary: str) -> Callable[[Any], float]:
+    """A KPI that adds up a count per row (per channel, post or day)."""
+
+    def total(values: Any) -> float:
+        return _sum_of_counts(function, argument, values)
+
+    total.__name__ = total.__qualname__ = function
+    total.__doc__ = summary
+    # The parameter carries the argument's name, as the catalogue describes it.
+    total.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(argument, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Any)],
+        return_annotation=float,
+    )
+    return kpi_function(total)
+
+
+# The counts that article 004 names per funnel stage, each summed over the
+# rows given (one per channel and month, as the platforms report them).
+likes = _count_total("likes", "like_counts", "Total likes, summed over the rows given.")
+comments = _count_total("comments", "comment_counts", "Total comments, summed over the rows given.")
+saves = _count_total("saves", "save_counts", "Total saves, summed over the rows given.")
+video_views = _count_total(
+    "video_views", "view_counts", "Total video views, summed over the rows given."
+)
+profile_visits = _count_total(
+    "profile_visits", "visit_counts", "Total profile visits, summed over the rows given."
+)
+shares = _count_total(
+    "shares", "share_counts", "Total shares (retweets, reposts), summed over the rows given."
+)
+closeups = _count_total(
+    "closeups", "closeup_counts", "Total closeups (a pin or image opened), summed over rows."
+)
+website_clicks = _count_total(
+    "website_clicks", "click_counts", "Total clicks to the website, summed over the rows given."
+)
+profile_actions = _count_total(
+    "profile_actions", "action_counts", "Total profile actions (call, e-mail, directions), summed."
+)
+unique_page_views = _count_total(
+    "unique_page_views", "page_view_counts", "Total unique page views, summed over the rows given."
+)
+followers = _count_total(
+    "followers", "follower_counts", "Total followers, added over the channels given."
+)

@@ -101,7 +101,11 @@ def list_command(type_id: str | None, lang: str, as_json: bool) -> None:
                 "bands": {name: band.figures() for name, band in entry.bands.items()},
                 "bands_text": format_bands(entry, lang, profile.currency),
                 "bands_source": entry.source,
+                "bands_external": entry.external(profile.source),
                 "note": entry.note,
+                "measured_by": entry.form,
+                "months": entry.months,
+                "stage": entry.stage or None,
             }
             for entry in profile.kpis
         ]

@@ -26,6 +26,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from importlib import resources
 from typing import Literal
@@ -35,7 +36,7 @@ from babel.dates import format_datetime, format_skeleton
 from babel.numbers import NumberPattern, format_decimal, get_currency_symbol, parse_pattern
 from babel.units import format_unit
 
-from ._catalogue import LANGUAGES, UNITS, Band, CatalogueError, ProfileKPI
+from ._catalogue import LANGUAGES, UNITS, Band, BusinessType, CatalogueError, ProfileKPI
 from ._labels import labels
 
 ShownAs = Literal["percent", "number", "currency", "duration"]
@@ -93,6 +94,38 @@ def unit_display(unit: str) -> UnitDisplay:
     return UNIT_DISPLAYS[unit]
 
 
+def smallest_step(unit: str) -> float:
+    """The smallest difference a value of this unit shows: 0.001 for a rate
+    shown as 12.3 %, 1 for an NPS, 0.01 for money."""
+    display = UNIT_DISPLAYS[unit]
+    scale = 2 if display.shown_as == "percent" else 0
+    return float(10.0 ** -(display.decimals + scale))
+
+
+def default_target(entry: ProfileKPI) -> float | None:
+    """The first goal a workbook proposes for a KPI: the figure of the
+    article's above-average band (its exceptional band where it gives no
+    above-average one), or None where the article gives neither.
+
+    A value that meets the target (at or past it) is rated at least at the band
+    the target comes from. Where that band's figure is strict ("more than 70"),
+    the target is the first figure shown past it (71 for an NPS, 40.1 % for
+    "more than 40 %").
+    """
+    for name in ("above_average", "exceptional"):
+        band = entry.bands.get(name)
+        if band is None:
+            continue
+        figure, inclusive = band.threshold(entry.direction)
+        if inclusive:
+            return figure
+        display = UNIT_DISPLAYS[entry.unit]
+        digits = display.decimals + (2 if display.shown_as == "percent" else 0)
+        step = smallest_step(entry.unit)
+        return round(figure + step if entry.direction == "higher" else figure - step, digits)
+    return None
+
+
 @cache
 def _locale(language: str) -> Locale:
     return Locale.parse(language)
@@ -114,8 +147,23 @@ def _words(language: str, long: bool) -> Mapping[str, str]:
 # --- text ----------------------------------------------------------------------------
 
 
+def _rounded(value: float, decimals: int) -> Decimal:
+    """``value`` rounded as Excel and LibreOffice round what a cell shows:
+    halves away from zero (babel would round them to even, so that 42.5
+    read "42" beside a cell showing 43), and no sign on a zero ("0", not "-0").
+
+    >>> str(_rounded(42.5, 0)), str(_rounded(-0.05, 1)), str(_rounded(-0.04, 1))
+    ('43', '-0.1', '0.0')
+    """
+    exact = Decimal(repr(float(value)))
+    rounded = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return abs(rounded) if rounded == 0 else rounded
+
+
 def _plain(value: float, decimals: int, language: str) -> str:
-    return format_decimal(value, format=_number_format(decimals), locale=language)
+    return format_decimal(
+        _rounded(value, decimals), format=_number_format(decimals), locale=language
+    )
 
 
 def _patterned(
@@ -123,11 +171,16 @@ def _patterned(
 ) -> str:
     """A percentage or an amount of money through the language's CLDR pattern."""
     if shown_as == "percent":
-        return str(_percent_pattern(language, decimals).apply(value, _locale(language)))
+        # The pattern scales by 100: round in the unit the reader sees.
+        shown = _rounded(value, decimals + 2)
+        return str(_percent_pattern(language, decimals).apply(shown, _locale(language)))
     pattern = _currency_pattern(language, decimals)
     return str(
         pattern.apply(
-            value, _locale(language), currency=currency or DEFAULT_CURRENCY, currency_digits=False
+            _rounded(value, decimals),
+            _locale(language),
+            currency=currency or DEFAULT_CURRENCY,
+            currency_digits=False,
         )
     )
 
@@ -159,7 +212,7 @@ def format_value(
         assert display.cldr_unit is not None
         return str(
             format_unit(
-                value,
+                _rounded(value, display.decimals),
                 display.cldr_unit,
                 length="long" if long else "short",
                 format=_number_format(display.decimals),
@@ -503,3 +556,25 @@ __all__ = [
     "format_value",
     "unit_display",
 ]
+
+
+def external_benchmarks(profile: BusinessType, language: str) -> list[str]:
+    """One line per KPI whose bands are an external benchmark: the KPI's title
+    and the source (publisher, title, date, address), in the reader's language."""
+    from ._catalogue import SOURCES  # noqa: PLC0415
+
+    said = str(labels(language)["benchmark_sources"]["external"])
+    lines = []
+    for entry in profile.kpis:
+        if entry.external(profile.source):
+            source = SOURCES[entry.source]
+            lines.append(
+                said.format(
+                    kpi=entry.title[language],
+                    publisher=source.publisher,
+                    title=source.cited(),
+                    published=source.published,
+                    url=source.url,
+                )
+            )
+    return lines

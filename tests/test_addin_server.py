@@ -117,14 +117,18 @@ def test_outside_production_the_namespace_carries_the_environment() -> None:
     assert '<DisplayName DefaultValue="KPI add-in [dev]" />' in xml
 
 
-def test_task_pane_has_the_refresh_button_and_the_client_scripts(server: Server) -> None:
+def test_task_pane_has_its_actions_and_the_client_scripts(server: Server) -> None:
     status, _, body = server.request("GET", "/taskpane.html")
     assert status == 200
     html = body.decode()
-    assert 'xw-click="refresh_report"' in html
+    for button in ("start-button", "refresh-button", "insert-button"):
+        assert f'id="{button}"' in html
     for path in (
         "/static/js/config.js",
         "/static/js/custom-scripts/index.js",
+        "/static/vendor/bootstrap-xlwings/5.3.3-2/dist/bootstrap-xlwings.min.css",
+        "/web/taskpane.js",
+        "/web/taskpane.css",
         "/xlwings/custom-functions-code.js",
     ):
         assert path in html
@@ -136,7 +140,10 @@ def test_task_pane_has_the_refresh_button_and_the_client_scripts(server: Server)
 def test_custom_scripts_come_from_the_scripts_module(server: Server) -> None:
     status, _, body = server.request("GET", "/xlwings/custom-scripts-meta.json")
     assert status == 200
-    assert [entry["function_name"] for entry in json.loads(body)] == ["refresh_report"]
+    assert [entry["function_name"] for entry in json.loads(body)] == [
+        "refresh_report",
+        "start_workbook",
+    ]
     status, _, body = server.request("POST", "/xlwings/custom-scripts-call/no_such_script", {})
     assert status == 400
     assert json.loads(body)["detail"] == (

@@ -76,6 +76,13 @@ def test_report_benchmark_runs_against_calamine() -> None:
     assert "ratio kpi refresh / calamine read" in out
 
 
+def test_import_benchmark_runs_against_its_baseline() -> None:
+    out = run_benchmark("bench_import.py", "--rows", "2000", "--repeat", "1")
+    assert "csv read + date/number parse (baseline)" in out
+    assert "ratio kpi import / baseline at 2,000 rows" in out
+    assert "linearity: time per row at 2,000 rows / at 200 rows" in out
+
+
 def test_recalc_benchmark_runs_on_the_current_code() -> None:
     out = run_benchmark(
         "bench_recalc.py", "--rows", "50,200", "--skip-baseline", "--timeout", "60", timeout=120

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import kpi_engine
-from kpi_engine import BAND_NAMES, LANGUAGES
+from kpi_engine import BAND_NAMES, LANGUAGES, display
 from kpi_engine._catalogue import Band
 from kpi_engine._docs import README_PATH, render_readme_section
 from kpi_engine._labels import labels
@@ -40,7 +40,7 @@ FIXED_SIGNATURES = {
     "retention_rate": "customers_at_end, new_customers, customers_at_start",
     "connection_success_rate": "successful, attempted",
     "events_per_user": "attendances, active_users",
-    "avg_time_per_visit": "total_time, visits",
+    "avg_time_per_visit": "total_time, visits, time_unit",
     "revenue_per_active_user": "total_revenue, active_users",
     "engagement_rate": "likes, comments, followers",
     "click_through_rate": "clicks, impressions",
@@ -92,7 +92,14 @@ def test_every_kpi_is_complete(any_kpi: kpi_engine.KPI, any_language: str) -> No
     assert kpi.measures in kpi_engine.KPIS
     assert kpi.unit in labels(any_language)["units"]
     for source in kpi.sources:
-        assert source in SEED_FILES.values()
+        cited = kpi_engine._catalogue.SOURCES[source]
+        # An article of the project, the project's own standard definition (said
+        # so), or a published work with its publisher, year and address.
+        assert (
+            source in SEED_FILES.values()
+            or (source == "standard" and cited.described)
+            or (cited.publisher and cited.published and cited.url)
+        )
     assert "Example (" in (kpi.function.__doc__ or ""), "the worked example runs as a doctest"
 
 
@@ -138,11 +145,32 @@ def test_songwriting_names_completion_rate_after_songs() -> None:
     assert entry.title["en"] == "Custom song completion rate"
 
 
-def test_types_without_article_figures_have_no_bands() -> None:
+def test_types_without_article_figures_have_only_external_bands() -> None:
     for type_id in ("video_marketing", "social_media"):
-        for entry in kpi_engine.BUSINESS_TYPES[type_id].kpis:
-            assert not entry.bands
-            assert kpi_engine.benchmark_band(entry.id, 1, type_id) == "unrated"
+        profile = kpi_engine.BUSINESS_TYPES[type_id]
+        for entry in profile.kpis:
+            if entry.bands:
+                assert entry.external(profile.source), entry.id
+            else:
+                assert kpi_engine.benchmark_band(entry.id, 1, type_id) == "unrated"
+        assert all(profile.unrated.values()), "an unrated KPI says why"
+
+
+@pytest.mark.parametrize(
+    ("business_type", "entry"),
+    [p for p in ALL_PROFILE_ENTRIES if p[1].external(p[0].source)],
+    ids=lambda v: getattr(v, "id", ""),
+)
+def test_external_benchmarks_name_a_dated_published_source(
+    business_type: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI, any_language: str
+) -> None:
+    source = kpi_engine._catalogue.SOURCES[entry.source]
+    assert source.publisher
+    assert source.url.startswith("https://")
+    assert re.fullmatch(r"\d{4}(-\d{2}-\d{2})?", source.published)
+    assert not source.id.endswith(".txt"), "an article's figures are not external"
+    lines = display.external_benchmarks(business_type, any_language)
+    assert any(entry.title[any_language] in line and source.url in line for line in lines)
 
 
 @pytest.mark.parametrize(
@@ -161,7 +189,7 @@ def test_bands_ordered_with_direction(
         assert thresholds == sorted(thresholds, reverse=True)
     else:
         assert thresholds == sorted(thresholds)
-    if entry.bands:
+    if entry.bands and not entry.external(business_type.source):
         assert entry.source == business_type.source
 
 
@@ -177,7 +205,7 @@ def _figure_spellings(value: float, unit: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("business_type", "entry"),
-    [p for p in ALL_PROFILE_ENTRIES if p[1].bands],
+    [p for p in ALL_PROFILE_ENTRIES if p[1].bands and not p[1].external(p[0].source)],
     ids=lambda v: getattr(v, "id", ""),
 )
 def test_band_figures_appear_in_the_article(
@@ -249,3 +277,95 @@ def test_readme_tables_match_the_catalogue() -> None:
     section = re.search(r"<!-- catalogue:start -->\n(.*?)<!-- catalogue:end -->", readme, re.S)
     assert section, "README.md lacks the catalogue section markers"
     assert section.group(1) == render_readme_section(), "run: python -m kpi_engine._docs --write"
+
+
+# --- targets agree with bands, sources hold their figures ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("business_type", "entry"), ALL_PROFILE_ENTRIES, ids=lambda v: getattr(v, "id", "")
+)
+def test_default_target_is_rated_at_its_band(
+    business_type: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI
+) -> None:
+    """A value that meets the default target is rated at least at the band it came from."""
+    target = display.default_target(entry)
+    if target is None:
+        assert not {"above_average", "exceptional"} & set(entry.bands)
+        return
+    band = "above_average" if "above_average" in entry.bands else "exceptional"
+    order = list(kpi_engine.RATINGS)
+    step = display.smallest_step(entry.unit)
+    past = target + step if entry.direction == "higher" else target - step
+    for value in (target, past):
+        rating = entry.rate(value)
+        assert order.index(rating) <= order.index(band), (
+            f"{business_type.id}/{entry.id}: target {target} met by {value}, rated {rating}"
+        )
+    # The target is no further than one shown step past the band's figure.
+    figure = entry.bands[band].threshold(entry.direction)[0]
+    assert abs(target - figure) <= step + 1e-12
+
+
+def test_celebrity_nps_target_is_past_the_strict_band() -> None:
+    entry = kpi_engine.BUSINESS_TYPES["celebrity_video"].kpi("nps")
+    assert kpi_engine.benchmark_band("nps", 70, "celebrity_video") == "typical"
+    assert display.default_target(entry) == 71
+    assert kpi_engine.benchmark_band("nps", 71, "celebrity_video") == "exceptional"
+
+
+def _is_article(source: str) -> bool:
+    return source.endswith(".txt")
+
+
+def _tracked_in(source: str) -> set[str]:
+    """The KPIs that the business type built on this article tracks."""
+    return {e.id for t in kpi_engine.BUSINESS_TYPES.values() if t.source == source for e in t.kpis}
+
+
+def test_every_cited_article_gives_the_kpi(any_kpi: kpi_engine.KPI) -> None:
+    """A KPI names an article only where the article gives it: as a worked
+    example, or as a KPI of the business type built on that article."""
+    from_examples = {e.source for e in any_kpi.examples if e.source}
+    for source in any_kpi.sources:
+        assert source in kpi_engine._catalogue.SOURCES
+        if _is_article(source):
+            assert source in from_examples or any_kpi.measures in _tracked_in(source), (
+                f"{any_kpi.id} cites {source}, which neither works an example of it "
+                f"nor is the article of a type that tracks it"
+            )
+
+
+def _number_spellings(value: float) -> set[str]:
+    """How an article may write a number: 0.2, 0,2, 66,67 %, 100 000 or 100,000."""
+    spellings = set()
+    for number in (value, round(value * 100, 10)):
+        plain = f"{number:g}" if abs(number) < 1e6 else f"{number:.0f}"
+        spellings |= {plain, plain.replace(".", ",")}
+        if number == int(number) and abs(number) >= 1000:
+            grouped = f"{int(number):,}"
+            spellings |= {grouped, grouped.replace(",", " "), grouped.replace(",", "\u202f")}
+    return spellings
+
+
+def _figures(example: kpi_engine._catalogue.Example) -> list[float]:
+    numbers = [a for a in example.args if isinstance(a, int | float) and not isinstance(a, bool)]
+    return [*numbers, example.result]
+
+
+@pytest.mark.parametrize(
+    ("kpi", "example"),
+    [(k, e) for k in kpi_engine.KPIS.values() for e in k.examples if _is_article(e.source)],
+    ids=lambda v: getattr(v, "id", ""),
+)
+def test_article_examples_appear_in_their_article(
+    kpi: kpi_engine.KPI, example: kpi_engine._catalogue.Example, articles: Path
+) -> None:
+    """Every figure of a worked example cited from an article is in that article."""
+    article = (articles / example.source).read_text(encoding="utf-8").replace("\u00a0", " ")
+    for figure in _figures(example):
+        spellings = _number_spellings(figure)
+        assert any(s in article for s in spellings), (
+            f"{kpi.id}: {figure} of the example {example.args} is not in {example.source} "
+            f"as any of {sorted(spellings)}"
+        )

@@ -87,7 +87,7 @@ BAD_INPUT = [
     (
         lambda: kpi_engine.benchmark_band("nps", 50, "networking"),
         "benchmark_band: kpi_id is 'nps'; expected a KPI that networking tracks: mau, connection_success_rate, "
-        "events_per_user, csat, avg_time_per_visit, retention_rate, revenue_per_active_user",
+        "events_per_user, csat, avg_time_per_visit, retention_rate, revenue_per_active_user, revenue",
     ),
     (
         lambda: kpi_engine.benchmark_band("nps", "high", "celebrity_video"),

@@ -30,7 +30,8 @@ SEED_EXAMPLES = [
     ("retention_rate", (550, 100, 500), 0.90, "002"),
     ("connection_success_rate", (200, 300), 0.6667, "002"),
     ("events_per_user", (500, 100), 5, "002"),
-    ("avg_time_per_visit", (1000, 5000), 0.2, "002"),
+    # 1,000 hours over 5,000 visits: 0.2 hours, which the article also gives as 12 minutes.
+    ("avg_time_per_visit", (1000, 5000, "hours"), 12, "002"),
     ("revenue_per_active_user", (100000, 10000), 10, "002"),
 ]
 
@@ -39,7 +40,7 @@ SEED_EXAMPLES = [
 def test_seed_example(kpi_id: str, args: tuple[float, ...], expected: float, seed: str) -> None:
     function = getattr(kpi_engine, kpi_id)
     # As Excel sends them: floats.
-    value = function(*[float(a) for a in args])
+    value = function(*[float(a) if isinstance(a, int | float) else a for a in args])
     assert value == pytest.approx(expected, abs=5e-5)
     assert any(
         e.source.startswith(seed) and e.args == args for e in kpi_engine.KPIS[kpi_id].examples
@@ -77,3 +78,16 @@ def test_nps_margin_by_hand() -> None:
     )
     wider = kpi_engine.nps_margin([10, 9, 9, 8, 7, 6, 3, 10, 9, 10], 0.99)
     assert wider > expected
+
+
+def test_visit_time_names_the_unit_of_its_input() -> None:
+    """The article's example in hours rates as its 12 minutes do, not as 0.2 minutes."""
+    in_hours = kpi_engine.avg_time_per_visit(1000, 5000, "hours")
+    assert in_hours == 12
+    assert kpi_engine.avg_time_per_visit(1000 * 60, 5000) == 12
+    assert kpi_engine.avg_time_per_visit(1000 * 60, 5000, "Minutes") == 12
+    assert kpi_engine.benchmark_band("avg_time_per_visit", in_hours, "networking") == "above_average"
+    with pytest.raises(kpi_engine.KPIInputError, match=r"avg_time_per_visit: time_unit is 'days'"):
+        kpi_engine.avg_time_per_visit(1000, 5000, "days")
+    # Every duration states its unit: none is left to be "the unit of the inputs".
+    assert {k.unit for k in kpi_engine.KPIS.values()} & {"duration"} == set()

@@ -62,7 +62,9 @@ CELEBRITY_VIDEO = {
     # Ordered in June with a status: Completed, in_progress, COMPLETED,
     # refunded: 2 of 4 completed. Delivered in June with both times, in
     # order: 24 h and 12 h: 18 h. Revenue of June's deliveries: 100 + 50.5
-    # + 20 (the amounts '30' and -5 are left out) over S1 and S3: 85.25.
+    # + 20 (the amounts '30' and -5 are left out) over the celebrities taking
+    # part, those with a delivery in June: S1 alone (also as "s1 "; S3 joined
+    # but delivered nothing): 170.5.
     "Orders": table(
         "order_id customer_id celebrity_id ordered_at delivered_at status amount",
         ("O1", "C1", "S1", T(2024, 5, 3, 9), T(2024, 5, 4, 9), "completed", 80.0),
@@ -75,7 +77,7 @@ CELEBRITY_VIDEO = {
         ("O8", NA, "S1", T(2024, 6, 10, 9), None, "in_progress", None),
         ("O9", "C5", "S1", "2024-06-12", T(2024, 6, 13, 9), "completed", -5.0),
         ("O10", "C1", "S1", T(2023, 6, 30, 9), T(2023, 7, 1, 9), "completed", 10.0),
-        ("O11", "1001", "S1", T(2024, 6, 15, 8), T(2024, 6, 15, 20), "COMPLETED", 50.5),
+        ("O11", "1001", "s1 ", T(2024, 6, 15, 8), T(2024, 6, 15, 20), "COMPLETED", 50.5),
         ("O12", "C1", "S1", T(2024, 6, 20, 10), T(2024, 6, 19, 10), "refunded", 20.0),
         ("O13", "C1", "S1", None, T(2024, 6, 25, 9), "completed", "30"),
         ("O14", "C1", "S1", T(2024, 6, 21, 9), None, "   ", None),
@@ -104,7 +106,7 @@ CELEBRITY_VIDEO_VALUES = {
     "repeat_purchase_rate": 0.75,
     "completion_rate": 0.5,
     "avg_fulfillment_time": 18.0,
-    "revenue_per_celebrity": 85.25,
+    "revenue_per_celebrity": 170.5,
     "celebrity_acquisition_rate": 1.0,
     "nps": 25.0,
 }

@@ -58,7 +58,16 @@ def text(element: ElementTree.Element) -> str:
 
 
 def rows_of(tree: ElementTree.Element) -> list[ElementTree.Element]:
-    return tree.findall(f".//{HTML}table/{HTML}tbody/{HTML}tr")
+    """The KPI rows of the table (not the heading rows of the funnel stages)."""
+    return [r for r in tree.findall(f".//{HTML}table/{HTML}tbody/{HTML}tr") if r.get("data-kpi")]
+
+
+def stage_headings(tree: ElementTree.Element) -> list[str]:
+    return [
+        text(r)
+        for r in tree.findall(f".//{HTML}table/{HTML}tbody/{HTML}tr")
+        if r.get("class") == "stage"
+    ]
 
 
 def chart_of(tree: ElementTree.Element, kpi_id: str) -> ElementTree.Element:
@@ -102,13 +111,21 @@ def test_the_page_is_in_the_workbook_language_with_the_model_texts(
         assert period in text(tree.find(f".//{HTML}header"))
         rows = rows_of(tree)
         assert [row.get("data-kpi") for row in rows] == [kpi.id for kpi in report.kpis]
+        stages = list(dict.fromkeys(kpi.stage for kpi in report.kpis if kpi.stage))
+        assert stage_headings(tree) == [labels(language)["stages"][s] for s in stages]
         ratings = labels(language)["ratings"]
         for row, kpi in zip(rows, report.kpis, strict=True):
             title, *cells = list(row)
             assert text(title) == kpi.title
-            value, previous, change, target, band, met = cells
+            value, previous, change, year_ago, year_change, target, band, met = cells
             assert text(value) == (report.text(kpi, kpi.value) or "-"), (business_type, kpi.id)
             assert text(previous) == (report.text(kpi, kpi.previous) or "-")
+            assert text(year_ago) == (report.text(kpi, kpi.year_ago) or "-")
+            if kpi.year_change is None:
+                assert text(year_change) == "-"
+            else:
+                figure = year_change.find(f"{HTML}span[@class='figure']")
+                assert text(figure) == report.difference_text(kpi, kpi.year_change)
             assert text(target) == (report.text(kpi, kpi.target) or "-")
             assert text(band) == ("-" if kpi.band is None else ratings[kpi.band])
             assert text(met) == labels(language)["target_met"][kpi.target_status]

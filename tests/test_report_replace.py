@@ -11,6 +11,7 @@ from pathlib import Path
 
 from python_calamine import CalamineWorkbook
 
+import kpi_engine
 from addin.report.offline import make_report
 from addin.starter import StarterOptions, new_workbook
 from tests.addin_support import KPI
@@ -48,6 +49,9 @@ def with_old_report(source: Path, target: Path) -> None:
         new.writestr("xl/calcChain.xml", chain)
 
 
+CELEBRITY = kpi_engine.BUSINESS_TYPES["celebrity_video"]
+
+
 def test_an_existing_report_sheet_is_replaced_in_place(tmp_path: Path) -> None:
     starter = tmp_path / "starter.xlsx"
     new_workbook(StarterOptions("celebrity_video", "en", as_of=dt.date(2024, 7, 15)), starter)
@@ -68,7 +72,8 @@ def test_an_existing_report_sheet_is_replaced_in_place(tmp_path: Path) -> None:
     assert added == {
         "xl/drawings/kpiReport1.xml",
         "xl/drawings/_rels/kpiReport1.xml.rels",
-        *(f"xl/charts/kpiReport1_{n}.xml" for n in range(1, 8)),
+        # One chart per KPI of the type.
+        *(f"xl/charts/kpiReport1_{n}.xml" for n in range(1, len(CELEBRITY.kpis) + 1)),
     }
     changed = {name for name in before if before[name] != after[name]}
     # The old report's relationships now point at the new charts only.

@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 
 import kpi_engine
 from addin.recipes import TableRows, recipe_for
+from addin.report.model import channel_names, channel_value
 from addin.starter import StarterOptions, new_workbook
 from addin.starter.build import workbook_words
 from kpi_engine._inputs import to_serial
@@ -138,6 +139,30 @@ def test_recalculated_workbook_equals_engine(
             f"{entry.id} has no value for the sample's reporting period"
         )
     assert_trend(trend, business_type, rows, chart_columns)
+    assert_channels(book, business_type, rows, period.date())
     # Clean sample data and empty tables: every data check counts 0 rows.
     counts = [count for count, _ in read_recalculated(path, business_type, language).notes]
     assert counts == [0] * len(counts)
+
+
+def assert_channels(book: Any, business_type: str, rows: Any, month: dt.date) -> None:
+    """The KPI sheet's table by channel: each cell as the report computes that
+    channel's value, the channel read from its column's heading."""
+    profile = kpi_engine.get_business_type(business_type)
+    per_channel_kpis = [
+        e for e in profile.kpis if set(recipe_for(profile.id, e.id).reads) == {"Channels"}
+    ]
+    if not per_channel_kpis:
+        assert "CHANNEL_1" not in book.defined_names
+        return
+    names = []
+    while f"CHANNEL_{len(names) + 1}" in book.defined_names:
+        names.append(named_value(book, f"CHANNEL_{len(names) + 1}"))
+    assert len(names) == 3, names  # the sample's channels, or the first guess of an empty book
+    if channel_names(rows):  # sample data; an empty book starts with a first guess
+        assert names == channel_names(rows)
+    for entry in per_channel_kpis:
+        for number, name in enumerate(names, start=1):
+            value = named_value(book, f"KPI_{entry.id.upper()}_CHANNEL_{number}")
+            expected = channel_value(business_type, entry.id, rows, month, name)
+            assert_same(value, expected, f"{entry.id} for {name}")

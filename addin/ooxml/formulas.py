@@ -131,3 +131,21 @@ def stored_formula(shown: str) -> str:
             value = "_xlpm." + value
         out.append(value)
     return "".join(out)
+
+
+_PREFIXES = ("_xlfn._xlws.", "_xlfn.", "_xlpm.")
+
+
+def shown_formula(stored: str) -> str:
+    """A formula as Excel shows it (and Office.js takes it), from the form
+    ``stored_formula`` gives: the prefixes outside strings removed.
+
+    >>> shown_formula('_xlfn.LET(_xlpm.x,_xlfn._xlws.FILTER(A:A,A:A>0),IF(_xlpm.x="_xlfn.",1,2))')
+    'LET(x,FILTER(A:A,A:A>0),IF(x="_xlfn.",1,2))'
+    """
+    parts = stored.split('"')
+    # Even parts are outside string literals ("" inside a string splits into an empty odd part).
+    for index in range(0, len(parts), 2):
+        for prefix in _PREFIXES:
+            parts[index] = parts[index].replace(prefix, "")
+    return '"'.join(parts)

@@ -39,7 +39,6 @@ from .rules import (
     excel_within,
     pick,
     present_at,
-    present_during,
     stays,
     total,
     valid,
@@ -133,6 +132,92 @@ def _completion_engine(rows: Rows, s: float, e: float) -> EngineCall:
     orders = rows["Orders"]
     statuses = pick(orders["status"], within(orders, "ordered_at", s, e))
     return EngineCall("completion_rate_from_statuses", (statuses, "completed"))
+
+
+def _on_time(s: str, e: str) -> str:
+    # Completed and delivered by the agreed day (any time of it), among the
+    # month's orders with a status; no agreed day: the status decides.
+    let = Let()
+    ordered = let.value("Orders", "ordered_at", "datetime", "ordered")
+    status = let.value("Orders", "status", "choice", "status")
+    delivered = let.value("Orders", "delivered_at", "datetime", "delivered")
+    due = let.value("Orders", "due_on", "date", "due")
+    counted = let.bind("counted", f'{excel_within(ordered, s, e)}*({status}<>"")')
+    rows = let.bind("with_status", f"SUM({counted})")
+    in_time = (
+        f'{counted}*({status}="completed")*{excel_counts("datetime", delivered)}'
+        f"*((1-{excel_counts('date', due)})+({delivered}<{due}+1)>0)"
+    )
+    return _ratio(let, f"SUM({in_time})", rows)
+
+
+def _on_time_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    orders = rows["Orders"]
+    mask = within(orders, "ordered_at", s, e)
+    return EngineCall(
+        "completion_rate_on_time",
+        (
+            pick(orders["status"], mask),
+            pick(orders["delivered_at"], mask),
+            pick(orders["due_on"], mask),
+            "completed",
+        ),
+    )
+
+
+def _delivered_amounts(let: Let, s: str, e: str) -> tuple[str, str]:
+    """Bind the revenue and the number of the orders delivered in [s, e) with an amount."""
+    delivered = let.value("Orders", "delivered_at", "datetime", "delivered")
+    amount = let.value("Orders", "amount", "money", "amount")
+    counted = let.bind(
+        "counted", f"{excel_within(delivered, s, e)}*{excel_counts('money', amount)}"
+    )
+    return let.bind("revenue", f"SUM({counted}*{amount})"), let.bind("orders", f"SUM({counted})")
+
+
+def _delivered_mask(rows: Rows, s: float, e: float) -> list[bool]:
+    orders = rows["Orders"]
+    return both(within(orders, "delivered_at", s, e), valid(orders, "amount", "money"))
+
+
+def _order_revenue(s: str, e: str) -> str:
+    let = Let()
+    revenue, _ = _delivered_amounts(let, s, e)
+    return let.formula(revenue)
+
+
+def _order_revenue_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    return EngineCall("revenue", (pick(rows["Orders"]["amount"], _delivered_mask(rows, s, e)),))
+
+
+def _order_value(s: str, e: str) -> str:
+    let = Let()
+    revenue, orders = _delivered_amounts(let, s, e)
+    return _ratio(let, revenue, orders)
+
+
+def _order_value_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    mask = _delivered_mask(rows, s, e)
+    amounts = rows["Orders"].read("amount", "money")
+    return EngineCall("average_order_value", (total(amounts, mask), sum(mask)))
+
+
+def _dated_sum(kpi_id: str, table: str, date_column: str, value_column: str) -> Recipe:
+    """The sum of a column over the rows dated in the month (revenue from payments)."""
+
+    def formula(s: str, e: str) -> str:
+        let = Let()
+        dated = let.value(table, date_column, "date", "dated")
+        value = let.value(table, value_column, "money", "measured")
+        return let.formula(
+            f"SUM({excel_within(dated, s, e)}*{excel_counts('money', value)}*{value})"
+        )
+
+    def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
+        data = rows[table]
+        return EngineCall(kpi_id, (pick(data[value_column], within(data, date_column, s, e)),))
+
+    return Recipe(kpi_id, {table: (date_column, value_column)}, formula, engine_call)
 
 
 def _repeat(s: str, e: str) -> str:
@@ -367,20 +452,21 @@ def _revenue_per_celebrity(s: str, e: str) -> str:
     revenue = let.bind(
         "revenue", f"SUM({excel_within(delivered, s, e)}*{excel_counts('money', amount)}*{amount})"
     )
-    listed = excel_stays(let, "Celebrities", "celebrity_id")
-    active = let.bind("active", listed.present_during(s, e))
-    celebrities = let.bind("celebrities", excel_distinct(listed.who, active))
+    # Taking part actively: at least one video message delivered in the month.
+    shown = let.value("Orders", "delivered_at", "datetime", "shown", padded=True)
+    celebrity = let.value("Orders", "celebrity_id", "id", "celebrity", padded=True)
+    active = let.bind("active", f'{excel_within(shown, s, e)}*({celebrity}<>"")')
+    celebrities = let.bind("celebrities", excel_distinct(celebrity, active))
     return _ratio(let, revenue, celebrities)
 
 
 def _revenue_per_celebrity_engine(rows: Rows, s: float, e: float) -> EngineCall:
     orders = rows["Orders"]
     amounts = orders.read("amount", "money")
-    revenue = total(
-        amounts, both(within(orders, "delivered_at", s, e), valid(orders, "amount", "money"))
-    )
-    celebrities = present_during(stays(rows["Celebrities"], "celebrity_id"), s, e)
-    return EngineCall("revenue_per_celebrity", (revenue, len(celebrities)))
+    delivered = within(orders, "delivered_at", s, e)
+    revenue = total(amounts, both(delivered, valid(orders, "amount", "money")))
+    active = {key for key in pick(orders.read("celebrity_id", "id"), delivered) if key is not None}
+    return EngineCall("revenue_per_celebrity", (revenue, len(active)))
 
 
 # --- members and their activity ----------------------------------------------------------
@@ -435,8 +521,11 @@ def _per_active_user(kpi_id: str, table: str, date_column: str, value_column: st
     return Recipe(kpi_id, reads, formula, engine_call)
 
 
-def _per_row_average(kpi_id: str, table: str, date_column: str, value_column: str) -> Recipe:
-    """An average over the month's rows whose value counts (time per visit)."""
+def _per_row_average(
+    kpi_id: str, table: str, date_column: str, value_column: str, *extra: Any
+) -> Recipe:
+    """An average over the month's rows whose value counts (time per visit);
+    ``extra`` are the engine function's further arguments (the time unit)."""
 
     def formula(s: str, e: str) -> str:
         let = Let()
@@ -451,7 +540,9 @@ def _per_row_average(kpi_id: str, table: str, date_column: str, value_column: st
     def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
         data = rows[table]
         mask = both(within(data, date_column, s, e), valid(data, value_column, "number"))
-        return EngineCall(kpi_id, (total(data.read(value_column, "number"), mask), sum(mask)))
+        return EngineCall(
+            kpi_id, (total(data.read(value_column, "number"), mask), sum(mask), *extra)
+        )
 
     return Recipe(kpi_id, {table: (date_column, value_column)}, formula, engine_call)
 
@@ -552,16 +643,18 @@ def _monthly_sum(kpi_id: str, table: str, column: str) -> Recipe:
     return Recipe(kpi_id, {table: ("month", column)}, formula, engine_call)
 
 
-def _growth(kpi_id: str, table: str, column: str) -> Recipe:
-    """This month's total against the month before's."""
+def _growth(kpi_id: str, table: str, column: str, months: int = 1) -> Recipe:
+    """The total of the ``months`` months ending with this one against the
+    total of the ``months`` before them (1: month on month, 3: quarter on quarter)."""
 
     def formula(s: str, e: str) -> str:
         let = Let()
         month = let.value(table, "month", "month", "month_start")
         value = let.value(table, column, "whole", "measured")
         counts = let.bind("counts", excel_counts("whole", value))
-        current = let.bind("current", f"SUM({excel_within(month, s, e)}*{counts}*{value})")
-        earlier = excel_within(month, f"EDATE({s},-1)", s)
+        since = s if months == 1 else let.bind("since", f"EDATE({e},{-months})")
+        current = let.bind("current", f"SUM({excel_within(month, since, e)}*{counts}*{value})")
+        earlier = excel_within(month, f"EDATE({since},{-months})", since)
         before = let.bind("before", f"SUM({earlier}*{counts}*{value})")
         return _ratio(let, f"({current}-{before})", before)
 
@@ -569,11 +662,30 @@ def _growth(kpi_id: str, table: str, column: str) -> Recipe:
         data = rows[table]
         values = data.read(column, "whole")
         counts = valid(data, column, "whole")
-        current = total(values, both(within(data, "month", s, e), counts))
-        before = total(values, both(within(data, "month", month_shift(s, -1), s), counts))
+        since = month_shift(e, -months)
+        current = total(values, both(within(data, "month", since, e), counts))
+        earlier = within(data, "month", month_shift(since, -months), since)
+        before = total(values, both(earlier, counts))
         return EngineCall(kpi_id, (current, before))
 
     return Recipe(kpi_id, {table: ("month", column)}, formula, engine_call)
+
+
+def _new_user_share(s: str, e: str) -> str:
+    let = Let()
+    counted, names = _monthly_rows(
+        let, "Funnel", {"new_users": "new_cell", "returning_users": "back_cell"}, s, e
+    )
+    new = let.bind("new_total", f"SUM({counted}*{names['new_users']})")
+    back = let.bind("back_total", f"SUM({counted}*{names['returning_users']})")
+    return _ratio(let, new, f"({new}+{back})")
+
+
+def _new_user_share_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    data = rows["Funnel"]
+    columns = ("new_users", "returning_users")
+    mask = _monthly_mask(rows, "Funnel", columns, s, e)
+    return EngineCall("new_user_share", tuple(total(data.read(c, "whole"), mask) for c in columns))
 
 
 def _engagement_rate(s: str, e: str) -> str:
@@ -636,13 +748,44 @@ def _clv_marketing_engine(rows: Rows, s: float, e: float) -> EngineCall:
     at_start, at_end = _keys_at(rows, "Customers", s, e)
     if not at_start:
         raise kpi_engine.KPIUndefinedError(
-            "customer_lifetime_value", "there are no customers at the start", "no_customers_at_start"
+            "customer_lifetime_value",
+            "there are no customers at the start",
+            "no_customers_at_start",
         )
     churn = kpi_engine.churn_rate_from_ids(sorted(at_start), sorted(at_end))
     return EngineCall(
         "customer_lifetime_value",
         (revenue / len(at_start), rows["Settings"]["GROSS_MARGIN"][0], churn),
     )
+
+
+def _clv_revenue(s: str, e: str) -> str:
+    # Revenue per customer at the start over the month's churn, as 003 defines
+    # lifetime value (revenue, no margin).
+    let = Let()
+    cohort = _cohort(let, "Customers", s, e)
+    counted, names = _monthly_rows(let, "Marketing", {"revenue": "revenue_cell"}, s, e)
+    revenue = let.bind("revenue", f"SUM({counted}*{names['revenue']})")
+    churned = let.bind("churned", cohort.churned)
+    before = cohort.before
+    return let.formula(
+        f"IF(OR({before}=0,{churned}=0),{UNDEFINED},({revenue}/{before})/({churned}/{before}))"
+    )
+
+
+def _clv_revenue_engine(rows: Rows, s: float, e: float) -> EngineCall:
+    marketing = rows["Marketing"]
+    mask = _monthly_mask(rows, "Marketing", ("revenue",), s, e)
+    revenue = total(marketing.read("revenue", "money"), mask)
+    at_start, at_end = _keys_at(rows, "Customers", s, e)
+    if not at_start:
+        raise kpi_engine.KPIUndefinedError(
+            "customer_lifetime_revenue",
+            "there are no customers at the start",
+            "no_customers_at_start",
+        )
+    churn = kpi_engine.churn_rate_from_ids(sorted(at_start), sorted(at_end))
+    return EngineCall("customer_lifetime_revenue", (revenue / len(at_start), churn))
 
 
 def _clv_funnel(s: str, e: str) -> str:
@@ -716,6 +859,25 @@ def _recipe(kpi_id: str, reads: Mapping[str, tuple[str, ...]], formula: Any, eng
     return Recipe(kpi_id, reads, formula, engine)
 
 
+#: Growth KPIs and the monthly table and column they compare.
+GROWTH_COLUMNS: Mapping[str, tuple[str, str]] = {
+    "engagement_growth": ("Social", "engagements"),
+    "follower_growth_rate": ("Channels", "followers"),
+}
+#: The counts of article 004 that the Channels table holds, one column each.
+CHANNEL_COUNTS = (
+    "likes",
+    "comments",
+    "saves",
+    "video_views",
+    "profile_visits",
+    "followers",
+    "shares",
+    "closeups",
+    "website_clicks",
+    "profile_actions",
+)
+
 RECIPES: Mapping[str, Recipe] = {
     recipe.kpi_id: recipe
     for recipe in (
@@ -746,11 +908,24 @@ RECIPES: Mapping[str, Recipe] = {
         _recipe("nps", {"Survey": ("answered_on", "recommend_score")}, _nps, _nps_engine),
         _recipe(
             "revenue_per_celebrity",
-            {"Orders": ("delivered_at", "amount"), "Celebrities": _MASTER_COLUMNS["Celebrities"]},
+            {"Orders": ("delivered_at", "celebrity_id", "amount")},
             _revenue_per_celebrity,
             _revenue_per_celebrity_engine,
         ),
         _recipe("churn_rate", {"Customers": _MASTER_COLUMNS["Customers"]}, _churn, _churn_engine),
+        _recipe(
+            "revenue",
+            {"Orders": ("delivered_at", "amount")},
+            _order_revenue,
+            _order_revenue_engine,
+        ),
+        _recipe(
+            "average_order_value",
+            {"Orders": ("delivered_at", "amount")},
+            _order_value,
+            _order_value_engine,
+        ),
+        _status_share("cancellation_rate", "Orders", "ordered_at", "status", "cancelled"),
         _recipe("csat", {"Survey": ("answered_on", "satisfaction")}, _csat, _csat_engine),
         _recipe(
             "referral_acquisition_rate",
@@ -764,14 +939,15 @@ RECIPES: Mapping[str, Recipe] = {
             _turnaround,
             _turnaround_engine,
         ),
-        _growth("engagement_growth", "Social", "engagements"),
+        _growth("engagement_growth", *GROWTH_COLUMNS["engagement_growth"]),
         _retention("Customers"),
         _recipe("mau", {"Activity": ("member_id", "active_on")}, _mau, _mau_engine),
         _status_share(
             "connection_success_rate", "Connections", "requested_on", "status", "accepted"
         ),
         _per_active_user("events_per_user", "Attendance", "event_on", None),
-        _per_row_average("avg_time_per_visit", "Visits", "visited_on", "minutes"),
+        # Visits[minutes] holds minutes, the unit the function is told.
+        _per_row_average("avg_time_per_visit", "Visits", "visited_on", "minutes", "minutes"),
         _per_active_user("revenue_per_active_user", "Payments", "paid_on", "amount"),
         _status_share("customer_success_rate", "Followups", "followed_up_on", "outcome", "success"),
         _recipe(
@@ -801,7 +977,22 @@ RECIPES: Mapping[str, Recipe] = {
             _engagement_rate_engine,
         ),
         _monthly_ratio("click_through_rate", "Channels", "clicks", "impressions"),
-        _growth("follower_growth_rate", "Channels", "followers"),
+        _growth("follower_growth_rate", *GROWTH_COLUMNS["follower_growth_rate"]),
+        *(_monthly_sum(kpi_id, "Channels", kpi_id) for kpi_id in CHANNEL_COUNTS),
+        _monthly_sum("unique_page_views", "Funnel", "unique_page_views"),
+        _recipe(
+            "new_user_share",
+            {"Funnel": ("month", "new_users", "returning_users")},
+            _new_user_share,
+            _new_user_share_engine,
+        ),
+        _recipe(
+            "customer_lifetime_revenue",
+            {"Marketing": ("month", "revenue"), "Customers": _MASTER_COLUMNS["Customers"]},
+            _clv_revenue,
+            _clv_revenue_engine,
+        ),
+        _status_share("actual_recommendation_rate", "Survey", "answered_on", "recommended", "yes"),
         _monthly_ratio("bounce_rate", "Funnel", "single_page_sessions", "sessions"),
         _monthly_ratio("conversion_rate", "Funnel", "conversions", "visitors"),
         _monthly_ratio("customer_acquisition_cost", "Funnel", "marketing_spend", "new_customers"),
@@ -813,6 +1004,9 @@ RECIPES: Mapping[str, Recipe] = {
 #: customers per month.
 TYPE_RECIPES: Mapping[tuple[str, str], Recipe] = {
     ("networking", "retention_rate"): _retention("Members"),
+    ("networking", "revenue"): _dated_sum("revenue", "Payments", "paid_on", "amount"),
+    ("video_marketing", "revenue"): _monthly_sum("revenue", "Marketing", "revenue"),
+    ("social_media", "revenue"): _monthly_sum("revenue", "Funnel", "revenue"),
     ("social_media", "customer_lifetime_value"): _recipe(
         "customer_lifetime_value",
         {"Funnel": ("month", "revenue", "customers_at_start", "churned_customers")},
@@ -822,8 +1016,38 @@ TYPE_RECIPES: Mapping[tuple[str, str], Recipe] = {
 }
 
 
+#: Recipes of the forms a business type may measure a KPI by (its ``form``
+#: in the catalogue), where that is not the KPI's own recipe.
+FORM_RECIPES: Mapping[str, Recipe] = {
+    "completion_rate_on_time": _recipe(
+        "completion_rate",
+        {"Orders": ("ordered_at", "delivered_at", "due_on", "status")},
+        _on_time,
+        _on_time_engine,
+    ),
+}
+
+
+def _from_catalogue(business_type: str, kpi_id: str) -> Recipe | None:
+    """The recipe that a type's catalogue entry asks for: its form, or a
+    growth over more months than one."""
+    try:
+        entry = kpi_engine.get_business_type(business_type).kpi(kpi_id)
+    except KeyError:
+        return None
+    if entry.form in FORM_RECIPES:
+        return FORM_RECIPES[entry.form]
+    if entry.months != 1 and entry.id in GROWTH_COLUMNS:
+        return _growth(entry.id, *GROWTH_COLUMNS[entry.id], months=entry.months)
+    return None
+
+
 def recipe_for(business_type: str, kpi_id: str) -> Recipe:
-    return TYPE_RECIPES.get((business_type, kpi_id)) or RECIPES[kpi_id]
+    return (
+        TYPE_RECIPES.get((business_type, kpi_id))
+        or _from_catalogue(business_type, kpi_id)
+        or RECIPES[kpi_id]
+    )
 
 
 def tables_for(business_type: str) -> dict[str, tuple[Column, ...]]:

@@ -323,6 +323,33 @@ def checks_for(business_type: str) -> list[Check]:
     return checks
 
 
+def row_checks(table: str, columns: Sequence[Column]) -> list[Check]:
+    """The checks that judge one row of ``table`` on its own, over every one of
+    ``columns`` (``kpi import`` checks each row it loads): a value its kind's
+    rule does not read, a blank where a value is required, a choice that is
+    not listed, dates in the wrong order and a part above its whole. The
+    checks that compare rows (an id missing from its master table, an id
+    repeated) are left to the report, which sees the whole workbook."""
+    names = [c.id for c in columns]
+    checks: list[Check] = []
+    for column in columns:
+        checks.append(_invalid(table, column))
+        if column.required:
+            checks.append(_blank(table, column.id, names))
+        if column.kind == "choice":
+            checks.append(_unknown_choice(table, column))
+    if table == "Orders" and {"ordered_at", "delivered_at"} <= set(names):
+        checks.append(
+            _order_of_dates(table, "ordered_at", "delivered_at", "delivered_before_ordered")
+        )
+    if table in MASTERS and {"joined_on", "left_on"} <= set(names):
+        checks.append(_order_of_dates(table, "joined_on", "left_on", "left_before_joined"))
+    for part, whole in PARTS_OF_WHOLES.get(table, ()):
+        if part in names and whole in names:
+            checks.append(_part_over_whole(table, part, whole))
+    return checks
+
+
 def _kpis_reading(business_type: str, table: str, columns: set[str]) -> tuple[str, ...]:
     profile = kpi_engine.get_business_type(business_type)
     return tuple(
@@ -404,4 +431,5 @@ __all__ = [
     "message",
     "notes_words",
     "problem_text",
+    "row_checks",
 ]

@@ -12,7 +12,9 @@ Formulas are written as Excel shows them (``LET(since, ...)``, ``FILTER``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import compress
 from typing import Any
@@ -236,6 +238,34 @@ def excel_distinct(keys: str, mask: str) -> str:
     return f'IFERROR(ROWS(UNIQUE(FILTER({keys},({mask})+({keys}="")>0)))-1,0)'
 
 
+#: While set, every formula a Let builds reads only the rows of a table whose
+#: column equals a cell: (table, column, cell reference). See ``only_rows``.
+_ONLY_ROWS: ContextVar[tuple[str, str, str] | None] = ContextVar("only_rows", default=None)
+
+
+@contextmanager
+def only_rows(table: str, column: str, cell: str) -> Iterator[None]:
+    """Formulas built inside read ``table`` only where ``table[column]`` equals
+    ``cell`` (trimmed, any letter case, as the engine's text rule): its other
+    rows read as blanks, which no rule counts. A KPI per channel is its
+    formula with ``only_rows("Channels", "channel", "$B$40")``."""
+    token = _ONLY_ROWS.set((table, column, cell))
+    try:
+        yield
+    finally:
+        _ONLY_ROWS.reset(token)
+
+
+def _reference(table: str, column: str) -> str:
+    """A table column, blank outside the rows that ``only_rows`` keeps."""
+    column_ref = ref(table, column)
+    only = _ONLY_ROWS.get()
+    if only is None or only[0] != table:
+        return column_ref
+    _, key_column, cell = only
+    return f'IF(IFERROR(TRIM({ref(table, key_column)}),"")=TRIM({cell}),{column_ref},"")'
+
+
 class Let:
     """A LET formula, built name by name: each ``bind`` returns the name."""
 
@@ -262,8 +292,8 @@ class Let:
         counts different ids pads every column it combines with them, since
         arrays of different lengths do not combine; the others need no pad.
         """
-        column_ref = ref(table, column)
-        count = f"ROWS({column_ref})"
+        column_ref = _reference(table, column)
+        count = f"ROWS({ref(table, column)})"
         place = f"{table.lower()}_place"
         if not any(bound == place for bound, _ in self.pairs):
             self.bind(place, f"SEQUENCE({count}+2)")
@@ -275,7 +305,7 @@ class Let:
     def value(self, table: str, column: str, kind: str, name: str, *, padded: bool = False) -> str:
         """Bind a column read by its kind's rule (see ``excel_value``), padded
         with two blank cells for a formula that sorts or counts ids."""
-        cells = self.cells(table, column, f"{name}_cells") if padded else ref(table, column)
+        cells = self.cells(table, column, f"{name}_cells") if padded else _reference(table, column)
         return self.bind(name, excel_value(kind, cells))
 
 

@@ -42,6 +42,7 @@ ORDER_STATUSES = ("completed", "in_progress", "cancelled")
 CONNECTION_STATUSES = ("accepted", "declined", "pending")
 ACQUISITION_CHANNELS = ("referral", "advertising", "organic", "social_media")
 FOLLOWUP_OUTCOMES = ("success", "no_success")
+YES_NO = ("yes", "no")
 
 
 def _people(id_column: str, *extra: Column) -> tuple[Column, ...]:
@@ -68,6 +69,7 @@ TABLES: Mapping[str, tuple[Column, ...]] = {
         _column("celebrity_id", "id"),
         _column("ordered_at", "datetime", required=True),
         _column("delivered_at", "datetime"),
+        _column("due_on", "date"),
         _column("status", "choice", *ORDER_STATUSES),
         _column("work_hours", "number"),
         _column("amount", "money"),
@@ -79,6 +81,7 @@ TABLES: Mapping[str, tuple[Column, ...]] = {
         _column("respondent_id", "id"),
         _column("recommend_score", "score"),
         _column("satisfaction", "rating"),
+        _column("recommended", "choice", *YES_NO),
     ),
     "Social": _monthly(("channel", "text"), ("engagements", "whole")),
     "Members": _people("member_id"),
@@ -124,11 +127,21 @@ TABLES: Mapping[str, tuple[Column, ...]] = {
         ("impressions", "whole"),
         ("likes", "whole"),
         ("comments", "whole"),
+        ("saves", "whole"),
+        ("video_views", "whole"),
+        ("profile_visits", "whole"),
+        ("shares", "whole"),
+        ("closeups", "whole"),
         ("clicks", "whole"),
+        ("website_clicks", "whole"),
+        ("profile_actions", "whole"),
     ),
     "Funnel": _monthly(
         ("sessions", "whole"),
         ("single_page_sessions", "whole"),
+        ("unique_page_views", "whole"),
+        ("new_users", "whole"),
+        ("returning_users", "whole"),
         ("visitors", "whole"),
         ("conversions", "whole"),
         ("marketing_spend", "money"),
@@ -160,7 +173,7 @@ REFERENCES: Mapping[tuple[str, str], str] = {
 
 #: Rows whose part may not exceed its whole, per table: (part, whole).
 PARTS_OF_WHOLES: Mapping[str, tuple[tuple[str, str], ...]] = {
-    "Channels": (("clicks", "impressions"),),
+    "Channels": (("clicks", "impressions"), ("website_clicks", "clicks")),
     "Funnel": (
         ("single_page_sessions", "sessions"),
         ("conversions", "visitors"),
@@ -172,10 +185,18 @@ PARTS_OF_WHOLES: Mapping[str, tuple[tuple[str, str], ...]] = {
 #: order only exists on a celebrity platform, hours worked only for songs).
 UNUSED_COLUMNS: Mapping[str, frozenset[tuple[str, str]]] = {
     "celebrity_video": frozenset(
-        {("Orders", "work_hours"), ("Customers", "acquired_via"), ("Survey", "satisfaction")}
+        {
+            ("Orders", "work_hours"),
+            ("Orders", "due_on"),
+            ("Customers", "acquired_via"),
+            ("Survey", "satisfaction"),
+            ("Survey", "recommended"),
+        }
     ),
-    "songwriting": frozenset({("Orders", "celebrity_id"), ("Survey", "recommend_score")}),
-    "networking": frozenset({("Survey", "recommend_score")}),
+    "songwriting": frozenset(
+        {("Orders", "celebrity_id"), ("Survey", "recommend_score"), ("Survey", "recommended")}
+    ),
+    "networking": frozenset({("Survey", "recommend_score"), ("Survey", "recommended")}),
     "video_marketing": frozenset({("Customers", "acquired_via")}),
     "social_media": frozenset(),
 }
@@ -188,7 +209,7 @@ EXTRA_TABLES: Mapping[str, tuple[str, ...]] = {
 }
 
 #: Types whose KPIs need the gross margin setting.
-NEEDS_GROSS_MARGIN = frozenset({"video_marketing", "social_media"})
+NEEDS_GROSS_MARGIN = frozenset({"social_media"})
 
 
 def column(table: str, column_id: str) -> Column:

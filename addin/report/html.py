@@ -250,12 +250,30 @@ def _row(report: Report, kpi: KPIReport) -> dict[str, Any]:
         "arrow": _arrow(kpi.change),
         "change_class": "" if better is None else ("better" if better else "worse"),
         "verdict": None if better is None else verdict["better" if better else "worse"],
+        "year_ago": report.text(kpi, kpi.year_ago),
+        "year_change": report.difference_text(kpi, kpi.year_change),
+        "year_arrow": _arrow(kpi.year_change),
+        "year_class": ""
+        if kpi.year_change_is_better is None
+        else ("better" if kpi.year_change_is_better else "worse"),
         "target": report.text(kpi, kpi.target),
         "band": kpi.band,
         "band_text": None if kpi.band is None else labels(language)["ratings"][kpi.band],
         "target_status": kpi.target_status,
         "target_text": labels(language)["target_met"][kpi.target_status],
     }
+
+
+def _rows(report: Report) -> list[dict[str, Any]]:
+    """The KPI table's lines; the first of each funnel stage names the stage."""
+    stage_words = labels(report.language)["stages"]
+    rows = []
+    for index, kpi in enumerate(report.kpis):
+        row = _row(report, kpi)
+        starts = kpi.stage and (index == 0 or report.kpis[index - 1].stage != kpi.stage)
+        row["stage_heading"] = stage_words[kpi.stage] if starts else ""
+        rows.append(row)
+    return rows
 
 
 def render_page(report: Report) -> str:
@@ -279,7 +297,7 @@ def render_page(report: Report) -> str:
             refreshed_iso=report.refreshed_at.isoformat(),
             source=None if report.source is None else report.source.cited(),
             colours=_colours(),
-            rows=[_row(report, kpi) for kpi in report.kpis],
+            rows=_rows(report),
             undefined=[kpi for kpi in report.kpis if kpi.value is None],
             charts=charts,
             chart_svg=chart_svg,

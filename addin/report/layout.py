@@ -28,13 +28,26 @@ from addin.ooxml.widths import (
 from addin.recipes.notes import message, notes_words
 from addin.report.model import KPIReport, Report, words
 from addin.styles import band_style
+import kpi_engine
 from kpi_engine import display
 from kpi_engine._labels import labels
 
 DASH = "-"
 GENERAL = "General"
 #: The KPI table's columns after the KPI's title, in order (keys of words.toml headings).
-KPI_COLUMNS = ("value", "previous", "change", "target", "gap", "band", "target_met", "margin", "id")
+KPI_COLUMNS = (
+    "value",
+    "previous",
+    "change",
+    "year_ago",
+    "year_change",
+    "target",
+    "gap",
+    "band",
+    "target_met",
+    "margin",
+    "id",
+)
 #: Narrowest and widest columns, in characters.
 MIN_WIDTH, MAX_TITLE_WIDTH = 11.0, 48.0
 #: The charts: size and spacing in pixels, two side by side.
@@ -105,6 +118,10 @@ def _kpi_row(report: Report, kpi: KPIReport) -> tuple[Cell, ...]:
     value_format = display.excel_format(kpi.unit, language, currency)
     better = kpi.change_is_better
     change = None if kpi.change is None else display.difference_value(kpi.change, kpi.unit)
+    year_change = (
+        None if kpi.year_change is None else display.difference_value(kpi.year_change, kpi.unit)
+    )
+    year_better = kpi.year_change_is_better
     gap = None if kpi.gap is None else display.difference_value(kpi.gap, kpi.unit)
     ratings = labels(language)["ratings"]
     said = words(language)
@@ -116,14 +133,65 @@ def _kpi_row(report: Report, kpi: KPIReport) -> tuple[Cell, ...]:
             display.excel_difference_format(kpi.unit, language, currency, arrows=True),
             "plain" if better is None else ("better" if better else "worse"),
         ),
+        "year_ago": _number(kpi.year_ago, value_format),
+        "year_change": _number(
+            year_change,
+            display.excel_difference_format(kpi.unit, language, currency, arrows=True),
+            "plain" if year_better is None else ("better" if year_better else "worse"),
+        ),
         "target": _number(kpi.target, value_format),
         "gap": _number(gap, display.excel_difference_format(kpi.unit, language, currency)),
-        "band": Cell(DASH) if kpi.band is None else Cell(ratings[kpi.band], style=band_style(kpi.band)),
-        "target_met": Cell(labels(language)["target_met"][kpi.target_status], style=kpi.target_status),
+        "band": Cell(DASH)
+        if kpi.band is None
+        else Cell(ratings[kpi.band], style=band_style(kpi.band)),
+        "target_met": Cell(
+            labels(language)["target_met"][kpi.target_status], style=kpi.target_status
+        ),
         "margin": _number(kpi.margin, display.excel_format("points", language)),
         "id": Cell(kpi.id),
     }
     return (Cell(kpi.title), *(cells[key] for key in KPI_COLUMNS))
+
+
+def _kpi_table(report: Report, rows: list[tuple[Cell | None, ...]]) -> list[int]:
+    """Append a row per KPI, with a heading row before each funnel stage where
+    the article sorts its KPIs so; return the 0-based row of each KPI."""
+    stage_words = labels(report.language)["stages"]
+    kpi_rows = []
+    for index, kpi in enumerate(report.kpis):
+        if kpi.stage and (index == 0 or report.kpis[index - 1].stage != kpi.stage):
+            rows.append((Cell(stage_words[kpi.stage], style="section"),))
+        kpi_rows.append(len(rows))
+        rows.append(_kpi_row(report, kpi))
+    return kpi_rows
+
+
+def _channel_rows(report: Report) -> list[tuple[Cell | None, ...]]:
+    """Below the KPI table, where KPIs are measured per channel: a table of
+    each such KPI's value per channel beside the total of all channels."""
+    measured = [kpi for kpi in report.kpis if kpi.channels]
+    if not measured:
+        return []
+    said = words(report.language)
+    names = [name for name, _ in measured[0].channels]
+    rows: list[tuple[Cell | None, ...]] = [
+        (),
+        (Cell(said["by_channel"], style="section"),),
+        tuple(
+            Cell(text, style="header")
+            for text in (said["headings"]["kpi"], said["all_channels"], *names)
+        ),
+    ]
+    for kpi in measured:
+        value_format = display.excel_format(kpi.unit, report.language, report.currency)
+        rows.append(
+            (
+                Cell(kpi.title),
+                _number(kpi.value, value_format),
+                *(_number(value, value_format) for _, value in kpi.channels),
+            )
+        )
+    return rows
 
 
 def _shown(cell: Cell | None, report: Report, kpi: KPIReport | None, key: str) -> str:
@@ -133,9 +201,11 @@ def _shown(cell: Cell | None, report: Report, kpi: KPIReport | None, key: str) -
     if isinstance(cell.value, str):
         return cell.value
     assert kpi is not None
-    if key in ("change", "gap"):
-        text = report.difference_text(kpi, cell.value / display.unit_display(kpi.unit).difference_scale)
-        return ("▲ " if key == "change" else "") + str(text)
+    if key in ("change", "year_change", "gap"):
+        text = report.difference_text(
+            kpi, cell.value / display.unit_display(kpi.unit).difference_scale
+        )
+        return ("▲ " if key != "gap" else "") + str(text)
     if key == "margin":
         return display.format_value(cell.value, "points", report.language)
     return str(report.text(kpi, cell.value))
@@ -162,6 +232,9 @@ def lay_out(report: Report) -> SheetLayout:
     ]
     if report.source is not None:
         rows.append((Cell(said["source"], style="label"), Cell(report.source.cited())))
+    profile = kpi_engine.get_business_type(report.business_type)
+    for line in display.external_benchmarks(profile, language):
+        rows.append((Cell(said["external"], style="label"), Cell(line)))
     # The facts at the top read across the table's width.
     merges: list[tuple[int, int, int]] = [
         (row, 1, len(KPI_COLUMNS)) for row in range(2, len(rows) + 1)
@@ -169,8 +242,11 @@ def lay_out(report: Report) -> SheetLayout:
     rows.append(())
     kpi_header_row = len(rows) + 1
     rows.append(tuple(Cell(heads[key], style="header") for key in ("kpi", *KPI_COLUMNS)))
-    first_kpi_row = len(rows) + 1
-    rows += [_kpi_row(report, kpi) for kpi in kpis]
+    kpi_rows = _kpi_table(report, rows)
+    channel_rows = _channel_rows(report)
+    # The header of the channel table: after a blank row and its title (1-based).
+    channel_header_row = len(rows) + 3 if channel_rows else None
+    rows += channel_rows
 
     rows.append(())
     rows.append((Cell(said["trend"], style="section"),))
@@ -204,8 +280,7 @@ def lay_out(report: Report) -> SheetLayout:
     widths = [first_width]
     for position, key in enumerate(KPI_COLUMNS, start=1):
         shown = [
-            _shown(rows[first_kpi_row - 1 + i][position], report, kpi, key)
-            for i, kpi in enumerate(kpis)
+            _shown(rows[kpi_rows[i]][position], report, kpi, key) for i, kpi in enumerate(kpis)
         ]
         if position <= len(kpis):  # the trend column of a KPI lies under this one
             trend_kpi = kpis[position - 1]
@@ -230,7 +305,10 @@ def lay_out(report: Report) -> SheetLayout:
         )
 
     heights: dict[int, float] = {}
-    for header_row in (kpi_header_row, trend_header_row):
+    header_rows = [kpi_header_row, trend_header_row]
+    if channel_header_row is not None:
+        header_rows.append(channel_header_row)
+    for header_row in header_rows:
         lines = max(
             len(wrapped(str(cell.value), widths[col], bold=True))
             for col, cell in enumerate(rows[header_row - 1])

@@ -23,9 +23,10 @@ from typing import Any, Protocol
 import kpi_engine
 from addin.recipes import Rows, as_rows, month_shift, recipe_for
 from addin.recipes.notes import Note, data_notes, message
-from addin.recipes.rules import pick, within
+from addin.recipes.rules import TableRows, pick, within
 from kpi_engine import display
 from kpi_engine._catalogue import SOURCES, Source
+from kpi_engine._cells import id_key
 from kpi_engine._errors import describe_value
 from kpi_engine._inputs import first_of_month, to_serial
 from kpi_engine._labels import labels, templates_dir
@@ -56,6 +57,27 @@ class KPIReport:
     narrative: str
     trend: tuple[float | None, ...]
     notes: tuple[Note, ...] = ()
+    #: The funnel stage (awareness, consideration, conversion), where the
+    #: business type's article sorts its KPIs so, else "".
+    stage: str = ""
+    #: The value of the same month a year earlier, and the change since.
+    year_ago: float | None = None
+    #: Per channel (Channels[channel]), the value of the month, where the KPI
+    #: is measured from the Channels table alone: (channel, value or None).
+    channels: tuple[tuple[str, float | None], ...] = ()
+
+    @property
+    def year_change(self) -> float | None:
+        """value - year_ago (None where either is missing)."""
+        if self.value is None or self.year_ago is None:
+            return None
+        return self.value - self.year_ago
+
+    @property
+    def year_change_is_better(self) -> bool | None:
+        if self.year_change is None or self.year_change == 0:
+            return None
+        return (self.year_change > 0) == (self.direction == "higher")
 
     @property
     def change_is_better(self) -> bool | None:
@@ -145,6 +167,10 @@ class Report:
                     "value": kpi.value,
                     "previous": kpi.previous,
                     "change": kpi.change,
+                    "year_ago": kpi.year_ago,
+                    "year_change": kpi.year_change,
+                    "stage": kpi.stage or None,
+                    "channels": dict(kpi.channels),
                     "target": kpi.target,
                     "gap": kpi.gap,
                     "band": kpi.band,
@@ -211,6 +237,48 @@ def kpi_value(business_type: str, kpi_id: str, rows: Rows, month: dt.date) -> fl
     """The engine's value of a KPI for one month (KPIUndefinedError when none)."""
     start = to_serial("report", "month", month)
     return recipe_for(business_type, kpi_id).compute(rows, start, month_shift(start, 1))
+
+
+#: The table whose rows are per channel, and the column that names the channel.
+CHANNEL_TABLE, CHANNEL_COLUMN = "Channels", "channel"
+
+
+def channel_names(rows: Rows) -> list[str]:
+    """The channels of the Channels table, as first written, in order of appearance."""
+    table = rows.get(CHANNEL_TABLE)
+    if table is None or CHANNEL_COLUMN not in table:
+        return []
+    seen: dict[str, str] = {}
+    for raw, key in zip(table[CHANNEL_COLUMN], table.read(CHANNEL_COLUMN, "text"), strict=True):
+        if key is not None and key not in seen:
+            seen[key] = str(raw).strip()
+    return list(seen.values())
+
+
+def per_channel(
+    business_type: str, kpi_id: str, rows: Rows, month: dt.date
+) -> tuple[tuple[str, float | None], ...]:
+    """A KPI's value for each channel, where its recipe reads the Channels table alone."""
+    if set(recipe_for(business_type, kpi_id).reads) != {CHANNEL_TABLE}:
+        return ()
+    return tuple(
+        (name, channel_value(business_type, kpi_id, rows, month, name))
+        for name in channel_names(rows)
+    )
+
+
+def channel_value(
+    business_type: str, kpi_id: str, rows: Rows, month: dt.date, channel: str
+) -> float | None:
+    """A KPI's value over the rows of one channel (None where undefined)."""
+    table = rows[CHANNEL_TABLE]
+    wanted = id_key(channel)
+    mask = [key == wanted for key in table.read(CHANNEL_COLUMN, "text")]
+    only = TableRows({column: pick(cells, mask) for column, cells in table.items()})
+    try:
+        return kpi_value(business_type, kpi_id, {**rows, CHANNEL_TABLE: only}, month)
+    except (kpi_engine.KPIUndefinedError, kpi_engine.KPIInputError):
+        return None
 
 
 def survey_scores(rows: Rows, month: dt.date) -> list[Any]:
@@ -284,6 +352,12 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
                 if month == period:
                     reason, reason_text = _reason(error, language)
         value, previous = trend[-1], trend[-2]
+        try:
+            year_ago: float | None = kpi_value(
+                profile.id, entry.id, rows, first_of_month(period, -12)
+            )
+        except (kpi_engine.KPIUndefinedError, kpi_engine.KPIInputError):
+            year_ago = None
         target = inputs.targets.get(entry.id)
         margin = answers = None
         if entry.kpi.id == "nps" and value is not None:
@@ -312,6 +386,9 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
                 narrative="",
                 trend=tuple(trend),
                 notes=tuple(note for note in notes if entry.id in note.kpis),
+                stage=entry.stage,
+                year_ago=year_ago,
+                channels=per_channel(profile.id, entry.id, rows, period),
             )
         )
 

@@ -9,6 +9,7 @@ unit, money in the workbook's currency.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import jinja2
@@ -52,24 +53,32 @@ def sentence(report: Report, kpi: KPIReport) -> str:
     said = words(language)
     change_sign = 0 if kpi.change is None else (kpi.change > 0) - (kpi.change < 0)
     better = kpi.change_is_better
-    text = _environment().get_template(f"narrative.{language}.j2").render(
-        title=kpi.title,
-        period=display.format_month(report.period, language),
-        value=report.text(kpi, kpi.value, long=True),
-        previous=report.text(kpi, kpi.previous, long=True),
-        change=report.difference_text(kpi, kpi.change, signed=False, long=True),
-        change_sign=change_sign,
-        verdict=None if better is None else said["verdict"]["better" if better else "worse"],
-        margin=None
-        if kpi.margin is None
-        else display.format_value(kpi.margin, "points", language, long=True),
-        answers=None if kpi.answers is None else counted(language, said["answers"], kpi.answers),
-        band_id=kpi.band,
-        band=None if kpi.band is None else labels(language)["ratings"][kpi.band],
-        target=report.text(kpi, kpi.target, long=True),
-        met=kpi.target_met,
-        gap=report.difference_text(kpi, kpi.gap, signed=False, long=True),
-        reason=kpi.reason_text,
+    text = (
+        _environment()
+        .get_template(f"narrative.{language}.j2")
+        .render(
+            title=kpi.title,
+            period=display.format_month(report.period, language),
+            value=report.text(kpi, kpi.value, long=True),
+            previous=report.text(kpi, kpi.previous, long=True),
+            change=report.difference_text(kpi, kpi.change, signed=False, long=True),
+            change_sign=change_sign,
+            verdict=None if better is None else said["verdict"]["better" if better else "worse"],
+            margin=None
+            if kpi.margin is None
+            else display.format_value(kpi.margin, "points", language, long=True),
+            answers=None
+            if kpi.answers is None
+            else counted(language, said["answers"], kpi.answers),
+            band_id=kpi.band,
+            band=None if kpi.band is None else labels(language)["ratings"][kpi.band],
+            target=report.text(kpi, kpi.target, long=True),
+            met=kpi.target_met,
+            gap=report.difference_text(kpi, kpi.gap, signed=False, long=True),
+            reason=kpi.reason_text,
+        )
     )
     # The templates break lines for readability; a cell holds one paragraph.
-    return " ".join(text.split())
+    # Only the templates' own spaces are joined: the no-break spaces that
+    # display puts between a figure and its unit ("34,3 heures") stay.
+    return re.sub(r"[ \t\r\n]+", " ", text).strip()

@@ -28,16 +28,16 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import BinaryIO
 
 from addin.ooxml import xmltext
 from addin.ooxml.bounded import unsafe_member_name
 from addin.ooxml.cells import cell_xml
 from addin.ooxml.names import MAIN, REL, WORKSHEET_CT, WORKSHEET_REL
+from addin.ooxml.stylesheet import StylesheetError, add_cell_formats
 from addin.ooxml.zipwriter import ZipWriteError, ZipWriter
 from addin.report import charts
-from addin.ooxml.stylesheet import StylesheetError, add_cell_formats
 from addin.report.layout import SheetLayout, lay_out
 from addin.report.model import Report, report_sheet_names
 from addin.report.package import (
@@ -46,7 +46,6 @@ from addin.report.package import (
     SheetEntry,
     column_letter,
     parse_xml,
-    q,
     rels_part,
 )
 
@@ -346,11 +345,22 @@ def _relative(target: str, source: str) -> str:
 # --- the package's zip -------------------------------------------------------------------
 
 
+def _write(archive: ZipWriter, name: str, data: bytes | Iterable[bytes]) -> None:
+    if isinstance(data, bytes):
+        archive.write(name, data)
+    else:
+        archive.write_stream(name, data)
+
+
 def write_package(
-    package: Package, changed: Mapping[str, bytes], new: list[str], out: BinaryIO
+    package: Package,
+    changed: Mapping[str, bytes | Iterable[bytes]],
+    new: list[str],
+    out: BinaryIO,
 ) -> None:
     """Copy every entry as its original compressed bytes except ``changed``,
-    which are deflated anew; the ``new`` parts come last, in their order."""
+    which are deflated anew (a part given as chunks is streamed, as ``kpi
+    import`` gives a large sheet); the ``new`` parts come last, in their order."""
     infos = list(package.zip.infolist())
     for info in infos:
         if info.file_size >= 0xFFFFFFFF or info.header_offset >= 0xFFFFFFFF:
@@ -367,11 +377,11 @@ def write_package(
         try:
             for info in infos:
                 if info.filename in changed:
-                    archive.write(info.filename, changed[info.filename])
+                    _write(archive, info.filename, changed[info.filename])
                 else:
                     archive.copy(source, info)
             for name in new:
-                archive.write(name, changed[name])
+                _write(archive, name, changed[name])
         except ZipWriteError as error:
             raise ReportError(f"{package.path}: {error}") from None
         archive.close(package.zip.comment)

@@ -57,6 +57,7 @@ from addin.server.lane import ComputeLane, LaneUnavailableError, Spool
 from addin.server.manifest import ICON_PATHS, VERSION
 from addin.server.observe import Observer, configure_logging, metrics, server_log
 from addin.server.settings import Settings, get_settings
+from addin.server.taskpane import kpi_entries, page_data, starter_steps
 
 #: The Excel-facing namespace: ``=KPI.NPS(...)``. Outside production the
 #: environment's name is appended (``KPI_DEV``), so that a development add-in
@@ -311,6 +312,8 @@ class KpiApp:
             manifest_id=uuid.uuid5(uuid.NAMESPACE_URL, f"kpi-addin/{environment}"),
             display_name=name,
             namespace=namespace(environment),
+            example=page_data(namespace(environment))["example"],
+            more=len(functions.EXCEL_FUNCTIONS) - 1,
             base_url=self.base_url(request),
             version=VERSION,
             icons=ICON_PATHS,
@@ -331,8 +334,43 @@ class KpiApp:
             static="/static",
             office_js_version=office_js,
             auth=self.settings.auth,
+            page_json=jinja2.utils.markupsafe.Markup(
+                json.dumps(page_data(namespace(self.settings.environment))).replace("<", "\\u003c")
+            ),
         )
         return HTMLResponse(html)
+
+    async def taskpane_kpis(self, request: Request) -> Response:
+        """The KPI browser's catalogue, in the language of ``?lang=``."""
+        language = page_language(request.query_params.get("lang"), None)
+        entries = kpi_entries(language, namespace(self.settings.environment))
+        return Response(orjson.dumps(entries), media_type="application/json")
+
+    async def taskpane_starter(self, request: Request) -> Response:
+        """The steps of "Start a KPI workbook here" (see ``taskpane.starter_steps``)."""
+        query = request.query_params
+        try:
+            # The steps are built with the sample data: as costly as a call.
+            await self.authenticator.authenticate(
+                request.headers.get("authorization"), request.headers.get("auth-provider")
+            )
+        except AuthError as error:
+            return JSONResponse(
+                {"detail": str(error)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        except AuthUnavailableError as error:
+            return JSONResponse({"detail": str(error)}, status_code=503)
+        try:
+            steps = await self.lane.run(
+                starter_steps, query.get("type"), query.get("lang"), query.get("rows"), body=b""
+            )
+        except ValueError as error:
+            return JSONResponse({"detail": str(error)}, status_code=400)
+        except LaneUnavailableError:
+            return JSONResponse(
+                {"detail": "the server is busy restarting a process; try again"}, status_code=503
+            )
+        return JSONResponse(steps)
 
     async def custom_functions_meta(self, request: Request) -> Response:
         return Response(
@@ -415,6 +453,8 @@ def create_app(settings: Settings | None = None) -> Any:
         ("/xlwings/custom-scripts-meta.json", kpi.custom_scripts_meta),
         ("/manifest.xml", kpi.manifest),
         ("/taskpane.html", kpi.taskpane),
+        ("/taskpane/kpis", kpi.taskpane_kpis),
+        ("/taskpane/starter", kpi.taskpane_starter),
         ("/", kpi.home),
         ("/help", kpi.help_page),
         (INDEX_PATH, kpi.help_page),

@@ -235,8 +235,15 @@ def _sources(kpi: KPI, language: str) -> list[dict[str, Any]]:
             name = said["language_names"][source.language]
             details.append(said["source_language"].format(language=name))
         if source.published:
-            published = format_date(dt.date.fromisoformat(source.published), "long", language)
+            # A full date, or the year alone where that is all the work states.
+            published = (
+                source.published
+                if len(source.published) == 4
+                else format_date(dt.date.fromisoformat(source.published), "long", language)
+            )
             details.append(said["published"].format(date=published))
+        if source.url:
+            details.append(source.url)
         listed.append({"cited": source.cited(), "language": source.language, "details": details})
     return listed
 
@@ -285,6 +292,20 @@ def _kpi_page(kpi: KPI, language: str, namespace: str) -> dict[str, Any]:
         "bands": _bands(kpi, language),
         "sources": _sources(kpi, language),
     }
+
+
+def kpi_summary(kpi: KPI, language: str, namespace: str) -> dict[str, Any]:
+    """What the task pane's KPI browser shows of ``kpi``: the help page's
+    title, definition, syntax, formula, worked examples and bands."""
+    page = _kpi_page(kpi, language, namespace)
+    keys = ("excel_name", "title", "definition", "syntax", "formula", "unit", "direction")
+    summary = {key: page[key] for key in keys}
+    summary["id"] = kpi.id
+    summary["examples"] = page["examples"]
+    summary["bands"] = [
+        {"business_type": band["business_type"], "rows": band["rows"]} for band in page["bands"]
+    ]
+    return summary
 
 
 def _helper_page(

@@ -51,9 +51,10 @@ from addin.ooxml.widths import (
     wrapped,
 )
 from addin.ooxml.zipwriter import ZipWriter
-from addin.styles import STYLES, Style
 from addin.recipes import NEEDS_GROSS_MARGIN, Column, recipe_for, tables_for
+from addin.recipes.rules import only_rows
 from addin.recipes.notes import checks_for, effect_text, notes_words, problem_text
+from addin.styles import STYLES, Style
 from kpi_engine import display
 from kpi_engine._catalogue import BAND_NAMES, SOURCES, ProfileKPI
 from kpi_engine._cells import END_OF_DATES
@@ -318,12 +319,8 @@ def status_formula(
 
 
 def default_target(entry: ProfileKPI) -> float | None:
-    """The above-average threshold where the article gives one: a fair first goal."""
-    for name in ("above_average", "exceptional"):
-        band = entry.bands.get(name)
-        if band is not None:
-            return band.threshold(entry.direction)[0]
-    return None
+    """The first goal of a KPI (see ``kpi_engine.display.default_target``)."""
+    return display.default_target(entry)
 
 
 def kpi_formula(business_type: str, kpi_id: str, start: str, end: str) -> str:
@@ -346,6 +343,9 @@ class _Context:
     words: Mapping[str, Any]
     ratings: Mapping[str, str]
     currency: str
+    #: The channels of the Channels table (from the data, else a first guess
+    #: the user can overwrite), for the KPI sheet's table by channel.
+    channels: tuple[str, ...] = ()
 
     @property
     def lang(self) -> str:
@@ -357,7 +357,6 @@ class _Context:
 
     def fmt(self, entry: ProfileKPI) -> str:
         return display.excel_format(entry.unit, self.lang, self.currency)
-
 
 
 def _write_settings(ctx: _Context, settings: _Sheet) -> None:
@@ -516,12 +515,22 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
     source = SOURCES.get(profile.source)
     cited = source.cited() if source is not None else profile.source
     kpis.append([kpis.cell(words["source"].format(source=cited), text=True)])
+    # External benchmarks are named apart from the article's figures, and the
+    # unrated KPIs say why.
+    for line in display.external_benchmarks(profile, lang):
+        kpis.append([kpis.cell(line, text=True)])
+    if profile.unrated:
+        kpis.append([kpis.cell(profile.unrated[lang], text=True)])
     kpis.append([])
     kpis.append(kpis.header([heads[k] for k in KPI_SHEET_COLUMNS]))
-    first_kpi_row = 6
+    first_kpi_row = kpis.rows + 1
     value_column = get_column_letter(_column("value"))
+    stage_words = labels(lang)["stages"]
     for offset, entry in enumerate(profile.kpis):
-        row = first_kpi_row + offset
+        # Where the article sorts its KPIs by funnel stage, each stage has a heading row.
+        if entry.stage and (offset == 0 or profile.kpis[offset - 1].stage != entry.stage):
+            kpis.append([kpis.cell(stage_words[entry.stage], style="label")])
+        row = kpis.rows + 1
         fmt = ctx.fmt(entry)
         target_name = f"TARGET_{entry.id.upper()}"
         value_ref = f"{value_column}{row}"
@@ -549,7 +558,7 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
         _name(workbook, f"KPI_{entry.id.upper()}", kpis.absolute(_column("value"), row))
         _name(workbook, f"STATUS_{entry.id.upper()}", kpis.absolute(_column("status"), row))
         _name(workbook, f"TARGET_MET_{entry.id.upper()}", kpis.absolute(_column("target_met"), row))
-    last_kpi_row = first_kpi_row + len(profile.kpis) - 1
+    last_kpi_row = kpis.rows
     _colour_words(
         kpis,
         _column("status"),
@@ -564,7 +573,64 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
         last_kpi_row,
         {met_words[name]: name for name in ("met", "missed")},
     )
-    _write_data_notes(ctx, kpis, next_row=last_kpi_row + 1)
+    _write_channels(ctx, kpis)
+    _write_data_notes(ctx, kpis, next_row=kpis.rows + 1)
+
+
+#: Channels a workbook without channel data starts its table by channel with.
+DEFAULT_CHANNELS = ("Instagram", "TikTok", "YouTube")
+
+
+def _channel_kpis(profile: kpi_engine.BusinessType) -> list[ProfileKPI]:
+    """The KPIs measured from the Channels table alone: those shown per channel."""
+    return [e for e in profile.kpis if set(recipe_for(profile.id, e.id).reads) == {"Channels"}]
+
+
+def _channels(tables: Mapping[str, Any], data: Mapping[str, Any]) -> tuple[str, ...]:
+    if "Channels" not in tables:
+        return ()
+    names: dict[str, str] = {}
+    for raw in data.get("Channels", {}).get("channel", []):
+        text = str(raw).strip() if raw is not None else ""
+        if text and text.casefold() not in names:
+            names[text.casefold()] = text
+    return tuple(names.values()) or DEFAULT_CHANNELS
+
+
+def _write_channels(ctx: _Context, kpis: _Sheet) -> None:
+    """Below the KPIs, where some are measured per channel: each such KPI for
+    all channels and for each channel, whose name heads its column (a cell
+    the user may overwrite: the formulas read it)."""
+    measured = _channel_kpis(ctx.profile)
+    if not measured or not ctx.channels:
+        return
+    said = ctx.words["channels"]
+    kpis.append([])
+    kpis.append([kpis.cell(said["title"], style="section")])
+    header_row = kpis.rows + 1
+    kpis.append(
+        kpis.header([ctx.words["headings"]["kpi"], said["all"], *ctx.channels])
+    )
+    for index in range(len(ctx.channels)):
+        _name(ctx.workbook, f"CHANNEL_{index + 1}", kpis.absolute(3 + index, header_row))
+    for entry in measured:
+        row = kpis.rows + 1
+        fmt = ctx.fmt(entry)
+        cells = [
+            kpis.cell(entry.title[ctx.lang], text=True),
+            kpis.formula(f"KPI_{entry.id.upper()}", fmt=fmt),
+        ]
+        for index in range(len(ctx.channels)):
+            column = get_column_letter(3 + index)
+            with only_rows("Channels", "channel", f"${column}${header_row}"):
+                formula = kpi_formula(ctx.profile.id, entry.id, "PERIOD_START", "PERIOD_END")
+            cells.append(kpis.array(formula, f"{column}{row}", fmt=fmt))
+            _name(
+                ctx.workbook,
+                f"KPI_{entry.id.upper()}_CHANNEL_{index + 1}",
+                kpis.absolute(3 + index, row),
+            )
+        kpis.append(cells)
 
 
 def _colour_words(
@@ -633,9 +699,7 @@ def _write_data_notes(ctx: _Context, kpis: _Sheet, *, next_row: int) -> None:
         for formula_cell in (cells["rows"], cells["first_rows"]):
             if formula_cell is not None:
                 formula_cell.alignment = Alignment(vertical="top")
-        kpis.height(
-            max(len(wrapped(problem, problem_width)), len(wrapped(effect, effect_width)))
-        )
+        kpis.height(max(len(wrapped(problem, problem_width)), len(wrapped(effect, effect_width))))
         kpis.ws.merged_cells.add(CellRange(span.format(row=row)))
         kpis.append(
             _spread(
@@ -803,7 +867,9 @@ def build_workbook(
     kpis = _Sheet(workbook, sheet_names["kpis"])
     trend = _Sheet(workbook, sheet_names["trend"])
     settings = _Sheet(workbook, sheet_names["settings"])
-    context = _Context(workbook, options, profile, words, ratings, options.currency)
+    context = _Context(
+        workbook, options, profile, words, ratings, options.currency, _channels(tables, data)
+    )
     _write_settings(context, settings)
     _write_kpis(context, kpis)
     _write_trend(context, trend)
@@ -836,11 +902,13 @@ def _write_table(
     sheet.append(sheet.header(c.id for c in columns))
     count = max((len(v) for v in values.values()), default=0)
     rows = None
+    # The date formats are registered even for an empty table: kpi import
+    # finds them there and writes its dates with them, leaving styles as they are.
+    date_styles = [
+        sheet.cell(0, fmt=DATE_FORMATS[c.kind]).style_id if c.kind in DATE_FORMATS else None
+        for c in columns
+    ]
     if count:
-        date_styles = [
-            sheet.cell(0, fmt=DATE_FORMATS[c.kind]).style_id if c.kind in DATE_FORMATS else None
-            for c in columns
-        ]
         rows = SheetRows(
             # openpyxl numbers sheet parts in workbook order when it saves.
             part=f"xl/worksheets/sheet{workbook.worksheets.index(sheet.ws) + 1}.xml",

@@ -14,8 +14,8 @@ looks like any other:
   the orders of the twelve months ending with it), and a little more. An
   event falls on a day when its person is present, the busier people more
   often, so activity grows with the people.
-- monthly tables (social media, marketing, funnel) cover the fourteen months
-  before the as-of month: the trend, the month before it and one more.
+- monthly tables (social media, marketing, funnel) cover the eighteen months
+  before the as-of month: the trend and the two quarters before it.
 
 ``rows`` sets the size of the type's main table; the other tables keep their
 proportions.
@@ -34,13 +34,13 @@ from addin.recipes.tables import ACQUISITION_CHANNELS
 from kpi_engine._inputs import first_of_month
 
 #: Rows of each type's main table over its span: about two years of orders,
-#: activity or answers; fourteen months of social media channels.
+#: activity or answers; eighteen months of three social media channels.
 DEFAULT_ROWS = {
     "celebrity_video": 1200,
     "songwriting": 600,
     "networking": 2400,
     "video_marketing": 600,
-    "social_media": 42,
+    "social_media": 54,
 }
 #: Months before the as-of month that people join over: the trend's twelve
 #: and the three years before them.
@@ -50,8 +50,9 @@ PEOPLE_MONTHS = 48
 #: with it) and a few more.
 EVENT_MONTHS = 26
 #: Months before the as-of month that monthly tables cover: the trend's
-#: twelve, the month before (growth) and one more.
-MONTHLY_MONTHS = 14
+#: twelve and the six before them (quarter-on-quarter growth compares the
+#: three months ending with a month with the three before).
+MONTHLY_MONTHS = 18
 #: How much joining, and the monthly tables' volumes, grow each month.
 GROWTH = 0.01
 
@@ -173,6 +174,7 @@ def _orders(
     celebrities: Table | None,
     hours: tuple[float, float],
     price: tuple[float, float],
+    agreed_days: tuple[int, int] | None = None,
 ) -> Table:
     table: Table = {
         k: []
@@ -182,6 +184,7 @@ def _orders(
             "celebrity_id",
             "ordered_at",
             "delivered_at",
+            "due_on",
             "status",
             "work_hours",
             "amount",
@@ -210,6 +213,10 @@ def _orders(
         )
         table["ordered_at"].append(ordered)
         table["delivered_at"].append(delivered)
+        # The delivery day agreed with the customer, where the business agrees one.
+        table["due_on"].append(
+            day + dt.timedelta(days=rng.randint(*agreed_days)) if agreed_days else None
+        )
         table["status"].append(status)
         table["work_hours"].append(round(rng.uniform(12, 36) * 4) / 4)
         table["amount"].append(round(rng.uniform(*price), 2))
@@ -228,6 +235,7 @@ def _survey(rng: random.Random, cal: _Calendar, people: Table, id_column: str, c
         "satisfaction": [
             rng.choices(range(1, 6), weights=(1, 2, 3, 8, 9))[0] for _ in range(count)
         ],
+        "recommended": [rng.choices(("yes", "no"), weights=(3, 7))[0] for _ in range(count)],
     }
 
 
@@ -245,7 +253,14 @@ def _monthly_channels(rng: random.Random, cal: _Calendar, count: int) -> Table:
             "impressions",
             "likes",
             "comments",
+            "saves",
+            "video_views",
+            "profile_visits",
+            "shares",
+            "closeups",
             "clicks",
+            "website_clicks",
+            "profile_actions",
             "engagements",
         )
     }
@@ -266,8 +281,17 @@ def _monthly_channels(rng: random.Random, cal: _Calendar, count: int) -> Table:
             table["impressions"].append(impressions)
             table["likes"].append(likes)
             table["comments"].append(comments)
-            table["clicks"].append(int(impressions * rng.uniform(0.005, 0.03)))
-            table["engagements"].append(likes + comments + int(likes * rng.uniform(0.05, 0.3)))
+            clicks = int(impressions * rng.uniform(0.005, 0.03))
+            shares = int(likes * rng.uniform(0.05, 0.3))
+            table["saves"].append(int(likes * rng.uniform(0.05, 0.25)))
+            table["video_views"].append(int(reach * rng.uniform(0.3, 1.2)))
+            table["profile_visits"].append(int(reach * rng.uniform(0.01, 0.04)))
+            table["shares"].append(shares)
+            table["closeups"].append(int(impressions * rng.uniform(0.002, 0.01)))
+            table["clicks"].append(clicks)
+            table["website_clicks"].append(int(clicks * rng.uniform(0.4, 0.8)))
+            table["profile_actions"].append(int(clicks * rng.uniform(0.02, 0.1)))
+            table["engagements"].append(likes + comments + shares)
     return table
 
 
@@ -291,7 +315,14 @@ def _songwriting(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Tab
     social = _monthly_channels(rng, cal, 3 * MONTHLY_MONTHS)
     return {
         "Orders": _orders(
-            rng, cal, customers, rows, celebrities=None, hours=(48, 240), price=(150, 900)
+            rng,
+            cal,
+            customers,
+            rows,
+            celebrities=None,
+            hours=(48, 240),
+            price=(150, 900),
+            agreed_days=(7, 14),
         ),
         "Customers": customers,
         "Survey": _survey(rng, cal, customers, "customer_id", max(1, rows // 2)),
@@ -399,6 +430,9 @@ def _social_media(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Ta
             "month",
             "sessions",
             "single_page_sessions",
+            "unique_page_views",
+            "new_users",
+            "returning_users",
             "visitors",
             "conversions",
             "marketing_spend",
@@ -418,6 +452,10 @@ def _social_media(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Ta
         funnel["month"].append(month)
         funnel["sessions"].append(sessions)
         funnel["single_page_sessions"].append(int(sessions * rng.uniform(0.3, 0.6)))
+        first_timers = int(visitors * rng.uniform(0.45, 0.7))
+        funnel["unique_page_views"].append(int(sessions * rng.uniform(1.6, 2.8)))
+        funnel["new_users"].append(first_timers)
+        funnel["returning_users"].append(visitors - first_timers)
         funnel["visitors"].append(visitors)
         funnel["conversions"].append(int(visitors * rng.uniform(0.01, 0.04)))
         funnel["marketing_spend"].append(round(rng.uniform(3000, 9000) * grown, 2))

@@ -1,0 +1,373 @@
+// The task pane of the KPI add-in: start a KPI workbook in the open workbook,
+// refresh the report, browse the KPIs and insert one into the selected cell.
+//
+// The work is done by xlwings: "Start" and "Refresh" run scripts of kpi serve
+// (addin/scripts.py) whose answers are Book API actions, which xlwings' own
+// client (globalThis.xlwings, /static/js/custom-scripts/index.js) carries out
+// with Office.js. Only the insertion of a formula is Office.js of our own.
+// Everything comes from kpi serve itself: no request goes elsewhere.
+
+const page = JSON.parse(document.getElementById("kpi-page").textContent);
+let language = "en";
+let said = page.words.en;
+let kpis = [];
+let chosen = null;
+
+function say(key, values = {}) {
+  return (said[key] || page.words.en[key] || key).replace(/\{(\w+)\}/g, (whole, name) =>
+    name in values ? String(values[name]) : whole,
+  );
+}
+
+/** The language of Office's interface, when it is one of ours. */
+function officeLanguage() {
+  const shown = (globalThis.Office && Office.context && Office.context.displayLanguage) || "en";
+  const primary = shown.split("-")[0].toLowerCase();
+  return page.languages.includes(primary) ? primary : "en";
+}
+
+function spinner() {
+  // The spinner that xlwings' client draws on its buttons while a script runs.
+  const span = document.createElement("span");
+  span.className = "spinner-border spinner-border-sm text-white";
+  span.setAttribute("role", "status");
+  span.setAttribute("aria-hidden", "true");
+  return span;
+}
+
+async function busy(button, work) {
+  const turning = spinner();
+  button.disabled = true;
+  button.appendChild(turning);
+  hideError();
+  try {
+    return await work();
+  } catch (error) {
+    showError(error);
+    return undefined;
+  } finally {
+    turning.remove();
+    button.disabled = false;
+  }
+}
+
+function showError(error) {
+  const message = typeof error === "string" ? error : (error && error.message) || String(error);
+  const alert = document.getElementById("global-error-alert");
+  alert.querySelector("span").textContent = say("failed", { message });
+  alert.classList.remove("d-none");
+}
+
+function hideError() {
+  document.getElementById("global-error-alert").classList.add("d-none");
+}
+
+function show(id, text) {
+  const element = document.getElementById(id);
+  element.textContent = text;
+  element.classList.toggle("d-none", !text);
+}
+
+async function auth() {
+  const found =
+    typeof globalThis.getAuth === "function" ? await globalThis.getAuth() : { token: "", provider: "" };
+  const headers = { "Content-Type": "application/json" };
+  if (found.token) headers.Authorization = found.token;
+  if (found.provider) headers["Auth-Provider"] = found.provider;
+  return { token: found.token || "", provider: found.provider || "", headers };
+}
+
+async function getJson(url, headers = {}) {
+  const response = await fetch(url, { headers: { Accept: "application/json", ...headers } });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw body.detail || response.statusText;
+  return body;
+}
+
+// --- words ---------------------------------------------------------------------
+
+function applyWords() {
+  document.documentElement.lang = language;
+  document.title = say("title");
+  for (const element of document.querySelectorAll("[data-word]")) {
+    element.textContent = say(element.dataset.word);
+  }
+  const sheets = page.sheets[language];
+  document.getElementById("start-text").textContent = say("start_text", sheets);
+  document.getElementById("kpi-search").placeholder = say("search");
+  document.getElementById("sample-rows").placeholder = say("rows_hint");
+  // The intro names the namespace this server registers (KPI, KPI_DEV...).
+  const intro = document.getElementById("kpi-intro");
+  intro.replaceChildren();
+  const parts = say("intro").split(/(\{prefix\}|\{example\})/);
+  for (const part of parts) {
+    if (part === "{prefix}" || part === "{example}") {
+      const code = document.createElement("code");
+      code.textContent = part === "{prefix}" ? `=${page.namespace}.` : page.example;
+      intro.appendChild(code);
+    } else {
+      intro.appendChild(document.createTextNode(part));
+    }
+  }
+  const types = document.getElementById("business-type");
+  const selected = types.value;
+  types.replaceChildren(
+    ...page.business_types.map((type) => new Option(type.title[language], type.id)),
+  );
+  if (selected) types.value = selected;
+  document.getElementById("workbook-language").value = language;
+}
+
+// --- tabs ------------------------------------------------------------------------
+
+function showTab(name) {
+  for (const button of document.querySelectorAll("[data-tab]")) {
+    const active = button.dataset.tab === name;
+    button.classList.toggle("active", active);
+    button.setAttribute("aria-selected", String(active));
+    document.getElementById(`panel-${button.dataset.tab}`).classList.toggle("d-none", !active);
+  }
+}
+
+// --- a. start a KPI workbook here -----------------------------------------------
+
+function stepText(step) {
+  if (step.kind === "rows") {
+    return say("step_rows", {
+      sheet: step.sheet,
+      first: step.first.toLocaleString(language),
+      last: step.last.toLocaleString(language),
+    });
+  }
+  return say(step.kind === "sheets" ? "step_sheets" : "step_finish");
+}
+
+/** One step of start_workbook: a book without its values (the script needs
+ * only the sheet names), the script's answer, its actions run by xlwings. */
+async function runStep(args, headers) {
+  await Excel.run(async (context) => {
+    const payload = await xlwings.getBookData({ lazy: true, headers: {} }, context);
+    payload.args = args;
+    const response = await fetch("/xlwings/custom-scripts-call/start_workbook", {
+      method: "POST",
+      headers,
+      body: JSON.stringify(payload),
+    });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) throw answer.detail || response.statusText;
+    await xlwings.runActions(answer, context);
+  });
+}
+
+/** What xlwings' Book API has no action for, written with Office.js from the
+ * server's description: each sheet's page setup, how each chart plots its
+ * hidden columns and #N/A (the starter's charts read hidden columns), and
+ * whether each data rule lets blanks through and stops a wrong entry. */
+async function writeOfficeJsParts(parts) {
+  await Excel.run(async (context) => {
+    for (const sheet of parts.sheets) {
+      const layout = context.workbook.worksheets.getItem(sheet.name).pageLayout;
+      if (sheet.orientation) layout.orientation = sheet.orientation;
+      if (sheet.fit_width !== null) {
+        layout.zoom = { horizontalFitToPages: sheet.fit_width, verticalFitToPages: sheet.fit_height };
+      }
+      if (sheet.print_title_rows) layout.setPrintTitleRows(sheet.print_title_rows);
+    }
+    for (const chart of parts.charts) {
+      const found = context.workbook.worksheets.getItem(chart.sheet).charts.getItemAt(chart.index);
+      found.plotVisibleOnly = chart.plot_visible_only;
+      found.displayBlanksAs = chart.display_blanks;
+    }
+    for (const rule of parts.validations) {
+      const validation = context.workbook.worksheets
+        .getItem(rule.sheet)
+        .getRange(rule.address).dataValidation;
+      validation.ignoreBlanks = rule.ignore_blanks;
+      validation.errorAlert = { showAlert: rule.show_alert, style: "Stop" };
+    }
+    await context.sync();
+  });
+}
+
+async function startWorkbook(event) {
+  event.preventDefault();
+  const button = document.getElementById("start-button");
+  show("start-done", "");
+  await busy(button, async () => {
+    const type = document.getElementById("business-type").value;
+    const lang = document.getElementById("workbook-language").value;
+    const rows = document.getElementById("sample-rows").value.trim();
+    const query = new URLSearchParams({ type, lang, rows });
+    const { headers } = await auth();
+    const plan = await getJson(`/taskpane/starter?${query}`, headers);
+    const progress = document.getElementById("start-progress");
+    const bar = document.getElementById("start-bar");
+    progress.classList.remove("d-none");
+    try {
+      for (const [index, step] of plan.steps.entries()) {
+        document.getElementById("start-step").textContent =
+          `${stepText(step)} (${index + 1}/${plan.steps.length})`;
+        bar.style.width = `${Math.round((100 * index) / plan.steps.length)}%`;
+        await runStep([plan.business_type, plan.language, plan.as_of, plan.rows, index], headers);
+      }
+      await writeOfficeJsParts(plan.office_js);
+      bar.style.width = "100%";
+      show("start-done", say("started", { count: plan.sheets.length, ...page.sheets[language] }));
+    } finally {
+      progress.classList.add("d-none");
+    }
+  });
+}
+
+// --- b. refresh the report ----------------------------------------------------------
+
+async function refreshReport() {
+  const button = document.getElementById("refresh-button");
+  show("refresh-done", "");
+  await busy(button, async () => {
+    const found = await auth();
+    // xlwings' own runPython: it reads the workbook, calls refresh_report and
+    // runs the actions; it shows its errors in #global-error-alert.
+    await xlwings.runPython({
+      scriptName: "refresh_report",
+      auth: found.token,
+      headers: found.provider ? { "Auth-Provider": found.provider } : {},
+      errorDisplayMode: "taskpane",
+    });
+    if (document.getElementById("global-error-alert").classList.contains("d-none")) {
+      show("refresh-done", say("refreshed"));
+    }
+  });
+}
+
+// --- c. the KPI browser ----------------------------------------------------------------
+
+function fold(text) {
+  return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+}
+
+function listKpis() {
+  const words = fold(document.getElementById("kpi-search").value).split(/\s+/).filter(Boolean);
+  const list = document.getElementById("kpi-list");
+  const found = kpis.filter((kpi) => {
+    const text = fold(`${kpi.title} ${kpi.id} ${kpi.excel_name} ${kpi.definition}`);
+    return words.every((word) => text.includes(word));
+  });
+  list.replaceChildren(
+    ...found.map((kpi) => {
+      const item = document.createElement("li");
+      item.className = "list-group-item list-group-item-action";
+      item.dataset.kpi = kpi.id;
+      item.tabIndex = 0;
+      item.textContent = kpi.title;
+      const name = document.createElement("small");
+      name.textContent = kpi.excel_name;
+      item.appendChild(name);
+      item.classList.toggle("active", chosen !== null && chosen.id === kpi.id);
+      return item;
+    }),
+  );
+  document.getElementById("kpi-none").classList.toggle("d-none", found.length > 0);
+}
+
+function table(rows, head) {
+  const element = document.createElement("table");
+  element.className = "table table-sm";
+  if (head) {
+    const header = element.createTHead().insertRow();
+    for (const text of head) {
+      const cell = document.createElement("th");
+      cell.textContent = text;
+      header.appendChild(cell);
+    }
+  }
+  const body = element.createTBody();
+  for (const row of rows) {
+    const line = body.insertRow();
+    for (const text of row) line.insertCell().textContent = text;
+  }
+  return element;
+}
+
+function showKpi(id) {
+  chosen = kpis.find((kpi) => kpi.id === id) || null;
+  const detail = document.getElementById("kpi-detail");
+  detail.classList.toggle("d-none", chosen === null);
+  show("insert-done", "");
+  listKpis();
+  if (chosen === null) return;
+  document.getElementById("kpi-title").textContent = chosen.title;
+  document.getElementById("kpi-call").textContent = chosen.call;
+  document.getElementById("kpi-definition").textContent = chosen.definition;
+  document.getElementById("kpi-formula").textContent = chosen.formula;
+  document.getElementById("kpi-help").href = chosen.help;
+  document.getElementById("kpi-examples").replaceChildren(
+    ...chosen.examples.map((example) =>
+      table([
+        ...example.inputs.map(([name, value]) => [name, value]),
+        [say("gives"), example.result],
+      ]),
+    ),
+  );
+  const bands = document.getElementById("kpi-bands");
+  bands.replaceChildren();
+  for (const profile of chosen.bands) {
+    if (profile.rows.length === 0) continue;
+    const title = document.createElement("p");
+    title.className = "small fw-semibold mb-1";
+    title.textContent = profile.business_type;
+    bands.append(title, table(profile.rows.map((row) => [row.word, row.range])));
+  }
+}
+
+async function insertFormula() {
+  if (chosen === null) return;
+  const formula = chosen.call;
+  await busy(document.getElementById("insert-button"), async () => {
+    let address = "";
+    await Excel.run(async (context) => {
+      // The top-left cell of the selection gets the formula (Office.js
+      // formulas are always written in English, with commas).
+      const cell = context.workbook.getSelectedRange().getCell(0, 0);
+      cell.formulas = [[formula]];
+      cell.load("address");
+      await context.sync();
+      address = cell.address;
+    });
+    show("insert-done", say("inserted", { formula, address }));
+  });
+}
+
+// --- start ---------------------------------------------------------------------------
+
+async function main() {
+  await Office.onReady();
+  language = officeLanguage();
+  said = page.words[language];
+  applyWords();
+  for (const button of document.querySelectorAll("[data-tab]")) {
+    button.addEventListener("click", () => showTab(button.dataset.tab));
+  }
+  document.getElementById("start-form").addEventListener("submit", startWorkbook);
+  document.getElementById("refresh-button").addEventListener("click", refreshReport);
+  document.getElementById("kpi-search").addEventListener("input", listKpis);
+  const list = document.getElementById("kpi-list");
+  list.addEventListener("click", (event) => {
+    const item = event.target.closest("[data-kpi]");
+    if (item) showKpi(item.dataset.kpi);
+  });
+  list.addEventListener("keydown", (event) => {
+    const item = event.target.closest("[data-kpi]");
+    if (item && (event.key === "Enter" || event.key === " ")) showKpi(item.dataset.kpi);
+  });
+  document.getElementById("insert-button").addEventListener("click", insertFormula);
+  try {
+    kpis = await getJson(`/taskpane/kpis?lang=${language}`);
+  } catch (error) {
+    showError(error);
+  }
+  listKpis();
+  document.body.dataset.ready = "true";
+}
+
+main();
