@@ -30,6 +30,7 @@ columns, and text there means the wrong column was mapped.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,7 +42,14 @@ import ibis.expr.types as ir
 import kpi_engine
 from kpi_engine._cells import END_OF_DATES, ERROR_VALUES, FIRST_DATE
 
-from .kpis import RECIPES, TYPE_RECIPES, month_shift
+from .kpis import (
+    CHANNEL_COUNTS,
+    FORM_RECIPES,
+    GROWTH_COLUMNS,
+    RECIPES,
+    TYPE_RECIPES,
+    month_shift,
+)
 from .tables import MASTERS, PARTS_OF_WHOLES, column
 
 #: Tables by name, each with our column ids.
@@ -433,12 +441,62 @@ def _referral(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -
 def _revenue_per_celebrity(
     tables: Tables, s: float, e: float, settings: Mapping[str, Any]
 ) -> float:
+    # Taking part actively: at least one video message delivered in the month.
     money = read(tables, "Orders", "amount")
+    celebrity = read(tables, "Orders", "celebrity_id")
     delivered = within(read(tables, "Orders", "delivered_at"), s, e)
-    revenue = fetch(tables["Orders"], revenue=total(money, delivered))["revenue"]
-    stays = _stays(tables, "Celebrities")
-    active = fetch(stays.table, active=stays.distinct(stays.present_during(s, e)))["active"]
-    return _engine("revenue_per_celebrity", revenue, active)
+    found = fetch(
+        tables["Orders"],
+        revenue=total(money, delivered),
+        active=celebrity.nunique(where=delivered & celebrity.notnull()),
+    )
+    return _engine("revenue_per_celebrity", found["revenue"], found["active"])
+
+
+def _delivered(tables: Tables, s: float, e: float) -> dict[str, float]:
+    """The revenue and the number of the orders delivered in [s, e) with an amount."""
+    money = read(tables, "Orders", "amount")
+    counted = within(read(tables, "Orders", "delivered_at"), s, e) & money.notnull()
+    return fetch(tables["Orders"], revenue=total(money, counted), orders=number_of(counted))
+
+
+def _order_revenue(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
+    return _engine("revenue", [_delivered(tables, s, e)["revenue"]])
+
+
+def _order_value(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
+    found = _delivered(tables, s, e)
+    return _engine("average_order_value", found["revenue"], found["orders"])
+
+
+def _on_time(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
+    # Completed and delivered by the agreed day (any time of it), among the
+    # month's orders with a status; no agreed day: the status decides.
+    status = read(tables, "Orders", "status")
+    delivered = read(tables, "Orders", "delivered_at")
+    due = read(tables, "Orders", "due_on")
+    counted = within(read(tables, "Orders", "ordered_at"), s, e) & status.notnull()
+    in_time = (
+        counted
+        & (status == "completed")
+        & delivered.notnull()
+        & (due.isnull() | (delivered < due + 1).fill_null(False))
+    )
+    found = fetch(tables["Orders"], hits=number_of(in_time), rows=number_of(counted))
+    if found["rows"] == 0:
+        raise _undefined("completion_rate_on_time", "there are no statuses", "no_statuses")
+    return found["hits"] / found["rows"]
+
+
+def _dated_sum(kpi_id: str, table: str, date_column: str, value_column: str) -> Measure:
+    """The sum of a column over the rows dated in the month (revenue from payments)."""
+
+    def measure(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
+        dated = within(read(tables, table, date_column), s, e)
+        found = fetch(tables[table], amount=total(read(tables, table, value_column), dated))
+        return _engine(kpi_id, [found["amount"]])
+
+    return measure
 
 
 def active_users(tables: Tables, s: float, e: float) -> float:
@@ -467,12 +525,14 @@ def _per_active_user(
     return measure
 
 
-def _per_row_average(kpi_id: str, table: str, date_column: str, value_column: str) -> Measure:
+def _per_row_average(
+    kpi_id: str, table: str, date_column: str, value_column: str, *extra: Any
+) -> Measure:
     def measure(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
         value = read(tables, table, value_column)
         counted = within(read(tables, table, date_column), s, e) & value.notnull()
         found = fetch(tables[table], amount=total(value, counted), rows=number_of(counted))
-        return _engine(kpi_id, found["amount"], found["rows"])
+        return _engine(kpi_id, found["amount"], found["rows"], *extra)
 
     return measure
 
@@ -532,12 +592,15 @@ def _monthly_sum(kpi_id: str, table: str, column_id: str) -> Measure:
     return measure
 
 
-def _growth(kpi_id: str, table: str, column_id: str) -> Measure:
-    """This month's total against the month before's."""
+def _growth(kpi_id: str, table: str, column_id: str, months: int = 1) -> Measure:
+    """The total of the ``months`` months ending with this one against the
+    total of the ``months`` before them (1: month on month, 3: quarter on quarter)."""
 
     def measure(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-        current = _monthly(tables, table, (column_id,), s, e)[column_id]
-        before = _monthly(tables, table, (column_id,), month_shift(s, -1), s)[column_id]
+        since = month_shift(e, -months)
+        current = _monthly(tables, table, (column_id,), since, e)[column_id]
+        earlier = month_shift(since, -months)
+        before = _monthly(tables, table, (column_id,), earlier, since)[column_id]
         return _engine(kpi_id, current, before)
 
     return measure
@@ -582,6 +645,26 @@ def _clv_funnel(tables: Tables, s: float, e: float, settings: Mapping[str, Any])
     )
 
 
+def _new_user_share(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
+    found = _monthly(tables, "Funnel", ("new_users", "returning_users"), s, e)
+    return _engine("new_user_share", found["new_users"], found["returning_users"])
+
+
+def _clv_revenue(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
+    # Revenue per customer at the start over the month's churn (no margin).
+    revenue = _monthly(tables, "Marketing", ("revenue",), s, e)["revenue"]
+    cohort = _cohort(tables, "Customers", s, e)
+    before = cohort["before"]
+    if before == 0:
+        raise _undefined(
+            "customer_lifetime_revenue",
+            "there are no customers at the start",
+            "no_customers_at_start",
+        )
+    churn = (cohort["either"] - cohort["after"]) / before
+    return _engine("customer_lifetime_revenue", revenue / before, churn)
+
+
 def _retention_cost(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
     spend = _monthly(tables, "Marketing", ("retention_spend",), s, e)["retention_spend"]
     cohort = _cohort(tables, "Customers", s, e)
@@ -602,14 +685,29 @@ IBIS_FORMS: Mapping[str, Measure] = {
     "csat": _csat,
     "referral_acquisition_rate": _referral,
     "avg_turnaround_time": _turnaround,
-    "engagement_growth": _growth("engagement_growth", "Social", "engagements"),
+    "engagement_growth": _growth("engagement_growth", *GROWTH_COLUMNS["engagement_growth"]),
+    "revenue": _order_revenue,
+    "average_order_value": _order_value,
+    "cancellation_rate": _status_share(
+        "cancellation_rate", "Orders", "ordered_at", "status", "cancelled"
+    ),
+    "actual_recommendation_rate": _status_share(
+        "actual_recommendation_rate", "Survey", "answered_on", "recommended", "yes"
+    ),
+    **{kpi_id: _monthly_sum(kpi_id, "Channels", kpi_id) for kpi_id in CHANNEL_COUNTS},
+    "unique_page_views": _monthly_sum("unique_page_views", "Funnel", "unique_page_views"),
+    "new_user_share": _new_user_share,
+    "customer_lifetime_revenue": _clv_revenue,
     "retention_rate": _retention("Customers"),
     "mau": _mau,
     "connection_success_rate": _status_share(
         "connection_success_rate", "Connections", "requested_on", "status", "accepted"
     ),
     "events_per_user": _per_active_user("events_per_user", "Attendance", "event_on", None),
-    "avg_time_per_visit": _per_row_average("avg_time_per_visit", "Visits", "visited_on", "minutes"),
+    # Visits[minutes] holds minutes, the unit the function is told.
+    "avg_time_per_visit": _per_row_average(
+        "avg_time_per_visit", "Visits", "visited_on", "minutes", "minutes"
+    ),
     "revenue_per_active_user": _per_active_user(
         "revenue_per_active_user", "Payments", "paid_on", "amount"
     ),
@@ -623,7 +721,9 @@ IBIS_FORMS: Mapping[str, Measure] = {
     "impressions": _monthly_sum("impressions", "Channels", "impressions"),
     "engagement_rate": _engagement_rate,
     "click_through_rate": _monthly_ratio("click_through_rate", "Channels", "clicks", "impressions"),
-    "follower_growth_rate": _growth("follower_growth_rate", "Channels", "followers"),
+    "follower_growth_rate": _growth(
+        "follower_growth_rate", *GROWTH_COLUMNS["follower_growth_rate"]
+    ),
     "bounce_rate": _monthly_ratio("bounce_rate", "Funnel", "single_page_sessions", "sessions"),
     "conversion_rate": _monthly_ratio("conversion_rate", "Funnel", "conversions", "visitors"),
     "customer_acquisition_cost": _monthly_ratio(
@@ -635,7 +735,13 @@ IBIS_FORMS: Mapping[str, Measure] = {
 TYPE_IBIS_FORMS: Mapping[tuple[str, str], Measure] = {
     ("networking", "retention_rate"): _retention("Members"),
     ("social_media", "customer_lifetime_value"): _clv_funnel,
+    ("networking", "revenue"): _dated_sum("revenue", "Payments", "paid_on", "amount"),
+    ("video_marketing", "revenue"): _monthly_sum("revenue", "Marketing", "revenue"),
+    ("social_media", "revenue"): _monthly_sum("revenue", "Funnel", "revenue"),
 }
+
+#: The ibis forms of ``FORM_RECIPES``: the forms a type may measure a KPI by.
+FORM_IBIS_FORMS: Mapping[str, Measure] = {"completion_rate_on_time": _on_time}
 
 
 class NoIbisFormError(KeyError):
@@ -645,8 +751,17 @@ class NoIbisFormError(KeyError):
 
 def ibis_form_for(business_type: str, kpi_id: str) -> Measure:
     """The ibis form of the recipe ``recipe_for(business_type, kpi_id)``."""
+    # The same choice as recipe_for: the type's own recipe, then the form or
+    # the months its catalogue entry asks for, then the KPI's recipe.
+    entry = None
+    with contextlib.suppress(KeyError, kpi_engine.KPIInputError):
+        entry = kpi_engine.get_business_type(business_type).kpi(kpi_id)
     if (business_type, kpi_id) in TYPE_RECIPES:
         found = TYPE_IBIS_FORMS.get((business_type, kpi_id))
+    elif entry is not None and entry.form in FORM_RECIPES:
+        found = FORM_IBIS_FORMS.get(entry.form)
+    elif entry is not None and entry.months != 1 and entry.id in GROWTH_COLUMNS:
+        found = _growth(entry.id, *GROWTH_COLUMNS[entry.id], months=entry.months)
     else:
         found = IBIS_FORMS.get(kpi_id) if kpi_id in RECIPES else None
     if found is None:

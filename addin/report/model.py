@@ -353,8 +353,11 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
                     reason, reason_text = _reason(error, language)
         value, previous = trend[-1], trend[-2]
         try:
-            year_ago: float | None = kpi_value(
-                profile.id, entry.id, rows, first_of_month(period, -12)
+            a_year_before = first_of_month(period, -12)
+            year_ago: float | None = (
+                measure.value(profile.id, entry.id, a_year_before)
+                if measure
+                else kpi_value(profile.id, entry.id, rows, a_year_before)
             )
         except (kpi_engine.KPIUndefinedError, kpi_engine.KPIInputError):
             year_ago = None
