@@ -617,20 +617,6 @@ def _roi(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> flo
     return _engine("return_on_investment", found["revenue_from_video"], found["video_spend"])
 
 
-def _clv_marketing(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-    revenue = _monthly(tables, "Marketing", ("revenue",), s, e)["revenue"]
-    cohort = _cohort(tables, "Customers", s, e)
-    before = cohort["before"]
-    if before == 0:
-        raise _undefined(
-            "customer_lifetime_value",
-            "there are no customers at the start",
-            "no_customers_at_start",
-        )
-    churn = (cohort["either"] - cohort["after"]) / before
-    return _engine("customer_lifetime_value", revenue / before, settings["GROSS_MARGIN"], churn)
-
-
 def _clv_funnel(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
     columns = ("revenue", "customers_at_start", "churned_customers")
     found = _monthly(tables, "Funnel", columns, s, e, shares=True)
@@ -714,7 +700,7 @@ IBIS_FORMS: Mapping[str, Measure] = {
     "customer_success_rate": _status_share(
         "customer_success_rate", "Followups", "followed_up_on", "outcome", "success"
     ),
-    "customer_lifetime_value": _clv_marketing,
+    "customer_lifetime_value": _clv_funnel,
     "customer_retention_cost": _retention_cost,
     "return_on_investment": _roi,
     "reach": _monthly_sum("reach", "Channels", "reach"),
@@ -734,7 +720,6 @@ IBIS_FORMS: Mapping[str, Measure] = {
 #: The ibis forms of ``TYPE_RECIPES``: where a type measures a KPI from other tables.
 TYPE_IBIS_FORMS: Mapping[tuple[str, str], Measure] = {
     ("networking", "retention_rate"): _retention("Members"),
-    ("social_media", "customer_lifetime_value"): _clv_funnel,
     ("networking", "revenue"): _dated_sum("revenue", "Payments", "paid_on", "amount"),
     ("video_marketing", "revenue"): _monthly_sum("revenue", "Marketing", "revenue"),
     ("social_media", "revenue"): _monthly_sum("revenue", "Funnel", "revenue"),

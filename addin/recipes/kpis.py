@@ -726,39 +726,6 @@ def _roi_engine(rows: Rows, s: float, e: float) -> EngineCall:
     )
 
 
-def _clv_marketing(s: str, e: str) -> str:
-    # Revenue per customer x margin / churn rate: the customers at the start
-    # appear in both rates; kept in, in the engine's order of operations.
-    let = Let()
-    cohort = _cohort(let, "Customers", s, e)
-    counted, names = _monthly_rows(let, "Marketing", {"revenue": "revenue_cell"}, s, e)
-    revenue = let.bind("revenue", f"SUM({counted}*{names['revenue']})")
-    churned = let.bind("churned", cohort.churned)
-    before = cohort.before
-    return let.formula(
-        f"IF(OR({before}=0,{churned}=0),{UNDEFINED},"
-        f"({revenue}/{before})*GROSS_MARGIN/({churned}/{before}))"
-    )
-
-
-def _clv_marketing_engine(rows: Rows, s: float, e: float) -> EngineCall:
-    marketing = rows["Marketing"]
-    mask = _monthly_mask(rows, "Marketing", ("revenue",), s, e)
-    revenue = total(marketing.read("revenue", "money"), mask)
-    at_start, at_end = _keys_at(rows, "Customers", s, e)
-    if not at_start:
-        raise kpi_engine.KPIUndefinedError(
-            "customer_lifetime_value",
-            "there are no customers at the start",
-            "no_customers_at_start",
-        )
-    churn = kpi_engine.churn_rate_from_ids(sorted(at_start), sorted(at_end))
-    return EngineCall(
-        "customer_lifetime_value",
-        (revenue / len(at_start), rows["Settings"]["GROSS_MARGIN"][0], churn),
-    )
-
-
 def _clv_revenue(s: str, e: str) -> str:
     # Revenue per customer at the start over the month's churn, as 003 defines
     # lifetime value (revenue, no margin).
@@ -950,11 +917,13 @@ RECIPES: Mapping[str, Recipe] = {
         _per_row_average("avg_time_per_visit", "Visits", "visited_on", "minutes", "minutes"),
         _per_active_user("revenue_per_active_user", "Payments", "paid_on", "amount"),
         _status_share("customer_success_rate", "Followups", "followed_up_on", "outcome", "success"),
+        # The margin form, over the funnel's customers per month (social media's
+        # tables; video marketing measures 003's lifetime revenue instead).
         _recipe(
             "customer_lifetime_value",
-            {"Marketing": ("month", "revenue"), "Customers": _MASTER_COLUMNS["Customers"]},
-            _clv_marketing,
-            _clv_marketing_engine,
+            {"Funnel": ("month", "revenue", "customers_at_start", "churned_customers")},
+            _clv_funnel,
+            _clv_funnel_engine,
         ),
         _recipe(
             "customer_retention_cost",
@@ -1000,19 +969,12 @@ RECIPES: Mapping[str, Recipe] = {
 }
 
 #: Where a business type measures a KPI from other tables than the default:
-#: a networking platform retains members, a social media funnel reports its
-#: customers per month.
+#: a networking platform retains members; revenue comes from each type's own table.
 TYPE_RECIPES: Mapping[tuple[str, str], Recipe] = {
     ("networking", "retention_rate"): _retention("Members"),
     ("networking", "revenue"): _dated_sum("revenue", "Payments", "paid_on", "amount"),
     ("video_marketing", "revenue"): _monthly_sum("revenue", "Marketing", "revenue"),
     ("social_media", "revenue"): _monthly_sum("revenue", "Funnel", "revenue"),
-    ("social_media", "customer_lifetime_value"): _recipe(
-        "customer_lifetime_value",
-        {"Funnel": ("month", "revenue", "customers_at_start", "churned_customers")},
-        _clv_funnel,
-        _clv_funnel_engine,
-    ),
 }
 
 
