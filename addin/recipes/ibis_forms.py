@@ -43,9 +43,9 @@ import kpi_engine
 from kpi_engine._cells import END_OF_DATES, ERROR_VALUES, FIRST_DATE
 
 from .kpis import (
-    CHANNEL_COUNTS,
     FORM_RECIPES,
     GROWTH_COLUMNS,
+    MONTHLY_COUNTS,
     RECIPES,
     TYPE_RECIPES,
     month_shift,
@@ -680,8 +680,7 @@ IBIS_FORMS: Mapping[str, Measure] = {
     "actual_recommendation_rate": _status_share(
         "actual_recommendation_rate", "Survey", "answered_on", "recommended", "yes"
     ),
-    **{kpi_id: _monthly_sum(kpi_id, "Channels", kpi_id) for kpi_id in CHANNEL_COUNTS},
-    "unique_page_views": _monthly_sum("unique_page_views", "Funnel", "unique_page_views"),
+    **{kpi_id: _monthly_sum(kpi_id, table, kpi_id) for kpi_id, table in MONTHLY_COUNTS.items()},
     "new_user_share": _new_user_share,
     "customer_lifetime_revenue": _clv_revenue,
     "retention_rate": _retention("Customers"),
@@ -703,8 +702,6 @@ IBIS_FORMS: Mapping[str, Measure] = {
     "customer_lifetime_value": _clv_funnel,
     "customer_retention_cost": _retention_cost,
     "return_on_investment": _roi,
-    "reach": _monthly_sum("reach", "Channels", "reach"),
-    "impressions": _monthly_sum("impressions", "Channels", "impressions"),
     "engagement_rate": _engagement_rate,
     "click_through_rate": _monthly_ratio("click_through_rate", "Channels", "clicks", "impressions"),
     "follower_growth_rate": _growth(

@@ -831,19 +831,16 @@ GROWTH_COLUMNS: Mapping[str, tuple[str, str]] = {
     "engagement_growth": ("Social", "engagements"),
     "follower_growth_rate": ("Channels", "followers"),
 }
-#: The counts of article 004 that the Channels table holds, one column each.
-CHANNEL_COUNTS = (
-    "likes",
-    "comments",
-    "saves",
-    "video_views",
-    "profile_visits",
-    "followers",
-    "shares",
-    "closeups",
-    "website_clicks",
-    "profile_actions",
-)
+#: The counts of article 004 (the catalogue's sum(...) counts), each the
+#: column of its own name in the monthly table that holds it: a month's
+#: value is the sum of that column over the month's rows.
+MONTHLY_COUNTS: Mapping[str, str] = {
+    kpi.id: table
+    for kpi in kpi_engine.KPIS.values()
+    if kpi.formula.startswith("sum(") and kpi.unit == "count"
+    for table in ("Channels", "Funnel")
+    if any(c.id == kpi.id for c in TABLES[table])
+}
 
 RECIPES: Mapping[str, Recipe] = {
     recipe.kpi_id: recipe
@@ -937,8 +934,6 @@ RECIPES: Mapping[str, Recipe] = {
             _roi,
             _roi_engine,
         ),
-        _monthly_sum("reach", "Channels", "reach"),
-        _monthly_sum("impressions", "Channels", "impressions"),
         _recipe(
             "engagement_rate",
             {"Channels": ("month", "likes", "comments", "followers")},
@@ -947,8 +942,7 @@ RECIPES: Mapping[str, Recipe] = {
         ),
         _monthly_ratio("click_through_rate", "Channels", "clicks", "impressions"),
         _growth("follower_growth_rate", *GROWTH_COLUMNS["follower_growth_rate"]),
-        *(_monthly_sum(kpi_id, "Channels", kpi_id) for kpi_id in CHANNEL_COUNTS),
-        _monthly_sum("unique_page_views", "Funnel", "unique_page_views"),
+        *(_monthly_sum(kpi_id, table, kpi_id) for kpi_id, table in MONTHLY_COUNTS.items()),
         _recipe(
             "new_user_share",
             {"Funnel": ("month", "new_users", "returning_users")},
