@@ -4,7 +4,7 @@ every language: docs/pictures/<sheet>-<language>.png.
 For each language, ``kpi new`` writes a celebrity_video workbook and
 ``kpi refresh`` adds its report sheet; LibreOffice recalculates it (with
 the tests' profile, which recalculates every formula on load) and prints
-each sheet on one PDF page; pdftoppm turns the pages into PNGs. The README
+each sheet on one PDF page; pdftoppm turns the pages into PNGs. The docs
 shows the English ones.
 
     python docs/make_pictures.py [TYPE]

@@ -339,3 +339,30 @@ def test_the_getting_started_pages_use_the_workbooks_words(language: str) -> Non
     bold = set(re.findall(r"\*\*(.+?)\*\*", prose))
     assert bold
     assert bold <= known, bold - known
+
+
+def _anchors(page: Path) -> set[str]:
+    """The ids MkDocs gives the page's headings (its default slugify)."""
+    found = set()
+    for _, line in _prose(page):
+        heading = re.match(r"#+ (.+)", line)
+        if heading:
+            text = re.sub(r"[^\w\s-]", "", heading.group(1).replace("`", "")).strip().lower()
+            found.add(re.sub(r"[-\s]+", "-", text))
+    return found
+
+
+def test_the_docs_addresses_in_messages_and_pages_exist() -> None:
+    """Error messages and help texts send people to the site: each address and
+    anchor there must exist."""
+    sources = [*ROOT.joinpath("addin").rglob("*.py"), *ROOT.joinpath("kpi_engine").rglob("*.py")]
+    texts = [p.read_text(encoding="utf-8") for p in [*sources, *pages()]]
+    addresses = {a for text in texts for a in re.findall(re.escape(SITE) + r"[\w/#-]*", text)}
+    assert any("#" in a for a in addresses)
+    for address in addresses:
+        path, _, anchor = address.removeprefix(SITE).partition("#")
+        name = path.strip("/") or "index"
+        page = DOCS / f"{name}.md" if (DOCS / f"{name}.md").is_file() else DOCS / name / "index.md"
+        assert page.is_file(), address
+        if anchor:
+            assert anchor in _anchors(page), (address, sorted(_anchors(page)))
