@@ -31,7 +31,7 @@ demo: install
 # use Excel 2021's dynamic-array functions (FILTER, UNIQUE, LET...), which
 # LibreOffice computes from 24.8 on; Debian bookworm ships 7.4, so the 25.2 of
 # bookworm-backports is installed, adding that package source when it is
-# missing. poppler turns LibreOffice's PDFs into the README's pictures.
+# missing. poppler turns LibreOffice's PDFs into the docs' pictures.
 LIBREOFFICE_OK = command -v soffice >/dev/null && soffice --version | \
 	awk '{ split($$2, v, "."); exit !(v[1] > 24 || (v[1] == 24 && v[2] >= 8)) }'
 system-deps:
@@ -74,7 +74,7 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd; }
 	@# Debian's headless Chromium, driven by Playwright (never `playwright install`),
 	@# loads and prints the HTML report and renders the help pages in the tests,
-	@# and draws the README's pictures and the add-in's icons.
+	@# and draws the docs' pictures and the add-in's icons.
 	@command -v chromium >/dev/null || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 
@@ -141,6 +141,8 @@ docs: install system-deps
 	$(BIN)/python docs/make_pictures.py
 	$(BIN)/python docs/make_html_pictures.py
 	$(BIN)/python docs/make_taskpane_pictures.py
+	@# The docs site, into site/ (make test builds it too, in a temporary folder).
+	$(BIN)/mkdocs build --strict
 
 clean:
-	rm -rf demo fuzz-failures $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules
+	rm -rf demo fuzz-failures $(VENV) build dist site .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules

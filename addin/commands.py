@@ -89,7 +89,7 @@ def _raise_file_limit() -> None:
 @click.option(
     "--ssl-certfile",
     type=click.Path(exists=True, dir_okay=False),
-    help="HTTPS certificate (Excel loads add-ins over HTTPS only; see the README).",
+    help="HTTPS certificate (Excel loads add-ins over HTTPS only; see https://kpi-addin.github.io/kpi-addin/addin-serve/#https-for-development).",
 )
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="Its key.")
 def serve(
@@ -111,7 +111,8 @@ def serve(
     a paid licence key otherwise; kpi serve never sets the key. For one person
     or a small business, kpi lite and the free xlwings Lite add-in need no
     server and no key. Every setting (limits, authentication, proxies) is a
-    KPI_* environment variable or a line of a .env file; the README lists them.
+    KPI_* environment variable or a line of a .env file, all listed at
+    https://kpi-addin.github.io/kpi-addin/addin-serve/#settings.
     """
     if not os.environ.get("XLWINGS_LICENSE_KEY", "").strip():
         click.echo(LICENCE_MESSAGE, err=True)
@@ -166,7 +167,7 @@ def serve(
     if settings.auth == "none" and not _loopback(host):
         click.echo(
             "warning: anyone who reaches this server can use it; set KPI_AUTH=token or "
-            "KPI_AUTH=entraid (see the README's Authentication section)",
+            "KPI_AUTH=entraid (see https://kpi-addin.github.io/kpi-addin/addin-serve/#authentication)",
             err=True,
         )
     uvicorn.run(
@@ -234,7 +235,7 @@ def lite(folder: Path, wheel_url: str | None) -> None:
     if not wheel_url:
         click.echo(
             f"note: requirements.txt installs {lite_files.DISTRIBUTION} from a package index; "
-            f"to host {lite_files.WHEEL_NAME} yourself, add --wheel-url (see the README)",
+            f"to host {lite_files.WHEEL_NAME} yourself, add --wheel-url (see https://kpi-addin.github.io/kpi-addin/addin-lite/)",
             err=True,
         )
 

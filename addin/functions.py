@@ -8,7 +8,7 @@ This one module serves, unchanged:
 * xlwings Server / Office.js (``kpi serve``), where formulas read
   ``=KPI.NPS(Survey[recommend_score])``: the manifest adds the ``KPI`` namespace;
 * classic xlwings on Windows desktop (COM), via ``UDF_MODULES`` or a custom
-  add-in (see the README).
+  add-in (see docs/addin-lite.md, docs/addin-serve.md and docs/addin-com.md).
 
 The functions are made from the catalogue (``kpi_engine.KPIS``): a KPI added
 there gets its Excel function, its description (the first line of its

@@ -1,4 +1,4 @@
-"""Pictures of the HTML report (``kpi report FILE --html OUT``) for the README:
+"""Pictures of the HTML report (``kpi report FILE --html OUT``) for the docs:
 docs/pictures/html-phone-en.png and docs/pictures/html-desktop-en.png.
 
 ``kpi new`` writes the English celebrity_video starter workbook, the report
@@ -28,7 +28,7 @@ AS_OF = dt.date(2024, 7, 15)
 REFRESHED = dt.datetime(2024, 7, 1, 8, 30)
 #: Name, viewport (CSS pixels), pixel ratio and how many screens of the page
 #: each picture shows (None: all of it). The phone's two screens show the
-#: table and the first charts, at a size the README can carry.
+#: table and the first charts, at a size the docs can carry.
 VIEWPORTS = {
     "phone": ({"width": 390, "height": 844}, 2, 2),
     "desktop": ({"width": 1280, "height": 900}, 1, None),

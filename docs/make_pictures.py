@@ -4,7 +4,7 @@ every language: docs/pictures/<sheet>-<language>.png.
 For each language, ``kpi new`` writes a celebrity_video workbook and
 ``kpi refresh`` adds its report sheet; LibreOffice recalculates it (with
 the tests' profile, which recalculates every formula on load) and prints
-each sheet on one PDF page; pdftoppm turns the pages into PNGs. The README
+each sheet on one PDF page; pdftoppm turns the pages into PNGs. The docs
 shows the English ones.
 
     python docs/make_pictures.py [TYPE]
@@ -56,8 +56,10 @@ def main(business_type: str = "celebrity_video") -> list[Path]:
                 page = position % count + 1
                 target = PICTURES / f"{name}-{book.stem}"
                 subprocess.run(
-                    [pdftoppm, "-png", "-r", "80", "-f", str(page), "-l", str(page)]
-                    + ["-singlefile", str(pdf), str(target)],
+                    [
+                        *(pdftoppm, "-png", "-r", "80", "-f", str(page), "-l", str(page)),
+                        *("-singlefile", str(pdf), str(target)),
+                    ],
                     check=True,
                     timeout=120,
                 )

@@ -1,4 +1,4 @@
-"""Pictures of the add-in's task pane for the README: docs/pictures/
+"""Pictures of the add-in's task pane for the docs: docs/pictures/
 taskpane-start-en.png (a starter workbook being written, step by step),
 taskpane-browser-en.png (the KPI browser on NPS) and taskpane-start-nl.png
 (the pane in a Dutch Office).

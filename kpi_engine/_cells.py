@@ -3,7 +3,7 @@
 The same rules hold in the engine's range functions (``nps``, ``mau``...), in
 the report refresh and in the native formulas of the starter workbooks (the
 Excel form of each rule sits beside its use in ``addin.recipes``). They are
-written down for users in the README, "How your data is read":
+written down for users in the docs, "How your data is read" (docs/data-rules.md):
 
 * A blank is an empty cell or text made only of spaces.
 * A cell holding an Excel error (``#N/A``, ``#VALUE!``...) counts as nothing.

@@ -1,8 +1,8 @@
-"""Render the README's catalogue section from the live catalogue.
+"""Render the docs site's catalogue page from the live catalogue.
 
-``python -m kpi_engine._docs --write`` rewrites the part of README.md between
-``<!-- catalogue:start -->`` and ``<!-- catalogue:end -->``; a test fails
-when the README and the catalogue disagree.
+``python -m kpi_engine._docs --write`` rewrites the part of docs/catalogue.md
+between ``<!-- catalogue:start -->`` and ``<!-- catalogue:end -->``; a test
+fails when the page and the catalogue disagree.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from ._catalogue import BUSINESS_TYPES, KPIS
 from .display import external_benchmarks, format_bands
 
-README_PATH = Path(__file__).resolve().parent.parent / "README.md"
+CATALOGUE_PAGE = Path(__file__).resolve().parent.parent / "docs" / "catalogue.md"
 _MARKERS = re.compile(r"(<!-- catalogue:start -->\n)(.*?)(<!-- catalogue:end -->)", re.S)
 
 
@@ -22,9 +22,9 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_readme_section() -> str:
+def render_catalogue_section() -> str:
     lines = [
-        "### Functions",
+        "## Functions",
         "",
         "| function | arguments | unit | better | what it returns |",
         "|---|---|---|---|---|",
@@ -39,7 +39,7 @@ def render_readme_section() -> str:
     for business_type in BUSINESS_TYPES.values():
         lines += [
             "",
-            f"### {business_type.title['en']} (`{business_type.id}`)",
+            f"## {business_type.title['en']} (`{business_type.id}`)",
             "",
             f"Source: `{business_type.source}`.",
             "",
@@ -64,16 +64,18 @@ def render_readme_section() -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_readme() -> None:
-    readme = README_PATH.read_text(encoding="utf-8")
-    if not _MARKERS.search(readme):
-        raise SystemExit("README.md lacks <!-- catalogue:start --> and <!-- catalogue:end -->")
-    updated = _MARKERS.sub(lambda m: m.group(1) + render_readme_section() + m.group(3), readme)
-    README_PATH.write_text(updated, encoding="utf-8")
+def write_catalogue_page() -> None:
+    page = CATALOGUE_PAGE.read_text(encoding="utf-8")
+    if not _MARKERS.search(page):
+        raise SystemExit(
+            "docs/catalogue.md lacks <!-- catalogue:start --> and <!-- catalogue:end -->"
+        )
+    updated = _MARKERS.sub(lambda m: m.group(1) + render_catalogue_section() + m.group(3), page)
+    CATALOGUE_PAGE.write_text(updated, encoding="utf-8")
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--write"]:
-        write_readme()
+        write_catalogue_page()
     else:
-        sys.stdout.write(render_readme_section())
+        sys.stdout.write(render_catalogue_section())

@@ -1,6 +1,6 @@
 """Hypothesis strategies for the tables a real business pastes into a workbook.
 
-Clean rows mixed with every kind of messy row the data rules cover (README,
+Clean rows mixed with every kind of messy row the data rules cover (docs/data-rules.md,
 "How your data is read"): dates as text, error values, blanks, numbers stored
 as text, negative and fractional counts, scores out of range, ids in another
 letter case or with spaces around them, numeric ids, ids missing from the

@@ -11,7 +11,7 @@ import pytest
 import kpi_engine
 from kpi_engine import BAND_NAMES, LANGUAGES, display
 from kpi_engine._catalogue import Band
-from kpi_engine._docs import README_PATH, render_readme_section
+from kpi_engine._docs import CATALOGUE_PAGE, render_catalogue_section
 from kpi_engine._labels import labels
 from tests.conftest import ALL_PROFILE_ENTRIES
 
@@ -272,11 +272,11 @@ def test_labels_cover_every_language() -> None:
         assert set(words["ratings"]) == set(kpi_engine.RATINGS)
 
 
-def test_readme_tables_match_the_catalogue() -> None:
-    readme = README_PATH.read_text(encoding="utf-8")
-    section = re.search(r"<!-- catalogue:start -->\n(.*?)<!-- catalogue:end -->", readme, re.S)
-    assert section, "README.md lacks the catalogue section markers"
-    assert section.group(1) == render_readme_section(), "run: python -m kpi_engine._docs --write"
+def test_the_catalogue_page_matches_the_catalogue() -> None:
+    page = CATALOGUE_PAGE.read_text(encoding="utf-8")
+    section = re.search(r"<!-- catalogue:start -->\n(.*?)<!-- catalogue:end -->", page, re.S)
+    assert section, "docs/catalogue.md lacks the catalogue section markers"
+    assert section.group(1) == render_catalogue_section(), "run: python -m kpi_engine._docs --write"
 
 
 # --- targets agree with bands, sources hold their figures ------------------------------

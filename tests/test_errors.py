@@ -142,7 +142,7 @@ def test_error_carries_its_parts() -> None:
 
 
 #: Cells of a data range that do not count are left out, as the workbook
-#: formulas leave them out (README, "How your data is read"): each call gives
+#: formulas leave them out (docs/data-rules.md, "How your data is read"): each call gives
 #: what the same call gives without those cells.
 LEFT_OUT = [
     # text, a score out of range or not whole, a boolean, a number stored as text, NaN

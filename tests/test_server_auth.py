@@ -106,7 +106,7 @@ def test_missing_credentials_say_where_to_enter_the_token(
     message = refusal(shared_token_auth, authorization, "token")
     assert message.startswith("no credentials: this server needs the team's access token")
     assert "task pane" in message
-    assert "see the README's Authentication section" in message
+    assert "see https://kpi-addin.github.io/kpi-addin/addin-serve/#authentication" in message
 
 
 @pytest.mark.parametrize(

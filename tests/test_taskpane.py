@@ -741,5 +741,8 @@ def test_the_example_names_a_real_column_and_the_namespace(server: Server) -> No
     assert KPI
     shown = subprocess.run([KPI, "serve", "--help"], capture_output=True, text=True, check=True)
     assert "=KPI.NPS(Survey[recommend_score])" in " ".join(shown.stdout.split())
-    for text in (shown.stdout, (ROOT / "README.md").read_text(encoding="utf-8"), manifest.decode()):
+    docs = [
+        p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
+    ]
+    for text in (shown.stdout, *docs, manifest.decode()):
         assert "Survey[Score]" not in text

@@ -137,7 +137,7 @@ _SOURCE_HELP = (
     "Compute the KPIs from the tables of SOURCE instead of the workbook's: a folder of "
     "CSV or Parquet files named like the tables (Orders.csv...), a .duckdb file (both "
     "through DuckDB, embedded), pyspark:///FOLDER (Spark), or a database URL such as "
-    'postgres://user@host/db. See the README, "When your data outgrows the workbook".'
+    "postgres://user@host/db. See https://kpi-addin.github.io/kpi-addin/sources/."
 )
 
 

@@ -93,7 +93,7 @@ class Authenticator:
         self._tenant_id = (settings.entraid_tenant_id or "").strip().lower()
         self._client_id = (settings.entraid_client_id or "").strip().lower()
         self._clock_skew_seconds = clock_skew_seconds
-        # A v1.0 token's audience is the Application ID URI: the README's
+        # A v1.0 token's audience is the Application ID URI: the docs'
         # registration makes it api://<public host>/<client id>, as the
         # manifest's WebApplicationInfo asks for it; api://<client id> is
         # the portal's default.
@@ -160,12 +160,12 @@ class Authenticator:
             return (
                 "no credentials: this server needs the team's access token; open the "
                 "KPI add-in's task pane, enter the token under Access token and Save, "
-                "then recalculate (see the README's Authentication section)"
+                "then recalculate (see https://kpi-addin.github.io/kpi-addin/addin-serve/#authentication)"
             )
         return (
             "no credentials: this server signs users in with Microsoft Entra ID; "
             "load the add-in from this server's /manifest.xml, which asks Office "
-            "for your sign-in (see the README's Authentication section)"
+            "for your sign-in (see https://kpi-addin.github.io/kpi-addin/addin-serve/#authentication)"
         )
 
     def _check_provider(self, provider: str | None) -> None:
@@ -271,8 +271,8 @@ class Authenticator:
         if OFFICE_SSO_SCOPE not in scopes:
             raise AuthError(
                 f"the token does not grant the {OFFICE_SSO_SCOPE!r} scope: expected a "
-                f"user's token from Office single sign-on (see the README's "
-                f"Authentication section)"
+                f"user's token from Office single sign-on (see "
+                f"https://kpi-addin.github.io/kpi-addin/addin-serve/#authentication)"
             )
         for name in CALLER_CLAIMS:
             caller = claims.get(name)

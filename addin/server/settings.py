@@ -5,7 +5,7 @@ folder where the server starts, as xlwings-server reads its own; the command
 line's options (``--public-url``...) are passed in as keyword arguments and
 win over both. ``kpi serve`` exports the options it was given as ``KPI_*``
 variables too, so that worker processes, which read their settings anew,
-see the same values. The README lists every setting.
+see the same values. The docs list every setting (docs/addin-serve.md).
 """
 
 from __future__ import annotations
