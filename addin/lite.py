@@ -237,6 +237,10 @@ def engine_wheel() -> bytes:
     dist_info = f"kpi_addin-{kpi_engine.__version__}.dist-info"
     files.append((f"{dist_info}/METADATA", _read_metadata(installed, "METADATA")))
     files.append((f"{dist_info}/entry_points.txt", _read_metadata(installed, "entry_points.txt")))
+    # The licence files the metadata names (License-File), where PEP 639 puts them.
+    for licence in installed.metadata.get_all("License-File") or []:
+        name = f"licenses/{licence}"
+        files.append((f"{dist_info}/{name}", _read_metadata(installed, name)))
     wheel = (
         "Wheel-Version: 1.0\n"
         f"Generator: kpi lite ({DISTRIBUTION} {kpi_engine.__version__})\n"

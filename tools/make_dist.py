@@ -9,9 +9,10 @@ dist/ then holds:
   byte for byte the wheel built straight from the source tree (checked here);
 - assets/, what the GitHub release offers for download besides them:
   - the starter workbooks, every business type in every language, with two
-    years of sample data and empty, named ``kpi-<type>-<language>-<kind>.xlsx``
-    with the kind in the workbook's language (sample, exemple, voorbeeld /
-    empty, vide, leeg), so that a person picks theirs from the list;
+    years of sample data and empty: ``kpi-<type>-<language>-sample.xlsx`` and
+    ``kpi-<type>-<language>-empty.xlsx``, the type as ``kpi new`` names it
+    (``kpi-songwriting-fr-empty.xlsx``), so that a person picks theirs from
+    the list by the words the docs use;
   - the two files for xlwings Lite, ``xlwings-lite-main.py`` and
     ``xlwings-lite-requirements.txt`` (which installs kpi-addin of this version
     from the package index), as ``kpi lite`` writes them;
@@ -41,12 +42,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: The last word of a workbook's file name, in the workbook's own language.
-KIND_WORDS = {
-    "en": {"sample": "sample", "empty": "empty"},
-    "fr": {"sample": "exemple", "empty": "vide"},
-    "nl": {"sample": "voorbeeld", "empty": "leeg"},
-}
 #: The workbook whose report is the sample report.
 SAMPLE_REPORT_BOOK = ("celebrity_video", "en")
 LITE_FILES = {
@@ -85,20 +80,23 @@ def check_tag(version: str) -> str:
     """What is built, in words; refuses a tag that names another version."""
     tag = _git("describe", "--exact-match", "--tags", "HEAD")
     commit = _git("rev-parse", "--short", "HEAD").stdout.strip() or "an unknown commit"
-    if tag.returncode != 0:
+    return built_from(version, tag.stdout.strip() if tag.returncode == 0 else None, commit)
+
+
+def built_from(version: str, tag: str | None, commit: str) -> str:
+    """What is built, in words, from the commit's tag (None: not tagged)."""
+    if tag is None:
         return f"kpi-addin {version} from commit {commit} (not a tagged commit: a trial build)"
-    name = tag.stdout.strip()
-    if name != f"v{version}":
+    if tag != f"v{version}":
         raise DistError(
-            f"make dist: the commit is tagged {name!r} but the package version is {version} "
+            f"make dist: the commit is tagged {tag!r} but the package version is {version} "
             f"(kpi_engine/__init__.py); expected the tag v{version}"
         )
-    return f"kpi-addin {version} from tag {name} (commit {commit})"
+    return f"kpi-addin {version} from tag {tag} (commit {commit})"
 
 
 def workbook_name(business_type: str, language: str, empty: bool) -> str:
-    kind = KIND_WORDS[language]["empty" if empty else "sample"]
-    return f"kpi-{business_type.replace('_', '-')}-{language}-{kind}.xlsx"
+    return f"kpi-{business_type}-{language}-{'empty' if empty else 'sample'}.xlsx"
 
 
 def _run(command: list[str], env: dict[str, str], what: str) -> None:
