@@ -60,8 +60,8 @@ NGINX_OK = command -v nginx >/dev/null || test -x /usr/sbin/nginx
 # kpi report --source runs on a real PostgreSQL server in the tests, which
 # start Debian's (initdb, pg_ctl) in a folder of their own on a unix socket.
 POSTGRES_OK = ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
-# Spark (pyspark, local mode) needs Java 17: the [spark] install line's test,
-# make test-spark and make bench.
+# Spark (pyspark, local mode) needs Java 17: make test-spark, make bench, and the
+# [spark] install line's test in make test, which checks that Java is there.
 JAVA_OK = command -v java >/dev/null
 # systemd-analyze checks the shipped systemd unit (deploy/kpi-serve@.service).
 SYSTEMD_OK = command -v systemd-analyze >/dev/null

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from tests.addin_support import free_port
@@ -83,7 +83,10 @@ def install_lines(pages: list[Path]) -> list[InstallLine]:
             for word in shlex.split(match.group(1), comments=True):
                 if word.startswith("-") or "/" in word or "\\" in word:
                     continue
-                requirement = Requirement(word)
+                try:
+                    requirement = Requirement(word)
+                except InvalidRequirement:  # a path such as .[dev]: not for an index
+                    continue
                 if canonicalize_name(requirement.name) != DISTRIBUTION:
                     continue
                 extras = ",".join(sorted(requirement.extras))
