@@ -211,8 +211,9 @@ def lite(folder: Path, wheel_url: str | None) -> None:
 
     main.py holds one function per KPI, the refresh_report script and a marked
     section for your own functions, kept when main.py is written again;
-    requirements.txt installs the KPI engine as the kpi-addin wheel written
-    beside them. Paste the two files into xlwings Lite's tabs, then type
+    requirements.txt installs the KPI engine, kpi-addin of this version, from
+    PyPI (or, with --wheel-url, the kpi-addin wheel written beside them, from
+    where you host it). Paste the two files into xlwings Lite's tabs, then type
     =NPS(Survey[recommend_score]) in a cell.
     """
     from addin import lite as lite_files  # noqa: PLC0415  (only this command needs it)
@@ -234,8 +235,9 @@ def lite(folder: Path, wheel_url: str | None) -> None:
         click.echo(str(path))
     if not wheel_url:
         click.echo(
-            f"note: requirements.txt installs {lite_files.DISTRIBUTION} from a package index; "
-            f"to host {lite_files.WHEEL_NAME} yourself, add --wheel-url (see https://kpi-addin.github.io/kpi-addin/addin-lite/)",
+            f"note: requirements.txt installs {lite_files.DISTRIBUTION}=={lite_files.VERSION} "
+            f"from PyPI; to host {lite_files.WHEEL_NAME} yourself, add --wheel-url "
+            "(see https://kpi-addin.github.io/kpi-addin/addin-lite/)",
             err=True,
         )
 

@@ -3,17 +3,19 @@
 xlwings Lite runs the Python of its editor in the browser (Pyodide) and
 installs what its ``requirements.txt`` tab lists with micropip, Pyodide's pip:
 pure-Python wheels from PyPI, Pyodide's own builds of compiled packages, and
-one's own packages as the URL of a wheel. That last way is how the KPI engine
-and the report code travel: ``kpi lite`` writes
+one's own packages as the URL of a wheel. The KPI engine and the report code
+travel as the kpi-addin package: ``kpi lite`` writes
 
 - ``main.py``: short enough to read, and the part a user extends: imports,
   one small function per KPI (made from the catalogue, each handing its
   cells to ``addin.functions``), the ``refresh_report`` script, and a marked
   section for the user's own functions that ``kpi lite`` keeps when it
   writes the file again;
-- ``requirements.txt``: the kpi-addin wheel, by the URL it is hosted at
-  (``--wheel-url``), or by name and version for a package index;
-- ``kpi_addin-<version>-py3-none-any.whl``: that wheel, to be hosted.
+- ``requirements.txt``: by default kpi-addin by name and this version, which
+  micropip installs from PyPI (or from the index a self-hosted xlwings Lite
+  is set to); with ``--wheel-url``, the wheel below by the URL it is hosted at;
+- ``kpi_addin-<version>-py3-none-any.whl``: that wheel, for those who host it
+  themselves (a machine without access to PyPI, a version not released).
 
 Why a wheel rather than the engine inside ``main.py`` (as a base64 zip, as
 before): it is the way xlwings Lite documents for one's own packages, it
@@ -54,7 +56,8 @@ from addin.ooxml.zipwriter import ZipWriter
 from kpi_engine._labels import templates_dir
 
 DISTRIBUTION = "kpi-addin"
-WHEEL_NAME = f"kpi_addin-{kpi_engine.__version__}-py3-none-any.whl"
+VERSION = kpi_engine.__version__
+WHEEL_NAME = f"kpi_addin-{VERSION}-py3-none-any.whl"
 
 #: The line above the user's own code in main.py: ``kpi lite`` keeps
 #: everything below it when it writes main.py again.
@@ -191,10 +194,10 @@ def requirements_txt(wheel_url: str | None) -> str:
 """
     else:
         source = f"""\
-# The KPI engine and the report code, by name and version, from PyPI or from
-# the package index that a self-hosted xlwings Lite is set to. To install the
-# kpi-addin wheel that `kpi lite` wrote beside this file from where you host it,
-# write it again with: kpi lite -o FOLDER --wheel-url https://.../{WHEEL_NAME}
+# The KPI engine and the report code: kpi-addin of this version, from PyPI (or
+# from the package index that a self-hosted xlwings Lite is set to). To install
+# the kpi-addin wheel from where you host it instead, write this file again
+# with: kpi lite -o FOLDER --wheel-url https://.../{WHEEL_NAME}
 {DISTRIBUTION}=={version}
 """
     return (
@@ -234,6 +237,10 @@ def engine_wheel() -> bytes:
     dist_info = f"kpi_addin-{kpi_engine.__version__}.dist-info"
     files.append((f"{dist_info}/METADATA", _read_metadata(installed, "METADATA")))
     files.append((f"{dist_info}/entry_points.txt", _read_metadata(installed, "entry_points.txt")))
+    # The licence files the metadata names (License-File), where PEP 639 puts them.
+    for licence in installed.metadata.get_all("License-File") or []:
+        name = f"licenses/{licence}"
+        files.append((f"{dist_info}/{name}", _read_metadata(installed, name)))
     wheel = (
         "Wheel-Version: 1.0\n"
         f"Generator: kpi lite ({DISTRIBUTION} {kpi_engine.__version__})\n"

@@ -4,13 +4,14 @@ functions, the error messages, and refresh_report's actions on a starter
 workbook's Book JSON.
 
 Pyodide is the npm package (tests/node/package.json, installed by `make
-node`), run under Node with no network: micropip and packaging load from
-their PyPI wheels, and every other package is installed with micropip from a
-local wheel, its dependencies checked against what is installed (the index
-points nowhere). The wheels are the ones of this environment's versions, so
-the same Python code runs on both interpreters:
+node`), run under Node. micropip and packaging load from their PyPI wheels, as
+Pyodide's own packages. Then micropip installs the requirements.txt that
+`kpi lite` writes by default (kpi-addin==<version>) as xlwings Lite does, from
+a package index: pypiserver on 127.0.0.1, the only index micropip is given.
+It holds the wheels of this environment's versions, so that the same Python
+code runs on both interpreters:
 
-- the kpi-addin wheel that `kpi lite` wrote;
+- the kpi-addin wheel, built from this tree as make dist builds it;
 - babel, defusedxml, jinja2 and xlwings: their pure-Python wheels from PyPI,
   as xlwings Lite installs them;
 - markupsafe (jinja2's): built here from its source without its C speedups,
@@ -30,6 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import kpi_engine
 from addin.lite import WHEEL_NAME
 from tests.addin_support import run_node
 from tests.lite_support import (
@@ -40,6 +42,7 @@ from tests.lite_support import (
     starter_books,
     write_lite,
 )
+from tests.release_support import package_index
 
 NODE_DIR = ROOT / "tests" / "node"
 RUNNER = NODE_DIR / "pyodide_lite.mjs"
@@ -112,14 +115,33 @@ def local_wheels(wheels: Path) -> dict[str, list[str]]:
     return order
 
 
+def index_packages(wheels: Path, order: dict[str, list[str]], packages: Path) -> None:
+    """Fill ``packages``, the index's folder: the wheels micropip installs from
+    it, and the kpi-addin wheel built from this tree."""
+    packages.mkdir()
+    for name in order["install"]:
+        if name != WHEEL_NAME:
+            shutil.copy(wheels / name, packages / name)
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(packages), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    assert (packages / WHEEL_NAME).is_file()
+
+
 def run_in_pyodide(tmp_path: Path, books: dict[str, dict[str, Any]]) -> Any:
     assert shutil.which("node"), "Node.js is needed for this test (make test installs it)"
     assert PYODIDE.is_dir(), f"Pyodide is not installed in {NODE_DIR}: run make node"
     lite = tmp_path / "lite"
-    write_lite(lite)
+    write_lite(lite)  # by default: requirements.txt names kpi-addin==<version>
     wheels = tmp_path / "wheels"
-    local_wheels(wheels)
-    shutil.copy(lite / WHEEL_NAME, wheels / WHEEL_NAME)
+    order = local_wheels(wheels)
+    packages = tmp_path / "index"
+    index_packages(wheels, order, packages)
     # The folder the probe sees as /lite in Pyodide: main.py and its inputs only.
     seen = tmp_path / "pyodide_lite"
     seen.mkdir()
@@ -127,7 +149,10 @@ def run_in_pyodide(tmp_path: Path, books: dict[str, dict[str, Any]]) -> Any:
         shutil.copy(lite / name, seen / name)
     shutil.copy(PROBE, seen / "lite_probe.py")
     probe_config(seen, "/lite/main.py", None, books)
-    return run_node(RUNNER, str(wheels), str(seen), timeout=300)
+    with package_index(packages) as index:
+        result = run_node(RUNNER, str(wheels), str(seen), index.root, timeout=300)
+        result["index_log"] = index.log.read_text(encoding="utf-8", errors="replace")
+    return result
 
 
 def test_lite_files_run_in_pyodide_as_in_cpython(tmp_path: Path) -> None:
@@ -140,9 +165,16 @@ def test_lite_files_run_in_pyodide_as_in_cpython(tmp_path: Path) -> None:
 
     in_pyodide = pyodide["probe"]
     assert in_pyodide["platform"] == "emscripten"
-    assert pyodide["installed"]["kpi-addin"] == "0.1.0"
-    # Only what the wheels brought: nothing came from an index.
+    assert pyodide["wanted"] == [f"kpi-addin=={kpi_engine.__version__}"]
+    assert pyodide["installed"]["kpi-addin"] == kpi_engine.__version__
+    # kpi-addin and its dependencies came from the index on 127.0.0.1, and only from it.
     assert set(pyodide["installed"]) >= {"kpi-addin", "markupsafe", *PURE_WHEELS}
+    # (micropip says "pypi" for any index: the index's own log shows what it served.)
+    served = pyodide["index_log"].lower()
+    assert f"/packages/{WHEEL_NAME}".lower() in served
+    for name in ("markupsafe", *PURE_WHEELS):
+        assert f"/simple/{name}/" in served, name
+        assert f"/packages/{name}-" in served, name
     assert not {"openpyxl", "lxml", "python-calamine", "click"} & set(pyodide["installed"])
     for name, file in in_pyodide["modules"].items():
         assert file is None or file.startswith("/lib/python"), (name, file)

@@ -19,6 +19,7 @@ import subprocess
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -690,6 +691,10 @@ def test_the_pane_speaks_offices_language(
     types = pane.page.locator("#business-type option").all_inner_texts()
     assert types == [profile.title[language] for profile in kpi_engine.BUSINESS_TYPES.values()]
     assert pane.page.input_value("#workbook-language") == language
+    # The version to name when asking for help, in the pane's language.
+    assert pane.page.inner_text("#kpi-version") == said["version"].format(
+        version=metadata.version("kpi-addin")
+    )
     pane.page.click("[data-tab=browse]")
     pane.page.click("#kpi-list li[data-kpi=churn_rate]")
     assert pane.page.inner_text("#kpi-title") == kpi_engine.KPIS["churn_rate"].title[language]

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+import kpi_engine
 from addin.recipes.calls import excel_call
 from addin.server.help import help_path, kpi_summary
 from kpi_engine import BUSINESS_TYPES, KPIS, LANGUAGES
@@ -50,6 +51,8 @@ def page_data(namespace: str) -> dict[str, Any]:
             {"id": profile.id, "title": dict(profile.title)} for profile in BUSINESS_TYPES.values()
         ],
         "example": excel_call(KPIS["nps"], namespace),
+        # Shown at the foot of the pane: the version to name when asking for help.
+        "version": kpi_engine.__version__,
     }
 
 

@@ -1,23 +1,23 @@
 // Runs the files of `kpi lite` in Pyodide, the Python that xlwings Lite runs
-// inside Excel, with no network: every package comes from a local wheel.
+// inside Excel, as xlwings Lite does: micropip installs what requirements.txt
+// lists from a package index.
 //
-//   node pyodide_lite.mjs WHEELS_DIR LITE_DIR > result.json
+//   node pyodide_lite.mjs WHEELS_DIR LITE_DIR INDEX_URL > result.json
 //
 // WHEELS_DIR holds micropip and packaging (loaded first, as Pyodide's own
-// packages), then the wheels listed in WHEELS_DIR/order.json, installed one at
-// a time with micropip from Pyodide's file system (emfs:), each with its
-// dependencies checked: a dependency without a local wheel would be fetched
-// from the package index, which points nowhere, and the run fails.
-// LITE_DIR holds main.py, requirements.txt, tests/lite_probe.py's copy and its
-// config; it is copied to /lite, the working folder, and the probe run there.
-// Prints one JSON line: {"pyodide", "python", "installed", "probe"}; the
-// probe's own output is what it printed.
+// packages; WHEELS_DIR/order.json names them). LITE_DIR holds main.py,
+// requirements.txt, tests/lite_probe.py's copy and its config; it is copied to
+// /lite, the working folder. micropip then installs requirements.txt's lines
+// from INDEX_URL alone (a package index on 127.0.0.1), with their dependencies:
+// nothing comes from anywhere else. The probe runs in /lite.
+// Prints one JSON line: {"pyodide", "python", "installed", "sources", "probe"};
+// the probe's own output is what it printed.
 
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { loadPyodide } from "pyodide";
 
-const [wheelsDir, liteDir] = process.argv.slice(2);
+const [wheelsDir, liteDir, indexUrl] = process.argv.slice(2);
 const log = (line) => process.stderr.write(`${line}\n`);
 
 // A Python error reaches Node as a PythonError whose message is the traceback:
@@ -34,23 +34,25 @@ async function main() {
     { messageCallback: log, errorCallback: log },
   );
 
-  pyodide.FS.mkdirTree("/wheels");
-  for (const name of order.install) {
-    pyodide.FS.writeFile(`/wheels/${name}`, readFileSync(path.join(wheelsDir, name)));
-  }
   pyodide.FS.mkdirTree("/lite");
   for (const name of readdirSync(liteDir)) {
     pyodide.FS.writeFile(`/lite/${name}`, readFileSync(path.join(liteDir, name)));
   }
-  pyodide.globals.set("wheels_to_install", pyodide.toPy(order.install));
+  pyodide.globals.set("index_url", indexUrl);
 
   const installed = await pyodide.runPythonAsync(`
   import json, micropip
-  # No index to fall back on: what is not installed from a local wheel is missing.
-  micropip.set_index_urls(["http://127.0.0.1:9/{package_name}/json"])
-  for name in wheels_to_install:
-      await micropip.install("emfs:/wheels/" + name)
-  json.dumps({name: pkg.version for name, pkg in micropip.list().items()})
+  # What the requirements.txt tab lists, as xlwings Lite reads it.
+  with open("/lite/requirements.txt", encoding="utf-8") as tab:
+      wanted = [line.strip() for line in tab if line.strip() and not line.startswith("#")]
+  # The index, and only it: Pyodide's own packages are not looked up first.
+  micropip.set_index_urls([index_url])
+  await micropip.install(wanted)
+  json.dumps({
+      "wanted": wanted,
+      "installed": {name: pkg.version for name, pkg in micropip.list().items()},
+      "sources": {name: pkg.source for name, pkg in micropip.list().items()},
+  })
   `);
   log(`installed in Pyodide: ${installed}`);
 
@@ -69,7 +71,7 @@ async function main() {
     `${JSON.stringify({
       pyodide: pyodide.version,
       python,
-      installed: JSON.parse(installed),
+      ...JSON.parse(installed),
       probe: JSON.parse(printed[printed.length - 1]),
     })}\n`,
   );

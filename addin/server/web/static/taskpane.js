@@ -96,6 +96,7 @@ function applyWords() {
   document.getElementById("start-text").textContent = say("start_text", sheets);
   document.getElementById("kpi-search").placeholder = say("search");
   document.getElementById("sample-rows").placeholder = say("rows_hint");
+  document.getElementById("kpi-version").textContent = say("version", { version: page.version });
   // The intro names the namespace this server registers (KPI, KPI_DEV...).
   const intro = document.getElementById("kpi-intro");
   intro.replaceChildren();
