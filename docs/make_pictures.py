@@ -56,8 +56,10 @@ def main(business_type: str = "celebrity_video") -> list[Path]:
                 page = position % count + 1
                 target = PICTURES / f"{name}-{book.stem}"
                 subprocess.run(
-                    [pdftoppm, "-png", "-r", "80", "-f", str(page), "-l", str(page)]
-                    + ["-singlefile", str(pdf), str(target)],
+                    [
+                        *(pdftoppm, "-png", "-r", "80", "-f", str(page), "-l", str(page)),
+                        *("-singlefile", str(pdf), str(target)),
+                    ],
                     check=True,
                     timeout=120,
                 )

@@ -22,6 +22,7 @@ from addin.report.model import Report, ReportInputs, build_report, report_sheet_
 from addin.report.package import read_inputs
 from addin.styles import STYLES, Style
 
+
 def _bare(name: str) -> str:
     return name.rsplit("!", 1)[-1]
 
@@ -105,7 +106,9 @@ def _excel_value(value: Any) -> Any:
     return value
 
 
-def _runs(row: tuple[Cell | None, ...], key: Callable[[Cell], Any]) -> Iterator[tuple[int, int, Any]]:
+def _runs(
+    row: tuple[Cell | None, ...], key: Callable[[Cell], Any]
+) -> Iterator[tuple[int, int, Any]]:
     """(first column, last column, key) of each run of cells in a row with the
     same key (0-based columns; empty cells end a run)."""
     column = 0
