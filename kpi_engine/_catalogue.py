@@ -217,6 +217,10 @@ class KPI:
     examples: tuple[Example, ...]
     sources: tuple[str, ...]
     function: Callable[..., float] = field(repr=False, compare=False)
+    #: A month's value is the sum of its rows' values (reach, likes, revenue):
+    #: the KPI adds up over rows, days and tables. Said by the catalogue
+    #: (``additive = true``), never read from the formula's text.
+    additive: bool = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> float:
         return self.function(*args, **kwargs)
@@ -317,7 +321,10 @@ def _kpi(kpi_id: str, data: dict[str, Any]) -> KPI:
     function = FUNCTIONS.get(kpi_id)
     if function is None:
         raise CatalogueError(
-            f"{where}: no function named {kpi_id}; decorate one with @kpi_function"
+            f"{where}: no function named {kpi_id}; write one decorated with @kpi_function "
+            "in kpi_engine/_aggregate.py (from totals) or kpi_engine/_records.py (from "
+            "records), with its worked example as a doctest, and export it from "
+            "kpi_engine/__init__.py"
         )
     required = {
         "kind",
@@ -352,6 +359,11 @@ def _kpi(kpi_id: str, data: dict[str, Any]) -> KPI:
     sources = tuple(data["sources"])
     if not sources:
         raise CatalogueError(f"{where}: name at least one source article")
+    additive = data.get("additive", False)
+    if not isinstance(additive, bool) or (additive and len(arguments) != 1):
+        raise CatalogueError(
+            f"{where}: additive is true or false; true only for a sum of one column of values"
+        )
     return KPI(
         id=kpi_id,
         kind=data["kind"],
@@ -365,6 +377,7 @@ def _kpi(kpi_id: str, data: dict[str, Any]) -> KPI:
         examples=examples,
         sources=sources,
         function=function,
+        additive=additive,
     )
 
 

@@ -20,6 +20,8 @@ from kpi_engine import display
 from tests.addin_support import Server, running_server
 from tests.report_support import apply_set_values, book_json, excel_value, sheet_values
 
+pytestmark = pytest.mark.server
+
 AS_OF = dt.date(2024, 7, 15)
 
 

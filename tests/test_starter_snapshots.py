@@ -7,6 +7,8 @@ import pytest
 import kpi_engine
 from tests.snapshots.structure import render, snapshot_path
 
+pytestmark = pytest.mark.fast
+
 CASES = [(t, lang) for t in kpi_engine.BUSINESS_TYPES for lang in kpi_engine.LANGUAGES]
 
 

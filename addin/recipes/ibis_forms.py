@@ -30,7 +30,6 @@ columns, and text there means the wrong column was mapped.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,14 +41,7 @@ import ibis.expr.types as ir
 import kpi_engine
 from kpi_engine._cells import END_OF_DATES, ERROR_VALUES, FIRST_DATE
 
-from .kpis import (
-    FORM_RECIPES,
-    GROWTH_COLUMNS,
-    MONTHLY_COUNTS,
-    RECIPES,
-    TYPE_RECIPES,
-    month_shift,
-)
+from .kpis import month_shift, recipe_for
 from .tables import MASTERS, PARTS_OF_WHOLES, column
 
 #: Tables by name, each with our column ids.
@@ -658,100 +650,27 @@ def _retention_cost(tables: Tables, s: float, e: float, settings: Mapping[str, A
     return _engine("customer_retention_cost", spend, kept)
 
 
-# --- the registry, beside RECIPES -------------------------------------------------------------
-
-IBIS_FORMS: Mapping[str, Measure] = {
-    "avg_fulfillment_time": _fulfillment,
-    "celebrity_acquisition_rate": _celebrity_acquisition,
-    "repeat_purchase_rate": _repeat,
-    "completion_rate": _completion,
-    "nps": _nps,
-    "revenue_per_celebrity": _revenue_per_celebrity,
-    "churn_rate": _churn,
-    "csat": _csat,
-    "referral_acquisition_rate": _referral,
-    "avg_turnaround_time": _turnaround,
-    "engagement_growth": _growth("engagement_growth", *GROWTH_COLUMNS["engagement_growth"]),
-    "revenue": _order_revenue,
-    "average_order_value": _order_value,
-    "cancellation_rate": _status_share(
-        "cancellation_rate", "Orders", "ordered_at", "status", "cancelled"
-    ),
-    "actual_recommendation_rate": _status_share(
-        "actual_recommendation_rate", "Survey", "answered_on", "recommended", "yes"
-    ),
-    **{kpi_id: _monthly_sum(kpi_id, table, kpi_id) for kpi_id, table in MONTHLY_COUNTS.items()},
-    "new_user_share": _new_user_share,
-    "customer_lifetime_revenue": _clv_revenue,
-    "retention_rate": _retention("Customers"),
-    "mau": _mau,
-    "connection_success_rate": _status_share(
-        "connection_success_rate", "Connections", "requested_on", "status", "accepted"
-    ),
-    "events_per_user": _per_active_user("events_per_user", "Attendance", "event_on", None),
-    # Visits[minutes] holds minutes, the unit the function is told.
-    "avg_time_per_visit": _per_row_average(
-        "avg_time_per_visit", "Visits", "visited_on", "minutes", "minutes"
-    ),
-    "revenue_per_active_user": _per_active_user(
-        "revenue_per_active_user", "Payments", "paid_on", "amount"
-    ),
-    "customer_success_rate": _status_share(
-        "customer_success_rate", "Followups", "followed_up_on", "outcome", "success"
-    ),
-    "customer_lifetime_value": _clv_funnel,
-    "customer_retention_cost": _retention_cost,
-    "return_on_investment": _roi,
-    "engagement_rate": _engagement_rate,
-    "click_through_rate": _monthly_ratio("click_through_rate", "Channels", "clicks", "impressions"),
-    "follower_growth_rate": _growth(
-        "follower_growth_rate", *GROWTH_COLUMNS["follower_growth_rate"]
-    ),
-    "bounce_rate": _monthly_ratio("bounce_rate", "Funnel", "single_page_sessions", "sessions"),
-    "conversion_rate": _monthly_ratio("conversion_rate", "Funnel", "conversions", "visitors"),
-    "customer_acquisition_cost": _monthly_ratio(
-        "customer_acquisition_cost", "Funnel", "marketing_spend", "new_customers"
-    ),
-}
-
-#: The ibis forms of ``TYPE_RECIPES``: where a type measures a KPI from other tables.
-TYPE_IBIS_FORMS: Mapping[tuple[str, str], Measure] = {
-    ("networking", "retention_rate"): _retention("Members"),
-    ("networking", "revenue"): _dated_sum("revenue", "Payments", "paid_on", "amount"),
-    ("video_marketing", "revenue"): _monthly_sum("revenue", "Marketing", "revenue"),
-    ("social_media", "revenue"): _monthly_sum("revenue", "Funnel", "revenue"),
-}
-
-#: The ibis forms of ``FORM_RECIPES``: the forms a type may measure a KPI by.
-FORM_IBIS_FORMS: Mapping[str, Measure] = {"completion_rate_on_time": _on_time}
+# --- the recipe's third form -----------------------------------------------------------------
 
 
 class NoIbisFormError(KeyError):
     """A recipe without an ibis form: a KPI added to the catalogue and the
-    recipes, but not here yet."""
+    recipes, but given no ibis form yet."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def ibis_form_for(business_type: str, kpi_id: str) -> Measure:
     """The ibis form of the recipe ``recipe_for(business_type, kpi_id)``."""
-    # The same choice as recipe_for: the type's own recipe, then the form or
-    # the months its catalogue entry asks for, then the KPI's recipe.
-    entry = None
-    with contextlib.suppress(KeyError, kpi_engine.KPIInputError):
-        entry = kpi_engine.get_business_type(business_type).kpi(kpi_id)
-    if (business_type, kpi_id) in TYPE_RECIPES:
-        found = TYPE_IBIS_FORMS.get((business_type, kpi_id))
-    elif entry is not None and entry.form in FORM_RECIPES:
-        found = FORM_IBIS_FORMS.get(entry.form)
-    elif entry is not None and entry.months != 1 and entry.id in GROWTH_COLUMNS:
-        found = _growth(entry.id, *GROWTH_COLUMNS[entry.id], months=entry.months)
-    else:
-        found = IBIS_FORMS.get(kpi_id) if kpi_id in RECIPES else None
-    if found is None:
+    recipe = recipe_for(business_type, kpi_id)
+    form = recipe.ibis
+    if form is None:
         raise NoIbisFormError(
-            f"the recipe of {kpi_id} ({business_type}) has no ibis form in "
-            "addin/recipes/ibis_forms.py: add one beside its recipe"
+            f"the recipe of {kpi_id} ({business_type}) has no ibis form: give it one "
+            f"(ibis=...) in {recipe.module_path}, beside its formula and engine call"
         )
-    return found
+    return form
 
 
 def compute(

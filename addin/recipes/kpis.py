@@ -18,8 +18,9 @@ at either, which gives both the churned and the retained without a lookup.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import kpi_engine
@@ -60,9 +61,27 @@ class EngineCall:
         return float(getattr(kpi_engine, self.function)(*self.args))
 
 
+#: An ibis form: (tables, start, end, settings) -> the KPI's value (see ``ibis_forms``).
+Measure = Callable[..., float]
+
+
+def ibis_form(name: str, *args: Any) -> Callable[[], Measure]:
+    """The ibis form ``name`` of ``ibis_forms`` (made from ``args`` when it is
+    a form made from parameters), loaded when first asked for: ibis is an
+    optional dependency (``kpi-addin[sources]``), absent from xlwings Lite."""
+
+    def load() -> Measure:
+        form = getattr(importlib.import_module("addin.recipes.ibis_forms"), name)
+        return form(*args) if args else form  # type: ignore[no-any-return]
+
+    return load
+
+
 @dataclass(frozen=True)
 class Recipe:
-    """How one KPI is measured for a month, in Excel and with the engine."""
+    """How one KPI is measured for a month: in Excel, with the engine on the
+    workbook's rows and, through ibis, in a database. The three forms follow
+    the same data rules and give the same value."""
 
     kpi_id: str
     #: The columns it reads, per table.
@@ -71,10 +90,31 @@ class Recipe:
     #: shows a dash where the KPI is undefined.
     formula: Callable[[str, str], str]
     engine_call: Callable[[Rows, float, float], EngineCall]
+    #: Loads the ibis form (``ibis_form(...)``); None: the recipe has none yet.
+    ibis_loader: Callable[[], Measure] | None = field(default=None, compare=False, repr=False)
 
     def compute(self, rows: Mapping[str, Mapping[str, Any]], start: float, end: float) -> float:
         """The engine's value for [start, end); KPIUndefinedError when there is none."""
         return self.engine_call(as_rows(rows), start, end).run()
+
+    @property
+    def ibis(self) -> Measure | None:
+        """The recipe's ibis form (imports ibis); None when it has none."""
+        return None if self.ibis_loader is None else self.ibis_loader()
+
+    @property
+    def module_path(self) -> str:
+        """The file that holds the recipe, for messages that say where to edit."""
+        module = getattr(self.formula, "__module__", __name__)
+        return module.replace(".", "/") + ".py"
+
+
+class MissingRecipeError(KeyError):
+    """A KPI of a business type that no recipe measures; the message says
+    where to add one."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def month_shift(serial: float, months: int) -> float:
@@ -217,7 +257,8 @@ def _dated_sum(kpi_id: str, table: str, date_column: str, value_column: str) -> 
         data = rows[table]
         return EngineCall(kpi_id, (pick(data[value_column], within(data, date_column, s, e)),))
 
-    return Recipe(kpi_id, {table: (date_column, value_column)}, formula, engine_call)
+    ibis = ibis_form("_dated_sum", kpi_id, table, date_column, value_column)
+    return Recipe(kpi_id, {table: (date_column, value_column)}, formula, engine_call, ibis)
 
 
 def _repeat(s: str, e: str) -> str:
@@ -373,7 +414,8 @@ def _retention(table: str) -> Recipe:
             "retention_rate_from_ids", tuple(map(sorted, _keys_at(rows, table, s, e)))
         )
 
-    return Recipe("retention_rate", {table: _MASTER_COLUMNS[table]}, formula, engine_call)
+    reads = {table: _MASTER_COLUMNS[table]}
+    return Recipe("retention_rate", reads, formula, engine_call, ibis_form("_retention", table))
 
 
 @dataclass(frozen=True)
@@ -518,7 +560,8 @@ def _per_active_user(kpi_id: str, table: str, date_column: str, value_column: st
 
     columns = (date_column,) if value_column is None else (date_column, value_column)
     reads = {table: columns, "Activity": ("member_id", "active_on")}
-    return Recipe(kpi_id, reads, formula, engine_call)
+    ibis = ibis_form("_per_active_user", kpi_id, table, date_column, value_column)
+    return Recipe(kpi_id, reads, formula, engine_call, ibis)
 
 
 def _per_row_average(
@@ -544,7 +587,8 @@ def _per_row_average(
             kpi_id, (total(data.read(value_column, "number"), mask), sum(mask), *extra)
         )
 
-    return Recipe(kpi_id, {table: (date_column, value_column)}, formula, engine_call)
+    ibis = ibis_form("_per_row_average", kpi_id, table, date_column, value_column, *extra)
+    return Recipe(kpi_id, {table: (date_column, value_column)}, formula, engine_call, ibis)
 
 
 def _status_share(
@@ -557,7 +601,8 @@ def _status_share(
         return EngineCall(kpi_id, (sum(hits), sum(mask)))
 
     formula = _status_share_formula(table, date_column, status_column, wanted)
-    return Recipe(kpi_id, {table: (date_column, status_column)}, formula, engine_call)
+    ibis = ibis_form("_status_share", kpi_id, table, date_column, status_column, wanted)
+    return Recipe(kpi_id, {table: (date_column, status_column)}, formula, engine_call, ibis)
 
 
 # --- monthly tables: Social, Channels, Marketing, Funnel --------------------------------
@@ -627,7 +672,8 @@ def _monthly_ratio(kpi_id: str, table: str, numerator: str, denominator: str) ->
             ),
         )
 
-    return Recipe(kpi_id, {table: ("month", numerator, denominator)}, formula, engine_call)
+    ibis = ibis_form("_monthly_ratio", kpi_id, table, numerator, denominator)
+    return Recipe(kpi_id, {table: ("month", numerator, denominator)}, formula, engine_call, ibis)
 
 
 def _monthly_sum(kpi_id: str, table: str, column: str) -> Recipe:
@@ -640,7 +686,8 @@ def _monthly_sum(kpi_id: str, table: str, column: str) -> Recipe:
         data = rows[table]
         return EngineCall(kpi_id, (pick(data[column], within(data, "month", s, e)),))
 
-    return Recipe(kpi_id, {table: ("month", column)}, formula, engine_call)
+    ibis = ibis_form("_monthly_sum", kpi_id, table, column)
+    return Recipe(kpi_id, {table: ("month", column)}, formula, engine_call, ibis)
 
 
 def _growth(kpi_id: str, table: str, column: str, months: int = 1) -> Recipe:
@@ -668,7 +715,8 @@ def _growth(kpi_id: str, table: str, column: str, months: int = 1) -> Recipe:
         before = total(values, both(earlier, counts))
         return EngineCall(kpi_id, (current, before))
 
-    return Recipe(kpi_id, {table: ("month", column)}, formula, engine_call)
+    ibis = ibis_form("_growth", kpi_id, table, column, months)
+    return Recipe(kpi_id, {table: ("month", column)}, formula, engine_call, ibis)
 
 
 def _new_user_share(s: str, e: str) -> str:
@@ -822,8 +870,12 @@ def _kind(table: str, column_id: str) -> str:
     return column(table, column_id).kind
 
 
-def _recipe(kpi_id: str, reads: Mapping[str, tuple[str, ...]], formula: Any, engine: Any) -> Recipe:
-    return Recipe(kpi_id, reads, formula, engine)
+def _recipe(
+    kpi_id: str, reads: Mapping[str, tuple[str, ...]], formula: Any, engine: Any, ibis: str
+) -> Recipe:
+    """A recipe whose three forms are functions of this module and of
+    ``ibis_forms`` (``ibis``: the name there)."""
+    return Recipe(kpi_id, reads, formula, engine, ibis_form(ibis))
 
 
 #: Growth KPIs and the monthly table and column they compare.
@@ -831,13 +883,13 @@ GROWTH_COLUMNS: Mapping[str, tuple[str, str]] = {
     "engagement_growth": ("Social", "engagements"),
     "follower_growth_rate": ("Channels", "followers"),
 }
-#: The counts of article 004 (the catalogue's sum(...) counts), each the
+#: The counts of article 004 (the catalogue's additive counts), each the
 #: column of its own name in the monthly table that holds it: a month's
 #: value is the sum of that column over the month's rows.
 MONTHLY_COUNTS: Mapping[str, str] = {
     kpi.id: table
     for kpi in kpi_engine.KPIS.values()
-    if kpi.formula.startswith("sum(") and kpi.unit == "count"
+    if kpi.additive and kpi.unit == "count"
     for table in ("Channels", "Funnel")
     if any(c.id == kpi.id for c in TABLES[table])
 }
@@ -850,62 +902,77 @@ RECIPES: Mapping[str, Recipe] = {
             {"Orders": ("ordered_at", "delivered_at")},
             _fulfillment,
             _fulfillment_engine,
+            "_fulfillment",
         ),
         _recipe(
             "celebrity_acquisition_rate",
             {"Celebrities": _MASTER_COLUMNS["Celebrities"]},
             _celebrity_acquisition,
             _celebrity_acquisition_engine,
+            "_celebrity_acquisition",
         ),
         _recipe(
             "repeat_purchase_rate",
             {"Orders": ("ordered_at", "customer_id")},
             _repeat,
             _repeat_engine,
+            "_repeat",
         ),
         _recipe(
             "completion_rate",
             {"Orders": ("ordered_at", "status")},
             _status_share_formula("Orders", "ordered_at", "status", "completed"),
             _completion_engine,
+            "_completion",
         ),
-        _recipe("nps", {"Survey": ("answered_on", "recommend_score")}, _nps, _nps_engine),
+        _recipe("nps", {"Survey": ("answered_on", "recommend_score")}, _nps, _nps_engine, "_nps"),
         _recipe(
             "revenue_per_celebrity",
             {"Orders": ("delivered_at", "celebrity_id", "amount")},
             _revenue_per_celebrity,
             _revenue_per_celebrity_engine,
+            "_revenue_per_celebrity",
         ),
-        _recipe("churn_rate", {"Customers": _MASTER_COLUMNS["Customers"]}, _churn, _churn_engine),
+        _recipe(
+            "churn_rate",
+            {"Customers": _MASTER_COLUMNS["Customers"]},
+            _churn,
+            _churn_engine,
+            "_churn",
+        ),
         _recipe(
             "revenue",
             {"Orders": ("delivered_at", "amount")},
             _order_revenue,
             _order_revenue_engine,
+            "_order_revenue",
         ),
         _recipe(
             "average_order_value",
             {"Orders": ("delivered_at", "amount")},
             _order_value,
             _order_value_engine,
+            "_order_value",
         ),
         _status_share("cancellation_rate", "Orders", "ordered_at", "status", "cancelled"),
-        _recipe("csat", {"Survey": ("answered_on", "satisfaction")}, _csat, _csat_engine),
+        _recipe("csat", {"Survey": ("answered_on", "satisfaction")}, _csat, _csat_engine, "_csat"),
         _recipe(
             "referral_acquisition_rate",
             {"Customers": (*_MASTER_COLUMNS["Customers"], "acquired_via")},
             _referral,
             _referral_engine,
+            "_referral",
         ),
         _recipe(
             "avg_turnaround_time",
             {"Orders": ("delivered_at", "status", "work_hours")},
             _turnaround,
             _turnaround_engine,
+            "_turnaround",
         ),
         _growth("engagement_growth", *GROWTH_COLUMNS["engagement_growth"]),
         _retention("Customers"),
-        _recipe("mau", {"Activity": ("member_id", "active_on")}, _mau, _mau_engine),
+        _recipe("mau", {"Activity": ("member_id", "active_on")}, _mau, _mau_engine, "_mau"),
         _status_share(
             "connection_success_rate", "Connections", "requested_on", "status", "accepted"
         ),
@@ -921,24 +988,28 @@ RECIPES: Mapping[str, Recipe] = {
             {"Funnel": ("month", "revenue", "customers_at_start", "churned_customers")},
             _clv_funnel,
             _clv_funnel_engine,
+            "_clv_funnel",
         ),
         _recipe(
             "customer_retention_cost",
             {"Marketing": ("month", "retention_spend"), "Customers": _MASTER_COLUMNS["Customers"]},
             _retention_cost,
             _retention_cost_engine,
+            "_retention_cost",
         ),
         _recipe(
             "return_on_investment",
             {"Marketing": ("month", "revenue_from_video", "video_spend")},
             _roi,
             _roi_engine,
+            "_roi",
         ),
         _recipe(
             "engagement_rate",
             {"Channels": ("month", "likes", "comments", "followers")},
             _engagement_rate,
             _engagement_rate_engine,
+            "_engagement_rate",
         ),
         _monthly_ratio("click_through_rate", "Channels", "clicks", "impressions"),
         _growth("follower_growth_rate", *GROWTH_COLUMNS["follower_growth_rate"]),
@@ -948,12 +1019,14 @@ RECIPES: Mapping[str, Recipe] = {
             {"Funnel": ("month", "new_users", "returning_users")},
             _new_user_share,
             _new_user_share_engine,
+            "_new_user_share",
         ),
         _recipe(
             "customer_lifetime_revenue",
             {"Marketing": ("month", "revenue"), "Customers": _MASTER_COLUMNS["Customers"]},
             _clv_revenue,
             _clv_revenue_engine,
+            "_clv_revenue",
         ),
         _status_share("actual_recommendation_rate", "Survey", "answered_on", "recommended", "yes"),
         _monthly_ratio("bounce_rate", "Funnel", "single_page_sessions", "sessions"),
@@ -980,6 +1053,7 @@ FORM_RECIPES: Mapping[str, Recipe] = {
         {"Orders": ("ordered_at", "delivered_at", "due_on", "status")},
         _on_time,
         _on_time_engine,
+        "_on_time",
     ),
 }
 
@@ -989,7 +1063,7 @@ def _from_catalogue(business_type: str, kpi_id: str) -> Recipe | None:
     growth over more months than one."""
     try:
         entry = kpi_engine.get_business_type(business_type).kpi(kpi_id)
-    except KeyError:
+    except (KeyError, kpi_engine.KPIInputError):
         return None
     if entry.form in FORM_RECIPES:
         return FORM_RECIPES[entry.form]
@@ -999,19 +1073,46 @@ def _from_catalogue(business_type: str, kpi_id: str) -> Recipe | None:
 
 
 def recipe_for(business_type: str, kpi_id: str) -> Recipe:
-    return (
+    """The recipe by which ``business_type`` measures ``kpi_id``: the type's
+    own, then the form or the months its catalogue entry asks for, then the
+    KPI's recipe. The one dispatch: ``ibis_forms.ibis_form_for`` is this
+    recipe's ``ibis``."""
+    found = (
         TYPE_RECIPES.get((business_type, kpi_id))
         or _from_catalogue(business_type, kpi_id)
-        or RECIPES[kpi_id]
+        or RECIPES.get(kpi_id)
     )
+    if found is None:
+        raise MissingRecipeError(
+            f"{kpi_id} ({business_type}) has no recipe: add one to RECIPES in "
+            f"addin/recipes/kpis.py (or to TYPE_RECIPES, for {business_type} alone), "
+            "its formula, engine call and ibis form (addin/recipes/ibis_forms.py), "
+            "composed from the factories there (_dated_sum, _per_active_user, "
+            "_monthly_ratio, _status_share...) where one fits"
+        )
+    return found
+
+
+def _recipes_of(business_type: str) -> list[Recipe]:
+    """The recipes of the type's KPIs; one still missing is left out here
+    (tests/test_registries.py names it, with where to add it), so that the
+    other KPIs' tables stay whole."""
+    profile = kpi_engine.get_business_type(business_type)
+    recipes = []
+    for entry in profile.kpis:
+        try:
+            recipes.append(recipe_for(profile.id, entry.id))
+        except MissingRecipeError:
+            continue
+    return recipes
 
 
 def tables_for(business_type: str) -> dict[str, tuple[Column, ...]]:
     """The data tables of a business type, in sheet order, with their columns."""
     profile = kpi_engine.get_business_type(business_type)
     wanted: list[str] = []
-    for entry in profile.kpis:
-        for table in recipe_for(profile.id, entry.id).reads:
+    for recipe in _recipes_of(profile.id):
+        for table in recipe.reads:
             if table not in wanted:
                 wanted.append(table)
     for table in EXTRA_TABLES.get(profile.id, ()):
@@ -1025,10 +1126,9 @@ def tables_for(business_type: str) -> dict[str, tuple[Column, ...]]:
 
 def columns_read(business_type: str) -> dict[str, tuple[str, ...]]:
     """Per table, the columns that some KPI of the type reads, in table order."""
-    profile = kpi_engine.get_business_type(business_type)
     read: dict[str, set[str]] = {}
-    for entry in profile.kpis:
-        for table, columns in recipe_for(profile.id, entry.id).reads.items():
+    for recipe in _recipes_of(business_type):
+        for table, columns in recipe.reads.items():
             read.setdefault(table, set()).update(columns)
     return {
         table: tuple(c.id for c in TABLES[table] if c.id in read[table])

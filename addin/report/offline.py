@@ -81,7 +81,7 @@ def report_from_source(
 
 def _source_report(data: WorkbookData, url: str, clock: Callable[[], dt.datetime]) -> Report:
     from addin.ooxml.dates import from_serial_date  # noqa: PLC0415
-    from addin.recipes import NEEDS_GROSS_MARGIN  # noqa: PLC0415
+    from addin.recipes import NEEDS_GROSS_MARGIN, MissingRecipeError  # noqa: PLC0415
     from addin.recipes.ibis_forms import (  # noqa: PLC0415
         NoIbisFormError,
         ibis_form_for,
@@ -93,7 +93,7 @@ def _source_report(data: WorkbookData, url: str, clock: Callable[[], dt.datetime
     for entry in kpi_engine.get_business_type(data.business_type).kpis:
         try:
             ibis_form_for(data.business_type, entry.id)
-        except NoIbisFormError as error:
+        except (NoIbisFormError, MissingRecipeError) as error:
             raise SourceError(f"--source {url}: {error.args[0]}") from None
     progress.stage("connecting to the source")
     source = open_source(url, data.business_type)
