@@ -287,6 +287,10 @@ class BusinessType:
     kpis: tuple[ProfileKPI, ...]
     #: What the KPIs without bands say about it, per language ("" where all are rated).
     unrated: Mapping[str, str] = field(default_factory=dict)
+    #: Where the type's data holds a quantity its recipes read, by quantity
+    #: ("revenue", "members"): the table, and for revenue its column and the
+    #: date column that dates it ("month" in a monthly table).
+    holds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def kpi(self, kpi_id: str) -> ProfileKPI:
         for entry in self.kpis:
@@ -483,7 +487,31 @@ def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> Bus
         currency=data.get("currency", "USD"),
         kpis=tuple(entries),
         unrated=_texts(f"{where}.unrated", data["unrated"]) if "unrated" in data else {},
+        holds=_holds(f"{where}.holds", data.get("holds", {})),
     )
+
+
+#: The quantities a type's ``[holds]`` may place, with the keys each needs.
+_HOLDS_KEYS = {"revenue": {"table", "column", "dated_by"}, "members": {"table"}}
+
+
+def _holds(where: str, data: Any) -> Mapping[str, Mapping[str, str]]:
+    """A type's ``[holds]`` table, checked: revenue = { table, column, dated_by },
+    members = { table }."""
+    if not isinstance(data, dict):
+        raise CatalogueError(f"{where} must be a table, such as revenue = {{ table = ... }}")
+    unknown = set(data) - set(_HOLDS_KEYS)
+    if unknown:
+        raise CatalogueError(
+            f"{where}: unknown quantities {sorted(unknown)}; use {sorted(_HOLDS_KEYS)}"
+        )
+    checked: dict[str, Mapping[str, str]] = {}
+    for quantity, place in data.items():
+        needed = _HOLDS_KEYS[quantity]
+        if not isinstance(place, dict) or set(place) != needed:
+            raise CatalogueError(f"{where}.{quantity}: give exactly {', '.join(sorted(needed))}")
+        checked[quantity] = MappingProxyType({key: str(value) for key, value in place.items()})
+    return MappingProxyType(checked)
 
 
 def _check_cited(

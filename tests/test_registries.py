@@ -4,6 +4,8 @@ edit and what to write there (see ``tests/completeness.py``). Part of
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from addin.recipes import MissingRecipeError, Recipe, recipe_for
@@ -22,8 +24,9 @@ def test_a_kpi_without_a_recipe_is_named_with_the_file_to_edit() -> None:
     with pytest.raises(MissingRecipeError) as caught:
         recipe_for("networking", "no_such_kpi")
     said = str(caught.value)
-    assert said.startswith("no_such_kpi (networking) has no recipe: add one to RECIPES in ")
-    assert "addin/recipes/kpis.py" in said
+    assert said.startswith("no_such_kpi (networking) has no recipe: add it to RECIPES in ")
+    assert "addin/recipes/members.py" in said
+    assert "addin/recipes/quantities.py" in said
 
 
 def test_a_recipe_without_an_ibis_form_is_named_with_its_file(
@@ -32,7 +35,7 @@ def test_a_recipe_without_an_ibis_form_is_named_with_its_file(
     from addin.recipes import kpis  # noqa: PLC0415
 
     own = kpis.RECIPES["mau"]
-    bare = Recipe(own.kpi_id, own.reads, own.formula, own.engine_call)
+    bare = Recipe(own.kpi_id, own.formula, own.engine_call)
     monkeypatch.setitem(kpis.TYPE_RECIPES, ("networking", "mau"), bare)  # type: ignore[index]
     with pytest.raises(NoIbisFormError, match=r"mau \(networking\) has no ibis form"):
         ibis_form_for("networking", "mau")
@@ -44,3 +47,38 @@ def test_the_signatures_snapshot_is_what_the_engine_exports() -> None:
     """The ids and argument orders users rely on: a change shows as a diff of
     tests/snapshots/signatures.txt (make regen rewrites it)."""
     assert completeness.SIGNATURES.read_text(encoding="utf-8") == completeness.signatures()
+
+
+def _adding_a_kpi() -> str:
+    readme = (completeness.ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("### Adding a KPI")
+    return readme[start : readme.index("\n## ", start)]
+
+
+def test_the_adding_a_kpi_checklist_names_the_real_files_and_registries() -> None:
+    """Every file the checklist names exists; it names every recipe family,
+    every shared quantity, the make targets and the reason file the checks
+    ask for."""
+    from addin.recipes import kpis, quantities  # noqa: PLC0415
+
+    checklist = _adding_a_kpi()
+    named = set(re.findall(r"`([\w./-]+\.(?:py|toml|txt))`", checklist))
+    for path in named:
+        assert (completeness.ROOT / path).exists(), f"the checklist names {path}, not there"
+    for module in kpis.FAMILIES.values():
+        assert f"`{module}`" in checklist, f"the checklist lacks the family module {module}"
+    for quantity in ("DatedSum", "DatedCount", "ActiveUsers", "PresentAtStart"):
+        assert hasattr(quantities, quantity)
+        assert f"`{quantity}`" in checklist
+    for composer in ("quotient", "total_of"):
+        assert callable(getattr(quantities, composer))
+    makefile = (completeness.ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in re.findall(r"`make (\w+)`", checklist):
+        assert re.search(rf"^{target}:", makefile, re.M), f"make {target} is no Makefile target"
+    # The files the missing-piece messages send a newcomer to are in the checklist.
+    for path in (
+        "kpi_engine/__init__.py",
+        "templates/reasons.toml",
+        "kpi_engine/catalogue/kpis.toml",
+    ):
+        assert path in named
