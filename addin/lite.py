@@ -101,7 +101,7 @@ _SCRIPT = '''
 def refresh_report(book: xw.Book):
     """Recompute every KPI from the workbook's tables and write the report sheet."""
     from addin.report.excel import refresh_book
-    from addin.report.package import ReportError
+    from addin.ooxml.package import ReportError
 
     try:
         refresh_book(book)

@@ -24,11 +24,11 @@ from openpyxl import load_workbook
 
 import kpi_engine
 from addin.cli import main
+from addin.ooxml.package import open_package, read_data
 from addin.recipes import RECIPES, TYPE_RECIPES, MissingRecipeError, recipe_for
 from addin.recipes.ibis_forms import ibis_form_for
 from addin.recipes.kpis import FORM_RECIPES
 from addin.report.offline import make_report, refresh_file
-from addin.report.package import open_package, read_data
 from addin.starter import StarterOptions, new_workbook
 from tests.sources_compare import disagreements
 from tests.sources_support import (

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from addin.ooxml import dates
+from addin.ooxml.package import read_inputs
 from addin.ooxml.widths import column_pixels
 from addin.recipes import TableRows
 from addin.report import charts
 from addin.report.layout import GENERAL, Cell, SheetLayout, lay_out
 from addin.report.model import Report, ReportInputs, build_report, report_sheet_names, utc_now
-from addin.report.package import read_inputs
 from addin.styles import STYLES, Style
 
 

@@ -26,10 +26,10 @@ import jinja2
 from markupsafe import Markup
 
 from addin.ooxml.atomic import write_bytes_atomically
+from addin.ooxml.package import ReportError
 from addin.recipes.notes import message, notes_words
 from addin.report.model import KPIReport, Report, words
 from addin.report.narrative import template_loader
-from addin.report.package import ReportError
 from addin.styles import (
     BAD_FILL,
     BAD_FONT,

@@ -10,9 +10,9 @@ from pathlib import Path
 import kpi_engine
 from addin import progress
 from addin.ooxml.atomic import write_atomically
+from addin.ooxml.package import ReportError, WorkbookData, open_package, read_data
 from addin.recipes import TableRows
 from addin.report.model import Report, ReportInputs, build_report, utc_now
-from addin.report.package import ReportError, WorkbookData, open_package, read_data
 from addin.report.writer import plan_parts, write_package
 
 SUFFIXES = (".xlsx", ".xlsm")
