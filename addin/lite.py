@@ -51,7 +51,7 @@ import kpi_engine
 from addin.functions import EXCEL_SIGNATURES, ExcelSignature
 from addin.ooxml.atomic import write_bytes_atomically
 from addin.ooxml.zipwriter import ZipWriter
-from kpi_engine._labels import templates_dir
+from kpi_engine.texts import templates_dir
 
 DISTRIBUTION = "kpi-addin"
 WHEEL_NAME = f"kpi_addin-{kpi_engine.__version__}-py3-none-any.whl"

@@ -82,3 +82,34 @@ def test_the_adding_a_kpi_checklist_names_the_real_files_and_registries() -> Non
         "kpi_engine/catalogue/kpis.toml",
     ):
         assert path in named
+
+
+def test_the_add_in_uses_only_the_engine_s_public_api() -> None:
+    """addin imports kpi_engine's public modules and names, never an
+    underscore module: those stay free to change."""
+    import ast  # noqa: PLC0415
+
+    private = []
+    for path in sorted((completeness.ROOT / "addin").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            private += [
+                f"{path.relative_to(completeness.ROOT)}: {name}"
+                for name in names
+                if name.startswith("kpi_engine._")
+            ]
+    assert not private, "\n".join(private)
+    import kpi_engine.cells  # noqa: PLC0415
+    import kpi_engine.inputs  # noqa: PLC0415
+    import kpi_engine.texts  # noqa: PLC0415
+
+    for module in (kpi_engine.cells, kpi_engine.inputs, kpi_engine.texts):
+        assert module.__doc__
+        for name in module.__all__:
+            assert getattr(module, name) is not None, (module.__name__, name)

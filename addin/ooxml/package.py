@@ -52,8 +52,8 @@ from addin.ooxml.sheets import (
     scan_sheet,
 )
 from addin.recipes import TABLES, Rows, TableRows, recipe_for, tables_for
-from kpi_engine._inputs import first_of_month, to_serial
-from kpi_engine._labels import templates_dir
+from kpi_engine.inputs import first_of_month, to_serial
+from kpi_engine.texts import templates_dir
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 

@@ -39,7 +39,7 @@ import ibis
 import ibis.expr.types as ir
 
 import kpi_engine
-from kpi_engine._cells import END_OF_DATES, ERROR_VALUES, FIRST_DATE
+from kpi_engine.cells import END_OF_DATES, ERROR_VALUES, FIRST_DATE
 
 from .kpis import recipe_for
 from .tables import MASTERS, PARTS_OF_WHOLES, column

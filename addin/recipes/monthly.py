@@ -3,8 +3,7 @@ month's row holds totals, and a KPI sums its columns over the month's rows
 that count ("a monthly column's sum", ``quantities.excel_monthly_rows``),
 divides two sums, or compares a sum with the months before.
 
-Each recipe holds its three forms: the workbook formula, the engine call on
-the workbook's rows, and the ibis form (below, under "the ibis forms").
+Each KPI's ibis form is further down, under "the ibis forms".
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 repeat purchases, and the shares of a table's rows by status (orders,
 connections, follow-ups, survey answers).
 
-Each recipe holds its three forms: the workbook formula, the engine call on
-the workbook's rows, and the ibis form (below, under "the ibis forms").
+The ibis forms follow the workbook's and the engine's, under "the ibis forms".
 """
 
 from __future__ import annotations

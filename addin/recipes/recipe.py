@@ -26,7 +26,7 @@ from functools import cached_property
 from typing import Any
 
 import kpi_engine
-from kpi_engine._inputs import first_of_month, serial_to_date, to_serial
+from kpi_engine.inputs import first_of_month, serial_to_date, to_serial
 
 from .rules import Let, Rows, as_rows
 

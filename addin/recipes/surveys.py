@@ -1,7 +1,6 @@
 """Recipes of survey answers: NPS and CSAT.
 
-Each recipe holds its three forms: the workbook formula, the engine call on
-the workbook's rows, and the ibis form.
+Each recipe holds its formula, its engine call and its ibis form.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ def print_report(report: Report) -> None:
     from addin.recipes.notes import message, notes_words  # noqa: PLC0415
     from addin.report.model import words  # noqa: PLC0415
     from kpi_engine import display  # noqa: PLC0415
-    from kpi_engine._labels import labels  # noqa: PLC0415
+    from kpi_engine.texts import labels  # noqa: PLC0415
 
     said = words(report.language)
     heads = said["headings"]

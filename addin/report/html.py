@@ -40,7 +40,7 @@ from addin.styles import (
     MUTED_FONT,
 )
 from kpi_engine import display
-from kpi_engine._labels import labels
+from kpi_engine.texts import labels
 
 #: File names the page may be written to: anything else (a workbook named by
 #: mistake, say) is refused rather than overwritten.

@@ -30,7 +30,7 @@ from addin.recipes.notes import message, notes_words
 from addin.report.model import KPIReport, Report, words
 from addin.styles import band_style
 from kpi_engine import display
-from kpi_engine._labels import labels
+from kpi_engine.texts import labels
 
 DASH = "-"
 GENERAL = "General"

@@ -88,7 +88,7 @@ def _source_report(data: WorkbookData, url: str, clock: Callable[[], dt.datetime
         period_has_data,
     )
     from addin.sources import SourceError, SourceMeasure, open_source  # noqa: PLC0415
-    from kpi_engine._inputs import first_of_month, to_serial  # noqa: PLC0415
+    from kpi_engine.inputs import first_of_month, to_serial  # noqa: PLC0415
 
     for entry in kpi_engine.get_business_type(data.business_type).kpis:
         try:

@@ -55,11 +55,10 @@ from addin.recipes import NEEDS_GROSS_MARGIN, Column, recipe_for, tables_for
 from addin.recipes.notes import checks_for, effect_text, notes_words, problem_text
 from addin.recipes.rules import only_rows
 from addin.styles import STYLES, Style
-from kpi_engine import display
-from kpi_engine._catalogue import BAND_NAMES, SOURCES, ProfileKPI
-from kpi_engine._cells import END_OF_DATES
-from kpi_engine._inputs import first_of_month
-from kpi_engine._labels import labels, templates_dir
+from kpi_engine import BAND_NAMES, SOURCES, ProfileKPI, display
+from kpi_engine.cells import END_OF_DATES
+from kpi_engine.inputs import first_of_month
+from kpi_engine.texts import labels, templates_dir
 
 from .sample import sample_tables
 
