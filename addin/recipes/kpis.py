@@ -96,7 +96,9 @@ RECIPES: Mapping[str, Recipe] = _gather()
 TYPE_RECIPES: Mapping[tuple[str, str], Recipe] = {
     (profile.id, kpi_id): recipe
     for profile in kpi_engine.BUSINESS_TYPES.values()
-    for kpi_id, recipe in (members.type_recipes(profile) | monthly.type_recipes(profile)).items()
+    for kpi_id, recipe in (
+        orders.type_recipes(profile) | members.type_recipes(profile) | monthly.type_recipes(profile)
+    ).items()
 }
 
 #: Recipes of the forms a business type may measure a KPI by (its ``form``).
@@ -139,7 +141,9 @@ def recipe_for(business_type: str, kpi_id: str) -> Recipe:
             f"{kpi_id} ({business_type}) has no recipe: add it to RECIPES in {where}, "
             "or compose it from the shared quantities of addin/recipes/quantities.py "
             f"(quotient({kpi_id!r}, DatedSum.revenue_of({business_type!r}), "
-            f"PresentAtStart.members_of({business_type!r})), ActiveUsers(), DatedCount...)"
+            f"PresentAtStart.members_of({business_type!r})), ActiveUsers(), DatedCount...); "
+            "a recipe that reads the type's revenue or members finds them in [holds] of "
+            f"kpi_engine/catalogue/business_types/{business_type}.toml"
         )
     return found
 

@@ -24,7 +24,6 @@ from .quantities import (
     keys_at,
     newcomer_keys,
     quotient,
-    total_of,
 )
 from .recipe import EngineCall, Recipe, ratio
 from .rules import Let, Rows, both, excel_counts, excel_within, total, valid, within
@@ -168,12 +167,6 @@ def per_row_average(
 # --- money per head, and the type's revenue -------------------------------------------------
 
 
-def revenue_paid(business_type: str) -> Recipe:
-    """The revenue of the month, paid row by row where the type's catalogue
-    file says (networking: Payments[amount] by paid_on)."""
-    return total_of("revenue", DatedSum.revenue_of(business_type))
-
-
 def revenue_per_active_user(business_type: str) -> Recipe:
     return quotient("revenue_per_active_user", DatedSum.revenue_of(business_type), ActiveUsers())
 
@@ -199,16 +192,8 @@ RECIPES: tuple[Recipe, ...] = (
 
 def type_recipes(profile: kpi_engine.BusinessType) -> dict[str, Recipe]:
     """The recipes that follow from where the type's data holds its members
-    and its revenue (``[holds]`` in its catalogue file)."""
-    found: dict[str, Recipe] = {}
+    (``[holds]`` in its catalogue file): retention of Members, not Customers."""
     members = profile.holds.get("members")
     if members is not None and members["table"] != "Customers":
-        found["retention_rate"] = retention(members["table"])
-    revenue = profile.holds.get("revenue")
-    if (
-        revenue is not None
-        and revenue["table"] not in ("Orders",)
-        and revenue["dated_by"] != "month"
-    ):
-        found["revenue"] = revenue_paid(profile.id)
-    return found
+        return {"retention_rate": retention(members["table"])}
+    return {}

@@ -13,7 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 import kpi_engine
 
-from .quantities import IBIS, excel_cohort, excel_monthly_rows, keys_at, kind_of, monthly_mask
+from .quantities import (
+    IBIS,
+    MonthlySum,
+    Retained,
+    excel_cohort,
+    excel_monthly_rows,
+    keys_at,
+    kind_of,
+    monthly_mask,
+    quotient,
+    total_of,
+)
 from .recipe import UNDEFINED, EngineCall, Measure, Recipe, month_shift, ratio
 from .rules import (
     Let,
@@ -21,7 +32,6 @@ from .rules import (
     both,
     excel_counts,
     excel_within,
-    pick,
     total,
     valid,
     within,
@@ -59,17 +69,9 @@ def monthly_ratio(kpi_id: str, table: str, numerator: str, denominator: str) -> 
 
 
 def monthly_sum(kpi_id: str, table: str, column: str) -> Recipe:
-    def formula(s: str, e: str) -> str:
-        let = Let()
-        counted, names = excel_monthly_rows(let, table, {column: "measured"}, s, e)
-        return let.formula(f"SUM({counted}*{names[column]})")
-
-    def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
-        data = rows[table]
-        return EngineCall(kpi_id, (pick(data[column], within(data, "month", s, e)),))
-
-    ibis = _monthly_sum_ibis(kpi_id, table, column)
-    return Recipe(kpi_id, formula, engine_call, ibis)
+    """A KPI that is a monthly table's column summed over the month (the
+    counts of article 004, a monthly revenue)."""
+    return total_of(kpi_id, MonthlySum(table, column))
 
 
 def growth(kpi_id: str, table: str, column: str, months: int = 1) -> Recipe:
@@ -224,23 +226,6 @@ def _clv_funnel_engine(rows: Rows, s: float, e: float) -> EngineCall:
     )
 
 
-def _retention_cost(s: str, e: str) -> str:
-    let = Let()
-    cohort = excel_cohort(let, "Customers", s, e)
-    counted, names = excel_monthly_rows(let, "Marketing", {"retention_spend": "spend_cell"}, s, e)
-    spend = let.bind("spend", f"SUM({counted}*{names['retention_spend']})")
-    kept = let.bind("kept", cohort.retained)
-    return ratio(let, spend, kept)
-
-
-def _retention_cost_engine(rows: Rows, s: float, e: float) -> EngineCall:
-    marketing = rows["Marketing"]
-    mask = monthly_mask(rows, "Marketing", ("retention_spend",), s, e)
-    spend = total(marketing.read("retention_spend", "money"), mask)
-    at_start, at_end = keys_at(rows, "Customers", s, e)
-    return EngineCall("customer_retention_cost", (spend, len(at_start & at_end)))
-
-
 # --- the ibis forms ---------------------------------------------------------------------
 
 
@@ -248,14 +233,6 @@ def _monthly_ratio_ibis(kpi_id: str, table: str, numerator: str, denominator: st
     def measure(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
         found = IBIS.monthly(tables, table, (numerator, denominator), s, e, shares=True)
         return IBIS.engine(kpi_id, found[numerator], found[denominator])
-
-    return measure
-
-
-def _monthly_sum_ibis(kpi_id: str, table: str, column_id: str) -> Measure:
-    def measure(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-        found = IBIS.monthly(tables, table, (column_id,), s, e)[column_id]
-        return IBIS.engine(kpi_id, [found])
 
     return measure
 
@@ -319,13 +296,6 @@ def _clv_revenue_ibis(tables: Tables, s: float, e: float, settings: Mapping[str,
     return IBIS.engine("customer_lifetime_revenue", revenue / before, churn)
 
 
-def _retention_cost_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-    spend = IBIS.monthly(tables, "Marketing", ("retention_spend",), s, e)["retention_spend"]
-    cohort = IBIS.cohort(tables, "Customers", s, e)
-    kept = cohort["before"] + cohort["after"] - cohort["either"]
-    return IBIS.engine("customer_retention_cost", spend, kept)
-
-
 # --- the recipes ------------------------------------------------------------------------------
 
 #: Growth KPIs and the monthly table and column they compare.
@@ -349,11 +319,10 @@ RECIPES: tuple[Recipe, ...] = (
     # The margin form, over the funnel's customers per month (social media's
     # tables; video marketing measures 003's lifetime revenue instead).
     Recipe("customer_lifetime_value", _clv_funnel, _clv_funnel_engine, _clv_funnel_ibis),
-    Recipe(
+    quotient(
         "customer_retention_cost",
-        _retention_cost,
-        _retention_cost_engine,
-        _retention_cost_ibis,
+        MonthlySum("Marketing", "retention_spend", "spend"),
+        Retained("Customers"),
     ),
     Recipe("return_on_investment", _roi, _roi_engine, _roi_ibis),
     Recipe("engagement_rate", _engagement_rate, _engagement_rate_engine, _engagement_rate_ibis),

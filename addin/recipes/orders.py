@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .quantities import IBIS
+import kpi_engine
+
+from .quantities import IBIS, DatedSum, total_of
 from .recipe import EngineCall, Measure, Recipe, month_shift, ratio
 from .rules import (
     Let,
@@ -118,16 +120,6 @@ def _delivered_amounts(let: Let, s: str, e: str) -> tuple[str, str]:
 def _delivered_mask(rows: Rows, s: float, e: float) -> list[bool]:
     orders = rows["Orders"]
     return both(within(orders, "delivered_at", s, e), valid(orders, "amount", "money"))
-
-
-def _order_revenue(s: str, e: str) -> str:
-    let = Let()
-    revenue, _ = _delivered_amounts(let, s, e)
-    return let.formula(revenue)
-
-
-def _order_revenue_engine(rows: Rows, s: float, e: float) -> EngineCall:
-    return EngineCall("revenue", (pick(rows["Orders"]["amount"], _delivered_mask(rows, s, e)),))
 
 
 def _order_value(s: str, e: str) -> str:
@@ -326,10 +318,6 @@ def _delivered_ibis(tables: Tables, s: float, e: float) -> dict[str, float]:
     )
 
 
-def _order_revenue_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-    return IBIS.engine("revenue", [_delivered_ibis(tables, s, e)["revenue"]])
-
-
 def _order_value_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
     found = _delivered_ibis(tables, s, e)
     return IBIS.engine("average_order_value", found["revenue"], found["orders"])
@@ -387,7 +375,6 @@ RECIPES: tuple[Recipe, ...] = (
         _revenue_per_celebrity_engine,
         _revenue_per_celebrity_ibis,
     ),
-    Recipe("revenue", _order_revenue, _order_revenue_engine, _order_revenue_ibis),
     Recipe("average_order_value", _order_value, _order_value_engine, _order_value_ibis),
     status_share("cancellation_rate", "Orders", "ordered_at", "status", "cancelled"),
     Recipe("avg_turnaround_time", _turnaround, _turnaround_engine, _turnaround_ibis),
@@ -400,3 +387,13 @@ RECIPES: tuple[Recipe, ...] = (
 FORM_RECIPES: Mapping[str, Recipe] = {
     "completion_rate_on_time": Recipe("completion_rate", _on_time, _on_time_engine, _on_time_ibis),
 }
+
+
+def type_recipes(profile: kpi_engine.BusinessType) -> dict[str, Recipe]:
+    """The revenue of the month where the type's catalogue file says it is
+    paid row by row, dated by a day (Orders by delivered_at, Payments by
+    paid_on); a monthly table's revenue is ``monthly.type_recipes``'."""
+    revenue = profile.holds.get("revenue")
+    if revenue is None or revenue["dated_by"] == "month":
+        return {}
+    return {"revenue": total_of("revenue", DatedSum.revenue_of(profile.id))}

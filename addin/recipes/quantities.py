@@ -25,8 +25,10 @@ The quantities:
   add those present at its end, for churn and retention;
 * ``excel_newcomers`` and ``newcomer_keys``: who joined in the month ("new
   in the month"), and the cohort they join;
-* ``excel_monthly_rows`` and ``monthly_mask``: a monthly table's rows that
-  count in the month, whose columns a KPI sums ("a monthly column's sum").
+* ``MonthlySum``: a monthly table's column summed over the month's rows
+  that count ("a monthly column's sum"; ``excel_monthly_rows`` and
+  ``monthly_mask`` give the rows, for KPIs that sum several columns);
+* ``Retained``: who of the cohort is still there at the end of the month.
 
 Which table and column hold a business type's revenue and members is the
 type's fact: ``[holds]`` in its catalogue file (``kpi_engine.BusinessType.holds``).
@@ -344,6 +346,49 @@ def monthly_mask(
                     ],
                 )
     return mask
+
+
+# --- a monthly column's sum, and who stayed --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthlySum:
+    """The sum of one column of a monthly table over the month's rows where
+    it counts (a month's reach, its retention spend)."""
+
+    table: str
+    column: str
+    name: str = "measured"
+
+    def excel(self, let: Let, s: str, e: str) -> str:
+        counted, names = excel_monthly_rows(let, self.table, {self.column: self.name}, s, e)
+        return let.bind(f"{self.name}_total", f"SUM({counted}*{names[self.column]})")
+
+    def rows(self, rows: Rows, s: float, e: float) -> float:
+        mask = monthly_mask(rows, self.table, (self.column,), s, e)
+        return total(rows[self.table].read(self.column, kind_of(self.table, self.column)), mask)
+
+    def ibis(self, tables: Tables, s: float, e: float) -> float:
+        return float(IBIS.monthly(tables, self.table, (self.column,), s, e)[self.column])
+
+
+@dataclass(frozen=True)
+class Retained:
+    """Who of those present at the start of the month is still there at its
+    end (the cohort's |A and B|)."""
+
+    table: str
+
+    def excel(self, let: Let, s: str, e: str) -> str:
+        return let.bind("kept", excel_cohort(let, self.table, s, e).retained)
+
+    def rows(self, rows: Rows, s: float, e: float) -> float:
+        at_start, at_end = keys_at(rows, self.table, s, e)
+        return float(len(at_start & at_end))
+
+    def ibis(self, tables: Tables, s: float, e: float) -> float:
+        cohort = IBIS.cohort(tables, self.table, s, e)
+        return float(cohort["before"] + cohort["after"] - cohort["either"])
 
 
 # --- composing a recipe from quantities ----------------------------------------------------
