@@ -38,8 +38,8 @@ from typing import Any
 import xlwings as xw
 
 import kpi_engine
-from kpi_engine._inputs import single, single_cell
-from kpi_engine._labels import labels
+from kpi_engine.inputs import single, single_cell
+from kpi_engine.texts import labels
 
 
 def _division_by_zero_error() -> Any:

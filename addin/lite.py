@@ -53,7 +53,7 @@ import kpi_engine
 from addin.functions import EXCEL_SIGNATURES, ExcelSignature
 from addin.ooxml.atomic import write_bytes_atomically
 from addin.ooxml.zipwriter import ZipWriter
-from kpi_engine._labels import templates_dir
+from kpi_engine.texts import templates_dir
 
 DISTRIBUTION = "kpi-addin"
 VERSION = kpi_engine.__version__
@@ -104,7 +104,7 @@ _SCRIPT = '''
 def refresh_report(book: xw.Book):
     """Recompute every KPI from the workbook's tables and write the report sheet."""
     from addin.report.excel import refresh_book
-    from addin.report.package import ReportError
+    from addin.ooxml.package import ReportError
 
     try:
         refresh_book(book)

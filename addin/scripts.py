@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 @xw.script
 def refresh_report(book: xw.Book) -> None:
     """Recompute every KPI from the workbook's tables and write the report sheet."""
+    from addin.ooxml.package import ReportError  # noqa: PLC0415
     from addin.report.excel import refresh_book  # noqa: PLC0415
-    from addin.report.package import ReportError  # noqa: PLC0415
 
     try:
         refresh_book(book)

@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from addin.ooxml.package import ReportError
 from addin.recipes import columns_read, month_shift
 from addin.recipes.notes import Note, checks_for
 from addin.recipes.tables import MASTERS, TABLES, column
-from addin.report.package import ReportError
-from kpi_engine._inputs import to_serial
+from kpi_engine.inputs import to_serial
 
 FILE_SUFFIXES = (".parquet", ".csv")
 _DATE_KINDS = ("date", "datetime", "month")

@@ -6,7 +6,12 @@ direction is better, titles and definitions in English, French and Dutch,
 worked examples and sources. Business types (``BUSINESS_TYPES``) pick their
 KPIs and carry their article's benchmark bands (:func:`benchmark_band`).
 
-The engine needs neither Excel nor xlwings nor openpyxl.
+The engine needs neither Excel nor xlwings nor openpyxl. Its public API is
+this package's ``__all__`` and the modules without an underscore:
+``kpi_engine.cells`` (how a cell is read), ``kpi_engine.inputs`` (arguments,
+dates and months), ``kpi_engine.texts`` (words per language),
+``kpi_engine.display`` (formats), ``kpi_engine.excel_dates`` and
+``kpi_engine.cli``; the underscore modules are private.
 """
 
 from ._aggregate import (
@@ -50,11 +55,13 @@ from ._catalogue import (
     KPIS,
     LANGUAGES,
     RATINGS,
+    SOURCES,
     STAGES,
     Band,
     BusinessType,
     CatalogueError,
     ProfileKPI,
+    Source,
     benchmark_band,
     check_language,
     get_business_type,
@@ -97,6 +104,7 @@ __all__ = [
     "KPIS",
     "LANGUAGES",
     "RATINGS",
+    "SOURCES",
     "STAGES",
     "Band",
     "BusinessType",
@@ -104,6 +112,7 @@ __all__ = [
     "KPIInputError",
     "KPIUndefinedError",
     "ProfileKPI",
+    "Source",
     "actual_recommendation_rate",
     "average_order_value",
     "avg_fulfillment_time",

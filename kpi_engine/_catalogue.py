@@ -217,6 +217,10 @@ class KPI:
     examples: tuple[Example, ...]
     sources: tuple[str, ...]
     function: Callable[..., float] = field(repr=False, compare=False)
+    #: A month's value is the sum of its rows' values (reach, likes, revenue):
+    #: the KPI adds up over rows, days and tables. Said by the catalogue
+    #: (``additive = true``), never read from the formula's text.
+    additive: bool = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> float:
         return self.function(*args, **kwargs)
@@ -283,6 +287,10 @@ class BusinessType:
     kpis: tuple[ProfileKPI, ...]
     #: What the KPIs without bands say about it, per language ("" where all are rated).
     unrated: Mapping[str, str] = field(default_factory=dict)
+    #: Where the type's data holds a quantity its recipes read, by quantity
+    #: ("revenue", "members"): the table, and for revenue its column and the
+    #: date column that dates it ("month" in a monthly table).
+    holds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def kpi(self, kpi_id: str) -> ProfileKPI:
         for entry in self.kpis:
@@ -317,7 +325,10 @@ def _kpi(kpi_id: str, data: dict[str, Any]) -> KPI:
     function = FUNCTIONS.get(kpi_id)
     if function is None:
         raise CatalogueError(
-            f"{where}: no function named {kpi_id}; decorate one with @kpi_function"
+            f"{where}: no function named {kpi_id}; write one decorated with @kpi_function "
+            "in kpi_engine/_aggregate.py (from totals) or kpi_engine/_records.py (from "
+            "records), with its worked example as a doctest, and export it from "
+            "kpi_engine/__init__.py"
         )
     required = {
         "kind",
@@ -352,6 +363,11 @@ def _kpi(kpi_id: str, data: dict[str, Any]) -> KPI:
     sources = tuple(data["sources"])
     if not sources:
         raise CatalogueError(f"{where}: name at least one source article")
+    additive = data.get("additive", False)
+    if not isinstance(additive, bool) or (additive and len(arguments) != 1):
+        raise CatalogueError(
+            f"{where}: additive is true or false; true only for a sum of one column of values"
+        )
     return KPI(
         id=kpi_id,
         kind=data["kind"],
@@ -365,6 +381,7 @@ def _kpi(kpi_id: str, data: dict[str, Any]) -> KPI:
         examples=examples,
         sources=sources,
         function=function,
+        additive=additive,
     )
 
 
@@ -470,7 +487,31 @@ def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> Bus
         currency=data.get("currency", "USD"),
         kpis=tuple(entries),
         unrated=_texts(f"{where}.unrated", data["unrated"]) if "unrated" in data else {},
+        holds=_holds(f"{where}.holds", data.get("holds", {})),
     )
+
+
+#: The quantities a type's ``[holds]`` may place, with the keys each needs.
+_HOLDS_KEYS = {"revenue": {"table", "column", "dated_by"}, "members": {"table"}}
+
+
+def _holds(where: str, data: Any) -> Mapping[str, Mapping[str, str]]:
+    """A type's ``[holds]`` table, checked: revenue = { table, column, dated_by },
+    members = { table }."""
+    if not isinstance(data, dict):
+        raise CatalogueError(f"{where} must be a table, such as revenue = {{ table = ... }}")
+    unknown = set(data) - set(_HOLDS_KEYS)
+    if unknown:
+        raise CatalogueError(
+            f"{where}: unknown quantities {sorted(unknown)}; use {sorted(_HOLDS_KEYS)}"
+        )
+    checked: dict[str, Mapping[str, str]] = {}
+    for quantity, place in data.items():
+        needed = _HOLDS_KEYS[quantity]
+        if not isinstance(place, dict) or set(place) != needed:
+            raise CatalogueError(f"{where}.{quantity}: give exactly {', '.join(sorted(needed))}")
+        checked[quantity] = MappingProxyType({key: str(value) for key, value in place.items()})
+    return MappingProxyType(checked)
 
 
 def _check_cited(

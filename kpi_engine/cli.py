@@ -1,14 +1,21 @@
-"""The ``kpi`` command: the catalogue and the KPI functions from a terminal.
+"""The engine's commands of ``kpi`` (list, types, calc): the catalogue and
+the KPI functions from a terminal.
 
 A thin layer over the library: every command reads the catalogue or calls a
 KPI function and formats the answer. Exit status 2 means bad input (the
-message says what and where), 3 a KPI that is undefined for the data.
+message says what and where), 3 a KPI that is undefined for the data. The
+``kpi`` group itself (``addin.cli``) loads these commands when they run.
+
+``LANGUAGE`` and ``BUSINESS_TYPE`` are the option types every command uses
+for ``--lang`` and ``--type``: click choices of the catalogue's values that
+refuse a wrong one in the catalogue's words.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -27,11 +34,34 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     sys.exit(code)
 
 
-def _language(value: str) -> str:
-    try:
-        return catalogue.check_language(value, "kpi", "--lang")
-    except KPIInputError as error:
-        raise click.BadParameter(str(error)) from None
+class CatalogueChoice(click.Choice[str]):
+    """A choice among the catalogue's values (languages, business types):
+    the help and the shell's completion list them; a wrong one is refused
+    with the catalogue's message, which names the command, the option, the
+    value and what was expected (exit status 2)."""
+
+    def __init__(
+        self, check: Callable[[Any, str, str], Any], choices: list[str], where: str = ""
+    ) -> None:
+        super().__init__(choices)
+        self.check = check
+        self.where = where
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        where = self.where or (f"kpi {ctx.info_name}" if ctx is not None else "kpi")
+        option = param.opts[0] if param is not None and param.opts else "value"
+        try:
+            checked = self.check(value, where, option)
+        except KPIInputError as error:
+            click.echo(f"error: {error}", err=True)
+            raise click.exceptions.Exit(EXIT_BAD_INPUT) from None
+        return str(getattr(checked, "id", checked))
+
+
+#: ``--lang``: en, fr or nl (any letter case).
+LANGUAGE = CatalogueChoice(catalogue.check_language, list(catalogue.LANGUAGES))
+#: ``--type``: a business type of the catalogue.
+BUSINESS_TYPE = CatalogueChoice(catalogue.get_business_type, list(catalogue.BUSINESS_TYPES))
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -53,24 +83,17 @@ def format_value(value: float) -> str:
     return repr(value)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="kpi-addin")
-def main() -> None:
-    """Business KPIs for Excel: the catalogue, the KPI functions and the workbooks."""
-
-
-@main.command("list")
+@click.command("list")
 @click.option(
     "--type",
     "type_id",
-    metavar="TYPE",
+    type=BUSINESS_TYPE,
     help="Only the KPIs of this business type, with its titles and benchmark bands.",
 )
-@click.option("--lang", default="en", show_default=True, help="Language of titles: en, fr or nl.")
+@click.option("--lang", type=LANGUAGE, default="en", show_default=True, help="Language of titles.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_command(type_id: str | None, lang: str, as_json: bool) -> None:
     """List the KPIs of the catalogue, or those of one business type."""
-    lang = _language(lang)
     if type_id is None:
         kpis = list(catalogue.KPIS.values())
         if as_json:
@@ -87,11 +110,7 @@ def list_command(type_id: str | None, lang: str, as_json: bool) -> None:
         ]
         click.echo(_table(rows))
         return
-    try:
-        profile = catalogue.get_business_type(type_id, "kpi list", "--type")
-    except KPIInputError as error:
-        _fail(str(error))
-        return
+    profile = catalogue.get_business_type(type_id)
     if as_json:
         entries = [
             {
@@ -156,12 +175,11 @@ def _kpi_json(kpi: catalogue.KPI, lang: str) -> dict[str, Any]:
     }
 
 
-@main.command("types")
-@click.option("--lang", default="en", show_default=True, help="Language of titles: en, fr or nl.")
+@click.command("types")
+@click.option("--lang", type=LANGUAGE, default="en", show_default=True, help="Language of titles.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def types_command(lang: str, as_json: bool) -> None:
     """List the business types and the KPIs each one tracks."""
-    lang = _language(lang)
     types = list(catalogue.BUSINESS_TYPES.values())
     if as_json:
         click.echo(
@@ -196,7 +214,7 @@ def _parse_number(text: str) -> Any:
         return text
 
 
-@main.command("calc", context_settings={"ignore_unknown_options": True})
+@click.command("calc", context_settings={"ignore_unknown_options": True})
 @click.argument("kpi_id")
 @click.argument("args", nargs=-1)
 def calc_command(kpi_id: str, args: tuple[str, ...]) -> None:
@@ -230,7 +248,3 @@ def calc_command(kpi_id: str, args: tuple[str, ...]) -> None:
         _fail(str(error), EXIT_UNDEFINED)
         return
     click.echo(format_value(value))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -29,11 +29,11 @@ from openpyxl import load_workbook
 
 import kpi_engine
 from addin import functions
+from addin.ooxml.package import open_package, read_data
 from addin.recipes import month_shift, recipe_for
 from addin.recipes.notes import checks_for, problem_text
 from addin.report.model import Report
 from addin.report.offline import make_report
-from addin.report.package import open_package, read_data
 from addin.starter import StarterOptions, new_workbook
 from addin.starter.build import NOTE_COLUMNS, workbook_words
 from kpi_engine._inputs import to_serial

@@ -16,6 +16,8 @@ from addin import functions
 from tests.addin_support import com_argument, com_cell, example_args, undefined_args
 from tests.conftest import ALL_KPIS, ROOT, kpi_id
 
+pytestmark = pytest.mark.fast
+
 EXCEL_BUILTINS = {
     line.strip().upper()
     for line in (ROOT / "tests" / "data" / "excel_builtin_functions.txt").read_text().splitlines()

@@ -23,6 +23,8 @@ from tests.addin_support import (
 )
 from tests.conftest import ALL_KPIS, ROOT, kpi_id
 
+pytestmark = pytest.mark.server
+
 DIV0 = {"type": "Error", "errorType": "Div0"}
 
 

@@ -23,6 +23,7 @@ from python_calamine import CalamineWorkbook
 
 import kpi_engine
 from addin.ooxml.bounded import PackageError
+from addin.ooxml.package import _columns_from_grid, open_package, read_data
 from addin.ooxml.sheets import (
     CellRange,
     calamine_can_read,
@@ -32,7 +33,6 @@ from addin.ooxml.sheets import (
     read_shared_strings,
     scan_sheet,
 )
-from addin.report.package import _columns_from_grid, open_package, read_data
 from addin.starter import StarterOptions, new_workbook
 
 AS_OF = dt.date(2024, 7, 15)

@@ -1,4 +1,5 @@
-"""The ``kpi`` command, run as a real process through its console script."""
+"""The ``kpi`` command, run in-process with click's CliRunner; one test runs
+the installed console script as a user's shell does."""
 
 from __future__ import annotations
 
@@ -6,19 +7,72 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
 import kpi_engine
-from addin.cli import main
+from addin.cli import SUBCOMMANDS, main
+
+pytestmark = pytest.mark.fast
 
 KPI = shutil.which("kpi", path=str(Path(sys.executable).parent))
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str) -> Ran:
+    """``kpi ARGS`` in this process: its exit status, standard output and error."""
+    result = CliRunner().invoke(main, list(args), prog_name="kpi")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def test_the_console_script_runs_kpi() -> None:
     assert KPI, "the kpi console script is not installed in this environment"
-    return subprocess.run([KPI, *args], capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [KPI, "calc", "churn_rate", "50", "1000"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "0.05\n", "")
+
+
+def test_kpi_help_lists_every_command_without_importing_any() -> None:
+    """``kpi --help`` reads the lines of SUBCOMMANDS: it loads neither the
+    engine's catalogue nor a subcommand's module (openpyxl, xlwings...)."""
+    probe = (
+        "import sys; from addin.cli import main\n"
+        "try:\n    main(['--help'], prog_name='kpi')\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('kpi_engine', 'openpyxl', 'xlwings', 'ibis') or m.startswith('addin.') "
+        "and m != 'addin.cli'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.splitlines()[-1] == "[]"
+    for name in SUBCOMMANDS:
+        assert f"  {name} " in result.stdout
+
+
+def test_the_help_lines_are_the_commands_own() -> None:
+    for name, (_, line) in SUBCOMMANDS.items():
+        command = main.get_command(click.Context(main), name)
+        assert command is not None
+        assert command.name == name
+        assert line == command.get_short_help_str(limit=10_000), f"kpi {name}: update SUBCOMMANDS"
 
 
 def test_calc_prints_the_value() -> None:
@@ -118,7 +172,7 @@ def test_list_table_in_french() -> None:
 def test_unknown_language() -> None:
     result = run("list", "--lang", "de")
     assert result.returncode == 2
-    assert "kpi: --lang is 'de'; expected one of en, fr, nl" in result.stderr
+    assert "kpi list: --lang is 'de'; expected one of en, fr, nl" in result.stderr
 
 
 def test_types() -> None:
@@ -128,7 +182,7 @@ def test_types() -> None:
 
 
 def _commands() -> list[str]:
-    return sorted(main.commands)
+    return main.list_commands(click.Context(main))
 
 
 @pytest.mark.parametrize("command", ["", *_commands()])
@@ -137,4 +191,20 @@ def test_every_command_has_help(command: str) -> None:
     assert result.returncode == 0
     assert "Usage:" in result.stdout
     if command:
-        assert main.commands[command].help, f"kpi {command} needs a docstring"
+        loaded = main.get_command(click.Context(main), command)
+        assert loaded is not None
+        assert loaded.help, f"kpi {command} needs a docstring"
+
+
+def test_the_language_option_is_lang_everywhere_and_report_keeps_language() -> None:
+    context = click.Context(main)
+    for name in _commands():
+        command = main.get_command(context, name)
+        assert command is not None
+        for param in command.params:
+            names = [*param.opts, *param.secondary_opts]
+            if "--language" in names:
+                assert name == "report"
+                assert getattr(param, "hidden", False), "--language is the hidden old name"
+            if "--lang" in names or "--type" in names:
+                assert isinstance(param.type, click.Choice), (name, names)

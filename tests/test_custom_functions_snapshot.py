@@ -13,8 +13,12 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from tests.addin_support import running_server
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.server
 
 SNAPSHOT = ROOT / "tests" / "snapshots" / "custom_functions_meta.json"
 

@@ -18,6 +18,8 @@ from addin.report.model import ReportInputs, build_report, channel_value, kpi_va
 from addin.starter.sample import sample_tables
 from tests.conftest import ALL_PROFILE_ENTRIES
 
+pytestmark = pytest.mark.fast
+
 
 def month(year: int, number: int) -> dt.date:
     return dt.date(year, number, 1)

@@ -86,7 +86,9 @@ def test_visit_time_names_the_unit_of_its_input() -> None:
     assert in_hours == 12
     assert kpi_engine.avg_time_per_visit(1000 * 60, 5000) == 12
     assert kpi_engine.avg_time_per_visit(1000 * 60, 5000, "Minutes") == 12
-    assert kpi_engine.benchmark_band("avg_time_per_visit", in_hours, "networking") == "above_average"
+    assert (
+        kpi_engine.benchmark_band("avg_time_per_visit", in_hours, "networking") == "above_average"
+    )
     with pytest.raises(kpi_engine.KPIInputError, match=r"avg_time_per_visit: time_unit is 'days'"):
         kpi_engine.avg_time_per_visit(1000, 5000, "days")
     # Every duration states its unit: none is left to be "the unit of the inputs".

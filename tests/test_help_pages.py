@@ -40,6 +40,8 @@ from tests.addin_support import Server, running_server
 from tests.browser import chromium
 from tests.conftest import ALL_KPIS, kpi_id
 
+pytestmark = pytest.mark.server
+
 LANGUAGES = kpi_engine.LANGUAGES
 EVERY_FUNCTION = sorted(functions.EXCEL_FUNCTIONS)
 

@@ -198,7 +198,7 @@ def parts(path: Path) -> dict[str, tuple[bytes, int, int]]:
 
 def table_parts(path: Path, table: str) -> set[str]:
     """The table part of ``table`` and its sheet's part."""
-    from addin.report.package import open_package  # noqa: PLC0415
+    from addin.ooxml.package import open_package  # noqa: PLC0415
 
     package = open_package(path)
     try:

@@ -25,6 +25,7 @@ from addin.report.narrative import sentence
 from addin.starter import StarterOptions, new_workbook
 from kpi_engine import display
 from kpi_engine._labels import labels
+from tests.completeness import zeroed_codes
 from tests.report_support import FIXED_CLOCK
 from tests.starter_reader import read_workbook
 
@@ -76,24 +77,10 @@ def _literal_codes() -> set[str]:
 
 
 def _zeroed_codes() -> Iterator[str]:
-    """The code of every aggregate KPI with each set of its arguments set to
-    0, the others as in its worked example."""
+    """Every reason an aggregate KPI gives when any of its worked example's
+    arguments is 0, the others as in its worked example."""
     for kpi in kpi_engine.KPIS.values():
-        if kpi.kind != "aggregate":
-            continue
-        example = kpi.examples[0]
-        indexes = range(len(example.args))
-        zeroed = itertools.chain.from_iterable(
-            itertools.combinations(indexes, size) for size in range(1, len(indexes) + 1)
-        )
-        for chosen in zeroed:
-            args = [0 if index in chosen else arg for index, arg in enumerate(example.args)]
-            try:
-                kpi(*args, **example.kwargs)
-            except kpi_engine.KPIUndefinedError as error:
-                yield error.code
-            except kpi_engine.KPIInputError:
-                pass  # a part larger than its whole, say: not a reason for "no value"
+        yield from zeroed_codes(kpi)
 
 
 def _empty_month_codes(rows: dict[str, dict[str, object]]) -> Iterator[str]:
@@ -105,6 +92,7 @@ def _empty_month_codes(rows: dict[str, dict[str, object]]) -> Iterator[str]:
                 yield kpi.reason
 
 
+@pytest.mark.fast
 def test_every_reason_the_engine_and_the_recipes_give_has_words_in_every_language(
     sample_rows: dict[str, dict[str, object]],
 ) -> None:
@@ -119,6 +107,7 @@ def test_every_reason_the_engine_and_the_recipes_give_has_words_in_every_languag
     assert set(reasons("en")) - codes == {"bad_setting"}
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("language", ["fr", "nl"])
 def test_reasons_are_translated_and_end_a_sentence(language: str) -> None:
     english, said = reasons("en"), reasons(language)

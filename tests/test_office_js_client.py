@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from addin import functions
 from tests.addin_support import (
     example_args,
@@ -16,6 +18,8 @@ from tests.addin_support import (
     undefined_args,
 )
 from tests.conftest import ALL_KPIS, ROOT
+
+pytestmark = pytest.mark.server
 
 CLIENT = ROOT / "tests" / "node" / "office_js_client.mjs"
 

@@ -13,8 +13,8 @@ from openpyxl import load_workbook
 from openpyxl.utils.datetime import MAC_EPOCH, from_excel, to_excel
 
 from addin.ooxml import dates
+from addin.ooxml.package import _serial_date, period_from
 from addin.report.offline import refresh_file
-from addin.report.package import _serial_date, period_from
 from addin.starter import StarterOptions, new_workbook
 from kpi_engine import display
 from tests.ooxml_support import SHEET, libreoffice_column, package_parts, write_workbook

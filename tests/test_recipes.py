@@ -16,6 +16,8 @@ from addin.recipes import MASTERS, REFERENCES, TABLES, as_rows, recipe_for, tabl
 from addin.recipes.notes import checks_for
 from tests.conftest import ALL_PROFILE_ENTRIES, ROOT
 
+pytestmark = pytest.mark.fast
+
 EXCEL_BUILTINS = {
     line.strip().upper()
     for line in (ROOT / "tests" / "data" / "excel_builtin_functions.txt").read_text().splitlines()

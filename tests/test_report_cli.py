@@ -105,13 +105,18 @@ def test_report_json_carries_what_programs_need(starters: dict[tuple[str, str], 
     for kpi_id, entry in report["kpis"].items():
         for key in ("value", "previous", "change", "target", "gap", "band", "target_met"):
             assert key in entry, (kpi_id, key)
-        assert "margin" in entry and "data_notes" in entry
+        assert "margin" in entry
+        assert "data_notes" in entry
         if entry["value"] is not None and entry["previous"] is not None:
             assert entry["change"] == pytest.approx(entry["value"] - entry["previous"])
         if entry["value"] is not None and entry["target"] is not None:
             assert entry["gap"] == pytest.approx(entry["value"] - entry["target"])
             better = "higher" if entry["direction"] == "higher" else "lower"
-            met = entry["value"] >= entry["target"] if better == "higher" else entry["value"] <= entry["target"]
+            met = (
+                entry["value"] >= entry["target"]
+                if better == "higher"
+                else entry["value"] <= entry["target"]
+            )
             assert entry["target_met"] is met
     assert report["kpis"]["nps"]["margin"] is not None
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from msoffcrypto.format.ooxml import OOXMLFile
 
-from addin.report.package import open_package, split_reference
+from addin.ooxml.package import open_package, split_reference
 from addin.starter import StarterOptions, new_workbook
 from tests.addin_support import KPI
 

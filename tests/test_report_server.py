@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 
 import kpi_engine
-from kpi_engine import display
 from addin.report.charts import series_range
 from addin.report.layout import lay_out
 from addin.report.offline import make_report
 from addin.starter import StarterOptions, new_workbook
+from kpi_engine import display
 from tests.addin_support import Server, running_server
 from tests.report_support import apply_set_values, book_json, excel_value, sheet_values
+
+pytestmark = pytest.mark.server
 
 AS_OF = dt.date(2024, 7, 15)
 

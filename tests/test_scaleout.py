@@ -41,6 +41,8 @@ from tests.scaleout import (
     when_completed,
 )
 
+pytestmark = pytest.mark.server
+
 CELLS = 3000
 SITE = NGINX_SITE.read_text()
 DOCKERFILE = DEPLOY / "Dockerfile"

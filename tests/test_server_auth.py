@@ -33,6 +33,8 @@ from tests.auth_support import (
     public_jwk,
 )
 
+pytestmark = pytest.mark.server
+
 # The tenant's JWKS endpoint on 127.0.0.1, as a fixture of this module.
 jwks_server = auth_support.jwks_server
 

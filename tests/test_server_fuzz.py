@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from addin import functions
 from tests.addin_support import XLWINGS_VERSION, Server, running_server
 
+pytestmark = pytest.mark.server
+
 EXAMPLES = int(os.environ.get("KPI_SERVER_FUZZ_EXAMPLES", "300"))
 FUZZ = settings(
     max_examples=EXAMPLES,

@@ -17,6 +17,8 @@ import pytest
 import kpi_engine
 from tests.addin_support import Server, office_js_body, running_server, server_env
 
+pytestmark = pytest.mark.server
+
 CALL = "/xlwings/custom-functions-call"
 
 

@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 import kpi_engine
+from addin.ooxml.package import open_package, read_data
 from addin.report.offline import make_report
-from addin.report.package import open_package, read_data
 from addin.starter import StarterOptions, new_workbook
 from tests.engines import postgres_server
 from tests.messy import messy_tables

@@ -42,11 +42,29 @@ def case_name(business_type: str, language: str, empty: bool) -> str:
     return f"{business_type}_{language}_{'empty' if empty else 'sample'}"
 
 
+def selected_cases(request: pytest.FixtureRequest) -> list[tuple[str, str, bool]]:
+    """The CASES whose test this run selected, in CASES' order."""
+    chosen = {
+        (
+            item.callspec.params["business_type"],
+            item.callspec.params["language"],
+            item.callspec.params["empty"],
+        )
+        for item in request.session.items
+        if item.module is request.module and hasattr(item, "callspec")
+    }
+    return [case for case in CASES if case in chosen]
+
+
 @pytest.fixture(scope="module")
-def recalculated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def recalculated(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """The recalculated workbooks of the cases selected in this run (``-k``
+    picks a few: LibreOffice then opens only those)."""
     source = tmp_path_factory.mktemp("starter")
     paths = []
-    for business_type, language, empty in CASES:
+    for business_type, language, empty in selected_cases(request):
         target = source / f"{case_name(business_type, language, empty)}.xlsx"
         new_workbook(StarterOptions(business_type, language, empty=empty, as_of=AS_OF), target)
         paths.append(target)

@@ -7,6 +7,8 @@ import pytest
 import kpi_engine
 from tests.snapshots.structure import render, snapshot_path
 
+pytestmark = pytest.mark.fast
+
 CASES = [(t, lang) for t in kpi_engine.BUSINESS_TYPES for lang in kpi_engine.LANGUAGES]
 
 
@@ -16,5 +18,5 @@ CASES = [(t, lang) for t in kpi_engine.BUSINESS_TYPES for lang in kpi_engine.LAN
 def test_structure_matches_snapshot(business_type: str, language: str) -> None:
     expected = snapshot_path(business_type, language).read_text(encoding="utf-8")
     assert render(business_type, language) == expected, (
-        "the workbook's structure changed; if intended, run python -m tests.snapshots.structure --write and review"
+        "the workbook's structure changed; if intended, run make regen and review the diff"
     )

@@ -42,6 +42,8 @@ from tests.browser import chromium
 from tests.conftest import ROOT
 from tests.report_support import excel_value, sheet_values
 
+pytestmark = pytest.mark.server
+
 STUB = (ROOT / "tests" / "officejs_stub.js").read_text(encoding="utf-8")
 WORDS = tomllib.loads((ROOT / "templates" / "taskpane.toml").read_text(encoding="utf-8"))
 #: Office.js refuses a request of more than 5 MB (Excel on the web).

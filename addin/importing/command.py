@@ -81,7 +81,7 @@ def import_command(
     Nothing else in the workbook changes. A table that holds rows needs
     --replace or --append.
     """
-    from addin.report.package import ReportError  # noqa: PLC0415
+    from addin.ooxml.package import ReportError  # noqa: PLC0415
 
     from .workbook import import_file, parse_map  # noqa: PLC0415
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from kpi_engine._labels import templates_dir
+from kpi_engine.texts import templates_dir
 
 from .source import ImportInputError
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from addin.report.package import ReportError
+from addin.ooxml.package import ReportError
 
 #: The delimiters a CSV export may use: comma, semicolon (spreadsheets in
 #: locales whose decimal separator is the comma) and tab.

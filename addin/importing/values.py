@@ -1,7 +1,7 @@
 """An export's cells as the cells a user would type, by the kind of their column.
 
 A CSV export holds text only. What counts then is decided by the data rules
-(``kpi_engine._cells``), which read a typed cell; this module only says which
+(``kpi_engine.cells``), which read a typed cell; this module only says which
 text stands for a date or a number, and leaves every other text as it is, so
 that the rules see it and the data notes name it:
 
@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kpi_engine._cells import excel_trim, is_blank
+from kpi_engine.cells import excel_trim, is_blank
 
 from .source import ImportInputError
 

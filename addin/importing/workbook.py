@@ -36,6 +36,14 @@ from addin.ooxml.bounded import PackageError, max_inflated
 from addin.ooxml.cells import cell_xml
 from addin.ooxml.dates import DAYS_1900_TO_1904
 from addin.ooxml.names import MAIN, PKG_REL, TABLE_REL
+from addin.ooxml.package import (
+    Package,
+    detect_language,
+    open_package,
+    q,
+    rels_part,
+    resolve,
+)
 from addin.ooxml.sheets import cell_index, column_letter
 from addin.ooxml.stylesheet import StylesheetError, add_cell_formats
 from addin.recipes import TABLES
@@ -51,14 +59,6 @@ from addin.recipes.rules import TableRows
 from addin.recipes.tables import Column
 from addin.report.model import report_sheet_names
 from addin.report.offline import SUFFIXES, lock_file
-from addin.report.package import (
-    Package,
-    detect_language,
-    open_package,
-    q,
-    rels_part,
-    resolve,
-)
 from addin.report.writer import _drop_calc_chain_sheet, write_package
 
 from . import presets as preset_files

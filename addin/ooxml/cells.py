@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from addin.ooxml import dates, xmltext
-from kpi_engine._cells import ERROR_VALUES
+from kpi_engine.cells import ERROR_VALUES
 
 
 class ExcelError(str):

@@ -53,5 +53,7 @@ def chart_title(text: str) -> Any:
     )
 
     font = CharacterProperties(sz=1200, b=True)
-    paragraph = Paragraph(pPr=ParagraphProperties(defRPr=font), r=[RegularTextRun(rPr=font, t=text)])
+    paragraph = Paragraph(
+        pPr=ParagraphProperties(defRPr=font), r=[RegularTextRun(rPr=font, t=text)]
+    )
     return Title(tx=Text(rich=RichText(p=[paragraph])), overlay=False)

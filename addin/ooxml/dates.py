@@ -8,7 +8,7 @@ count from 1899-12-30. In the 1904 system (a workbook whose
 ``<workbookPr date1904="1"/>`` says so; Excel for Mac's old default) serial 0
 is 1904-01-01, with no phantom day: the same date is 1462 days lower.
 
-The date to serial direction is the engine's (``kpi_engine._cells.serial_of``,
+The date to serial direction is the engine's (``kpi_engine.cells.serial_of``,
 which honours the phantom day and reads an aware date-time in UTC); this
 module adds the other direction and the 1904 system, for the writers and
 readers of packages. openpyxl's ``from_excel``/``to_excel`` agree for 1900
@@ -26,7 +26,7 @@ import defusedxml.ElementTree as SafeET
 
 from addin.ooxml.names import MAIN
 from kpi_engine import excel_dates
-from kpi_engine._cells import END_OF_DATES, FAKE_LEAP_DAY, serial_of
+from kpi_engine.cells import END_OF_DATES, FAKE_LEAP_DAY, serial_of
 
 #: Days between the two systems' serial for one date (1904-01-01 is 1462 in 1900).
 DAYS_1900_TO_1904 = 1462

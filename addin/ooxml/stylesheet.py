@@ -72,21 +72,27 @@ def _font_xml(base: Any, style: Style) -> str:
     """A font like the workbook's default one, with the style's weight, size and colour."""
     kept = {}
     for child in base if base is not None else ():
-        if isinstance(child.tag, str) and _local(child.tag) in ("name", "family", "charset", "scheme"):
+        if isinstance(child.tag, str) and _local(child.tag) in (
+            "name",
+            "family",
+            "charset",
+            "scheme",
+        ):
             kept[_local(child.tag)] = child.get("val")
     color = None
     if base is not None and style.color is None:
         for child in base:
             if isinstance(child.tag, str) and _local(child.tag) == "color":
                 color = "".join(
-                    f' {_local(k)}="{xmltext.attribute(v)}"' for k, v in sorted(child.attrib.items())
+                    f' {_local(k)}="{xmltext.attribute(v)}"'
+                    for k, v in sorted(child.attrib.items())
                 )
     parts = ["<font>"]
     if style.bold:
         parts.append("<b/>")
     if style.italic:
         parts.append("<i/>")
-    size = style.size if style.size != 11 or base is None else _base_size(base)  # noqa: PLR2004
+    size = style.size if style.size != 11 or base is None else _base_size(base)
     parts.append(f'<sz val="{size:g}"/>')
     if style.color is not None:
         parts.append(f'<color rgb="FF{style.color}"/>')
@@ -133,7 +139,10 @@ def _xf_xml(number_format: int, font: int, fill: int, style: Style) -> str:
     applies += ' applyFill="1"' if fill else ""
     applies += ' applyAlignment="1"' if alignment else ""
     body = f"<alignment{alignment}/>" if alignment else ""
-    start = f'<xf numFmtId="{number_format}" fontId="{font}" fillId="{fill}" borderId="0" xfId="0"{applies}'
+    start = (
+        f'<xf numFmtId="{number_format}" fontId="{font}" fillId="{fill}" borderId="0" xfId="0"'
+        f"{applies}"
+    )
     return f"{start}>{body}</xf>" if body else f"{start}/>"
 
 
@@ -143,7 +152,9 @@ class _List:
     def __init__(self, root: Any, tag: str, ordered: bool = True) -> None:
         self.tag = tag
         self.ordered = ordered
-        self.element = next((c for c in root if isinstance(c.tag, str) and _local(c.tag) == tag), None)
+        self.element = next(
+            (c for c in root if isinstance(c.tag, str) and _local(c.tag) == tag), None
+        )
         items = [] if self.element is None else [c for c in self.element if isinstance(c.tag, str)]
         self.items = items
         self.known = {_entry(item, ordered): index for index, item in enumerate(items)}

@@ -1,6 +1,8 @@
-"""Recipes: per KPI, the tables and columns it reads, its workbook formula and
-its engine computation, side by side (see ``kpis``), over the data tables of
-``tables`` and the data rules of ``rules``.
+"""Recipes: per KPI, one ``Recipe`` object with the tables and columns it
+reads, its workbook formula, its engine computation and its ibis form (see
+``kpis``; the ibis bodies are in ``ibis_forms``), over the data tables of
+``tables`` and the data rules of ``rules``. ``recipe_for`` is the one
+dispatch; ``columns_read`` says which columns a business type's recipes read.
 
 The starter workbooks, the report refresh, xlwings Lite and the add-in's
 scripts all import this package; it imports only the engine.
@@ -10,6 +12,7 @@ from .kpis import (
     RECIPES,
     TYPE_RECIPES,
     EngineCall,
+    MissingRecipeError,
     Recipe,
     columns_read,
     month_shift,
@@ -28,6 +31,7 @@ __all__ = [
     "TYPE_RECIPES",
     "Column",
     "EngineCall",
+    "MissingRecipeError",
     "Recipe",
     "Rows",
     "TableRows",

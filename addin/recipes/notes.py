@@ -17,8 +17,8 @@ from functools import cache
 from typing import Any
 
 import kpi_engine
-from kpi_engine._cells import END_OF_DATES, FIRST_DATE, is_blank, is_error
-from kpi_engine._labels import templates_dir
+from kpi_engine.cells import END_OF_DATES, FIRST_DATE, is_blank, is_error
+from kpi_engine.texts import templates_dir
 
 from .kpis import columns_read, recipe_for, tables_for
 from .rules import Let, Rows, TableRows, excel_distinct, ref

@@ -1,6 +1,6 @@
 """The data rules in their two forms: Python over table rows, Excel in a formula.
 
-Each rule reads a cell as ``kpi_engine._cells`` does (see the docs, "How
+Each rule reads a cell as ``kpi_engine.cells`` does (see the docs, "How
 your data is read"), once in Python for the report and once as a formula
 fragment for the workbook. Both forms of a rule sit side by side here, so a
 change to one shows up next to the other; the LibreOffice tests check that
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import compress
 from typing import Any
 
-from kpi_engine._cells import (
+from kpi_engine.cells import (
     END_OF_DATES,
     FIRST_DATE,
     amount_value,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from addin import progress
+from kpi_engine.cli import BUSINESS_TYPE, LANGUAGE
 
 if TYPE_CHECKING:
     from addin.report.model import Report
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 def _period(value: str | None) -> dt.date | None:
     if value is None:
         return None
-    from addin.report.package import ReportError, period_from  # noqa: PLC0415
+    from addin.ooxml.package import ReportError, period_from  # noqa: PLC0415
 
     try:
         return period_from(value, "--period")
@@ -83,7 +84,7 @@ def print_report(report: Report) -> None:
     from addin.recipes.notes import message, notes_words  # noqa: PLC0415
     from addin.report.model import words  # noqa: PLC0415
     from kpi_engine import display  # noqa: PLC0415
-    from kpi_engine._labels import labels  # noqa: PLC0415
+    from kpi_engine.texts import labels  # noqa: PLC0415
 
     said = words(report.language)
     heads = said["headings"]
@@ -148,12 +149,19 @@ _SOURCE_HELP = (
 @click.option(
     "--type",
     "business_type",
-    metavar="TYPE",
-    help="With --source and no FILE: the business type (celebrity_video, networking...).",
+    type=BUSINESS_TYPE,
+    help="With --source and no FILE: the business type.",
 )
 @click.option(
-    "--language", default="en", show_default=True, help="With --source and no FILE: en, fr or nl."
+    "--lang",
+    "language",
+    type=LANGUAGE,
+    default="en",
+    show_default=True,
+    help="With --source and no FILE: the language of the report.",
 )
+# The name of earlier versions, kept so that scripts written for them still run.
+@click.option("--language", "language_alias", type=LANGUAGE, hidden=True)
 @click.option(
     "--gross-margin",
     type=float,
@@ -183,6 +191,7 @@ def report_command(
     source: str | None,
     business_type: str | None,
     language: str,
+    language_alias: str | None,
     gross_margin: float | None,
     as_json: bool,
     html_path: Path | None,
@@ -196,7 +205,9 @@ def report_command(
     only the business type, language, period, targets and settings, and may
     be left out for --type (and --period, default: the latest month with data)."""
     from addin.report.offline import SourceSettings, make_report, report_from_source  # noqa: PLC0415
-    from addin.report.package import ReportError  # noqa: PLC0415
+
+    language = language_alias or language
+    from addin.ooxml.package import ReportError  # noqa: PLC0415
 
     if file is None and source is None:
         raise click.UsageError("give a workbook FILE, or --source SOURCE --type TYPE")
@@ -249,8 +260,8 @@ def refresh_command(
 ) -> None:
     """Write the report sheet into FILE (or -o OUT); every other part stays as it was.
     With --source, the report is computed from the tables of SOURCE."""
+    from addin.ooxml.package import ReportError  # noqa: PLC0415
     from addin.report.offline import refresh_file  # noqa: PLC0415
-    from addin.report.package import ReportError  # noqa: PLC0415
 
     try:
         with _written(output or file), progress.shown():

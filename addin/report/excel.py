@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from addin.ooxml import dates
+from addin.ooxml.package import read_inputs
 from addin.ooxml.widths import column_pixels
 from addin.recipes import TableRows
 from addin.report import charts
 from addin.report.layout import GENERAL, Cell, SheetLayout, lay_out
 from addin.report.model import Report, ReportInputs, build_report, report_sheet_names, utc_now
-from addin.report.package import read_inputs
 from addin.styles import STYLES, Style
+
 
 def _bare(name: str) -> str:
     return name.rsplit("!", 1)[-1]
@@ -105,7 +106,9 @@ def _excel_value(value: Any) -> Any:
     return value
 
 
-def _runs(row: tuple[Cell | None, ...], key: Callable[[Cell], Any]) -> Iterator[tuple[int, int, Any]]:
+def _runs(
+    row: tuple[Cell | None, ...], key: Callable[[Cell], Any]
+) -> Iterator[tuple[int, int, Any]]:
     """(first column, last column, key) of each run of cells in a row with the
     same key (0-based columns; empty cells end a run)."""
     column = 0

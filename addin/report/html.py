@@ -26,10 +26,10 @@ import jinja2
 from markupsafe import Markup
 
 from addin.ooxml.atomic import write_bytes_atomically
+from addin.ooxml.package import ReportError
 from addin.recipes.notes import message, notes_words
 from addin.report.model import KPIReport, Report, words
 from addin.report.narrative import template_loader
-from addin.report.package import ReportError
 from addin.styles import (
     BAD_FILL,
     BAD_FONT,
@@ -40,7 +40,7 @@ from addin.styles import (
     MUTED_FONT,
 )
 from kpi_engine import display
-from kpi_engine._labels import labels
+from kpi_engine.texts import labels
 
 #: File names the page may be written to: anything else (a workbook named by
 #: mistake, say) is refused rather than overwritten.

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import kpi_engine
 from addin.ooxml.sheets import column_letter
 from addin.ooxml.widths import (
     LINE_POINTS,
@@ -28,9 +29,8 @@ from addin.ooxml.widths import (
 from addin.recipes.notes import message, notes_words
 from addin.report.model import KPIReport, Report, words
 from addin.styles import band_style
-import kpi_engine
 from kpi_engine import display
-from kpi_engine._labels import labels
+from kpi_engine.texts import labels
 
 DASH = "-"
 GENERAL = "General"
@@ -124,7 +124,6 @@ def _kpi_row(report: Report, kpi: KPIReport) -> tuple[Cell, ...]:
     year_better = kpi.year_change_is_better
     gap = None if kpi.gap is None else display.difference_value(kpi.gap, kpi.unit)
     ratings = labels(language)["ratings"]
-    said = words(language)
     cells = {
         "value": _number(kpi.value, value_format),
         "previous": _number(kpi.previous, value_format),
@@ -211,7 +210,7 @@ def _shown(cell: Cell | None, report: Report, kpi: KPIReport | None, key: str) -
     return str(report.text(kpi, cell.value))
 
 
-def lay_out(report: Report) -> SheetLayout:
+def lay_out(report: Report) -> SheetLayout:  # noqa: PLR0915  (the sheet top to bottom, block by block)
     """The report sheet of ``report``."""
     language = report.language
     said = words(language)

@@ -24,13 +24,10 @@ import kpi_engine
 from addin.recipes import Rows, as_rows, month_shift, recipe_for
 from addin.recipes.notes import Note, data_notes, message
 from addin.recipes.rules import TableRows, pick, within
-from kpi_engine import display
-from kpi_engine._catalogue import SOURCES, Source
-from kpi_engine._cells import id_key
-from kpi_engine._errors import describe_value
-from kpi_engine._inputs import first_of_month, to_serial
-from kpi_engine._labels import labels, templates_dir
-from kpi_engine._records import nps_groups
+from kpi_engine import SOURCES, Source, display
+from kpi_engine.cells import id_key, nps_groups
+from kpi_engine.inputs import describe_value, first_of_month, to_serial
+from kpi_engine.texts import labels, templates_dir
 
 TREND_MONTHS = 12
 

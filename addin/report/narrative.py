@@ -18,7 +18,7 @@ from babel.plural import PluralRule
 
 from addin.report.model import KPIReport, Report, words
 from kpi_engine import display
-from kpi_engine._labels import labels, templates_dir
+from kpi_engine.texts import labels, templates_dir
 
 
 def template_loader() -> jinja2.BaseLoader:

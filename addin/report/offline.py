@@ -10,9 +10,9 @@ from pathlib import Path
 import kpi_engine
 from addin import progress
 from addin.ooxml.atomic import write_atomically
+from addin.ooxml.package import ReportError, WorkbookData, open_package, read_data
 from addin.recipes import TableRows
 from addin.report.model import Report, ReportInputs, build_report, utc_now
-from addin.report.package import ReportError, WorkbookData, open_package, read_data
 from addin.report.writer import plan_parts, write_package
 
 SUFFIXES = (".xlsx", ".xlsm")
@@ -81,19 +81,19 @@ def report_from_source(
 
 def _source_report(data: WorkbookData, url: str, clock: Callable[[], dt.datetime]) -> Report:
     from addin.ooxml.dates import from_serial_date  # noqa: PLC0415
-    from addin.recipes import NEEDS_GROSS_MARGIN  # noqa: PLC0415
+    from addin.recipes import NEEDS_GROSS_MARGIN, MissingRecipeError  # noqa: PLC0415
     from addin.recipes.ibis_forms import (  # noqa: PLC0415
         NoIbisFormError,
         ibis_form_for,
         period_has_data,
     )
     from addin.sources import SourceError, SourceMeasure, open_source  # noqa: PLC0415
-    from kpi_engine._inputs import first_of_month, to_serial  # noqa: PLC0415
+    from kpi_engine.inputs import first_of_month, to_serial  # noqa: PLC0415
 
     for entry in kpi_engine.get_business_type(data.business_type).kpis:
         try:
             ibis_form_for(data.business_type, entry.id)
-        except NoIbisFormError as error:
+        except (NoIbisFormError, MissingRecipeError) as error:
             raise SourceError(f"--source {url}: {error.args[0]}") from None
     progress.stage("connecting to the source")
     source = open_source(url, data.business_type)

@@ -35,12 +35,7 @@ from addin.ooxml import xmltext
 from addin.ooxml.bounded import unsafe_member_name
 from addin.ooxml.cells import cell_xml
 from addin.ooxml.names import MAIN, REL, WORKSHEET_CT, WORKSHEET_REL
-from addin.ooxml.stylesheet import StylesheetError, add_cell_formats
-from addin.ooxml.zipwriter import ZipWriteError, ZipWriter
-from addin.report import charts
-from addin.report.layout import SheetLayout, lay_out
-from addin.report.model import Report, report_sheet_names
-from addin.report.package import (
+from addin.ooxml.package import (
     Package,
     ReportError,
     SheetEntry,
@@ -48,6 +43,11 @@ from addin.report.package import (
     parse_xml,
     rels_part,
 )
+from addin.ooxml.stylesheet import StylesheetError, add_cell_formats
+from addin.ooxml.zipwriter import ZipWriteError, ZipWriter
+from addin.report import charts
+from addin.report.layout import SheetLayout, lay_out
+from addin.report.model import Report, report_sheet_names
 
 # --- the sheet part ------------------------------------------------------------------
 

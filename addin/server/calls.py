@@ -34,7 +34,7 @@ import xlwings as xw
 import xlwings.server
 
 from addin import functions
-from kpi_engine._errors import short_repr
+from kpi_engine.inputs import short_repr
 
 log = logging.getLogger("kpi.serve")
 

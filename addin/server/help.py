@@ -31,10 +31,19 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, get_decimal_symbol
 from markupsafe import Markup
 
-from kpi_engine import BUSINESS_TYPES, KPIS, LANGUAGES, display
-from kpi_engine._catalogue import BAND_NAMES, KPI, RATINGS, SOURCES, ProfileKPI
-from kpi_engine._errors import describe_value
-from kpi_engine._labels import labels, templates_dir
+from kpi_engine import (
+    BAND_NAMES,
+    BUSINESS_TYPES,
+    KPI,
+    KPIS,
+    LANGUAGES,
+    RATINGS,
+    SOURCES,
+    ProfileKPI,
+    display,
+)
+from kpi_engine.inputs import describe_value
+from kpi_engine.texts import labels, templates_dir
 
 INDEX_PATH = "/help/"
 DEFAULT_LANGUAGE = "en"

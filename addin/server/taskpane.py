@@ -24,7 +24,7 @@ import kpi_engine
 from addin.recipes.calls import excel_call
 from addin.server.help import help_path, kpi_summary
 from kpi_engine import BUSINESS_TYPES, KPIS, LANGUAGES
-from kpi_engine._labels import templates_dir
+from kpi_engine.texts import templates_dir
 
 
 @cache

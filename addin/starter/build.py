@@ -52,14 +52,13 @@ from addin.ooxml.widths import (
 )
 from addin.ooxml.zipwriter import ZipWriter
 from addin.recipes import NEEDS_GROSS_MARGIN, Column, recipe_for, tables_for
-from addin.recipes.rules import only_rows
 from addin.recipes.notes import checks_for, effect_text, notes_words, problem_text
+from addin.recipes.rules import only_rows
 from addin.styles import STYLES, Style
-from kpi_engine import display
-from kpi_engine._catalogue import BAND_NAMES, SOURCES, ProfileKPI
-from kpi_engine._cells import END_OF_DATES
-from kpi_engine._inputs import first_of_month
-from kpi_engine._labels import labels, templates_dir
+from kpi_engine import BAND_NAMES, SOURCES, ProfileKPI, display
+from kpi_engine.cells import END_OF_DATES
+from kpi_engine.inputs import first_of_month
+from kpi_engine.texts import labels, templates_dir
 
 from .sample import sample_tables
 
@@ -564,7 +563,7 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
         _column("status"),
         first_kpi_row,
         last_kpi_row,
-        {ratings[name]: f"band_{name}" for name in BAND_NAMES + ("below_typical",)},
+        {ratings[name]: f"band_{name}" for name in (*BAND_NAMES, "below_typical")},
     )
     _colour_words(
         kpis,
@@ -608,9 +607,7 @@ def _write_channels(ctx: _Context, kpis: _Sheet) -> None:
     kpis.append([])
     kpis.append([kpis.cell(said["title"], style="section")])
     header_row = kpis.rows + 1
-    kpis.append(
-        kpis.header([ctx.words["headings"]["kpi"], said["all"], *ctx.channels])
-    )
+    kpis.append(kpis.header([ctx.words["headings"]["kpi"], said["all"], *ctx.channels]))
     for index in range(len(ctx.channels)):
         _name(ctx.workbook, f"CHANNEL_{index + 1}", kpis.absolute(3 + index, header_row))
     for entry in measured:

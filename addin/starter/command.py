@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 import kpi_engine
+from kpi_engine.cli import LANGUAGE
 
 
 def _as_of(value: str | None) -> dt.date | None:
@@ -48,7 +49,7 @@ def _check_target(target: Path) -> None:
     help="File to write (.xlsx); with --all, a folder.",
 )
 @click.option(
-    "--lang", default="en", show_default=True, help="Language of the workbook: en, fr or nl."
+    "--lang", type=LANGUAGE, default="en", show_default=True, help="Language of the workbook."
 )
 @click.option(
     "--rows",

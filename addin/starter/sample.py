@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from addin.recipes.tables import ACQUISITION_CHANNELS
-from kpi_engine._inputs import first_of_month
+from kpi_engine.inputs import first_of_month
 
 #: Rows of each type's main table over its span: about two years of orders,
 #: activity or answers; eighteen months of three social media channels.

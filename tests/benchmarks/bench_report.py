@@ -62,7 +62,7 @@ def _serial(day: dt.date) -> int:
 
 def build(path: Path, rows: int) -> list[str]:
     """A starter workbook whose Survey table holds ``rows`` answers; its data sheets."""
-    from addin.report.package import open_package  # noqa: PLC0415
+    from addin.ooxml.package import open_package  # noqa: PLC0415
     from addin.starter import StarterOptions, new_workbook  # noqa: PLC0415
 
     small = path.with_name("small.xlsx")

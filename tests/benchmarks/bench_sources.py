@@ -152,7 +152,7 @@ exec(PEAK)
 start = time.perf_counter()
 from pathlib import Path
 from addin.report.offline import SourceSettings, make_report, report_from_source
-from addin.report.package import period_from
+from addin.ooxml.package import period_from
 if sys.argv[2] == "-":
     report = report_from_source(sys.argv[1], SourceSettings("celebrity_video", "en",
                                 period_from(sys.argv[3], "--period")))

@@ -1,0 +1,19 @@
+"""Arguments as the KPI functions check them: one cell from a range, Excel
+date serials and months. The add-in uses them so that its messages and its
+months are the engine's own.
+"""
+
+from __future__ import annotations
+
+from ._errors import describe_value, short_repr
+from ._inputs import first_of_month, serial_to_date, single, single_cell, to_serial
+
+__all__ = [
+    "describe_value",
+    "first_of_month",
+    "serial_to_date",
+    "short_repr",
+    "single",
+    "single_cell",
+    "to_serial",
+]
