@@ -19,7 +19,7 @@ from addin.recipes import TableRows
 from addin.report import charts
 from addin.report.layout import GENERAL, Cell, SheetLayout, lay_out
 from addin.report.model import Report, ReportInputs, build_report, report_sheet_names, utc_now
-from addin.report.package import read_inputs
+from addin.report.package import WorkbookData, read_inputs
 from addin.styles import STYLES, Style
 
 def _bare(name: str) -> str:
@@ -90,12 +90,16 @@ class BookInputs:
         return _named_value(self.book, self._names, name)
 
 
-def read_book(book: Any, period: dt.date | None = None) -> ReportInputs:
-    """The report's inputs from an xlwings Book (any engine)."""
-    data = read_inputs(BookInputs(book), period)
+def report_inputs(data: WorkbookData) -> ReportInputs:
+    """The report's inputs from what ``read_inputs`` read."""
     return ReportInputs(
         data.business_type, data.language, data.period, data.rows, data.targets, data.currency
     )
+
+
+def read_book(book: Any, period: dt.date | None = None) -> ReportInputs:
+    """The report's inputs from an xlwings Book (any engine)."""
+    return report_inputs(read_inputs(BookInputs(book), period))
 
 
 def _excel_value(value: Any) -> Any:
@@ -151,13 +155,16 @@ def _column_width(book: Any, width: float) -> float:
     return width
 
 
-def write_book(book: Any, report: Report) -> Any:
+def write_book(book: Any, report: Report, into: str | None = None) -> Any:
     """Write the report sheet (replacing an earlier one) through the Book API:
     values, number formats, styles, column widths, row heights, merged cells
-    and the charts, as the layout says (``addin.report.layout``)."""
+    and the charts, as the layout says (``addin.report.layout``). With
+    ``into``, the report goes to a new sheet of that name, last."""
     layout = lay_out(report)
     existing = [sheet.name for sheet in book.sheets if sheet.name in report_sheet_names()]
-    if existing:
+    if into is not None:
+        sheet = book.sheets.add(name=into, after=book.sheets[len(book.sheets) - 1])
+    elif existing:
         sheet = book.sheets[existing[0]]
         used = sheet.used_range
         sheet.clear()

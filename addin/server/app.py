@@ -372,6 +372,15 @@ class KpiApp:
             )
         return JSONResponse(steps)
 
+    async def taskpane_refresh_plan(self, request: Request) -> Response:
+        """What "Refresh report" reads, from the workbook's structure (``report.pane``)."""
+        return await self.answer(request, calls.answer_refresh_plan, function="refresh_plan")
+
+    async def taskpane_refresh(self, request: Request) -> Response:
+        """The report sheet's actions from the columns the pane read: one request,
+        which carries all it needs, so any instance answers it."""
+        return await self.answer(request, calls.answer_refresh, function="refresh_report")
+
     async def custom_functions_meta(self, request: Request) -> Response:
         return Response(
             custom_functions_meta_json(self.base_url(request)), media_type="application/json"
@@ -443,6 +452,8 @@ def create_app(settings: Settings | None = None) -> Any:
             "/xlwings/custom-scripts-call/{script_name}", kpi.custom_scripts_call, methods=["POST"]
         ),
         Route("/healthz", kpi.healthz, methods=["GET"]),
+        Route("/taskpane/refresh-plan", kpi.taskpane_refresh_plan, methods=["POST"]),
+        Route("/taskpane/refresh", kpi.taskpane_refresh, methods=["POST"]),
     ]
     for path, endpoint in (
         ("/xlwings/custom-functions-meta", kpi.custom_functions_meta),

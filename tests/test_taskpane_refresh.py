@@ -1,0 +1,216 @@
+"""The task pane's "Refresh report" at a real shop's size, in headless Chromium.
+
+A real `kpi serve` answers; office.js is the in-memory workbook of
+tests/officejs_stub.js, which refuses, as Excel on the web does, every sync
+whose request or response passes 5 MB and every range over 5 million cells.
+The workbook is the file of `kpi new celebrity_video --rows 100000`, loaded
+into the stub; the report the pane writes is compared with `kpi report`'s
+on the same file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from addin.report.offline import make_report
+from addin.report.pane import MAX_SYNC_BYTES
+from tests.addin_support import Server, running_server
+from tests.browser import chromium
+from tests.pane_support import stub_state
+from tests.report_support import excel_value, sheet_values
+from tests.test_taskpane import OFFICE_JS_LIMIT, WORDS, Pane, kpi_new, open_pane
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with running_server() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as running:
+        yield running
+
+
+def load(pane: Pane, state_json: str) -> None:
+    pane.page.evaluate("(text) => officeStub.load(text)", state_json)
+
+
+def refresh(pane: Pane) -> str:
+    """Click "Refresh the report"; the error shown, or ''."""
+    pane.page.click("[data-tab=refresh]")
+    pane.page.click("#refresh-button")
+    pane.wait("#refresh-done:not(.d-none)", "#global-error-alert:not(.d-none)", timeout=600_000)
+    return pane.error()
+
+
+def report_cells(pane: Pane, name: str) -> dict[tuple[int, int], Any]:
+    dump = pane.dump(skip=[s for s in sheet_names(pane) if s != name])
+    sheet = next(s for s in dump["sheets"] if s["name"] == name)
+    return {(row, column): value for row, column, value, _, _ in sheet["cells"]}
+
+
+def sheet_names(pane: Pane) -> list[str]:
+    return pane.page.evaluate("officeStub.sheetNames()")  # type: ignore[no-any-return]
+
+
+def assert_report_is_kpi_reports(pane: Pane, path: Path) -> None:
+    expected = make_report(path)
+    cells = report_cells(pane, expected.sheet_name)
+    checked = 0
+    for r, row in enumerate(sheet_values(expected), start=1):
+        for c, value in enumerate(row, start=1):
+            if (r, c) == (3, 2):
+                continue  # the time of the refresh
+            got = cells.get((r, c), "")
+            if value is None:
+                assert got == "", (r, c)
+            else:
+                assert got == excel_value(value), (r, c, got, value)
+                checked += 1
+    assert checked > 50
+
+
+def sync_sizes(pane: Pane) -> list[dict[str, int]]:
+    return pane.page.evaluate("officeStub.syncLog")  # type: ignore[no-any-return]
+
+
+def test_refresh_of_100000_orders_reads_in_chunks_under_the_cap(
+    server: Server, browser: Any, large_shop: tuple[Path, str]
+) -> None:
+    path, state_json = large_shop
+    pane = open_pane(browser, server)
+    load(pane, state_json)
+    requests: list[tuple[str, int, int]] = []
+    pane.page.on(
+        "response",
+        lambda response: (
+            requests.append(
+                (
+                    response.url.split(server.url)[1],
+                    len(response.request.post_data_buffer or b""),
+                    len(response.body()),
+                )
+            )
+            if "/taskpane/refresh" in response.url
+            else None
+        ),
+    )
+    assert refresh(pane) == ""
+    assert pane.page.inner_text("#refresh-done") == WORDS["en"]["refreshed"]
+    assert_report_is_kpi_reports(pane, path)
+    syncs = sync_sizes(pane)
+    largest = max(max(sync["request"], sync["response"]) for sync in syncs)
+    reading = sum(1 for sync in syncs if sync["response"] > 0)
+    print(
+        f"\n100,000 orders: {len(syncs)} syncs ({reading} reading cells), "
+        f"the largest {largest:,} bytes"
+    )
+    assert largest < MAX_SYNC_BYTES < OFFICE_JS_LIMIT
+    # The orders alone are more than one sync takes: they came in several.
+    reads = [sync["response"] for sync in syncs if sync["response"] > 100_000]
+    assert len(reads) >= 3
+    # One plan, then one request with every column: nothing kept on the server between them.
+    assert [url for url, _, _ in requests] == ["/taskpane/refresh-plan", "/taskpane/refresh"]
+    body = requests[-1][1]
+    print(f"the refresh request: {body:,} bytes; its answer {requests[-1][2]:,} bytes")
+    # The report took the place of no sheet (there was none): it is last, and
+    # no sheet of the writing is left.
+    names = sheet_names(pane)
+    assert names[-1] == "Report"
+    assert not [name for name in names if name.startswith("~")]
+    pane.check_clean()
+
+
+def test_the_whole_book_read_of_xlwings_fails_at_that_size(
+    server: Server, browser: Any, large_shop: tuple[Path, str]
+) -> None:
+    """What the pane did before: xlwings' runPython reads every sheet's values
+    and number formats in one sync, which Excel on the web (and the stub) refuses."""
+    _, state_json = large_shop
+    pane = open_pane(browser, server)
+    load(pane, state_json)
+    error = pane.page.evaluate(
+        """async () => {
+          try {
+            await Excel.run(async (context) => { await xlwings.getBookData({}, context); });
+            return "";
+          } catch (error) { return `${error.code}: ${error.message}`; }
+        }"""
+    )
+    assert error.startswith("ResponsePayloadSizeLimitExceeded: "), error
+    pane.problems.clear()
+
+
+def assert_same_dump(got: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert [s["name"] for s in got["sheets"]] == [s["name"] for s in expected["sheets"]]
+    for sheet, wanted in zip(got["sheets"], expected["sheets"], strict=True):
+        for key in wanted:
+            assert sheet[key] == wanted[key], (sheet["name"], key)
+    assert got == expected
+
+
+def has_table(sheet: dict[str, Any], name: str) -> bool:
+    return any(table["name"] == name for table in sheet["tables"])
+
+
+def small_shop(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    path = kpi_new(tmp_path, "celebrity_video", "fr", "2026-11-15")
+    return path, stub_state(path)
+
+
+def test_a_chunk_that_fails_leaves_the_report_as_it_was(
+    server: Server, browser: Any, tmp_path: Path
+) -> None:
+    path, state = small_shop(tmp_path)
+    pane = open_pane(browser, server, "fr-FR")
+    load(pane, json.dumps(state))
+    assert refresh(pane) == ""
+    assert_report_is_kpi_reports(pane, path)
+    before = pane.dump()
+    # Excel fails the read of the Orders' 700th row: the pane says what failed,
+    # the report is untouched.
+    orders = next(sheet["name"] for sheet in state["sheets"] if has_table(sheet, "Orders"))
+    pane.page.evaluate("(sheet) => { officeStub.fault = {read: {sheet, row: 700}}; }", orders)
+    error = refresh(pane)
+    assert error.startswith("La lecture de Orders, lignes 1 à "), error
+    assert error.endswith("La feuille du rapport est restée telle quelle."), error
+    assert_same_dump(pane.dump(), before)
+    # Excel fails a write of the new report: the sheet being written goes, the old stays.
+    pane.page.evaluate("officeStub.fault = {write: '~Rapport'}")
+    error = refresh(pane)
+    assert error.startswith("L'écriture du rapport a échoué : "), error
+    assert_same_dump(pane.dump(), before)
+    pane.page.evaluate("officeStub.fault = null")
+    assert refresh(pane) == ""
+    assert sheet_names(pane) == [s["name"] for s in before["sheets"]]
+    assert_report_is_kpi_reports(pane, path)
+    assert pane.page.evaluate("officeStub.missing") == []
+    pane.problems.clear()  # the failures' console errors, asked for
+
+
+def test_cells_longer_than_their_kind_are_read_in_smaller_chunks(
+    server: Server, browser: Any, tmp_path: Path
+) -> None:
+    """Order ids of 6,000 characters: the first chunk, sized from the kinds,
+    is refused by Excel as too large; the pane reads it again in halves."""
+    path, state = small_shop(tmp_path)
+    orders = next(sheet for sheet in state["sheets"] if has_table(sheet, "Orders"))
+    for row in orders["rows"][1:]:
+        row[0] = f"{row[0]}-{'x' * 6000}"
+    pane = open_pane(browser, server, "fr-FR")
+    load(pane, json.dumps(state))
+    assert refresh(pane) == ""
+    syncs = sync_sizes(pane)
+    refused = [s for s in syncs if s["response"] > OFFICE_JS_LIMIT]
+    # The first try, refused; then read again in smaller chunks, which passed.
+    assert len(refused) == 1
+    assert syncs.index(refused[0]) < len(syncs) - 1
+    assert_report_is_kpi_reports(pane, path)
+    pane.problems.clear()
