@@ -121,6 +121,7 @@ def test_only_pure_calls_are_retried_as_non_idempotent() -> None:
     assert [path.strip() for path in retried] == [
         "= /xlwings/custom-functions-call",
         "^~ /xlwings/custom-scripts-call/",
+        "^~ /taskpane/refresh",
     ]
     assert directive("proxy_next_upstream_tries") == ["2"]
 

@@ -22,6 +22,7 @@ from addin.report.model import Report, ReportInputs, build_report, report_sheet_
 from addin.report.package import WorkbookData, read_inputs
 from addin.styles import STYLES, Style
 
+
 def _bare(name: str) -> str:
     return name.rsplit("!", 1)[-1]
 
@@ -109,7 +110,9 @@ def _excel_value(value: Any) -> Any:
     return value
 
 
-def _runs(row: tuple[Cell | None, ...], key: Callable[[Cell], Any]) -> Iterator[tuple[int, int, Any]]:
+def _runs(
+    row: tuple[Cell | None, ...], key: Callable[[Cell], Any]
+) -> Iterator[tuple[int, int, Any]]:
     """(first column, last column, key) of each run of cells in a row with the
     same key (0-based columns; empty cells end a run)."""
     column = 0
@@ -159,11 +162,19 @@ def write_book(book: Any, report: Report, into: str | None = None) -> Any:
     """Write the report sheet (replacing an earlier one) through the Book API:
     values, number formats, styles, column widths, row heights, merged cells
     and the charts, as the layout says (``addin.report.layout``). With
-    ``into``, the report goes to a new sheet of that name, last."""
+    ``into``, the report goes to a new sheet of that name, just before the
+    report it is to replace, else last."""
     layout = lay_out(report)
     existing = [sheet.name for sheet in book.sheets if sheet.name in report_sheet_names()]
     if into is not None:
-        sheet = book.sheets.add(name=into, after=book.sheets[len(book.sheets) - 1])
+        # Beside the report it is to replace (xlwings' ``before=`` lands one
+        # sheet too far left on the remote engine: ``after=`` the one before).
+        where = book.sheets[existing[0]].index if existing else len(book.sheets) + 1
+        sheet = (
+            book.sheets.add(name=into, before=book.sheets[0])
+            if where == 1
+            else book.sheets.add(name=into, after=book.sheets[where - 2])
+        )
     elif existing:
         sheet = book.sheets[existing[0]]
         used = sheet.used_range

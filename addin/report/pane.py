@@ -335,3 +335,81 @@ def refresh_answer(data: Any, clock: Callable[[], dt.datetime] = utc_now) -> dic
         "rows": inputs.plan["rows"],
         "business_type": inputs.plan["business_type"],
     }
+
+
+# --- xlwings Lite: the same reads through xlwings' async Book --------------------
+#
+# xlwings Lite hands a script annotated with ``xw.BookAsync`` a book without
+# its cell values (xlwings' client reads the structure only), and reads a
+# range when asked (``await rng.get_value()``: one Office.js sync per call, of
+# that range's values only). So Lite reads what the pane reads, through the
+# same plan: the columns the recipes name, a chunk of rows per call.
+
+
+def _bare(name: str) -> str:
+    return name.rsplit("!", 1)[-1]
+
+
+async def read_book_async(book: Any) -> dict[str, Any]:
+    """What the pane sends to ``/taskpane/refresh``, read through xlwings'
+    async Book in chunks of the plan's rows."""
+    structure: dict[str, Any] = {
+        "sheets": [sheet.name for sheet in book.sheets],
+        "names": [_bare(name.name) for name in book.names],
+        "tables": {},
+    }
+    for sheet in book.sheets:
+        for table in sheet.tables:
+            header = table.header_row_range
+            body = table.data_body_range
+            columns = await header.options(ndim=2).get_value()
+            structure["tables"][table.name] = {
+                "sheet": sheet.name,
+                "row": header.row - 1,
+                "column": header.column - 1,
+                "rows": 0 if body is None else body.shape[0],
+                "columns": ["" if c is None else str(c) for c in columns[0]],
+            }
+    plan = refresh_plan(structure)
+    named: dict[str, Any] = {}
+    for name in book.names:
+        if _bare(name.name) in plan["names"]:
+            value = await name.refers_to_range.options(ndim=2).get_value()
+            named[_bare(name.name)] = [["" if v is None else v for v in row] for row in value]
+    columns: dict[str, dict[str, list[Any]]] = {}
+    for table in plan["tables"]:
+        sheet = book.sheets[table["sheet"]]
+        got: dict[str, list[Any]] = {column["id"]: [] for column in table["columns"]}
+        first = 0
+        while first < table["rows"]:
+            count = min(table["chunk_rows"], table["rows"] - first)
+            top = table["row"] + 2 + first  # the sheet's row number of the chunk's first row
+            for column in table["columns"]:
+                cells = sheet.range(
+                    (top, column["index"] + 1), (top + count - 1, column["index"] + 1)
+                )
+                values = await cells.options(ndim=2).get_value()
+                got[column["id"]].extend("" if row[0] is None else row[0] for row in values)
+            first += count
+        columns[table["name"]] = got
+    return {"structure": structure, "named": named, "columns": columns}
+
+
+async def refresh_book_async(book: Any, clock: Callable[[], dt.datetime] = utc_now) -> Report:
+    """xlwings Lite's refresh: read in chunks, compute as ``kpi report`` does,
+    write the report to a sheet of its own, then delete the old report and
+    give the new one its name. The writes are xlwings actions that Lite runs
+    once the script is done: if one fails, the old report is still there."""
+    from addin.report.excel import write_book  # noqa: PLC0415
+
+    data = await read_book_async(book)
+    report, inputs = report_from_pane(data, clock)
+    sheets = inputs.sheet_names()
+    existing = [sheet for sheet in sheets if sheet in report_sheet_names()]
+    target = existing[0] if existing else report.sheet_name
+    temporary = temporary_name(target, sheets)
+    write_book(book, report, into=temporary)
+    if existing:
+        book.sheets[target].delete()
+    book.sheets[temporary].name = target
+    return report

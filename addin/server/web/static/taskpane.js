@@ -373,16 +373,9 @@ async function writeReport(answer) {
   await Excel.run(async (context) => {
     const sheets = context.workbook.worksheets;
     const fresh = sheets.getItem(answer.temporary);
-    if (answer.replaces) {
-      const old = sheets.getItem(answer.sheet).load("position");
-      await context.sync();
-      const position = old.position;
-      old.delete();
-      fresh.name = answer.sheet;
-      fresh.position = position;
-    } else {
-      fresh.name = answer.sheet;
-    }
+    // The new report was written just before the old one, which it replaces.
+    if (answer.replaces) sheets.getItem(answer.sheet).delete();
+    fresh.name = answer.sheet;
     fresh.activate();
     await context.sync();
   });
