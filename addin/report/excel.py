@@ -1,10 +1,12 @@
 """The report inside Excel, through the xlwings Book API.
 
-The same code runs for every xlwings engine: the Office.js task pane served
-by ``kpi serve`` (xlwings Server), classic xlwings on Windows (COM,
-``RunPython``) and xlwings Lite. It reads only the named cells it needs and
-the data bodies of the tables the business type's KPIs read, then writes
-the report sheet as values with their number formats.
+``write_book`` writes the report sheet, as values with their number formats,
+for every xlwings engine: the Office.js task pane served by ``kpi serve``
+(xlwings Server), classic xlwings on Windows (COM, ``RunPython``) and xlwings
+Lite. ``read_book`` reads the named cells and the data bodies of the tables
+the business type's KPIs read from a book xlwings has read whole: classic
+xlwings. The task pane and xlwings Lite read in chunks instead, under Excel
+on the web's 5 MB per call (``addin.report.pane``).
 """
 
 from __future__ import annotations
