@@ -102,9 +102,25 @@ def test_refresh_of_100000_orders_reads_in_chunks_under_the_cap(
             else None
         ),
     )
+    # What the progress bar says, as it says it.
+    pane.page.evaluate(
+        """() => {
+          globalThis.stepsShown = [];
+          const step = document.getElementById("refresh-step");
+          new MutationObserver(() => stepsShown.push(step.textContent))
+            .observe(step, { childList: true, characterData: true, subtree: true });
+        }"""
+    )
     assert refresh(pane) == ""
     assert pane.page.inner_text("#refresh-done") == WORDS["en"]["refreshed"]
     assert_report_is_kpi_reports(pane, path)
+    shown = pane.page.evaluate("stepsShown")
+    rows = [text for text in shown if text.startswith("Rows read: ")]
+    total = 100_000 + 75_000 + 50_000 + 500  # orders, customers, survey answers, celebrities
+    assert rows[0] == f"Rows read: 0 of {total:,}"
+    assert rows[-1] == f"Rows read: {total:,} of {total:,}"
+    assert len(rows) >= 6
+    assert shown[-1] == WORDS["en"]["refresh_writing"]
     syncs = sync_sizes(pane)
     largest = max(max(sync["request"], sync["response"]) for sync in syncs)
     reading = sum(1 for sync in syncs if sync["response"] > 0)
@@ -214,3 +230,70 @@ def test_cells_longer_than_their_kind_are_read_in_smaller_chunks(
     assert syncs.index(refused[0]) < len(syncs) - 1
     assert_report_is_kpi_reports(pane, path)
     pane.problems.clear()
+
+
+def test_a_workbook_without_a_table_gets_a_message_and_no_sheet(
+    server: Server, browser: Any, tmp_path: Path
+) -> None:
+    _, state = small_shop(tmp_path)
+    for sheet in state["sheets"]:
+        sheet["tables"] = [t for t in sheet["tables"] if t["name"] != "Survey"]
+    pane = open_pane(browser, server)
+    load(pane, json.dumps(state))
+    error = refresh(pane)
+    assert error.startswith("It did not work: this workbook: the celebrity_video report needs"), (
+        error
+    )
+    assert "Survey" in error
+    assert sheet_names(pane) == [sheet["name"] for sheet in state["sheets"]]
+    pane.problems.clear()
+
+
+def test_refresh_requests_that_are_not_the_panes_get_a_message(
+    server: Server, tmp_path: Path
+) -> None:
+    from addin.report.pane import refresh_plan  # noqa: PLC0415
+    from tests.pane_support import pane_request  # noqa: PLC0415
+
+    _, state = small_shop(tmp_path)
+    good = pane_request(state, refresh_plan)
+    status, _, body = server.request("POST", "/taskpane/refresh-plan", good["structure"])
+    assert status == 200
+    assert json.loads(body) == refresh_plan(good["structure"])
+    orders = good["columns"]["Orders"]
+    cases: list[tuple[Any, str]] = [
+        ([1, 2], "refresh_report: the request is not a JSON object"),
+        (
+            {**good, "structure": {"sheets": []}},
+            "refresh_report: the structure has no list of sheets",
+        ),
+        ({**good, "columns": []}, "refresh_report: columns is not an object of tables"),
+        (
+            {**good, "columns": {**good["columns"], "Orders": {**orders, "amount": [1.0]}}},
+            "refresh_report: table Orders, column amount: 1 values; expected a list of",
+        ),
+        (
+            {
+                **good,
+                "columns": {
+                    **good["columns"],
+                    "Orders": {**orders, "amount": [{"x": 1}, *orders["amount"][1:]]},
+                },
+            },
+            "refresh_report: table Orders, column amount: value 1 is {'x': 1}; expected text",
+        ),
+        (
+            {**good, "named": {"PERIOD": {"a": 1}}},
+            "refresh_report: the named cell PERIOD: value 1 is {",
+        ),
+        ({**good, "named": {"PERIOD": [["2026-13"]]}}, "this workbook: the named cell PERIOD is"),
+    ]
+    for request, expected in cases:
+        status, _, body = server.request("POST", "/taskpane/refresh", request)
+        assert status == 400, (expected, body[:200])
+        assert json.loads(body)["detail"].startswith(expected), (expected, body[:300])
+    status, _, body = server.request(
+        "POST", "/taskpane/refresh-plan", {"sheets": ["A"], "tables": 3}
+    )
+    assert status == 400
+    assert json.loads(body)["detail"] == "refresh_report: tables is not an object of tables"

@@ -110,6 +110,21 @@ def _whole(value: Any, where: str, low: int = 0) -> int:
     return value
 
 
+#: What Office.js gives for a cell's value.
+_CELL_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _check_cells(values: list[Any], where: str) -> None:
+    """Every value is one that a cell holds, else say which is not."""
+    if all(type(value) in _CELL_TYPES for value in values):
+        return
+    position, value = next((n, v) for n, v in enumerate(values, 1) if type(v) not in _CELL_TYPES)
+    raise _fail(
+        f"{where}: value {position} is {value!r:.60}; expected text, a number, "
+        "true/false or empty, as a cell holds"
+    )
+
+
 class Structure:
     """The workbook's structure as the pane read it: sheets, tables, names.
 
@@ -229,8 +244,15 @@ class PaneInputs:
                         f"table {name}, column {column['id']}: {size!r:.40} values; "
                         f"expected a list of {table['rows']} (the table's rows)"
                     )
+                _check_cells(values, f"table {name}, column {column['id']}")
                 read[column["id"]] = values
             self._columns[name] = read
+        for key, value in self._named.items():
+            cells = value if type(value) is list else [[value]]
+            if any(type(row) is not list for row in cells):
+                raise _fail(f"the named cell {key} is {value!r:.60}; expected a value or rows")
+            for row in cells:
+                _check_cells(row, f"the named cell {key}")
 
     def names(self) -> list[str]:
         return list(self.structure.names)

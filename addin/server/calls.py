@@ -454,6 +454,13 @@ def answer_refresh_plan(spooled: bytes | Path) -> Answer:
         return error_answer(f"refresh_report: {error}", function="refresh_plan")
     except ReportError as error:
         return error_answer(str(error), function="refresh_plan")
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        log.warning("refresh_plan: a structure that cannot be read", exc_info=True)
+        return error_answer(
+            f"refresh_report: the workbook's structure cannot be read "
+            f"({type(error).__name__}: {quote(str(error))})",
+            function="refresh_plan",
+        )
 
 
 def answer_refresh(spooled: bytes | Path) -> Answer:
@@ -474,6 +481,16 @@ def answer_refresh(spooled: bytes | Path) -> Answer:
         return error_answer(f"refresh_report: {error}", function="refresh_report")
     except ReportError as error:
         return error_answer(str(error), function="refresh_report")
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        # What the checks of addin.report.pane let through would be a fault of
+        # the add-in: logged in full, answered with a sentence.
+        log.warning("refresh_report: a request that cannot be read", exc_info=True)
+        return error_answer(
+            f"refresh_report: the workbook the task pane sent cannot be read "
+            f"({type(error).__name__}: {quote(str(error))}); please report it with the "
+            "server's log",
+            function="refresh_report",
+        )
     finally:
         if pause:
             gc.enable()
