@@ -284,7 +284,11 @@ def temporary_name(target: str, sheets: Sequence[str]) -> str:
     """A sheet name for the new report while it is written: free in ``sheets``."""
     lower = {sheet.lower() for sheet in sheets}
     for attempt in range(1, 100):
-        name = f"{target} ({attempt})"[-MAX_SHEET_NAME:] if attempt > 1 else f"~{target}"
+        if attempt == 1:
+            name = "~" + target[: MAX_SHEET_NAME - 1]
+        else:
+            suffix = f" ({attempt})"
+            name = target[: MAX_SHEET_NAME - len(suffix)] + suffix
         if name.lower() not in lower:
             return name
     raise _fail("no free sheet name for the new report")  # pragma: no cover: 99 taken
