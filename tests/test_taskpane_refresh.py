@@ -297,3 +297,15 @@ def test_refresh_requests_that_are_not_the_panes_get_a_message(
     )
     assert status == 400
     assert json.loads(body)["detail"] == "refresh_report: tables is not an object of tables"
+
+
+def test_a_refresh_over_the_servers_body_limit_gets_a_sentence() -> None:
+    from tests.addin_support import server_env  # noqa: PLC0415
+
+    with running_server(env=server_env(KPI_MAX_BODY_MB="1")) as small:
+        body = {"structure": {"sheets": ["Orders"]}, "columns": {"x": ["y" * 100] * 20_000}}
+        status, _, answer = small.request("POST", "/taskpane/refresh", body)
+    assert status == 413
+    detail = json.loads(answer)["detail"]
+    assert detail.startswith("refresh_report: the columns the report reads make 2.0 MB; "), detail
+    assert "KPI_MAX_BODY_MB" in detail
