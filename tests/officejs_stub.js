@@ -205,6 +205,18 @@
     stub.missing = [];
   };
 
+  /** More rows for a sheet that ``load`` made: ``rows`` (JSON) from the
+   * 0-based row ``first`` on. A large workbook goes in several calls. */
+  stub.appendRows = (name, first, text) => {
+    const sheet = stub.workbook.sheet(name);
+    JSON.parse(text).forEach((row, r) => {
+      row.forEach((value, c) => {
+        if (value === "" || value === null) return;
+        sheet.cell(first + r, c, true).value = value;
+      });
+    });
+  };
+
   /** Sheet names, in order. */
   stub.sheetNames = () => stub.workbook.sheets.map((sheet) => sheet.name);
   stub.reset();

@@ -112,3 +112,21 @@ def pane_request(state: dict[str, Any], plan_for: Any) -> dict[str, Any]:
         value = rows[row][column] if row < len(rows) and column < len(rows[row]) else ""
         named[name] = [[value]]
     return {"structure": structure, "named": named, "columns": columns}
+
+
+def load_into_stub(page: Any, state: dict[str, Any], rows_per_call: int = 50_000) -> None:
+    """Fill the page's Office.js stub with ``state``, a large sheet's rows a
+    part at a time (one message of a whole large workbook is more than
+    Chromium takes)."""
+    skeleton = {
+        **state,
+        "sheets": [{**sheet, "rows": sheet["rows"][:rows_per_call]} for sheet in state["sheets"]],
+    }
+    page.evaluate("(text) => officeStub.load(text)", json.dumps(skeleton, default=str))
+    for sheet in state["sheets"]:
+        for first in range(rows_per_call, len(sheet["rows"]), rows_per_call):
+            part = json.dumps(sheet["rows"][first : first + rows_per_call], default=str)
+            page.evaluate(
+                "([name, first, text]) => officeStub.appendRows(name, first, text)",
+                [sheet["name"], first, part],
+            )

@@ -125,6 +125,16 @@ def _check_cells(values: list[Any], where: str) -> None:
     )
 
 
+def _tidy(values: list[Any]) -> None:
+    """In place: an empty cell ("") as None, as the engine takes it, and one
+    string object per distinct text (a column of statuses or of a customer's
+    id repeats a few values many times: the server keeps each once)."""
+    seen: dict[str, str] = {}
+    for index, value in enumerate(values):
+        if type(value) is str:
+            values[index] = None if value == "" else seen.setdefault(value, value)
+
+
 class Structure:
     """The workbook's structure as the pane read it: sheets, tables, names.
 
@@ -245,6 +255,7 @@ class PaneInputs:
                         f"expected a list of {table['rows']} (the table's rows)"
                     )
                 _check_cells(values, f"table {name}, column {column['id']}")
+                _tidy(values)
                 read[column["id"]] = values
             self._columns[name] = read
         for key, value in self._named.items():
@@ -269,8 +280,7 @@ class PaneInputs:
     def table_rows(self, name: str, columns: Sequence[Column]) -> TableRows:
         read = self._columns[name]
         return TableRows(
-            {c.id: [None if v == "" else v for v in read[c.id]] for c in columns},
-            first_row=self.structure.tables[name]["row"] + 2,
+            {c.id: read[c.id] for c in columns}, first_row=self.structure.tables[name]["row"] + 2
         )
 
     def named(self, name: str) -> Any:

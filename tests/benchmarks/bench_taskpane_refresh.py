@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import subprocess
 import sys
 import tempfile
@@ -81,8 +80,8 @@ def memory(pids: list[int], field: str) -> int:
     return total
 
 
-def shop_state(folder: Path, orders: int) -> str:
-    """The stub's workbook for a shop of ``orders`` orders, as JSON."""
+def shop_state(folder: Path, orders: int) -> dict[str, Any]:
+    """The stub's workbook for a shop of ``orders`` orders."""
     from tests.addin_support import KPI  # noqa: PLC0415
     from tests.pane_support import stub_state  # noqa: PLC0415
 
@@ -117,7 +116,7 @@ def shop_state(folder: Path, orders: int) -> str:
         last = table["address"].split(":")[1]
         letters = "".join(ch for ch in last if ch.isalpha())
         table["address"] = f"A1:{letters}{orders + 1}"
-    return json.dumps(state, separators=(",", ":"), default=str)
+    return state
 
 
 def click_refresh(pane: Any) -> str:
@@ -128,21 +127,22 @@ def click_refresh(pane: Any) -> str:
 
 
 def refresh_once(
-    browser: Any, orders: int, state: str, whole_book: bool, warm_up: str
+    browser: Any, orders: int, state: dict[str, Any], whole_book: bool, warm_up: dict[str, Any]
 ) -> dict[str, Any]:
     """One refresh on a fresh `kpi serve`, after one refresh of a small shop
     (``warm_up``: what a server loads once, modules and locale data, is then
     loaded); what it measured."""
     from tests.addin_support import running_server, server_env  # noqa: PLC0415
+    from tests.pane_support import load_into_stub  # noqa: PLC0415
     from tests.test_taskpane import open_pane  # noqa: PLC0415
 
     env = server_env(KPI_MAX_BODY_MB="512")
     with running_server(env=env) as server:
         pane = open_pane(browser, server)
-        pane.page.evaluate("(text) => officeStub.load(text)", warm_up)
+        load_into_stub(pane.page, warm_up)
         if click_refresh(pane):
             raise RuntimeError(f"the warm-up refresh failed: {pane.error()}")
-        pane.page.evaluate("(text) => officeStub.load(text)", state)
+        load_into_stub(pane.page, state)
         bodies: list[int] = []
         pane.page.on(
             "request",
