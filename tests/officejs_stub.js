@@ -30,6 +30,8 @@
     // {read: {sheet, row}} or {write: sheet}: the syncs that read that row
     // (0-based) or write to that sheet fail, as Excel fails now and then.
     fault: null,
+    // Milliseconds each sync waits, as Excel's round trip does (0: none).
+    syncDelay: 0,
     displayLanguage: globalThis.__officeStubLanguage || "en-US",
     workbook: null,
   };
@@ -704,6 +706,8 @@
       "Application",
     );
     context.sync = async () => {
+      // Excel's round trip, when a test wants the page to draw between syncs.
+      if (stub.syncDelay) await new Promise((resolve) => setTimeout(resolve, stub.syncDelay));
       const request = context.pending;
       const loads = context.loads;
       const written = context.written;

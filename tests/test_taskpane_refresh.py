@@ -196,7 +196,7 @@ def test_a_chunk_that_fails_leaves_the_report_as_it_was(
     orders = next(sheet["name"] for sheet in state["sheets"] if has_table(sheet, "Orders"))
     pane.page.evaluate("(sheet) => { officeStub.fault = {read: {sheet, row: 700}}; }", orders)
     error = refresh(pane)
-    assert error.startswith("La lecture de Orders, lignes 1 à "), error
+    assert error.startswith("La lecture de la table Orders, lignes 1 à "), error
     assert error.endswith("La feuille du rapport est restée telle quelle."), error
     assert_same_dump(pane.dump(), before)
     # Excel fails a write of the new report: the sheet being written goes, the old stays.
