@@ -310,3 +310,50 @@ def test_a_refresh_over_the_servers_body_limit_gets_a_sentence() -> None:
     detail = json.loads(answer)["detail"]
     assert detail.startswith("refresh_report: the columns the report reads make 2.0 MB; "), detail
     assert "KPI_MAX_BODY_MB" in detail
+
+
+def test_the_stub_refuses_what_excel_on_the_web_refuses(server: Server, browser: Any) -> None:
+    """Reads and writes alike: over 5 MB in one sync, over 5 million cells in one range."""
+    pane = open_pane(browser, server)
+    said = pane.page.evaluate(
+        """async () => {
+          const attempt = async (work) => {
+            try { await Excel.run(work); return "passed"; }
+            catch (error) { return `${error.code || ""}: ${error.message}`; }
+          };
+          const big = Array.from({ length: 60000 }, (_, i) => [`${i}`.padStart(90, "x")]);
+          const sheet = (context) => context.workbook.worksheets.getItem("Sheet1");
+          return {
+            write: await attempt(async (context) => {
+              sheet(context).getRange("A1:A60000").values = big;
+              await context.sync();
+            }),
+            writtenInTwo: await attempt(async (context) => {
+              sheet(context).getRange("A1:A30000").values = big.slice(0, 30000);
+              await context.sync();
+              sheet(context).getRange("A30001:A60000").values = big.slice(30000);
+              await context.sync();
+            }),
+            read: await attempt(async (context) => {
+              sheet(context).getRange("A1:A60000").load("values");
+              await context.sync();
+            }),
+            readInTwo: await attempt(async (context) => {
+              sheet(context).getRange("A1:A30000").load("values");
+              await context.sync();
+              sheet(context).getRange("A30001:A60000").load("values");
+              await context.sync();
+            }),
+            cells: await attempt(async (context) => {
+              sheet(context).getRangeByIndexes(0, 0, 5000001, 1).load("values");
+              await context.sync();
+            }),
+          };
+        }"""
+    )
+    assert said["write"].startswith("RequestPayloadSizeLimitExceeded: "), said
+    assert said["writtenInTwo"] == "passed"
+    assert said["read"].startswith("ResponsePayloadSizeLimitExceeded: "), said
+    assert said["readInTwo"] == "passed"
+    assert "a range of 5000001 cells is over Excel's 5,000,000" in said["cells"]
+    pane.problems.clear()
