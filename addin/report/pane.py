@@ -413,7 +413,11 @@ async def read_book_async(book: Any) -> dict[str, Any]:
     named: dict[str, Any] = {}
     for name in book.names:
         if _bare(name.name) in plan["names"]:
-            value = await name.refers_to_range.options(ndim=2).get_value()
+            try:
+                cells = name.refers_to_range
+            except Exception:  # a name that is not a range (a constant or formula)
+                continue
+            value = await cells.options(ndim=2).get_value()
             named[_bare(name.name)] = [["" if v is None else v for v in row] for row in value]
     columns: dict[str, dict[str, list[Any]]] = {}
     for table in plan["tables"]:
