@@ -100,14 +100,17 @@ _SCRIPT = '''
 # ----- The report script ------------------------------------------------------
 
 
+# xw.BookAsync: xlwings Lite does not read the whole workbook before the script
+# runs; the script reads only the columns the KPIs need, a chunk of rows at a
+# time, under Excel's limits (5 MB per read on Excel on the web).
 @xw.script
-def refresh_report(book: xw.Book):
+async def refresh_report(book: xw.BookAsync):
     """Recompute every KPI from the workbook's tables and write the report sheet."""
-    from addin.report.excel import refresh_book
     from addin.ooxml.package import ReportError
+    from addin.report.pane import refresh_book_async
 
     try:
-        refresh_book(book)
+        await refresh_book_async(book)
     except ReportError as error:
         raise xw.XlwingsError(str(error)) from None
 

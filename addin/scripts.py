@@ -3,10 +3,13 @@
 ``kpi serve`` discovers every function of this module decorated with
 ``@xlwings.script`` (``xlwings.server.script`` on the server): it lists them at
 ``/xlwings/custom-scripts-meta`` and runs them at
-``/xlwings/custom-scripts-call/<name>``. The task pane's "Refresh report"
-button calls ``refresh_report``; classic xlwings calls it through
-``run_refresh_report`` (RunPython), and ``kpi lite`` gives xlwings Lite its own
-copy. The report code itself is in ``addin.report``.
+``/xlwings/custom-scripts-call/<name>``. ``refresh_report`` reads the whole
+book that xlwings hands it: classic xlwings calls it through
+``run_refresh_report`` (RunPython), where COM has no size limit. The task
+pane's "Refresh report" button does not call it: it reads only the KPIs'
+columns in chunks under Excel on the web's 5 MB (``addin.report.pane``), and
+``kpi lite`` gives xlwings Lite an async script that does the same. The
+report code itself is in ``addin.report``.
 """
 
 from __future__ import annotations

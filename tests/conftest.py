@@ -46,3 +46,39 @@ def articles() -> Path:
     if os.environ.get("CI"):
         pytest.fail("CI runs with the source articles beside the checkout (../shared/seeds)")
     pytest.skip("the source articles (../shared/seeds) are not beside this checkout")
+
+
+#: A shop of real size for the refresh inside Excel: the orders of the
+#: celebrity_video starter workbook (tests/test_taskpane_refresh.py and the Lite test).
+LARGE_ORDERS = 100_000
+
+
+@pytest.fixture(scope="session")
+def large_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`kpi new celebrity_video --rows 100000`, written once per session, and
+    the same workbook as the Office.js stub takes it (``officeStub.load``)."""
+    import datetime as dt  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    from tests.addin_support import KPI  # noqa: PLC0415
+    from tests.pane_support import stub_state_json  # noqa: PLC0415
+
+    assert KPI, "the kpi console script is not installed in this environment"
+    path = tmp_path_factory.mktemp("large_shop") / "celebrity_video_100k.xlsx"
+    subprocess.run(
+        [
+            KPI,
+            "new",
+            "celebrity_video",
+            "--rows",
+            str(LARGE_ORDERS),
+            "--as-of",
+            dt.date.today().isoformat(),
+            "-o",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return path, stub_state_json(path)

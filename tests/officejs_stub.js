@@ -6,8 +6,13 @@
 // It is strict: reading a property that it does not model throws an error
 // that names it (and records it in officeStub.missing), so that a call the
 // stub does not know fails the test instead of passing unnoticed. Like
-// Excel, it refuses a context.sync() that carries more than 5 MB of cell
-// data and a range of more than 5 million cells.
+// Excel on the web, it refuses a context.sync() whose request (what is
+// written) or response (the cells loaded with range.load) carries more than
+// 5 MB, and any range of more than 5 million cells, read or written; the
+// error has Office.js' code (RequestPayloadSizeLimitExceeded,
+// ResponsePayloadSizeLimitExceeded). Each sync's sizes are kept in
+// officeStub.syncLog ({request, response}) and the larger of the two in
+// officeStub.syncs.
 //
 // The test reads the workbook back from globalThis.officeStub.
 (() => {
@@ -15,10 +20,18 @@
   const MAX_COLUMNS = 16384;
   const MAX_SYNC_BYTES = 5 * 1024 * 1024;
   const MAX_RANGE_CELLS = 5000000;
+  /** The properties of a range that carry one entry per cell. */
+  const CELL_PROPERTIES = ["values", "formulas", "numberFormat", "text", "valueTypes"];
   const stub = {
     missing: [],
     calls: [],
     syncs: [],
+    syncLog: [],
+    // {read: {sheet, row}} or {write: sheet}: the syncs that read that row
+    // (0-based) or write to that sheet fail, as Excel fails now and then.
+    fault: null,
+    // Milliseconds each sync waits, as Excel's round trip does (0: none).
+    syncDelay: 0,
     displayLanguage: globalThis.__officeStubLanguage || "en-US",
     workbook: null,
   };
@@ -151,8 +164,63 @@
     stub.workbook = newBook();
     stub.calls = [];
     stub.syncs = [];
+    stub.syncLog = [];
+    stub.missing = [];
+    stub.fault = null;
+  };
+
+  /** A workbook from plain data, as a file holds it: each sheet's values from
+   * A1 (``rows``), its formulas (``[row, column, formula, computed]``,
+   * 0-based), its tables (``{name, address}``), and the defined names
+   * (``[name, formula]``). The test fills the stub with it instead of
+   * writing the workbook through the pane. */
+  stub.load = (text) => {
+    const state = typeof text === "string" ? JSON.parse(text) : text;
+    const book = new Book();
+    book.name = state.name || book.name;
+    for (const given of state.sheets) {
+      const sheet = new Sheet(book, given.name);
+      book.sheets.push(sheet);
+      (given.rows || []).forEach((row, r) => {
+        row.forEach((value, c) => {
+          if (value === "" || value === null) return;
+          sheet.cell(r, c, true).value = value;
+        });
+      });
+      for (const [r, c, formula, computed] of given.formulas || []) {
+        const cell = sheet.cell(r, c, true);
+        cell.formula = formula;
+        cell.value = "";
+        if (computed !== undefined && computed !== null) cell.computed = computed;
+      }
+      for (const table of given.tables || []) {
+        sheet.tables.push({ name: table.name, address: table.address, hasHeaders: true, style: table.style || "TableStyleMedium2" });
+      }
+    }
+    book.names = (state.names || []).map(([name, formula]) => ({ name, formula }));
+    book.active = book.sheets[0];
+    book.selection = { sheet: book.sheets[0], row: 0, column: 0, rows: 1, columns: 1 };
+    stub.workbook = book;
+    stub.calls = [];
+    stub.syncs = [];
+    stub.syncLog = [];
     stub.missing = [];
   };
+
+  /** More rows for a sheet that ``load`` made: ``rows`` (JSON) from the
+   * 0-based row ``first`` on. A large workbook goes in several calls. */
+  stub.appendRows = (name, first, text) => {
+    const sheet = stub.workbook.sheet(name);
+    JSON.parse(text).forEach((row, r) => {
+      row.forEach((value, c) => {
+        if (value === "" || value === null) return;
+        sheet.cell(first + r, c, true).value = value;
+      });
+    });
+  };
+
+  /** Sheet names, in order. */
+  stub.sheetNames = () => stub.workbook.sheets.map((sheet) => sheet.name);
   stub.reset();
 
   /** The workbook as plain data, for the test to compare. Cells of the sheets
@@ -256,6 +324,7 @@
         );
       }
       context.pending += JSON.stringify(values).length;
+      context.written.push(sheet.name);
       for (let r = 0; r < area.rows; r += 1) {
         for (let c = 0; c < area.columns; c += 1) {
           const value = single ? values : values[r][c];
@@ -319,9 +388,22 @@
       set ignoreBlanks(value) { validated().ignoreBlanks = value; },
       set errorAlert(value) { validated().errorAlert = value; },
     });
-    const object = loadable({
+    const object = {
       isNullObject: false,
       worksheet: null,
+      load(properties) {
+        // What comes back with the next sync: the cell properties loaded.
+        const names =
+          properties === undefined
+            ? ["values", "formulas", "numberFormat"]
+            : (Array.isArray(properties) ? properties : String(properties).split(","))
+                .map((name) => name.trim());
+        const cellData = names.filter((name) => CELL_PROPERTIES.includes(name));
+        if (cellData.length > 0) {
+          context.loads.push({ read: () => cellData.map((name) => object[name]), cells, sheet, area });
+        }
+        return object;
+      },
       get address() { return address(); },
       get rowCount() { return area.rows; },
       get columnCount() { return area.columns; },
@@ -386,7 +468,7 @@
       },
       getSurroundingRegion() { return object; },
       select() { sheet.book.selection = { sheet, ...area }; sheet.book.active = sheet; },
-    });
+    };
     object.worksheet = worksheet(context, sheet);
     return strict(object, "Range");
   }
@@ -493,6 +575,7 @@
 
   function worksheet(context, sheet) {
     const object = loadable({
+      isNullObject: false,
       get name() { return sheet.name; },
       set name(value) { sheet.name = value; },
       get position() { return sheet.position; },
@@ -514,6 +597,16 @@
         return area ? range(context, sheet, area) : nullObject("Range");
       },
       activate() { sheet.book.active = sheet; },
+      delete() {
+        const book = sheet.book;
+        if (!book.sheets.includes(sheet)) throw new Error(`office.js stub: the sheet ${sheet.name} is gone already`);
+        book.sheets.splice(book.sheets.indexOf(sheet), 1);
+        if (book.active === sheet) book.active = book.sheets[0];
+        if (book.selection && book.selection.sheet === sheet) {
+          book.selection = { sheet: book.active, row: 0, column: 0, rows: 1, columns: 1 };
+        }
+        stub.calls.push({ op: "deleteSheet", name: sheet.name });
+      },
       get tables() { return tableCollection(context, sheet); },
       get charts() {
         return collection("ChartCollection", () => sheet.charts.map((chart) => chartObject(context, sheet, chart)), {
@@ -562,7 +655,7 @@
 
   function requestContext() {
     const book = stub.workbook;
-    const context = { book, pending: 0 };
+    const context = { book, pending: 0, loads: [], written: [] };
     const worksheets = collection("WorksheetCollection", () => book.sheets.map((sheet) => worksheet(context, sheet)), {
       add(name) {
         if (book.sheet(name)) throw new Error(`office.js stub: a sheet named ${name} exists already`);
@@ -613,15 +706,60 @@
       "Application",
     );
     context.sync = async () => {
-      stub.syncs.push(context.pending);
-      if (context.pending > MAX_SYNC_BYTES) {
-        const size = context.pending;
-        context.pending = 0;
-        throw new Error(`office.js stub: a request of ${size} bytes is over Office.js' 5 MB`);
-      }
+      // Excel's round trip, when a test wants the page to draw between syncs.
+      if (stub.syncDelay) await new Promise((resolve) => setTimeout(resolve, stub.syncDelay));
+      const request = context.pending;
+      const loads = context.loads;
+      const written = context.written;
       context.pending = 0;
+      context.loads = [];
+      context.written = [];
+      // A fault that a test asks for: Excel failing a read or a write.
+      const fault = stub.fault;
+      if (fault && fault.read && loads.some((load) => load.sheet.name === fault.read.sheet &&
+          load.area.row <= fault.read.row && fault.read.row < load.area.row + load.area.rows)) {
+        throw limitError("GeneralException", "office.js stub: an error occurred (as asked by the test)");
+      }
+      if (fault && fault.write && written.includes(fault.write)) {
+        throw limitError("GeneralException", "office.js stub: an error occurred (as asked by the test)");
+      }
+      let response = 0;
+      let refused = null;
+      for (const load of loads) {
+        if (load.cells > MAX_RANGE_CELLS) {
+          refused = refused || limitError(
+            "InvalidArgument",
+            `office.js stub: a range of ${load.cells} cells is over Excel's 5,000,000`,
+          );
+          continue;
+        }
+        response += JSON.stringify(load.read()).length;
+      }
+      stub.syncLog.push({ request, response });
+      stub.syncs.push(Math.max(request, response));
+      if (request > MAX_SYNC_BYTES) {
+        throw limitError(
+          "RequestPayloadSizeLimitExceeded",
+          `office.js stub: a request of ${request} bytes is over Office.js' 5 MB`,
+        );
+      }
+      if (response > MAX_SYNC_BYTES) {
+        throw limitError(
+          "ResponsePayloadSizeLimitExceeded",
+          `office.js stub: a response of ${response} bytes is over Office.js' 5 MB`,
+        );
+      }
+      if (refused) throw refused;
     };
     return strict(context, "RequestContext");
+  }
+
+  /** An error as Excel's RichApi.Error carries it: a code and a message. */
+  function limitError(code, message) {
+    const error = new Error(message);
+    error.name = "RichApi.Error";
+    error.code = code;
+    return error;
   }
 
   // --- the globals ------------------------------------------------------------------

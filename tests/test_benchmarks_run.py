@@ -127,3 +127,13 @@ def test_sources_benchmark_runs_and_duckdb_agrees_with_polars() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "same values: yes" in result.stdout
     assert "kpi report WORKBOOK --source FOLDER" in result.stdout
+
+
+def test_taskpane_refresh_benchmark_runs_in_chromium() -> None:
+    out = run_benchmark(
+        "bench_taskpane_refresh.py", "--sizes", "2000", "--baseline", "2000", timeout=300
+    )
+    assert "whole-book runPython (baseline)" in out
+    assert "chunked refresh" in out
+    assert "largest sync:" in out
+    assert "at 2,000 orders the chunked refresh takes" in out

@@ -43,7 +43,7 @@ def test_lite_writes_a_short_main_py_that_a_person_can_read(tmp_path: Path) -> N
     assert '@xw.arg("scores", doc=' in main
     assert "def nps(scores):\n" in main
     assert "return kpi_functions.nps(scores)" in main
-    assert "def refresh_report(book: xw.Book):" in main
+    assert "async def refresh_report(book: xw.BookAsync):" in main
     assert main.count(USER_SECTION_MARKER) == 1
     assert main.index(USER_SECTION_MARKER) > main.index("def refresh_report")
     # No engine carried inside: no long lines of base64, no unpacking.
@@ -200,7 +200,7 @@ def test_lite_refresh_report_writes_the_offline_report(tmp_path: Path) -> None:
 
     # A workbook without a table the KPIs read gets a message naming it.
     error_type, message = out["books"]["broken"]
-    assert error_type == "xlwings.XlwingsError"
+    assert error_type == "addin.ooxml.package.ReportError"
     assert f"needs the table(s) {books.dropped_table}" in message
 
 

@@ -193,5 +193,5 @@ def test_lite_files_run_in_pyodide_as_in_cpython(tmp_path: Path) -> None:
         assert len(got) == len(expected), name
         for n, (action, wanted) in enumerate(zip(got, expected, strict=True)):
             assert action == wanted, (name, n)
-    assert in_pyodide["books"]["broken"][0] == "xlwings.XlwingsError"
+    assert in_pyodide["books"]["broken"][0] == "addin.ooxml.package.ReportError"
     assert len(in_pyodide["books"]["book"]) > 20

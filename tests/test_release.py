@@ -335,7 +335,7 @@ def report_values(report_json: str) -> dict[str, Any]:
 
 def parquet_folder(book: Path, folder: Path) -> Path:
     """The workbook's tables as Parquet files, as a user exports them."""
-    from addin.report.package import open_package, read_data  # noqa: PLC0415
+    from addin.ooxml.package import open_package, read_data  # noqa: PLC0415
     from tests.sources_support import typed_tables, write_parquet_folder  # noqa: PLC0415
 
     package = open_package(book)
@@ -444,7 +444,7 @@ def check_serve_answers_healthz(kpi: str) -> None:
 def check_postgres_source(kpi: str, book: Path, workbook_report: dict[str, Any]) -> None:
     import ibis  # noqa: PLC0415
 
-    from addin.report.package import open_package, read_data  # noqa: PLC0415
+    from addin.ooxml.package import open_package, read_data  # noqa: PLC0415
     from tests.engines import postgres_server  # noqa: PLC0415
     from tests.sources_support import typed_tables  # noqa: PLC0415
 

@@ -123,6 +123,7 @@ def test_only_pure_calls_are_retried_as_non_idempotent() -> None:
     assert [path.strip() for path in retried] == [
         "= /xlwings/custom-functions-call",
         "^~ /xlwings/custom-scripts-call/",
+        "^~ /taskpane/refresh",
     ]
     assert directive("proxy_next_upstream_tries") == ["2"]
 
@@ -166,6 +167,49 @@ def test_a_bounded_load_through_nginx_has_no_error_and_the_engines_values(
     assert report.statuses == {200: 200}
     # Both instances answered: nothing ties a client to one of them.
     answered_by = {answer.upstreams[-1] for answer in proxy.access_log()}
+    assert answered_by == {f"127.0.0.1:{i.port}" for i in instances}
+
+
+def test_the_panes_refresh_through_nginx_is_answered_by_any_instance(
+    instances: list[Instance], tmp_path: Path
+) -> None:
+    """The refresh's two requests carry all they need: whichever instance
+    answers, the plan and the report are the same."""
+    import http.client  # noqa: PLC0415
+
+    from addin.report.pane import refresh_plan  # noqa: PLC0415
+    from tests.pane_support import pane_request, stub_state  # noqa: PLC0415
+
+    workbook = tmp_path / "shop.xlsx"
+    subprocess.run(
+        [KPI, "new", "celebrity_video", "--as-of", "2026-11-15", "-o", str(workbook)],
+        check=True,
+        capture_output=True,
+    )
+    request = pane_request(stub_state(workbook), refresh_plan)
+
+    def post(port: int, path: str, body: object) -> tuple[int, object]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            connection.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            connection.close()
+
+    with nginx([i.port for i in instances], tmp_path / "nginx") as proxy:
+        plans = [post(proxy.port, "/taskpane/refresh-plan", request["structure"]) for _ in range(4)]
+        answers = [post(proxy.port, "/taskpane/refresh", request) for _ in range(4)]
+    # nginx writes its access log out as it stops.
+    answered_by = {answer.upstreams[-1] for answer in proxy.access_log()}
+    assert plans == [(200, refresh_plan(request["structure"]))] * 4
+    assert {status for status, _ in answers} == {200}
+    # The same report each time (the refresh time apart, in the first batch's values).
+    shapes = {
+        json.dumps([[action["func"] for action in batch] for batch in answer["batches"]])  # type: ignore[index]
+        for _, answer in answers
+    }
+    assert len(shapes) == 1
     assert answered_by == {f"127.0.0.1:{i.port}" for i in instances}
 
 

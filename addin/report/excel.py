@@ -1,10 +1,12 @@
 """The report inside Excel, through the xlwings Book API.
 
-The same code runs for every xlwings engine: the Office.js task pane served
-by ``kpi serve`` (xlwings Server), classic xlwings on Windows (COM,
-``RunPython``) and xlwings Lite. It reads only the named cells it needs and
-the data bodies of the tables the business type's KPIs read, then writes
-the report sheet as values with their number formats.
+``write_book`` writes the report sheet, as values with their number formats,
+for every xlwings engine: the Office.js task pane served by ``kpi serve``
+(xlwings Server), classic xlwings on Windows (COM, ``RunPython``) and xlwings
+Lite. ``read_book`` reads the named cells and the data bodies of the tables
+the business type's KPIs read from a book xlwings has read whole: classic
+xlwings. The task pane and xlwings Lite read in chunks instead, under Excel
+on the web's 5 MB per call (``addin.report.pane``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from addin.ooxml import dates
-from addin.ooxml.package import read_inputs
+from addin.ooxml.package import WorkbookData, read_inputs
 from addin.ooxml.widths import column_pixels
 from addin.recipes import TableRows
 from addin.report import charts
@@ -91,12 +93,16 @@ class BookInputs:
         return _named_value(self.book, self._names, name)
 
 
-def read_book(book: Any, period: dt.date | None = None) -> ReportInputs:
-    """The report's inputs from an xlwings Book (any engine)."""
-    data = read_inputs(BookInputs(book), period)
+def report_inputs(data: WorkbookData) -> ReportInputs:
+    """The report's inputs from what ``read_inputs`` read."""
     return ReportInputs(
         data.business_type, data.language, data.period, data.rows, data.targets, data.currency
     )
+
+
+def read_book(book: Any, period: dt.date | None = None) -> ReportInputs:
+    """The report's inputs from an xlwings Book (any engine)."""
+    return report_inputs(read_inputs(BookInputs(book), period))
 
 
 def _excel_value(value: Any) -> Any:
@@ -154,13 +160,24 @@ def _column_width(book: Any, width: float) -> float:
     return width
 
 
-def write_book(book: Any, report: Report) -> Any:
+def write_book(book: Any, report: Report, into: str | None = None) -> Any:
     """Write the report sheet (replacing an earlier one) through the Book API:
     values, number formats, styles, column widths, row heights, merged cells
-    and the charts, as the layout says (``addin.report.layout``)."""
+    and the charts, as the layout says (``addin.report.layout``). With
+    ``into``, the report goes to a new sheet of that name, just before the
+    report it is to replace, else last."""
     layout = lay_out(report)
     existing = [sheet.name for sheet in book.sheets if sheet.name in report_sheet_names()]
-    if existing:
+    if into is not None:
+        # Beside the report it is to replace (xlwings' ``before=`` lands one
+        # sheet too far left on the remote engine: ``after=`` the one before).
+        where = book.sheets[existing[0]].index if existing else len(book.sheets) + 1
+        sheet = (
+            book.sheets.add(name=into, before=book.sheets[0])
+            if where == 1
+            else book.sheets.add(name=into, after=book.sheets[where - 2])
+        )
+    elif existing:
         sheet = book.sheets[existing[0]]
         used = sheet.used_range
         sheet.clear()

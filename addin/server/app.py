@@ -234,7 +234,14 @@ class KpiApp:
             raise BodyTooLargeError(int(declared) if declared.isdigit() else size)
         return spool.body()
 
-    def too_large(self, size: int) -> str:
+    def too_large(self, size: int, function: str = "") -> str:
+        if function == "refresh_report":
+            return (
+                f"refresh_report: the columns the report reads make {size / (1 << 20):,.1f} MB; "
+                f"kpi serve takes at most {self.settings.max_body_mb:g} MB per call (setting "
+                "KPI_MAX_BODY_MB). Ask whoever runs the server to raise the limit, or compute "
+                "the report from the data's own files (kpi report --source)."
+            )
         return (
             f"the call sends {size / (1 << 20):,.1f} MB; kpi serve takes at most "
             f"{self.settings.max_body_mb:g} MB per call (setting KPI_MAX_BODY_MB). "
@@ -271,7 +278,7 @@ class KpiApp:
                 str(error) or "the server is busy restarting a process; try again", 503, function
             )
         except BodyTooLargeError as error:
-            answer = calls.error_answer(self.too_large(error.args[0]), 413, function)
+            answer = calls.error_answer(self.too_large(error.args[0], function), 413, function)
         except ClientDisconnect:
             server_log.info(
                 "%s went away before its call was read", _address(request.scope.get("client"))
@@ -372,6 +379,15 @@ class KpiApp:
             )
         return JSONResponse(steps)
 
+    async def taskpane_refresh_plan(self, request: Request) -> Response:
+        """What "Refresh report" reads, from the workbook's structure (``report.pane``)."""
+        return await self.answer(request, calls.answer_refresh_plan, function="refresh_plan")
+
+    async def taskpane_refresh(self, request: Request) -> Response:
+        """The report sheet's actions from the columns the pane read: one request,
+        which carries all it needs, so any instance answers it."""
+        return await self.answer(request, calls.answer_refresh, function="refresh_report")
+
     async def custom_functions_meta(self, request: Request) -> Response:
         return Response(
             custom_functions_meta_json(self.base_url(request)), media_type="application/json"
@@ -443,6 +459,8 @@ def create_app(settings: Settings | None = None) -> Any:
             "/xlwings/custom-scripts-call/{script_name}", kpi.custom_scripts_call, methods=["POST"]
         ),
         Route("/healthz", kpi.healthz, methods=["GET"]),
+        Route("/taskpane/refresh-plan", kpi.taskpane_refresh_plan, methods=["POST"]),
+        Route("/taskpane/refresh", kpi.taskpane_refresh, methods=["POST"]),
     ]
     for path, endpoint in (
         ("/xlwings/custom-functions-meta", kpi.custom_functions_meta),

@@ -437,3 +437,60 @@ def answer_script(module_name: str, name: str, spooled: bytes | Path) -> Answer:
         )
     finally:
         book.close()
+
+
+# --- the task pane's refresh, read in chunks (``addin.report.pane``) --------------
+
+
+def answer_refresh_plan(spooled: bytes | Path) -> Answer:
+    """What the pane reads for a refresh, from the workbook's structure."""
+    from addin.ooxml.package import ReportError  # noqa: PLC0415
+    from addin.report.pane import refresh_plan  # noqa: PLC0415
+
+    try:
+        data = parse(take_body(spooled))
+        return Answer(200, orjson.dumps(refresh_plan(data)), "refresh_plan")
+    except BadCallError as error:
+        return error_answer(f"refresh_report: {error}", function="refresh_plan")
+    except ReportError as error:
+        return error_answer(str(error), function="refresh_plan")
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        log.warning("refresh_plan: a structure that cannot be read", exc_info=True)
+        return error_answer(
+            f"refresh_report: the workbook's structure cannot be read "
+            f"({type(error).__name__}: {quote(str(error))})",
+            function="refresh_plan",
+        )
+
+
+def answer_refresh(spooled: bytes | Path) -> Answer:
+    """The report sheet's actions, from the columns the pane read."""
+    from addin.ooxml.package import ReportError  # noqa: PLC0415
+    from addin.report.pane import refresh_answer  # noqa: PLC0415
+
+    body = take_body(spooled)
+    pause = len(body) > LARGE_BODY and gc.isenabled()
+    if pause:
+        gc.disable()
+    try:
+        data = parse(body)
+        del body
+        answer = refresh_answer(data)
+        return Answer(200, orjson.dumps(answer), "refresh_report", answer["rows"])
+    except BadCallError as error:
+        return error_answer(f"refresh_report: {error}", function="refresh_report")
+    except ReportError as error:
+        return error_answer(str(error), function="refresh_report")
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        # What the checks of addin.report.pane let through would be a fault of
+        # the add-in: logged in full, answered with a sentence.
+        log.warning("refresh_report: a request that cannot be read", exc_info=True)
+        return error_answer(
+            f"refresh_report: the workbook the task pane sent cannot be read "
+            f"({type(error).__name__}: {quote(str(error))}); please report it with the "
+            "server's log",
+            function="refresh_report",
+        )
+    finally:
+        if pause:
+            gc.enable()

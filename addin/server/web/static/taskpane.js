@@ -1,10 +1,12 @@
 // The task pane of the KPI add-in: start a KPI workbook in the open workbook,
 // refresh the report, browse the KPIs and insert one into the selected cell.
 //
-// The work is done by xlwings: "Start" and "Refresh" run scripts of kpi serve
-// (addin/scripts.py) whose answers are Book API actions, which xlwings' own
-// client (globalThis.xlwings, /static/js/custom-scripts/index.js) carries out
-// with Office.js. Only the insertion of a formula is Office.js of our own.
+// The work is done by xlwings: "Start" runs a script of kpi serve
+// (addin/scripts.py) and "Refresh" asks kpi serve for the report
+// (addin/report/pane.py); both answers are Book API actions, which xlwings'
+// own client (globalThis.xlwings, /static/js/custom-scripts/index.js) carries
+// out with Office.js. Reading the workbook for the refresh, page setup and
+// the insertion of a formula are Office.js of our own.
 // Everything comes from kpi serve itself: no request goes elsewhere.
 
 const page = JSON.parse(document.getElementById("kpi-page").textContent);
@@ -54,7 +56,9 @@ async function busy(button, work) {
 function showError(error) {
   const message = typeof error === "string" ? error : (error && error.message) || String(error);
   const alert = document.getElementById("global-error-alert");
-  alert.querySelector("span").textContent = say("failed", { message });
+  // A refresh's own failures say already what failed, in the pane's words.
+  alert.querySelector("span").textContent =
+    error instanceof RefreshError ? message : say("failed", { message });
   alert.classList.remove("d-none");
 }
 
@@ -221,22 +225,194 @@ async function startWorkbook(event) {
 }
 
 // --- b. refresh the report ----------------------------------------------------------
+//
+// Excel on the web refuses an Office.js request or answer over 5 MB, so the
+// pane does not send the whole workbook (xlwings' runPython would read every
+// sheet in one sync). It reads the workbook's structure, asks kpi serve which
+// columns the report needs (/taskpane/refresh-plan: the recipes' tables and
+// columns, with rows per read sized from the columns' kinds), reads those in
+// chunks, sends them in one request (/taskpane/refresh) and writes the answer
+// in batches to a sheet of its own, which then takes the old report's place:
+// the old report stays as it was until the new one is whole.
+
+/** A failure of the refresh that says, in the pane's words, what failed. */
+class RefreshError extends Error {}
+
+function isSizeRefusal(error) {
+  const code = (error && error.code) || "";
+  return (
+    code === "RequestPayloadSizeLimitExceeded" ||
+    code === "ResponsePayloadSizeLimitExceeded" ||
+    /payload size/i.test((error && error.message) || "")
+  );
+}
+
+/** Sheet names, defined names, and each table's place, header and size. */
+async function readStructure() {
+  return Excel.run(async (context) => {
+    const sheets = context.workbook.worksheets.load("items/name");
+    const names = context.workbook.names.load("items/name");
+    await context.sync();
+    const tables = sheets.items.map((sheet) => ({ sheet, tables: sheet.tables.load("items/name") }));
+    await context.sync();
+    const found = [];
+    for (const { sheet, tables: collection } of tables) {
+      for (const table of collection.items) {
+        found.push({
+          sheet: sheet.name,
+          name: table.name,
+          header: table.getHeaderRowRange().load("values, rowIndex, columnIndex"),
+          body: table.getDataBodyRange().load("rowCount"),
+        });
+      }
+    }
+    await context.sync();
+    const structure = { sheets: sheets.items.map((sheet) => sheet.name), names: [], tables: {} };
+    structure.names = names.items.map((item) => item.name);
+    for (const { sheet, name, header, body } of found) {
+      structure.tables[name] = {
+        sheet,
+        row: header.rowIndex,
+        column: header.columnIndex,
+        rows: body.rowCount,
+        columns: header.values[0].map(String),
+      };
+    }
+    return structure;
+  });
+}
+
+async function postJson(url, body, headers) {
+  const response = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw answer.detail || response.statusText;
+  return answer;
+}
+
+/** The named cells and the plan's columns, chunk by chunk. A chunk that
+ * Excel refuses as too large is read again in halves; the next chunk is cut
+ * to what the bytes of the last one measured. */
+async function readColumns(plan, progress) {
+  const named = {};
+  const columns = {};
+  let done = 0;
+  await Excel.run(async (context) => {
+    const items = context.workbook.names.load("items/name");
+    await context.sync();
+    const wanted = items.items.filter((item) => plan.names.includes(item.name));
+    const ranges = wanted.map((item) => [item.name, item.getRangeOrNullObject()]);
+    for (const [, range] of ranges) range.load("values");
+    await context.sync();
+    for (const [name, range] of ranges) {
+      if (!range.isNullObject) named[name] = range.values;
+    }
+    for (const table of plan.tables) {
+      const got = Object.fromEntries(table.columns.map((column) => [column.id, []]));
+      const sheet = context.workbook.worksheets.getItem(table.sheet);
+      let rows = table.chunk_rows;
+      let first = 0;
+      while (first < table.rows) {
+        const count = Math.min(rows, table.rows - first);
+        let values;
+        try {
+          const ranges = table.columns.map((column) =>
+            sheet.getRangeByIndexes(table.row + 1 + first, column.index, count, 1).load("values"),
+          );
+          await context.sync();
+          values = ranges.map((range) => range.values);
+        } catch (error) {
+          if (isSizeRefusal(error) && count > 1) {
+            rows = Math.ceil(count / 2);
+            continue;
+          }
+          throw new RefreshError(
+            say("refresh_read_failed", {
+              table: table.name,
+              first: (first + 1).toLocaleString(language),
+              last: (first + count).toLocaleString(language),
+              message: (error && error.message) || String(error),
+            }),
+          );
+        }
+        let bytes = 0;
+        table.columns.forEach((column, index) => {
+          const target = got[column.id];
+          for (const row of values[index]) target.push(row[0]);
+          bytes += JSON.stringify(values[index]).length;
+        });
+        first += count;
+        done += count;
+        progress(done);
+        if (bytes > 0) {
+          rows = Math.max(1, Math.min(table.chunk_rows, Math.floor((count * plan.chunk_bytes) / bytes)));
+        }
+      }
+      columns[table.name] = got;
+    }
+  });
+  return { named, columns };
+}
+
+/** The report's actions, batch by batch, on a sheet of their own; then that
+ * sheet takes the old report's place and name in one sync. */
+async function writeReport(answer) {
+  try {
+    for (const batch of answer.batches) {
+      await Excel.run(async (context) => xlwings.runActions({ actions: batch }, context));
+    }
+  } catch (error) {
+    await Excel.run(async (context) => {
+      const written = context.workbook.worksheets.getItemOrNullObject(answer.temporary);
+      await context.sync();
+      if (!written.isNullObject) written.delete();
+      await context.sync();
+    }).catch(() => undefined);
+    throw new RefreshError(
+      say("refresh_write_failed", { message: (error && error.message) || String(error) }),
+    );
+  }
+  await Excel.run(async (context) => {
+    const sheets = context.workbook.worksheets;
+    const fresh = sheets.getItem(answer.temporary);
+    // The new report was written just before the old one, which it replaces.
+    if (answer.replaces) sheets.getItem(answer.sheet).delete();
+    fresh.name = answer.sheet;
+    fresh.activate();
+    await context.sync();
+  });
+}
 
 async function refreshReport() {
   const button = document.getElementById("refresh-button");
   show("refresh-done", "");
+  const progress = document.getElementById("refresh-progress");
+  const bar = document.getElementById("refresh-bar");
+  const step = document.getElementById("refresh-step");
+  const at = (share, text) => {
+    bar.style.width = `${Math.round(100 * share)}%`;
+    progress.querySelector("[role=progressbar]").setAttribute("aria-valuenow", String(Math.round(100 * share)));
+    step.textContent = text;
+  };
   await busy(button, async () => {
-    const found = await auth();
-    // xlwings' own runPython: it reads the workbook, calls refresh_report and
-    // runs the actions; it shows its errors in #global-error-alert.
-    await xlwings.runPython({
-      scriptName: "refresh_report",
-      auth: found.token,
-      headers: found.provider ? { "Auth-Provider": found.provider } : {},
-      errorDisplayMode: "taskpane",
-    });
-    if (document.getElementById("global-error-alert").classList.contains("d-none")) {
+    const { headers } = await auth();
+    progress.classList.remove("d-none");
+    try {
+      at(0, "");
+      const structure = await readStructure();
+      const plan = await postJson("/taskpane/refresh-plan", structure, headers);
+      const total = plan.rows.toLocaleString(language);
+      const shown = (done) =>
+        at(0.8 * (plan.rows ? done / plan.rows : 1), say("refresh_rows", { done: done.toLocaleString(language), total }));
+      shown(0);
+      const read = await readColumns(plan, shown);
+      at(0.85, say("refresh_computing"));
+      const answer = await postJson("/taskpane/refresh", { structure, ...read }, headers);
+      at(0.9, say("refresh_writing"));
+      await writeReport(answer);
+      at(1, say("refresh_writing"));
       show("refresh-done", say("refreshed"));
+    } finally {
+      progress.classList.add("d-none");
     }
   });
 }
