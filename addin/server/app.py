@@ -186,7 +186,8 @@ class KpiApp:
         if self.settings.public_url:
             return self.settings.public_url
         scheme = request.scope.get("scheme", "http")
-        host = request.headers.get("host", "")
+        # Never the raw header: the host[:port] the front door parsed and checked.
+        host = request.scope["kpi.host"]
         return f"{scheme}://{host}"
 
     def js_config(self) -> dict[str, Any]:
