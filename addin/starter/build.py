@@ -1071,7 +1071,7 @@ def _finished_part(name: str, content: bytes, book: StarterBook) -> bytes:
     return content
 
 
-def save_workbook(book: StarterBook, target: Path) -> None:
+def save_workbook(book: StarterBook, target: Path, *, into_special: bool = False) -> None:
     """Save atomically (``addin.ooxml.atomic``): a temporary file beside the
     target, renamed when complete.
 
@@ -1101,7 +1101,8 @@ def save_workbook(book: StarterBook, target: Path) -> None:
                 )
             packed.write(dynamic_arrays.METADATA_PART, dynamic_arrays.METADATA_XML)
 
-    write_atomically(target, write)
+    # A FIFO or a device is written into only with --force (see atomic).
+    write_atomically(target, write, into_special=into_special)
 
 
 def new_workbook(
@@ -1118,5 +1119,5 @@ def new_workbook(
     if target.exists() and not force:
         raise StarterError(f"kpi new: {target} already exists; pass --force to replace it")
     workbook = build_workbook(options, data)
-    save_workbook(workbook, target)
+    save_workbook(workbook, target, into_special=force)
     return target
