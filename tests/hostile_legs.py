@@ -422,6 +422,8 @@ class LegOutcome:
         shown = run.stdout + run.stderr
         if self.case.says and self.case.says not in shown:
             found.append(f"the output does not say {self.case.says!r}")
+        if SECRET in shown:
+            found.append("the output shows a line of a file outside the source")
         lines = [line for line in run.stderr.splitlines() if line.strip()]
         if "Traceback" in run.stderr:
             found.append(f"traceback, exit {run.exit}: {run.message}")
@@ -506,3 +508,189 @@ def _csv_300mb_long(folder: Path, base: Path) -> tuple[list[str], list[Path], li
         for _ in range(300_000_000 // len(line)):
             handle.write(line)
     return _import(folder, base, export)
+
+
+# --- the sources leg -------------------------------------------------------------------
+
+#: The business type and month every sources case reports on.
+SOURCE_ARGS = ["--type", BUSINESS_TYPE, "--period", "2024-06"]
+SECRET = "SECRET-FIRST-LINE-OF-A-FILE-OUTSIDE-THE-SOURCE"
+
+
+def typed_tables(base: Path) -> dict[str, object]:
+    """The starter's tables as typed Arrow tables (``tests.sources_support``)."""
+    from addin.report.package import open_package, read_data  # noqa: PLC0415
+    from tests.sources_support import typed_tables as typed  # noqa: PLC0415
+
+    package = open_package(starter(base))
+    try:
+        data = read_data(package)
+    finally:
+        package.close()
+    return dict(typed(BUSINESS_TYPE, data.rows))
+
+
+def _report(source: str, *read: Path) -> tuple[list[str], list[Path], list[Path]]:
+    return ["report", "--source", source, *SOURCE_ARGS], [], list(read)
+
+
+def parquet_folder(folder: Path, base: Path, **changed: object) -> Path:
+    from tests.sources_support import write_parquet_folder  # noqa: PLC0415
+
+    return write_parquet_folder({**typed_tables(base), **changed}, folder / "source")  # type: ignore[arg-type]
+
+
+def csv_folder(folder: Path, base: Path) -> Path:
+    from tests.sources_support import write_csv_folder  # noqa: PLC0415
+
+    return write_csv_folder(typed_tables(base), folder / "source")  # type: ignore[arg-type]
+
+
+def duckdb_file(folder: Path, base: Path, *statements: str) -> Path:
+    """The starter's tables in a .duckdb file, then ``statements`` run in it."""
+    import duckdb  # noqa: PLC0415
+
+    parquet = parquet_folder(folder, base)
+    path = folder / "shop.duckdb"
+    connection = duckdb.connect(str(path))
+    try:
+        for entry in sorted(parquet.glob("*.parquet")):
+            connection.execute(
+                f'CREATE TABLE "{entry.stem}" AS SELECT * FROM read_parquet(?)', [str(entry)]
+            )
+        for statement in statements:
+            connection.execute(statement)
+    finally:
+        connection.close()
+    shutil.rmtree(parquet)
+    return path
+
+
+@leg_case("sources-control-csv-folder", "sources", 0, "Revenue")
+def _sources_csv(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    source = csv_folder(folder, base)
+    return _report(str(source), *sorted(source.iterdir()))
+
+
+@leg_case("sources-control-duckdb-file", "sources", 0, "Revenue")
+def _sources_duckdb(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    path = duckdb_file(folder, base)
+    return _report(str(path), path)
+
+
+@leg_case("sources-empty-url", "sources", 2, "accepted forms")
+def _sources_empty(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    return _report("")
+
+
+@leg_case("sources-blank-url", "sources", 2, "accepted forms")
+def _sources_blank(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    return _report("   ")
+
+
+@leg_case("sources-missing-engine-mysql", "sources", 2, "accepted forms")
+def _sources_mysql(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    return _report("mysql://kpi@localhost/shop")
+
+
+@leg_case("sources-missing-engine-bigquery", "sources", 2, "accepted forms")
+def _sources_bigquery(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    return _report("bigquery://project/dataset")
+
+
+@leg_case("sources-duckdb-url-new-file", "sources", 2, "does not exist")
+def _sources_new_duckdb(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    created = folder / "new.duckdb"
+    return _report(f"duckdb:///{created}", created)
+
+
+@leg_case("sources-sqlite-url-new-file", "sources", 2, "does not exist")
+def _sources_new_sqlite(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    created = folder / "new.db"
+    return _report(f"sqlite:///{created}", created)
+
+
+@leg_case("sources-fifo-named-orders-csv", "sources", 2, "not a regular file")
+def _sources_fifo(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    source = csv_folder(folder, base)
+    (source / "orders.csv").unlink()
+    os.mkfifo(source / "orders.csv")
+    return _report(str(source))
+
+
+@leg_case("sources-csv-with-none-of-the-columns", "sources", 2, "none of the columns")
+def _sources_no_columns(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    source = csv_folder(folder, base)
+    (source / "orders.csv").write_text("a,b,c\n1,2,3\n", encoding="utf-8")
+    return _report(str(source), *sorted(source.iterdir()))
+
+
+@leg_case("sources-csv-100000-columns", "sources", 2, "columns")
+def _sources_wide(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    source = csv_folder(folder, base)
+    header = ",".join(["order_id", *(f"c{i}" for i in range(100_000))])
+    (source / "orders.csv").write_text(header + "\n" + ",".join(["1"] * 100_001) + "\n")
+    return _report(str(source), *sorted(source.iterdir()))
+
+
+@leg_case("sources-duckdb-view-reads-a-file-outside", "sources", 2, "disabled by configuration")
+def _sources_view(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    secret = folder / "secret.csv"
+    secret.write_text(SECRET + "\n", encoding="utf-8")
+    path = duckdb_file(
+        folder,
+        base,
+        'ALTER TABLE "Orders" RENAME TO "orders_data"',
+        f'CREATE VIEW "Orders" AS SELECT o.* REPLACE (s.column0 AS status) FROM orders_data o, '
+        f"read_csv('{secret}', header = false, all_varchar = true) s",
+    )
+    return _report(str(path), path, secret)
+
+
+@leg_case("sources-parquet-corrupt-data-page", "sources", 2, "Orders")
+def _sources_corrupt(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    source = parquet_folder(folder, base)
+    orders = source / "Orders.parquet"
+    data = bytearray(orders.read_bytes())
+    middle = len(data) // 3
+    data[middle : middle + 200] = bytes(200)  # zeros over the column chunks' pages
+    orders.write_bytes(bytes(data))
+    return _report(str(source), orders)
+
+
+@leg_case("sources-parquet-huge-double-in-id-column", "sources", 0, "Revenue")
+def _sources_huge_id(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    import pyarrow as pa  # noqa: PLC0415
+
+    orders = typed_tables(base)["Orders"]
+    count = orders.num_rows  # type: ignore[attr-defined]
+    index = orders.column_names.index("customer_id")  # type: ignore[attr-defined]
+    huge = pa.array([1e300] + [float(i) for i in range(1, count)], pa.float64())
+    source = parquet_folder(folder, base, Orders=orders.set_column(index, "customer_id", huge))  # type: ignore[attr-defined]
+    return _report(str(source), source / "Orders.parquet")
+
+
+def _typed_orders_case(case_id: str, column: str, sql_type: str, says: str, exit: int = 2) -> None:
+    def build(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+        cast = {
+            "INTERVAL": f"to_days(CAST(coalesce({column}, 0) AS INTEGER))",
+            "DECIMAL(38,2)": f"CAST({column} * 1e30 AS DECIMAL(38,2))",
+            "BOOLEAN": f"{column} > 100",
+            "STRUCT": f"{{'value': {column}}}",
+        }[sql_type]
+        path = duckdb_file(
+            folder,
+            base,
+            f'CREATE TABLE orders_typed AS SELECT * REPLACE ({cast} AS {column}) FROM "Orders"',
+            'DROP TABLE "Orders"',
+            'ALTER TABLE orders_typed RENAME TO "Orders"',
+        )
+        return _report(str(path), path)
+
+    leg_case(case_id, "sources", exit, says)(build)
+
+
+_typed_orders_case("sources-interval-amount", "amount", "INTERVAL", "Orders.amount is of type")
+_typed_orders_case("sources-decimal38-amount", "amount", "DECIMAL(38,2)", "Revenue", exit=0)
+_typed_orders_case("sources-boolean-amount", "amount", "BOOLEAN", "Orders.amount is of type")
+_typed_orders_case("sources-struct-id", "customer_id", "STRUCT", "Orders.customer_id is of type")

@@ -120,7 +120,9 @@ def _source_report(data: WorkbookData, url: str, clock: Callable[[], dt.datetime
             period = first_of_month(from_serial_date(latest))
         start = to_serial("report", "month", period)
         end = to_serial("report", "month", first_of_month(period, 1))
-        if not period_has_data(source.tables, start, end):
+        with measure.engine(f"looking for data in {period:%Y-%m}"):
+            has_data = period_has_data(source.tables, start, end)
+        if not has_data:
             raise SourceError(
                 f"{source.where}: no data for the period {period:%Y-%m}; choose a month "
                 "with data (--period YYYY-MM)"
