@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from addin.recipes import columns_read, month_shift
 from addin.recipes.notes import Note, checks_for
@@ -338,7 +338,9 @@ def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912, PLR09
         elif scheme in _FILE_SCHEMES:
             # A database file is read, never made: ibis.connect would create
             # new.duckdb or new.db, and write into an existing one.
-            path = Path(parts.netloc + parts.path)
+            # ibis's reading of the URL: sqlite://relative.db, sqlite:///abs/x.db.
+            named = [p for p in (parts.netloc, parts.path[bool(parts.netloc) :]) if p]
+            path = Path(*named).resolve() if named else Path(":memory:")
             if not path.is_file():
                 raise SourceError(
                     f"{where}: {path} does not exist or is not a regular file; expected "
@@ -347,7 +349,8 @@ def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912, PLR09
             if scheme == "duckdb":
                 backend = _duckdb_file(ibis, path)
             else:
-                backend = ibis.sqlite.connect(f"file:{path}?mode=ro")
+                # SQLite's read-only URI: it neither creates nor writes the file.
+                backend = ibis.sqlite.connect(f"file:{quote(str(path))}?mode=ro")
             tables = _database_tables(backend, needed, where)
         else:
             backend = ibis.connect(url)

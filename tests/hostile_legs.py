@@ -694,3 +694,15 @@ _typed_orders_case("sources-interval-amount", "amount", "INTERVAL", "Orders.amou
 _typed_orders_case("sources-decimal38-amount", "amount", "DECIMAL(38,2)", "Revenue", exit=0)
 _typed_orders_case("sources-boolean-amount", "amount", "BOOLEAN", "Orders.amount is of type")
 _typed_orders_case("sources-struct-id", "customer_id", "STRUCT", "Orders.customer_id is of type")
+
+
+@leg_case("sources-sqlite-file-is-read-not-written", "sources", 2, "no table Orders")
+def _sources_sqlite(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    import sqlite3  # noqa: PLC0415
+
+    path = folder / "shop.db"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE other (a)")
+    connection.commit()
+    connection.close()
+    return _report(f"sqlite:///{path}", path)
