@@ -63,6 +63,8 @@ from kpi_engine._labels import labels, templates_dir
 
 from .sample import sample_tables
 
+#: The width of a column nobody sized, in characters (Excel's default).
+EXCEL_DEFAULT_WIDTH = 8.43
 #: The currencies ``kpi new --currency`` offers.
 CURRENCIES = ("EUR", "USD", "GBP")
 #: How the data sheets show their dates: ISO dates, which every reader reads alike.
@@ -257,8 +259,11 @@ class _Sheet:
         """A header row: each title wraps within its column, and the row is as
         tall as its longest title needs (call after ``widths``)."""
         titles = list(values)
+        # A header may run past the columns given widths (the channels of a
+        # large sample: one column each): those have Excel's default width.
+        widths = [*self.column_widths, *[EXCEL_DEFAULT_WIDTH] * len(titles)]
         lines = max(
-            len(wrapped(title, self.column_widths[index], bold=True))
+            len(wrapped(title, widths[index], bold=True))
             for index, title in enumerate(titles)
             if title
         )
