@@ -706,3 +706,12 @@ def _sources_sqlite(folder: Path, base: Path) -> tuple[list[str], list[Path], li
     connection.commit()
     connection.close()
     return _report(f"sqlite:///{path}", path)
+
+
+@leg_case("sources-csv-4096-columns", "sources", 2, "has no column customer_id")
+def _sources_widest(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    """The widest header a source file may have: read within the budget."""
+    source = csv_folder(folder, base)
+    header = ",".join(["order_id", *(f"c{i}" for i in range(4_095))])
+    (source / "orders.csv").write_text(header + "\n" + ",".join(["1"] * 4_096) + "\n")
+    return _report(str(source), *sorted(source.iterdir()))
