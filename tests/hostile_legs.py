@@ -343,6 +343,12 @@ def _csv_mixed(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Pa
     return _import(folder, base, export)
 
 
+@leg_case("import-csv-one-cp1252-byte-read-as-cp1252-when-asked", "import", 0, "2 imported")
+def _csv_mixed_asked(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    args, kept, read = _csv_mixed(folder, base)
+    return [*args, "--encoding", "cp1252"], kept, read
+
+
 @leg_case("import-csv-text-40000-chars", "import", 2, "more than the 32,767 a cell holds")
 def _csv_long_text(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
     export = folder / "orders.csv"

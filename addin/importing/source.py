@@ -61,15 +61,6 @@ class Export:
         return zip(self.numbers, self.rows, strict=True)
 
 
-def decode(data: bytes, path: Path, encoding: str | None = None) -> tuple[str, str]:
-    """The file's text and the encoding it was read with (``encoding_of``'s rule)."""
-    chosen = encoding or encoding_of(io.BytesIO(data), path)
-    try:
-        return data.decode(chosen), chosen
-    except UnicodeDecodeError as error:
-        raise _not_text(path, [chosen], data, error.start) from None
-
-
 #: A character of two to four bytes in UTF-8: Windows-1252 text almost never
 #: holds one (it would read "Ã©" where "é" was meant).
 _UTF8_SEQUENCE = re.compile(
