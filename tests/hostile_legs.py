@@ -398,6 +398,15 @@ def _target_rows(folder: Path, base: Path) -> tuple[list[str], list[Path], list[
     return _target_sheet(folder, base, change)
 
 
+@leg_case("import-target-empty-row-bomb-1GB", "import", 2, "more rows than Excel's")
+def _target_rows_gb(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
+    def change(data: bytes) -> Member:
+        head, tail = data.split(b"</sheetData>", 1)
+        return repeated(_sheet_name(base), head, b"<row/>", 170_000_000, b"</sheetData>" + tail)
+
+    return _target_sheet(folder, base, change)
+
+
 @leg_case("import-target-50000-unclosed-rows", "import", 2, "is not closed")
 def _target_unclosed(folder: Path, base: Path) -> tuple[list[str], list[Path], list[Path]]:
     def change(data: bytes) -> bytes:

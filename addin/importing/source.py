@@ -466,12 +466,14 @@ _ROW_TAG = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}row"
 _ROW_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
 
 
-def _refuse_too_many_rows(package: Any, part: str) -> None:
-    """Count the sheet's rows at the speed of a byte search first: a sheet of
-    more rows than Excel's is refused before any is parsed."""
+def rows_past_excel(bounded: Any, part: str) -> bool:
+    """Whether a sheet part holds more ``<row>`` elements than Excel has rows,
+    counted in one streamed pass at the speed of a byte search, keeping
+    nothing: a sheet of 170 million ``<row/>`` (1 GB unpacked) is refused
+    before it is held or parsed."""
     count = 0
     tail = b""
-    for chunk in package.bounded.chunks(part):
+    for chunk in bounded.chunks(part):
         data = tail + chunk
         count += len(_ROW_ELEMENT.findall(data))
         # An element cut at the chunk's end is counted in the next one.
@@ -480,7 +482,13 @@ def _refuse_too_many_rows(package: Any, part: str) -> None:
         if tail and _ROW_ELEMENT.match(tail):
             count -= 1
         if count > EXCEL_ROWS:
-            raise _too_many_rows(package.path)
+            return True
+    return False
+
+
+def _refuse_too_many_rows(package: Any, part: str) -> None:
+    if rows_past_excel(package.bounded, part):
+        raise _too_many_rows(package.path)
 
 
 def _sheet_rows(  # noqa: PLR0912, PLR0915  (one streamed pass, each case in place)

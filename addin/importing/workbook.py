@@ -62,7 +62,7 @@ from addin.report.package import (
 from addin.report.writer import _drop_calc_chain_sheet, write_package
 
 from . import presets as preset_files
-from .source import CELL_CHARACTERS, Export, ImportInputError, read_export
+from .source import CELL_CHARACTERS, Export, ImportInputError, read_export, rows_past_excel
 from .values import DATE_KINDS, check_date_format, decimal_separator, reader
 
 #: How many rows the command names one by one; the notes count them all.
@@ -530,6 +530,12 @@ def sheet_part(package: Package, part: str) -> bytes:
     tree, so it may be as large as the package's cap allows (a table of a
     million rows is several hundred megabytes of XML)."""
     try:
+        if rows_past_excel(package.bounded, part):
+            raise ImportInputError(
+                f"{package.path}: the sheet part {part} has more rows than Excel's "
+                f"{EXCEL_ROWS:,}; the file is damaged or not a workbook saved by a spreadsheet "
+                "program"
+            )
         return package.bounded.read(part, limit=max_inflated())
     except PackageError as error:
         raise ImportInputError(str(error)) from None
