@@ -219,7 +219,7 @@ def lite(folder: Path, wheel_url: str | None) -> None:
     from addin import lite as lite_files  # noqa: PLC0415  (only this command needs it)
     from addin.ooxml.atomic import WriteInterrupted  # noqa: PLC0415
 
-    if wheel_url and not (wheel_url.startswith("https://") and wheel_url.endswith(".whl")):
+    if wheel_url and not lite_files.wheel_url_ok(wheel_url):
         raise click.BadParameter(
             f"{wheel_url!r}: give the https:// address of the .whl file "
             f"(xlwings Lite fetches it from the browser), such as https://.../{lite_files.WHEEL_NAME}",
@@ -231,6 +231,12 @@ def lite(folder: Path, wheel_url: str | None) -> None:
         # SIGINT or SIGTERM during a write: one line, and the signal's exit status.
         click.echo(f"error: {stop}", err=True)
         sys.exit(stop.code)
+    except lite_files.LiteOutputError as error:
+        click.echo(f"error: kpi lite: {error}", err=True)
+        sys.exit(2)
+    except OSError as error:  # a full disk, a folder without write permission...
+        click.echo(f"error: kpi lite: cannot write into {folder}: {error}", err=True)
+        sys.exit(1)
     for path in paths:
         click.echo(str(path))
     if not wheel_url:
@@ -244,11 +250,16 @@ def lite(folder: Path, wheel_url: str | None) -> None:
 
 def _write_xlwings_conf(path: Path, settings: dict[str, str]) -> None:
     """Set keys in an xlwings config file (lines of "KEY","VALUE"), keeping the rest."""
+    from addin.ooxml.atomic import check_target, write_bytes_atomically  # noqa: PLC0415
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    check_target(
+        path, force_option=False
+    )  # a FIFO would hang the read below; a device is not a config file
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     kept = [line for line in lines if line.split(",", 1)[0].strip().strip('"') not in settings]
     kept += [f'"{key}","{value}"' for key, value in settings.items()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    write_bytes_atomically(path, ("\n".join(kept) + "\n").encode("utf-8"))
 
 
 @click.command("com-setup")
@@ -271,9 +282,17 @@ def com_setup(addin_name: str | None, conf_path: Path | None) -> None:
     xlwings' user config file (or a custom add-in's), then says what to
     click in Excel.
     """
+    from addin.ooxml.atomic import NotRegularTargetError  # noqa: PLC0415
+
     name = addin_name or "xlwings"
     path = conf_path or Path.home() / f".{name}" / f"{name}.conf"
-    _write_xlwings_conf(path, {"UDF_MODULES": "addin.functions", "INTERPRETER_WIN": sys.executable})
+    try:
+        _write_xlwings_conf(
+            path, {"UDF_MODULES": "addin.functions", "INTERPRETER_WIN": sys.executable}
+        )
+    except (OSError, UnicodeDecodeError) as error:
+        click.echo(f"error: kpi com-setup: cannot write {path}: {error}", err=True)
+        sys.exit(2 if isinstance(error, UnicodeDecodeError | NotRegularTargetError) else 1)
     click.echo(f"wrote UDF_MODULES and INTERPRETER_WIN to {path}")
     where = f"the {name} ribbon tab" if addin_name else "the xlwings ribbon tab"
     click.echo(f"Next, in Excel on Windows: click Import Functions on {where}", nl=False)

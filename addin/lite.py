@@ -43,15 +43,17 @@ import hashlib
 import inspect
 import io
 import json
+import re
 from collections.abc import Iterator
 from importlib import metadata, resources
 from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kpi_engine
 from addin.functions import EXCEL_SIGNATURES, ExcelSignature
-from addin.ooxml.atomic import write_bytes_atomically
+from addin.ooxml.atomic import NotRegularTargetError, check_target, write_bytes_atomically
 from addin.ooxml.zipwriter import ZipWriter
 from kpi_engine.texts import templates_dir
 
@@ -184,6 +186,31 @@ def main_py(user_section: str | None = None) -> str:
     )
 
 
+#: The characters of a URL (RFC 3986), a percent sign only before two hex
+#: digits: a space or a new line would change what pip reads in requirements.txt.
+_URL = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")
+
+
+class LiteOutputError(ValueError):
+    """The folder or a file kpi lite writes cannot be written; nothing was written."""
+
+
+def wheel_url_ok(url: str) -> bool:
+    """An https:// address of a .whl file, written only with a URL's characters.
+
+    >>> wheel_url_ok("https://x/kpi_addin.whl"), wheel_url_ok("https://x/a b.whl")
+    (True, False)
+    """
+    if _URL.fullmatch(url) is None:
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(parts.hostname) and parts.path.endswith(".whl")
+
+
 def requirements_txt(wheel_url: str | None) -> str:
     """requirements.txt: the kpi-addin wheel by its URL, or by name and version."""
     version = kpi_engine.__version__
@@ -282,8 +309,20 @@ def write(folder: Path, wheel_url: str | None = None) -> list[Path]:
     Each is written atomically (``addin.ooxml.atomic``): an interrupted run
     leaves the previous main.py whole, never half of a new one.
     """
+    if folder.exists() and not folder.is_dir():
+        raise LiteOutputError(
+            f"-o {folder} is not a folder; expected the folder to write main.py, "
+            "requirements.txt and the wheel into"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     main = folder / "main.py"
+    # Every file is checked before any is written: a FIFO named main.py would
+    # hang the read of its user section, a device is no place for a wheel.
+    for path in (main, folder / "requirements.txt", folder / WHEEL_NAME):
+        try:
+            check_target(path, force_option=False)
+        except NotRegularTargetError as error:
+            raise LiteOutputError(str(error)) from None
     source = main_py(_user_section(main))
     write_bytes_atomically(main, source.encode("utf-8"))
     requirements = folder / "requirements.txt"

@@ -28,10 +28,11 @@ def refresh_report(book: xw.Book) -> None:
     """Recompute every KPI from the workbook's tables and write the report sheet."""
     from addin.ooxml.package import ReportError  # noqa: PLC0415
     from addin.report.excel import refresh_book  # noqa: PLC0415
+    from kpi_engine.display import DisplayRangeError  # noqa: PLC0415
 
     try:
         refresh_book(book)
-    except ReportError as error:
+    except (ReportError, DisplayRangeError) as error:
         raise xw.XlwingsError(str(error)) from None
 
 

@@ -24,11 +24,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from addin.ooxml.package import ReportError
 from addin.recipes import columns_read, month_shift
@@ -38,6 +38,21 @@ from kpi_engine.inputs import to_serial
 
 FILE_SUFFIXES = (".parquet", ".csv")
 _DATE_KINDS = ("date", "datetime", "month")
+#: What --source takes, said when it takes none of it.
+ACCEPTED_FORMS = (
+    "the accepted forms are a folder of .parquet or .csv files named like the tables "
+    "(Orders.csv...), a .duckdb file, duckdb:///FILE.duckdb, sqlite:///FILE.db, "
+    "pyspark:///FOLDER, postgres://user@host/db, or another database URL whose ibis "
+    "engine is installed"
+)
+#: A CSV source file's header may name at most this many columns, far more
+#: than any table here has: DuckDB's CSV reader costs grow with the columns
+#: (16,000 took 20 s and 400 MB, 100,000 over a minute and 1.4 GB). Its
+#: first line is read, at most ``_HEADER_BYTES``, before DuckDB sees the file.
+CSV_COLUMNS = 4_096
+_HEADER_BYTES = 1 << 20
+#: The schemes of database files on this machine: the file must exist.
+_FILE_SCHEMES = ("duckdb", "sqlite")
 
 
 class SourceError(ReportError):
@@ -108,8 +123,38 @@ def _files_in(folder: Path) -> dict[str, Path]:
         if entry.is_dir() and any(entry.glob("*.parquet")):
             found.setdefault(entry.name.lower(), entry)
         elif entry.suffix.lower() in FILE_SUFFIXES:
+            # A FIFO or a device is kept, to be refused by name when it is read.
             found.setdefault(entry.stem.lower(), entry)
     return found
+
+
+def _refuse_special(paths: list[Path], table: str, where: str) -> None:
+    """A FIFO would make the engine wait for ever, a device read without end."""
+    for path in paths:
+        if not path.is_file():
+            raise SourceError(
+                f"{where}: {path.name}, the file of the table {table}, is not a regular file "
+                "(a FIFO, a device or a socket); expected a .parquet or .csv file"
+            )
+
+
+def _csv_header_width(path: Path, table: str, where: str) -> None:
+    """Refuse a CSV file whose header is wider than Excel's columns (100,000
+    columns cost DuckDB a minute and gigabytes), from its first line alone."""
+    with path.open("rb") as handle:
+        start = handle.read(_HEADER_BYTES)
+    line = start.split(b"\n", 1)[0]
+    if len(line) == len(start) == _HEADER_BYTES:
+        raise SourceError(
+            f"{where}: the header line of {path.name} (table {table}) is longer than "
+            f"{_HEADER_BYTES >> 20} MB; expected a header row of column names"
+        )
+    width = max(line.count(d.encode()) for d in (",", ";", "\t", "|")) + 1
+    if width > CSV_COLUMNS:
+        raise SourceError(
+            f"{where}: the header of {path.name} (table {table}) names {width:,} columns, "
+            f"more than the {CSV_COLUMNS:,} a source file may have; expected the table's columns"
+        )
 
 
 def _folder_tables(
@@ -124,6 +169,9 @@ def _folder_tables(
                 f"{where}: no file for the table {table}: expected {table}.parquet or "
                 f"{table}.csv in the folder (it holds: {_listed(p.name for p in files.values())})"
             )
+        _refuse_special(sorted(path.glob("*.parquet")) if path.is_dir() else [path], table, where)
+        if path.suffix.lower() == ".csv" and not path.is_dir():
+            _csv_header_width(path, table, where)
         if path.is_dir() or path.suffix.lower() == ".parquet":
             pattern = str(path / "*.parquet") if path.is_dir() else str(path)
             tables[table] = backend.read_parquet(pattern, table_name=table)
@@ -140,6 +188,13 @@ def _folder_tables(
 
 def _typed_csv(backend: Any, raw: Any, table: str, path: Path, where: str) -> Any:
     names = _column_names(raw, table, where, wanted=None)
+    if not names:
+        raise SourceError(
+            f"{where}: {path.name} has none of the columns of the table {table} "
+            f"({', '.join(c.id for c in TABLES[table])}); its header names "
+            f"{_listed(str(name)[:40] for name in raw.columns[:12])}"
+            f"{', ...' if len(raw.columns) > 12 else ''}"
+        )
     casts = ", ".join(f'{_csv_cast(table, name, our)} AS "{our}"' for our, name in names.items())
     header = f"read_csv({_sql_text(str(path))}, all_varchar = true, header = true)"
     # Parsed once into DuckDB's own table: a view would parse the file again
@@ -209,6 +264,22 @@ def _database_tables(
     return tables
 
 
+def engine_said(error: BaseException) -> str:
+    """An engine's error as one line: its first, at most 200 characters."""
+    text = str(error).strip()
+    first = text.splitlines()[0].strip() if text else type(error).__name__
+    return first if len(first) <= 200 else first[:197] + "..."
+
+
+def _duckdb_file(ibis: Any, path: Path) -> Any:
+    """A DuckDB file opened read-only, with no access to any other file: a
+    view in it may not read /etc/passwd (or any file beside it) and show its
+    first line in an error message."""
+    backend = ibis.duckdb.connect(str(path), read_only=True)
+    backend.raw_sql("SET enable_external_access = false")
+    return backend
+
+
 def _spark(folder: str, query: Mapping[str, list[str]]) -> Any:
     import ibis  # noqa: PLC0415
     from pyspark.sql import SparkSession  # noqa: PLC0415
@@ -226,7 +297,7 @@ def _spark(folder: str, query: Mapping[str, list[str]]) -> Any:
     return ibis.pyspark.connect(session)
 
 
-def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912  (one branch per kind of source)
+def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912, PLR0915  (one branch per kind of source)
     """Connect to ``url`` and find the tables and columns ``business_type`` reads."""
     try:
         import ibis  # noqa: PLC0415
@@ -238,6 +309,9 @@ def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912  (one 
     from addin.recipes.ibis_forms import ColumnTypeError, rule  # noqa: PLC0415
 
     where = f"--source {url}"
+    if not url.strip():
+        # '' would read the current folder.
+        raise SourceError(f"--source is empty; {ACCEPTED_FORMS}")
     needed = _needed(business_type)
     parts = urlsplit(url)
     scheme = parts.scheme.lower() if len(parts.scheme) > 1 else ""  # C:\ is no scheme
@@ -248,7 +322,7 @@ def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912  (one 
                 backend = ibis.duckdb.connect()
                 tables = _folder_tables(backend, path, needed, where, spark=False)
             elif path.is_file() and path.suffix.lower() in (".duckdb", ".ddb", ".db"):
-                backend = ibis.duckdb.connect(str(path), read_only=True)
+                backend = _duckdb_file(ibis, path)
                 tables = _database_tables(backend, needed, where)
             elif path.exists():
                 raise SourceError(
@@ -263,6 +337,23 @@ def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912  (one 
                 raise SourceError(f"{where}: pyspark:///FOLDER needs a folder; {folder} is none")
             backend = _spark(str(folder), parse_qs(parts.query))
             tables = _folder_tables(backend, folder, needed, where, spark=True)
+        elif scheme in _FILE_SCHEMES:
+            # A database file is read, never made: ibis.connect would create
+            # new.duckdb or new.db, and write into an existing one.
+            # ibis's reading of the URL: sqlite://relative.db, sqlite:///abs/x.db.
+            named = [p for p in (parts.netloc, parts.path[bool(parts.netloc) :]) if p]
+            path = Path(*named).resolve() if named else Path(":memory:")
+            if not path.is_file():
+                raise SourceError(
+                    f"{where}: {path} does not exist or is not a regular file; expected "
+                    f"the {scheme} database file to read"
+                )
+            if scheme == "duckdb":
+                backend = _duckdb_file(ibis, path)
+            else:
+                # SQLite's read-only URI: it neither creates nor writes the file.
+                backend = ibis.sqlite.connect(f"file:{quote(str(path))}?mode=ro")
+            tables = _database_tables(backend, needed, where)
         else:
             backend = ibis.connect(url)
             tables = _database_tables(backend, needed, where)
@@ -270,13 +361,16 @@ def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912  (one 
         raise
     except ImportError as error:
         raise SourceError(
-            f"{where}: the engine for {scheme or 'this source'} is not installed ({error}); "
-            "pip install 'kpi-addin[postgres]' or 'kpi-addin[spark]', or the ibis extra "
-            f"of that engine (ibis-framework[{scheme}])"
+            f"{where}: the engine for {scheme or 'this source'} is not installed "
+            f"({engine_said(error)}); install its ibis extra, ibis-framework[{scheme}], "
+            f"or 'kpi-addin[postgres]' or 'kpi-addin[spark]'; {ACCEPTED_FORMS}"
         ) from None
     except Exception as error:  # (a driver's own error, said in one line)
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SourceError(f"{where}: cannot open it: {first}") from None
+        said = engine_said(error)
+        if "backend" in said.lower() and "not" in said.lower() and scheme:
+            # ibis.connect("mysql://...") without the engine: an unknown backend.
+            raise SourceError(f"{where}: cannot open it: {said}; {ACCEPTED_FORMS}") from None
+        raise SourceError(f"{where}: cannot open it: {said}") from None
 
     source = Source(where, backend)
     for table, columns in needed.items():
@@ -292,7 +386,7 @@ def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912  (one 
     return source
 
 
-def _as_view(backend: Any, table: str, expr: Any) -> Any:
+def _as_view(backend: Any, table: str, expr: Any, where: str = "--source") -> Any:
     """The prepared table as a temporary table (DuckDB) or view of the engine,
     where it can hold one: every query then names it, and ibis compiles the
     rules once instead of once per query (compiling, not the engine, is the
@@ -311,8 +405,21 @@ def _as_view(backend: Any, table: str, expr: Any) -> Any:
             backend.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {backend.compile(expr)}')
             return backend.table(name)
     except Exception:  # (a read-only engine: the expression does the same)
+        _check_readable(backend, table, expr, where)
         return expr
     return expr
+
+
+def _check_readable(backend: Any, table: str, expr: Any, where: str) -> None:
+    """Read the table once, to tell bad data (a corrupt Parquet page, a
+    number out of range) from an engine that only cannot keep a copy: bad
+    data is said now, naming the table, rather than as a traceback later."""
+    try:
+        expr.count().execute()
+    except Exception as error:  # (the engine's own error types)
+        raise SourceError(
+            f"{where}: the table {table} cannot be read: {engine_said(error)}"
+        ) from None
 
 
 # --- the report's numbers from a source ---------------------------------------------------
@@ -329,20 +436,40 @@ class SourceMeasure:
     def __post_init__(self) -> None:
         from addin.recipes.ibis_forms import Prepared, prepare  # noqa: PLC0415
 
-        self.prepared = Prepared(
-            {
-                name: _as_view(self.source.backend, name, table)
-                for name, table in prepare(self.source.tables).items()
-            }
-        )
+        with self.engine("reading the tables"):
+            self.prepared = Prepared(
+                {
+                    name: _as_view(self.source.backend, name, table, self.source.where)
+                    for name, table in prepare(self.source.tables).items()
+                }
+            )
+
+    @contextlib.contextmanager
+    def engine(self, doing: str) -> Iterator[None]:
+        """An engine's error while querying as one line: what was being
+        computed, from which tables, and the engine's own first line (which
+        names the column or the file)."""
+        import kpi_engine  # noqa: PLC0415
+
+        try:
+            yield
+        except (SourceError, kpi_engine.KPIUndefinedError, kpi_engine.KPIInputError):
+            raise
+        except Exception as error:  # (the engine's own error types)
+            tables = ", ".join(sorted(self.source.tables))
+            raise SourceError(
+                f"{self.source.where}: the engine failed {doing} (tables {tables}): "
+                f"{engine_said(error)}"
+            ) from None
 
     def value(self, business_type: str, kpi_id: str, month: dt.date) -> float:
         from addin.recipes.ibis_forms import compute  # noqa: PLC0415
 
         start = to_serial("report", "month", month)
-        return compute(
-            business_type, kpi_id, self.prepared, start, month_shift(start, 1), self.settings
-        )
+        with self.engine(f"computing {kpi_id} for {month:%Y-%m}"):
+            return compute(
+                business_type, kpi_id, self.prepared, start, month_shift(start, 1), self.settings
+            )
 
     def nps_scores(self, month: dt.date) -> list[Any]:
         from addin.recipes.ibis_forms import nps_groups, scores_like  # noqa: PLC0415
@@ -350,17 +477,20 @@ class SourceMeasure:
         if "Survey" not in self.source.tables:
             return []
         start = to_serial("report", "month", month)
-        return scores_like(nps_groups(self.prepared, start, month_shift(start, 1)))
+        with self.engine(f"counting the Survey's scores for {month:%Y-%m}"):
+            return scores_like(nps_groups(self.prepared, start, month_shift(start, 1)))
 
     def notes(self, business_type: str) -> list[Note]:
         from addin.recipes.ibis_forms import note_counts  # noqa: PLC0415
 
-        return note_counts(business_type, self.source.tables, checks_for(business_type))
+        with self.engine("counting the data notes"):
+            return note_counts(business_type, self.source.tables, checks_for(business_type))
 
     def latest_month(self, business_type: str) -> dt.date | None:
         from addin.recipes.ibis_forms import latest_date  # noqa: PLC0415
 
-        return latest_date(self.source.tables)
+        with self.engine("finding the latest month"):
+            return latest_date(self.source.tables)
 
 
 __all__ = ["Source", "SourceError", "SourceMeasure", "open_source"]

@@ -22,14 +22,16 @@ charts, the HTML report, the narrative and the CLI all use this module.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import cache
 from importlib import resources
-from typing import Literal
+from typing import Literal, ParamSpec, TypeVar
 
 from babel import Locale
 from babel.dates import format_datetime, format_skeleton
@@ -37,8 +39,11 @@ from babel.numbers import NumberPattern, format_decimal, get_currency_symbol, pa
 from babel.units import format_unit
 
 from ._catalogue import LANGUAGES, UNITS, Band, BusinessType, CatalogueError, ProfileKPI
+from ._errors import describe_value
 from ._labels import labels
 
+P = ParamSpec("P")
+R = TypeVar("R")
 ShownAs = Literal["percent", "number", "currency", "duration"]
 Difference = Literal["same", "percentage_points", "points"]
 
@@ -47,6 +52,24 @@ Difference = Literal["same", "percentage_points", "points"]
 EXCEL_LOCALE_IDS: Mapping[str, str] = {"en": "409", "fr": "40C", "nl": "413"}
 #: The currency a value is in when nobody says otherwise.
 DEFAULT_CURRENCY = "USD"
+#: The largest number a cell holds, and so the largest any format here shows
+#: (Excel's own, a float's: 1.7976931348623157e308). Past it, a value is
+#: refused with ``DisplayRangeError``.
+EXCEL_LARGEST = 1.7976931348623157e308
+
+
+class DisplayRangeError(ValueError):
+    """A value no Excel cell can hold (NaN, an infinity, past ±1.8e308) was
+    given to be shown. The engine never computes one; the message names the
+    function, the value and what was expected."""
+
+    def __init__(self, function: str, value: object, unit: str) -> None:
+        super().__init__(
+            f"{function}: cannot show {describe_value(value)} as {unit}: expected a finite number "
+            f"within Excel's range, ±{EXCEL_LARGEST:.15g}"
+        )
+        self.function = function
+        self.value = value
 
 
 @dataclass(frozen=True)
@@ -147,7 +170,24 @@ def _words(language: str, long: bool) -> Mapping[str, str]:
 # --- text ----------------------------------------------------------------------------
 
 
-def _rounded(value: float, decimals: int) -> Decimal:
+#: Digits enough for every float in full with its decimals: the default 28
+#: would make rounding 1e26 to cents fail (decimal.InvalidOperation).
+_DIGITS = 400
+
+
+def _exact(value: float, function: str, unit: str) -> Decimal:
+    """``value`` as the Decimal it is, or ``DisplayRangeError`` for a value no
+    cell holds (an int too large for a float included)."""
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):  # an int past a float; Decimal('sNaN')
+        raise DisplayRangeError(function, value, unit) from None
+    if not math.isfinite(number):
+        raise DisplayRangeError(function, value, unit)
+    return Decimal(repr(number))
+
+
+def _rounded(value: float | Decimal, decimals: int) -> Decimal:
     """``value`` rounded as Excel and LibreOffice round what a cell shows:
     halves away from zero (babel would round them to even, so that 42.5
     read "42" beside a cell showing 43), and no sign on a zero ("0", not "-0").
@@ -155,12 +195,24 @@ def _rounded(value: float, decimals: int) -> Decimal:
     >>> str(_rounded(42.5, 0)), str(_rounded(-0.05, 1)), str(_rounded(-0.04, 1))
     ('43', '-0.1', '0.0')
     """
-    exact = Decimal(repr(float(value)))
+    exact = value if isinstance(value, Decimal) else _exact(value, "display", "a number")
     rounded = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     return abs(rounded) if rounded == 0 else rounded
 
 
-def _plain(value: float, decimals: int, language: str) -> str:
+def _wide(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` with decimal digits enough for any float (``_DIGITS``),
+    in its own context: babel rounds within the current one too."""
+
+    @functools.wraps(function)
+    def wide(*args: P.args, **kwargs: P.kwargs) -> R:
+        with localcontext(prec=_DIGITS):
+            return function(*args, **kwargs)
+
+    return wide
+
+
+def _plain(value: float | Decimal, decimals: int, language: str) -> str:
     return format_decimal(
         _rounded(value, decimals), format=_number_format(decimals), locale=language
     )
@@ -185,6 +237,7 @@ def _patterned(
     )
 
 
+@_wide
 def format_value(
     value: float,
     unit: str,
@@ -206,6 +259,7 @@ def format_value(
     '22'
     """
     display = unit_display(unit)
+    _exact(value, "format_value", unit)
     if display.shown_as in ("percent", "currency"):
         return _patterned(value, display.shown_as, display.decimals, language, currency)
     if display.shown_as == "duration":
@@ -231,6 +285,7 @@ def difference_value(difference: float, unit: str) -> float:
     return difference * unit_display(unit).difference_scale
 
 
+@_wide
 def format_difference(
     difference: float,
     unit: str,
@@ -253,12 +308,14 @@ def format_difference(
     '4,2 uur'
     """
     display = unit_display(unit)
+    exact = _exact(difference, "format_difference", unit)
     magnitude = abs(difference)
     if display.difference == "same":
         text = format_value(magnitude, unit, language, currency, long=long)
     else:
-        decimals = display.decimals
-        text = _plain(magnitude * display.difference_scale, decimals, language)
+        # In decimals: a float product could overflow to inf.
+        scale = Decimal(repr(display.difference_scale))
+        text = _plain(abs(exact) * scale, display.decimals, language)
         text += " " + _words(language, long)[display.difference]
     if not signed or difference == 0:
         return text
@@ -495,6 +552,7 @@ def _figure(value: float, unit: str, language: str, currency: str | None, bare: 
     return _plain(scaled, decimals, language) + " " + _words(language, False)[str(display.suffix)]
 
 
+@_wide
 def format_band(band: Band, unit: str, language: str, currency: str | None = None) -> str:
     """A band as the article words it, in ``language``: "30–40%",
     "1 500–3 000 $US", "> 50 %", "≥ 95%", "~ 40%".

@@ -69,7 +69,7 @@ def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
 
 
 def http_get(
-    port: int, path: str, host: str = "127.0.0.1", timeout: float = 10, source: str | None = None
+    port: int, path: str, host: str = "127.0.0.1", timeout: float = 60, source: str | None = None
 ) -> tuple[int, dict[str, str], bytes]:
     """One GET on a new connection; returns (status, lower-cased headers, body).
 
@@ -333,7 +333,7 @@ def nginx(
     )
     running = Nginx(port, redirect_port, folder, process)
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60  # a margin that holds on a busy machine
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"nginx exited:\n{running.error_log}")
@@ -343,7 +343,7 @@ def nginx(
             except OSError as error:
                 if time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"nginx did not listen within 15 s:\n{running.error_log}"
+                        f"nginx did not listen within 60 s:\n{running.error_log}"
                     ) from error
                 time.sleep(0.05)
         yield running

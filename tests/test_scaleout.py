@@ -231,7 +231,7 @@ def test_https_through_nginx_gives_an_https_manifest(
     context = ssl.create_default_context(cafile=tls.certificate)
     with nginx([i.port for i in instances], tmp_path / "nginx", tls=tls) as proxy:
         with (
-            socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as raw,
+            socket.create_connection(("127.0.0.1", proxy.port), timeout=60) as raw,
             context.wrap_socket(raw, server_hostname="localhost") as connection,
         ):
             connection.sendall(
@@ -274,7 +274,7 @@ def test_without_a_live_instance_excel_gets_a_sentence_and_retries(tmp_path: Pat
 def test_a_body_above_the_limit_gets_a_sentence_without_being_sent(tmp_path: Path) -> None:
     with (
         nginx([free_port()], tmp_path) as proxy,
-        socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as client,
+        socket.create_connection(("127.0.0.1", proxy.port), timeout=60) as client,
     ):
         # Only the headers: nginx answers from Content-Length alone.
         client.sendall(

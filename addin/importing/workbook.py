@@ -62,7 +62,7 @@ from addin.report.offline import SUFFIXES, lock_file
 from addin.report.writer import _drop_calc_chain_sheet, write_package
 
 from . import presets as preset_files
-from .source import Export, ImportInputError, read_export
+from .source import CELL_CHARACTERS, Export, ImportInputError, read_export, rows_past_excel
 from .values import DATE_KINDS, check_date_format, decimal_separator, reader
 
 #: How many rows the command names one by one; the notes count them all.
@@ -289,15 +289,13 @@ def check_rows(
 
 _P = rb"(?:[A-Za-z_][\w.-]*:)?"
 _SHEET_DATA = re.compile(rb"<(" + _P + rb")sheetData\b[^>]*?(/?)>")
-_ROW = re.compile(rb"<" + _P + rb"row\b([^>]*?)(?:/>|>(.*?)</" + _P + rb"row>)", re.S)
-_CELL = re.compile(rb"<" + _P + rb"c\b([^>]*?)(?:/>|>(.*?)</" + _P + rb"c>)", re.S)
 _R = re.compile(rb'\br="([A-Z]*)(\d+)"')
 _CONTENT = re.compile(rb"<" + _P + rb"(?:v|is|f)\b")
 _FORMULA = re.compile(rb"<" + _P + rb"f\b")
 _DIMENSION = re.compile(rb"(<" + _P + rb'dimension\b[^>]*\bref=")([^"]*)(")')
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     number: int
     start: int  # the row's element in the sheet data: body[start:end]
@@ -314,27 +312,67 @@ def _letters_index(letters: bytes) -> int:
     return index - 1
 
 
-def _rows(body: bytes, left: int, right: int) -> Iterator[_Row]:
+_ROW_START = re.compile(rb"<" + _P + rb"row\b([^>]*?)(/?)>")
+_ROW_END = re.compile(rb"</" + _P + rb"row>")
+_CELL_START = re.compile(rb"<" + _P + rb"c\b([^>]*?)(/?)>")
+_CELL_END = re.compile(rb"</" + _P + rb"c>")
+
+
+def _elements(
+    data: bytes, start: re.Pattern[bytes], end: re.Pattern[bytes], where: str, what: str
+) -> Iterator[tuple[bytes, bytes, int, int]]:
+    """(attributes, content, start, end) of each element that ``start`` and
+    ``end`` delimit, in one pass: an element that is not closed before the
+    next one opens is refused (a lazy ``(.*?)</row>`` per unclosed tag would
+    rescan the rest of the part each time: quadratic)."""
+    position = 0
+    while True:
+        opened = start.search(data, position)
+        if opened is None:
+            return
+        if opened.group(2):  # <row/>
+            yield opened.group(1), b"", opened.start(), opened.end()
+            position = opened.end()
+            continue
+        closed = end.search(data, opened.end())
+        following = start.search(data, opened.end(), closed.start() if closed else len(data))
+        if closed is None or following is not None:
+            raise ImportInputError(
+                f"{where}: the sheet part has a <{what}> element that is not closed "
+                f"(at byte {opened.start():,} of its data); the file is damaged: open and "
+                "save it in Excel, then import again"
+            )
+        yield opened.group(1), data[opened.end() : closed.start()], opened.start(), closed.end()
+        position = closed.end()
+
+
+def _rows(body: bytes, left: int, right: int, where: str = "the workbook") -> Iterator[_Row]:
     previous = 0
-    for match in _ROW.finditer(body):
-        found = _R.search(match.group(1))
+    for attributes, content, begin, finish in _elements(body, _ROW_START, _ROW_END, where, "row"):
+        found = _R.search(attributes)
         number = int(found.group(2)) if found else previous + 1
+        if number <= previous or number > EXCEL_ROWS:
+            # Rows come in order within Excel's grid: a million <row/> more
+            # would only cost memory, and an out-of-order row breaks the plan.
+            raise ImportInputError(
+                f"{where}: the sheet part has row {number:,} after row {previous:,}; "
+                f"expected rows in order, up to Excel's last row ({EXCEL_ROWS:,})"
+            )
         previous = number
         inside = outside = False
-        content = match.group(2) or b""
         if _CONTENT.search(content):
             column = -1
-            for cell in _CELL.finditer(content):
-                ref = _R.search(cell.group(1))
+            for cell_attributes, cell_content, _, _ in _elements(
+                content, _CELL_START, _CELL_END, where, "c"
+            ):
+                ref = _R.search(cell_attributes)
                 column = _letters_index(ref.group(1)) if ref and ref.group(1) else column + 1
-                if cell.group(2) and _CONTENT.search(cell.group(2)):
+                if cell_content and _CONTENT.search(cell_content):
                     if left <= column <= right:
                         inside = True
                     else:
                         outside = True
-        yield _Row(
-            number, match.start(), match.end(), inside, outside, bool(_FORMULA.search(content))
-        )
+        yield _Row(number, begin, finish, inside, outside, bool(_FORMULA.search(content)))
 
 
 class _NewRows:
@@ -363,7 +401,7 @@ class SheetPlan:
     dropped_formulas: bool
 
 
-def plan_sheet(  # noqa: PLR0915  (one pass over the rows, each case in place)
+def plan_sheet(  # noqa: PLR0912, PLR0915  (one pass over the rows, each case in place)
     sheet: bytes,
     *,
     first_data: int,
@@ -398,7 +436,14 @@ def plan_sheet(  # noqa: PLR0915  (one pass over the rows, each case in place)
             sheet[close.end() :],
         )
         open_tag, close_tag = match.group(0), close.group(0)
-    rows = list(_rows(body, left, right))
+    # At the speed of a byte search: more rows than Excel's is refused before
+    # a million row objects are made (a <row/> is 6 bytes).
+    if body.count(b"<row") + body.count(b":row") > EXCEL_ROWS:
+        raise ImportInputError(
+            f"{where}: the sheet part has more rows than Excel's {EXCEL_ROWS:,}; the file is "
+            "damaged or not a workbook saved by a spreadsheet program"
+        )
+    rows = list(_rows(body, left, right, where))
     data = [r for r in rows if first_data <= r.number <= bottom and r.inside]
     existing = len(data)
     if existing and mode is None:
@@ -485,6 +530,12 @@ def sheet_part(package: Package, part: str) -> bytes:
     tree, so it may be as large as the package's cap allows (a table of a
     million rows is several hundred megabytes of XML)."""
     try:
+        if rows_past_excel(package.bounded, part):
+            raise ImportInputError(
+                f"{package.path}: the sheet part {part} has more rows than Excel's "
+                f"{EXCEL_ROWS:,}; the file is damaged or not a workbook saved by a spreadsheet "
+                "program"
+            )
         return package.bounded.read(part, limit=max_inflated())
     except PackageError as error:
         raise ImportInputError(str(error)) from None
@@ -662,10 +713,17 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
         # Date-times rarely repeat: remembering them would only cost memory.
         memo: dict[str, dict[Any, Any]] = {c.id: {} for c in columns if c.kind not in DATE_KINDS}
         absent = [c.id for c in columns if c.id not in {col.id for col in placed.values()}]
-        for number, row in enumerate(export.rows, start=export.first_row):
+        for number, row in export.numbered():
             values = []
             for position, column in positions:
                 cell = row[position]
+                if isinstance(cell, str) and len(cell) > CELL_CHARACTERS:
+                    # Excel would cut it when repairing the file: refused, not cut here.
+                    raise ImportInputError(
+                        f"{where}: row {number}, column {export.header[position]!r} holds "
+                        f"{len(cell):,} characters, more than the {CELL_CHARACTERS:,} a cell "
+                        "holds; shorten it and import again"
+                    )
                 # One reading per distinct cell of a column (ids, statuses and
                 # amounts repeat): the same value, read once.
                 # Keyed by type too: True, 1 and 1.0 are equal keys of a dict.

@@ -37,6 +37,18 @@ file does (``mkstemp``'s 0600 used to leak into the result); a replaced file
 keeps its permission bits. The temporary file is created 0600 when a file is
 replaced, so a private workbook is never readable through its copy.
 
+A target that exists but is not a regular file (a FIFO, a character device
+such as ``/dev/null``, a socket, a folder) is refused with
+``NotRegularTargetError``: renaming over it would put a regular file where the
+FIFO or device was. With ``into_special`` (the commands' ``--force``), a FIFO
+or a device is written into instead, in place, as ``cat > FIFO`` would: the
+bytes are made in a temporary file first, then copied into it. A missing
+folder is refused with ``MissingFolderError``.
+
+Long names: a file name may have up to 255 bytes (``NAME_MAX``); the
+temporary name adds about 45, so the target's name is shortened in it (at a
+character boundary) to keep it within that limit.
+
 A target that is a symbolic link is written where the link points (every
 link in the chain followed), so the link stays a link: replacing the link
 itself would leave the file it named unchanged. A target that is read-only
@@ -53,9 +65,11 @@ import hashlib
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import stat
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -88,6 +102,59 @@ class WriteInterrupted(SystemExit):
     def __str__(self) -> str:
         name = signal.Signals(self.signum).name
         return f"interrupted by {name}: nothing was written to {self.target or 'the file'}"
+
+
+#: The longest file name, in bytes, of the file systems the project writes to
+#: (ext4, XFS, APFS, NTFS in UTF-16 units): a temporary name stays within it.
+NAME_MAX = 255
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, as a reader names it."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+class NotRegularTargetError(OSError):
+    """The target exists and is not a regular file; nothing was written."""
+
+    def __init__(self, target: Path, mode: int, *, force_option: bool = True) -> None:
+        kind = _kind(mode)
+        forceable = force_option and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode))
+        hint = (
+            "give another file name, or pass --force to write into it"
+            if forceable
+            else "give the path of a file"
+        )
+        super().__init__(f"{target} is {kind}, not a regular file; nothing was written. {hint}")
+        self.target = target
+        self.mode = mode
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class MissingFolderError(FileNotFoundError):
+    """The folder a file is to be written into does not exist; nothing was written."""
+
+    def __init__(self, target: Path) -> None:
+        super().__init__(
+            f"the folder {target.parent} does not exist, so {target.name} cannot be written "
+            "in it; create it first"
+        )
+        self.target = target
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class ReadOnlyTargetError(PermissionError):
@@ -134,8 +201,24 @@ def _host_tag() -> str:
 
 
 def temporary_name(target: Path) -> str:
-    """The name of the temporary file this process writes ``target`` through."""
-    return f".{target.name}.kpi-{os.getpid()}-{_host_tag()}-{secrets.token_hex(8)}.tmp"
+    """The name of the temporary file this process writes ``target`` through:
+    within ``NAME_MAX`` bytes, the target's name shortened when it is long."""
+    suffix = f".kpi-{os.getpid()}-{_host_tag()}-{secrets.token_hex(8)}.tmp"
+    name = os.fsencode(target.name)
+    room = NAME_MAX - 1 - len(suffix)
+    if len(name) > room:
+        # Cut at a character boundary: a broken UTF-8 sequence is dropped.
+        cut = name[:room].decode("utf-8", "ignore") if _utf8(name) else None
+        name = os.fsencode(cut) if cut is not None else name[:room]
+    return "." + os.fsdecode(name) + suffix
+
+
+def _utf8(name: bytes) -> bool:
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _process_gone(pid: int) -> bool:
@@ -246,19 +329,57 @@ def _fsync_folder(folder: Path) -> None:
         os.close(handle)
 
 
-def write_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
+def check_target(target: Path, *, into_special: bool = False, force_option: bool = True) -> None:
+    """Raise what ``write_atomically`` would before writing anything:
+    ``NotRegularTargetError``, ``MissingFolderError`` or ``ReadOnlyTargetError``.
+    ``force_option``: the command has a ``--force`` that the message may offer."""
+    target = resolved_target(target)
+    try:
+        status = target.stat()
+    except FileNotFoundError:
+        if not target.parent.is_dir():
+            raise MissingFolderError(target) from None
+        return
+    mode = status.st_mode
+    if stat.S_ISREG(mode):
+        _refuse_read_only(target, stat.S_IMODE(mode))
+    # Only a FIFO or a character device is written into, and only when asked:
+    # never a folder, a socket, or a disk (a block device).
+    elif not (into_special and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode))):
+        raise NotRegularTargetError(target, mode, force_option=force_option)
+
+
+def _write_into(target: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write into an existing FIFO or device, in place (see the module docstring)."""
+    with tempfile.TemporaryFile() as staged:
+        write(staged)
+        staged.seek(0)
+        # No O_CREAT: the FIFO or device is written into, never made anew.
+        handle = os.open(target, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+        with open(handle, "wb") as special:
+            shutil.copyfileobj(staged, special, 1 << 20)
+
+
+def write_atomically(
+    target: Path, write: Callable[[BinaryIO], None], *, into_special: bool = False
+) -> None:
     """Call ``write(file)`` on a temporary file beside ``target``, then rename it.
 
     The file passed to ``write`` is a seekable binary file. On any error or
     interruption the temporary file is removed and ``target`` is untouched.
+    ``into_special``: an existing FIFO or device is written into rather than
+    refused (see the module docstring).
     """
     target = resolved_target(target)
+    check_target(target, into_special=into_special)
     try:
-        mode: int | None = stat.S_IMODE(target.stat().st_mode)
+        status: os.stat_result | None = target.stat()
     except FileNotFoundError:
-        mode = None
-    if mode is not None:
-        _refuse_read_only(target, mode)
+        status = None
+    if status is not None and not stat.S_ISREG(status.st_mode):
+        _write_into(target, write)
+        return
+    mode = None if status is None else stat.S_IMODE(status.st_mode)
     folder = target.parent
     remove_leftovers(folder)
     temporary = folder / temporary_name(target)
@@ -286,10 +407,10 @@ def write_atomically(target: Path, write: Callable[[BinaryIO], None]) -> None:
     _fsync_folder(folder)
 
 
-def write_bytes_atomically(target: Path, data: bytes) -> None:
+def write_bytes_atomically(target: Path, data: bytes, *, into_special: bool = False) -> None:
     """``write_atomically`` for content that is already in memory."""
 
     def write(file: BinaryIO) -> None:
         file.write(data)
 
-    write_atomically(target, write)
+    write_atomically(target, write, into_special=into_special)

@@ -81,8 +81,12 @@ def key(table: str, value: ir.Column) -> ir.StringValue:
         text = value.cast("string")
     elif kind.is_numeric():
         number = value.cast("float64")
+        # A whole number past int64 (1e300) stays in its float form instead of
+        # stopping the engine with a conversion error: ibis's floor() is an
+        # int64, hence _whole, and try_cast.
+        whole = number.try_cast("int64").cast("string")
         text = ibis.ifelse(
-            number == number.floor(), number.cast("int64").cast("string"), number.cast("string")
+            _whole(number), whole.fill_null(number.cast("string")), number.cast("string")
         )
     else:
         raise ColumnTypeError(table, value.get_name(), "id", str(kind))
@@ -94,6 +98,12 @@ def key(table: str, value: ir.Column) -> ir.StringValue:
         (trimmed == "", ibis.null("string")),
         else_=trimmed.lower(),
     )
+
+
+def _whole(number: ir.FloatingValue) -> ir.BooleanValue:
+    """A whole number, tested in floats: ``number == number.floor()`` casts
+    the floor to int64, which 1e300 overflows."""
+    return (number % 1) == 0
 
 
 def _finite(value: ir.NumericColumn) -> ir.FloatingValue:
@@ -131,7 +141,7 @@ def amount(table: str, value: ir.Column, kind: str) -> ir.FloatingValue:
         return number
     counts = number >= 0
     if kind in ("whole", "score"):
-        counts &= number == number.floor()
+        counts &= _whole(number)
     if kind == "score":
         counts &= number <= 10
     return ibis.ifelse(counts, number, ibis.null("float64"))

@@ -185,6 +185,7 @@ _SOURCE_HELP = (
     "table: the KPI table, a chart per KPI, the narrative and the data notes. It "
     "loads nothing from the network, reads on a phone and prints on A4.",
 )
+@click.option("--force", is_flag=True, help="With --html: write into an existing FIFO or device.")
 def report_command(
     file: Path | None,
     period: str | None,
@@ -195,6 +196,7 @@ def report_command(
     gross_margin: float | None,
     as_json: bool,
     html_path: Path | None,
+    force: bool,
 ) -> None:
     """Print what a refresh of FILE would write: per KPI its value, the month
     before, the change, the target, the benchmark band and whether the target
@@ -217,7 +219,7 @@ def report_command(
         if html_path is not None:
             from addin.report.html import check_target  # noqa: PLC0415
 
-            check_target(html_path, file or Path(html_path.name + ".source"))
+            check_target(html_path, file or Path(html_path.name + ".source"), force=force)
         with progress.shown():
             if file is None:
                 assert source is not None
@@ -233,7 +235,7 @@ def report_command(
         from addin.report.html import write_page  # noqa: PLC0415
 
         with _written(html_path, "--html: "):
-            write_page(report, html_path)
+            write_page(report, html_path, into_special=force)
     if as_json:
         click.echo(json.dumps(report.summary(), indent=2, ensure_ascii=False))
         return
@@ -253,7 +255,12 @@ def report_command(
     help="Write the refreshed workbook here (default: FILE itself).",
 )
 @click.option("--period", metavar="YYYY-MM", help="Month to report on (default: the PERIOD cell).")
-@click.option("--force", is_flag=True, help="Write even if Excel's lock file (~$FILE) is present.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write even if Excel's lock file (~$FILE) is present; write into an existing "
+    "FIFO or device given as -o.",
+)
 @click.option("--source", metavar="SOURCE", help=_SOURCE_HELP)
 def refresh_command(
     file: Path, output: Path | None, period: str | None, force: bool, source: str | None

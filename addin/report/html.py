@@ -25,6 +25,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from addin.ooxml import atomic
 from addin.ooxml.atomic import write_bytes_atomically
 from addin.ooxml.package import ReportError
 from addin.recipes.notes import message, notes_words
@@ -306,8 +307,9 @@ def render_page(report: Report) -> str:
     )
 
 
-def check_target(target: Path, source: Path) -> None:
-    """Refuse a page path that would overwrite the workbook or cannot be written."""
+def check_target(target: Path, source: Path, *, force: bool = False) -> None:
+    """Refuse a page path that would overwrite the workbook or cannot be written;
+    an existing FIFO or device is written into only with ``force``."""
     if target.suffix.lower() not in HTML_SUFFIXES:
         raise ReportError(
             f"--html {target}: the page's file name ends in {target.suffix or '(nothing)'!r}; "
@@ -321,8 +323,15 @@ def check_target(target: Path, source: Path) -> None:
         )
     if target.exists() and source.exists() and target.samefile(source):
         raise ReportError(f"--html {target} is the workbook itself; name another file")
+    try:
+        atomic.check_target(target, into_special=force)
+    except atomic.NotRegularTargetError as error:
+        raise ReportError(f"--html {error}") from None
+    except atomic.ReadOnlyTargetError:
+        pass  # said when the write is refused
 
 
-def write_page(report: Report, target: Path) -> None:
+def write_page(report: Report, target: Path, *, into_special: bool = False) -> None:
     """Write the page of ``report`` to ``target``, whole or not at all."""
-    write_bytes_atomically(target, render_page(report).encode("utf-8"))
+    data = render_page(report).encode("utf-8")
+    write_bytes_atomically(target, data, into_special=into_special)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -65,10 +66,8 @@ class KPIReport:
 
     @property
     def year_change(self) -> float | None:
-        """value - year_ago (None where either is missing)."""
-        if self.value is None or self.year_ago is None:
-            return None
-        return self.value - self.year_ago
+        """value - year_ago (None where either is missing or it overflows)."""
+        return _difference(self.value, self.year_ago)
 
     @property
     def year_change_is_better(self) -> bool | None:
@@ -320,6 +319,15 @@ def _target_met(direction: str, value: float | None, target: float | None) -> bo
     return value >= target if direction == "higher" else value <= target
 
 
+def _difference(value: float | None, other: float | None) -> float | None:
+    """``value - other``, or None where either is missing or the difference is
+    past what a cell holds (1.7e308 - -1.7e308 overflows to inf)."""
+    if value is None or other is None:
+        return None
+    difference = value - other
+    return difference if math.isfinite(difference) else None
+
+
 def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_now) -> Report:
     """The report of ``inputs``: every KPI of the business type for the period."""
     from addin.report.narrative import sentence  # noqa: PLC0415  (it imports this module)
@@ -372,9 +380,9 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
                 direction=entry.direction,
                 value=value,
                 previous=previous,
-                change=None if value is None or previous is None else value - previous,
+                change=_difference(value, previous),
                 target=target,
-                gap=None if value is None or target is None else value - target,
+                gap=_difference(value, target),
                 band=None
                 if value is None
                 else kpi_engine.benchmark_band(entry.id, value, profile.id),

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import kpi_engine
 from addin import progress
-from addin.ooxml.atomic import write_atomically
+from addin.ooxml.atomic import (
+    NotRegularTargetError,
+    ReadOnlyTargetError,
+    check_target,
+    write_atomically,
+)
 from addin.ooxml.package import ReportError, WorkbookData, open_package, read_data
 from addin.recipes import TableRows
 from addin.report.model import Report, ReportInputs, build_report, utc_now
@@ -115,7 +120,9 @@ def _source_report(data: WorkbookData, url: str, clock: Callable[[], dt.datetime
             period = first_of_month(from_serial_date(latest))
         start = to_serial("report", "month", period)
         end = to_serial("report", "month", first_of_month(period, 1))
-        if not period_has_data(source.tables, start, end):
+        with measure.engine(f"looking for data in {period:%Y-%m}"):
+            has_data = period_has_data(source.tables, start, end)
+        if not has_data:
             raise SourceError(
                 f"{source.where}: no data for the period {period:%Y-%m}; choose a month "
                 "with data (--period YYYY-MM)"
@@ -169,6 +176,13 @@ def refresh_file(
             )
     if not target.parent.is_dir():
         raise ReportError(f"the folder of {target} does not exist")
+    if target != path:
+        try:
+            check_target(target, into_special=force)
+        except NotRegularTargetError as error:  # a FIFO or a device without --force
+            raise ReportError(f"-o {error}") from None
+        except ReadOnlyTargetError:
+            pass  # said, as for FILE itself, when the write is refused
     package = open_package(path)
     try:
         data = read_data(package, period, check_data=source is None)
@@ -189,7 +203,11 @@ def refresh_file(
             )
         changed, new = plan_parts(package, report)
         progress.stage(f"writing {target.name}")
-        write_atomically(target, lambda handle: write_package(package, changed, new, handle))
+        write_atomically(
+            target,
+            lambda handle: write_package(package, changed, new, handle),
+            into_special=force,
+        )
     finally:
         package.close()
     return report

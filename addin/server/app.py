@@ -27,7 +27,7 @@ import inspect
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,15 @@ from addin.server.help import (
     help_path,
     page_language,
 )
-from addin.server.lane import ComputeLane, LaneUnavailableError, Spool
+from addin.server.lane import (
+    BACKGROUND,
+    NORMAL,
+    URGENT,
+    ClientGoneError,
+    ComputeLane,
+    LaneUnavailableError,
+    Spool,
+)
 from addin.server.manifest import ICON_PATHS, VERSION
 from addin.server.observe import Observer, configure_logging, metrics, server_log
 from addin.server.settings import Settings, get_settings
@@ -170,6 +178,8 @@ class KpiApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.lane = ComputeLane(settings.compute_processes)
+        #: Workbook starts in progress, by client (user, else address).
+        self.starts: dict[str, int] = {}
         self.observer = Observer(settings)
         self.authenticator = Authenticator(settings)
         self.scripts_module = settings.scripts_module
@@ -186,7 +196,8 @@ class KpiApp:
         if self.settings.public_url:
             return self.settings.public_url
         scheme = request.scope.get("scheme", "http")
-        host = request.headers.get("host", "")
+        # Never the raw header: the host[:port] the front door parsed and checked.
+        host = request.scope["kpi.host"]
         return f"{scheme}://{host}"
 
     def js_config(self) -> dict[str, Any]:
@@ -249,12 +260,43 @@ class KpiApp:
             "the limit."
         )
 
+    def _client_key(self, request: Request, user: str | None) -> str:
+        client = request.scope.get("client")
+        return user or (str(client[0]) if client else "a client")
+
+    @contextlib.contextmanager
+    def _start_slot(self, key: str) -> Iterator[bool]:
+        """Count one workbook start of ``key`` while it runs; False when the
+        client already has ``KPI_MAX_STARTS_PER_CLIENT`` in progress."""
+        if self.starts.get(key, 0) >= self.settings.max_starts_per_client:
+            yield False
+            return
+        self.starts[key] = self.starts.get(key, 0) + 1
+        try:
+            yield True
+        finally:
+            self.starts[key] -= 1
+            if not self.starts[key]:
+                del self.starts[key]
+
+    def too_many_starts(self, function: str) -> calls.Answer:
+        limit = self.settings.max_starts_per_client
+        return calls.error_answer(
+            f"{function}: {limit} workbook start{'s' if limit > 1 else ''} of yours "
+            f"{'are' if limit > 1 else 'is'} already in progress on the server; wait for "
+            f"{'them' if limit > 1 else 'it'} to finish, then start again "
+            "(setting KPI_MAX_STARTS_PER_CLIENT)",
+            429,
+            function,
+        )
+
     async def answer(
         self,
         request: Request,
         compute: Any,
         *args: Any,
         function: str = "",
+        priority: int = NORMAL,
     ) -> Response:
         """Authenticate, read the body, compute, log and count: one path for
         every call from Excel. ``compute(*args, body)`` runs on the event loop
@@ -269,8 +311,23 @@ class KpiApp:
             body = await self.read_body(request)
             if compute is calls.answer_call and isinstance(body, bytes):
                 answer = compute(*args, body)
+            elif priority == BACKGROUND:
+                with self._start_slot(self._client_key(request, user)) as allowed:
+                    answer = (
+                        await self.lane.run(
+                            compute,
+                            *args,
+                            body=body,
+                            priority=priority,
+                            gone=request.is_disconnected,
+                        )
+                        if allowed
+                        else self.too_many_starts(function)
+                    )
             else:
-                answer = await self.lane.run(compute, *args, body=body)
+                answer = await self.lane.run(
+                    compute, *args, body=body, priority=priority, gone=request.is_disconnected
+                )
         except AuthError as error:
             answer = calls.error_answer(str(error), 401, function)
         except (AuthUnavailableError, LaneUnavailableError) as error:
@@ -282,6 +339,13 @@ class KpiApp:
         except ClientDisconnect:
             server_log.info(
                 "%s went away before its call was read", _address(request.scope.get("client"))
+            )
+            return Response(status_code=499)
+        except ClientGoneError:
+            server_log.info(
+                "%s went away while %s waited for a process; it was not run",
+                _address(request.scope.get("client")),
+                function or "its call",
             )
             return Response(status_code=499)
         self.observer.record(
@@ -304,8 +368,15 @@ class KpiApp:
         missing = calls.no_such_script(self.scripts_module, name)
         if missing is not None:
             return _response(missing)
+        # A person waits for Refresh report; the steps of a start are background work.
+        priority = {"refresh_report": URGENT, "start_workbook": BACKGROUND}.get(name, NORMAL)
         return await self.answer(
-            request, calls.answer_script, self.scripts_module, name, function=f"script:{name}"
+            request,
+            calls.answer_script,
+            self.scripts_module,
+            name,
+            function=f"script:{name}",
+            priority=priority,
         )
 
     async def custom_scripts_meta(self, request: Request) -> Response:
@@ -358,7 +429,7 @@ class KpiApp:
         query = request.query_params
         try:
             # The steps are built with the sample data: as costly as a call.
-            await self.authenticator.authenticate(
+            user = await self.authenticator.authenticate(
                 request.headers.get("authorization"), request.headers.get("auth-provider")
             )
         except AuthError as error:
@@ -368,9 +439,20 @@ class KpiApp:
         except AuthUnavailableError as error:
             return JSONResponse({"detail": str(error)}, status_code=503)
         try:
-            steps = await self.lane.run(
-                starter_steps, query.get("type"), query.get("lang"), query.get("rows"), body=b""
-            )
+            with self._start_slot(self._client_key(request, user)) as allowed:
+                if not allowed:
+                    return _response(self.too_many_starts("start_workbook"))
+                steps = await self.lane.run(
+                    starter_steps,
+                    query.get("type"),
+                    query.get("lang"),
+                    query.get("rows"),
+                    body=b"",
+                    priority=BACKGROUND,
+                    gone=request.is_disconnected,
+                )
+        except ClientGoneError:
+            return Response(status_code=499)
         except ValueError as error:
             return JSONResponse({"detail": str(error)}, status_code=400)
         except LaneUnavailableError:

@@ -367,9 +367,13 @@ class TenantKeys:
     async def _fetch(self) -> None:
         self._attempts += 1
         self._attempted_at = time.monotonic()
-        client = jwt.PyJWKClient(self.url, cache_jwk_set=False, timeout=self.timeout_seconds)
+        # urllib's timeout bounds each socket operation, a little later than
+        # wait_for bounds the whole: on a busy machine the two would race, and
+        # the same silence would be said two ways.
+        client = jwt.PyJWKClient(
+            self.url, cache_jwk_set=False, timeout=self.timeout_seconds + SOCKET_GRACE_SECONDS
+        )
         try:
-            # urllib's timeout bounds each socket operation; wait_for bounds the whole.
             document = await asyncio.wait_for(
                 asyncio.to_thread(client.fetch_data), self.timeout_seconds
             )
@@ -389,6 +393,9 @@ class TenantKeys:
         except (jwt.PyJWTError, OSError, ValueError, TypeError, AttributeError) as error:
             # PyJWKClientError (unreachable, not JSON), PyJWKSetError (no
             # usable key), or a document of another shape.
+            if _timed_out(error):  # urllib's timeout came first all the same
+                self._failed(f"no answer within {self.timeout_seconds:g} seconds")
+                return
             self._failed(str(error)[:200] or type(error).__name__)
             return
         if not keys:
@@ -404,3 +411,18 @@ class TenantKeys:
         logger.warning(
             "cannot fetch the Entra ID tenant's signing keys from %s: %s", self.url, reason
         )
+
+
+#: How much later than the whole fetch's timeout urllib's own socket timeout is.
+SOCKET_GRACE_SECONDS = 2.0
+
+
+def _timed_out(error: BaseException) -> bool:
+    """Whether a fetch failed because the endpoint was silent (PyJWKClient
+    wraps urllib's timeout in its own error, with the cause's text)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, TimeoutError) or "timed out" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

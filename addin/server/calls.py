@@ -435,6 +435,15 @@ def answer_script(module_name: str, name: str, spooled: bytes | Path) -> Answer:
             "report it with the server's log",
             function=name,
         )
+    except ArithmeticError as error:
+        # A fault of the add-in (decimal.InvalidOperation once stopped the
+        # report on 1e30): a message in the pane, not an HTTP 500.
+        log.error("%s: failed", name, exc_info=True)
+        return error_answer(
+            f"{name} could not finish ({type(error).__name__}: {quote(str(error))}); "
+            "please report it with the server's log",
+            function=name,
+        )
     finally:
         book.close()
 

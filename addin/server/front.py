@@ -22,6 +22,7 @@ Written as a plain ASGI middleware: it adds next to nothing to a one-cell call.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 import orjson
@@ -53,12 +54,41 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def _host_name(host: str) -> str:
-    """The host of a Host header, without its port: ``[::1]:8000`` is ``[::1]``."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[: host.find("]") + 1] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+#: RFC 3986's ``host [ ":" port ]``, narrowed to what a server's name can be:
+#: a bracketed IPv6 address, or a name (an IPv4 address included) of
+#: letters, digits, hyphens, dots and underscores; a port of 1 to 5 digits.
+#: No user information (``localhost:@evil.com``), path, list, space,
+#: percent-encoding or empty port: a browser sends none of these.
+_AUTHORITY = re.compile(
+    r"(?P<host>\[(?P<ipv6>[0-9a-f:.]+)\]|[a-z0-9_](?:[a-z0-9_.-]{0,252}[a-z0-9_.])?)"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+def parse_host(value: str) -> tuple[str, int | None] | None:
+    """A Host or X-Forwarded-Host value as (host in lower case, port or None),
+    or None when it is anything but ``host[:port]``.
+
+    >>> parse_host("LocalHost:8000"), parse_host("[::1]"), parse_host("localhost:@evil.com")
+    (('localhost', 8000), ('[::1]', None), None)
+    """
+    match = _AUTHORITY.fullmatch(value.lower())
+    if match is None:
+        return None
+    if match["ipv6"] is not None:
+        try:
+            ipaddress.IPv6Address(match["ipv6"])
+        except ValueError:
+            return None
+    port = None if match["port"] is None else int(match["port"])
+    if port is not None and not 0 < port < 65536:
+        return None
+    return match["host"], port
+
+
+def authority(host: str, port: int | None) -> str:
+    """``host[:port]`` as a URL writes it."""
+    return host if port is None else f"{host}:{port}"
 
 
 async def _refuse(send: Any, status: int, message: str) -> None:
@@ -111,22 +141,33 @@ class FrontDoor:
                 scope["scheme"] = scheme
         host = _header(scope, b"x-forwarded-host")
         if host:
-            value = host.decode("latin-1").split(",")[0].strip().encode("latin-1")
+            # Taken whole: the proxy sets one value (deploy/nginx.conf), and a
+            # list ("ours, evil.com") is checked, and refused, as the Host is.
             scope["headers"] = [
-                (key, value if key == b"host" else old)
+                (key, host if key == b"host" else old)
                 for key, old in scope["headers"]
                 if key != b"x-forwarded-host"
             ]
             if _header(scope, b"host") is None:
-                scope["headers"].append((b"host", value))
+                scope["headers"].append((b"host", host))
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         self._forwarded(scope)
-        host = (_header(scope, b"host") or b"").decode("latin-1")
-        if not self.any_host and _host_name(host) not in self.hosts:
+        hosts = [value for key, value in scope["headers"] if key == b"host"]
+        host = hosts[0].decode("latin-1") if hosts else ""
+        parsed = parse_host(host) if len(hosts) == 1 else None
+        if parsed is None:
+            await _refuse(
+                send,
+                400,
+                f"the request's host {host[:60]!r} is not a host name or address with an "
+                "optional port (host[:port]); nothing else is answered",
+            )
+            return
+        if not self.any_host and parsed[0] not in self.hosts:
             await _refuse(
                 send,
                 400,
@@ -134,6 +175,12 @@ class FrontDoor:
                 "can add it to KPI_ALLOWED_HOSTS",
             )
             return
+        # The routes, and the manifest's URLs, see the host as it was checked.
+        checked = authority(*parsed).encode("latin-1")
+        scope["headers"] = [
+            (key, checked if key == b"host" else value) for key, value in scope["headers"]
+        ]
+        scope["kpi.host"] = authority(*parsed)
         if scope["method"] == "POST":
             content_type = (_header(scope, b"content-type") or b"").split(b";")[0].strip()
             if content_type.lower() != b"application/json":

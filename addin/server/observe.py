@@ -23,6 +23,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -46,6 +47,13 @@ LATENCY = Histogram(
     "Time from a call's arrival to its answer, by function.",
     ["function"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+
+
+LANE_WAITING = Gauge(
+    "kpi_lane_waiting",
+    "Calls waiting for a compute lane process (starts, refreshes, large calls).",
+    multiprocess_mode="livesum",
 )
 
 

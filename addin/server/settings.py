@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     large_call_kb: float = Field(default=32, ge=0)
     #: Processes that compute the large calls and the task pane's scripts.
     compute_processes: int = Field(default=1, ge=1)
+    #: Workbook starts ("Start a KPI workbook here") one user, or one address
+    #: without sign-in, may have in progress at once; more get HTTP 429.
+    max_starts_per_client: int = Field(default=2, ge=1)
     #: Seconds a client has to send a request's headers once it connects.
     header_timeout: float = Field(default=10, gt=0)
     #: Seconds a client may pause while it sends a request's body.

@@ -62,6 +62,8 @@ from kpi_engine.texts import labels, templates_dir
 
 from .sample import sample_tables
 
+#: The width of a column nobody sized, in characters (Excel's default).
+EXCEL_DEFAULT_WIDTH = 8.43
 #: The currencies ``kpi new --currency`` offers.
 CURRENCIES = ("EUR", "USD", "GBP")
 #: How the data sheets show their dates: ISO dates, which every reader reads alike.
@@ -256,8 +258,11 @@ class _Sheet:
         """A header row: each title wraps within its column, and the row is as
         tall as its longest title needs (call after ``widths``)."""
         titles = list(values)
+        # A header may run past the columns given widths (the channels of a
+        # large sample: one column each): those have Excel's default width.
+        widths = [*self.column_widths, *[EXCEL_DEFAULT_WIDTH] * len(titles)]
         lines = max(
-            len(wrapped(title, self.column_widths[index], bold=True))
+            len(wrapped(title, widths[index], bold=True))
             for index, title in enumerate(titles)
             if title
         )
@@ -1068,7 +1073,7 @@ def _finished_part(name: str, content: bytes, book: StarterBook) -> bytes:
     return content
 
 
-def save_workbook(book: StarterBook, target: Path) -> None:
+def save_workbook(book: StarterBook, target: Path, *, into_special: bool = False) -> None:
     """Save atomically (``addin.ooxml.atomic``): a temporary file beside the
     target, renamed when complete.
 
@@ -1098,7 +1103,8 @@ def save_workbook(book: StarterBook, target: Path) -> None:
                 )
             packed.write(dynamic_arrays.METADATA_PART, dynamic_arrays.METADATA_XML)
 
-    write_atomically(target, write)
+    # A FIFO or a device is written into only with --force (see atomic).
+    write_atomically(target, write, into_special=into_special)
 
 
 def new_workbook(
@@ -1115,5 +1121,5 @@ def new_workbook(
     if target.exists() and not force:
         raise StarterError(f"kpi new: {target} already exists; pass --force to replace it")
     workbook = build_workbook(options, data)
-    save_workbook(workbook, target)
+    save_workbook(workbook, target, into_special=force)
     return target

@@ -1,0 +1,23 @@
+"""Functions run in the compute lane's processes by tests/test_server_lane.py:
+each waits at a gate file or returns at once, and appends its name to an
+order file, so the tests see which calls ran, and in what order, without
+timing anything."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+
+def gated(folder: str, name: str, body: object) -> str:
+    """Wait until ``folder/open`` exists, then say ``name`` ran."""
+    (Path(folder) / f"{name}.started").touch()
+    while not (Path(folder) / "open").exists():
+        time.sleep(0.02)
+    return ran(folder, name, body)
+
+
+def ran(folder: str, name: str, body: object) -> str:
+    with (Path(folder) / "order").open("a") as order:
+        order.write(name + "\n")
+    return name
