@@ -110,9 +110,16 @@ def test_report_json_carries_what_programs_need(starters: dict[tuple[str, str], 
             assert entry["change"] == pytest.approx(entry["value"] - entry["previous"])
         if entry["value"] is not None and entry["target"] is not None:
             assert entry["gap"] == pytest.approx(entry["value"] - entry["target"])
-            better = "higher" if entry["direction"] == "higher" else "lower"
-            met = entry["value"] >= entry["target"] if better == "higher" else entry["value"] <= entry["target"]
+            # Met by the comparison of the band the target comes from (> for "more than 70").
+            value, target = entry["value"], entry["target"]
+            met = {
+                ">": value > target,
+                "≥": value >= target,
+                "<": value < target,
+                "≤": value <= target,
+            }[entry["target_comparison"]]
             assert entry["target_met"] is met
+            assert entry["target_comparison"] in entry["shown"]["target"]
     assert report["kpis"]["nps"]["margin"] is not None
 
 
