@@ -56,6 +56,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, ...], 
                     sheet.cell(sheet.max_row, 1).number_format = display.excel_format(
                         unit, language, currency
                     )
+                for comparison in ("≥", ">", "≤", "<"):
+                    keys.append(("target", language, unit, str(currency), comparison))
+                    sheet.append([VALUES[3]])
+                    sheet.cell(sheet.max_row, 1).number_format = display.excel_target_format(
+                        unit, comparison, language, currency
+                    )
                 for change in CHANGES:
                     keys.append(("change", language, unit, str(currency), repr(change)))
                     sheet.append([display.difference_value(change, unit)])
@@ -101,6 +107,21 @@ def test_a_change_cell_shows_the_change_of_the_sentence(
             sign = display.shown_sign(change, unit)
             text = f"{arrows[sign]} " + display.format_difference(change, unit, language, currency)
             assert _same_spaces(cell) == _same_spaces(text), (change, currency)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("unit", sorted(UNITS))
+def test_a_target_cell_shows_its_comparison_as_the_text_does(
+    rendered: dict[tuple[str, ...], str], unit: str, language: str
+) -> None:
+    """A target shows the comparison a value meets it by ("> 70"), in the cell
+    as in the report's text."""
+    for currency in CURRENCIES if unit == "currency" else (None,):
+        for comparison in ("≥", ">", "≤", "<"):
+            cell = rendered["target", language, unit, str(currency), comparison]
+            text = display.format_target(VALUES[3], comparison, unit, language, currency)
+            assert _same_spaces(cell) == _same_spaces(text), (comparison, currency)
+            assert cell.startswith(comparison)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
