@@ -44,6 +44,7 @@ from addin.recipes import TABLES
 from addin.recipes.notes import (
     FIRST_ROWS,
     Note,
+    effect_text,
     message,
     notes_words,
     problem_text,
@@ -309,7 +310,6 @@ def check_rows(
     (1904-01-01 as a serial of 1900): such a date is no date there either."""
     rows = TableRows(parsed, first_row=file_rows[0] if file_rows else 2)
     words = notes_words(language)
-    effects = words["effects"]
     order = {c.id: i for i, c in enumerate(columns)}
     left_out: set[int] = set()
     lines: list[tuple[int, int, str]] = []
@@ -329,7 +329,7 @@ def check_rows(
             left_out.update(found)
         note = Note(check, len(found), tuple(file_rows[i] for i in found[:FIRST_ROWS]), ())
         notes.append(message(note, language))
-        effect = effects["still_counted" if check.still_counted else "left_out"]
+        effect = effect_text(check, language, 1)  # one line, one row
         problem = problem_text(check, language)
         for i in found[: SHOWN_ROWS + 1]:
             value = raw[check.column][i]
