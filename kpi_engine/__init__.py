@@ -90,6 +90,8 @@ from ._records import (
 
 __version__ = "0.1.0"
 
+from ._types import ArrayLike, Cell, Cells, Day, FrameLike, Number, Text
+
 __all__ = [
     "BAND_NAMES",
     "BUSINESS_TYPES",
@@ -98,12 +100,19 @@ __all__ = [
     "LANGUAGES",
     "RATINGS",
     "STAGES",
+    "ArrayLike",
     "Band",
     "BusinessType",
     "CatalogueError",
+    "Cell",
+    "Cells",
+    "Day",
+    "FrameLike",
     "KPIInputError",
     "KPIUndefinedError",
+    "Number",
     "ProfileKPI",
+    "Text",
     "actual_recommendation_rate",
     "average_order_value",
     "avg_fulfillment_time",
