@@ -488,6 +488,35 @@ def test_the_kpi_table_fits_a_laptop_and_is_cards_on_a_phone(
     assert problems == [], "\n".join(map(str, problems))
 
 
+def test_a_table_wider_than_a_tablet_shows_that_it_scrolls(
+    pages: dict[tuple[str, str], tuple[Path, Report]],
+) -> None:
+    """Between a phone and a laptop the table may scroll in its box: the box
+    then carries the edge shadows that say so; printed, it carries none."""
+    page, _ = pages["celebrity_video", "fr"]
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            tab = browser.new_page(viewport={"width": 820, "height": 700})
+            tab.goto(page.as_uri(), wait_until="load")
+            seen = tab.evaluate(
+                """(() => { const box = document.querySelector('.table-scroll');
+                return [box.scrollWidth, box.clientWidth, getComputedStyle(box).backgroundImage,
+                        document.documentElement.scrollWidth, window.innerWidth]; })()"""
+            )
+            scroll_width, client_width, background, page_width, window_width = seen
+            assert scroll_width > client_width  # the table scrolls, in its box only
+            assert page_width <= window_width
+            assert background.count("radial-gradient") == 2, background
+            tab.emulate_media(media="print")
+            printed = tab.evaluate(
+                "getComputedStyle(document.querySelector('.table-scroll')).backgroundImage"
+            )
+            assert printed == "none"
+        finally:
+            browser.close()
+
+
 def test_the_chart_helpers_examples_hold() -> None:
     # addin/ is outside the doctest paths of pyproject.toml: run its examples here.
     import addin.report.html  # noqa: PLC0415
