@@ -61,6 +61,7 @@ STYLES: Mapping[str, Style] = MappingProxyType(
         "met": Style(color=GOOD_FONT, fill=GOOD_FILL),
         "missed": Style(color=BAD_FONT, fill=BAD_FILL),
         "no_target": Style(color=MUTED_FONT),
+        "no_value": Style(color=MUTED_FONT),
         # A change over time, better or worse by the KPI's direction.
         "better": Style(color=GOOD_FONT),
         "worse": Style(color=BAD_FONT),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+import kpi_engine
 from addin.report.html import write_page
 from addin.report.offline import make_report
 from addin.starter import StarterOptions, new_workbook
@@ -66,5 +67,6 @@ def main(business_type: str = "celebrity_video", language: str = "en") -> list[P
 
 
 if __name__ == "__main__":
-    for path in main():
-        print(path.relative_to(HERE.parent))
+    for language in kpi_engine.LANGUAGES:
+        for path in main(language=language):
+            print(path.relative_to(HERE.parent))

@@ -97,6 +97,8 @@ from ._records import (
 
 __version__ = "0.1.0"
 
+from ._types import ArrayLike, Cell, Cells, Day, FrameLike, Number, Text
+
 __all__ = [
     "BAND_NAMES",
     "BUSINESS_TYPES",
@@ -106,13 +108,20 @@ __all__ = [
     "RATINGS",
     "SOURCES",
     "STAGES",
+    "ArrayLike",
     "Band",
     "BusinessType",
     "CatalogueError",
+    "Cell",
+    "Cells",
+    "Day",
+    "FrameLike",
     "KPIInputError",
     "KPIUndefinedError",
+    "Number",
     "ProfileKPI",
     "Source",
+    "Text",
     "actual_recommendation_rate",
     "average_order_value",
     "avg_fulfillment_time",

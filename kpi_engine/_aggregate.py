@@ -15,6 +15,7 @@ from typing import Any
 from ._errors import KPIInputError, KPIUndefinedError
 from ._inputs import amount, count, fraction, number, part_of_whole, single_cell, too_large
 from ._registry import kpi_function
+from ._types import Number, Text
 
 
 def _ratio(function: str, numerator: float, denominator: float, denominator_name: str) -> float:
@@ -45,7 +46,7 @@ def _per(function: str, total_name: str, total: float, things_name: str, things:
 
 
 @kpi_function
-def avg_fulfillment_time(total_hours: Any, fulfilled: Any) -> float:
+def avg_fulfillment_time(total_hours: Number, fulfilled: Number) -> float:
     """Average time to fulfil one order: total time taken over orders fulfilled."""
     name = "avg_fulfillment_time"
     return _per(
@@ -54,7 +55,7 @@ def avg_fulfillment_time(total_hours: Any, fulfilled: Any) -> float:
 
 
 @kpi_function
-def avg_turnaround_time(total_hours: Any, completed_projects: Any) -> float:
+def avg_turnaround_time(total_hours: Number, completed_projects: Number) -> float:
     """Average time to complete one project: total time over projects completed."""
     name = "avg_turnaround_time"
     return _per(
@@ -71,7 +72,7 @@ _MINUTES_PER = {"minutes": 1.0, "hours": 60.0}
 
 
 @kpi_function
-def avg_time_per_visit(total_time: Any, visits: Any, time_unit: Any = "minutes") -> float:
+def avg_time_per_visit(total_time: Number, visits: Number, time_unit: Text = "minutes") -> float:
     """Average minutes per visit, from the total time in minutes or hours (time_unit)."""
     name = "avg_time_per_visit"
     expected = "'minutes' or 'hours': the unit of total_time"
@@ -87,7 +88,7 @@ def avg_time_per_visit(total_time: Any, visits: Any, time_unit: Any = "minutes")
 
 
 @kpi_function
-def repeat_purchase_rate(repeat_customers: Any, total_customers: Any) -> float:
+def repeat_purchase_rate(repeat_customers: Number, total_customers: Number) -> float:
     """Share of customers who bought again after their first purchase."""
     return _share(
         "repeat_purchase_rate",
@@ -99,25 +100,25 @@ def repeat_purchase_rate(repeat_customers: Any, total_customers: Any) -> float:
 
 
 @kpi_function
-def completion_rate(completed: Any, ordered: Any) -> float:
+def completion_rate(completed: Number, ordered: Number) -> float:
     """Share of ordered items (messages, songs) completed and delivered."""
     return _share("completion_rate", "completed", completed, "ordered", ordered)
 
 
 @kpi_function
-def churn_rate(churned: Any, customers_at_start: Any) -> float:
+def churn_rate(churned: Number, customers_at_start: Number) -> float:
     """Share of the customers at the start of the period who left during it."""
     return _share("churn_rate", "churned", churned, "customers_at_start", customers_at_start)
 
 
 @kpi_function
-def csat(satisfied: Any, surveyed: Any) -> float:
+def csat(satisfied: Number, surveyed: Number) -> float:
     """Share of surveyed customers who said they were satisfied."""
     return _share("csat", "satisfied", satisfied, "surveyed", surveyed)
 
 
 @kpi_function
-def referral_acquisition_rate(referred_new_customers: Any, new_customers: Any) -> float:
+def referral_acquisition_rate(referred_new_customers: Number, new_customers: Number) -> float:
     """Share of new customers who came through a referral."""
     return _share(
         "referral_acquisition_rate",
@@ -129,31 +130,31 @@ def referral_acquisition_rate(referred_new_customers: Any, new_customers: Any) -
 
 
 @kpi_function
-def connection_success_rate(successful: Any, attempted: Any) -> float:
+def connection_success_rate(successful: Number, attempted: Number) -> float:
     """Share of attempted connections between members that succeeded."""
     return _share("connection_success_rate", "successful", successful, "attempted", attempted)
 
 
 @kpi_function
-def click_through_rate(clicks: Any, impressions: Any) -> float:
+def click_through_rate(clicks: Number, impressions: Number) -> float:
     """Share of impressions that led to a click."""
     return _share("click_through_rate", "clicks", clicks, "impressions", impressions)
 
 
 @kpi_function
-def conversion_rate(conversions: Any, visitors: Any) -> float:
+def conversion_rate(conversions: Number, visitors: Number) -> float:
     """Share of visitors who converted (bought, signed up)."""
     return _share("conversion_rate", "conversions", conversions, "visitors", visitors)
 
 
 @kpi_function
-def bounce_rate(single_page_sessions: Any, sessions: Any) -> float:
+def bounce_rate(single_page_sessions: Number, sessions: Number) -> float:
     """Share of website sessions that left after a single page."""
     return _share("bounce_rate", "single_page_sessions", single_page_sessions, "sessions", sessions)
 
 
 @kpi_function
-def customer_success_rate(successful_customers: Any, customers_followed_up: Any) -> float:
+def customer_success_rate(successful_customers: Number, customers_followed_up: Number) -> float:
     """Share of followed-up customers for whom the purchase delivered its value."""
     return _share(
         "customer_success_rate",
@@ -165,7 +166,9 @@ def customer_success_rate(successful_customers: Any, customers_followed_up: Any)
 
 
 @kpi_function
-def retention_rate(customers_at_end: Any, new_customers: Any, customers_at_start: Any) -> float:
+def retention_rate(
+    customers_at_end: Number, new_customers: Number, customers_at_start: Number
+) -> float:
     """Share of the customers at the start still there at the end: ((E - N) / S)."""
     name = "retention_rate"
     end = count(name, "customers_at_end", customers_at_end)
@@ -181,7 +184,7 @@ def retention_rate(customers_at_end: Any, new_customers: Any, customers_at_start
 
 
 @kpi_function
-def celebrity_acquisition_rate(new_celebrities: Any, celebrities_at_start: Any) -> float:
+def celebrity_acquisition_rate(new_celebrities: Number, celebrities_at_start: Number) -> float:
     """New celebrities who joined, relative to the celebrities at the start."""
     name = "celebrity_acquisition_rate"
     new = count(name, "new_celebrities", new_celebrities)
@@ -190,7 +193,7 @@ def celebrity_acquisition_rate(new_celebrities: Any, celebrities_at_start: Any) 
 
 
 @kpi_function
-def engagement_growth(engagements_now: Any, engagements_before: Any) -> float:
+def engagement_growth(engagements_now: Number, engagements_before: Number) -> float:
     """Relative change in social media engagements from one period to the next."""
     return _growth(
         "engagement_growth",
@@ -202,7 +205,7 @@ def engagement_growth(engagements_now: Any, engagements_before: Any) -> float:
 
 
 @kpi_function
-def follower_growth_rate(followers_now: Any, followers_before: Any) -> float:
+def follower_growth_rate(followers_now: Number, followers_before: Number) -> float:
     """Relative change in the number of followers over the period."""
     return _growth(
         "follower_growth_rate",
@@ -214,7 +217,7 @@ def follower_growth_rate(followers_now: Any, followers_before: Any) -> float:
 
 
 @kpi_function
-def engagement_rate(likes: Any, comments: Any, followers: Any) -> float:
+def engagement_rate(likes: Number, comments: Number, followers: Number) -> float:
     """Likes and comments per follower: (likes + comments) / followers."""
     name = "engagement_rate"
     interactions = count(name, "likes", likes) + count(name, "comments", comments)
@@ -225,7 +228,7 @@ def engagement_rate(likes: Any, comments: Any, followers: Any) -> float:
 
 
 @kpi_function
-def nps_from_shares(promoter_share: Any, detractor_share: Any) -> float:
+def nps_from_shares(promoter_share: Number, detractor_share: Number) -> float:
     """Net Promoter Score from the shares of promoters and detractors."""
     name = "nps_from_shares"
     promoters = fraction(name, "promoter_share", promoter_share)
@@ -242,7 +245,7 @@ def nps_from_shares(promoter_share: Any, detractor_share: Any) -> float:
 
 
 @kpi_function
-def nps_from_counts(promoters: Any, passives: Any, detractors: Any) -> float:
+def nps_from_counts(promoters: Number, passives: Number, detractors: Number) -> float:
     """Net Promoter Score from the numbers of promoters, passives and detractors."""
     name = "nps_from_counts"
     pro = count(name, "promoters", promoters)
@@ -264,7 +267,7 @@ def nps_from_counts(promoters: Any, passives: Any, detractors: Any) -> float:
 
 
 @kpi_function
-def revenue_per_celebrity(total_revenue: Any, celebrities: Any) -> float:
+def revenue_per_celebrity(total_revenue: Number, celebrities: Number) -> float:
     """Average revenue brought in by each celebrity on the platform."""
     name = "revenue_per_celebrity"
     return _per(
@@ -277,7 +280,7 @@ def revenue_per_celebrity(total_revenue: Any, celebrities: Any) -> float:
 
 
 @kpi_function
-def revenue_per_active_user(total_revenue: Any, active_users: Any) -> float:
+def revenue_per_active_user(total_revenue: Number, active_users: Number) -> float:
     """Average revenue brought in by each active user."""
     name = "revenue_per_active_user"
     return _per(
@@ -290,7 +293,7 @@ def revenue_per_active_user(total_revenue: Any, active_users: Any) -> float:
 
 
 @kpi_function
-def events_per_user(attendances: Any, active_users: Any) -> float:
+def events_per_user(attendances: Number, active_users: Number) -> float:
     """Average number of networking events attended by each active user."""
     name = "events_per_user"
     return _per(
@@ -299,7 +302,7 @@ def events_per_user(attendances: Any, active_users: Any) -> float:
 
 
 @kpi_function
-def customer_acquisition_cost(marketing_spend: Any, new_customers: Any) -> float:
+def customer_acquisition_cost(marketing_spend: Number, new_customers: Number) -> float:
     """Marketing spend per new customer won."""
     name = "customer_acquisition_cost"
     return _per(
@@ -312,7 +315,7 @@ def customer_acquisition_cost(marketing_spend: Any, new_customers: Any) -> float
 
 
 @kpi_function
-def customer_retention_cost(retention_spend: Any, retained_customers: Any) -> float:
+def customer_retention_cost(retention_spend: Number, retained_customers: Number) -> float:
     """Spending on keeping customers, per customer kept."""
     name = "customer_retention_cost"
     return _per(
@@ -326,9 +329,9 @@ def customer_retention_cost(retention_spend: Any, retained_customers: Any) -> fl
 
 @kpi_function
 def customer_lifetime_value(
-    avg_revenue_per_customer_per_period: Any,
-    gross_margin: Any,
-    churn_rate_per_period: Any,
+    avg_revenue_per_customer_per_period: Number,
+    gross_margin: Number,
+    churn_rate_per_period: Number,
 ) -> float:
     """Margin a customer brings over their whole relationship: revenue x margin / churn."""
     name = "customer_lifetime_value"
@@ -345,7 +348,7 @@ def customer_lifetime_value(
 
 
 @kpi_function
-def return_on_investment(gain: Any, cost: Any) -> float:
+def return_on_investment(gain: Number, cost: Number) -> float:
     """Money earned back for each unit spent, net of the spend: (gain - cost) / cost."""
     name = "return_on_investment"
     gain_value = amount(name, "gain", gain)
@@ -355,7 +358,7 @@ def return_on_investment(gain: Any, cost: Any) -> float:
 
 @kpi_function
 def customer_lifetime_revenue(
-    avg_revenue_per_customer_per_period: Any, churn_rate_per_period: Any
+    avg_revenue_per_customer_per_period: Number, churn_rate_per_period: Number
 ) -> float:
     """Revenue a customer brings over their whole relationship: revenue per period / churn."""
     name = "customer_lifetime_revenue"
@@ -371,7 +374,7 @@ def customer_lifetime_revenue(
 
 
 @kpi_function
-def actual_recommendation_rate(recommended: Any, surveyed: Any) -> float:
+def actual_recommendation_rate(recommended: Number, surveyed: Number) -> float:
     """Share of surveyed customers who say they did recommend the brand."""
     return _share("actual_recommendation_rate", "recommended", recommended, "surveyed", surveyed)
 
@@ -380,7 +383,7 @@ def actual_recommendation_rate(recommended: Any, surveyed: Any) -> float:
 
 
 @kpi_function
-def average_order_value(total_revenue: Any, orders: Any) -> float:
+def average_order_value(total_revenue: Number, orders: Number) -> float:
     """Average revenue per order: revenue over the orders it came from."""
     name = "average_order_value"
     revenue = amount(name, "total_revenue", total_revenue)
@@ -388,13 +391,13 @@ def average_order_value(total_revenue: Any, orders: Any) -> float:
 
 
 @kpi_function
-def cancellation_rate(cancelled: Any, orders: Any) -> float:
+def cancellation_rate(cancelled: Number, orders: Number) -> float:
     """Share of the orders placed that were cancelled."""
     return _share("cancellation_rate", "cancelled", cancelled, "orders", orders)
 
 
 @kpi_function
-def new_user_share(new_users: Any, returning_users: Any) -> float:
+def new_user_share(new_users: Number, returning_users: Number) -> float:
     """Share of new users among the website's users: new / (new + returning)."""
     name = "new_user_share"
     new = count(name, "new_users", new_users)

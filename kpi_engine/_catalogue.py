@@ -144,16 +144,51 @@ class Source:
     published: str = ""
     publisher: str = ""
     url: str = ""
+    #: The title in the other languages, by language.
+    titles: Mapping[str, str] = field(default_factory=dict)
 
-    def cited(self) -> str:
-        """The source as a reader should see it: the title in quotes, or the
-        description where the document has no title."""
-        return self.title if self.described else f"“{self.title}”"
+    def title_in(self, language: str) -> str:
+        """The title a reader of ``language`` reads: the document's own in its
+        language, else its translation."""
+        return self.title if language == self.language else self.titles[language]
+
+    def cited(self, language: str | None = None) -> str:
+        """The source as a reader of ``language`` should see it: the title in
+        that language's quotes, followed, where it is a translation, by the
+        original in brackets; a description where the document has no title.
+
+        >>> print(SOURCES["004_e1dc3a0fcabfb965.txt"].cited("en"))
+        Social media KPIs by stage of the marketing funnel
+        >>> print(SOURCES["rocks_2016"].cited("nl"))  # doctest: +NORMALIZE_WHITESPACE
+        “Intervalschatting voor de Net Promoter Score”
+        (“Interval Estimation for the “Net Promoter Score””)
+        """
+        language = language or self.language
+        if self.described:
+            return self.title_in(language)
+        quoted = quote(self.title_in(language), language)
+        if language == self.language:
+            return quoted
+        return f"{quoted} ({quote(self.title, self.language)})"
+
+
+#: Each language's quotation marks (French ones with the no-break spaces inside).
+QUOTES: Mapping[str, tuple[str, str]] = {
+    "en": ("“", "”"),
+    "fr": ("«\u00a0", "\u00a0»"),
+    "nl": ("“", "”"),
+}
+
+
+def quote(text: str, language: str) -> str:
+    """``text`` between the quotation marks of ``language``."""
+    opening, closing = QUOTES[language]
+    return f"{opening}{text}{closing}"
 
 
 def _sources(data: Mapping[str, Any]) -> Mapping[str, Source]:
     sources = {}
-    known = {"title", "language", "described", "published", "publisher", "url"}
+    known = {"title", "titles", "language", "described", "published", "publisher", "url"}
     for source_id, raw in data.items():
         where = f"sources.toml [{source_id!r}]"
         unknown = set(raw) - known
@@ -161,6 +196,12 @@ def _sources(data: Mapping[str, Any]) -> Mapping[str, Source]:
             raise CatalogueError(f"{where}: unknown keys {sorted(unknown)}; use {sorted(known)}")
         if not str(raw.get("title", "")).strip() or not str(raw.get("language", "")).strip():
             raise CatalogueError(f"{where}: give a title and the document's language")
+        others = set(LANGUAGES) - {raw["language"]}
+        if set(raw.get("titles", {})) != others:
+            raise CatalogueError(
+                f"{where}: titles must give the title in {sorted(others)}; "
+                f"it gives {sorted(raw.get('titles', {}))}"
+            )
         sources[source_id] = Source(id=source_id, **raw)
     return MappingProxyType(sources)
 

@@ -22,9 +22,11 @@ written down for users in the docs, "How your data is read" (docs/data-rules.md)
   one), ignoring letter case; a number counts as its digits, so the id 1001
   and the text "1001" are the same customer.
 * A cell holds a number, text, TRUE/FALSE, a date, a time or nothing
-  (``CELL_TYPES``). Anything else in a range (a list, a dict, a set, a
+  (``CELL_TYPES``). Anything else inside a range (a list, a dict, a set, a
   numpy array) is no cell at all: the engine's range functions raise
-  ``KPIInputError`` naming its position rather than guess what it means.
+  ``KPIInputError`` naming its position rather than guess what it means. A
+  range itself may come as a NumPy array or a pandas Series
+  (``_inputs.cells``).
 
 Each reader returns the value, or ``None`` where the cell does not count;
 readers never raise, whatever they are given.

@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from ._catalogue import BUSINESS_TYPES, KPIS
+from ._catalogue import BUSINESS_TYPES, KPIS, SOURCES
 from .display import external_benchmarks, format_bands
 
 CATALOGUE_PAGE = Path(__file__).resolve().parent.parent / "docs" / "catalogue.md"
@@ -41,7 +41,7 @@ def render_catalogue_section() -> str:
             "",
             f"## {business_type.title['en']} (`{business_type.id}`)",
             "",
-            f"Source: `{business_type.source}`.",
+            f"Source: {SOURCES[business_type.source].cited('en')}, `{business_type.source}`.",
             "",
             "| KPI | title | unit | typical | above average | exceptional |",
             "|---|---|---|---|---|---|",

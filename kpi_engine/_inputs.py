@@ -18,6 +18,7 @@ answers with a finite number or a named error, never ``inf`` or ``nan``.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import numbers
 from collections.abc import Mapping
 from itertools import chain
@@ -64,12 +65,47 @@ def _cell_shown(value: Any) -> Any:
     return value
 
 
+def _array_values(values: Any) -> Any:
+    """A NumPy array or a pandas Series, Index or DataFrame as the nested
+    lists of Python values a range arrives as; anything else unchanged.
+
+    Neither library is imported: an array is known by its ``ndim`` and
+    ``tolist``. Missing values (NaN, NaT, None) become blanks, dates
+    ``datetime``s, NumPy's numbers Python's.
+
+    >>> import numpy as np
+    >>> _array_values(np.array([[1, 2], [3, float("nan")]]))
+    [[1.0, 2.0], [3.0, None]]
+    """
+    if isinstance(values, str | bytes | list | tuple) or not hasattr(values, "ndim"):
+        return values
+    array = values.to_numpy() if hasattr(values, "to_numpy") else values
+    if not hasattr(array, "tolist") or not hasattr(array, "dtype"):
+        return values
+    if array.dtype.kind == "M":  # datetime64: microseconds make datetime objects
+        array = array.astype("datetime64[us]")
+    listed = array.tolist()
+    return _blank_missing(listed)
+
+
+def _blank_missing(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_blank_missing(item) for item in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if type(value).__name__ in ("NaTType", "NAType"):  # pandas' missing date, missing value
+        return None
+    return value
+
+
 def cells(values: Any) -> list[Any]:
     """Return the cells of a range as one flat list, row by row, blanks kept.
 
     A lone value is a one-cell range. Blanks stay in place so that cells of
-    ranges that describe the same rows stay paired.
+    ranges that describe the same rows stay paired. A NumPy array or a pandas
+    Series is the range it holds (see ``_array_values``).
     """
+    values = _array_values(values)
     if isinstance(values, list | tuple):
         if not values:
             return []
@@ -107,6 +143,7 @@ def single(function: str, argument: str, value: Any) -> Any:
 def single_cell(function: str, argument: str, value: Any) -> tuple[Any, int | None]:
     """A single value and its position: 1 when it came as a one-cell range
     (so that a message points into the range), ``None`` for a lone value."""
+    value = _array_values(value)
     if isinstance(value, list | tuple):
         flat = cells(value)
         if len(flat) == 1:

@@ -30,6 +30,7 @@ from ._inputs import (
     too_large,
 )
 from ._registry import kpi_function
+from ._types import Cells, Day, Number, Text
 
 T = TypeVar("T", bound=Hashable)
 
@@ -76,7 +77,7 @@ def nps_groups(function: str, scores: Any) -> tuple[int, int, int]:
 
 
 @kpi_function
-def nps(scores: Any) -> float:
+def nps(scores: Cells) -> float:
     """Net Promoter Score of 0-10 answers: % promoters (9-10) minus % detractors (0-6)."""
     promoters, passives, detractors = nps_groups("nps", scores)
     total = promoters + passives + detractors
@@ -87,7 +88,7 @@ def nps(scores: Any) -> float:
 
 
 @kpi_function
-def nps_margin(scores: Any, confidence: Any = 0.95) -> float:
+def nps_margin(scores: Cells, confidence: Number = 0.95) -> float:
     """Margin of error of the NPS in points, by the adjusted-Wald method.
 
     Rocks (2016, *The American Statistician*) found this method the most
@@ -130,7 +131,7 @@ def nps_margin(scores: Any, confidence: Any = 0.95) -> float:
 
 
 @kpi_function
-def csat_from_scores(scores: Any, satisfied_min: Any = 4) -> float:
+def csat_from_scores(scores: Cells, satisfied_min: Number = 4) -> float:
     """Share of satisfaction ratings at or above the satisfied minimum (4 on a 1-5 scale)."""
     name = "csat_from_scores"
     threshold = number(name, "satisfied_min", satisfied_min)
@@ -143,7 +144,7 @@ def csat_from_scores(scores: Any, satisfied_min: Any = 4) -> float:
 
 
 @kpi_function
-def repeat_purchase_rate_from_orders(customer_ids: Any) -> float:
+def repeat_purchase_rate_from_orders(customer_ids: Cells) -> float:
     """Share of distinct customers with two orders or more, from one id per order."""
     name = "repeat_purchase_rate_from_orders"
     orders = read_counts(name, "customer_ids", customer_ids, id_key)
@@ -154,7 +155,7 @@ def repeat_purchase_rate_from_orders(customer_ids: Any) -> float:
 
 
 @kpi_function
-def mau(user_ids: Any, dates: Any, month: Any) -> float:
+def mau(user_ids: Cells, dates: Cells, month: Day) -> float:
     """Monthly active users: distinct users with activity in the month of the date given."""
     name = "mau"
     start, end = month_bounds(name, "month", month)
@@ -171,7 +172,7 @@ def mau(user_ids: Any, dates: Any, month: Any) -> float:
 
 
 @kpi_function
-def avg_fulfillment_time_from_timestamps(requested_at: Any, delivered_at: Any) -> float:
+def avg_fulfillment_time_from_timestamps(requested_at: Cells, delivered_at: Cells) -> float:
     """Average hours from request to delivery, over the rows that were delivered."""
     name = "avg_fulfillment_time_from_timestamps"
     requests, deliveries = paired_cells(
@@ -191,7 +192,7 @@ def avg_fulfillment_time_from_timestamps(requested_at: Any, delivered_at: Any) -
 
 
 @kpi_function
-def completion_rate_from_statuses(statuses: Any, completed_status: Any = "completed") -> float:
+def completion_rate_from_statuses(statuses: Cells, completed_status: Text = "completed") -> float:
     """Share of non-blank status cells equal to the completed status (any letter case)."""
     name = "completion_rate_from_statuses"
     wanted = id_key(checked_text(name, "completed_status", completed_status, "a status text"))
@@ -213,14 +214,14 @@ def _start_and_end(function: str, ids_at_start: Any, ids_at_end: Any) -> tuple[s
 
 
 @kpi_function
-def retention_rate_from_ids(ids_at_start: Any, ids_at_end: Any) -> float:
+def retention_rate_from_ids(ids_at_start: Cells, ids_at_end: Cells) -> float:
     """Share of the customers at the start whose id is still there at the end."""
     start, end = _start_and_end("retention_rate_from_ids", ids_at_start, ids_at_end)
     return len(start & end) / len(start)
 
 
 @kpi_function
-def churn_rate_from_ids(ids_at_start: Any, ids_at_end: Any) -> float:
+def churn_rate_from_ids(ids_at_start: Cells, ids_at_end: Cells) -> float:
     """Share of the customers at the start whose id is gone at the end."""
     start, end = _start_and_end("churn_rate_from_ids", ids_at_start, ids_at_end)
     return len(start - end) / len(start)
@@ -238,20 +239,20 @@ def _sum_of_counts(function: str, argument: str, values: Any) -> float:
 
 
 @kpi_function
-def impressions(impression_counts: Any) -> float:
+def impressions(impression_counts: Cells) -> float:
     """Total impressions: how many times the content was displayed, summed over rows."""
     return _sum_of_counts("impressions", "impression_counts", impression_counts)
 
 
 @kpi_function
-def reach(accounts_reached: Any) -> float:
+def reach(accounts_reached: Cells) -> float:
     """Total accounts reached, summed over the rows given (one per channel or post)."""
     return _sum_of_counts("reach", "accounts_reached", accounts_reached)
 
 
 @kpi_function
 def completion_rate_on_time(
-    statuses: Any, delivered_at: Any, due_on: Any, completed_status: Any = "completed"
+    statuses: Cells, delivered_at: Cells, due_on: Cells, completed_status: Text = "completed"
 ) -> float:
     """Share of orders with a status that were completed and delivered by their due date."""
     name = "completion_rate_on_time"
@@ -276,7 +277,7 @@ def completion_rate_on_time(
 
 
 @kpi_function
-def revenue(amounts: Any) -> float:
+def revenue(amounts: Cells) -> float:
     """Total revenue: the sum of the amounts given (one per order or payment)."""
     name = "revenue"
     counts = read_counts(name, "amounts", amounts, amount_value)
@@ -289,17 +290,17 @@ def revenue(amounts: Any) -> float:
     return total
 
 
-def _count_total(function: str, argument: str, summary: str) -> Callable[[Any], float]:
+def _count_total(function: str, argument: str, summary: str) -> Callable[[Cells], float]:
     """A KPI that adds up a count per row (per channel, post or day)."""
 
-    def total(values: Any) -> float:
+    def total(values: Cells) -> float:
         return _sum_of_counts(function, argument, values)
 
     total.__name__ = total.__qualname__ = function
     total.__doc__ = summary
     # The parameter carries the argument's name, as the catalogue describes it.
     total.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter(argument, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Any)],
+        [inspect.Parameter(argument, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Cells)],
         return_annotation=float,
     )
     return kpi_function(total)

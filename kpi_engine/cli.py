@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -64,13 +65,28 @@ LANGUAGE = CatalogueChoice(catalogue.check_language, list(catalogue.LANGUAGES))
 BUSINESS_TYPE = CatalogueChoice(catalogue.get_business_type, list(catalogue.BUSINESS_TYPES))
 
 
-def _table(rows: list[list[str]]) -> str:
+#: The width of the terminal the tables are made for.
+TABLE_COLUMNS = 100
+
+
+def _table(rows: list[list[str]], fit: int | None = None) -> str:
+    """Rows as aligned columns under a ruled header; with ``fit``, the last
+    column wraps so that no line is wider than ``fit`` characters."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    if fit is not None:
+        room = fit - sum(widths[:-1]) - 2 * (len(widths) - 1)
+        widths[-1] = max(12, min(widths[-1], room))
     lines = []
     for index, row in enumerate(rows):
-        lines.append(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+        *first, last = row
+        wrapped = textwrap.wrap(last, widths[-1]) or [""] if fit is not None else [last]
+        for number, part in enumerate(wrapped):
+            cells = first if number == 0 else ["" for _ in first]
+            lines.append(
+                "  ".join(
+                    cell.ljust(width) for cell, width in zip([*cells, part], widths, strict=True)
+                ).rstrip()
+            )
         if index == 0:
             lines.append("  ".join("-" * width for width in widths))
     return "\n".join(lines)
@@ -132,7 +148,8 @@ def list_command(type_id: str | None, lang: str, as_json: bool) -> None:
         return
     words = labels(lang)
     head = words["headings"]
-    click.echo(f"{profile.title[lang]} ({profile.id}), {head['source']}: {profile.source}\n")
+    source = catalogue.SOURCES[profile.source].cited(lang)
+    click.echo(f"{profile.title[lang]} ({profile.id}), {head['source']}: {source}\n")
     rows = [
         [
             head["id"],
@@ -190,6 +207,7 @@ def types_command(lang: str, as_json: bool) -> None:
                         "title": t.title[lang],
                         "description": t.description[lang],
                         "source": t.source,
+                        "source_title": catalogue.SOURCES[t.source].cited(lang),
                         "currency": t.currency,
                         "kpis": [entry.id for entry in t.kpis],
                     }
@@ -200,9 +218,14 @@ def types_command(lang: str, as_json: bool) -> None:
             )
         )
         return
-    rows = [["id", "title", "source", "kpis"]]
-    rows += [[t.id, t.title[lang], t.source, ", ".join(e.id for e in t.kpis)] for t in types]
-    click.echo(_table(rows))
+    # The KPIs themselves: kpi list --type ID, or --json.
+    head = labels(lang)["headings"]
+    rows = [[head["id"], head["title"], head["kpis"], head["source"]]]
+    rows += [
+        [t.id, t.title[lang], str(len(t.kpis)), catalogue.SOURCES[t.source].cited(lang)]
+        for t in types
+    ]
+    click.echo(_table(rows, fit=TABLE_COLUMNS))
 
 
 def _parse_number(text: str) -> Any:

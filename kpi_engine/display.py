@@ -125,28 +125,56 @@ def smallest_step(unit: str) -> float:
     return float(10.0 ** -(display.decimals + scale))
 
 
-def default_target(entry: ProfileKPI) -> float | None:
-    """The first goal a workbook proposes for a KPI: the figure of the
-    article's above-average band (its exceptional band where it gives no
-    above-average one), or None where the article gives neither.
-
-    A value that meets the target (at or past it) is rated at least at the band
-    the target comes from. Where that band's figure is strict ("more than 70"),
-    the target is the first figure shown past it (71 for an NPS, 40.1 % for
-    "more than 40 %").
-    """
+def _target_band(entry: ProfileKPI) -> Band | None:
+    """The band a KPI's first target comes from: the article's above-average
+    band, else its exceptional band."""
     for name in ("above_average", "exceptional"):
         band = entry.bands.get(name)
-        if band is None:
-            continue
-        figure, inclusive = band.threshold(entry.direction)
-        if inclusive:
-            return figure
-        display = UNIT_DISPLAYS[entry.unit]
-        digits = display.decimals + (2 if display.shown_as == "percent" else 0)
-        step = smallest_step(entry.unit)
-        return round(figure + step if entry.direction == "higher" else figure - step, digits)
+        if band is not None:
+            return band
     return None
+
+
+def default_target(entry: ProfileKPI) -> float | None:
+    """The first goal a workbook proposes for a KPI: the figure an owner
+    would name, that of the article's above-average band (its exceptional
+    band where it gives no above-average one): 70 for "more than 70", 40 %
+    for "more than 40 %". None where the article gives neither band.
+
+    A value meets it as it enters that band (see ``target_comparison``).
+    """
+    band = _target_band(entry)
+    return None if band is None else band.threshold(entry.direction)[0]
+
+
+Comparison = Literal[">", "≥", "<", "≤"]
+
+
+def target_comparison(entry: ProfileKPI) -> Comparison:
+    """How a value meets a KPI's target: the comparison of the band the first
+    target comes from (">" for "more than 70": 70 itself is not met; "≥" for
+    "at least 95 %"). Where no band gives one, reaching the target counts.
+
+    A target shows with it: "> 70", "≤ 5.0%"."""
+    band = _target_band(entry)
+    inclusive = True if band is None else band.threshold(entry.direction)[1]
+    if entry.direction == "higher":
+        return "≥" if inclusive else ">"
+    return "≤" if inclusive else "<"
+
+
+def target_met(comparison: str, value: float, target: float) -> bool:
+    """Whether ``value`` meets ``target`` by ``comparison`` (">", "≥", "<", "≤")."""
+    return {
+        ">": value > target,
+        "≥": value >= target,
+        "<": value < target,
+        "≤": value <= target,
+    }[comparison]
+
+
+#: A comparison as an Excel formula writes it.
+EXCEL_COMPARISONS: Mapping[str, str] = {">": ">", "≥": ">=", "<": "<", "≤": "<="}
 
 
 @cache
@@ -164,7 +192,29 @@ def _number_format(decimals: int) -> str:
 
 
 def _words(language: str, long: bool) -> Mapping[str, str]:
-    return labels(language)["unit_words_long" if long else "unit_words"]
+    """The unit words written after a figure, in their plain form (the short
+    words of cells and Excel formats have one form)."""
+    return {
+        key: word if isinstance(word, str) else word["other"]
+        for key, word in labels(language)["unit_words_long" if long else "unit_words"].items()
+    }
+
+
+def _word_for(language: str, long: bool, key: str, shown: Decimal) -> str:
+    """The unit word after the figure ``shown``, in the plural form the
+    language's rule gives it: "0,8 point de pourcentage", "2 points";
+    "1.0 percentage points" (a figure with decimals is plural in English).
+
+    >>> _word_for("fr", True, "percentage_points", Decimal("0.8"))
+    'point de pourcentage'
+    >>> _word_for("en", True, "points", Decimal("1"))
+    'point'
+    """
+    word = labels(language)["unit_words_long" if long else "unit_words"][key]
+    if isinstance(word, str):
+        return word
+    form = _locale(language).plural_form(shown)
+    return str(word.get(form, word["other"]))
 
 
 # --- text ----------------------------------------------------------------------------
@@ -275,14 +325,69 @@ def format_value(
         )
     text = _plain(value, display.decimals, language)
     if display.suffix:
-        text += " " + _words(language, long)[display.suffix]
+        shown = _rounded(value, display.decimals)
+        text += " " + _word_for(language, long, display.suffix, abs(shown))
     return text
 
 
+def _difference_decimals(unit: str) -> int:
+    """The decimals a difference of ``unit`` shows, in its own unit (points
+    for rates and scores, the unit itself otherwise)."""
+    return unit_display(unit).decimals
+
+
+def format_target(
+    target: float, comparison: str, unit: str, language: str, currency: str | None = None
+) -> str:
+    """A target with the comparison a value meets it by: "> 70", "≥ 95.0%".
+
+    >>> format_target(70, ">", "score", "fr")
+    '>\xa070'
+    """
+    return f"{comparison}\u00a0{format_value(target, unit, language, currency)}"
+
+
+def counted(language: str, forms: Mapping[str, str], count: int) -> str:
+    """``count`` in the text of the plural form the language's rule gives it
+    (CLDR's categories: ``one``, ``other``...), its figure as the language
+    writes it: never a noun made plural by adding letters to it.
+
+    >>> counted("fr", {"one": "{count} ligne", "other": "{count} lignes"}, 1)
+    '1 ligne'
+    >>> counted("fr", {"one": "{count} ligne", "other": "{count} lignes"}, 1500)
+    '1\u202f500 lignes'
+    """
+    form = _locale(language).plural_form(count)
+    text = forms.get(form, forms["other"])
+    return text.format(count=format_value(count, "count", language))
+
+
 def difference_value(difference: float, unit: str) -> float:
-    """A difference of two values of ``unit`` in its own unit: 0.1357 between
-    two rates is 13.57 percentage points."""
-    return difference * unit_display(unit).difference_scale
+    """A difference of two values of ``unit`` in its own unit, rounded as it
+    is shown: 0.1357 between two rates is 13.6 percentage points. A cell that
+    holds it picks its format's section (up, down, level) from what it
+    shows, so that 1.0 % against 1.02 % reads "= 0.0 pp", never "▼ -0.0 pp".
+
+    >>> difference_value(0.1357, "fraction"), difference_value(-0.0002, "fraction")
+    (13.6, 0.0)
+    """
+    scaled = difference * unit_display(unit).difference_scale
+    return float(_rounded(scaled, _difference_decimals(unit)))
+
+
+@_wide
+def shown_sign(difference: float, unit: str) -> int:
+    """1, -1 or 0: the sign of a difference of ``unit`` as it is shown. A
+    difference that rounds to zero has none: -0.0002 between two rates shows
+    as 0.0 points, level, with neither sign nor arrow.
+
+    >>> shown_sign(-0.0002, "fraction"), shown_sign(-0.0006, "fraction"), shown_sign(0.4, "score")
+    (0, -1, 0)
+    """
+    # In decimals, as format_difference shows it: a float product could overflow to inf.
+    scale = Decimal(repr(unit_display(unit).difference_scale))
+    shown = _rounded(_exact(difference, "shown_sign", unit) * scale, _difference_decimals(unit))
+    return (shown > 0) - (shown < 0)
 
 
 @_wide
@@ -313,11 +418,13 @@ def format_difference(
     if display.difference == "same":
         text = format_value(magnitude, unit, language, currency, long=long)
     else:
+        decimals = display.decimals
         # In decimals: a float product could overflow to inf.
-        scale = Decimal(repr(display.difference_scale))
-        text = _plain(abs(exact) * scale, display.decimals, language)
-        text += " " + _words(language, long)[display.difference]
-    if not signed or difference == 0:
+        scaled = abs(exact) * Decimal(repr(display.difference_scale))
+        text = _plain(scaled, decimals, language)
+        text += " " + _word_for(language, long, display.difference, _rounded(scaled, decimals))
+    if not signed or shown_sign(difference, unit) == 0:
+        # A zero never carries a sign, nor does what rounds to one ("0.0 pp").
         return text
     symbols = _symbols(language)
     return (symbols["minusSign"] if difference < 0 else symbols["plusSign"]) + text
@@ -410,6 +517,24 @@ def _format_sections(unit: str, language: str, currency: str | None) -> list[str
     if display.suffix:
         return [number + _quoted(" " + _words(language, False)[display.suffix])]
     return [number]
+
+
+def excel_target_format(
+    unit: str, comparison: str, language: str, currency: str | None = None
+) -> str:
+    """The Excel format of a target cell: the value's, after the comparison a
+    value meets it by, as ``format_target`` writes it ("> 70").
+
+    >>> excel_target_format("score", ">", "en")
+    '[$-409]">\xa0"#,##0'
+    """
+    return _localised(
+        [
+            _quoted(comparison + "\u00a0") + section
+            for section in _format_sections(unit, language, currency)
+        ],
+        language,
+    )
 
 
 def excel_difference_format(
@@ -520,6 +645,14 @@ def format_month(month: dt.date, language: str, *, short: bool = False) -> str:
     return str(format_skeleton(skeleton, month, locale=language))
 
 
+def every_month(language: str) -> list[str]:
+    """The twelve months of a year as ``language`` names them ("January 2024"
+    ... "December 2024"): a cell that shows any month is as wide as the
+    longest. Digits are all as wide in the workbooks' font, so any year of
+    four digits measures the same."""
+    return [format_month(dt.date(2024, month, 1), language) for month in range(1, 13)]
+
+
 def format_moment(moment: dt.datetime, language: str) -> str:
     """A date and time as ``language`` writes it, with the month's name."""
     return str(format_datetime(moment, _cldr_pattern("moment", language), locale=language))
@@ -602,16 +735,23 @@ __all__ = [
     "EXCEL_LOCALE_IDS",
     "UNIT_DISPLAYS",
     "UnitDisplay",
+    "counted",
     "difference_value",
+    "every_month",
     "excel_date_format",
     "excel_difference_format",
     "excel_format",
+    "excel_target_format",
     "format_band",
     "format_bands",
     "format_difference",
     "format_moment",
     "format_month",
+    "format_target",
     "format_value",
+    "shown_sign",
+    "target_comparison",
+    "target_met",
     "unit_display",
 ]
 
@@ -630,7 +770,7 @@ def external_benchmarks(profile: BusinessType, language: str) -> list[str]:
                 said.format(
                     kpi=entry.title[language],
                     publisher=source.publisher,
-                    title=source.cited(),
+                    title=source.cited(language),
                     published=source.published,
                     url=source.url,
                 )

@@ -255,29 +255,49 @@ def test_the_catalogue_page_matches_the_catalogue() -> None:
 def test_default_target_is_rated_at_its_band(
     business_type: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI
 ) -> None:
-    """A value that meets the default target is rated at least at the band it came from."""
+    """The default target is the figure of the band it comes from, as an owner
+    names it, and every value that meets it by its comparison is rated at
+    least at that band; the figure itself meets it only where the band's
+    figure is inclusive."""
     target = display.default_target(entry)
     if target is None:
         assert not {"above_average", "exceptional"} & set(entry.bands)
         return
     band = "above_average" if "above_average" in entry.bands else "exceptional"
+    figure, inclusive = entry.bands[band].threshold(entry.direction)
+    assert target == figure
+    comparison = display.target_comparison(entry)
+    assert (
+        comparison
+        == {
+            ("higher", True): "≥",
+            ("higher", False): ">",
+            ("lower", True): "≤",
+            ("lower", False): "<",
+        }[entry.direction, inclusive]
+    )
     order = list(kpi_engine.RATINGS)
     step = display.smallest_step(entry.unit)
     past = target + step if entry.direction == "higher" else target - step
+    short = target - step if entry.direction == "higher" else target + step
+    assert display.target_met(comparison, target, target) is inclusive
+    assert display.target_met(comparison, past, target)
+    assert not display.target_met(comparison, short, target)
     for value in (target, past):
-        rating = entry.rate(value)
-        assert order.index(rating) <= order.index(band), (
-            f"{business_type.id}/{entry.id}: target {target} met by {value}, rated {rating}"
-        )
-    # The target is no further than one shown step past the band's figure.
-    figure = entry.bands[band].threshold(entry.direction)[0]
-    assert abs(target - figure) <= step + 1e-12
+        if display.target_met(comparison, value, target):
+            rating = entry.rate(value)
+            assert order.index(rating) <= order.index(band), (
+                f"{business_type.id}/{entry.id}: target {target} met by {value}, rated {rating}"
+            )
 
 
-def test_celebrity_nps_target_is_past_the_strict_band() -> None:
+def test_celebrity_nps_target_is_the_strict_band_figure() -> None:
     entry = kpi_engine.BUSINESS_TYPES["celebrity_video"].kpi("nps")
     assert kpi_engine.benchmark_band("nps", 70, "celebrity_video") == "typical"
-    assert display.default_target(entry) == 71
+    assert display.default_target(entry) == 70
+    assert display.target_comparison(entry) == ">"
+    assert display.format_target(70, ">", "score", "en") == ">\u00a070"
+    assert not display.target_met(">", 70, 70)
     assert kpi_engine.benchmark_band("nps", 71, "celebrity_video") == "exceptional"
 
 

@@ -161,7 +161,7 @@ def test_list_type_json_has_bands(any_type: kpi_engine.BusinessType, any_languag
 
 def test_list_table_in_french() -> None:
     result = run("list", "--type", "celebrity_video", "--lang", "fr")
-    assert "Taux de désabonnement de la plateforme" in result.stdout
+    assert "Taux d'attrition de la plateforme" in result.stdout
     assert "plus c'est bas, mieux c'est" in result.stdout
     # French figures: a no-break space before %, narrow no-break spaces between
     # thousands, an en dash between the ends of a range, the currency after.
@@ -179,6 +179,38 @@ def test_types() -> None:
     result = run("types", "--json")
     assert [t["id"] for t in json.loads(result.stdout)] == list(kpi_engine.BUSINESS_TYPES)
     assert "celebrity_video" in run("types").stdout
+
+
+@pytest.mark.parametrize("lang", kpi_engine.LANGUAGES)
+def test_types_is_a_table_within_100_columns_naming_sources_by_title(lang: str) -> None:
+    """Every line fits a 100-column terminal; each type's source shows as its
+    title in the reader's language (with the original in brackets where it is
+    a translation), never as a file name."""
+    from kpi_engine._catalogue import SOURCES  # noqa: PLC0415
+
+    text = run("types", "--lang", lang).stdout
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 100, max(lines, key=len)
+    flat = " ".join(" ".join(line.split()) for line in lines)
+    for business_type in kpi_engine.BUSINESS_TYPES.values():
+        assert business_type.id in text
+        assert business_type.source not in text
+        cited = " ".join(SOURCES[business_type.source].cited(lang).split())
+        assert cited in flat, cited
+    listed = json.loads(run("types", "--lang", lang, "--json").stdout)
+    assert {t["source_title"] for t in listed} == {
+        SOURCES[t.source].cited(lang) for t in kpi_engine.BUSINESS_TYPES.values()
+    }
+
+
+@pytest.mark.parametrize("lang", kpi_engine.LANGUAGES)
+def test_list_names_the_source_by_title(lang: str) -> None:
+    from kpi_engine._catalogue import SOURCES  # noqa: PLC0415
+
+    for business_type in kpi_engine.BUSINESS_TYPES.values():
+        first = run("list", "--type", business_type.id, "--lang", lang).stdout.splitlines()[0]
+        assert SOURCES[business_type.source].cited(lang) in first
+        assert business_type.source not in first
 
 
 def _commands() -> list[str]:

@@ -11,13 +11,14 @@ must fit on one line.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import math
 from functools import cache
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import Cell
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -27,7 +28,9 @@ import kpi_engine
 from addin.report.offline import refresh_file
 from addin.starter import StarterOptions, new_workbook
 from addin.starter.build import KPI_SHEET_COLUMNS, workbook_words
+from kpi_engine import display
 from kpi_engine._labels import labels
+from tests.libreoffice import convert
 
 FONTS = Path("/usr/share/fonts/truetype/crosextra")
 #: Room that Excel and LibreOffice keep between a cell's text and its edges, in pixels.
@@ -183,3 +186,70 @@ def test_the_check_finds_a_text_that_is_too_wide(
     assert too_wide(kpis, cell) is None
     kpis.column_dimensions[get_column_letter(cell.column)].width = 6
     assert "Supérieur" in str(too_wide(kpis, cell))
+
+
+@pytest.fixture(scope="module")
+def month_texts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """The twelve months of a year in each language, as LibreOffice shows a
+    cell in the workbooks' month format (not as babel writes them)."""
+    folder = tmp_path_factory.mktemp("months")
+    book = Workbook()
+    sheet = book.active
+    for language in kpi_engine.LANGUAGES:
+        for month in range(1, 13):
+            sheet.append([dt.date(2024, month, 1)])
+            sheet.cell(sheet.max_row, 1).number_format = display.excel_date_format(
+                "month", language
+            )
+    book.save(folder / "months.xlsx")
+    (exported,) = convert(
+        [folder / "months.xlsx"], folder / "out", fmt="csv:Text - txt - csv (StarCalc):44,34,76,1"
+    )
+    with exported.open(encoding="utf-8", newline="") as handle:
+        shown = [row[0] for row in csv.reader(handle)]
+    return {
+        language: shown[12 * index : 12 * index + 12]
+        for index, language in enumerate(kpi_engine.LANGUAGES)
+    }
+
+
+@pytest.mark.parametrize(("business_type", "language"), CASES)
+def test_every_month_fits_the_period_cells(
+    workbooks: dict[tuple[str, str], Path],
+    month_texts: dict[str, list[str]],
+    business_type: str,
+    language: str,
+) -> None:
+    """The KPIs sheet's reporting period and the Trend sheet's months never
+    show ###, whichever month the user picks: the longest month name of the
+    language, as LibreOffice writes it, fits with the cell's margins."""
+    months = month_texts[language]
+    assert len(set(months)) == 12, months
+    assert all("2024" in month for month in months), months
+    book = load_workbook(workbooks[business_type, language])
+    sheet_names = workbook_words()[language]["sheets"]
+    kpis, trend = book[sheet_names["kpis"]], book[sheet_names["trend"]]
+    period = kpis["B2"]
+    assert period.value == "=PERIOD_START"
+    assert period.number_format == display.excel_date_format("month", language)
+    trend_months = [
+        cell
+        for (cell,) in trend.iter_rows(min_col=1, max_col=1)
+        if str(cell.value).startswith("=EDATE(PERIOD_START,")
+    ]
+    assert len(trend_months) == 12
+    problems = [
+        too_wide(sheet, cell, month)
+        for sheet, cell in [(kpis, period), (trend, trend_months[0])]
+        for month in months
+    ]
+    assert [problem for problem in problems if problem] == []
+
+
+def test_the_period_check_finds_a_month_too_wide(
+    workbooks: dict[tuple[str, str], Path], month_texts: dict[str, list[str]]
+) -> None:
+    book = load_workbook(workbooks["celebrity_video", "en"])
+    kpis = book[workbook_words()["en"]["sheets"]["kpis"]]
+    kpis.column_dimensions["B"].width = 12
+    assert too_wide(kpis, kpis["B2"], max(month_texts["en"], key=len)) is not None

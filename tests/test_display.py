@@ -14,6 +14,8 @@ import re
 
 import pytest
 from babel.numbers import parse_decimal
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 import kpi_engine
@@ -26,7 +28,8 @@ LANGUAGES = kpi_engine.LANGUAGES
 CURRENCIES = ("USD", "EUR", "GBP")
 #: Values that exercise rounding, grouping, zero and negatives.
 VALUES = (0.0, 0.17647, 1.0, 12.349, 1803.8, 12345.678, -0.05, -2500.5)
-CHANGES = (0.1357, -0.02, 0.0, 42.5, -1500.25)
+#: Changes, among them some that round to zero in some unit (no sign, no arrow).
+CHANGES = (0.1357, -0.02, 0.0, 42.5, -1500.25, -0.0002, 0.00049, -0.004)
 MONTH = dt.date(2024, 6, 1)
 
 
@@ -52,6 +55,12 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, ...], 
                     sheet.append([value])
                     sheet.cell(sheet.max_row, 1).number_format = display.excel_format(
                         unit, language, currency
+                    )
+                for comparison in ("≥", ">", "≤", "<"):
+                    keys.append(("target", language, unit, str(currency), comparison))
+                    sheet.append([VALUES[3]])
+                    sheet.cell(sheet.max_row, 1).number_format = display.excel_target_format(
+                        unit, comparison, language, currency
                     )
                 for change in CHANGES:
                     keys.append(("change", language, unit, str(currency), repr(change)))
@@ -95,9 +104,24 @@ def test_a_change_cell_shows_the_change_of_the_sentence(
     for currency in CURRENCIES if unit == "currency" else (None,):
         for change in CHANGES:
             cell = rendered["change", language, unit, str(currency), repr(change)]
-            sign = (change > 0) - (change < 0)
+            sign = display.shown_sign(change, unit)
             text = f"{arrows[sign]} " + display.format_difference(change, unit, language, currency)
             assert _same_spaces(cell) == _same_spaces(text), (change, currency)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("unit", sorted(UNITS))
+def test_a_target_cell_shows_its_comparison_as_the_text_does(
+    rendered: dict[tuple[str, ...], str], unit: str, language: str
+) -> None:
+    """A target shows the comparison a value meets it by ("> 70"), in the cell
+    as in the report's text."""
+    for currency in CURRENCIES if unit == "currency" else (None,):
+        for comparison in ("≥", ">", "≤", "<"):
+            cell = rendered["target", language, unit, str(currency), comparison]
+            text = display.format_target(VALUES[3], comparison, unit, language, currency)
+            assert _same_spaces(cell) == _same_spaces(text), (comparison, currency)
+            assert cell.startswith(comparison)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -112,7 +136,7 @@ def test_a_month_cell_shows_the_month_of_the_sentence(
 
 def test_rates_change_in_percentage_points_in_every_language() -> None:
     for language in LANGUAGES:
-        words = labels(language)["unit_words_long"]["percentage_points"]
+        words = labels(language)["unit_words_long"]["percentage_points"]["other"]
         text = display.format_difference(0.1357, "fraction", language, long=True)
         assert text.endswith(words), text
         assert "%" not in text
@@ -206,7 +230,64 @@ def test_every_unit_has_its_words_in_every_language(language: str) -> None:
     said = labels(language)
     for rule in display.UNIT_DISPLAYS.values():
         for key in ("unit_words", "unit_words_long"):
-            if rule.suffix:
-                assert said[key][rule.suffix].strip()
-            if rule.difference != "same":
-                assert said[key][rule.difference].strip()
+            for name in (rule.suffix, None if rule.difference == "same" else rule.difference):
+                if name:
+                    word = said[key][name]
+                    forms = [word] if isinstance(word, str) else list(word.values())
+                    assert all(form.strip() for form in forms)
+                    assert isinstance(word, str) or "other" in word
+
+
+@pytest.mark.parametrize(
+    ("difference", "unit", "language", "expected"),
+    [
+        (-0.008, "fraction", "fr", "0,8\u00a0point de pourcentage"),
+        (0.012, "fraction", "fr", "1,2\u00a0point de pourcentage"),
+        (0.02, "fraction", "fr", "2,0 points de pourcentage"),
+        (0.01, "fraction", "en", "1.0 percentage points"),
+        (1.0, "score", "en", "1 point"),
+        (-1.0, "score", "nl", "1 punt"),
+        (3.0, "score", "nl", "3 punten"),
+        (0.01, "fraction", "nl", "1,0 procentpunten"),
+    ],
+)
+def test_long_unit_words_agree_with_the_figure_by_the_language_plural_rule(
+    difference: float, unit: str, language: str, expected: str
+) -> None:
+    """French keeps the singular below 2 ("0,8 point"); English and Dutch
+    make a figure with decimals plural ("1.0 percentage points")."""
+    text = display.format_difference(difference, unit, language, signed=False, long=True)
+    assert _same_spaces(text) == _same_spaces(expected)
+
+
+#: A zero with a sign: "-0.0", "+0 pts", "−0,0 %" (the minus of any language).
+SIGNED_ZERO = re.compile(r"[-+\u2212]\s?(?:US\$|\$|€|£)?\s?0(?:[.,]0+)?(?![\d.,]*[1-9])")
+
+
+@given(
+    difference=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+    unit=st.sampled_from(sorted(UNITS)),
+    language=st.sampled_from(LANGUAGES),
+    currency=st.sampled_from(CURRENCIES),
+)
+def test_no_difference_shows_a_signed_zero(
+    difference: float, unit: str, language: str, currency: str
+) -> None:
+    """A difference that shows as zero has neither sign nor arrow, as text and
+    as the number a cell holds; one that shows a figure has the figure's sign."""
+    text = display.format_difference(difference, unit, language, currency)
+    assert not SIGNED_ZERO.search(text), text
+    sign = display.shown_sign(difference, unit)
+    cell = display.difference_value(difference, unit)
+    assert str(cell) != "-0.0"
+    assert (cell > 0) - (cell < 0) == sign
+    if sign == 0:
+        assert text == display.format_difference(difference, unit, language, currency, signed=False)
+    else:
+        assert sign == ((difference > 0) - (difference < 0))
+
+
+@pytest.mark.parametrize("difference", [-0.0002, 0.0004, -0.0, 0.0])
+def test_a_rate_change_that_rounds_to_zero_is_level(difference: float) -> None:
+    assert display.format_difference(difference, "fraction", "en") == "0.0 pp"
+    assert display.shown_sign(difference, "fraction") == 0

@@ -286,9 +286,26 @@ def test_a_bad_range_cell_message_names_function_argument_position_value(
         )
 
 
-def test_a_numpy_array_is_no_range() -> None:
-    error = raises_input_error(lambda: kpi_engine.nps(np.array([9, 10])))
-    assert str(error).startswith("nps: scores is array([ 9, 10]); expected a cell value")
+def test_a_numpy_array_or_a_pandas_series_is_the_range_it_holds() -> None:
+    """What a Python analyst holds: the same answer as the list, missing
+    values as blanks, datetime64 dates as dates."""
+    import pandas as pd  # noqa: PLC0415
+
+    scores = [10, 9, 3, 7, 10]
+    expected = kpi_engine.nps(scores)
+    assert kpi_engine.nps(np.array(scores)) == expected
+    assert kpi_engine.nps(pd.Series(scores)) == expected
+    assert kpi_engine.nps(pd.DataFrame({"s": scores})) == expected
+    assert kpi_engine.nps(np.array([scores[:2], scores[2:4]])) == kpi_engine.nps(scores[:4])
+    assert kpi_engine.nps(pd.Series([*scores, None])) == expected
+    assert kpi_engine.nps(np.array([*scores, np.nan])) == expected
+    days = pd.Series(pd.to_datetime(["2024-06-03", "2024-06-10", None, "2024-05-02"]))
+    users = pd.Series(["a", "b", "c", "a"])
+    assert kpi_engine.mau(users, days, "2024-06-01") == 2
+    assert kpi_engine.mau(users.to_numpy(), days.to_numpy(), "2024-06-01") == 2
+    # Inside a range, an array is still no cell.
+    error = raises_input_error(lambda: kpi_engine.nps([9, np.array([9, 10])]))
+    assert str(error).startswith("nps: scores[2] is array([ 9, 10]); expected a cell value")
 
 
 RICH_VALUES = [
@@ -587,9 +604,13 @@ def test_a_huge_int_inside_what_no_cell_holds_is_shown() -> None:
     assert str(raises_input_error(lambda: kpi_engine.churn_rate(in_a_set, 100))) == (
         "churn_rate: churned is {-1e+5000}; expected a whole number of 0 or more"
     )
+    # An array is the range it holds: the same answer as the list of its values.
     in_an_array = np.array([huge_int(5000)], dtype=object)
-    message = str(raises_input_error(lambda: kpi_engine.nps(in_an_array)))
-    assert message.startswith("nps: scores is <ndarray instance at 0x")
+    with pytest.raises(kpi_engine.KPIUndefinedError) as as_array:
+        kpi_engine.nps(in_an_array)
+    with pytest.raises(kpi_engine.KPIUndefinedError) as as_list:
+        kpi_engine.nps([huge_int(5000)])
+    assert str(as_array.value) == str(as_list.value)
 
 
 def test_deep_nesting_is_shown_without_exhausting_the_stack() -> None:

@@ -36,6 +36,7 @@ from addin.importing.source import ImportInputError
 from addin.recipes import as_rows, month_shift, recipe_for, tables_for
 from addin.starter import StarterOptions, new_workbook
 from addin.starter.sample import sample_tables
+from kpi_engine import display
 from kpi_engine._inputs import to_serial
 from tests.starter_reader import compute
 
@@ -253,7 +254,8 @@ def test_csv_exports_give_the_engine_kpis(tmp_path: Path, dialect: str) -> None:
     # Every row of the sample is loaded.
     for table, columns in data.items():
         count = len(next(iter(columns.values())))
-        assert f"{count:,} " in results[table].stdout, results[table].stdout
+        shown = display.format_value(count, "count", language)  # "1,200", "1 200"
+        assert f"{shown} " in results[table].stdout, results[table].stdout
     # Only the tables' sheet and table parts changed, every other part is byte-identical.
     after = parts(workbook)
     assert set(after) == set(before)
@@ -433,7 +435,7 @@ def test_notes_speak_the_workbook_language(tmp_path: Path) -> None:
     result = kpi("import", workbook, export, "--table", "Orders")
     assert result.returncode == 0, result.stderr
     assert "rij 3, kolom amount: 'abc' is geen getal van 0 of meer; weggelaten" in result.stdout
-    assert "Orders: 1 geïmporteerd, 1 weggelaten" in result.stdout
+    assert "Orders: 1 rij geïmporteerd, 1 weggelaten" in result.stdout
 
 
 # --- columns ------------------------------------------------------------------------------
@@ -486,6 +488,53 @@ def test_unknown_and_missing_columns_are_refused_by_name(tmp_path: Path) -> None
     assert mapped.returncode == 0, mapped.stderr
     assert "columns of the export left out: Note" in mapped.stdout
     assert "Orders: 1 imported, 0 left out" in mapped.stdout
+
+
+@pytest.mark.parametrize("spelling", ["Order ID", "order-id", "ORDER_ID", "OrderId", " order id "])
+def test_a_column_matches_however_people_write_its_name(tmp_path: Path, spelling: str) -> None:
+    workbook = empty_workbook(tmp_path)
+    export = tmp_path / "o.csv"
+    export.write_text(
+        f"{spelling},Ordered-At,AMOUNT\nO1,2024-06-05,10\n",
+        encoding="utf-8",
+    )
+    result = kpi("import", workbook, export, "--table", "Orders")
+    assert result.returncode == 0, result.stderr
+    assert "Orders: 1 imported, 0 left out" in result.stdout
+
+
+def test_every_column_problem_is_named_in_one_run_with_the_map_to_paste(tmp_path: Path) -> None:
+    """An export of eight columns, three of them unknown: one run names all
+    three and the missing column, suggests the nearest column of the table,
+    and gives the --map options that, pasted, load it."""
+    workbook = empty_workbook(tmp_path)
+    export = tmp_path / "o.csv"
+    export.write_text(
+        "Order ID,Customer-ID,CELEBRITY_ID,Order date,Delivered At,Status,Total,Note\n"
+        "O1,C1,S1,2024-06-05,2024-06-06,completed,10,x\n",
+        encoding="utf-8",
+    )
+    first = kpi("import", workbook, export, "--table", "Orders")
+    assert first.returncode == 2
+    for name, column in (("Order date", 4), ("Total", 7), ("Note", 8)):
+        assert f"the column '{name}' (column {column} of the header) is not a column" in (
+            first.stderr
+        )
+    assert "did you mean ordered_at?" in first.stderr
+    assert "the table Orders needs the column(s) ordered_at" in first.stderr
+    pasted = first.stderr.split("add: ")[1].split("\n")[0]
+    assert pasted == "--map 'Order date=ordered_at' --map Total= --map Note="
+    options = [option.strip("'") for option in pasted.split("--map ")[1:]]
+    second = kpi(
+        "import",
+        workbook,
+        export,
+        "--table",
+        "Orders",
+        *(part for option in options for part in ("--map", option.strip().strip("'"))),
+    )
+    assert second.returncode == 0, second.stderr
+    assert "Orders: 1 imported, 0 left out" in second.stdout
 
 
 @pytest.mark.parametrize(
@@ -655,7 +704,12 @@ def test_unknown_table_and_missing_table_option(tmp_path: Path) -> None:
     assert "has no table named 'Sales' (--table); its tables are Celebrities, Customers" in (
         unknown.stderr
     )
-    assert "--table is missing" in kpi("import", workbook, export).stderr
+    no_table = kpi("import", workbook, export).stderr
+    assert "--table is missing" in no_table
+    # Only this workbook's tables: celebrity_video has no Members or Funnel.
+    assert "one of Celebrities, Customers, Orders, Survey" in no_table
+    assert "Members" not in no_table
+    assert "Funnel" not in no_table
     not_ours = kpi("import", workbook, export, "--table", "Orders", "--preset", "stripe_payments")
     assert "--preset stripe_payments loads the table Payments, not Orders" in not_ours.stderr
 

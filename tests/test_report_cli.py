@@ -111,13 +111,16 @@ def test_report_json_carries_what_programs_need(starters: dict[tuple[str, str], 
             assert entry["change"] == pytest.approx(entry["value"] - entry["previous"])
         if entry["value"] is not None and entry["target"] is not None:
             assert entry["gap"] == pytest.approx(entry["value"] - entry["target"])
-            better = "higher" if entry["direction"] == "higher" else "lower"
-            met = (
-                entry["value"] >= entry["target"]
-                if better == "higher"
-                else entry["value"] <= entry["target"]
-            )
+            # Met by the comparison of the band the target comes from (> for "more than 70").
+            value, target = entry["value"], entry["target"]
+            met = {
+                ">": value > target,
+                "≥": value >= target,
+                "<": value < target,
+                "≤": value <= target,
+            }[entry["target_comparison"]]
             assert entry["target_met"] is met
+            assert entry["target_comparison"] in entry["shown"]["target"]
     assert report["kpis"]["nps"]["margin"] is not None
 
 
@@ -212,3 +215,39 @@ def test_a_kpi_with_no_value_shows_a_dash_and_why(
     for kpi_report in report.kpis:
         row = table[kpi_report.id]
         assert row["value"] == ("-" if kpi_report.value is None else kpi_report.value)
+
+
+def test_a_target_without_a_value_shows_a_dash_not_no_target(tmp_path: Path) -> None:
+    """A month without survey answers: the NPS has no value but a target, and
+    says "-" where it would say whether the target is met, as the KPIs sheet
+    does; "no target" is only for a KPI without one."""
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from addin.cli import main  # noqa: PLC0415
+    from addin.report.offline import make_report  # noqa: PLC0415
+    from addin.starter import StarterOptions, new_workbook  # noqa: PLC0415
+    from addin.starter.sample import sample_tables  # noqa: PLC0415
+    from kpi_engine._labels import labels  # noqa: PLC0415
+
+    as_of = dt.date(2024, 7, 15)
+    data = sample_tables("celebrity_video", as_of=as_of)
+    survey = data["Survey"]
+    keep = [day < dt.date(2024, 6, 1) for day in survey["answered_on"]]
+    data["Survey"] = {
+        k: [v for v, kept in zip(col, keep, strict=True) if kept] for k, col in survey.items()
+    }
+    book = new_workbook(
+        StarterOptions("celebrity_video", "en", as_of=as_of), tmp_path / "b.xlsx", data=data
+    )
+    report = make_report(book)
+    (nps,) = [kpi for kpi in report.kpis if kpi.id == "nps"]
+    assert nps.value is None
+    assert nps.target is not None
+    assert nps.target_status == "no_value"
+    words = labels("en")["target_met"]
+    assert words["no_value"] == "-"
+    printed = CliRunner().invoke(main, ["report", str(book)]).stdout
+    without_target = sum(1 for kpi in report.kpis if kpi.target is None)
+    assert printed.count(words["no_target"]) == without_target, printed
+    (line,) = [line for line in printed.splitlines() if line.startswith(nps.title)][:1]
+    assert line.rstrip().endswith(" -"), line

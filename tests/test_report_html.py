@@ -38,6 +38,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 #: The month left without survey answers in the gap test: inside the trend.
 EMPTY_MONTH = dt.date(2024, 2, 1)
 PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1280, "height": 800}
 
 
 def run_report(*args: str) -> Any:
@@ -126,7 +127,7 @@ def test_the_page_is_in_the_workbook_language_with_the_model_texts(
             else:
                 figure = year_change.find(f"{HTML}span[@class='figure']")
                 assert text(figure) == report.difference_text(kpi, kpi.year_change)
-            assert text(target) == (report.text(kpi, kpi.target) or "-")
+            assert text(target) == (report.target_text(kpi) or "-")
             assert text(band) == ("-" if kpi.band is None else ratings[kpi.band])
             assert text(met) == labels(language)["target_met"][kpi.target_status]
             if kpi.change is None:
@@ -135,7 +136,10 @@ def test_the_page_is_in_the_workbook_language_with_the_model_texts(
             figure = change.find(f"{HTML}span[@class='figure']")
             assert text(figure) == report.difference_text(kpi, kpi.change)
             arrow = text(change.find(f"{HTML}span[@class='arrow']"))
-            assert arrow == ("▲" if kpi.change > 0 else "▼" if kpi.change < 0 else "=")
+            # The arrow of the change as shown: "=" for one that rounds to zero.
+            assert arrow == {1: "▲", -1: "▼", 0: "="}[display.shown_sign(kpi.change, kpi.unit)]
+            if arrow == "=":
+                assert text(figure)[0] not in "+-\u2212", text(figure)
             better = kpi.change_is_better
             assert ("better" in change.get("class", "").split()) == (better is True)
             assert ("worse" in change.get("class", "").split()) == (better is False)
@@ -371,18 +375,12 @@ def test_chromium_loads_nothing_fits_a_phone_and_prints_on_a4(tmp_path: Path) ->
                 assert failed == []
                 assert tab.evaluate("document.documentElement.lang") == language
 
-                # The page is as wide as the phone; only the table's own box scrolls.
+                # The page is as wide as the phone (the KPI table is cards: see
+                # test_the_kpi_table_fits_a_laptop_and_is_cards_on_a_phone).
                 page_width, window_width = tab.evaluate(
                     "[document.documentElement.scrollWidth, window.innerWidth]"
                 )
                 assert page_width <= window_width, (language, page_width)
-                scroller = tab.evaluate(
-                    """(() => { const box = document.querySelector('.table-scroll');
-                    return [getComputedStyle(box).overflowX, box.scrollWidth, box.clientWidth,
-                            box.contains(document.querySelector('table.kpis'))]; })()"""
-                )
-                assert scroller[0] == "auto", scroller
-                assert scroller[3], "the table sits in the scroll box"
                 chart_widths = tab.evaluate(
                     "Array.from(document.querySelectorAll('svg.chart'), s => s.getBoundingClientRect().right)"
                 )
@@ -427,6 +425,94 @@ def test_chromium_loads_nothing_fits_a_phone_and_prints_on_a4(tmp_path: Path) ->
                     assert abs(float(width) - 595.3) < 2, sizes
                     assert abs(float(height) - 841.9) < 2, sizes
                 context.close()
+        finally:
+            browser.close()
+
+
+#: What the page's layout looks like from inside: the table's box and its
+#: overflow, each KPI cell's right edge, and the headings the cards show.
+MEASURE = """(() => {
+  const box = document.querySelector('.table-scroll');
+  const cells = Array.from(document.querySelectorAll('table.kpis tbody tr[data-kpi] > *'));
+  return {
+    page: document.documentElement.scrollWidth, window: window.innerWidth,
+    box: [box.scrollWidth, box.clientWidth],
+    right: Math.max(...cells.map(c => c.getBoundingClientRect().right)),
+    hidden: cells.filter(c => { const r = c.getBoundingClientRect();
+      return r.width === 0 || r.height === 0; }).length,
+    rows: Array.from(document.querySelectorAll('table.kpis tbody tr[data-kpi]'),
+      r => r.getBoundingClientRect().height),
+    labels: Array.from(document.querySelectorAll('table.kpis tbody tr[data-kpi] td'),
+      c => getComputedStyle(c, '::before').content),
+    header: document.querySelector('table.kpis thead').getBoundingClientRect().height,
+  };
+})()"""
+
+
+def test_the_kpi_table_fits_a_laptop_and_is_cards_on_a_phone(
+    pages: dict[tuple[str, str], tuple[Path, Report]],
+) -> None:
+    """Every business type in every language: at 1280 px the whole table shows
+    with nothing to scroll; at 390 px each KPI is a card whose every figure
+    shows beside its heading, within the screen."""
+    problems = []
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            for size, name in ((LAPTOP, "laptop"), (PHONE, "phone")):
+                context = browser.new_context(viewport=size)
+                tab = context.new_page()
+                for (business_type, language), (page, _) in sorted(pages.items()):
+                    tab.goto(page.as_uri(), wait_until="load")
+                    seen = tab.evaluate(MEASURE)
+                    where = (name, business_type, language)
+                    if seen["page"] > seen["window"]:
+                        problems.append((*where, "page", seen["page"]))
+                    if seen["box"][0] > seen["box"][1]:
+                        problems.append((*where, "table scrolls", seen["box"]))
+                    if seen["right"] > seen["window"] or seen["hidden"]:
+                        problems.append((*where, "cells", seen["right"], seen["hidden"]))
+                    heads = words(language)["headings"]
+                    if name == "phone":
+                        # Cards: each figure under the KPI's title, headed by its column's heading.
+                        # The headings move into the cards; the table's own stay for screen readers.
+                        assert seen["header"] <= 1, where
+                        assert min(seen["rows"]) > 4 * 20, where
+                        expected = {f'"{heads[key]}"' for key in ("value", "target", "band")}
+                        assert expected <= set(seen["labels"]), (where, seen["labels"][:9])
+                    else:
+                        assert set(seen["labels"]) == {"none"}, where  # a table, not cards
+                context.close()
+        finally:
+            browser.close()
+    assert problems == [], "\n".join(map(str, problems))
+
+
+def test_a_table_wider_than_a_tablet_shows_that_it_scrolls(
+    pages: dict[tuple[str, str], tuple[Path, Report]],
+) -> None:
+    """Between a phone and a laptop the table may scroll in its box: the box
+    then carries the edge shadows that say so; printed, it carries none."""
+    page, _ = pages["celebrity_video", "fr"]
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            tab = browser.new_page(viewport={"width": 820, "height": 700})
+            tab.goto(page.as_uri(), wait_until="load")
+            seen = tab.evaluate(
+                """(() => { const box = document.querySelector('.table-scroll');
+                return [box.scrollWidth, box.clientWidth, getComputedStyle(box).backgroundImage,
+                        document.documentElement.scrollWidth, window.innerWidth]; })()"""
+            )
+            scroll_width, client_width, background, page_width, window_width = seen
+            assert scroll_width > client_width  # the table scrolls, in its box only
+            assert page_width <= window_width
+            assert background.count("radial-gradient") == 2, background
+            tab.emulate_media(media="print")
+            printed = tab.evaluate(
+                "getComputedStyle(document.querySelector('.table-scroll')).backgroundImage"
+            )
+            assert printed == "none"
         finally:
             browser.close()
 

@@ -23,7 +23,9 @@ keeping the file's mode: a failure leaves the workbook as it was.
 
 from __future__ import annotations
 
+import difflib
 import re
+import shlex
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +52,7 @@ from addin.recipes import TABLES
 from addin.recipes.notes import (
     FIRST_ROWS,
     Note,
+    effect_text,
     message,
     notes_words,
     problem_text,
@@ -60,6 +63,7 @@ from addin.recipes.tables import Column
 from addin.report.model import report_sheet_names
 from addin.report.offline import SUFFIXES, lock_file
 from addin.report.writer import _drop_calc_chain_sheet, write_package
+from kpi_engine import display
 
 from . import presets as preset_files
 from .source import CELL_CHARACTERS, Export, ImportInputError, read_export, rows_past_excel
@@ -104,11 +108,14 @@ class ImportResult:
 
     def summary(self) -> str:
         words = notes_words(self.language)["import"]
+        language = self.language
         text = str(words["summary"]).format(
-            table=self.table, imported=f"{self.imported:,}", left_out=f"{self.left_out:,}"
+            table=self.table,
+            imported=display.counted(language, words["imported"], self.imported),
+            left_out=display.counted(language, words["left_out"], self.left_out),
         )
         if self.kept:
-            text += str(words["after"]).format(kept=f"{self.kept:,}")
+            text += display.counted(language, words["after"], self.kept)
         return text
 
     def column_lines(self) -> list[str]:
@@ -129,7 +136,10 @@ class ImportResult:
 
 
 def _key(name: str) -> str:
-    return " ".join(name.split()).casefold()
+    """A column name as people write it, reduced to what tells columns apart:
+    "Order ID", "order-id", "ORDER_ID" and "OrderId" are all "order_id"."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", " ".join(name.split()))
+    return re.sub(r"[\s_\-./]+", "_", spaced).strip("_").casefold()
 
 
 def parse_map(items: Iterable[str]) -> dict[str, str]:
@@ -155,8 +165,13 @@ def match_columns(
     where: str,
 ) -> tuple[dict[int, Column], list[str]]:
     """Which column of the table each column of the export goes to, by name
-    (spaces and case aside) or by ``mapping``; and the export's columns left out."""
-    ours = {c.id.casefold(): c for c in columns}
+    (as ``_key`` reduces it: spaces, case, "-" and "_" aside) or by
+    ``mapping``; and the export's columns left out.
+
+    Every unknown column and every missing one is named in one message, each
+    unknown one with the table's nearest column (difflib), and the ``--map``
+    options to paste."""
+    ours = {_key(c.id): c for c in columns}
     expected = ", ".join(c.id for c in columns)
     keyed = {_key(k): v for k, v in mapping.items()}
     known = {_key(name) for name in header}
@@ -169,24 +184,22 @@ def match_columns(
     placed: dict[int, Column] = {}
     ignored: list[str] = []
     taken: dict[str, str] = {}
+    unknown: list[tuple[int, str]] = []
     for position, name in enumerate(header):
         target = keyed.get(_key(name))
         if target == "":
             ignored.append(name)
             continue
         if target is None:
-            column = ours.get(name.strip().casefold())
+            column = ours.get(_key(name))
             if column is None:
                 if ignore_others:
                     ignored.append(name)
-                    continue
-                raise ImportInputError(
-                    f"{where}: the column {name!r} (column {position + 1} of the header) is "
-                    f"not a column of the table {table}; expected {expected}. Pass "
-                    f"--map '{name}=COLUMN' to load it into one, or --map '{name}=' to leave it out"
-                )
+                else:
+                    unknown.append((position, name))
+                continue
         else:
-            column = ours.get(target.casefold())
+            column = ours.get(_key(target))
             if column is None:
                 raise ImportInputError(
                     f"--map {name}={target}: the table {table} has no column {target!r}; "
@@ -201,13 +214,65 @@ def match_columns(
         taken[column.id] = name
         placed[position] = column
     missing = [c.id for c in columns if c.required and c.id not in taken]
-    if missing:
+    if unknown or missing:
         raise ImportInputError(
-            f"{where}: the table {table} needs the column(s) {', '.join(missing)}, which the "
-            f"export lacks; its columns are {', '.join(header)}; expected {expected} "
-            f"(pass --map THEIR_COLUMN={missing[0]} if it has another name)"
+            _column_problems(
+                where,
+                table,
+                expected,
+                header,
+                unknown,
+                missing,
+                [c.id for c in columns if c.id not in taken],
+            )
         )
     return placed, ignored
+
+
+def _column_problems(
+    where: str,
+    table: str,
+    expected: str,
+    header: Sequence[str],
+    unknown: Sequence[tuple[int, str]],
+    missing: Sequence[str],
+    free: Sequence[str],
+) -> str:
+    """One message for every column problem of a header, with the nearest
+    column of the table for each unknown one and the --map options to paste."""
+    lines = [f"{where}: the export's columns do not match the table {table} (expected {expected}):"]
+    options = []
+    suggested: set[str] = set()
+    for position, name in unknown:
+        near = difflib.get_close_matches(
+            _key(name), [c for c in free if c not in suggested], n=1, cutoff=0.6
+        )
+        line = (
+            f"- the column {name!r} (column {position + 1} of the header) is not a column "
+            f"of the table {table}"
+        )
+        if near:
+            suggested.add(near[0])
+            lines.append(f"{line}; did you mean {near[0]}?")
+            options.append(f"--map {shlex.quote(f'{name}={near[0]}')}")
+        else:
+            lines.append(f"{line}; load it into one with --map, or leave it out")
+            options.append(f"--map {shlex.quote(f'{name}=')}")
+    if missing:
+        lines.append(
+            f"- the table {table} needs the column(s) {', '.join(missing)}, which the export "
+            f"lacks; its columns are {', '.join(header)}"
+        )
+    unplaced = [column for column in missing if column not in suggested]
+    if options:
+        lines.append("To load the export as suggested, add: " + " ".join(options))
+    if unplaced:
+        lines.append(
+            "Name the export's column that holds "
+            + ", ".join(unplaced)
+            + f" with --map THEIR_COLUMN={unplaced[0]}"
+        )
+    return "\n".join(lines)
 
 
 # --- the rows --------------------------------------------------------------------------
@@ -245,7 +310,6 @@ def check_rows(
     (1904-01-01 as a serial of 1900): such a date is no date there either."""
     rows = TableRows(parsed, first_row=file_rows[0] if file_rows else 2)
     words = notes_words(language)
-    effects = words["effects"]
     order = {c.id: i for i, c in enumerate(columns)}
     left_out: set[int] = set()
     lines: list[tuple[int, int, str]] = []
@@ -265,7 +329,7 @@ def check_rows(
             left_out.update(found)
         note = Note(check, len(found), tuple(file_rows[i] for i in found[:FIRST_ROWS]), ())
         notes.append(message(note, language))
-        effect = effects["still_counted" if check.still_counted else "left_out"]
+        effect = effect_text(check, language, 1)  # one line, one row
         problem = problem_text(check, language)
         for i in found[: SHOWN_ROWS + 1]:
             value = raw[check.column][i]
@@ -623,6 +687,19 @@ def plain_formats(styles: str, codes: Sequence[str]) -> dict[tuple[str, str], in
 # --- the import ------------------------------------------------------------------------
 
 
+def _workbook_tables(workbook: Path) -> list[str]:
+    """The tables of ``workbook`` that kpi import loads (all it knows where
+    the workbook cannot be read: that error comes next, in its own words)."""
+    try:
+        package = open_package(workbook)
+    except Exception:
+        return list(TABLES)
+    try:
+        return [name for name in sorted(package.tables) if name in TABLES] or list(TABLES)
+    finally:
+        package.close()
+
+
 def _refuse_target(path: Path, force: bool) -> None:
     if path.suffix.lower() not in SUFFIXES:
         raise ImportInputError(
@@ -669,7 +746,7 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
     if table is None:
         raise ImportInputError(
             "--table is missing; expected the name of the table to load, one of "
-            + ", ".join(TABLES)
+            + ", ".join(_workbook_tables(workbook))
         )
     _refuse_target(workbook, force)
     given = parse_map([]) if mapping is None else dict(mapping)

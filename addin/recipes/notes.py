@@ -17,6 +17,7 @@ from functools import cache
 from typing import Any
 
 import kpi_engine
+from kpi_engine import display
 from kpi_engine.cells import END_OF_DATES, FIRST_DATE, is_blank, is_error
 from kpi_engine.texts import templates_dir
 
@@ -395,15 +396,24 @@ def problem_text(check: Check, language: str) -> str:
     return str(notes_words(language)["problems"][check.problem]).format(other=check.other)
 
 
-def effect_text(check: Check, language: str) -> str:
-    effects = notes_words(language)["effects"]
-    return str(effects["still_counted" if check.still_counted else "left_out"])
+def effect_text(check: Check, language: str, rows: int | None = None) -> str:
+    """What happens to the rows of a check ("left out"), agreeing with their
+    count where the language makes it agree ("1 ligne ... écartée"); the plural
+    where no count is given (a heading over counts of any size)."""
+    effect = notes_words(language)["effects"][
+        "still_counted" if check.still_counted else "left_out"
+    ]
+    if isinstance(effect, str):
+        return effect
+    if rows is None:
+        return str(effect["other"])
+    return display.counted(language, {form: str(text) for form, text in effect.items()}, rows)
 
 
 def message(note: Note, language: str) -> str:
     """A note as one sentence: "Orders, ordered_at: not a date in 3 rows (14, 20, 31); left out"."""
     words = notes_words(language)
-    count = words["rows"]["one" if note.rows == 1 else "other"].format(count=note.rows)
+    count = display.counted(language, words["rows"], note.rows)
     shown = ", ".join(map(str, note.first_rows)) + (
         ", ..." if note.rows > len(note.first_rows) else ""
     )
@@ -416,7 +426,7 @@ def message(note: Note, language: str) -> str:
         problem=problem_text(note.check, language),
         rows=count,
         first_rows=shown,
-        effect=effect_text(note.check, language),
+        effect=effect_text(note.check, language, note.rows),
     )
 
 

@@ -58,7 +58,12 @@ _BAND_COLOURS = {
     "below_typical": {"fg": "red"},
     "unrated": {"dim": True},
 }
-_TARGET_COLOURS = {"met": {"fg": "green"}, "missed": {"fg": "red"}, "no_target": {"dim": True}}
+_TARGET_COLOURS = {
+    "met": {"fg": "green"},
+    "missed": {"fg": "red"},
+    "no_target": {"dim": True},
+    "no_value": {"dim": True},
+}
 
 
 def _table(rows: list[list[tuple[str, dict[str, object]]]], right: set[int]) -> list[str]:
@@ -109,7 +114,7 @@ def print_report(report: Report) -> None:
                     "-" if change is None else change,
                     {} if better is None else {"fg": "green" if better else "red"},
                 ),
-                (report.text(kpi, kpi.target) or "-", {}),
+                (report.target_text(kpi) or "-", {}),
                 (
                     "-" if kpi.band is None else ratings[kpi.band],
                     {} if kpi.band is None else _BAND_COLOURS[kpi.band],

@@ -231,10 +231,11 @@ def _colours() -> dict[str, str]:
     }
 
 
-def _arrow(change: float | None) -> str:
+def _arrow(kpi: KPIReport, change: float | None) -> str:
+    """The arrow of a change as it is shown: none for a change that rounds to zero."""
     if change is None:
         return ""
-    return "▲" if change > 0 else "▼" if change < 0 else "="
+    return {1: "▲", -1: "▼", 0: "="}[kpi.shown_sign(change)]
 
 
 def _row(report: Report, kpi: KPIReport) -> dict[str, Any]:
@@ -248,16 +249,16 @@ def _row(report: Report, kpi: KPIReport) -> dict[str, Any]:
         "value": report.text(kpi, kpi.value),
         "previous": report.text(kpi, kpi.previous),
         "change": report.difference_text(kpi, kpi.change),
-        "arrow": _arrow(kpi.change),
+        "arrow": _arrow(kpi, kpi.change),
         "change_class": "" if better is None else ("better" if better else "worse"),
         "verdict": None if better is None else verdict["better" if better else "worse"],
         "year_ago": report.text(kpi, kpi.year_ago),
         "year_change": report.difference_text(kpi, kpi.year_change),
-        "year_arrow": _arrow(kpi.year_change),
+        "year_arrow": _arrow(kpi, kpi.year_change),
         "year_class": ""
         if kpi.year_change_is_better is None
         else ("better" if kpi.year_change_is_better else "worse"),
-        "target": report.text(kpi, kpi.target),
+        "target": report.target_text(kpi),
         "band": kpi.band,
         "band_text": None if kpi.band is None else labels(language)["ratings"][kpi.band],
         "target_status": kpi.target_status,
@@ -296,7 +297,7 @@ def render_page(report: Report) -> str:
             period=period,
             refreshed=display.format_moment(report.refreshed_at, language),
             refreshed_iso=report.refreshed_at.isoformat(),
-            source=None if report.source is None else report.source.cited(),
+            source=None if report.source is None else report.source.cited(language),
             colours=_colours(),
             rows=_rows(report),
             undefined=[kpi for kpi in report.kpis if kpi.value is None],

@@ -138,7 +138,10 @@ def _kpi_row(report: Report, kpi: KPIReport) -> tuple[Cell, ...]:
             display.excel_difference_format(kpi.unit, language, currency, arrows=True),
             "plain" if year_better is None else ("better" if year_better else "worse"),
         ),
-        "target": _number(kpi.target, value_format),
+        "target": _number(
+            kpi.target,
+            display.excel_target_format(kpi.unit, kpi.comparison, language, currency),
+        ),
         "gap": _number(gap, display.excel_difference_format(kpi.unit, language, currency)),
         "band": Cell(DASH)
         if kpi.band is None
@@ -207,6 +210,8 @@ def _shown(cell: Cell | None, report: Report, kpi: KPIReport | None, key: str) -
         return ("▲ " if key != "gap" else "") + str(text)
     if key == "margin":
         return display.format_value(cell.value, "points", report.language)
+    if key == "target":
+        return str(report.target_text(kpi))
     return str(report.text(kpi, cell.value))
 
 
@@ -230,7 +235,8 @@ def lay_out(report: Report) -> SheetLayout:  # noqa: PLR0915  (the sheet top to 
         ),
     ]
     if report.source is not None:
-        rows.append((Cell(said["source"], style="label"), Cell(report.source.cited())))
+        cited = report.source.cited(report.language)
+        rows.append((Cell(said["source"], style="label"), Cell(cited)))
     profile = kpi_engine.get_business_type(report.business_type)
     for line in display.external_benchmarks(profile, language):
         rows.append((Cell(said["external"], style="label"), Cell(line)))

@@ -63,6 +63,9 @@ class KPIReport:
     #: Per channel (Channels[channel]), the value of the month, where the KPI
     #: is measured from the Channels table alone: (channel, value or None).
     channels: tuple[tuple[str, float | None], ...] = ()
+    #: How the value meets the target: the comparison of the band the first
+    #: target comes from (">" for "more than 70"; see display.target_comparison).
+    comparison: str = "≥"
 
     @property
     def year_change(self) -> float | None:
@@ -71,22 +74,28 @@ class KPIReport:
 
     @property
     def year_change_is_better(self) -> bool | None:
-        if self.year_change is None or self.year_change == 0:
-            return None
-        return (self.year_change > 0) == (self.direction == "higher")
+        return self._better(self.year_change)
 
     @property
     def change_is_better(self) -> bool | None:
         """Whether the change is for the better (None: no change, or none known)."""
-        if self.change is None or self.change == 0:
-            return None
-        return (self.change > 0) == (self.direction == "higher")
+        return self._better(self.change)
+
+    def shown_sign(self, difference: float | None) -> int:
+        """The sign of a difference of this KPI as it is shown (0 for one that
+        rounds to zero, and for none)."""
+        return 0 if difference is None else display.shown_sign(difference, self.unit)
+
+    def _better(self, difference: float | None) -> bool | None:
+        """Whether a difference is for the better; None where it shows as zero."""
+        sign = self.shown_sign(difference)
+        return None if sign == 0 else (sign > 0) == (self.direction == "higher")
 
     @property
     def target_status(self) -> str:
-        """met, missed or no_target (also when there is no value)."""
+        """met, missed, no_target, or no_value where a target waits for a value."""
         if self.target_met is None:
-            return "no_target"
+            return "no_value" if self.target is not None else "no_target"
         return "met" if self.target_met else "missed"
 
 
@@ -131,6 +140,14 @@ class Report:
             return None
         return display.format_value(number, kpi.unit, self.language, self.currency, long=long)
 
+    def target_text(self, kpi: KPIReport) -> str | None:
+        """The target with the comparison a value meets it by ("> 70"), or None."""
+        if kpi.target is None:
+            return None
+        return display.format_target(
+            kpi.target, kpi.comparison, kpi.unit, self.language, self.currency
+        )
+
     def difference_text(
         self, kpi: KPIReport, number: float | None, *, signed: bool = True, long: bool = False
     ) -> str | None:
@@ -154,7 +171,11 @@ class Report:
             "refreshed_at": self.refreshed_at.isoformat(),
             "benchmark_source": None
             if self.source is None
-            else {"id": self.source.id, "title": self.source.title},
+            else {
+                "id": self.source.id,
+                "title": self.source.title,
+                "cited": self.source.cited(self.language),
+            },
             "kpis": {
                 kpi.id: {
                     "title": kpi.title,
@@ -168,6 +189,7 @@ class Report:
                     "stage": kpi.stage or None,
                     "channels": dict(kpi.channels),
                     "target": kpi.target,
+                    "target_comparison": kpi.comparison,
                     "gap": kpi.gap,
                     "band": kpi.band,
                     "band_text": None if kpi.band is None else ratings[kpi.band],
@@ -179,7 +201,7 @@ class Report:
                         "value": self.text(kpi, kpi.value),
                         "previous": self.text(kpi, kpi.previous),
                         "change": self.difference_text(kpi, kpi.change),
-                        "target": self.text(kpi, kpi.target),
+                        "target": self.target_text(kpi),
                         "gap": self.difference_text(kpi, kpi.gap),
                     },
                     "trend": {
@@ -313,10 +335,10 @@ def _reason(error: Exception, language: str) -> tuple[str, str]:
     return "bad_setting", said["bad_setting"].format(setting=setting, value=value)
 
 
-def _target_met(direction: str, value: float | None, target: float | None) -> bool | None:
+def _target_met(comparison: str, value: float | None, target: float | None) -> bool | None:
     if value is None or target is None:
         return None
-    return value >= target if direction == "higher" else value <= target
+    return display.target_met(comparison, value, target)
 
 
 def _difference(value: float | None, other: float | None) -> float | None:
@@ -367,6 +389,7 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
         except (kpi_engine.KPIUndefinedError, kpi_engine.KPIInputError):
             year_ago = None
         target = inputs.targets.get(entry.id)
+        comparison = display.target_comparison(entry)
         margin = answers = None
         if entry.kpi.id == "nps" and value is not None:
             scores = measure.nps_scores(period) if measure else survey_scores(rows, period)
@@ -386,7 +409,8 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
                 band=None
                 if value is None
                 else kpi_engine.benchmark_band(entry.id, value, profile.id),
-                target_met=_target_met(entry.direction, value, target),
+                target_met=_target_met(comparison, value, target),
+                comparison=comparison,
                 margin=margin,
                 answers=answers,
                 reason=reason,

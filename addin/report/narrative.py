@@ -13,8 +13,6 @@ import re
 from functools import cache
 
 import jinja2
-from babel import Locale
-from babel.plural import PluralRule
 
 from addin.report.model import KPIReport, Report, words
 from kpi_engine import display
@@ -41,17 +39,14 @@ def _environment() -> jinja2.Environment:
 
 def counted(language: str, forms: dict[str, str], count: int) -> str:
     """``count`` with the noun in the plural form the language needs."""
-    rule: PluralRule = Locale.parse(language).plural_form
-    form = rule(count)
-    text = forms.get(form, forms["other"])
-    return text.format(count=display.format_value(count, "count", language))
+    return display.counted(language, forms, count)
 
 
 def sentence(report: Report, kpi: KPIReport) -> str:
     """What the figures of one KPI say, in one or a few sentences."""
     language = report.language
     said = words(language)
-    change_sign = 0 if kpi.change is None else (kpi.change > 0) - (kpi.change < 0)
+    change_sign = kpi.shown_sign(kpi.change)
     better = kpi.change_is_better
     text = (
         _environment()

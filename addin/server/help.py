@@ -192,7 +192,7 @@ def _example_rows(kpi: KPI, language: str) -> list[dict[str, Any]]:
         given.update(example.kwargs)
         result = kpi.function(*example.args, **example.kwargs)
         if example.source:
-            origin = said["example_source"].format(source=SOURCES[example.source].cited())
+            origin = said["example_source"].format(source=SOURCES[example.source].cited(language))
         else:
             origin = said["example_own"]
         rows.append(
@@ -223,7 +223,7 @@ def _bands(kpi: KPI, language: str) -> list[dict[str, Any]]:
                     for name in BAND_NAMES
                     if name in formatted
                 ],
-                "source": said["band_source"].format(source=SOURCES[entry.source].cited())
+                "source": said["band_source"].format(source=SOURCES[entry.source].cited(language))
                 if entry.source
                 else "",
                 "note": entry.note,
@@ -253,7 +253,9 @@ def _sources(kpi: KPI, language: str) -> list[dict[str, Any]]:
             details.append(said["published"].format(date=published))
         if source.url:
             details.append(source.url)
-        listed.append({"cited": source.cited(), "language": source.language, "details": details})
+        listed.append(
+            {"cited": source.cited(language), "language": source.language, "details": details}
+        )
     return listed
 
 

@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from babel.lists import format_list
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import LineChart, Reference
@@ -60,7 +61,7 @@ from kpi_engine.cells import END_OF_DATES
 from kpi_engine.inputs import first_of_month
 from kpi_engine.texts import labels, templates_dir
 
-from .sample import sample_tables
+from .sample import MONTHLY_MONTHS, MOST_CHANNELS, MOST_SAMPLE_ROWS, sample_tables
 
 #: The width of a column nobody sized, in characters (Excel's default).
 EXCEL_DEFAULT_WIDTH = 8.43
@@ -129,8 +130,9 @@ def workbook_words() -> Mapping[str, Any]:
 
 
 #: The most sample rows ``kpi new --rows`` writes: the largest table of any
-#: business type (networking's, at 5/4 of the rows) then stays well inside
-#: Excel's 1,048,576 rows, and the generator's memory stays bounded.
+#: business type (survey answers and event attendance, at twice the rows)
+#: then stays inside Excel's 1,048,576 rows, and the generator's memory
+#: stays bounded.
 MAX_ROWS = 500_000
 #: The sample data runs two years back from the as-of date, and the report's
 #: windows two years back from its period: both must be dates Excel holds.
@@ -156,11 +158,17 @@ class StarterOptions:
             raise StarterError(
                 f"kpi new: --currency is {self.currency!r}; expected one of {', '.join(CURRENCIES)}"
             )
-        if self.rows is not None and not 1 <= self.rows <= MAX_ROWS:
+        most = MOST_SAMPLE_ROWS.get(profile.id, MAX_ROWS)
+        if self.rows is not None and not 1 <= self.rows <= most:
+            why = (
+                f"{profile.id}'s main table has one row per channel and month: "
+                f"{MOST_CHANNELS} channels over {MONTHLY_MONTHS} months"
+                if most < MAX_ROWS
+                else "every table of every business type then fits in Excel's 1,048,576 rows"
+            )
             raise StarterError(
                 f"kpi new: --rows is {self.rows:,}; expected a whole number from 1 to "
-                f"{MAX_ROWS:,} (every table of every business type then fits in Excel's "
-                "1,048,576 rows)"
+                f"{most:,} ({why})"
             )
         if self.as_of is not None and not FIRST_AS_OF <= self.as_of <= LAST_AS_OF:
             raise StarterError(
@@ -362,6 +370,12 @@ class _Context:
     def fmt(self, entry: ProfileKPI) -> str:
         return display.excel_format(entry.unit, self.lang, self.currency)
 
+    def target_fmt(self, entry: ProfileKPI) -> str:
+        """A target's format: its value after the comparison it is met by ("> 70")."""
+        return display.excel_target_format(
+            entry.unit, display.target_comparison(entry), self.lang, self.currency
+        )
+
 
 def _write_settings(ctx: _Context, settings: _Sheet) -> None:
     """The reporting period, the currency, the gross margin and a target per
@@ -371,7 +385,9 @@ def _write_settings(ctx: _Context, settings: _Sheet) -> None:
     options = ctx.options
     lang = ctx.lang
     heads = ctx.words["headings"]
-    labels_column = [heads[k] for k in ("period", "period_end", "currency", "gross_margin")]
+    labels_column = [
+        heads[k] for k in ("period", "period_start", "period_end", "currency", "gross_margin")
+    ]
     titles = [entry.title[lang] for entry in profile.kpis]
     settings.widths(
         [
@@ -387,7 +403,7 @@ def _write_settings(ctx: _Context, settings: _Sheet) -> None:
     )
     settings.append(
         [
-            settings.cell("PERIOD_START", text=True),
+            settings.cell(heads["period_start"], text=True),
             settings.cell("=DATE(YEAR(PERIOD),MONTH(PERIOD),1)", fmt="yyyy-mm-dd"),
         ]
     )
@@ -432,7 +448,7 @@ def _write_settings(ctx: _Context, settings: _Sheet) -> None:
             [
                 settings.cell(entry.title[lang], text=True),
                 settings.cell(entry.id, text=True),
-                settings.cell(default_target(entry), fmt=ctx.fmt(entry)),
+                settings.cell(default_target(entry), fmt=ctx.target_fmt(entry)),
             ]
         )
         _name(workbook, f"TARGET_{entry.id.upper()}", settings.absolute(3, target_row))
@@ -461,12 +477,13 @@ def _column(key: str) -> int:
 def target_met_formula(
     entry: ProfileKPI, value_ref: str, target_ref: str, words: Mapping[str, str]
 ) -> str:
-    """A native formula that says whether the value meets its target, as the report does."""
-    operator = ">=" if entry.direction == "higher" else "<="
+    """A native formula that says whether the value meets its target, as the
+    report does: by the comparison of the band the target comes from."""
+    operator = display.EXCEL_COMPARISONS[display.target_comparison(entry)]
     return (
         f"IF(ISNUMBER({value_ref}),IF(ISNUMBER({target_ref}),"
         f'IF({value_ref}{operator}{target_ref},"{words["met"]}","{words["missed"]}"),'
-        f'"{words["no_target"]}"),"-")'
+        f'"{words["no_target"]}"),"{words["no_value"]}")'
     )
 
 
@@ -488,7 +505,9 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
         for name in ("typical", "above_average", "exceptional")
     }
     targets = [
-        display.format_value(target, entry.unit, lang, ctx.currency)
+        display.format_target(
+            target, display.target_comparison(entry), entry.unit, lang, ctx.currency
+        )
         for entry in profile.kpis
         if (target := default_target(entry)) is not None
     ]
@@ -500,7 +519,8 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
             + [heads["period"]],
             maximum=48,
         ),
-        "value": fitting_width(targets, minimum=12),
+        # The reporting period shows above the values: any month of the year.
+        "value": fitting_width([*targets, *display.every_month(lang)], minimum=12),
         "target": fitting_width(targets, minimum=12),
         **{name: fitting_width(texts) for name, texts in band_texts.items()},
         "status": fitting_width(ratings.values()),
@@ -517,7 +537,7 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
         ]
     )
     source = SOURCES.get(profile.source)
-    cited = source.cited() if source is not None else profile.source
+    cited = source.cited(lang) if source is not None else profile.source
     kpis.append([kpis.cell(words["source"].format(source=cited), text=True)])
     # External benchmarks are named apart from the article's figures, and the
     # unrated KPIs say why.
@@ -545,7 +565,9 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
                 value_ref,
                 fmt=fmt,
             ),
-            "target": kpis.formula(f'IF(ISNUMBER({target_name}),{target_name},"")', fmt=fmt),
+            "target": kpis.formula(
+                f'IF(ISNUMBER({target_name}),{target_name},"")', fmt=ctx.target_fmt(entry)
+            ),
             **{
                 name: kpis.cell(bands[entry.id].get(name, "-"), text=True, style="center")
                 for name in ("typical", "above_average", "exceptional")
@@ -612,6 +634,10 @@ def _write_channels(ctx: _Context, kpis: _Sheet) -> None:
     kpis.append([])
     kpis.append([kpis.cell(said["title"], style="section")])
     header_row = kpis.rows + 1
+    # More channels than the sheet has columns: a column for each of the others.
+    beyond = ctx.channels[max(0, len(kpis.column_widths) - 2) :]
+    if beyond:
+        kpis.widths([*kpis.column_widths, *(max(12.0, header_width(name)) for name in beyond)])
     kpis.append(kpis.header([ctx.words["headings"]["kpi"], said["all"], *ctx.channels]))
     for index in range(len(ctx.channels)):
         _name(ctx.workbook, f"CHANNEL_{index + 1}", kpis.absolute(3 + index, header_row))
@@ -742,7 +768,8 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
     first_chart_column = 3 + count + 1  # after the KPI columns and a blank one
     titles = [e.title[lang] for e in profile.kpis]
     month_format = display.excel_date_format("month", lang)
-    months = [display.format_month(first_of_month(ctx.options.period, -i), lang) for i in range(12)]
+    # The user may set any period: the column shows every month of the year.
+    months = display.every_month(lang)
     value_width = 14.0
     trend.widths(
         [
@@ -879,11 +906,13 @@ def build_workbook(
     # Data sheets.
     data_rows: dict[str, SheetRows] = {}
     for table, columns in tables.items():
-        rows = _write_table(workbook, table_names[table], table, columns, data.get(table, {}))
+        rows = _write_table(
+            workbook, table_names[table], table, columns, data.get(table, {}), words["choices"]
+        )
         if rows is not None:
             data_rows[rows.part] = rows
 
-    _write_about(about, words, profile, tables, table_names, column_words, type_title)
+    _write_about(about, words, profile, tables, table_names, column_words, type_title, lang)
     return StarterBook(workbook, data_rows)
 
 
@@ -893,6 +922,7 @@ def _write_table(
     table: str,
     columns: Sequence[Column],
     values: Mapping[str, Sequence[Any]],
+    choice_words: Mapping[str, str],
 ) -> SheetRows | None:
     """Write a data sheet's header, table and validations; return its rows,
     which ``save_workbook`` streams into the sheet (see ``SheetRows``)."""
@@ -931,7 +961,7 @@ def _write_table(
         warnings.filterwarnings("ignore", message="In write-only mode")
         sheet.ws.add_table(excel_table)
     for position, column in enumerate(columns, start=1):
-        rule = _validation(column)
+        rule = _validation(column, choice_words)
         if rule is not None:
             letter = get_column_letter(position)
             rule.add(f"{letter}2:{letter}{VALIDATED_ROWS}")
@@ -939,13 +969,22 @@ def _write_table(
     return rows
 
 
-def _validation(column: Column) -> DataValidation | None:
+def _validation(column: Column, choice_words: Mapping[str, str]) -> DataValidation | None:
     if column.kind == "choice":
+        # The statuses stay English in every language (the formulas and the
+        # add-in read them): the cell lists them, says in the workbook's
+        # language exactly what to type, and refuses anything else.
+        choices = ", ".join(column.choices)
         return DataValidation(
             type="list",
             formula1='"' + ",".join(column.choices) + '"',
             allow_blank=True,
             showErrorMessage=True,
+            showInputMessage=True,
+            promptTitle=column.id,
+            prompt=choice_words["prompt"].format(choices=choices),
+            errorTitle=column.id,
+            error=choice_words["error"].format(choices=choices),
         )
     bounds = {"score": ("0", "10"), "rating": ("1", "5")}
     if column.kind in bounds:
@@ -994,6 +1033,7 @@ def _write_about(
     table_names: Mapping[str, str],
     column_words: Mapping[str, str],
     type_title: str,
+    language: str,
 ) -> None:
     names = words["sheets"]
     heads = words["headings"]
@@ -1009,9 +1049,21 @@ def _write_about(
     )
     sheet.append([sheet.cell(words["title"].format(type=type_title), style="title")])
     sheet.append([])
+    # The tables of people this workbook has (customers, members,
+    # celebrities): the paragraph about them names those, or is left out.
+    people = [table_names[name] for name in PEOPLE_TABLES if name in tables]
+    people_words = words["people_tables"]
     for paragraph in words["about"]:
+        if "{people}" in paragraph and not people:
+            continue
         text = paragraph.format(
-            type=type_title, settings=names["settings"], kpis=names["kpis"], trend=names["trend"]
+            type=type_title,
+            settings=names["settings"],
+            kpis=names["kpis"],
+            trend=names["trend"],
+            people=people_words["one" if len(people) == 1 else "other"].format(
+                names=format_list(people, locale=language)
+            ),
         )
         sheet.paragraph(text, 3)
     sheet.append([])
@@ -1041,6 +1093,9 @@ def _write_about(
 #: The Read me sheet's column of explanations, in characters: wide enough to
 #: read, narrow enough to print on one page's width.
 ABOUT_TEXT_WIDTH = 80.0
+#: The tables of people who join and leave, which the Read me sheet's
+#: paragraph on stays and churn names where a workbook has them.
+PEOPLE_TABLES = ("Customers", "Members", "Celebrities")
 
 
 # --- saving -------------------------------------------------------------------------

@@ -39,7 +39,7 @@ DEFAULT_ROWS = {
     "celebrity_video": 1200,
     "songwriting": 600,
     "networking": 2400,
-    "video_marketing": 600,
+    "video_marketing": 1200,
     "social_media": 54,
 }
 #: Months before the as-of month that people join over: the trend's twelve
@@ -53,6 +53,29 @@ EVENT_MONTHS = 26
 #: twelve and the six before them (quarter-on-quarter growth compares the
 #: three months ending with a month with the three before).
 MONTHLY_MONTHS = 18
+#: The social networks of the monthly tables, in the order a business takes them up.
+CHANNEL_NAMES = (
+    "Instagram",
+    "TikTok",
+    "YouTube",
+    "Facebook",
+    "LinkedIn",
+    "Pinterest",
+    "X",
+    "Threads",
+    "Snapchat",
+    "Reddit",
+    "Bluesky",
+    "Twitch",
+)
+MOST_CHANNELS = len(CHANNEL_NAMES)
+#: The most rows of a type's main table where it is not MAX_ROWS: a monthly
+#: table per channel has a row per channel and month.
+MOST_SAMPLE_ROWS = {"social_media": MOST_CHANNELS * MONTHLY_MONTHS}
+#: The first day a cell holds as a date (serial 1).
+FIRST_EXCEL_DAY = dt.date(1900, 1, 1)
+#: How far the busiest and the quietest months are from the average (20 %).
+SEASON_SWING = 0.2
 #: How much joining, and the monthly tables' volumes, grow each month.
 GROWTH = 0.01
 
@@ -65,7 +88,9 @@ class _Calendar:
     def __init__(self, rng: random.Random, as_of: dt.date) -> None:
         self.rng = rng
         self.end = first_of_month(as_of)
-        self.people_start = first_of_month(as_of, -PEOPLE_MONTHS)
+        # No day before the first Excel holds: an as-of date in 1903 has
+        # people join from 1900 on, not four years back.
+        self.people_start = max(first_of_month(as_of, -PEOPLE_MONTHS), FIRST_EXCEL_DAY)
         self.events_start = first_of_month(as_of, -EVENT_MONTHS)
 
     def joining_days(self, count: int) -> list[dt.date]:
@@ -100,15 +125,18 @@ def _people(
     count: int,
     leave_share: float,
     channels: bool = False,
+    stay_days: tuple[int, int] = (35, 400),
 ) -> Table:
-    """People in the order they joined."""
+    """People in the order they joined; ``leave_share`` of them leave after
+    ``stay_days`` (at random in that range)."""
     joined = cal.joining_days(count)
     left: list[dt.date | None] = []
     for start in joined:
         stop = None
         if rng.random() < leave_share:
-            candidate = start + dt.timedelta(days=rng.randint(35, 400))
-            stop = candidate if candidate < cal.end else None
+            # Measured from the start, so that no date passes 9999-12-31.
+            stay = rng.randint(*stay_days)
+            stop = start + dt.timedelta(days=stay) if stay < (cal.end - start).days else None
         left.append(stop)
     table: Table = {
         prefix_to_column(prefix): [f"{prefix}{number:05d}" for number in range(1, count + 1)],
@@ -147,22 +175,37 @@ def _events_of(
         spans = [(cal.end - cal.events_start).days] * len(spans)
         weights = spans
     who = rng.choices(range(len(spans)), weights=weights, k=count)
-    return sorted(
-        ((firsts[i] + dt.timedelta(days=rng.randrange(spans[i])), i) for i in who),
-        key=lambda event: event[0],
-    )
+    return sorted(((_seasonal_day(rng, firsts[i], spans[i]), i) for i in who), key=lambda e: e[0])
+
+
+def season(day: dt.date) -> float:
+    """How busy the business is in ``day``'s month, 1 on average: a quiet
+    summer and a busy end of year (gifts, events), as a small business sees."""
+    return 1.0 + SEASON_SWING * math.cos(2 * math.pi * (day.month - 11.5) / 12)
+
+
+def _seasonal_day(rng: random.Random, first: dt.date, span: int) -> dt.date:
+    """A day within ``span`` days of ``first``, busy months more likely: a
+    few draws, each kept in proportion to its month's season."""
+    day = first + dt.timedelta(days=rng.randrange(span))
+    for _ in range(4):
+        if rng.random() * (1 + SEASON_SWING) <= season(day):
+            break
+        day = first + dt.timedelta(days=rng.randrange(span))
+    return day
 
 
 def _someone_present(rng: random.Random, people: Table, id_column: str, day: dt.date) -> Any:
-    """Someone present on ``day``, if a few draws find one: people are in the
-    order they joined, so those who joined by then come first."""
+    """Someone present on ``day``, if draws find one (else the last to have
+    joined by then): people are in the order they joined, so those who joined
+    by then come first, and the recent ones are the likelier to be there."""
     joined, left = people["joined_on"], people["left_on"]
     joined_by = bisect_right(joined, day) or len(joined)
-    for _ in range(8):
+    for _ in range(64):
         index = rng.randrange(joined_by)
         if left[index] is None or left[index] > day:
-            break
-    return people[id_column][index]
+            return people[id_column][index]
+    return people[id_column][joined_by - 1]
 
 
 def _orders(
@@ -240,9 +283,8 @@ def _survey(rng: random.Random, cal: _Calendar, people: Table, id_column: str, c
 
 
 def _monthly_channels(rng: random.Random, cal: _Calendar, count: int) -> Table:
-    names = ["Instagram", "TikTok", "YouTube", "Facebook", "LinkedIn", "Pinterest"]
-    channel_count = max(1, math.ceil(count / MONTHLY_MONTHS))
-    channels = [names[i] if i < len(names) else f"Channel {i + 1}" for i in range(channel_count)]
+    channel_count = min(MOST_CHANNELS, max(1, math.ceil(count / MONTHLY_MONTHS)))
+    channels = list(CHANNEL_NAMES[:channel_count])
     table: Table = {
         k: []
         for k in (
@@ -297,16 +339,18 @@ def _monthly_channels(rng: random.Random, cal: _Calendar, count: int) -> Table:
 
 def _celebrity_video(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Table]:
     customers = _people(rng, cal, "C", max(1, rows * 3 // 4), 0.25)
-    # About one celebrity per ten orders a month: revenue per celebrity then
-    # lands in the article's typical monthly range.
-    celebrities = _people(rng, cal, "S", max(3, rows // 200), 0.1)
+    # New celebrities every month (two or three at the default size), most
+    # of them staying one to five months: the platform renews its roster.
+    celebrities = _people(rng, cal, "S", max(3, rows // 12), 0.95, stay_days=(30, 150))
     return {
         "Orders": _orders(
-            rng, cal, customers, rows, celebrities=celebrities, hours=(2, 60), price=(25, 400)
+            rng, cal, customers, rows, celebrities=celebrities, hours=(2, 60), price=(40, 600)
         ),
         "Customers": customers,
         "Celebrities": celebrities,
-        "Survey": _survey(rng, cal, customers, "customer_id", max(1, rows // 2)),
+        # About a hundred answers a month at the default size: an NPS whose
+        # margin of error is near ten points, not thirty.
+        "Survey": _survey(rng, cal, customers, "customer_id", max(1, rows * 2)),
     }
 
 
@@ -337,11 +381,12 @@ def _events(
     count: int,
     date_column: str,
     extra: dict[str, Callable[[], Any]],
+    loyalty: list[int] | None = None,
 ) -> Table:
     table: Table = {date_column: [], "member_id": []}
     for key in extra:
         table[key] = []
-    for day, who in _events_of(rng, cal, members, count):
+    for day, who in _events_of(rng, cal, members, count, loyalty):
         table[date_column].append(day)
         table["member_id"].append(members["member_id"][who])
         for key, make in extra.items():
@@ -353,9 +398,12 @@ def _networking(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Tabl
     members = _people(rng, cal, "M", max(1, rows // 10), 0.2)
     statuses = ("accepted", "declined", "pending")
     events = ("Breakfast meetup", "Founders evening", "Webinar", "Industry fair")
+    # A core of regulars, active most weeks and at most events, and
+    # occasional members: what a networking platform's activity looks like.
+    regulars = [rng.choice((1, 1, 1, 3, 8)) for _ in members["member_id"]]
     return {
         "Members": members,
-        "Activity": _events(rng, cal, members, rows, "active_on", {}),
+        "Activity": _events(rng, cal, members, rows, "active_on", {}, regulars),
         "Connections": _events(
             rng,
             cal,
@@ -368,9 +416,10 @@ def _networking(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Tabl
             rng,
             cal,
             members,
-            max(1, rows * 5 // 12),
+            max(1, rows * 2),
             "event_on",
             {"event_name": lambda: rng.choice(events)},
+            regulars,
         ),
         "Visits": _events(
             rng,
@@ -388,7 +437,7 @@ def _networking(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Tabl
             "paid_on",
             {"amount": lambda: rng.choice((9.0, 19.0, 49.0, 99.0))},
         ),
-        "Survey": _survey(rng, cal, members, "member_id", max(1, rows // 8)),
+        "Survey": _survey(rng, cal, members, "member_id", max(1, rows // 2)),
     }
 
 
@@ -416,7 +465,7 @@ def _video_marketing(rng: random.Random, cal: _Calendar, rows: int) -> dict[str,
         followups["outcome"].append("success" if rng.random() < 0.72 else "no_success")
     return {
         "Customers": customers,
-        "Survey": _survey(rng, cal, customers, "customer_id", rows),
+        "Survey": _survey(rng, cal, customers, "customer_id", rows * 2),
         "Followups": followups,
         "Marketing": _marketing(rng, cal),
     }
