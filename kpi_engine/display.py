@@ -362,6 +362,7 @@ def counted(language: str, forms: Mapping[str, str], count: int) -> str:
     return text.format(count=format_value(count, "count", language))
 
 
+@_wide
 def difference_value(difference: float, unit: str) -> float:
     """A difference of two values of ``unit`` in its own unit, rounded as it
     is shown: 0.1357 between two rates is 13.6 percentage points. A cell that
@@ -371,8 +372,10 @@ def difference_value(difference: float, unit: str) -> float:
     >>> difference_value(0.1357, "fraction"), difference_value(-0.0002, "fraction")
     (13.6, 0.0)
     """
-    scaled = difference * unit_display(unit).difference_scale
-    return float(_rounded(scaled, _difference_decimals(unit)))
+    # In decimals: a float product could overflow to inf.
+    scale = Decimal(repr(unit_display(unit).difference_scale))
+    exact = _exact(difference, "difference_value", unit)
+    return float(_rounded(exact * scale, _difference_decimals(unit)))
 
 
 @_wide

@@ -12,10 +12,10 @@ import pytest
 from openpyxl import load_workbook
 
 from addin.starter import StarterOptions, new_workbook
-from addin.starter.sample import sample_tables
+from addin.starter.sample import MOST_SAMPLE_ROWS, sample_tables
 
 
-@pytest.mark.parametrize("rows", [126, 127, 2000])
+@pytest.mark.parametrize("rows", [126, 127, MOST_SAMPLE_ROWS["social_media"]])
 def test_every_channel_of_a_large_sample_heads_a_column(tmp_path: Path, rows: int) -> None:
     as_of = dt.date(2024, 7, 15)
     path = new_workbook(
