@@ -51,7 +51,7 @@ def selected_cases(request: pytest.FixtureRequest) -> list[tuple[str, str, bool]
             item.callspec.params["empty"],
         )
         for item in request.session.items
-        if item.module is request.module and hasattr(item, "callspec")
+        if getattr(item, "module", None) is request.module and hasattr(item, "callspec")
     }
     return [case for case in CASES if case in chosen]
 
