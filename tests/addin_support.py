@@ -131,6 +131,16 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """End ``process``: politely, then for good if it has not gone in 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def running_server(
     *args: str, env: dict[str, str] | None = None, tls: ssl.SSLContext | None = None
@@ -167,12 +177,7 @@ def running_server(
             time.sleep(0.1)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log_file.close()
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from tests.addin_support import free_port
+from tests.addin_support import free_port, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 MAKE_DIST = ROOT / "tools" / "make_dist.py"
@@ -156,12 +156,7 @@ def package_index(folder: Path) -> Iterator[PackageIndex]:
                 time.sleep(0.1)
             yield PackageIndex(f"{base}/simple/", f"{base}/simple", log)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def ordinary_indexes() -> list[str]:

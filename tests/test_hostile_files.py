@@ -31,6 +31,7 @@ from tests.hostile import (
     run_cases,
     run_limited,
 )
+from tests.selection import selected_params
 
 
 @pytest.fixture(scope="session")
@@ -44,14 +45,7 @@ def outcomes(
     kit: Kit, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Outcome]:
     """The outcome of every selected case, run in parallel up front (``-k`` runs fewer)."""
-    selected = [
-        item.callspec.params["case_id"]
-        for item in request.session.items
-        # Doctest items (the whole suite collects doctests) have no module.
-        if getattr(item, "module", None) is request.module
-        and hasattr(item, "callspec")
-        and "case_id" in item.callspec.params
-    ]
+    selected = [case_id for (case_id,) in selected_params(request, "case_id")]
     folder = tmp_path_factory.mktemp("hostile-cases")
     return {o.case.id: o for o in run_cases(kit, [CASES[c] for c in selected], folder)}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from tests.hostile_legs import LEG_CASES, LegOutcome, run_leg_cases
+from tests.selection import selected_params
 
 
 @pytest.fixture(scope="module")
@@ -20,13 +21,7 @@ def outcomes(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, LegOutcome]:
     """The outcome of every selected case, run in parallel up front (``-k`` runs fewer)."""
-    selected = [
-        item.callspec.params["case_id"]
-        for item in request.session.items
-        if getattr(item, "module", None) is request.module
-        and hasattr(item, "callspec")
-        and "case_id" in item.callspec.params
-    ]
+    selected = [case_id for (case_id,) in selected_params(request, "case_id")]
     folder = tmp_path_factory.mktemp("hostile-legs")
     return {o.case.id: o for o in run_leg_cases([LEG_CASES[c] for c in selected], folder)}
 

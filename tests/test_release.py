@@ -37,7 +37,7 @@ from trove_classifiers import classifiers as known_classifiers
 
 import kpi_engine
 from addin.starter.build import workbook_words
-from tests.addin_support import free_port, server_env
+from tests.addin_support import free_port, server_env, stop
 from tests.release_support import (
     DISTRIBUTION,
     ROOT,
@@ -433,12 +433,7 @@ def check_serve_answers_healthz(kpi: str) -> None:
                 time.sleep(0.2)
         assert answer.status == 200, body
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def check_postgres_source(kpi: str, book: Path, workbook_report: dict[str, Any]) -> None:

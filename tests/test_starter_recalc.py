@@ -24,6 +24,7 @@ from kpi_engine._inputs import to_serial
 from kpi_engine._labels import labels
 from tests.differential import read_recalculated
 from tests.libreoffice import convert
+from tests.selection import selected_params
 from tests.starter_reader import named_value, read_tables
 
 pytestmark = pytest.mark.libreoffice
@@ -44,15 +45,7 @@ def case_name(business_type: str, language: str, empty: bool) -> str:
 
 def selected_cases(request: pytest.FixtureRequest) -> list[tuple[str, str, bool]]:
     """The CASES whose test this run selected, in CASES' order."""
-    chosen = {
-        (
-            item.callspec.params["business_type"],
-            item.callspec.params["language"],
-            item.callspec.params["empty"],
-        )
-        for item in request.session.items
-        if getattr(item, "module", None) is request.module and hasattr(item, "callspec")
-    }
+    chosen = set(selected_params(request, "business_type", "language", "empty"))
     return [case for case in CASES if case in chosen]
 
 
