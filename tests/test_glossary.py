@@ -5,7 +5,8 @@ typography.
 The strings are every value under a "fr" or "nl" key in templates/ (the
 workbook, report, task pane, help, notes and CLI words) and in the catalogue
 (KPI and business type titles, definitions, notes, source titles), and the
-narrative templates of each language.
+narrative templates of each language, and the docs' getting-started pages in
+French and Dutch (their prose: code, link addresses and picture paths left out).
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def visible_strings() -> list[tuple[str, str, str]]:
         path = TEMPLATES / "report" / f"narrative.{language}.j2"
         text = re.sub(r"\{[{%#].*?[}%#]\}", " ", path.read_text(encoding="utf-8"), flags=re.S)
         found.append((language, str(path.relative_to(ROOT)), text))
+        page = ROOT / "docs" / language / "index.md"
+        prose = re.sub(
+            r"```.*?```|`[^`]*`|\]\([^)]*\)|<!--.*?-->", " ", page.read_text("utf-8"), flags=re.S
+        )
+        found.append((language, str(page.relative_to(ROOT)), prose))
     return found
 
 

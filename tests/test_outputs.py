@@ -192,7 +192,6 @@ def test_kpi_new_with_force_writes_into_a_fifo(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["new", "celebrity_video", "--rows", "10", "-o", "{missing}/shop.xlsx"],
         ["refresh", "{workbook}", "-o", "{missing}/out.xlsx"],
         ["report", "{workbook}", "--html", "{missing}/report.html"],
     ],
@@ -203,6 +202,15 @@ def test_a_missing_folder_is_one_line(tmp_path: Path, workbook: Path, args: list
     line = one_line(kpi(*filled))
     assert "does not exist" in line
     assert not missing.exists()
+
+
+def test_kpi_new_makes_the_folders_it_writes_into(tmp_path: Path) -> None:
+    """kpi new makes something new, as kpi lite does: its folders too
+    (`make demo` writes demo/celebrity_video_en.xlsx in a fresh clone)."""
+    target = tmp_path / "nowhere" / "yet" / "shop.xlsx"
+    result = kpi("new", "celebrity_video", "--rows", "10", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes().startswith(b"PK")
 
 
 def test_kpi_lite_refuses_a_fifo_and_a_device_as_its_folder(tmp_path: Path) -> None:

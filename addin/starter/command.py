@@ -34,11 +34,6 @@ def _check_target(target: Path) -> None:
         )
     if target.parent.exists() and not target.parent.is_dir():
         raise StarterError(f"kpi new: {target.parent} is a file, so {target} cannot be written")
-    if not target.parent.exists():
-        raise StarterError(
-            f"kpi new: the folder {target.parent} does not exist, so {target.name} cannot be "
-            "written in it; create it first"
-        )
     try:
         refuse_read_only(target)
     except ReadOnlyTargetError as error:
