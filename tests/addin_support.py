@@ -24,6 +24,8 @@ import kpi_engine
 from kpi_engine._inputs import to_serial
 
 KPI = shutil.which("kpi", path=str(Path(sys.executable).parent))
+#: How long a test waits for `kpi serve` to answer once started.
+STARTUP_SECONDS = 240
 XLWINGS_VERSION = "0.37.8"
 _EPOCH = dt.datetime(1899, 12, 30)
 
@@ -162,7 +164,9 @@ def running_server(
     )
     server = Server("127.0.0.1", port, process, log, tls)
     try:
-        deadline = time.monotonic() + 60
+        # Starting imports the engine and spawns the lane's process: at load 8
+        # and more on two cores that took over a minute.
+        deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"kpi serve exited early:\n{server.log_text()}")
@@ -173,7 +177,7 @@ def running_server(
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("kpi serve did not answer within 60 s")
+                raise RuntimeError(f"kpi serve did not answer within {STARTUP_SECONDS} s")
             time.sleep(0.1)
         yield server
     finally:
