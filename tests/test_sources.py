@@ -274,6 +274,28 @@ def test_a_bad_source_url_or_path_is_said_in_one_line(
     assert len(said.splitlines()) == 1
 
 
+def test_a_csv_month_column_in_the_documented_form_is_read(
+    samples: dict[str, tuple[Path, Any]], tmp_path: Path
+) -> None:
+    """A month column holding 2025-01 (the form "How your data is read" gives
+    for a month) reads as that month, as `kpi import` reads it; it was once
+    taken for no date, and the report said there was no data."""
+    path, data = samples["social_media"]
+    folder = write_csv_folder(typed_tables("social_media", data.rows), tmp_path / "months")
+    for name in ("channels.csv", "funnel.csv"):
+        file = folder / name
+        lines = file.read_text(encoding="utf-8").splitlines()
+        header, *rows = lines
+        assert header.split(",")[0] == "month"
+        months = [row.split(",", 1) for row in rows]
+        assert all(month[7:] in ("-01", "-01 00:00:00") for month, _ in months)
+        file.write_text(
+            "\n".join([header, *(f"{month[:7]},{rest}" for month, rest in months)]) + "\n",
+            encoding="utf-8",
+        )
+    _assert_same_report(make_report(path, source=str(folder)), make_report(path))
+
+
 def test_report_from_a_source_without_a_workbook_needs_a_type(good_folder: Path) -> None:
     result = CliRunner().invoke(main, ["report", "--source", str(good_folder)])
     assert result.exit_code == 2
