@@ -40,6 +40,8 @@ from addin.recipes.tables import MASTERS, TABLES, column
 from kpi_engine.inputs import to_serial
 
 FILE_SUFFIXES = (".parquet", ".csv")
+#: The table whose rows are per channel, and its column naming the channel.
+CHANNEL_TABLE, CHANNEL_COLUMN = "Channels", "channel"
 _DATE_KINDS = ("date", "datetime", "month")
 #: What --source takes, said when it takes none of it.
 ACCEPTED_FORMS = (
@@ -363,8 +365,13 @@ def open_source(url: str, business_type: str, language: str = "en") -> Source:  
         raise SourceError(f"{where}: cannot open it: {said}") from None
 
     source = Source(where, backend)
-    for table, columns in needed.items():
+    for table, read in needed.items():
         expr = tables[table]
+        columns = read
+        # The channel is read where the source has it: the table by channel.
+        has_channel = CHANNEL_COLUMN in {name.lower() for name in expr.columns}
+        if table == CHANNEL_TABLE and CHANNEL_COLUMN not in read and has_channel:
+            columns = (*read, CHANNEL_COLUMN)
         names = _column_names(expr, table, where, columns)
         expr = expr.select(**{our: expr[name] for our, name in names.items()})
         for column_id in columns:
@@ -422,6 +429,8 @@ class SourceMeasure:
     source: Source
     settings: Mapping[str, Any] = field(default_factory=dict)
     prepared: Any = None
+    #: The Channels table's channels, (key, name as first written), once listed.
+    _channels: list[tuple[str, str]] | None = None
 
     def __post_init__(self) -> None:
         from addin.recipes.ibis_forms import Prepared, prepare  # noqa: PLC0415
@@ -475,6 +484,47 @@ class SourceMeasure:
 
         with self.engine("counting the data notes"):
             return note_counts(business_type, self.source.tables, checks_for(business_type))
+
+    def channels(
+        self, business_type: str, kpi_id: str, month: dt.date
+    ) -> tuple[tuple[str, float | None], ...]:
+        """A KPI's value for each channel, where its recipe reads the Channels
+        table alone: the channels told apart and named as ``per_channel``
+        does for a workbook's rows, each measured by the ibis form over that
+        channel's rows."""
+        import kpi_engine  # noqa: PLC0415
+        from addin.recipes import recipe_for  # noqa: PLC0415
+        from addin.recipes.ibis_forms import Prepared, compute  # noqa: PLC0415
+        from addin.recipes.rules import TableRows  # noqa: PLC0415
+        from addin.report.model import channels_written, shown_names  # noqa: PLC0415
+
+        if set(recipe_for(business_type, kpi_id).reads) != {CHANNEL_TABLE}:
+            return ()
+        if self._channels is None:
+            self._channels = []
+            table = self.source.tables.get(CHANNEL_TABLE)
+            if table is not None and CHANNEL_COLUMN in table.columns:
+                with self.engine("listing the channels"):
+                    written = table.select(CHANNEL_COLUMN).to_pyarrow()
+                rows = TableRows({CHANNEL_COLUMN: written[CHANNEL_COLUMN].to_pylist()})
+                self._channels = channels_written({CHANNEL_TABLE: rows})
+        names = shown_names([name for _, name in self._channels])
+        start = to_serial("report", "month", month)
+        found = []
+        for name, (key, _) in zip(names, self._channels, strict=True):
+            prepared = self.prepared[CHANNEL_TABLE]
+            only = Prepared(
+                {**self.prepared, CHANNEL_TABLE: prepared.filter(prepared[CHANNEL_COLUMN] == key)}
+            )
+            try:
+                with self.engine(f"computing {kpi_id} for {name} in {month:%Y-%m}"):
+                    value: float | None = compute(
+                        business_type, kpi_id, only, start, month_shift(start, 1), self.settings
+                    )
+            except (kpi_engine.KPIUndefinedError, kpi_engine.KPIInputError):
+                value = None
+            found.append((name, value))
+        return tuple(found)
 
     def latest_month(self, business_type: str) -> dt.date | None:
         from addin.recipes.ibis_forms import latest_date  # noqa: PLC0415

@@ -171,3 +171,23 @@ def test_the_workbook_gives_each_channel_its_own_column(
         (sheet, cell), *_ = book.defined_names[f"CHANNEL_{len(names) + 1}"].destinations
         names.append(book[sheet][cell.replace("$", "")].value)
     assert names == ["Instagram", f"Instagram{NBSP}"]
+
+
+def test_a_source_keeps_each_channel_apart(
+    books: dict[str, tuple[Path, dict[str, float]]], tmp_path: Path
+) -> None:
+    """`kpi report --source` measures each channel in the source's engine,
+    telling channels apart and naming them as the workbook path does."""
+    from addin.ooxml.package import open_package, read_data  # noqa: PLC0415
+    from tests.sources_support import typed_tables, write_parquet_folder  # noqa: PLC0415
+
+    path, expected = books["en"]
+    package = open_package(path)
+    try:
+        rows = read_data(package).rows
+    finally:
+        package.close()
+    folder = write_parquet_folder(typed_tables("social_media", rows), tmp_path / "parquet")
+    args = ("report", str(path), "--json", "--period", "2024-06", "--source", str(folder))
+    summary = json.loads(run(*args).stdout)
+    assert summary["kpis"]["reach"]["channels"] == expected

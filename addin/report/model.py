@@ -120,6 +120,9 @@ class Measure(Protocol):
     def value(self, business_type: str, kpi_id: str, month: dt.date) -> float: ...
     def nps_scores(self, month: dt.date) -> list[Any]: ...
     def notes(self, business_type: str) -> list[Note]: ...
+    def channels(
+        self, business_type: str, kpi_id: str, month: dt.date
+    ) -> tuple[tuple[str, float | None], ...]: ...
 
 
 @dataclass(frozen=True)
@@ -490,7 +493,9 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
                 notes=tuple(note for note in notes if entry.id in note.kpis),
                 stage=entry.stage,
                 year_ago=year_ago,
-                channels=per_channel(profile.id, entry.id, rows, period),
+                channels=measure.channels(profile.id, entry.id, period)
+                if measure
+                else per_channel(profile.id, entry.id, rows, period),
             )
         )
 
