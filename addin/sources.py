@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -101,8 +102,12 @@ def _csv_arrow(path: Path, table: str, where: str, language: str) -> Any:
         elif kind in ("id", "text", "choice"):
             arrays[our] = pa.array(cells, pa.string())
         else:
+            # Text in a number column is NaN, which the rules leave out and
+            # the data notes count as no number; a blank stays NULL.
             arrays[our] = pa.array(
-                [cell if isinstance(cell, float) else None for cell in cells], pa.float64()
+                [cell if isinstance(cell, float) or cell is None else math.nan for cell in cells],
+                pa.float64(),
+                from_pandas=False,
             )
     return pa.table(arrays)
 
@@ -367,11 +372,12 @@ def open_source(url: str, business_type: str, language: str = "en") -> Source:  
     source = Source(where, backend)
     for table, read in needed.items():
         expr = tables[table]
-        columns = read
-        # The channel is read where the source has it: the table by channel.
-        has_channel = CHANNEL_COLUMN in {name.lower() for name in expr.columns}
-        if table == CHANNEL_TABLE and CHANNEL_COLUMN not in read and has_channel:
-            columns = (*read, CHANNEL_COLUMN)
+        # Where the source has them, the table's other columns are read too,
+        # as a workbook's are: the data notes check them (a row is blank only
+        # when all of it is), and the channel gives the table by channel.
+        held = {name.lower() for name in expr.columns}
+        extra = [c.id for c in TABLES[table] if c.id not in read and c.id in held]
+        columns = (*read, *extra)
         names = _column_names(expr, table, where, columns)
         expr = expr.select(**{our: expr[name] for our, name in names.items()})
         for column_id in columns:
