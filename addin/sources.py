@@ -6,8 +6,11 @@ read; letter case does not matter, other tables and columns are ignored.
 
 * A folder of files, one per table: ``Orders.parquet`` or ``Orders.csv``
   (or a folder ``Orders/`` of Parquet files). DuckDB reads them, embedded:
-  no server. CSV cells are read as Excel reads a CSV it opens: a number is a
-  number, an ISO date (2024-06-15, 2024-06-15 10:30) is a date; other text
+  no server. A CSV file is read as ``kpi import`` reads it, by the same code
+  (``addin.importing.csv_columns``): its encoding and delimiter found, its
+  header matched in any case, an ISO date (2024-06-15, 2024-06-15 10:30)
+  or month (2025-06) is a date, a plain number is a number (a decimal comma
+  in a semicolon-separated file for a French or Dutch report); other text
   in a date column is no date (never guessed: 03/06/2024 means two days).
 * A DuckDB database file: ``shop.duckdb``.
 * ``pyspark:///FOLDER`` (or ``pyspark:///FOLDER?master=local[4]``): the same
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +41,8 @@ from addin.recipes.tables import MASTERS, TABLES, column
 from kpi_engine.inputs import to_serial
 
 FILE_SUFFIXES = (".parquet", ".csv")
+#: The table whose rows are per channel, and its column naming the channel.
+CHANNEL_TABLE, CHANNEL_COLUMN = "Channels", "channel"
 _DATE_KINDS = ("date", "datetime", "month")
 #: What --source takes, said when it takes none of it.
 ACCEPTED_FORMS = (
@@ -60,32 +66,62 @@ class SourceError(ReportError):
     the table or column, and what was expected."""
 
 
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+#: A date column's text that is no date, kept as a day Excel does not hold
+#: (1899-12-30), so that a left_on holding it leaves its row out as in the
+#: workbook, rather than reading as "still there" as a blank does.
+_NOT_A_DATE = dt.datetime(1899, 12, 30)
 
 
-def _csv_select(path: Path) -> str:
-    """DuckDB SQL reading a CSV export with every cell as text (its header gives
-    the column names, then ``_typed_csv`` reads each column by its kind)."""
-    header = f"read_csv({_sql_text(str(path))}, all_varchar = true, header = true)"
-    return f"SELECT * FROM {header}"
+def _csv_arrow(path: Path, table: str, where: str, language: str) -> Any:
+    """A CSV file as an Arrow table of our column ids, typed by their kinds:
+    read by ``kpi import``'s reader of CSV text, so that both read every
+    cell alike (dates and months by ISO 8601 only, numbers with the file's
+    decimal separator, its encoding, its header in any case)."""
+    import pyarrow as pa  # noqa: PLC0415
 
+    from addin.importing.csv_columns import read_csv_columns  # noqa: PLC0415
+    from addin.importing.source import ImportInputError  # noqa: PLC0415
 
-def _csv_cast(table: str, name: str, our: str) -> str:
-    kind = column(table, our).kind
-    cell = f'"{name}"'
-    blank = f"({cell} IS NULL OR trim({cell}) = '')"
-    if kind in _DATE_KINDS:
-        # Text that is no ISO date is no date; kept as a day Excel does not
-        # hold (1899-12-30), so that a left_on holding it leaves its row out
-        # as in the workbook, rather than reading as "still there".
-        return (
-            f"CASE WHEN {blank} THEN NULL ELSE coalesce(try_cast(trim({cell}) AS TIMESTAMP), "
-            f"TIMESTAMP '1899-12-30') END"
+    try:
+        read = read_csv_columns(path, TABLES[table], language=language)
+    except ImportInputError as error:
+        raise SourceError(f"{where}: the table {table}: {error}") from None
+    if not read.cells:
+        export = read.export
+        raise SourceError(
+            f"{where}: {path.name} has none of the columns of the table {table} "
+            f"({', '.join(c.id for c in TABLES[table])}); its header names "
+            f"{_listed(str(name)[:40] for name in export.header[:12])}"
+            f"{', ...' if len(export.header) > 12 else ''}"
         )
-    if kind in ("id", "text", "choice"):
+    arrays = {}
+    for our, cells in read.cells.items():
+        kind = column(table, our).kind
+        if kind in _DATE_KINDS:
+            arrays[our] = pa.array([_moment(cell) for cell in cells], pa.timestamp("us"))
+        elif kind in ("id", "text", "choice"):
+            arrays[our] = pa.array(cells, pa.string())
+        else:
+            # Text in a number column is NaN, which the rules leave out and
+            # the data notes count as no number; a blank stays NULL.
+            arrays[our] = pa.array(
+                [cell if isinstance(cell, float) or cell is None else math.nan for cell in cells],
+                pa.float64(),
+                from_pandas=False,
+            )
+    return pa.table(arrays)
+
+
+def _moment(cell: Any) -> dt.datetime | None:
+    """A date column's cell as read from CSV text: a moment, a blank, or text
+    that is no date (``_NOT_A_DATE``)."""
+    if cell is None:
+        return None
+    if isinstance(cell, dt.datetime):
         return cell
-    return f"CASE WHEN {blank} THEN NULL ELSE try_cast(trim({cell}) AS DOUBLE) END"
+    if isinstance(cell, dt.date):
+        return dt.datetime(cell.year, cell.month, cell.day)
+    return _NOT_A_DATE
 
 
 @dataclass
@@ -158,7 +194,7 @@ def _csv_header_width(path: Path, table: str, where: str) -> None:
 
 
 def _folder_tables(
-    backend: Any, folder: Path, needed: Mapping[str, tuple[str, ...]], where: str, spark: bool
+    backend: Any, folder: Path, needed: Mapping[str, tuple[str, ...]], where: str, language: str
 ) -> dict[str, Any]:
     files = _files_in(folder)
     tables = {}
@@ -175,53 +211,13 @@ def _folder_tables(
         if path.is_dir() or path.suffix.lower() == ".parquet":
             pattern = str(path / "*.parquet") if path.is_dir() else str(path)
             tables[table] = backend.read_parquet(pattern, table_name=table)
-        elif spark:
-            tables[table] = backend.read_csv(
-                str(path), table_name=table, header=True, inferSchema=False
-            )
-            tables[table] = _typed_text(tables[table], table, where)
         else:
-            tables[table] = backend.sql(_csv_select(path))
-            tables[table] = _typed_csv(backend, tables[table], table, path, where)
+            # Parsed once into the engine's own table: a view would parse the
+            # file again for every month of every KPI.
+            tables[table] = backend.create_table(
+                table, _csv_arrow(path, table, where, language), overwrite=True
+            )
     return tables
-
-
-def _typed_csv(backend: Any, raw: Any, table: str, path: Path, where: str) -> Any:
-    names = _column_names(raw, table, where, wanted=None)
-    if not names:
-        raise SourceError(
-            f"{where}: {path.name} has none of the columns of the table {table} "
-            f"({', '.join(c.id for c in TABLES[table])}); its header names "
-            f"{_listed(str(name)[:40] for name in raw.columns[:12])}"
-            f"{', ...' if len(raw.columns) > 12 else ''}"
-        )
-    casts = ", ".join(f'{_csv_cast(table, name, our)} AS "{our}"' for our, name in names.items())
-    header = f"read_csv({_sql_text(str(path))}, all_varchar = true, header = true)"
-    # Parsed once into DuckDB's own table: a view would parse the file again
-    # for every month of every KPI.
-    return backend.create_table(table, backend.sql(f"SELECT {casts} FROM {header}"))
-
-
-def _typed_text(raw: Any, table: str, where: str) -> Any:
-    """Spark's reading of a CSV of text cells, typed as ``_csv_cast`` types them."""
-    import ibis  # noqa: PLC0415
-
-    names = _column_names(raw, table, where, wanted=None)
-    typed = {}
-    for our, name in names.items():
-        kind = column(table, our).kind
-        cell = raw[name]
-        blank = cell.isnull() | (cell.strip() == "")
-        if kind in _DATE_KINDS:
-            moment = cell.strip().try_cast("timestamp")
-            typed[our] = ibis.ifelse(
-                blank, ibis.null("timestamp"), moment.fill_null(ibis.timestamp("1899-12-30"))
-            )
-        elif kind in ("id", "text", "choice"):
-            typed[our] = cell
-        else:
-            typed[our] = ibis.ifelse(blank, ibis.null("float64"), cell.strip().try_cast("float64"))
-    return raw.select(**typed)
 
 
 def _listed(names: Any) -> str:
@@ -297,8 +293,9 @@ def _spark(folder: str, query: Mapping[str, list[str]]) -> Any:
     return ibis.pyspark.connect(session)
 
 
-def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912, PLR0915  (one branch per kind of source)
-    """Connect to ``url`` and find the tables and columns ``business_type`` reads."""
+def open_source(url: str, business_type: str, language: str = "en") -> Source:  # noqa: PLR0912, PLR0915  (one branch per kind of source)
+    """Connect to ``url`` and find the tables and columns ``business_type`` reads
+    (a CSV file's decimal separator follows ``language`` as ``kpi import``'s does)."""
     try:
         import ibis  # noqa: PLC0415
     except ImportError:
@@ -320,7 +317,7 @@ def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912, PLR09
             path = Path(url)
             if path.is_dir():
                 backend = ibis.duckdb.connect()
-                tables = _folder_tables(backend, path, needed, where, spark=False)
+                tables = _folder_tables(backend, path, needed, where, language)
             elif path.is_file() and path.suffix.lower() in (".duckdb", ".ddb", ".db"):
                 backend = _duckdb_file(ibis, path)
                 tables = _database_tables(backend, needed, where)
@@ -336,7 +333,7 @@ def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912, PLR09
             if not folder.is_dir():
                 raise SourceError(f"{where}: pyspark:///FOLDER needs a folder; {folder} is none")
             backend = _spark(str(folder), parse_qs(parts.query))
-            tables = _folder_tables(backend, folder, needed, where, spark=True)
+            tables = _folder_tables(backend, folder, needed, where, language)
         elif scheme in _FILE_SCHEMES:
             # A database file is read, never made: ibis.connect would create
             # new.duckdb or new.db, and write into an existing one.
@@ -373,8 +370,14 @@ def open_source(url: str, business_type: str) -> Source:  # noqa: PLR0912, PLR09
         raise SourceError(f"{where}: cannot open it: {said}") from None
 
     source = Source(where, backend)
-    for table, columns in needed.items():
+    for table, read in needed.items():
         expr = tables[table]
+        # Where the source has them, the table's other columns are read too,
+        # as a workbook's are: the data notes check them (a row is blank only
+        # when all of it is), and the channel gives the table by channel.
+        held = {name.lower() for name in expr.columns}
+        extra = [c.id for c in TABLES[table] if c.id not in read and c.id in held]
+        columns = (*read, *extra)
         names = _column_names(expr, table, where, columns)
         expr = expr.select(**{our: expr[name] for our, name in names.items()})
         for column_id in columns:
@@ -432,6 +435,8 @@ class SourceMeasure:
     source: Source
     settings: Mapping[str, Any] = field(default_factory=dict)
     prepared: Any = None
+    #: The Channels table's channels, (key, name as first written), once listed.
+    _channels: list[tuple[str, str]] | None = None
 
     def __post_init__(self) -> None:
         from addin.recipes.ibis_forms import Prepared, prepare  # noqa: PLC0415
@@ -485,6 +490,47 @@ class SourceMeasure:
 
         with self.engine("counting the data notes"):
             return note_counts(business_type, self.source.tables, checks_for(business_type))
+
+    def channels(
+        self, business_type: str, kpi_id: str, month: dt.date
+    ) -> tuple[tuple[str, float | None], ...]:
+        """A KPI's value for each channel, where its recipe reads the Channels
+        table alone: the channels told apart and named as ``per_channel``
+        does for a workbook's rows, each measured by the ibis form over that
+        channel's rows."""
+        import kpi_engine  # noqa: PLC0415
+        from addin.recipes import recipe_for  # noqa: PLC0415
+        from addin.recipes.ibis_forms import Prepared, compute  # noqa: PLC0415
+        from addin.recipes.rules import TableRows  # noqa: PLC0415
+        from addin.report.model import channels_written, shown_names  # noqa: PLC0415
+
+        if set(recipe_for(business_type, kpi_id).reads) != {CHANNEL_TABLE}:
+            return ()
+        if self._channels is None:
+            self._channels = []
+            table = self.source.tables.get(CHANNEL_TABLE)
+            if table is not None and CHANNEL_COLUMN in table.columns:
+                with self.engine("listing the channels"):
+                    written = table.select(CHANNEL_COLUMN).to_pyarrow()
+                rows = TableRows({CHANNEL_COLUMN: written[CHANNEL_COLUMN].to_pylist()})
+                self._channels = channels_written({CHANNEL_TABLE: rows})
+        names = shown_names([name for _, name in self._channels])
+        start = to_serial("report", "month", month)
+        found = []
+        for name, (key, _) in zip(names, self._channels, strict=True):
+            prepared = self.prepared[CHANNEL_TABLE]
+            only = Prepared(
+                {**self.prepared, CHANNEL_TABLE: prepared.filter(prepared[CHANNEL_COLUMN] == key)}
+            )
+            try:
+                with self.engine(f"computing {kpi_id} for {name} in {month:%Y-%m}"):
+                    value: float | None = compute(
+                        business_type, kpi_id, only, start, month_shift(start, 1), self.settings
+                    )
+            except (kpi_engine.KPIUndefinedError, kpi_engine.KPIInputError):
+                value = None
+            found.append((name, value))
+        return tuple(found)
 
     def latest_month(self, business_type: str) -> dt.date | None:
         from addin.recipes.ibis_forms import latest_date  # noqa: PLC0415

@@ -268,8 +268,10 @@ def completion_rate_on_time(
         ordered += 1
         done, deadline = date_serial(delivered), date_serial(due)
         # A due date is a day: delivered at any time of that day is on time. An
-        # order without a due date had none agreed, so its status decides.
-        if key == wanted and done is not None and (deadline is None or done < deadline + 1):
+        # order without a due date had none agreed, so its status alone
+        # decides (a completed order is on time, delivery time or not); with
+        # one, the delivery time must show it was met.
+        if key == wanted and (deadline is None or (done is not None and done < deadline + 1)):
             on_time += 1
     if ordered == 0:
         raise KPIUndefinedError(name, "there are no statuses", "no_statuses")

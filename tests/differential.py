@@ -270,3 +270,60 @@ def disagreements(
         *_note_disagreements(lo, report),
         *_ibis_disagreements(lo, report, rows),
     ]
+
+
+# --- the source leg: the same rows as a Parquet and a CSV folder, through --source --------
+
+
+def _slots(report: Report) -> dict[str, float | None]:
+    """Every figure of a report by slot: each KPI's month, previous month,
+    year earlier, trend months and channels; each data note's count."""
+    slots: dict[str, float | None] = {}
+    for kpi in report.kpis:
+        slots[f"{kpi.id} value"] = kpi.value
+        slots[f"{kpi.id} previous"] = kpi.previous
+        slots[f"{kpi.id} year earlier"] = kpi.year_ago
+        for month, value in zip(report.months, kpi.trend, strict=True):
+            slots[f"{kpi.id} in {month:%Y-%m}"] = value
+        for name, value in kpi.channels:
+            slots[f"{kpi.id} for channel {name!r}"] = value
+    for note in report.notes:
+        slots[f"note {note.check.table}.{note.check.column} {note.check.problem}"] = note.rows
+    return slots
+
+
+def source_disagreements(
+    original: Path, report: Report, rows: Any, folder: Path
+) -> tuple[int, list[str]]:
+    """The workbook's rows typed as a database export types them, written as
+    a Parquet folder and as a CSV folder (Python's csv module), and reported
+    on with ``--source``: (slots compared, every slot that differs from the
+    workbook's report)."""
+    from addin.sources import SourceError  # noqa: PLC0415
+    from tests.sources_support import (  # noqa: PLC0415
+        typed_tables,
+        write_csv_folder,
+        write_parquet_folder,
+    )
+
+    typed = typed_tables(report.business_type, rows)
+    want = _slots(report)
+    compared, found = 0, []
+    for form, where in (
+        ("Parquet", write_parquet_folder(typed, folder / "parquet")),
+        ("CSV", write_csv_folder(typed, folder / "csv")),
+    ):
+        try:
+            got = _slots(make_report(original, source=str(where)))
+        except SourceError as error:
+            found.append(f"--source on {form}: {error}")
+            continue
+        for slot in sorted(set(want) | set(got)):
+            compared += 1
+            a, b = want.get(slot), got.get(slot)
+            same = (a is None and b is None) or (
+                a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+            )
+            if not same:
+                found.append(f"{slot}: kpi report {a!r}, --source on {form} {b!r}")
+    return compared, found

@@ -6,6 +6,10 @@ call over both cores; every KPI value, status, trend cell, chart value and
 data-note count is then compared with ``kpi report --json`` on the same file
 with the add-in's functions on the same columns, and with each recipe's ibis
 form on the same rows typed into DuckDB, data notes included (tests/differential.py).
+The source leg writes the same rows, typed as a database export types them,
+as a Parquet folder and a CSV folder and compares every slot of ``kpi report
+--source`` on each (month, previous, year earlier, trend months, channels,
+data-note counts) with the workbook's report.
 
 ``make test`` runs a fixed, derandomised set of at least 50 workbooks. ``make
 fuzz`` runs many more from a fresh seed and prints it; a failing workbook is
@@ -22,7 +26,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from tests.differential import disagreements, write_workbook
+from addin.ooxml.package import open_package, read_data
+from tests.differential import disagreements, report_of, source_disagreements, write_workbook
 from tests.libreoffice import convert
 from tests.messy import BUSINESS_TYPES, messy_tables
 
@@ -30,6 +35,9 @@ pytestmark = pytest.mark.libreoffice
 
 #: Workbooks per business type: 10 in ``make test``, more in ``make fuzz``.
 PER_TYPE = int(os.environ.get("KPI_FUZZ_PER_TYPE", "10"))
+#: Of those, how many also go through ``--source`` as a Parquet and a CSV
+#: folder (a few seconds each): 2 in ``make test``, 40 in ``make fuzz``.
+SOURCE_PER_TYPE = int(os.environ.get("KPI_FUZZ_SOURCE_PER_TYPE", "2"))
 #: ``make fuzz`` sets a seed; ``make test`` runs derandomised.
 SEED = os.environ.get("KPI_FUZZ_SEED")
 #: Where a failing workbook is kept for a person to open.
@@ -93,5 +101,36 @@ def test_formulas_report_and_addin_agree(
             kept = KEEP / original.name
             shutil.copy(original, kept)
             failures.append(f"{kept} ({language}):\n  " + "\n  ".join(found[:12]))
+    where = f"seed {SEED}" if SEED is not None else "the derandomised set"
+    assert not failures, f"{len(failures)} workbooks of {where} disagree:\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("business_type", BUSINESS_TYPES)
+def test_sources_agree_with_the_workbook(
+    fuzzed: list[tuple[str, str, Path, Path]], business_type: str, tmp_path: Path
+) -> None:
+    """The source leg: the same rows typed as a database export types them,
+    as a Parquet folder and as a CSV folder, through ``kpi report --source``:
+    every slot (month, previous, year earlier, trend months, channels, data
+    note counts) as ``kpi report`` on the workbook gives it."""
+    cases = [case for case in fuzzed if case[0] == business_type][:SOURCE_PER_TYPE]
+    failures, compared = [], 0
+    for number, (_, language, original, _) in enumerate(cases):
+        package = open_package(original)
+        try:
+            rows = read_data(package).rows
+        finally:
+            package.close()
+        count, found = source_disagreements(
+            original, report_of(original), rows, tmp_path / f"{number:03d}"
+        )
+        compared += count
+        if found:
+            KEEP.mkdir(parents=True, exist_ok=True)
+            kept = KEEP / original.name
+            shutil.copy(original, kept)
+            failures.append(f"{kept} ({language}):\n  " + "\n  ".join(found[:12]))
+    print(f"{business_type}: {len(cases)} workbooks, {compared} slots compared through --source")
+    assert compared > 0
     where = f"seed {SEED}" if SEED is not None else "the derandomised set"
     assert not failures, f"{len(failures)} workbooks of {where} disagree:\n" + "\n".join(failures)

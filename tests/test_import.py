@@ -769,3 +769,24 @@ def test_every_type_imports_its_tables_and_gets_the_engine_kpis(
     assert_same_kpis(
         report_kpis(workbook), engine_kpis(business_type, tables), f"{business_type}, {language}"
     )
+
+
+def test_error_text_in_an_id_or_status_column_leaves_the_row_out(tmp_path: Path) -> None:
+    """A CSV has no errors: "#N/A" is what the spreadsheet that wrote it showed
+    for a failed lookup. Loaded as text, the workbook's formulas would count
+    it as an id named "#N/A" while the report reads an error; so the row is
+    left out and named ("How your data is read")."""
+    workbook = empty_workbook(tmp_path)
+    export = tmp_path / "o.csv"
+    export.write_text(
+        "order_id,customer_id,ordered_at,status\n"
+        "O1,C1,2024-06-03,completed\n"
+        "O2,#N/A,2024-06-04,completed\n"
+        "O3,C2,2024-06-05,#N/A\n",
+        encoding="utf-8",
+    )
+    result = kpi("import", workbook, export, "--table", "Orders")
+    assert result.returncode == 0, result.stderr
+    assert "row 3, column customer_id: '#N/A'" in result.stdout, result.stdout
+    assert "row 4, column status: '#N/A'" in result.stdout, result.stdout
+    assert "Orders: 1 imported, 2 left out" in result.stdout

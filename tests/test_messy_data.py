@@ -139,10 +139,42 @@ SONGWRITING = {
         ("C3", D(2024, 6, 3), D(2024, 6, 20), "referral"),
         ("C4", D(2024, 6, 4), D(2024, 6, 21), "advertising"),
     ),
+    # Completed within the agreed day (due_on), among June's 7 orders with a
+    # status: O1 (delivered on its due day), O3 (no agreed day: its status
+    # alone decides, though no delivery time is given), O4 (its due date is
+    # text, unreadable: no agreed day) and O7 (late evening of its due day):
+    # 4 / 7 (O8 below makes it 5 / 8). O2 is a day late, O5 is not completed, and O6 has an agreed day
+    # but no delivery time to show it was met.
     "Orders": table(
-        "order_id customer_id ordered_at delivered_at status work_hours amount",
-        ("O1", "C1", T(2024, 6, 1, 9), T(2024, 6, 2, 9), "completed", 20.0, 300.0),
-        ("O2", "C1", T(2024, 6, 5, 9), T(2024, 6, 6, 9), "completed", "10", 300.0),
+        "order_id customer_id ordered_at delivered_at due_on status work_hours amount",
+        ("O1", "C1", T(2024, 6, 1, 9), T(2024, 6, 2, 9), D(2024, 6, 2), "completed", 20.0, 300.0),
+        ("O2", "C1", T(2024, 6, 5, 9), T(2024, 6, 6, 9), D(2024, 6, 5), "completed", "10", 300.0),
+        ("O3", "C1", T(2024, 6, 7, 9), None, None, "completed", None, None),
+        ("O4", "C2", T(2024, 6, 8, 9), T(2024, 6, 10, 18), "2024-06-09", "completed", None, None),
+        ("O5", "C2", T(2024, 6, 9, 9), None, None, "in_progress", None, None),
+        ("O6", "C2", T(2024, 6, 10, 9), None, D(2024, 6, 30), "completed", None, None),
+        (
+            "O7",
+            "C1",
+            T(2024, 6, 11, 9),
+            T(2024, 6, 20, 23),
+            D(2024, 6, 20),
+            "completed",
+            None,
+            None,
+        ),
+        # A due date with a time still means its whole day and the next
+        # morning is before due_on + 1: on time (5 / 8 with this row).
+        (
+            "O8",
+            "C1",
+            T(2024, 6, 12, 9),
+            T(2024, 6, 21, 8),
+            T(2024, 6, 20, 12),
+            "completed",
+            None,
+            None,
+        ),
     ),
     "Survey": table(
         "answered_on respondent_id satisfaction",
@@ -155,6 +187,7 @@ SONGWRITING_VALUES = {
     "retention_rate": 1.0,
     "referral_acquisition_rate": 0.5,  # C3 of the newcomers C3 and C4
     "avg_turnaround_time": 20.0,  # O2's hours are text: left out
+    "completion_rate": 5 / 8,
     "csat": 1.0,
 }
 
@@ -162,6 +195,53 @@ HAND_WORKED = [
     ("celebrity_video", CELEBRITY_VIDEO, CELEBRITY_VIDEO_VALUES),
     ("songwriting", SONGWRITING, SONGWRITING_VALUES),
 ]
+
+#: The choices "How your data is read" states, each on rows where another
+#: choice would give another value (name: business type, tables, values).
+CHOICES = {
+    # Repeat purchase looks back twelve months: C1 ordered in August 2023
+    # and in June: again; C2's first order (15 June 2023) is before the
+    # twelve months, so C2 ordered once in them; C3 once: 1 / 3 (the month
+    # alone would give 0 / 2). Fulfilment time counts in the month of
+    # delivery: O4 (ordered in May, 48 h) and O2 (12 h) in June: 30 h; O5,
+    # ordered in June but delivered in July, is July's (by the month of the
+    # order it would be 24 h).
+    "celebrity_video_choices": (
+        "celebrity_video",
+        {
+            "Customers": table(
+                "customer_id joined_on left_on",
+                ("C1", D(2023, 1, 1), None),
+                ("C2", D(2023, 1, 1), None),
+                ("C3", D(2023, 1, 1), None),
+            ),
+            "Orders": table(
+                "order_id customer_id celebrity_id ordered_at delivered_at status amount",
+                ("O1", "C1", "S1", T(2023, 8, 10, 9), T(2023, 8, 11, 9), "completed", 10.0),
+                ("O2", "C1", "S1", T(2024, 6, 10, 9), T(2024, 6, 10, 21), "completed", 10.0),
+                ("O3", "C2", "S1", T(2023, 6, 15, 9), T(2023, 6, 16, 9), "completed", 10.0),
+                ("O4", "C2", "S1", T(2024, 5, 30, 12), T(2024, 6, 1, 12), "completed", 10.0),
+                ("O5", "C3", "S1", T(2024, 6, 29, 12), T(2024, 7, 1, 0), "completed", 10.0),
+            ),
+            "Celebrities": table("celebrity_id joined_on left_on", ("S1", D(2023, 1, 1), None)),
+        },
+        {"repeat_purchase_rate": 1 / 3, "avg_fulfillment_time": 30.0},
+    ),
+    # A part above its whole leaves the row out only from the KPIs that read
+    # both: TikTok's 150 clicks of 100 impressions leave the click-through
+    # rate at Instagram's 50 / 1,000, while its reach and impressions count.
+    "social_media_choices": (
+        "social_media",
+        {
+            "Channels": table(
+                "month channel reach impressions clicks",
+                (D(2024, 6, 1), "Instagram", 800, 1000, 50),
+                (D(2024, 6, 1), "TikTok", 300, 100, 150),
+            ),
+        },
+        {"click_through_rate": 0.05, "reach": 1100.0, "impressions": 1100.0},
+    ),
+}
 
 
 def one_row_tables(business_type: str) -> dict[str, dict[str, list[Any]]]:
@@ -195,6 +275,8 @@ def workbooks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, 
     }
     for business_type in kpi_engine.BUSINESS_TYPES:
         cases[f"{business_type}_one_row"] = (business_type, one_row_tables(business_type))
+    for name, (business_type, tables, _) in CHOICES.items():
+        cases[name] = (business_type, tables)
     paths = {
         name: write_workbook(business_type, "en", tables, folder / f"{name}.xlsx")
         for name, (business_type, tables) in cases.items()
@@ -221,6 +303,19 @@ def test_hand_worked_values(
     assert disagreements(original, recalculated, business_type, "en") == []
     report = {kpi.id: kpi.value for kpi in report_of(original).kpis}
     for kpi_id, value in values.items():
+        assert report[kpi_id] == pytest.approx(value), kpi_id
+
+
+@pytest.mark.parametrize("name", list(CHOICES))
+def test_the_stated_choices_hold_in_every_path(
+    workbooks: dict[str, tuple[str, Path, Path]], name: str
+) -> None:
+    """The workbook in LibreOffice, the report, the add-in and the ibis form
+    agree, on the value each stated choice gives."""
+    business_type, original, recalculated = workbooks[name]
+    assert disagreements(original, recalculated, business_type, "en") == []
+    report = {kpi.id: kpi.value for kpi in report_of(original).kpis}
+    for kpi_id, value in CHOICES[name][2].items():
         assert report[kpi_id] == pytest.approx(value), kpi_id
 
 

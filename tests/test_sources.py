@@ -113,6 +113,23 @@ def _assert_same_report(got: Any, want: Any) -> None:
         assert (reason, target) == (g[3], g[4]), kpi_id
         # A band can flip only where float noise crosses a band's edge.
         assert band == g[5] or math.isclose(value, g[0], rel_tol=1e-9), kpi_id
+    # The year earlier and the table by channel come from the source too.
+    for mine, theirs in zip(got.kpis, want.kpis, strict=True):
+        _assert_close(mine.id, mine.year_ago, theirs.year_ago)
+        assert [n for n, _ in mine.channels] == [n for n, _ in theirs.channels], mine.id
+        for (name, a), (_, b) in zip(mine.channels, theirs.channels, strict=True):
+            _assert_close(f"{mine.id} for {name}", a, b)
+    notes = [
+        [(n.check.table, n.check.column, n.check.problem, n.rows) for n in r.notes]
+        for r in (got, want)
+    ]
+    assert notes[0] == notes[1]
+
+
+def _assert_close(what: str, a: float | None, b: float | None) -> None:
+    assert (a is None) == (b is None), (what, a, b)
+    if a is not None and b is not None:
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (what, a, b)
 
 
 @pytest.mark.parametrize("business_type", BUSINESS_TYPES)
@@ -176,11 +193,13 @@ def test_report_from_a_duckdb_file_and_without_a_workbook(
             assert math.isclose(got, kpi.value, rel_tol=1e-9)
 
 
+@pytest.mark.parametrize("business_type", ["celebrity_video", "social_media"])
 def test_refresh_with_a_source_writes_the_report_sheet_as_from_the_workbook(
-    samples: dict[str, tuple[Path, Any]], tmp_path: Path
+    samples: dict[str, tuple[Path, Any]], tmp_path: Path, business_type: str
 ) -> None:
-    path, data = samples["celebrity_video"]
-    folder = write_parquet_folder(typed_tables("celebrity_video", data.rows), tmp_path / "data")
+    """The same sheet, the table by channel included (social media's)."""
+    path, data = samples[business_type]
+    folder = write_parquet_folder(typed_tables(business_type, data.rows), tmp_path / "data")
     from_source, from_book = tmp_path / "source.xlsx", tmp_path / "book.xlsx"
     result = CliRunner().invoke(
         main, ["refresh", str(path), "-o", str(from_source), "--source", str(folder)]
@@ -272,6 +291,28 @@ def test_a_bad_source_url_or_path_is_said_in_one_line(
         "error: --source postgres://kpi@localhost:1/none?host=/nonexistent: cannot open it: "
     )
     assert len(said.splitlines()) == 1
+
+
+def test_a_csv_month_column_in_the_documented_form_is_read(
+    samples: dict[str, tuple[Path, Any]], tmp_path: Path
+) -> None:
+    """A month column holding 2025-01 (the form "How your data is read" gives
+    for a month) reads as that month, as `kpi import` reads it; it was once
+    taken for no date, and the report said there was no data."""
+    path, data = samples["social_media"]
+    folder = write_csv_folder(typed_tables("social_media", data.rows), tmp_path / "months")
+    for name in ("channels.csv", "funnel.csv"):
+        file = folder / name
+        lines = file.read_text(encoding="utf-8").splitlines()
+        header, *rows = lines
+        assert header.split(",")[0] == "month"
+        months = [row.split(",", 1) for row in rows]
+        assert all(month[7:] in ("-01", "-01 00:00:00") for month, _ in months)
+        file.write_text(
+            "\n".join([header, *(f"{month[:7]},{rest}" for month, rest in months)]) + "\n",
+            encoding="utf-8",
+        )
+    _assert_same_report(make_report(path, source=str(folder)), make_report(path))
 
 
 def test_report_from_a_source_without_a_workbook_needs_a_type(good_folder: Path) -> None:

@@ -142,6 +142,11 @@ def _key(name: str) -> str:
     return re.sub(r"[\s_\-./]+", "_", spaced).strip("_").casefold()
 
 
+#: The matching of a file's column names to a table's, shared with the CSV
+#: files of ``kpi report --source`` (``csv_columns``).
+column_key = _key
+
+
 def parse_map(items: Iterable[str]) -> dict[str, str]:
     """``--map their_column=our_column`` options as {their: ours} ('' leaves it out)."""
     found: dict[str, str] = {}

@@ -78,7 +78,8 @@ def _completion_engine(rows: Rows, s: float, e: float) -> EngineCall:
 
 def _on_time(s: str, e: str) -> str:
     # Completed and delivered by the agreed day (any time of it), among the
-    # month's orders with a status; no agreed day: the status decides.
+    # month's orders with a status; no agreed day: the status alone decides,
+    # delivery time or not.
     let = Let()
     ordered = let.value("Orders", "ordered_at", "datetime", "ordered")
     status = let.value("Orders", "status", "choice", "status")
@@ -87,8 +88,9 @@ def _on_time(s: str, e: str) -> str:
     counted = let.bind("counted", f'{excel_within(ordered, s, e)}*({status}<>"")')
     rows = let.bind("with_status", f"SUM({counted})")
     in_time = (
-        f'{counted}*({status}="completed")*{excel_counts("datetime", delivered)}'
-        f"*((1-{excel_counts('date', due)})+({delivered}<{due}+1)>0)"
+        f'{counted}*({status}="completed")'
+        f"*((1-{excel_counts('date', due)})"
+        f"+{excel_counts('datetime', delivered)}*({delivered}<{due}+1)>0)"
     )
     return ratio(let, f"SUM({in_time})", rows)
 
@@ -325,7 +327,8 @@ def _order_value_ibis(tables: Tables, s: float, e: float, settings: Mapping[str,
 
 def _on_time_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
     # Completed and delivered by the agreed day (any time of it), among the
-    # month's orders with a status; no agreed day: the status decides.
+    # month's orders with a status; no agreed day: the status alone decides,
+    # delivery time or not.
     status = IBIS.read(tables, "Orders", "status")
     delivered = IBIS.read(tables, "Orders", "delivered_at")
     due = IBIS.read(tables, "Orders", "due_on")
@@ -333,8 +336,7 @@ def _on_time_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any
     in_time = (
         counted
         & (status == "completed")
-        & delivered.notnull()
-        & (due.isnull() | (delivered < due + 1).fill_null(False))
+        & (due.isnull() | (delivered.notnull() & (delivered < due + 1)).fill_null(False))
     )
     found = IBIS.fetch(tables["Orders"], hits=IBIS.number_of(in_time), rows=IBIS.number_of(counted))
     if found["rows"] == 0:

@@ -29,7 +29,7 @@ from addin.ooxml import atomic
 from addin.ooxml.atomic import write_bytes_atomically
 from addin.ooxml.package import ReportError
 from addin.recipes.notes import message, notes_words
-from addin.report.model import KPIReport, Report, words
+from addin.report.model import KPIReport, Report, has_made_visible, words
 from addin.report.narrative import template_loader
 from addin.styles import (
     BAD_FILL,
@@ -278,6 +278,28 @@ def _rows(report: Report) -> list[dict[str, Any]]:
     return rows
 
 
+def _channel_table(report: Report) -> dict[str, Any] | None:
+    """The table by channel, as the report sheet has it: each KPI measured per
+    channel, for all channels and for each, under the channels' shown names."""
+    measured = [kpi for kpi in report.kpis if kpi.channels]
+    if not measured:
+        return None
+    names = [name for name, _ in measured[0].channels]
+    return {
+        "names": names,
+        "invisible_note": has_made_visible(names),
+        "rows": [
+            {
+                "id": kpi.id,
+                "title": kpi.title,
+                "value": report.text(kpi, kpi.value),
+                "values": [(name, report.text(kpi, value)) for name, value in kpi.channels],
+            }
+            for kpi in measured
+        ],
+    }
+
+
 def render_page(report: Report) -> str:
     """The whole page of ``report``, as HTML text."""
     language = report.language
@@ -300,6 +322,7 @@ def render_page(report: Report) -> str:
             source=None if report.source is None else report.source.cited(language),
             colours=_colours(),
             rows=_rows(report),
+            channels=_channel_table(report),
             undefined=[kpi for kpi in report.kpis if kpi.value is None],
             charts=charts,
             chart_svg=chart_svg,

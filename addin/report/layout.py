@@ -27,7 +27,7 @@ from addin.ooxml.widths import (
     wrapped,
 )
 from addin.recipes.notes import message, notes_words
-from addin.report.model import KPIReport, Report, words
+from addin.report.model import KPIReport, Report, has_made_visible, words
 from addin.styles import band_style
 from kpi_engine import display
 from kpi_engine.texts import labels
@@ -193,6 +193,8 @@ def _channel_rows(report: Report) -> list[tuple[Cell | None, ...]]:
                 *(_number(value, value_format) for _, value in kpi.channels),
             )
         )
+    if has_made_visible(names):
+        rows.append((Cell(said["invisible_note"], style="muted"),))
     return rows
 
 

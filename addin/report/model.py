@@ -15,7 +15,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -26,7 +28,7 @@ from addin.recipes import Rows, as_rows, month_shift, recipe_for
 from addin.recipes.notes import Note, data_notes, message
 from addin.recipes.rules import TableRows, pick, within
 from kpi_engine import SOURCES, Source, display
-from kpi_engine.cells import id_key, nps_groups
+from kpi_engine.cells import excel_trim, id_key, nps_groups
 from kpi_engine.inputs import describe_value, first_of_month, to_serial
 from kpi_engine.texts import labels, templates_dir
 
@@ -118,6 +120,9 @@ class Measure(Protocol):
     def value(self, business_type: str, kpi_id: str, month: dt.date) -> float: ...
     def nps_scores(self, month: dt.date) -> list[Any]: ...
     def notes(self, business_type: str) -> list[Note]: ...
+    def channels(
+        self, business_type: str, kpi_id: str, month: dt.date
+    ) -> tuple[tuple[str, float | None], ...]: ...
 
 
 @dataclass(frozen=True)
@@ -261,36 +266,104 @@ def kpi_value(business_type: str, kpi_id: str, rows: Rows, month: dt.date) -> fl
 CHANNEL_TABLE, CHANNEL_COLUMN = "Channels", "channel"
 
 
-def channel_names(rows: Rows) -> list[str]:
-    """The channels of the Channels table, as first written, in order of appearance."""
+def channels_written(rows: Rows) -> list[tuple[str, str]]:
+    """The channels of the Channels table in order of appearance: each as
+    (the key rows are matched by, the name as first written, trimmed).
+
+    Names are compared as Excel compares them (``id_key``): trimmed by
+    TRIM's rule, which removes ASCII spaces only, and in any letter case. A
+    name ending in a no-break space is another channel."""
     table = rows.get(CHANNEL_TABLE)
     if table is None or CHANNEL_COLUMN not in table:
         return []
     seen: dict[str, str] = {}
     for raw, key in zip(table[CHANNEL_COLUMN], table.read(CHANNEL_COLUMN, "text"), strict=True):
         if key is not None and key not in seen:
-            seen[key] = str(raw).strip()
-    return list(seen.values())
+            seen[key] = excel_trim(str(raw))
+    return list(seen.items())
+
+
+def channel_names(rows: Rows) -> list[str]:
+    """The channels' names as a reader is shown them, in order of appearance."""
+    return shown_names([written for _, written in channels_written(rows)])
+
+
+#: Characters a reader cannot see (or cannot tell from a space) in a name:
+#: control and format characters (zero-width ones, BOM, soft hyphen) and
+#: every space but the ASCII one, which TRIM's rule already handles.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cn"})
+
+
+def is_invisible(character: str) -> bool:
+    return character != " " and unicodedata.category(character) in INVISIBLE_CATEGORIES
+
+
+#: How ``made_visible`` writes a character: its code point in brackets.
+VISIBLE_CODE = re.compile(r"\[U\+[0-9A-F]{4,6}\]")
+
+
+def has_made_visible(names: list[str]) -> bool:
+    """Whether any of the names shows a character made visible (the report
+    then says what "[U+00A0]" means)."""
+    return any(VISIBLE_CODE.search(name) for name in names)
+
+
+def made_visible(name: str) -> str:
+    """A name with each invisible character written as its code point in
+    brackets: "Instagram\u00a0" is shown as "Instagram[U+00A0]"."""
+    return "".join(f"[U+{ord(c):04X}]" if is_invisible(c) else c for c in name)
+
+
+def shown_names(names: list[str]) -> list[str]:
+    """Distinct names a reader can tell apart, for names Excel tells apart.
+
+    A name is shown as written, unless it looks like another one (the same
+    once invisible characters are left out, in any letter case) or looks
+    empty: then its invisible characters are made visible. Two names that
+    would still read the same (one spelling "[U+00A0]" out) are numbered."""
+    looks = [excel_trim("".join(c for c in name if not is_invisible(c))).lower() for name in names]
+    alike = {look for look in looks if looks.count(look) > 1}
+    shown = [
+        made_visible(name) if look in alike or not look else name
+        for name, look in zip(names, looks, strict=True)
+    ]
+    distinct: list[str] = []
+    for name in shown:
+        candidate, number = name, 1
+        while candidate.lower() in (d.lower() for d in distinct):
+            number += 1
+            candidate = f"{name} ({number})"
+        distinct.append(candidate)
+    return distinct
 
 
 def per_channel(
     business_type: str, kpi_id: str, rows: Rows, month: dt.date
 ) -> tuple[tuple[str, float | None], ...]:
-    """A KPI's value for each channel, where its recipe reads the Channels table alone."""
+    """A KPI's value for each channel, where its recipe reads the Channels
+    table alone: (the name as shown, the value over that channel's rows)."""
     if set(recipe_for(business_type, kpi_id).reads) != {CHANNEL_TABLE}:
         return ()
+    channels = channels_written(rows)
+    names = shown_names([written for _, written in channels])
     return tuple(
-        (name, channel_value(business_type, kpi_id, rows, month, name))
-        for name in channel_names(rows)
+        (name, _channel_value(business_type, kpi_id, rows, month, key))
+        for name, (key, _) in zip(names, channels, strict=True)
     )
 
 
 def channel_value(
     business_type: str, kpi_id: str, rows: Rows, month: dt.date, channel: str
 ) -> float | None:
-    """A KPI's value over the rows of one channel (None where undefined)."""
+    """A KPI's value over the rows of one channel, named as written (None
+    where undefined)."""
+    return _channel_value(business_type, kpi_id, rows, month, id_key(channel))
+
+
+def _channel_value(
+    business_type: str, kpi_id: str, rows: Rows, month: dt.date, wanted: str | None
+) -> float | None:
     table = rows[CHANNEL_TABLE]
-    wanted = id_key(channel)
     mask = [key == wanted for key in table.read(CHANNEL_COLUMN, "text")]
     only = TableRows({column: pick(cells, mask) for column, cells in table.items()})
     try:
@@ -420,7 +493,9 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
                 notes=tuple(note for note in notes if entry.id in note.kpis),
                 stage=entry.stage,
                 year_ago=year_ago,
-                channels=per_channel(profile.id, entry.id, rows, period),
+                channels=measure.channels(profile.id, entry.id, period)
+                if measure
+                else per_channel(profile.id, entry.id, rows, period),
             )
         )
 

@@ -101,7 +101,7 @@ def _source_report(data: WorkbookData, url: str, clock: Callable[[], dt.datetime
         except (NoIbisFormError, MissingRecipeError) as error:
             raise SourceError(f"--source {url}: {error.args[0]}") from None
     progress.stage("connecting to the source")
-    source = open_source(url, data.business_type)
+    source = open_source(url, data.business_type, data.language)
     try:
         settings = {}
         if "Settings" in data.rows:

@@ -57,7 +57,7 @@ from addin.recipes.notes import checks_for, effect_text, notes_words, problem_te
 from addin.recipes.rules import only_rows
 from addin.styles import STYLES, Style
 from kpi_engine import BAND_NAMES, SOURCES, ProfileKPI, display
-from kpi_engine.cells import END_OF_DATES
+from kpi_engine.cells import END_OF_DATES, excel_trim, id_key
 from kpi_engine.inputs import first_of_month
 from kpi_engine.texts import labels, templates_dir
 
@@ -615,11 +615,14 @@ def _channel_kpis(profile: kpi_engine.BusinessType) -> list[ProfileKPI]:
 def _channels(tables: Mapping[str, Any], data: Mapping[str, Any]) -> tuple[str, ...]:
     if "Channels" not in tables:
         return ()
+    # Channels are told apart as the formulas compare them (TRIM, any letter
+    # case): a name ending in a no-break space is a channel of its own. The
+    # heading holds the name as written, since the formulas read it.
     names: dict[str, str] = {}
     for raw in data.get("Channels", {}).get("channel", []):
-        text = str(raw).strip() if raw is not None else ""
-        if text and text.casefold() not in names:
-            names[text.casefold()] = text
+        key = id_key(raw)
+        if key is not None and key not in names:
+            names[key] = excel_trim(str(raw))
     return tuple(names.values()) or DEFAULT_CHANNELS
 
 
