@@ -291,6 +291,11 @@ class ProfileKPI:
     #: The funnel stage the KPI belongs to, where the type's article sorts
     #: its KPIs by stage (awareness, consideration, conversion), else "".
     stage: str = ""
+    #: The first target a workbook proposes, where the catalogue names one
+    #: rather than taking the figure of a band: where the article's figures
+    #: are for platforms far larger than a small business (its note says
+    #: why). None: the band's figure (see ``display.default_target``).
+    target: float | None = None
 
     @property
     def id(self) -> str:
@@ -441,7 +446,7 @@ def _example(where: str, kpi_id: str, raw: dict[str, Any]) -> Example:
 
 #: The keys a business type's KPI entry may have.
 _ENTRY_KEYS = frozenset(
-    {"id", "title", "unit", "note", "form", "months", "stage", "source", *BAND_NAMES}
+    {"id", "title", "unit", "note", "form", "months", "stage", "source", "target", *BAND_NAMES}
 )
 
 
@@ -462,6 +467,22 @@ def _entry_choices(
     if stage and stage not in STAGES:
         raise CatalogueError(f"{entry_where}.stage must be one of {', '.join(STAGES)}")
     return form, months, stage
+
+
+def _target(entry_where: str, raw: Mapping[str, Any], bands: Mapping[str, Band]) -> float | None:
+    """An entry's own first target, checked: a number, for a KPI the article
+    rates, with a note saying why it is not the band's figure."""
+    if "target" not in raw:
+        return None
+    target = raw["target"]
+    if not isinstance(target, int | float) or isinstance(target, bool) or not math.isfinite(target):
+        raise CatalogueError(f"{entry_where}.target must be a number, not {target!r}")
+    if not bands or not raw.get("note"):
+        raise CatalogueError(
+            f"{entry_where}.target: only a KPI with bands takes its own target, "
+            "and its note says why the band's figure does not serve"
+        )
+    return float(target)
 
 
 def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> BusinessType:
@@ -502,6 +523,7 @@ def _profile(type_id: str, data: dict[str, Any], kpis: Mapping[str, KPI]) -> Bus
                 bands=MappingProxyType(bands),
                 source=str(raw.get("source", data["source"])) if bands else "",
                 note=str(raw.get("note", "")),
+                target=_target(entry_where, raw, bands),
             )
         )
         for name, band in bands.items():

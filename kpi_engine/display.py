@@ -139,10 +139,16 @@ def default_target(entry: ProfileKPI) -> float | None:
     """The first goal a workbook proposes for a KPI: the figure an owner
     would name, that of the article's above-average band (its exceptional
     band where it gives no above-average one): 70 for "more than 70", 40 %
-    for "more than 40 %". None where the article gives neither band.
+    for "more than 40 %". Where the article's figures are for platforms far
+    larger than a small business (monthly active users in the tens of
+    thousands), the catalogue names a small business's target instead
+    (``target`` in the business type's file). None where the article gives
+    no band to aim for. The owner sets their own in Settings.
 
     A value meets it as it enters that band (see ``target_comparison``).
     """
+    if entry.target is not None:
+        return entry.target
     band = _target_band(entry)
     return None if band is None else band.threshold(entry.direction)[0]
 
@@ -153,10 +159,11 @@ Comparison = Literal[">", "≥", "<", "≤"]
 def target_comparison(entry: ProfileKPI) -> Comparison:
     """How a value meets a KPI's target: the comparison of the band the first
     target comes from (">" for "more than 70": 70 itself is not met; "≥" for
-    "at least 95 %"). Where no band gives one, reaching the target counts.
+    "at least 95 %"). Where no band gives one, or the catalogue names the
+    target itself, reaching the target counts.
 
     A target shows with it: "> 70", "≤ 5.0%"."""
-    band = _target_band(entry)
+    band = None if entry.target is not None else _target_band(entry)
     inclusive = True if band is None else band.threshold(entry.direction)[1]
     if entry.direction == "higher":
         return "≥" if inclusive else ">"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import inspect
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import kpi_engine
 from kpi_engine import BAND_NAMES, LANGUAGES, display
-from kpi_engine._catalogue import Band
+from kpi_engine._catalogue import KPIS, Band, _profile
 from kpi_engine._docs import CATALOGUE_PAGE, render_catalogue_section
 from kpi_engine._labels import labels
 from tests.conftest import ALL_PROFILE_ENTRIES
@@ -263,6 +264,8 @@ def test_default_target_is_rated_at_its_band(
     if target is None:
         assert not {"above_average", "exceptional"} & set(entry.bands)
         return
+    if entry.target is not None:
+        return  # a small business's own target: see the next test
     band = "above_average" if "above_average" in entry.bands else "exceptional"
     figure, inclusive = entry.bands[band].threshold(entry.direction)
     assert target == figure
@@ -289,6 +292,37 @@ def test_default_target_is_rated_at_its_band(
             assert order.index(rating) <= order.index(band), (
                 f"{business_type.id}/{entry.id}: target {target} met by {value}, rated {rating}"
             )
+
+
+def test_a_target_of_its_own_is_a_small_business_one_reached_at_the_figure() -> None:
+    """Networking's MAU: the article's bands are for platforms of tens of
+    thousands of members, so the first target is a small club's, met from
+    the figure itself; the bands stay the article's."""
+    entry = kpi_engine.BUSINESS_TYPES["networking"].kpi("mau")
+    assert entry.target == display.default_target(entry) == 100
+    assert display.target_comparison(entry) == "≥"
+    assert display.target_met("≥", 100, 100)
+    assert entry.rate(100) == "below_typical"
+    assert entry.bands["typical"].min == 20000
+    assert "Settings" in entry.note
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"target": "100", "note": "why"}, "must be a number"),
+        ({"target": True, "note": "why"}, "must be a number"),
+        ({"target": 100}, "its note says why"),
+    ],
+)
+def test_a_target_of_its_own_is_checked(raw: dict[str, Any], expected: str) -> None:
+    data = {
+        "id": "networking",
+        "source": "002_562b7edfaea71156.txt",
+        "kpis": [{"id": "mau", "typical": {"min": 20000, "max": 100000}, **raw}],
+    }
+    with pytest.raises(kpi_engine.CatalogueError, match=expected):
+        _profile("networking", data, KPIS)
 
 
 def test_celebrity_nps_target_is_the_strict_band_figure() -> None:

@@ -144,8 +144,9 @@ def _people(
         "left_on": left,
     }
     if channels:
+        # Half of them on a friend's word, the rest by advertising, search or social media.
         table["acquired_via"] = [
-            rng.choices(ACQUISITION_CHANNELS, weights=(4, 3, 2, 2))[0] for _ in range(count)
+            rng.choices(ACQUISITION_CHANNELS, weights=(6, 2, 2, 2))[0] for _ in range(count)
         ]
     return table
 
@@ -218,7 +219,12 @@ def _orders(
     hours: tuple[float, float],
     price: tuple[float, float],
     agreed_days: tuple[int, int] | None = None,
+    completed: float = 0.86,
+    loyalty_choices: tuple[int, ...] = (1, 1, 1, 2, 4),
 ) -> Table:
+    """Orders of ``customers``: ``completed`` of them completed, the rest
+    half in progress and half cancelled; a customer's loyalty (how many times
+    more often than most they order) drawn from ``loyalty_choices``."""
     table: Table = {
         k: []
         for k in (
@@ -235,7 +241,7 @@ def _orders(
     }
     ids = customers["customer_id"]
     # A few loyal customers order often: that is what makes repeat purchases.
-    loyalty = [rng.choice((1, 1, 1, 2, 4)) for _ in ids]
+    loyalty = [rng.choice(loyalty_choices) for _ in ids]
     # Ordered at a time of day, in order: order ids grow with time.
     moments = sorted(
         (cal.moment(day), who) for day, who in _events_of(rng, cal, customers, count, loyalty)
@@ -243,7 +249,11 @@ def _orders(
     for number, (ordered, who) in enumerate(moments, start=1):
         day = ordered.date()
         roll = rng.random()
-        status = "completed" if roll < 0.86 else ("in_progress" if roll < 0.93 else "cancelled")
+        status = (
+            "completed"
+            if roll < completed
+            else ("in_progress" if roll < (1 + completed) / 2 else "cancelled")
+        )
         delivered = None
         if status == "completed":
             delivered = ordered + dt.timedelta(
@@ -266,23 +276,44 @@ def _orders(
     return table
 
 
-def _survey(rng: random.Random, cal: _Calendar, people: Table, id_column: str, count: int) -> Table:
+#: How often each answer comes, from 0 to 10 to "how likely are you to
+#: recommend us?" and from 1 to 5 to "how satisfied are you?": the answers of
+#: customers who are mostly pleased, an NPS near 35 and four in five satisfied.
+RECOMMEND_WEIGHTS = (1, 1, 1, 1, 1, 2, 3, 6, 9, 13, 14)
+SATISFACTION_WEIGHTS = (1, 1, 3, 8, 11)
+
+
+def _survey(
+    rng: random.Random,
+    cal: _Calendar,
+    people: Table,
+    id_column: str,
+    count: int,
+    *,
+    recommend: tuple[float, ...] = RECOMMEND_WEIGHTS,
+    satisfaction: tuple[float, ...] = SATISFACTION_WEIGHTS,
+) -> Table:
     answers = _events_of(rng, cal, people, count)
     return {
         "answered_on": [day for day, _ in answers],
         "respondent_id": [people[id_column][who] for _, who in answers],
-        "recommend_score": [
-            rng.choices(range(11), weights=(1, 1, 1, 1, 1, 2, 3, 6, 9, 12, 11))[0]
-            for _ in range(count)
-        ],
-        "satisfaction": [
-            rng.choices(range(1, 6), weights=(1, 2, 3, 8, 9))[0] for _ in range(count)
-        ],
+        "recommend_score": [rng.choices(range(11), weights=recommend)[0] for _ in range(count)],
+        "satisfaction": [rng.choices(range(1, 6), weights=satisfaction)[0] for _ in range(count)],
         "recommended": [rng.choices(("yes", "no"), weights=(3, 7))[0] for _ in range(count)],
     }
 
 
-def _monthly_channels(rng: random.Random, cal: _Calendar, count: int) -> Table:
+def _monthly_channels(
+    rng: random.Random,
+    cal: _Calendar,
+    count: int,
+    *,
+    monthly_growth: tuple[float, float] = (0.98, 1.08),
+    like_share: tuple[float, float] = (0.02, 0.08),
+) -> Table:
+    """``count`` rows of channels' monthly figures: each channel's followers
+    grow by a factor drawn from ``monthly_growth`` a month, and a share of
+    them drawn from ``like_share`` like its posts."""
     channel_count = min(MOST_CHANNELS, max(1, math.ceil(count / MONTHLY_MONTHS)))
     channels = list(CHANNEL_NAMES[:channel_count])
     table: Table = {
@@ -311,10 +342,10 @@ def _monthly_channels(rng: random.Random, cal: _Calendar, count: int) -> Table:
         for month in cal.months():
             if len(table["month"]) >= count:
                 break
-            followers = max(100, int(followers * rng.uniform(0.98, 1.08)))
+            followers = max(100, int(followers * rng.uniform(*monthly_growth)))
             reach = int(followers * rng.uniform(1.5, 4))
             impressions = int(reach * rng.uniform(1.3, 2.5))
-            likes = int(followers * rng.uniform(0.02, 0.08))
+            likes = int(followers * rng.uniform(*like_share))
             comments = int(likes * rng.uniform(0.05, 0.2))
             table["month"].append(month)
             table["channel"].append(channel)
@@ -338,13 +369,23 @@ def _monthly_channels(rng: random.Random, cal: _Calendar, count: int) -> Table:
 
 
 def _celebrity_video(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Table]:
-    customers = _people(rng, cal, "C", max(1, rows * 3 // 4), 0.25)
+    customers = _people(rng, cal, "C", max(1, rows // 2), 0.25)
     # New celebrities every month (two or three at the default size), most
-    # of them staying one to five months: the platform renews its roster.
-    celebrities = _people(rng, cal, "S", max(3, rows // 12), 0.95, stay_days=(30, 150))
+    # of them staying one to three months: the platform renews its roster,
+    # about a third of it a month.
+    celebrities = _people(rng, cal, "S", max(3, rows // 12), 0.98, stay_days=(30, 90))
     return {
+        # Most videos recorded within a day or two, nearly all delivered; a
+        # core of fans who order again for each birthday.
         "Orders": _orders(
-            rng, cal, customers, rows, celebrities=celebrities, hours=(2, 60), price=(40, 600)
+            rng,
+            cal,
+            customers,
+            rows,
+            celebrities=celebrities,
+            hours=(4, 40),
+            price=(60, 700),
+            completed=0.93,
         ),
         "Customers": customers,
         "Celebrities": celebrities,
@@ -355,8 +396,13 @@ def _celebrity_video(rng: random.Random, cal: _Calendar, rows: int) -> dict[str,
 
 
 def _songwriting(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Table]:
-    customers = _people(rng, cal, "C", max(1, rows * 2 // 3), 0.2, channels=True)
-    social = _monthly_channels(rng, cal, 3 * MONTHLY_MONTHS)
+    # Most customers order a song for one occasion; half of the new ones come
+    # on a friend's word.
+    customers = _people(rng, cal, "C", max(1, rows), 0.2, channels=True)
+    # The songs shared online draw a little more engagement each month.
+    social = _monthly_channels(
+        rng, cal, 3 * MONTHLY_MONTHS, monthly_growth=(1.05, 1.11), like_share=(0.045, 0.055)
+    )
     return {
         "Orders": _orders(
             rng,
@@ -364,12 +410,17 @@ def _songwriting(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Tab
             customers,
             rows,
             celebrities=None,
-            hours=(48, 240),
+            hours=(48, 168),
             price=(150, 900),
             agreed_days=(7, 14),
+            completed=0.96,
+            loyalty_choices=(1, 1, 1, 1, 3),
         ),
         "Customers": customers,
-        "Survey": _survey(rng, cal, customers, "customer_id", max(1, rows // 2)),
+        # Customers moved by their song: nearly all satisfied.
+        "Survey": _survey(
+            rng, cal, customers, "customer_id", max(1, rows * 2), satisfaction=(1, 1, 1, 8, 39)
+        ),
         "Social": {k: social[k] for k in ("month", "channel", "engagements")},
     }
 
@@ -395,12 +446,14 @@ def _events(
 
 
 def _networking(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Table]:
-    members = _people(rng, cal, "M", max(1, rows // 10), 0.2)
+    # A professional club of a few hundred members; about a third of those
+    # who join leave within a year.
+    members = _people(rng, cal, "M", max(1, rows // 8), 0.3)
     statuses = ("accepted", "declined", "pending")
     events = ("Breakfast meetup", "Founders evening", "Webinar", "Industry fair")
     # A core of regulars, active most weeks and at most events, and
     # occasional members: what a networking platform's activity looks like.
-    regulars = [rng.choice((1, 1, 1, 3, 8)) for _ in members["member_id"]]
+    regulars = [rng.choice((1, 1, 2, 3, 5)) for _ in members["member_id"]]
     return {
         "Members": members,
         "Activity": _events(rng, cal, members, rows, "active_on", {}, regulars),
@@ -410,13 +463,16 @@ def _networking(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Tabl
             members,
             max(1, rows * 5 // 8),
             "requested_on",
-            {"status": lambda: rng.choices(statuses, weights=(13, 4, 3))[0]},
+            # Members ask people they have met: most requests are accepted.
+            {"status": lambda: rng.choices(statuses, weights=(17, 2, 1))[0]},
         ),
         "Attendance": _events(
             rng,
             cal,
             members,
-            max(1, rows * 2),
+            # Three or four events a month for an active member, the
+            # regulars at most of them.
+            max(1, rows * 3),
             "event_on",
             {"event_name": lambda: rng.choice(events)},
             regulars,
@@ -425,34 +481,39 @@ def _networking(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Tabl
             rng,
             cal,
             members,
-            max(1, rows * 5 // 4),
+            max(1, rows // 2),
             "visited_on",
-            {"minutes": lambda: round(rng.uniform(2, 25), 1)},
+            {"minutes": lambda: round(rng.uniform(4, 26), 1)},
         ),
         "Payments": _events(
             rng,
             cal,
             members,
-            max(1, rows // 4),
+            # About one active member in two pays in a month.
+            max(1, rows // 2),
             "paid_on",
             {"amount": lambda: rng.choice((9.0, 19.0, 49.0, 99.0))},
         ),
-        "Survey": _survey(rng, cal, members, "member_id", max(1, rows // 2)),
+        "Survey": _survey(
+            rng, cal, members, "member_id", max(1, rows // 2), satisfaction=(1, 1, 2, 8, 14)
+        ),
     }
 
 
 def _marketing(rng: random.Random, cal: _Calendar) -> Table:
+    """Monthly spend and revenue: growing, busier at the end of the year,
+    the videos returning one and a half to two times what they cost."""
     table: Table = {
         k: [] for k in ("month", "video_spend", "revenue_from_video", "retention_spend", "revenue")
     }
     for index, month in enumerate(cal.months()):
-        grown = (1 + GROWTH) ** index
-        spend = round(rng.uniform(2000, 6000) * grown, 2)
+        grown = (1 + GROWTH) ** index * season(month)
+        spend = round(4000 * grown * rng.uniform(0.9, 1.1), 2)
         table["month"].append(month)
         table["video_spend"].append(spend)
-        table["revenue_from_video"].append(round(spend * rng.uniform(0.8, 2.5), 2))
-        table["retention_spend"].append(round(rng.uniform(800, 2500) * grown, 2))
-        table["revenue"].append(round(rng.uniform(20000, 45000) * grown, 2))
+        table["revenue_from_video"].append(round(spend * rng.uniform(1.5, 1.9), 2))
+        table["retention_spend"].append(round(1600 * grown * rng.uniform(0.9, 1.1), 2))
+        table["revenue"].append(round(32000 * grown * rng.uniform(0.93, 1.07), 2))
     return table
 
 
@@ -493,23 +554,23 @@ def _social_media(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Ta
     }
     customers = rng.randint(800, 1500)
     for index, month in enumerate(cal.months()):
-        grown = (1 + GROWTH) ** index
-        sessions = int(rng.randint(8000, 20000) * grown)
+        grown = (1 + GROWTH) ** index * season(month)
+        sessions = int(14000 * grown * rng.uniform(0.9, 1.1))
         visitors = int(sessions * rng.uniform(0.6, 0.85))
         new = rng.randint(40, 120)
-        churned = rng.randint(10, 60)
+        churned = rng.randint(15, 35)
         funnel["month"].append(month)
         funnel["sessions"].append(sessions)
-        funnel["single_page_sessions"].append(int(sessions * rng.uniform(0.3, 0.6)))
+        funnel["single_page_sessions"].append(int(sessions * rng.uniform(0.38, 0.48)))
         first_timers = int(visitors * rng.uniform(0.45, 0.7))
         funnel["unique_page_views"].append(int(sessions * rng.uniform(1.6, 2.8)))
         funnel["new_users"].append(first_timers)
         funnel["returning_users"].append(visitors - first_timers)
         funnel["visitors"].append(visitors)
-        funnel["conversions"].append(int(visitors * rng.uniform(0.01, 0.04)))
-        funnel["marketing_spend"].append(round(rng.uniform(3000, 9000) * grown, 2))
+        funnel["conversions"].append(int(visitors * rng.uniform(0.025, 0.035)))
+        funnel["marketing_spend"].append(round(6000 * grown * rng.uniform(0.9, 1.1), 2))
         funnel["new_customers"].append(new)
-        funnel["revenue"].append(round(customers * rng.uniform(20, 40), 2))
+        funnel["revenue"].append(round(customers * rng.uniform(27, 33), 2))
         funnel["customers_at_start"].append(customers)
         funnel["churned_customers"].append(churned)
         customers = customers + new - churned
