@@ -469,7 +469,9 @@ def _entry_choices(
     return form, months, stage
 
 
-def _target(entry_where: str, raw: Mapping[str, Any], bands: Mapping[str, Band]) -> float | None:
+def _target(
+    entry_where: str, raw: Mapping[str, Any], bands: Mapping[BandName, Band]
+) -> float | None:
     """An entry's own first target, checked: a number, for a KPI the article
     rates, with a note saying why it is not the band's figure."""
     if "target" not in raw:
