@@ -38,7 +38,7 @@ from kpi_engine.inputs import first_of_month
 DEFAULT_ROWS = {
     "celebrity_video": 1200,
     "songwriting": 600,
-    "networking": 2400,
+    "networking": 3600,
     "video_marketing": 1200,
     "social_media": 54,
 }
@@ -339,14 +339,41 @@ def _monthly_channels(
     }
     for channel in channels:
         followers = rng.randint(2000, 20000)
+        # Each channel has its own audience: the shares of its followers it
+        # reaches, who like, comment or click, drawn once; a month moves them
+        # by a tenth at most, so that a figure changes as a real account's does.
+        ratio = {
+            name: rng.uniform(low, high)
+            for name, (low, high) in {
+                "reach": (1.5, 4),
+                "impressions": (1.3, 2.5),
+                "likes": like_share,
+                "comments": (0.05, 0.2),
+                "clicks": (0.005, 0.03),
+                "shares": (0.05, 0.3),
+                "saves": (0.05, 0.25),
+                "video_views": (0.3, 1.2),
+                "profile_visits": (0.01, 0.04),
+                "closeups": (0.002, 0.01),
+                "website_clicks": (0.4, 0.8),
+                "profile_actions": (0.02, 0.1),
+            }.items()
+        }
+
+        def share(name: str, ratio: dict[str, float] = ratio) -> float:
+            return ratio[name] * rng.uniform(0.9, 1.1)
+
         for month in cal.months():
             if len(table["month"]) >= count:
                 break
             followers = max(100, int(followers * rng.uniform(*monthly_growth)))
-            reach = int(followers * rng.uniform(1.5, 4))
-            impressions = int(reach * rng.uniform(1.3, 2.5))
-            likes = int(followers * rng.uniform(*like_share))
-            comments = int(likes * rng.uniform(0.05, 0.2))
+            # Followers stay; what they do follows the season.
+            reach = int(followers * share("reach") * season(month))
+            impressions = int(reach * share("impressions"))
+            likes = int(followers * share("likes"))
+            comments = int(likes * share("comments"))
+            clicks = int(impressions * share("clicks"))
+            shares = int(likes * share("shares"))
             table["month"].append(month)
             table["channel"].append(channel)
             table["followers"].append(followers)
@@ -354,16 +381,14 @@ def _monthly_channels(
             table["impressions"].append(impressions)
             table["likes"].append(likes)
             table["comments"].append(comments)
-            clicks = int(impressions * rng.uniform(0.005, 0.03))
-            shares = int(likes * rng.uniform(0.05, 0.3))
-            table["saves"].append(int(likes * rng.uniform(0.05, 0.25)))
-            table["video_views"].append(int(reach * rng.uniform(0.3, 1.2)))
-            table["profile_visits"].append(int(reach * rng.uniform(0.01, 0.04)))
+            table["saves"].append(int(likes * share("saves")))
+            table["video_views"].append(int(reach * share("video_views")))
+            table["profile_visits"].append(int(reach * share("profile_visits")))
             table["shares"].append(shares)
-            table["closeups"].append(int(impressions * rng.uniform(0.002, 0.01)))
+            table["closeups"].append(int(impressions * share("closeups")))
             table["clicks"].append(clicks)
-            table["website_clicks"].append(int(clicks * rng.uniform(0.4, 0.8)))
-            table["profile_actions"].append(int(clicks * rng.uniform(0.02, 0.1)))
+            table["website_clicks"].append(int(clicks * share("website_clicks")))
+            table["profile_actions"].append(int(clicks * share("profile_actions")))
             table["engagements"].append(likes + comments + shares)
     return table
 
@@ -448,7 +473,7 @@ def _events(
 def _networking(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Table]:
     # A professional club of a few hundred members; about a third of those
     # who join leave within a year.
-    members = _people(rng, cal, "M", max(1, rows // 8), 0.3)
+    members = _people(rng, cal, "M", max(1, rows // 12), 0.3)
     statuses = ("accepted", "declined", "pending")
     events = ("Breakfast meetup", "Founders evening", "Webinar", "Industry fair")
     # A core of regulars, active most weeks and at most events, and
@@ -461,7 +486,7 @@ def _networking(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Tabl
             rng,
             cal,
             members,
-            max(1, rows * 5 // 8),
+            max(1, rows * 5 // 12),
             "requested_on",
             # Members ask people they have met: most requests are accepted.
             {"status": lambda: rng.choices(statuses, weights=(17, 2, 1))[0]},
@@ -472,7 +497,7 @@ def _networking(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Tabl
             members,
             # Three or four events a month for an active member, the
             # regulars at most of them.
-            max(1, rows * 3),
+            max(1, rows * 2),
             "event_on",
             {"event_name": lambda: rng.choice(events)},
             regulars,
@@ -481,7 +506,7 @@ def _networking(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Tabl
             rng,
             cal,
             members,
-            max(1, rows // 2),
+            max(1, rows // 3),
             "visited_on",
             {"minutes": lambda: round(rng.uniform(4, 26), 1)},
         ),
@@ -490,12 +515,12 @@ def _networking(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Tabl
             cal,
             members,
             # About one active member in two pays in a month.
-            max(1, rows // 2),
+            max(1, rows // 3),
             "paid_on",
             {"amount": lambda: rng.choice((9.0, 19.0, 49.0, 99.0))},
         ),
         "Survey": _survey(
-            rng, cal, members, "member_id", max(1, rows // 2), satisfaction=(1, 1, 2, 8, 14)
+            rng, cal, members, "member_id", max(1, rows // 3), satisfaction=(1, 1, 2, 8, 14)
         ),
     }
 
@@ -556,14 +581,14 @@ def _social_media(rng: random.Random, cal: _Calendar, rows: int) -> dict[str, Ta
     for index, month in enumerate(cal.months()):
         grown = (1 + GROWTH) ** index * season(month)
         sessions = int(14000 * grown * rng.uniform(0.9, 1.1))
-        visitors = int(sessions * rng.uniform(0.6, 0.85))
-        new = rng.randint(40, 120)
-        churned = rng.randint(15, 35)
+        visitors = int(sessions * rng.uniform(0.7, 0.8))
+        new = int(customers * rng.uniform(0.03, 0.04) * season(month))
+        churned = int(customers * rng.uniform(0.018, 0.024))
         funnel["month"].append(month)
         funnel["sessions"].append(sessions)
         funnel["single_page_sessions"].append(int(sessions * rng.uniform(0.38, 0.48)))
-        first_timers = int(visitors * rng.uniform(0.45, 0.7))
-        funnel["unique_page_views"].append(int(sessions * rng.uniform(1.6, 2.8)))
+        first_timers = int(visitors * rng.uniform(0.5, 0.6))
+        funnel["unique_page_views"].append(int(sessions * rng.uniform(2.0, 2.4)))
         funnel["new_users"].append(first_timers)
         funnel["returning_users"].append(visitors - first_timers)
         funnel["visitors"].append(visitors)
