@@ -5,6 +5,7 @@ the first one included. Fast: the recipes' engine side, no LibreOffice."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import math
 import statistics
@@ -60,14 +61,20 @@ def serial(day: dt.date) -> float:
     return to_serial("test", "month", day)
 
 
-def trend_values(business_type: str) -> dict[str, list[float]]:
-    """Each KPI of the type for each trend month, from the sample's rows."""
-    rows: dict[str, Any] = as_rows(
+@functools.cache
+def sample_rows(business_type: str, as_of: dt.date) -> Any:
+    """The default sample's rows as the recipes read them (read, never changed)."""
+    return as_rows(
         {
-            **sample_tables(business_type, as_of=AS_OF),
+            **sample_tables(business_type, as_of=as_of),
             "Settings": {"GROSS_MARGIN": [DEFAULT_GROSS_MARGIN]},
         }
     )
+
+
+def trend_values(business_type: str) -> dict[str, list[float]]:
+    """Each KPI of the type for each trend month, from the sample's rows."""
+    rows = sample_rows(business_type, AS_OF)
     values: dict[str, list[float]] = {}
     for entry in kpi_engine.get_business_type(business_type).kpis:
         recipe = recipe_for(business_type, entry.id)
@@ -240,12 +247,7 @@ def standard_error(call: EngineCall, value: float) -> Month | None:
 
 def trend_months(business_type: str) -> dict[str, list[Month | None]]:
     """Each KPI of the type in each trend month with its standard error."""
-    rows = as_rows(
-        {
-            **sample_tables(business_type, as_of=AS_OF),
-            "Settings": {"GROSS_MARGIN": [DEFAULT_GROSS_MARGIN]},
-        }
-    )
+    rows = sample_rows(business_type, AS_OF)
     months: dict[str, list[Month | None]] = {}
     for entry in kpi_engine.get_business_type(business_type).kpis:
         recipe = recipe_for(business_type, entry.id)
@@ -312,11 +314,11 @@ def test_the_sample_tells_a_believable_story(any_type: kpi_engine.BusinessType) 
                 f"{any_type.id}/{kpi_id}: {before.value:.4g} to {after.value:.4g} in "
                 f"{TREND[index]:%Y-%m}, more than {z:.2f} standard errors ({error:.3g})"
             )
+    values = trend_values(any_type.id)
     for entry in any_type.kpis:
-        if entry.unit != "fraction":
-            continue
-        series = [month.value if month else None for month in months[entry.id]]
-        for end in (0.0, 1.0):
+        series = values[entry.id]
+        # A share may be stuck at either end, an amount or a score at 0.
+        for end in (0.0, 1.0) if entry.unit == "fraction" else (0.0,):
             at_end = sum(1 for value in series if value == end)
             # Stuck: at the end in half of the months or more. A small share of
             # a few records is at 0 in a month now and then (no cancellation),
@@ -350,12 +352,7 @@ YEAR_ROUND = [dt.date(2024, month, 15) for month in range(1, 13)]
 
 def targets_met(business_type: str, as_of: dt.date) -> list[bool]:
     """Whether each KPI with a default target meets it in the reporting month."""
-    rows = as_rows(
-        {
-            **sample_tables(business_type, as_of=as_of),
-            "Settings": {"GROSS_MARGIN": [DEFAULT_GROSS_MARGIN]},
-        }
-    )
+    rows = sample_rows(business_type, as_of)
     start = serial(first_of_month(as_of, -1))
     met = []
     for entry in kpi_engine.get_business_type(business_type).kpis:
