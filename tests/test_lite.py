@@ -64,7 +64,7 @@ def test_lite_writes_a_short_main_py_that_a_person_can_read(tmp_path: Path) -> N
         names = set(wheel.namelist())
         metadata = wheel.read("kpi_addin-0.1.0.dist-info/METADATA").decode()
     assert {"kpi_engine/catalogue/kpis.toml", "kpi_engine/templates/labels.toml"} <= names
-    assert {"addin/functions.py", "addin/report/excel.py"} <= names
+    assert {"addin/functions.py", "addin/xlwings_lite.py", "addin/report/excel.py"} <= names
     assert not any("__pycache__" in name for name in names)
     # What Pyodide cannot install stays out of the browser.
     assert "Requires-Dist: python-calamine>=0.2; sys_platform != 'emscripten'" in metadata
