@@ -14,6 +14,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from addin.functions import EXCEL_SIGNATURES
 from addin.lite import USER_SECTION_MARKER, WHEEL_NAME
@@ -120,14 +121,10 @@ print(json.dumps([custom_functions_meta(main), custom_functions_meta(addin.funct
 """
 
 
-def test_lite_functions_show_in_excel_as_the_addins(tmp_path: Path) -> None:
-    """xlwings' own function metadata (what Excel shows: names, descriptions,
-    argument help, optional arguments) is the same for main.py as for the
-    add-in module that kpi serve registers."""
-    folder = tmp_path / "lite"
-    write_lite(folder)
+def excel_metadata(main: Path) -> tuple[Any, Any]:
+    """xlwings' own function metadata for main.py and for addin.functions."""
     result = subprocess.run(
-        [sys.executable, "-c", METADATA_PROBE, str(folder / "main.py")],
+        [sys.executable, "-c", METADATA_PROBE, str(main)],
         env=server_env(XLWINGS_ON_SERVER="true"),  # makes @xw.func record metadata
         capture_output=True,
         text=True,
@@ -136,8 +133,38 @@ def test_lite_functions_show_in_excel_as_the_addins(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     lite_meta, addin_meta = json.loads(result.stdout)
+    return lite_meta, addin_meta
+
+
+def test_lite_functions_show_in_excel_as_the_addins(tmp_path: Path) -> None:
+    """xlwings' own function metadata (what Excel shows: names, descriptions,
+    argument help, optional arguments) is the same for main.py as for the
+    add-in module that kpi serve registers."""
+    folder = tmp_path / "lite"
+    write_lite(folder)
+    lite_meta, addin_meta = excel_metadata(folder / "main.py")
     assert len(lite_meta["functions"]) == len(EXCEL_SIGNATURES)
     assert lite_meta == addin_meta
+
+
+def test_a_users_function_with_a_kpis_name_takes_its_place(tmp_path: Path) -> None:
+    """As main.py's header says: a function of the user's section named as a
+    KPI is the one Excel gets; the other functions stay."""
+    folder = tmp_path / "lite"
+    write_lite(folder)
+    main = folder / "main.py"
+    own = '\n\n@xw.func\ndef nps(scores):\n    """My own NPS."""\n    return 0\n'
+    generated = main.read_text(encoding="utf-8").split(USER_SECTION_MARKER)[0]
+    main.write_text(generated + USER_SECTION_MARKER + own, encoding="utf-8")
+    lite_meta, addin_meta = excel_metadata(main)
+    mine = {f["id"]: f for f in lite_meta["functions"]}
+    theirs = {f["id"]: f for f in addin_meta["functions"]}
+    assert mine.keys() == theirs.keys()
+    assert mine["NPS"]["description"] == "My own NPS."
+    assert theirs["NPS"]["description"] != "My own NPS."
+    assert {k: v for k, v in mine.items() if k != "NPS"} == {
+        k: v for k, v in theirs.items() if k != "NPS"
+    }
 
 
 def test_lite_main_py_runs_in_plain_cpython(tmp_path: Path) -> None:
