@@ -2,9 +2,9 @@
 
 This one module serves, unchanged:
 
-* xlwings Lite, where the ``main.py`` that ``kpi lite`` writes defines one
-  small function per entry of ``EXCEL_SIGNATURES`` that calls this module's,
-  and formulas read ``=NPS(Survey[recommend_score])``;
+* xlwings Lite, where the ``main.py`` that ``kpi lite`` writes imports these
+  functions (through ``addin.xlwings_lite``) and formulas read
+  ``=NPS(Survey[recommend_score])``;
 * xlwings Server / Office.js (``kpi serve``), where formulas read
   ``=KPI.NPS(Survey[recommend_score])``: the manifest adds the ``KPI`` namespace;
 * classic xlwings on Windows desktop (COM), via ``UDF_MODULES`` or a custom
@@ -71,9 +71,8 @@ class ExcelSignature:
     """What Excel shows of a function: its description and its arguments.
 
     ``arguments`` holds (name, description, default) per argument, with
-    ``inspect.Parameter.empty`` as the default of a required one. ``kpi lite``
-    writes xlwings Lite's ``main.py`` from these, so that the functions there
-    show in Excel exactly as this module's do.
+    ``inspect.Parameter.empty`` as the default of a required one. The tests
+    hold what xlwings tells Excel to these (tests/lite_support.py).
     """
 
     summary: str

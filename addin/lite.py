@@ -6,11 +6,12 @@ pure-Python wheels from PyPI, Pyodide's own builds of compiled packages, and
 one's own packages as the URL of a wheel. The KPI engine and the report code
 travel as the kpi-addin package: ``kpi lite`` writes
 
-- ``main.py``: short enough to read, and the part a user extends: imports,
-  one small function per KPI (made from the catalogue, each handing its
-  cells to ``addin.functions``), the ``refresh_report`` script, and a marked
-  section for the user's own functions that ``kpi lite`` keeps when it
-  writes the file again;
+- ``main.py``: under 100 lines, and the part a user extends: a header that
+  says what to edit, the version check, one import that brings every KPI
+  function and the ``refresh_report`` script from the wheel
+  (``addin.xlwings_lite``, which says why xlwings Lite finds them there),
+  and a marked section for the user's own functions that ``kpi lite`` keeps
+  when it writes the file again;
 - ``requirements.txt``: by default kpi-addin by name and this version, which
   micropip installs from PyPI (or from the index a self-hosted xlwings Lite
   is set to); with ``--wheel-url``, the wheel below by the URL it is hosted at;
@@ -40,9 +41,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import inspect
 import io
-import json
 import re
 from collections.abc import Iterator
 from importlib import metadata, resources
@@ -52,7 +51,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import kpi_engine
-from addin.functions import EXCEL_SIGNATURES, ExcelSignature
 from addin.ooxml.atomic import NotRegularTargetError, check_target, write_bytes_atomically
 from addin.ooxml.zipwriter import ZipWriter
 from kpi_engine.texts import templates_dir
@@ -69,23 +67,25 @@ _HEADER = '''\
 """KPI functions for xlwings Lite, written by `kpi lite` (kpi-addin {version}).
 
 Paste this file into xlwings Lite's main.py tab and requirements.txt into its
-requirements.txt tab. Every KPI is then an Excel function, such as
-=NPS(Survey[recommend_score]), and the script refresh_report writes the
-workbook's report sheet.
+requirements.txt tab. Every KPI of the catalogue is then an Excel function,
+such as =NPS(Survey[recommend_score]), with its description and argument help
+in Excel; =KPI_LIST() lists them and =BENCHMARK_BAND(...) rates a value. The
+script refresh_report writes the workbook's report sheet.
 
-The KPI engine and the report code are not in this file: requirements.txt
-installs them as the kpi-addin wheel. Each function below hands its cells to
-the engine: blank cells for optional arguments mean their default, bad input
-shows as #VALUE! with the reason, and a KPI without a value as #DIV/0!.
+The functions and the script are not written out here: requirements.txt
+installs them with the kpi-addin package, and the import below brings them
+into this file, where xlwings Lite finds them. Blank cells for optional
+arguments mean their default, bad input shows as #VALUE! with the reason, and
+a KPI without a value as #DIV/0!.
 
-Your own functions and scripts go at the end, below the marked line; `kpi lite`
-keeps that part when it writes this file again.
+What you can edit: the part at the end, below the marked line. Write your own
+functions and scripts there (one with a KPI's name takes that KPI's place);
+`kpi lite` keeps that part when it writes this file again for a new version.
 """
 
 import xlwings as xw
 
 import kpi_engine
-from addin import functions as kpi_functions
 
 if kpi_engine.__version__ != "{version}":
     raise ImportError(
@@ -93,28 +93,8 @@ if kpi_engine.__version__ != "{version}":
         f"kpi-addin {{kpi_engine.__version__}}: write main.py again with that version's kpi lite"
     )
 
-
-# ----- The KPI functions, one per catalogue KPI ---------------------------------
-'''
-
-_SCRIPT = '''
-
-# ----- The report script ------------------------------------------------------
-
-
-# xw.BookAsync: xlwings Lite does not read the whole workbook before the script
-# runs; the script reads only the columns the KPIs need, a chunk of rows at a
-# time, under Excel's limits (5 MB per read on Excel on the web).
-@xw.script
-async def refresh_report(book: xw.BookAsync):
-    """Recompute every KPI from the workbook's tables and write the report sheet."""
-    from addin.ooxml.package import ReportError
-    from addin.report.pane import refresh_book_async
-
-    try:
-        await refresh_book_async(book)
-    except ReportError as error:
-        raise xw.XlwingsError(str(error)) from None
+# Every KPI function, BENCHMARK_BAND, KPI_LIST and the refresh_report script.
+from addin.xlwings_lite import *  # noqa: E402, F403
 
 
 '''
@@ -133,57 +113,14 @@ _USER_SECTION_START = f'''{USER_SECTION_MARKER}
 '''
 
 
-def _python_text(text: str) -> str:
-    """``text`` as a Python string literal: JSON's escapes are Python's too."""
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _docstring(text: str) -> str:
-    if "\\" in text or '"""' in text or text.endswith('"'):
-        return _python_text(text)
-    return f'"""{text}"""'
-
-
-def function_source(name: str, signature: ExcelSignature) -> str:
-    """The main.py function for one Excel function: its description and argument
-    help as Excel shows them, handing its cells to ``addin.functions``."""
-    decorators = ["@xw.func"] + [
-        f"@xw.arg({_python_text(arg_name)}, doc={_python_text(description)})"
-        for arg_name, description, _ in signature.arguments
-    ]
-    parameters = [
-        arg_name if default is inspect.Parameter.empty else f"{arg_name}={default!r}"
-        for arg_name, _, default in signature.arguments
-    ]
-    passed = ", ".join(arg_name for arg_name, _, _ in signature.arguments)
-    return "\n".join(
-        [
-            *decorators,
-            f"def {name}({', '.join(parameters)}):",
-            f"    {_docstring(signature.summary)}",
-            f"    return kpi_functions.{name}({passed})",
-        ]
-    )
-
-
 def main_py(user_section: str | None = None) -> str:
-    """main.py: the header, the KPI functions, the report script, the user's part.
+    """main.py: the header, the import of the functions and the script, the user's part.
 
     ``user_section`` is what followed the marker line in an earlier main.py;
     without it, the section holds a commented example.
     """
-    functions = "\n\n\n".join(
-        function_source(name, signature) for name, signature in EXCEL_SIGNATURES.items()
-    )
     user_part = _USER_SECTION_START if user_section is None else USER_SECTION_MARKER + user_section
-    return (
-        _HEADER.format(version=kpi_engine.__version__)
-        + "\n\n"
-        + functions
-        + "\n"
-        + _SCRIPT
-        + user_part
-    )
+    return _HEADER.format(version=kpi_engine.__version__) + user_part
 
 
 #: The characters of a URL (RFC 3986), a percent sign only before two hex

@@ -22,14 +22,18 @@ code runs on both interpreters:
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 import kpi_engine
 from addin.lite import WHEEL_NAME
@@ -155,14 +159,31 @@ def run_in_pyodide(tmp_path: Path, books: dict[str, dict[str, Any]]) -> Any:
     return result
 
 
-def test_lite_files_run_in_pyodide_as_in_cpython(tmp_path: Path) -> None:
+@dataclass
+class Runs:
+    """The probe's output from one Pyodide run and one CPython run of the same files."""
+
+    pyodide: Any
+    cpython: Any
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """One Pyodide run for the tests of this module: it costs a Pyodide start
+    and the installs from the index."""
+    tmp_path = tmp_path_factory.mktemp("lite_pyodide")
     books = starter_books(tmp_path)
     named = {"book": books.book, "broken": books.broken}
     pyodide = run_in_pyodide(tmp_path, named)
     cpython_folder = tmp_path / "cpython"
     write_lite(cpython_folder)
-    cpython = run_probe_in_cpython(cpython_folder, named)
+    # With XLWINGS_ON_SERVER=true, as the Pyodide run has it (as in xlwings Lite).
+    cpython = run_probe_in_cpython(cpython_folder, named, as_in_lite=True)
+    return Runs(pyodide, cpython)
 
+
+def test_lite_files_run_in_pyodide_as_in_cpython(runs: Runs) -> None:
+    pyodide, cpython = runs.pyodide, runs.cpython
     in_pyodide = pyodide["probe"]
     assert in_pyodide["platform"] == "emscripten"
     assert pyodide["wanted"] == [f"kpi-addin=={kpi_engine.__version__}"]
@@ -188,10 +209,60 @@ def test_lite_files_run_in_pyodide_as_in_cpython(tmp_path: Path) -> None:
 
     # refresh_report: the same actions, one by one, and the same message for
     # the workbook that lacks a table.
-    for name in named:
+    for name in ("book", "broken"):
         got, expected = in_pyodide["books"][name], cpython["books"][name]
         assert len(got) == len(expected), name
         for n, (action, wanted) in enumerate(zip(got, expected, strict=True)):
             assert action == wanted, (name, n)
     assert in_pyodide["books"]["broken"][0] == "addin.ooxml.package.ReportError"
     assert len(in_pyodide["books"]["book"]) > 20
+
+
+def test_xlwings_lite_finds_every_function_of_the_short_main_py(runs: Runs) -> None:
+    """main.py imports the functions and the script from the wheel; xlwings'
+    own discovery, run in Pyodide on the module ``main``, finds each one as
+    Excel showed it when main.py defined one wrapper per function: the same
+    names, descriptions, arguments (help, optional ones, defaults) and script."""
+    discovery = runs.pyodide["probe"]["discovery"]
+    short, wrappers = discovery["main"], discovery["wrappers"]
+    functions = {f["id"]: f for f in short["functions"]["functions"]}
+    # Every KPI of the catalogue, and the two helpers, as the catalogue describes them.
+    assert set(functions) == {kpi.id.upper() for kpi in kpi_engine.KPIS.values()} | {
+        "BENCHMARK_BAND",
+        "KPI_LIST",
+    }
+    for kpi in kpi_engine.KPIS.values():
+        function = functions[kpi.id.upper()]
+        assert function["name"] == kpi.id.upper()
+        assert function["description"] == kpi.summary
+        assert [
+            (p["name"], p["description"], p.get("optional", False)) for p in function["parameters"]
+        ] == [
+            (a.name, a.description, a.default is not inspect.Parameter.empty) for a in kpi.arguments
+        ], kpi.id
+    # The same as the wrappers gave, to the last field that Excel and xlwings read.
+    assert short["functions"] == wrappers["functions"]
+    assert short["xlfunc"] == wrappers["xlfunc"]
+    assert short["scripts"] == wrappers["scripts"]
+    (script,) = short["scripts"]
+    assert script["function_name"] == "refresh_report"
+    assert script["lazy"] is True  # xw.BookAsync: the book comes without its values
+    # And the same in CPython.
+    assert runs.cpython["discovery"] == discovery
+
+
+def test_xlwings_lite_calls_the_functions_of_the_short_main_py(runs: Runs) -> None:
+    """Each KPI called by name through xlwings' custom_functions_call, in
+    Pyodide, gives the worked example's value; no value is #DIV/0!, bad input
+    the engine's message."""
+    called = runs.pyodide["probe"]["called"]
+    examples = [key for key in called if "/" in key]
+    assert len(examples) == sum(len(kpi.examples) for kpi in kpi_engine.KPIS.values()) >= 38
+    assert all(called[key][1] for key in examples), called
+    assert called["kpi_list"][0] == ["id", "intitulé", "unité", "sens"]
+    assert called["div0"] == [[{"type": "Error", "errorType": "Div0"}]]
+    assert called["error"] == [
+        "xlwings.XlwingsError",
+        "churn_rate: churned is -5; expected a whole number of 0 or more",
+    ]
+    assert called == runs.cpython["called"]

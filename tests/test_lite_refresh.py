@@ -1,6 +1,6 @@
 """xlwings Lite's refresh_report at a real shop's size, in Pyodide.
 
-main.py's ``refresh_report`` takes an ``xw.BookAsync``: xlwings Lite gives it
+main.py's ``refresh_report`` (from the kpi-addin wheel) takes an ``xw.BookAsync``: xlwings Lite gives it
 the workbook without its cell values, and the script reads the columns the
 KPIs need a chunk of rows at a time (``await rng.get_value()``), each read
 one Office.js sync. Here that runs in Pyodide under Node, with the packages
@@ -10,7 +10,8 @@ of xlwings Lite and xlwings Server) and the in-memory workbook of
 tests/officejs_stub.js, which refuses every sync over 5 MB as Excel on the
 web does. What xlwings Lite's own glue does (read the book without values,
 call the script, run its actions) is done by tests/node/pyodide_lite_refresh.mjs
-in the few lines that xlwings documents.
+in the few lines that xlwings documents; the script is found in main.py and
+called by xlwings' own custom_scripts_meta and custom_scripts_call.
 """
 
 from __future__ import annotations
@@ -128,6 +129,9 @@ def test_lite_refreshes_100000_orders_in_chunks_under_the_cap(
 
     done = books["large"]
     assert "error" not in done, done.get("error")
+    # xlwings' own custom_scripts_call found refresh_report in main.py and,
+    # from its xw.BookAsync, handed it the book without values.
+    assert done["lazy"] is True
     assert done["missing"] == []
     assert_report_is_kpi_reports(done["report"], path)
     syncs = done["syncs"]

@@ -210,20 +210,58 @@ def test_a_chunk_that_fails_leaves_the_report_as_it_was(
     # the report is untouched.
     orders = next(sheet["name"] for sheet in state["sheets"] if has_table(sheet, "Orders"))
     pane.page.evaluate("(sheet) => { officeStub.fault = {read: {sheet, row: 700}}; }", orders)
-    error = refresh(pane)
-    assert error.startswith("La lecture du tableau Orders, lignes 1 à "), error
-    assert error.endswith("La feuille du rapport est restée telle quelle."), error
+    sentence, detail = refresh(pane).splitlines()
+    assert sentence.startswith("La lecture du tableau Orders, lignes 1 à "), sentence
+    assert sentence.endswith("La feuille du rapport est restée telle quelle."), sentence
+    assert detail.startswith("Détail\u00a0: "), detail
     assert_same_dump(pane.dump(), before)
     # Excel fails a write of the new report: the sheet being written goes, the old stays.
     pane.page.evaluate("officeStub.fault = {write: '~Rapport'}")
-    error = refresh(pane)
-    assert error.startswith("L'écriture du rapport a échoué\u00a0: "), error
+    sentence, detail = refresh(pane).splitlines()
+    assert sentence == WORDS["fr"]["refresh_write_failed"]
     assert_same_dump(pane.dump(), before)
     pane.page.evaluate("officeStub.fault = null")
     assert refresh(pane) == ""
     assert sheet_names(pane) == [s["name"] for s in before["sheets"]]
     assert_report_is_kpi_reports(pane, path)
     assert pane.page.evaluate("officeStub.missing") == []
+    pane.problems.clear()  # the failures' console errors, asked for
+
+
+@pytest.mark.parametrize("display_language", ["en-US", "fr-FR", "nl-NL"])
+def test_a_failure_is_told_whole_in_the_panes_language(
+    server: Server, browser: Any, tmp_path: Path, display_language: str
+) -> None:
+    """Excel fails a read, then a write: the pane's sentence is whole in its
+    language, as templates/taskpane.toml words it, and what Excel or xlwings
+    said (in English) comes on a line of its own after the detail label,
+    never inside the sentence, with no doubled full stop."""
+    language = display_language.split("-", maxsplit=1)[0]
+    words = WORDS[language]
+    label, _ = words["detail"].split("{message}")
+    _, state = small_shop(tmp_path)  # a French workbook: its report sheet is Rapport
+    orders = next(sheet["name"] for sheet in state["sheets"] if has_table(sheet, "Orders"))
+    pane = open_pane(browser, server, display_language)
+    load(pane, json.dumps(state))
+    read_failed = words["refresh_read_failed"].split("{first}")[0].replace("{table}", "Orders")
+    for fault, expected in (
+        (f"{{read: {{sheet: {json.dumps(orders)}, row: 2}}}}", read_failed),
+        ("{write: '~Rapport'}", words["refresh_write_failed"]),
+    ):
+        pane.page.evaluate(f"officeStub.fault = {fault}")
+        shown = refresh(pane)
+        sentence, detail = shown.splitlines()
+        assert sentence.startswith(expected), shown
+        assert "{" not in sentence
+        assert "{message}" not in words["refresh_read_failed"] + words["refresh_write_failed"]
+        # What Excel said: on its own line, after the label, whole.
+        assert detail.startswith(label), shown
+        said = detail.removeprefix(label)
+        assert said, shown
+        assert said not in sentence
+        assert not re.search(r"[.:;!?]\s*[.:;!?]", sentence), sentence
+        assert not re.search(r"\.\.(?!\.)", shown), shown
+    pane.page.evaluate("officeStub.fault = null")
     pane.problems.clear()  # the failures' console errors, asked for
 
 

@@ -57,13 +57,16 @@ async function main() {
   log(`installed in Pyodide: ${installed}`);
 
   await pyodide.runPythonAsync(`
-  import os, runpy, sys
+  import os, runpy
   # The key that xlwings' Book(json=...) asks for outside xlwings Lite, as the
   # CPython run sets it (tests/addin_support.server_env).
   os.environ["XLWINGS_LICENSE_KEY"] = "noncommercial"
+  # As in xlwings Lite: xw.func and xw.script are xlwings.server's, which
+  # record what Excel is told (set before xlwings is first imported).
+  os.environ["XLWINGS_ON_SERVER"] = "true"
   os.chdir("/lite")
-  sys.argv = ["lite_probe.py", "probe.json"]
-  runpy.run_path("/lite/lite_probe.py", run_name="__main__")
+  # The probe's main is a coroutine: awaited here, in Pyodide's own event loop.
+  await runpy.run_path("/lite/lite_probe.py")["main"]("probe.json")
   `);
   const python = pyodide.runPython("import sys; sys.version.split()[0]");
   log(`Pyodide ${pyodide.version}, Python ${python}: the probe printed ${printed.length} line(s)`);

@@ -11,11 +11,12 @@
 // a file that officeStub.load takes, or null to refresh the last one again.
 //
 // What stands in for xlwings Lite's own glue (which is not public) is as small
-// as xlwings documents it: for an `async def` script whose book is annotated
-// xw.BookAsync, the book is read without cell values
+// as xlwings documents it, and leaves the rest to xlwings' own Python: the
+// script is found in main.py by custom_scripts_meta; as its book is annotated
+// xw.BookAsync (lazy), the book is read without cell values
 // (xlwings.getBookData({lazy: true})), handed to the script as
-// xw.Book(json=...) marked lazy, and the actions it queued are run by
-// xlwings.runActions. Every cell the script reads goes through
+// xw.Book(json=...) by custom_scripts_call, which marks it lazy, and the
+// actions it queued are run by xlwings.runActions. Every cell the script reads goes through
 // xlwings' client (getRangeValues) to the stub, which refuses any sync over
 // 5 MB as Excel on the web does.
 //
@@ -87,30 +88,38 @@ async function main() {
   await pyodide.runPythonAsync(`
   import importlib.util, json, os, sys
   os.environ["XLWINGS_LICENSE_KEY"] = "noncommercial"
+  # As in xlwings Lite: xw.func and xw.script are xlwings.server's.
+  os.environ["XLWINGS_ON_SERVER"] = "true"
   sys.path.insert(0, "/lite")
   import js
   import xlwings as xw
   from pyodide.ffi import to_js
+  from xlwings import server
 
   spec = importlib.util.spec_from_file_location("main", "/lite/main.py")
   main = importlib.util.module_from_spec(spec)
+  sys.modules["main"] = main
   spec.loader.exec_module(main)
+  # The script as xlwings' own discovery finds it in main.py.
+  (script,) = [s for s in server.custom_scripts_meta(main) if s["function_name"] == "refresh_report"]
 
   async def run_refresh():
-      """What xlwings Lite does for a BookAsync script: a book without values,
-      the script, then its actions."""
-      lazy = to_js({"lazy": True}, dict_converter=js.Object.fromEntries)
-      book = xw.Book(json=(await js.xlwings.getBookData(lazy)).to_py())
-      # As xlwings does for a parameter annotated xw.BookAsync: no values were
-      # loaded, so a synchronous .value read raises instead of reading nothing.
-      book.impl._lazy = True
+      """What xlwings Lite does for a script: the book (without values for a
+      BookAsync script, as the script's metadata says), the script called by
+      name through xlwings' custom_scripts_call, then its actions."""
+      options = to_js({"lazy": bool(script["lazy"])}, dict_converter=js.Object.fromEntries)
+      book = xw.Book(json=(await js.xlwings.getBookData(options)).to_py())
       try:
-          await main.refresh_report(book)
+          # Marks the book lazy for xw.BookAsync: a synchronous .value read
+          # then raises instead of reading nothing.
+          book = await server.custom_scripts_call(
+              main, script["function_name"], typehint_to_value={xw.Book: book}
+          )
       except xw.XlwingsError as error:
           return {"error": str(error)}
       actions = book.json()
       await js.xlwings.runActions(json.dumps(actions))
-      return {"actions": len(actions["actions"])}
+      return {"actions": len(actions["actions"]), "lazy": book.impl._lazy}
   `);
   const runRefresh = pyodide.globals.get("run_refresh");
   const books = JSON.parse(readFileSync(booksPath, "utf-8"));

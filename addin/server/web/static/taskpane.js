@@ -56,14 +56,24 @@ async function busy(button, work) {
 function showError(error) {
   const message = typeof error === "string" ? error : (error && error.message) || String(error);
   const alert = document.getElementById("global-error-alert");
-  // A refresh's own failures say already what failed, in the pane's words.
+  // A refresh's own failures say already what failed, in the pane's words;
+  // what Excel said comes on a line of its own, in Excel's words.
   alert.querySelector("span").textContent =
     error instanceof RefreshError ? message : say("failed", { message });
+  const detail = error instanceof RefreshError ? error.detail : "";
+  const line = alert.querySelector(".kpi-error-detail");
+  line.textContent = detail ? say("detail", { message: detail }) : "";
+  line.classList.toggle("d-none", !detail);
   alert.classList.remove("d-none");
 }
 
 function hideError() {
-  document.getElementById("global-error-alert").classList.add("d-none");
+  const alert = document.getElementById("global-error-alert");
+  alert.classList.add("d-none");
+  // xlwings' client shows its own errors in the same alert, in its span only.
+  const line = alert.querySelector(".kpi-error-detail");
+  line.textContent = "";
+  line.classList.add("d-none");
 }
 
 function show(id, text) {
@@ -236,7 +246,14 @@ async function startWorkbook(event) {
 // the old report stays as it was until the new one is whole.
 
 /** A failure of the refresh that says, in the pane's words, what failed. */
-class RefreshError extends Error {}
+/** A refresh that failed: ``message`` is a whole sentence of the pane's
+ * language; ``detail``, what Excel or xlwings said, shown under it. */
+class RefreshError extends Error {
+  constructor(message, detail) {
+    super(message);
+    this.detail = detail;
+  }
+}
 
 function isSizeRefusal(error) {
   const code = (error && error.code) || "";
@@ -330,8 +347,8 @@ async function readColumns(plan, progress) {
               table: table.name,
               first: (first + 1).toLocaleString(language),
               last: (first + count).toLocaleString(language),
-              message: (error && error.message) || String(error),
             }),
+            (error && error.message) || String(error),
           );
         }
         let bytes = 0;
@@ -367,9 +384,7 @@ async function writeReport(answer) {
       if (!written.isNullObject) written.delete();
       await context.sync();
     }).catch(() => undefined);
-    throw new RefreshError(
-      say("refresh_write_failed", { message: (error && error.message) || String(error) }),
-    );
+    throw new RefreshError(say("refresh_write_failed"), (error && error.message) || String(error));
   }
   await Excel.run(async (context) => {
     const sheets = context.workbook.worksheets;
