@@ -10,10 +10,18 @@ import time
 from pathlib import Path
 
 
+def started(folder: Path, name: str) -> None:
+    """Write ``folder/{name}.started``, which holds the id of this process,
+    whole: a test that sees the file can read the id."""
+    writing = folder / f".{name}.started"
+    writing.write_text(str(os.getpid()))
+    writing.replace(folder / f"{name}.started")
+
+
 def gated(folder: str, name: str, body: object) -> str:
     """Say in ``folder/{name}.started`` which process runs ``name``, wait until
     ``folder/open`` exists, then say ``name`` ran."""
-    (Path(folder) / f"{name}.started").write_text(str(os.getpid()))
+    started(Path(folder), name)
     while not (Path(folder) / "open").exists():
         time.sleep(0.02)
     return ran(folder, name, body)
