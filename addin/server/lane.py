@@ -77,7 +77,7 @@ STOP_SECONDS = 5.0
 
 def _start_worker() -> None:
     # Import the functions once, before the first call, and leave SIGINT to
-    # the server, which stops the pool itself.
+    # the server, which stops the lane itself.
     import signal  # noqa: PLC0415
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -141,9 +141,13 @@ class LaneProcess:
         """Started and not ended (a process not yet started counts as alive)."""
         return not self.ended and (self._process is None or self._process.is_alive())
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the process (it then imports the functions), unless it runs."""
         with self._lock:
+            if self._process is not None:
+                return
             if self.stopped:
+                self.ended = True
                 raise _ProcessEndedError
             parent, child = self._context.Pipe()
             # Daemonic: if the server ends without closing the lane, its
@@ -159,8 +163,7 @@ class LaneProcess:
         """``function(*args)`` in the process, waited for in a thread;
         ``_ProcessEndedError`` if the process ends first."""
         try:
-            if self._process is None:
-                self._start()
+            self.start()
             assert self._connection is not None
             self._connection.send((function, args))
             succeeded, value = self._connection.recv()
@@ -181,7 +184,7 @@ class LaneProcess:
         """Kill the process now: the call it runs is lost, and nothing else."""
         with self._lock:
             self.stopped = True
-            if self._process is not None and self._process.exitcode is None:
+            if self._process is not None and not self.ended:
                 self._process.kill()
 
     def _end(self) -> None:
@@ -316,7 +319,7 @@ class ComputeLane:
             # not logged as "never retrieved".
             answer.exception()
         self._busy.discard(process)
-        if not process.ended:
+        if not process.ended and not process.stopped:
             self._idle.append(process)
         if isinstance(body, Path):
             body.unlink(missing_ok=True)  # read by the call, unless it was stopped first
@@ -334,9 +337,11 @@ class ComputeLane:
 
     def warm_up(self) -> None:
         """Start the processes now, not on the first large call."""
-        while len(self._idle) < self.processes:
-            process = LaneProcess(self._context)
-            process.call(int, ())
+        processes = [LaneProcess(self._context) for _ in range(self.processes - len(self._idle))]
+        for process in processes:
+            process.start()  # all at once: each imports the functions
+        for process in processes:
+            process.call(int, ())  # ready
             self._idle.append(process)
 
     async def run(
