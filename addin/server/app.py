@@ -341,12 +341,8 @@ class KpiApp:
                 "%s went away before its call was read", _address(request.scope.get("client"))
             )
             return Response(status_code=499)
-        except ClientGoneError:
-            server_log.info(
-                "%s went away while %s waited for a process; it was not run",
-                _address(request.scope.get("client")),
-                function or "its call",
-            )
+        except ClientGoneError as gone:
+            _log_gone(request, function or "its call", gone)
             return Response(status_code=499)
         self.observer.record(
             function=answer.function or function,
@@ -451,7 +447,8 @@ class KpiApp:
                     priority=BACKGROUND,
                     gone=request.is_disconnected,
                 )
-        except ClientGoneError:
+        except ClientGoneError as gone:
+            _log_gone(request, "start_workbook", gone)
             return Response(status_code=499)
         except ValueError as error:
             return JSONResponse({"detail": str(error)}, status_code=400)
@@ -523,6 +520,21 @@ def _response(answer: calls.Answer) -> Response:
     # A 401 says how to authenticate, as RFC 6750 asks.
     headers = {"WWW-Authenticate": "Bearer"} if answer.status == 401 else None
     return Response(answer.body, answer.status, headers, media_type="application/json")
+
+
+def _log_gone(request: Request, function: str, gone: ClientGoneError) -> None:
+    if gone.running:
+        server_log.info(
+            "%s went away while %s ran; it was stopped and its process replaced",
+            _address(request.scope.get("client")),
+            function,
+        )
+    else:
+        server_log.info(
+            "%s went away while %s waited for a process; it was not run",
+            _address(request.scope.get("client")),
+            function,
+        )
 
 
 def _address(client: Any) -> str:

@@ -55,6 +55,12 @@ LANE_WAITING = Gauge(
     "Calls waiting for a compute lane process (starts, refreshes, large calls).",
     multiprocess_mode="livesum",
 )
+LANE_DROPPED = Counter(
+    "kpi_lane_dropped",
+    "Lane calls dropped because their client went away: taken out of the queue "
+    "(stage=waiting) or stopped, their process replaced (stage=running).",
+    ["stage"],
+)
 
 
 class _Text(logging.Formatter):
