@@ -43,6 +43,7 @@ _LARGEST_CONFIDENCE = 1 - 2**-52
 #: Ranges of up to this many cells are read cell by cell, without first
 #: counting their distinct values.
 _FEW_CELLS = 16
+_LONE_CELL_KINDS = frozenset({float, int, str, bool, type(None)})
 
 
 def read_counts(
@@ -61,7 +62,11 @@ def read_counts(
     counted = _numeric.counts(values, read)
     if counted is not None:
         return counted
-    flat, kinds = range_cells_and_kinds(function, argument, values)
+    if type(values) in _LONE_CELL_KINDS:
+        # One cell given as a lone value (what cells() makes of it).
+        flat, kinds = [values], {type(values)}
+    else:
+        flat, kinds = range_cells_and_kinds(function, argument, values)
     counts: Counter[T] = Counter()
     if len(flat) <= _FEW_CELLS or any(issubclass(kind, bool) for kind in kinds):
         for value in flat:

@@ -25,6 +25,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -204,7 +205,13 @@ def count_cells(args: list[Any], kinds: list[set[type] | None] | None = None) ->
 
 def _errors_as_types(runtime: Any) -> bool:
     """Whether the Excel API version at hand takes errors as types (1.4 on)."""
-    match = _VERSION.fullmatch(runtime) if type(runtime) is str else None
+    return type(runtime) is str and _errors_as_types_in(runtime)
+
+
+@lru_cache(maxsize=64)
+def _errors_as_types_in(runtime: str) -> bool:
+    # Every call names its runtime, and a server sees a handful of them.
+    match = _VERSION.fullmatch(runtime)
     return match is not None and (int(match[1]), int(match[2])) >= (1, 4)
 
 
