@@ -66,6 +66,7 @@ from addin.server.manifest import ICON_PATHS, VERSION
 from addin.server.observe import Observer, configure_logging, metrics, server_log
 from addin.server.settings import Settings, get_settings
 from addin.server.taskpane import kpi_entries, page_data, starter_steps
+from kpi_engine.inputs import load_numpy
 
 #: The Excel-facing namespace: ``=KPI.NPS(...)``. Outside production the
 #: environment's name is appended (``KPI_DEV``), so that a development add-in
@@ -186,6 +187,9 @@ class KpiApp:
         # Fails at start, not on the first button click.
         self.scripts = importlib.import_module(self.scripts_module)
         self.help = HelpPages(namespace(settings.environment), functions.EXCEL_FUNCTIONS)
+        # NumPy (when installed) counts large ranges of numbers: imported now,
+        # not on the event loop in the middle of the first such call.
+        load_numpy()
         #: A custom function call of at most this many bytes is answered on the event loop.
         self.small_call_bytes = min(settings.large_call_bytes, settings.max_body_bytes)
 
