@@ -215,6 +215,7 @@ bench: install system-deps
 	$(BIN)/python -u tests/benchmarks/bench_engine.py
 	$(BIN)/python -u tests/benchmarks/bench_starter.py
 	$(BIN)/python -u tests/benchmarks/bench_server.py
+	$(BIN)/python -u tests/benchmarks/bench_calls.py
 	$(BIN)/python -u tests/benchmarks/bench_lane.py
 	$(BIN)/python -u tests/benchmarks/bench_scaleout.py
 	$(BIN)/python -u tests/benchmarks/bench_report.py

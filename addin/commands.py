@@ -141,7 +141,6 @@ def serve(
         import uvicorn  # noqa: PLC0415  (heavy; only this command needs it)
 
         from addin.server import app  # noqa: F401, PLC0415  (fails here, not in a worker)
-        from addin.server.protocol import GuardedHttpToolsProtocol  # noqa: PLC0415
     except ImportError as error:
         click.echo(
             f"kpi serve needs the server extra: pip install 'kpi-addin[server]' ({error})",
@@ -180,15 +179,25 @@ def serve(
         reload_dirs=[str(Path(__file__).resolve().parent)] if reload else None,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
-        http=GuardedHttpToolsProtocol,
-        # The front door reads forwarded headers, from trusted proxies only.
-        proxy_headers=False,
-        timeout_keep_alive=settings.keep_alive_timeout,
-        # Headers larger than this are no Excel call.
-        h11_max_incomplete_event_size=64 * 1024,
-        access_log=False,
-        log_level="warning",
+        **uvicorn_options(settings),
     )
+
+
+def uvicorn_options(settings: Any) -> dict[str, Any]:
+    """How uvicorn runs the app, beyond where it listens: one place, so that
+    ``make bench`` measures a bare ASGI app under exactly these options."""
+    from addin.server.protocol import GuardedHttpToolsProtocol  # noqa: PLC0415
+
+    return {
+        "http": GuardedHttpToolsProtocol,
+        # The front door reads forwarded headers, from trusted proxies only.
+        "proxy_headers": False,
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        # Headers larger than this are no Excel call.
+        "h11_max_incomplete_event_size": 64 * 1024,
+        "access_log": False,
+        "log_level": "warning",
+    }
 
 
 @click.command()

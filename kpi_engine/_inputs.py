@@ -30,6 +30,12 @@ from ._errors import KPIInputError, describe_value
 
 TOO_LARGE_EXPECTED = "numbers small enough that the result stays within ±1.8e308"
 
+#: The types most cells have, checked at once (``CELL_TYPES`` holds them all).
+_PLAIN_CELL_KINDS = frozenset(
+    {type(None), str, bool, int, float, dt.date, dt.datetime, dt.time, dt.timedelta}
+)
+_ROW_KINDS = frozenset({list, tuple})
+
 CELL_EXPECTED = (
     "a cell value: a number, text, TRUE/FALSE, a date or blank "
     "(not a list, dict, set or array inside the range)"
@@ -110,7 +116,7 @@ def cells(values: Any) -> list[Any]:
         if not values:
             return []
         if isinstance(values[0], list | tuple):
-            if all(type(row) is list or type(row) is tuple for row in values):
+            if set(map(type, values)) <= _ROW_KINDS:
                 return list(chain.from_iterable(values))
             return [
                 cell
@@ -124,15 +130,21 @@ def cells(values: Any) -> list[Any]:
 def range_cells(function: str, argument: str, values: Any) -> list[Any]:
     """The cells of a range argument (see :func:`cells`), each checked to be
     something a cell can hold; anything else raises, naming its position."""
+    return range_cells_and_kinds(function, argument, values)[0]
+
+
+def range_cells_and_kinds(function: str, argument: str, values: Any) -> tuple[list[Any], set[type]]:
+    """:func:`range_cells`, and the types of its cells (found on the way)."""
     flat = cells(values)
     # One check per distinct type keeps a million-cell range fast.
-    if all(issubclass(kind, CELL_TYPES) for kind in set(map(type, flat))):
-        return flat
+    kinds = set(map(type, flat))
+    if kinds <= _PLAIN_CELL_KINDS or all(issubclass(kind, CELL_TYPES) for kind in kinds):
+        return flat, kinds
     for position, value in enumerate(flat, start=1):
         if not is_cell_value(value):
             where = position if isinstance(values, list | tuple) else None
             raise KPIInputError(function, argument, value, CELL_EXPECTED, where)
-    return flat
+    return flat, kinds
 
 
 def single(function: str, argument: str, value: Any) -> Any:

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from . import _numeric
 from ._cells import amount_value, count_value, date_serial, id_key, number_value, score_value
 from ._errors import KPIInputError, KPIUndefinedError
 from ._inputs import (
@@ -25,7 +26,7 @@ from ._inputs import (
     month_bounds,
     number,
     paired_cells,
-    range_cells,
+    range_cells_and_kinds,
     single_cell,
     too_large,
 )
@@ -39,6 +40,10 @@ DETRACTOR_MAX = 6
 #: The largest confidence level whose two-sided quantile, (1 + level) / 2,
 #: is still below 1 as a float: 1 - 2**-52.
 _LARGEST_CONFIDENCE = 1 - 2**-52
+#: Ranges of up to this many cells are read cell by cell, without first
+#: counting their distinct values.
+_FEW_CELLS = 16
+_LONE_CELL_KINDS = frozenset({float, int, str, bool, type(None)})
 
 
 def read_counts(
@@ -47,14 +52,23 @@ def read_counts(
     """How often each value occurs among the cells of a range, as ``read``
     reads them; cells it reads as ``None`` are left out.
 
-    ``read`` runs once per distinct cell value, not once per cell, which
-    keeps a million-cell range fast. Booleans take the slow path, because
-    ``True == 1`` would hide a TRUE among the ones. Something that is no
-    cell (a list, a dict) raises, naming its position.
+    A large range of numbers is counted with NumPy when it is installed
+    (``_numeric``), with the same result. Otherwise ``read`` runs once per
+    distinct cell value, not once per cell, which keeps a million-cell range
+    fast. Booleans take the slow path, because ``True == 1`` would hide a
+    TRUE among the ones. Something that is no cell (a list, a dict) raises,
+    naming its position.
     """
-    flat = range_cells(function, argument, values)
+    counted = _numeric.counts(values, read)
+    if counted is not None:
+        return counted
+    if type(values) in _LONE_CELL_KINDS:
+        # One cell given as a lone value (what cells() makes of it).
+        flat, kinds = [values], {type(values)}
+    else:
+        flat, kinds = range_cells_and_kinds(function, argument, values)
     counts: Counter[T] = Counter()
-    if any(issubclass(kind, bool) for kind in set(map(type, flat))):
+    if len(flat) <= _FEW_CELLS or any(issubclass(kind, bool) for kind in kinds):
         for value in flat:
             result = read(value)
             if result is not None:

@@ -266,6 +266,16 @@ def test_every_answer_carries_the_security_headers(server: Server) -> None:
         assert headers["cache-control"] == "no-store, max-age=0"
 
 
+def test_a_call_through_the_compute_lane_carries_the_security_headers(server: Server) -> None:
+    # Over KPI_LARGE_CALL_KB: read in pieces and answered by the lane, not on the event loop.
+    scores = [[float(i % 11)] for i in range(20_000)]
+    status, headers, answer = server.exchange("POST", CALL, office_js_body("nps", [scores]))
+    assert (status, json.loads(answer)) == (200, {"result": [[kpi_engine.nps(scores)]]})
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-store, max-age=0"
+    assert headers["content-type"] == "application/json"
+
+
 # --- slow and half-open clients --------------------------------------------------
 
 

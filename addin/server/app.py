@@ -45,7 +45,7 @@ from starlette.staticfiles import StaticFiles
 from addin import functions
 from addin.server import calls
 from addin.server.auth import Authenticator, AuthError, AuthUnavailableError
-from addin.server.front import FrontDoor
+from addin.server.front import SECURITY_HEADERS, FrontDoor, Scope
 from addin.server.help import (
     INDEX_PATH,
     HelpPages,
@@ -66,6 +66,7 @@ from addin.server.manifest import ICON_PATHS, VERSION
 from addin.server.observe import Observer, configure_logging, metrics, server_log
 from addin.server.settings import Settings, get_settings
 from addin.server.taskpane import kpi_entries, page_data, starter_steps
+from kpi_engine.inputs import load_numpy
 
 #: The Excel-facing namespace: ``=KPI.NPS(...)``. Outside production the
 #: environment's name is appended (``KPI_DEV``), so that a development add-in
@@ -186,6 +187,11 @@ class KpiApp:
         # Fails at start, not on the first button click.
         self.scripts = importlib.import_module(self.scripts_module)
         self.help = HelpPages(namespace(settings.environment), functions.EXCEL_FUNCTIONS)
+        # NumPy (when installed) counts large ranges of numbers: imported now,
+        # not on the event loop in the middle of the first such call.
+        load_numpy()
+        #: A custom function call of at most this many bytes is answered on the event loop.
+        self.small_call_bytes = min(settings.large_call_bytes, settings.max_body_bytes)
 
     # --- helpers ---------------------------------------------------------------
 
@@ -301,7 +307,20 @@ class KpiApp:
         """Authenticate, read the body, compute, log and count: one path for
         every call from Excel. ``compute(*args, body)`` runs on the event loop
         for a small custom function call, in the compute lane otherwise."""
-        started = time.perf_counter()
+        answer = await self.compute(request, compute, *args, function=function, priority=priority)
+        return Response(status_code=499) if answer is None else _response(answer)
+
+    async def compute(
+        self,
+        request: Request,
+        compute: Any,
+        *args: Any,
+        function: str = "",
+        priority: int = NORMAL,
+        started: float | None = None,
+    ) -> calls.Answer | None:
+        """The answer of ``answer``, recorded; None when the client went away."""
+        started = time.perf_counter() if started is None else started
         user: str | None = None
         answer: calls.Answer
         try:
@@ -340,10 +359,10 @@ class KpiApp:
             server_log.info(
                 "%s went away before its call was read", _address(request.scope.get("client"))
             )
-            return Response(status_code=499)
+            return None
         except ClientGoneError as gone:
             _log_gone(request, function or "its call", gone)
-            return Response(status_code=499)
+            return None
         self.observer.record(
             function=answer.function or function,
             cells=answer.cells,
@@ -352,7 +371,67 @@ class KpiApp:
             client=request.scope.get("client"),
             user=user,
         )
-        return _response(answer)
+        return answer
+
+    async def custom_functions_call_asgi(self, scope: Scope, receive: Any, send: Any) -> None:
+        """POST /xlwings/custom-functions-call, as a bare ASGI app that the
+        front door calls directly (see ``front.py``), past Starlette's routing,
+        request and response objects, which a one-cell call would otherwise
+        spend most of its time in. A small call, whose body arrives in one
+        piece, is answered here on the event loop; anything else (a large
+        body, one in pieces, a client gone) takes ``compute``'s path, as
+        every other call from Excel does."""
+        started = time.perf_counter()
+        message = await receive()
+        body = message.get("body", b"")
+        if (
+            message["type"] != "http.request"
+            or message.get("more_body", False)
+            or len(body) > self.small_call_bytes
+        ):
+            await self._custom_functions_call_in_pieces(scope, receive, send, message, started)
+            return
+        user: str | None = None
+        try:
+            if self.authenticator.mode != "none":
+                authorization = provider = None
+                for key, value in scope["headers"]:
+                    if key == b"authorization":
+                        authorization = value.decode("latin-1")
+                    elif key == b"auth-provider":
+                        provider = value.decode("latin-1")
+                user = await self.authenticator.authenticate(authorization, provider)
+            answer = calls.answer_call(self.settings.max_cells, body)
+        except AuthError as error:
+            answer = calls.error_answer(str(error), 401)
+        except AuthUnavailableError as error:
+            answer = calls.error_answer(str(error), 503)
+        self.observer.record(
+            function=answer.function,
+            cells=answer.cells,
+            status=answer.status,
+            started=started,
+            client=scope.get("client"),
+            user=user,
+        )
+        await send_answer(send, answer)
+
+    async def _custom_functions_call_in_pieces(
+        self, scope: Scope, receive: Any, send: Any, first: dict[str, Any], started: float
+    ) -> None:
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return first
+            return await receive()
+
+        answer = await self.compute(
+            Request(scope, replay), calls.answer_call, self.settings.max_cells, started=started
+        )
+        await send_answer(send, calls.Answer(499, b"") if answer is None else answer)
 
     # --- routes ----------------------------------------------------------------
 
@@ -509,11 +588,30 @@ class KpiApp:
         try:
             yield
         finally:
+            self.observer.close()
             self.lane.close()
 
 
 async def custom_functions_code(request: Request) -> Response:
     return Response(CODE_JS, media_type="text/javascript")
+
+
+#: The headers of every answer to a call, besides its length: JSON, and the
+#: security headers that the front door adds to every other answer.
+ANSWER_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-type", b"application/json"),
+    *SECURITY_HEADERS,
+)
+_BEARER = ((b"www-authenticate", b"Bearer"),)
+
+
+async def send_answer(send: Any, answer: calls.Answer) -> None:
+    """An answer as a bare ASGI response (``custom_functions_call_asgi``)."""
+    headers = [(b"content-length", str(len(answer.body)).encode()), *ANSWER_HEADERS]
+    if answer.status == 401:
+        headers.extend(_BEARER)
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
 
 
 def _response(answer: calls.Answer) -> Response:
@@ -579,4 +677,4 @@ def create_app(settings: Settings | None = None) -> Any:
     routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
     app = Starlette(routes=routes, lifespan=kpi.lifespan)
     app.state.kpi = kpi
-    return FrontDoor(app, settings)
+    return FrontDoor(app, settings, {CALL_PATH: kpi.custom_functions_call_asgi})

@@ -25,6 +25,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ _FUNCTION_NAME = re.compile(rb'"func_name"\s*:\s*"([a-z_]{1,64})"')
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
 #: What Office.js sends in a cell, besides rich values (dicts).
 _PLAIN = frozenset({float, int, str, bool, type(None)})
+_ROWS = {list}
 _ERROR_TYPES = {
     "#DIV/0!": "Div0",
     "#N/A": "NotAvailable",
@@ -140,19 +142,20 @@ def _check_cells(kinds: set[type], cells: Any, where: str) -> None:
             )
 
 
-def _argument(raw: Any, where: str) -> Any:
+def _argument(raw: Any, where: str, row_kinds: set[type] | None = None) -> Any:
     """One argument as Office.js sends it (a matrix: a list of rows, or null
     when omitted) in the shape Excel's other runtimes give: a lone value for
     one cell, a flat list for a one-row range, the list of rows otherwise.
 
     Rich values are replaced in place: the lists are the parsed body's own,
-    and a copy of a million-cell range would cost some 200 MB."""
+    and a copy of a million-cell range would cost some 200 MB. ``row_kinds``
+    is the set of the types of ``raw``'s items, when the caller has it."""
     if type(raw) is not list:
         if type(raw) not in _PLAIN and type(raw) is not dict:
             raise BadCallError(f"{where}: {quote(raw)} is not a range or a value")
         return _cell(raw, where)
     value = raw
-    if set(map(type, value)) - {list}:
+    if (set(map(type, value)) if row_kinds is None else row_kinds) - _ROWS:
         # Not a matrix: taken as one row of cells.
         value = [value]
     if len(value) == 1:
@@ -180,20 +183,35 @@ def _plain_in_place(row: list[Any], where: str) -> None:
             row[position] = _cell(cell, where)
 
 
-def count_cells(args: list[Any]) -> int:
+def row_kinds(args: list[Any]) -> list[set[type] | None]:
+    """For each argument that is a list, the set of its items' types (one C
+    loop per argument, shared by ``count_cells`` and ``_argument``)."""
+    return [set(map(type, arg)) if type(arg) is list else None for arg in args]
+
+
+def count_cells(args: list[Any], kinds: list[set[type] | None] | None = None) -> int:
     """Cells in the arguments, as Office.js sends them (lists of rows)."""
     cells = 0
-    for arg in args:
-        if type(arg) is list:
-            cells += sum(len(row) if type(row) is list else 1 for row in arg)
-        else:
+    for arg, arg_kinds in zip(args, kinds or row_kinds(args), strict=True):
+        if type(arg) is not list:
             cells += 1
+        elif arg_kinds == _ROWS:
+            # The usual matrix, counted in C.
+            cells += sum(map(len, arg))
+        else:
+            cells += sum(len(row) if type(row) is list else 1 for row in arg)
     return cells
 
 
 def _errors_as_types(runtime: Any) -> bool:
     """Whether the Excel API version at hand takes errors as types (1.4 on)."""
-    match = _VERSION.fullmatch(runtime) if type(runtime) is str else None
+    return type(runtime) is str and _errors_as_types_in(runtime)
+
+
+@lru_cache(maxsize=64)
+def _errors_as_types_in(runtime: str) -> bool:
+    # Every call names its runtime, and a server sees a handful of them.
+    match = _VERSION.fullmatch(runtime)
     return match is not None and (int(match[1]), int(match[2])) >= (1, 4)
 
 
@@ -250,7 +268,8 @@ def call(data: Any, max_cells: int) -> tuple[Any, int]:
     parameters = function.__xlfunc__["args"]
     if len(args) > len(parameters):
         raise BadCallError(f"{name}: takes at most {len(parameters)} arguments, got {len(args)}")
-    cells = count_cells(args)
+    kinds = row_kinds(args)
+    cells = count_cells(args, kinds)
     if cells > max_cells:
         raise BadCallError(
             f"{name}: the call has {cells:,} cells; kpi serve takes at most {max_cells:,} "
@@ -260,8 +279,8 @@ def call(data: Any, max_cells: int) -> tuple[Any, int]:
         )
     try:
         values = [
-            _argument(arg, f"{name}, argument {parameter['name']}")
-            for arg, parameter in zip(args, parameters, strict=False)
+            _argument(arg, f"{name}, argument {parameter['name']}", arg_kinds)
+            for arg, parameter, arg_kinds in zip(args, parameters, kinds, strict=False)
         ]
     except BadCallError as error:
         raise BadCallError(str(error), cells) from None

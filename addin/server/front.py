@@ -107,9 +107,20 @@ async def _refuse(send: Any, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+#: Host headers already parsed, by their bytes: a client sends the same one
+#: on every call.
+_HOSTS_SEEN = 256
+
+
 class FrontDoor:
-    def __init__(self, app: Any, settings: Settings) -> None:
+    """The checks above, then the app; ``direct`` maps a path to a bare ASGI
+    app that answers its POST requests itself, with the security headers
+    (the custom-function call: see ``KpiApp.custom_functions_call_asgi``)."""
+
+    def __init__(self, app: Any, settings: Settings, direct: dict[str, Any] | None = None) -> None:
         self.app = app
+        self.direct = direct or {}
+        self._parsed: dict[bytes, tuple[str, int | None] | None] = {}
         self.any_host = "*" in settings.allowed_hosts
         self.hosts = frozenset(host.lower() for host in settings.hosts())
         self.proxies = settings.proxy_networks()
@@ -151,15 +162,26 @@ class FrontDoor:
             if _header(scope, b"host") is None:
                 scope["headers"].append((b"host", host))
 
+    def _parse_host(self, value: bytes) -> tuple[str, int | None] | None:
+        try:
+            return self._parsed[value]
+        except KeyError:
+            pass
+        parsed = parse_host(value.decode("latin-1"))
+        if len(self._parsed) >= _HOSTS_SEEN:
+            self._parsed.clear()
+        self._parsed[value] = parsed
+        return parsed
+
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         self._forwarded(scope)
         hosts = [value for key, value in scope["headers"] if key == b"host"]
-        host = hosts[0].decode("latin-1") if hosts else ""
-        parsed = parse_host(host) if len(hosts) == 1 else None
+        parsed = self._parse_host(hosts[0]) if len(hosts) == 1 else None
         if parsed is None:
+            host = hosts[0].decode("latin-1") if hosts else ""
             await _refuse(
                 send,
                 400,
@@ -168,6 +190,7 @@ class FrontDoor:
             )
             return
         if not self.any_host and parsed[0] not in self.hosts:
+            host = hosts[0].decode("latin-1")
             await _refuse(
                 send,
                 400,
@@ -176,11 +199,12 @@ class FrontDoor:
             )
             return
         # The routes, and the manifest's URLs, see the host as it was checked.
-        checked = authority(*parsed).encode("latin-1")
-        scope["headers"] = [
-            (key, checked if key == b"host" else value) for key, value in scope["headers"]
-        ]
-        scope["kpi.host"] = authority(*parsed)
+        checked = authority(*parsed)
+        if hosts[0] != (checked_bytes := checked.encode("latin-1")):
+            scope["headers"] = [
+                (key, checked_bytes if key == b"host" else value) for key, value in scope["headers"]
+            ]
+        scope["kpi.host"] = checked
         if scope["method"] == "POST":
             content_type = (_header(scope, b"content-type") or b"").split(b";")[0].strip()
             if content_type.lower() != b"application/json":
@@ -190,6 +214,10 @@ class FrontDoor:
                     "kpi serve takes JSON only: the request's Content-Type must be "
                     "application/json",
                 )
+                return
+            direct = self.direct.get(scope["path"])
+            if direct is not None:
+                await direct(scope, receive, send)
                 return
         image = scope["path"].encode("latin-1", "replace").lower().endswith(_IMAGES)
 
