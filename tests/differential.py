@@ -414,10 +414,16 @@ def imported_workbooks(
 def import_disagreements(report: Report, imported: Mapping[str, Path]) -> tuple[int, list[str]]:
     """(slots compared, every slot of ``kpi report`` on each imported workbook
     that differs from ``report``, the original workbook's)."""
+    from addin.ooxml.package import ReportError  # noqa: PLC0415
+
     want = _slots(report)
     compared, found = 0, []
     for form, workbook in imported.items():
-        got = make_report(workbook)
+        try:
+            got = make_report(workbook)
+        except ReportError as error:
+            found.append(f"kpi report on the import of the {form} export: {error}")
+            continue
         if got.period != report.period:
             found.append(f"kpi import of the {form} export: period {got.period}")
             continue
