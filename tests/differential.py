@@ -154,7 +154,9 @@ def _kpi_disagreements(lo: Recalculated, report: Report, language: str) -> list[
     return found
 
 
-def _trend_disagreements(lo: Recalculated, report: Report, rows: Any) -> list[str]:
+def _trend_disagreements(lo: Recalculated, report: Report, rows: Any | None) -> list[str]:
+    """The trend table and the charts' copy against the report; the add-in's
+    functions too, given the rows."""
     found = []
     for m, month in enumerate(lo.months):
         assert month == report.months[m]
@@ -168,6 +170,8 @@ def _trend_disagreements(lo: Recalculated, report: Report, rows: Any) -> list[st
             charted = lo.charted[m][k]
             if (charted != "#N/A") if expected is None else not _same(charted, expected):
                 found.append(f"{where}: the chart plots {charted!r}, kpi report {expected!r}")
+            if rows is None:
+                continue
             added = addin_value(report.business_type, kpi.id, rows, start, end)
             if not _same(added, expected):
                 found.append(f"{where}: add-in function {added!r}, kpi report {expected!r}")
@@ -274,6 +278,21 @@ def disagreements(
         *_trend_disagreements(lo, report, rows),
         *_note_disagreements(lo, report),
         *_ibis_disagreements(lo, report, rows),
+    ]
+
+
+def formula_disagreements(
+    report: Report, recalculated: Path, business_type: str, language: str
+) -> list[str]:
+    """Every KPI value, status, trend cell, chart value and data note where
+    the recalculated formulas differ from ``report``, the same workbook's
+    (the add-in and the ibis forms left to ``disagreements``: they compute
+    from rows, not from cells as written)."""
+    lo = read_recalculated(recalculated, business_type, language)
+    return [
+        *_kpi_disagreements(lo, report, language),
+        *_trend_disagreements(lo, report, None),
+        *_note_disagreements(lo, report),
     ]
 
 
@@ -411,16 +430,19 @@ def imported_workbooks(
     return made
 
 
-def import_disagreements(report: Report, imported: Mapping[str, Path]) -> tuple[int, list[str]]:
+def import_disagreements(
+    report: Report, imported: Mapping[str, Path]
+) -> tuple[int, list[str], dict[str, Report]]:
     """(slots compared, every slot of ``kpi report`` on each imported workbook
-    that differs from ``report``, the original workbook's)."""
+    that differs from ``report``, the original workbook's; each imported
+    workbook's report, by form)."""
     from addin.ooxml.package import ReportError  # noqa: PLC0415
 
     want = _slots(report)
-    compared, found = 0, []
+    compared, found, reports = 0, [], {}
     for form, workbook in imported.items():
         try:
-            got = make_report(workbook)
+            got = reports[form] = make_report(workbook)
         except ReportError as error:
             found.append(f"kpi report on the import of the {form} export: {error}")
             continue
@@ -430,4 +452,4 @@ def import_disagreements(report: Report, imported: Mapping[str, Path]) -> tuple[
         count, differ = compare_slots(want, _slots(got), f"kpi import of the {form} export")
         compared += count
         found.extend(differ)
-    return compared, found
+    return compared, found, reports
