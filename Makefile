@@ -162,12 +162,16 @@ test-spark: install system-deps
 FUZZ_PER_TYPE ?= 200
 # Of those, how many also go through kpi report --source as Parquet and CSV (seconds each).
 SOURCE_FUZZ_PER_TYPE ?= 40
+# Of those, how many also go through kpi import as a CSV and an .xlsx export, each
+# imported workbook recalculated by LibreOffice too.
+IMPORT_FUZZ_PER_TYPE ?= 20
 PACKAGE_FUZZ_EXAMPLES ?= 400
 SEED ?= $(shell $(PYTHON) -c 'import random; print(random.randrange(10**6))')
 fuzz: install system-deps
 	@echo "fuzz seed: $(SEED)  (make fuzz SEED=$(SEED) generates the same workbooks again)"
 	KPI_FUZZ_SEED=$(SEED) KPI_FUZZ_PER_TYPE=$(FUZZ_PER_TYPE) \
 		KPI_FUZZ_SOURCE_PER_TYPE=$(SOURCE_FUZZ_PER_TYPE) \
+		KPI_FUZZ_IMPORT_PER_TYPE=$(IMPORT_FUZZ_PER_TYPE) \
 		KPI_PACKAGE_FUZZ_EXAMPLES=$(PACKAGE_FUZZ_EXAMPLES) \
 		$(BIN)/python -m pytest -p no:cacheprovider tests/test_differential.py \
 		tests/test_package_fuzz.py

@@ -13,7 +13,12 @@ For a starter workbook holding given table rows:
    (tests/sources_support.py) as ``kpi report --source`` reads them, with
    the data notes it counts.
 
-``disagreements`` lists every cell where the three differ.
+``disagreements`` lists every cell where they differ. The source leg
+(``source_disagreements``) and the import leg (``imported_workbooks``,
+``import_disagreements``) compare every slot of a report (``_slots``) with
+the workbook's: the same rows as a Parquet and a CSV folder through
+``kpi report --source``, and as a CSV and an .xlsx export through ``kpi
+import`` into an empty workbook of the type.
 """
 
 from __future__ import annotations
@@ -149,7 +154,9 @@ def _kpi_disagreements(lo: Recalculated, report: Report, language: str) -> list[
     return found
 
 
-def _trend_disagreements(lo: Recalculated, report: Report, rows: Any) -> list[str]:
+def _trend_disagreements(lo: Recalculated, report: Report, rows: Any | None) -> list[str]:
+    """The trend table and the charts' copy against the report; the add-in's
+    functions too, given the rows."""
     found = []
     for m, month in enumerate(lo.months):
         assert month == report.months[m]
@@ -163,6 +170,8 @@ def _trend_disagreements(lo: Recalculated, report: Report, rows: Any) -> list[st
             charted = lo.charted[m][k]
             if (charted != "#N/A") if expected is None else not _same(charted, expected):
                 found.append(f"{where}: the chart plots {charted!r}, kpi report {expected!r}")
+            if rows is None:
+                continue
             added = addin_value(report.business_type, kpi.id, rows, start, end)
             if not _same(added, expected):
                 found.append(f"{where}: add-in function {added!r}, kpi report {expected!r}")
@@ -272,6 +281,21 @@ def disagreements(
     ]
 
 
+def formula_disagreements(
+    report: Report, recalculated: Path, business_type: str, language: str
+) -> list[str]:
+    """Every KPI value, status, trend cell, chart value and data note where
+    the recalculated formulas differ from ``report``, the same workbook's
+    (the add-in and the ibis forms left to ``disagreements``: they compute
+    from rows, not from cells as written)."""
+    lo = read_recalculated(recalculated, business_type, language)
+    return [
+        *_kpi_disagreements(lo, report, language),
+        *_trend_disagreements(lo, report, None),
+        *_note_disagreements(lo, report),
+    ]
+
+
 # --- the source leg: the same rows as a Parquet and a CSV folder, through --source --------
 
 
@@ -318,12 +342,114 @@ def source_disagreements(
         except SourceError as error:
             found.append(f"--source on {form}: {error}")
             continue
-        for slot in sorted(set(want) | set(got)):
-            compared += 1
-            a, b = want.get(slot), got.get(slot)
-            same = (a is None and b is None) or (
-                a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
-            )
-            if not same:
-                found.append(f"{slot}: kpi report {a!r}, --source on {form} {b!r}")
+        count, differ = compare_slots(want, got, f"--source on {form}")
+        compared += count
+        found.extend(differ)
     return compared, found
+
+
+def compare_slots(
+    want: Mapping[str, float | None], got: Mapping[str, float | None], where: str
+) -> tuple[int, list[str]]:
+    """(slots compared, every slot where ``got`` differs from the workbook's report)."""
+    found = []
+    slots = sorted(set(want) | set(got))
+    for slot in slots:
+        a, b = want.get(slot), got.get(slot)
+        same = (a is None and b is None) or (
+            a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+        )
+        if not same:
+            found.append(f"{slot}: kpi report {a!r}, {where} {b!r}")
+    return len(slots), found
+
+
+# --- the import leg: the same rows as an export, through kpi import ----------------------
+
+#: The exports ``kpi import`` reads: a CSV file per table, an .xlsx export of a sheet per table.
+IMPORT_FORMS = ("CSV", "xlsx")
+
+
+def write_xlsx_export(tables: Mapping[str, Any], path: Path) -> Path:
+    """The typed tables as one .xlsx export, a sheet per table, written by
+    XlsxWriter (not by us) as a database tool writes one: dates as date cells,
+    numbers as number cells, a NaN as the error #NUM!, NULL as an empty cell."""
+    import xlsxwriter  # noqa: PLC0415
+
+    book = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": True})
+    dated = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    for name, table in tables.items():
+        sheet = book.add_worksheet(name)
+        for col, header in enumerate(table.column_names):
+            sheet.write_string(0, col, header)
+            for row, value in enumerate(table.column(header).to_pylist(), start=1):
+                if value is None:
+                    continue
+                if isinstance(value, dt.datetime):
+                    sheet.write_datetime(row, col, value, dated)
+                elif isinstance(value, str):
+                    sheet.write_string(row, col, value)
+                else:
+                    sheet.write_number(row, col, value)
+    book.close()
+    return path
+
+
+def imported_workbooks(
+    business_type: str, language: str, rows: Any, folder: Path
+) -> dict[str, Path]:
+    """The workbook's rows typed as a database export types them (the export
+    the source leg reads), written as CSV files (Python's csv module) and as
+    an .xlsx export (XlsxWriter), each loaded table by table with ``kpi
+    import`` into an empty starter workbook of the type: the workbook per form."""
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from addin.cli import main  # noqa: PLC0415
+    from tests.sources_support import typed_tables, write_csv_folder  # noqa: PLC0415
+
+    typed = typed_tables(business_type, rows)
+    csv_folder = write_csv_folder(typed, folder / "csv")
+    exports = {
+        "CSV": {t: csv_folder / f"{t.lower()}.csv" for t in typed},
+        "xlsx": dict.fromkeys(typed, write_xlsx_export(typed, folder / "export.xlsx")),
+    }
+    made = {}
+    for form in IMPORT_FORMS:
+        workbook = new_workbook(
+            StarterOptions(business_type, language, empty=True, as_of=AS_OF),
+            # Named after the folder: LibreOffice names what it saves by the file's name.
+            folder / f"{folder.name}_imported_{form}.xlsx",
+        )
+        for table, export in exports[form].items():
+            args = ["import", str(workbook), str(export), "--table", table]
+            if form == "xlsx":
+                args += ["--sheet", table]
+            ran = CliRunner().invoke(main, args, catch_exceptions=False)
+            assert ran.exit_code == 0, f"kpi import {form} {table}: {ran.output}"
+        made[form] = workbook
+    return made
+
+
+def import_disagreements(
+    report: Report, imported: Mapping[str, Path]
+) -> tuple[int, list[str], dict[str, Report]]:
+    """(slots compared, every slot of ``kpi report`` on each imported workbook
+    that differs from ``report``, the original workbook's; each imported
+    workbook's report, by form)."""
+    from addin.ooxml.package import ReportError  # noqa: PLC0415
+
+    want = _slots(report)
+    compared, found, reports = 0, [], {}
+    for form, workbook in imported.items():
+        try:
+            got = reports[form] = make_report(workbook)
+        except ReportError as error:
+            found.append(f"kpi report on the import of the {form} export: {error}")
+            continue
+        if got.period != report.period:
+            found.append(f"kpi import of the {form} export: period {got.period}")
+            continue
+        count, differ = compare_slots(want, _slots(got), f"kpi import of the {form} export")
+        compared += count
+        found.extend(differ)
+    return compared, found, reports

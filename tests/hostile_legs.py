@@ -294,20 +294,20 @@ def _cell_case(case_id: str, column: int, xml: str, exit: int = 0, says: str = "
 
 
 # Ordinary cells that used to stop the import with a traceback: each is read
-# by the data rules (left out with its reason where the column cannot take it).
-LEFT_OUT = "1 left out"
+# by the data rules (loaded, and named with its reason where the column cannot take it).
+NOTED = "2 imported, 1 of them with a data note"
 _cell_case("import-xlsx-time-in-id-column", 0, '<c s="2"><v>0.5</v></c>', says="2 imported")
 _cell_case("import-xlsx-duration-in-text-column", 5, '<c s="3"><v>30.25</v></c>', says="'30.25'")
-_cell_case("import-xlsx-time-in-date-column", 3, '<c s="2"><v>0.25</v></c>', says=LEFT_OUT)
-_cell_case("import-xlsx-v-nan", 6, "<c><v>nan</v></c>", says=LEFT_OUT)
-_cell_case("import-xlsx-v-inf", 6, "<c><v>1e999</v></c>", says=LEFT_OUT)
-_cell_case("import-xlsx-v-not-a-number", 6, "<c><v>twelve</v></c>", says=LEFT_OUT)
+_cell_case("import-xlsx-time-in-date-column", 3, '<c s="2"><v>0.25</v></c>', says=NOTED)
+_cell_case("import-xlsx-v-nan", 6, "<c><v>nan</v></c>", says=NOTED)
+_cell_case("import-xlsx-v-inf", 6, "<c><v>1e999</v></c>", says=NOTED)
+_cell_case("import-xlsx-v-not-a-number", 6, "<c><v>twelve</v></c>", says=NOTED)
 _cell_case(
     "import-xlsx-bad-shared-string-index", 5, '<c t="s"><v>99</v></c>', 2, "shared string '99'"
 )
-_cell_case("import-xlsx-bad-t-d", 3, '<c t="d"><v>2024-13-45T99:00</v></c>', says=LEFT_OUT)
-_cell_case("import-xlsx-boolean-in-amount", 6, '<c t="b"><v>1</v></c>', says=LEFT_OUT)
-_cell_case("import-xlsx-error-in-amount", 6, '<c t="e"><v>#DIV/0!</v></c>', says=LEFT_OUT)
+_cell_case("import-xlsx-bad-t-d", 3, '<c t="d"><v>2024-13-45T99:00</v></c>', says=NOTED)
+_cell_case("import-xlsx-boolean-in-amount", 6, '<c t="b"><v>1</v></c>', says=NOTED)
+_cell_case("import-xlsx-error-in-amount", 6, '<c t="e"><v>#DIV/0!</v></c>', says=NOTED)
 _cell_case("import-xlsx-huge-amount", 6, "<c><v>1e300</v></c>", says="2 imported")
 _cell_case("import-xlsx-text-40000-chars", 5, _inline("x" * 40_000), 2, "more than the 32,767")
 

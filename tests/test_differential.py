@@ -9,7 +9,11 @@ form on the same rows typed into DuckDB, data notes included (tests/differential
 The source leg writes the same rows, typed as a database export types them,
 as a Parquet folder and a CSV folder and compares every slot of ``kpi report
 --source`` on each (month, previous, year earlier, trend months, channels,
-data-note counts) with the workbook's report.
+data-note counts) with the workbook's report. The import leg writes the
+same typed rows as a CSV export and an .xlsx export, loads each with ``kpi
+import`` into an empty workbook of the type, and requires of each imported
+workbook every slot of the original's report, and its own formulas, as
+LibreOffice recalculates them, to agree with that report.
 
 ``make test`` runs a fixed, derandomised set of at least 50 workbooks. ``make
 fuzz`` runs many more from a fresh seed and prints it; a failing workbook is
@@ -27,7 +31,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from addin.ooxml.package import open_package, read_data
-from tests.differential import disagreements, report_of, source_disagreements, write_workbook
+from tests.differential import (
+    disagreements,
+    formula_disagreements,
+    import_disagreements,
+    imported_workbooks,
+    report_of,
+    source_disagreements,
+    write_workbook,
+)
 from tests.libreoffice import convert
 from tests.messy import BUSINESS_TYPES, messy_tables
 
@@ -38,6 +50,10 @@ PER_TYPE = int(os.environ.get("KPI_FUZZ_PER_TYPE", "10"))
 #: Of those, how many also go through ``--source`` as a Parquet and a CSV
 #: folder (a few seconds each): 2 in ``make test``, 40 in ``make fuzz``.
 SOURCE_PER_TYPE = int(os.environ.get("KPI_FUZZ_SOURCE_PER_TYPE", "2"))
+#: Of those, how many also go through ``kpi import`` as a CSV and an .xlsx
+#: export, each imported workbook recalculated by LibreOffice too: 2 in
+#: ``make test``, 20 in ``make fuzz``.
+IMPORT_PER_TYPE = int(os.environ.get("KPI_FUZZ_IMPORT_PER_TYPE", "2"))
 #: ``make fuzz`` sets a seed; ``make test`` runs derandomised.
 SEED = os.environ.get("KPI_FUZZ_SEED")
 #: Where a failing workbook is kept for a person to open.
@@ -131,6 +147,72 @@ def test_sources_agree_with_the_workbook(
             shutil.copy(original, kept)
             failures.append(f"{kept} ({language}):\n  " + "\n  ".join(found[:12]))
     print(f"{business_type}: {len(cases)} workbooks, {compared} slots compared through --source")
+    assert compared > 0
+    where = f"seed {SEED}" if SEED is not None else "the derandomised set"
+    assert not failures, f"{len(failures)} workbooks of {where} disagree:\n" + "\n".join(failures)
+
+
+def _rows_of(path: Path) -> Any:
+    package = open_package(path)
+    try:
+        return read_data(package).rows
+    finally:
+        package.close()
+
+
+@pytest.fixture(scope="module")
+def imported(
+    fuzzed: list[tuple[str, str, Path, Path]], tmp_path_factory: pytest.TempPathFactory
+) -> list[tuple[str, str, Path, dict[str, tuple[Path, Path]]]]:
+    """(business type, language, original, {form: (imported, recalculated)})
+    for the first IMPORT_PER_TYPE workbooks of each type: the rows exported
+    as CSV and as .xlsx, each loaded with ``kpi import`` into an empty
+    workbook, all recalculated by LibreOffice in one run."""
+    folder = tmp_path_factory.mktemp("imported")
+    cases = []
+    for business_type in BUSINESS_TYPES:
+        chosen = [case for case in fuzzed if case[0] == business_type][:IMPORT_PER_TYPE]
+        for number, (_, language, original, _) in enumerate(chosen):
+            where = folder / f"{business_type}_{number:03d}"
+            where.mkdir()
+            made = imported_workbooks(business_type, language, _rows_of(original), where)
+            cases.append((business_type, language, original, made))
+    paths = [path for *_, made in cases for path in made.values()]
+    recalculated = dict(zip(paths, convert(paths, folder / "recalculated"), strict=True))
+    return [
+        (t, lang, original, {form: (p, recalculated[p]) for form, p in made.items()})
+        for t, lang, original, made in cases
+    ]
+
+
+@pytest.mark.parametrize("business_type", BUSINESS_TYPES)
+def test_imports_agree_with_the_workbook(
+    imported: list[tuple[str, str, Path, dict[str, tuple[Path, Path]]]], business_type: str
+) -> None:
+    """The import leg: the rows as a CSV and an .xlsx export, through ``kpi
+    import`` into an empty workbook: every slot of ``kpi report`` on it as on
+    the original workbook, and its own formulas (LibreOffice) agreeing with
+    that report: KPI values, statuses, trend, charts and data notes."""
+    failures, compared, workbooks = [], 0, 0
+    for kind, language, original, made in imported:
+        if kind != business_type:
+            continue
+        workbooks += 1
+        count, found, reports = import_disagreements(
+            report_of(original), {form: path for form, (path, _) in made.items()}
+        )
+        compared += count
+        for form, report in reports.items():
+            recalculated = made[form][1]
+            found += [
+                f"{form}: {d}" for d in formula_disagreements(report, recalculated, kind, language)
+            ]
+        if found:
+            KEEP.mkdir(parents=True, exist_ok=True)
+            kept = KEEP / original.name
+            shutil.copy(original, kept)
+            failures.append(f"{kept} ({language}):\n  " + "\n  ".join(found[:12]))
+    print(f"{business_type}: {workbooks} workbooks, {compared} slots compared through kpi import")
     assert compared > 0
     where = f"seed {SEED}" if SEED is not None else "the derandomised set"
     assert not failures, f"{len(failures)} workbooks of {where} disagree:\n" + "\n".join(failures)

@@ -3,8 +3,9 @@
 The file is read (``source``), each cell of the export turned into the cell a
 user would have typed (``values``: ISO dates become dates, numbers numbers),
 every row judged by the data notes' checks (``addin.recipes.notes.row_checks``,
-the rules the formulas and the engine follow), and the rows that pass written
-into the table through the report's lossless package writer (``workbook``).
+the rules the formulas and the engine follow) to name the cells they leave
+out, and every row written into the table, as a paste would write it, through
+the report's lossless package writer (``workbook``).
 """
 
 from __future__ import annotations

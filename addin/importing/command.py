@@ -75,11 +75,13 @@ def import_command(
     The export's columns go to the table's columns of the same name (spaces
     and case aside), or as --map says. Every value is checked by the rule of
     its column, as the KPIs read it: ISO dates (2024-03-31, 2024-03-31
-    14:05) or --date-format, plain numbers, one of the listed choices. A row
-    that a rule leaves out is not loaded, and is named with the reason; the
-    others are written into the table, which grows or shrinks to hold them.
-    Nothing else in the workbook changes. A table that holds rows needs
-    --replace or --append.
+    14:05) or --date-format, plain numbers, one of the listed choices. Every
+    row is written into the table, which grows or shrinks to hold them, as
+    pasting it would: a cell its rule does not read keeps the text it had (an
+    Excel error's text, such as #N/A, becomes that error), and the KPIs leave
+    it out as they leave out a typed one. Each such cell is named with its
+    row and the reason. Nothing else in the workbook changes. A table that
+    holds rows needs --replace or --append.
     """
     from addin.ooxml.package import ReportError  # noqa: PLC0415
 

@@ -23,7 +23,9 @@ keeping the file's mode: a failure leaves the workbook as it was.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import math
 import re
 import shlex
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -35,7 +37,7 @@ import defusedxml.ElementTree as SafeET
 
 from addin.ooxml.atomic import write_atomically
 from addin.ooxml.bounded import PackageError, max_inflated
-from addin.ooxml.cells import cell_xml
+from addin.ooxml.cells import ExcelError, cell_xml
 from addin.ooxml.dates import DAYS_1900_TO_1904
 from addin.ooxml.names import MAIN, PKG_REL, TABLE_REL
 from addin.ooxml.package import (
@@ -64,6 +66,7 @@ from addin.report.model import report_sheet_names
 from addin.report.offline import SUFFIXES, lock_file
 from addin.report.writer import _drop_calc_chain_sheet, write_package
 from kpi_engine import display
+from kpi_engine.cells import ERROR_VALUES, is_blank
 
 from . import presets as preset_files
 from .source import CELL_CHARACTERS, Export, ImportInputError, read_export, rows_past_excel
@@ -86,10 +89,11 @@ class ImportResult:
     sheet: str
     language: str
     imported: int
-    left_out: int
+    #: Of the rows imported, those with a cell a data note names.
+    noted: int
     kept: int = 0
     blank_rows: int = 0
-    #: One line per row left out or loaded with a remark, the first SHOWN_ROWS.
+    #: One line per cell a data note names, the first SHOWN_ROWS.
     lines: list[str] = field(default_factory=list)
     more_lines: int = 0
     #: The data notes' sentences, one per check that found something.
@@ -112,8 +116,9 @@ class ImportResult:
         text = str(words["summary"]).format(
             table=self.table,
             imported=display.counted(language, words["imported"], self.imported),
-            left_out=display.counted(language, words["left_out"], self.left_out),
         )
+        if self.noted:
+            text += display.counted(language, words["noted"], self.noted)
         if self.kept:
             text += display.counted(language, words["after"], self.kept)
         return text
@@ -293,7 +298,8 @@ def _shown(value: Any) -> str:
 @dataclass
 class _Checked:
     columns: dict[str, list[Any]]
-    left_out: set[int]
+    #: The rows with a cell a check names.
+    noted: set[int]
     lines: list[tuple[int, int, str]]
     notes: list[str]
     #: How many lines there would be if every offending row had its line.
@@ -316,7 +322,7 @@ def check_rows(
     rows = TableRows(parsed, first_row=file_rows[0] if file_rows else 2)
     words = notes_words(language)
     order = {c.id: i for i, c in enumerate(columns)}
-    left_out: set[int] = set()
+    noted: set[int] = set()
     lines: list[tuple[int, int, str]] = []
     notes: list[str] = []
     line_count = 0
@@ -330,8 +336,7 @@ def check_rows(
         if not found:
             continue
         line_count += len(found)
-        if not check.still_counted:
-            left_out.update(found)
+        noted.update(found)
         note = Note(check, len(found), tuple(file_rows[i] for i in found[:FIRST_ROWS]), ())
         notes.append(message(note, language))
         effect = effect_text(check, language, 1)  # one line, one row
@@ -351,7 +356,7 @@ def check_rows(
                     effect=effect,
                 )
             lines.append((file_rows[i], order.get(check.column, 0), text))
-    return _Checked(parsed, left_out, sorted(lines), notes, line_count, rows)
+    return _Checked(parsed, noted, sorted(lines), notes, line_count, rows)
 
 
 # --- the sheet part -----------------------------------------------------------------
@@ -442,6 +447,40 @@ def _rows(body: bytes, left: int, right: int, where: str = "the workbook") -> It
                     else:
                         outside = True
         yield _Row(number, begin, finish, inside, outside, bool(_FORMULA.search(content)))
+
+
+def _as_cell(value: Any, cell: Any) -> Any:
+    """What the export's ``cell``, read as ``value``, becomes in the table: the
+    text of an Excel error (``#N/A``) that error, as Excel makes it when the
+    text is typed or pasted; a number no cell can hold (``1e999``, read as
+    infinity) the text it was; any other value itself."""
+    if isinstance(value, float) and not math.isfinite(value):
+        value = cell
+    if isinstance(value, str) and value in ERROR_VALUES:
+        return ExcelError(value)
+    return value
+
+
+def _dates_written(
+    serials: Sequence[float | None], cells: Sequence[Any], shift: float
+) -> list[Any]:
+    """A date column as written: each date as the serial the data rules read
+    from it (one conversion, not two), in the workbook's date system; a cell
+    that reads as no date as the export had it (text stays text, a date the
+    workbook cannot hold becomes its ISO text), for the rules to leave out."""
+    found: list[Any] = []
+    for serial, cell in zip(serials, cells, strict=True):
+        if serial is not None and serial >= shift:
+            found.append(serial - shift)
+        elif is_blank(cell):
+            found.append(None)
+        elif isinstance(cell, dt.datetime):
+            found.append(cell.isoformat(sep=" "))
+        elif isinstance(cell, dt.date):
+            found.append(cell.isoformat())
+        else:
+            found.append(_as_cell(cell, cell))
+    return found
 
 
 class _NewRows:
@@ -838,15 +877,15 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
             language,
             DAYS_1900_TO_1904 if package.date1904 else 0,
         )
-        keep = [i for i in range(len(file_rows)) if i not in checked.left_out]
+        # Every row is written, as a paste would write it: the data rules of
+        # the workbook decide what counts, as for rows typed in.
+        keep = range(len(file_rows))
         ordered = [c.id for c in columns]
-        # Dates are written as the serials the data rules read from them (one
-        # conversion, not two), in the workbook's date system.
         shift = DAYS_1900_TO_1904 if package.date1904 else 0
         written = [
-            [None if v is None else v - shift for v in checked.rows.read(c.id, c.kind)]
+            _dates_written(checked.rows.read(c.id, c.kind), raw[c.id], shift)
             if c.kind in DATE_KINDS
-            else parsed[c.id]
+            else [_as_cell(v, cell) for v, cell in zip(parsed[c.id], raw[c.id], strict=True)]
             for c in columns
         ]
         new_rows = _NewRows(written, keep)
@@ -918,7 +957,7 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
         sheet=entry.sheet,
         language=language,
         imported=len(new_rows),
-        left_out=len(checked.left_out),
+        noted=len(checked.noted),
         kept=plan.existing if mode == "append" else 0,
         blank_rows=blank_rows,
         lines=shown[:SHOWN_ROWS],
@@ -930,7 +969,7 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
         decimal=separator,
         delimiter=export.delimiter_name,
         encoding=export.encoding,
-        rows={cid: [parsed[cid][i] for i in keep] for cid in ordered},
+        rows={cid: parsed[cid] for cid in ordered},
         changed_parts=sorted(changed),
         report_sheet=next((s.name for s in package.sheets if s.name in report_sheet_names()), None),
     )
