@@ -1,34 +1,50 @@
 """Shared quantities, each defined once in the three forms a recipe needs.
 
 A recipe composes its KPI from these, as pint composes units from units:
-"the month's revenue over the members present at its start" is
-``DatedSum(revenue place) / PresentAtStart(members table)``, and each of the
-two says once, for all KPIs that use it, how it is computed
+"the average order value" is ``quotient("average_order_value",
+DatedSum("Orders", "delivered_at", "amount"), DatedCount("Orders",
+"delivered_at", Has("amount")))``, and each quantity says once, for all KPIs
+that use it, how it is computed
 
 * in the workbook (``excel``: binds LET names in a ``Let`` and returns the
-  name of the value),
+  name of the value; quantities of one formula share what they bind alike),
 * on the workbook's rows (``rows``: the engine's number for the same month),
-* through ibis (``ibis``: the number computed where the data lives).
+* through ibis (``ibis``: the measure where the data lives, as the table it
+  is taken over and the scalar, so that a recipe fetches the measures of one
+  table in one query).
 
 The three follow the data rules of ``rules`` (and ``ibis_forms``). The ibis
 form is loaded only when called (``IBIS``): ibis is an optional dependency,
 absent from xlwings Lite.
 
+Which rows of a table count is said by conditions, each in the three forms:
+``Has`` (the column counts: a status given, an amount of money), ``Is`` (a
+status), ``AtLeast`` and ``AtMost`` (a score, a rating), ``InOrder`` (a
+delivery not before its order) and ``ByDueDay`` (delivered by the agreed day).
+
 The quantities:
 
-* ``DatedSum``: the sum of a money column over the rows dated in the month
-  ("revenue of the month", such as Payments[amount] by paid_on);
-* ``DatedCount``: the rows dated in the month (attendances);
-* ``ActiveUsers``: the month's distinct active members ("active users");
+* ``DatedCount``: the rows dated in the month that meet the conditions (the
+  month's attendances, orders with a status, completed orders, answers);
+* ``DatedSum``: a column's sum over those rows ("revenue of the month", such
+  as Payments[amount] by paid_on; the hours of the completed projects);
+* ``Elapsed``: the hours from one timestamp to another over those rows;
+* ``DistinctIds``: the different ids of those rows (``ActiveUsers``: the
+  month's active members; the celebrities with a delivery);
 * ``PresentAtStart``: who is listed in a master table at the start of the
   month ("members present at the start"); ``excel_cohort`` and ``keys_at``
-  add those present at its end, for churn and retention;
-* ``excel_newcomers`` and ``newcomer_keys``: who joined in the month ("new
-  in the month"), and the cohort they join;
+  add those present at its end, for ``Churned`` and ``Retained``;
+* ``Newcomers``: who joined in the month ("new in the month"), also by the
+  channel they came through;
 * ``MonthlySum``: a monthly table's column summed over the month's rows
-  that count ("a monthly column's sum"; ``excel_monthly_rows`` and
-  ``monthly_mask`` give the rows, for KPIs that sum several columns);
-* ``Retained``: who of the cohort is still there at the end of the month.
+  that count ("a monthly column's sum"); ``Months`` takes a quantity over
+  the months before instead (growth).
+
+``quotient``, ``total_of`` and ``combined`` make a recipe of quantities: the
+engine's function ``kpi_id`` on their values. Where that function reads the
+cells itself (``ReadsCells``: the add-in function users call on their
+columns), the recipe hands it the cells and the quantities give the formula
+and the ibis form.
 
 Which table and column hold a business type's revenue and members is the
 type's fact: ``[holds]`` in its catalogue file (``kpi_engine.BusinessType.holds``).
@@ -37,24 +53,28 @@ type's fact: ``[holds]`` in its catalogue file (``kpi_engine.BusinessType.holds`
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+import math
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import kpi_engine
 
-from .recipe import EngineCall, Recipe, ratio
+from .recipe import UNDEFINED, EngineCall, Recipe, month_shift
 from .rules import (
     ExcelStays,
     Let,
     Rows,
     TableRows,
     both,
+    equal_keys,
     excel_counts,
     excel_distinct,
     excel_stays,
     excel_within,
+    pick,
     present_at,
     stays,
     total,
@@ -64,7 +84,12 @@ from .rules import (
 from .tables import MASTERS, PARTS_OF_WHOLES, column
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from .ibis_forms import Tables
+
+#: An ibis measure: the name of the table it is taken over, and the scalar.
+IbisMeasure = tuple[str, "ir.Scalar"]
 
 
 class Quantity(Protocol):
@@ -76,8 +101,8 @@ class Quantity(Protocol):
     def rows(self, rows: Rows, s: float, e: float) -> float:
         """Its value on the workbook's rows."""
 
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
-        """Its value where the data lives."""
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        """Its measure where the data lives."""
 
 
 class _Lazy:
@@ -97,17 +122,239 @@ class _Lazy:
 IBIS: Any = _Lazy("addin.recipes.ibis_forms")
 
 
-# --- revenue of the month, rows of the month ----------------------------------------------
+def kind_of(table: str, column_id: str) -> str:
+    return column(table, column_id).kind
+
+
+def excel_column(let: Let, table: str, column_id: str) -> str:
+    """Bind a column read by its kind's rule, named as the column."""
+    return let.value(table, column_id, kind_of(table, column_id), column_id)
+
+
+def read(data: TableRows, table: str, column_id: str) -> list[Any]:
+    return data.read(column_id, kind_of(table, column_id))
+
+
+# --- which rows count: the conditions ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Has:
+    """The rows where ``column`` counts by its kind's rule (a status given,
+    an amount of money, a number of hours)."""
+
+    column: str
+
+    def excel(self, let: Let, table: str) -> str:
+        return excel_counts(kind_of(table, self.column), excel_column(let, table, self.column))
+
+    def rows(self, data: TableRows, table: str) -> list[bool]:
+        return valid(data, self.column, kind_of(table, self.column))
+
+    def ibis(self, tables: Tables, table: str) -> ir.BooleanValue:
+        return IBIS.read(tables, table, self.column).notnull()
+
+
+@dataclass(frozen=True)
+class Is:
+    """The rows whose choice ``column`` (a status, an outcome) is ``wanted``,
+    compared as the text rule compares (trimmed, in any letter case)."""
+
+    column: str
+    wanted: str
+
+    def excel(self, let: Let, table: str) -> str:
+        return f'({excel_column(let, table, self.column)}="{self.wanted}")'
+
+    def rows(self, data: TableRows, table: str) -> list[bool]:
+        return equal_keys(data, self.column, self.wanted)
+
+    def ibis(self, tables: Tables, table: str) -> ir.BooleanValue:
+        return (IBIS.read(tables, table, self.column) == self.wanted).fill_null(False)
+
+
+#: The comparisons a condition makes, as Excel writes them and as Python
+#: (and ibis) compute them.
+_COMPARISONS: Mapping[str, Callable[[Any, Any], Any]] = {">=": operator.ge, "<=": operator.le}
+
+
+@dataclass(frozen=True)
+class Compared:
+    """The rows where ``column`` counts and compares with ``threshold`` (a
+    satisfied rating, a promoter's or a detractor's score)."""
+
+    column: str
+    comparison: str
+    threshold: float
+
+    def excel(self, let: Let, table: str) -> str:
+        value = excel_column(let, table, self.column)
+        counts = excel_counts(kind_of(table, self.column), value)
+        return f"{counts}*({value}{self.comparison}{self.threshold})"
+
+    def rows(self, data: TableRows, table: str) -> list[bool]:
+        compare = _COMPARISONS[self.comparison]
+        return [
+            v is not None and compare(v, self.threshold) for v in read(data, table, self.column)
+        ]
+
+    def ibis(self, tables: Tables, table: str) -> ir.BooleanValue:
+        value = IBIS.read(tables, table, self.column)
+        return _COMPARISONS[self.comparison](value, self.threshold).fill_null(False)
+
+
+def AtLeast(column: str, threshold: float) -> Compared:  # noqa: N802  (reads as a condition)
+    return Compared(column, ">=", threshold)
+
+
+def AtMost(column: str, threshold: float) -> Compared:  # noqa: N802  (reads as a condition)
+    return Compared(column, "<=", threshold)
+
+
+@dataclass(frozen=True)
+class InOrder:
+    """The rows where both moments count and ``then`` is not before
+    ``first``: a delivery before its order is a typing error, left out
+    rather than counted as a negative time."""
+
+    first: str
+    then: str
+
+    def excel(self, let: Let, table: str) -> str:
+        first, then = excel_column(let, table, self.first), excel_column(let, table, self.then)
+        return f"{excel_counts('date', first)}*({then}>={first})"
+
+    def rows(self, data: TableRows, table: str) -> list[bool]:
+        return [
+            a is not None and b is not None and b >= a
+            for a, b in zip(
+                data.read(self.first, "date"), data.read(self.then, "date"), strict=True
+            )
+        ]
+
+    def ibis(self, tables: Tables, table: str) -> ir.BooleanValue:
+        first, then = IBIS.read(tables, table, self.first), IBIS.read(tables, table, self.then)
+        return first.notnull() & (then >= first).fill_null(False)
+
+
+@dataclass(frozen=True)
+class ByDueDay:
+    """The rows delivered by the agreed day (at any time of it); a row
+    without an agreed day had none, so it counts, delivery time or not."""
+
+    delivered: str
+    due: str
+
+    def excel(self, let: Let, table: str) -> str:
+        delivered = excel_column(let, table, self.delivered)
+        due = excel_column(let, table, self.due)
+        return (
+            f"((1-{excel_counts('date', due)})"
+            f"+{excel_counts('datetime', delivered)}*({delivered}<{due}+1)>0)"
+        )
+
+    def rows(self, data: TableRows, table: str) -> list[bool]:
+        return [
+            due is None or (done is not None and done < due + 1)
+            for done, due in zip(
+                data.read(self.delivered, "date"), data.read(self.due, "date"), strict=True
+            )
+        ]
+
+    def ibis(self, tables: Tables, table: str) -> ir.BooleanValue:
+        delivered = IBIS.read(tables, table, self.delivered)
+        due = IBIS.read(tables, table, self.due)
+        return due.isnull() | (delivered.notnull() & (delivered < due + 1)).fill_null(False)
+
+
+Condition = Has | Is | Compared | InOrder | ByDueDay
+
+
+@dataclass(frozen=True)
+class DatedRows:
+    """The rows of a table dated in the month that meet every condition."""
+
+    table: str
+    dated_by: str
+    where: tuple[Condition, ...] = ()
+
+    def excel(self, let: Let, s: str, e: str, *, padded: bool = False) -> str:
+        """The rows as a 0/1 expression (padded: for a formula that counts ids)."""
+        if padded:
+            dated = let.value(
+                self.table, self.dated_by, "date", f"{self.dated_by}_all", padded=True
+            )
+        else:
+            dated = excel_column(let, self.table, self.dated_by)
+        return excel_within(dated, s, e) + "".join(
+            f"*{c.excel(let, self.table)}" for c in self.where
+        )
+
+    def rows(self, rows: Rows, s: float, e: float) -> list[bool]:
+        data = rows[self.table]
+        return both(
+            within(data, self.dated_by, s, e), *(c.rows(data, self.table) for c in self.where)
+        )
+
+    def ibis(self, tables: Tables, s: float, e: float) -> ir.BooleanValue:
+        counted = IBIS.within(IBIS.read(tables, self.table, self.dated_by), s, e)
+        for condition in self.where:
+            counted &= condition.ibis(tables, self.table)
+        return counted
+
+
+# --- the month's rows, their sums and their ids -------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatedCount:
+    """The rows dated in the month that meet every condition (the month's
+    attendances; its orders with a status, or completed)."""
+
+    table: str
+    dated_by: str
+    where: tuple[Condition, ...] = ()
+    name: str = "rows_counted"
+
+    def __init__(
+        self, table: str, dated_by: str, *where: Condition, name: str = "rows_counted"
+    ) -> None:
+        object.__setattr__(self, "table", table)
+        object.__setattr__(self, "dated_by", dated_by)
+        object.__setattr__(self, "where", where)
+        object.__setattr__(self, "name", name)
+
+    @property
+    def dated(self) -> DatedRows:
+        return DatedRows(self.table, self.dated_by, self.where)
+
+    def excel(self, let: Let, s: str, e: str) -> str:
+        return let.bind(self.name, f"SUM({self.dated.excel(let, s, e)})")
+
+    def rows(self, rows: Rows, s: float, e: float) -> float:
+        return float(sum(self.dated.rows(rows, s, e)))
+
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        return self.table, IBIS.number_of(self.dated.ibis(tables, s, e))
 
 
 @dataclass(frozen=True)
 class DatedSum:
-    """The sum of a money column over the rows dated in the month: a business
-    type's revenue of the month where it is paid row by row (Payments)."""
+    """A column's sum over the rows dated in the month where it counts and
+    every condition holds: a business type's revenue of the month where it
+    is paid row by row (Payments, or Orders by delivery), the hours of the
+    month's completed projects."""
 
     table: str
-    date_column: str
-    value_column: str
+    dated_by: str
+    column: str
+    where: tuple[Condition, ...] = ()
+
+    def __init__(self, table: str, dated_by: str, column: str, *where: Condition) -> None:
+        object.__setattr__(self, "table", table)
+        object.__setattr__(self, "dated_by", dated_by)
+        object.__setattr__(self, "column", column)
+        object.__setattr__(self, "where", where)
 
     @classmethod
     def revenue_of(cls, business_type: str) -> DatedSum:
@@ -115,62 +362,102 @@ class DatedSum:
         place = kpi_engine.get_business_type(business_type).holds["revenue"]
         return cls(place["table"], place["dated_by"], place["column"])
 
+    @property
+    def dated(self) -> DatedRows:
+        return DatedRows(self.table, self.dated_by, (Has(self.column), *self.where))
+
+    def count(self, name: str) -> DatedCount:
+        """The rows it sums: the denominator of a mean over them."""
+        return DatedCount(self.table, self.dated_by, *self.dated.where, name=name)
+
     def excel(self, let: Let, s: str, e: str) -> str:
-        dated = let.value(self.table, self.date_column, "date", "dated")
-        value = let.value(self.table, self.value_column, "money", "paid")
-        return let.bind(
-            "amount", f"SUM({excel_within(dated, s, e)}*{excel_counts('money', value)}*{value})"
-        )
+        rows = self.dated.excel(let, s, e)
+        value = excel_column(let, self.table, self.column)
+        return let.bind(f"{self.column}_total", f"SUM({rows}*{value})")
+
+    def rows(self, rows: Rows, s: float, e: float) -> float:
+        return total(read(rows[self.table], self.table, self.column), self.dated.rows(rows, s, e))
+
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        value = IBIS.read(tables, self.table, self.column)
+        return self.table, IBIS.total(value, self.dated.ibis(tables, s, e))
+
+
+@dataclass(frozen=True)
+class Elapsed:
+    """The hours from ``since`` to ``until`` summed over the rows whose
+    ``until`` falls in the month, where both are given and in order (the
+    time from order to delivery)."""
+
+    table: str
+    since: str
+    until: str
+
+    @property
+    def dated(self) -> DatedRows:
+        return DatedRows(self.table, self.until, (InOrder(self.since, self.until),))
+
+    def count(self, name: str) -> DatedCount:
+        """The rows it sums: the denominator of the mean time."""
+        return DatedCount(self.table, self.until, *self.dated.where, name=name)
+
+    def excel(self, let: Let, s: str, e: str) -> str:
+        rows = self.dated.excel(let, s, e)
+        since = excel_column(let, self.table, self.since)
+        until = excel_column(let, self.table, self.until)
+        return let.bind("hours", f"SUM({rows}*({until}-{since}))*24")
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
         data = rows[self.table]
-        counted = both(
-            within(data, self.date_column, s, e), valid(data, self.value_column, "money")
-        )
-        return total(data.read(self.value_column, "money"), counted)
+        days = [
+            b - a
+            for a, b, counted in zip(
+                data.read(self.since, "date"),
+                data.read(self.until, "date"),
+                self.dated.rows(rows, s, e),
+                strict=True,
+            )
+            if counted
+        ]
+        return math.fsum(days) * 24
 
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
-        dated = IBIS.within(IBIS.read(tables, self.table, self.date_column), s, e)
-        value = IBIS.read(tables, self.table, self.value_column)
-        return float(IBIS.fetch(tables[self.table], amount=IBIS.total(value, dated))["amount"])
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        since = IBIS.read(tables, self.table, self.since)
+        until = IBIS.read(tables, self.table, self.until)
+        return self.table, IBIS.total(until - since, self.dated.ibis(tables, s, e)) * 24
 
 
 @dataclass(frozen=True)
-class DatedCount:
-    """The rows dated in the month (the month's attendances)."""
+class DistinctIds:
+    """The different ids among the rows dated in the month (an id missing
+    from its master table still counts): the month's active members, the
+    celebrities with a delivery."""
 
     table: str
-    date_column: str
+    dated_by: str
+    id_column: str
+    name: str
 
     def excel(self, let: Let, s: str, e: str) -> str:
-        dated = let.value(self.table, self.date_column, "date", "dated")
-        return let.bind("amount", f"SUM({excel_within(dated, s, e)})")
+        who = let.value(self.table, self.id_column, "id", f"{self.id_column}_all", padded=True)
+        rows = DatedRows(self.table, self.dated_by).excel(let, s, e, padded=True)
+        return let.bind(self.name, excel_distinct(who, f'{rows}*({who}<>"")'))
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
-        return float(sum(within(rows[self.table], self.date_column, s, e)))
+        data = rows[self.table]
+        dated = within(data, self.dated_by, s, e)
+        return float(len(set(pick(data.read(self.id_column, "id"), dated)) - {None}))
 
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
-        dated = IBIS.within(IBIS.read(tables, self.table, self.date_column), s, e)
-        return float(IBIS.fetch(tables[self.table], amount=IBIS.number_of(dated))["amount"])
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        who = IBIS.read(tables, self.table, self.id_column)
+        dated = DatedRows(self.table, self.dated_by).ibis(tables, s, e)
+        return self.table, who.nunique(where=dated & who.notnull())
 
 
-# --- active users of the month --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ActiveUsers:
+def ActiveUsers() -> DistinctIds:  # noqa: N802  (named as the quantity it is)
     """The month's distinct active members (activity of an id missing from
     Members still counts): what MAU counts."""
-
-    def excel(self, let: Let, s: str, e: str) -> str:
-        return excel_active_users(let, s, e)
-
-    def rows(self, rows: Rows, s: float, e: float) -> float:
-        activity = rows["Activity"]
-        return float(kpi_engine.mau(activity["member_id"], activity["active_on"], s))
-
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
-        return float(IBIS.active_users(tables, s, e))
+    return DistinctIds("Activity", "active_on", "member_id", "active_users")
 
 
 # --- who is there: customers, celebrities, members -------------------------------------
@@ -210,11 +497,9 @@ class PresentAtStart:
     def rows(self, rows: Rows, s: float, e: float) -> float:
         return float(len(self.keys(rows, s)))
 
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
         listed = IBIS.stays(tables, self.table)
-        return float(
-            IBIS.fetch(listed.table, before=listed.distinct(listed.present_at(s)))["before"]
-        )
+        return self.table, listed.distinct(listed.present_at(s))
 
 
 @dataclass(frozen=True)
@@ -251,59 +536,95 @@ def keys_at(rows: Rows, table: str, s: float, e: float) -> tuple[set[str], set[s
     return present.keys(rows, s), present.keys(rows, e)
 
 
+def _ibis_cohort(tables: Tables, table: str, s: float, e: float) -> tuple[Any, Any, Any]:
+    """|A|, |B| and |A or B| as ibis scalars."""
+    listed = IBIS.stays(tables, table)
+    at_start, at_end = listed.present_at(s), listed.present_at(e)
+    return (
+        listed.distinct(at_start),
+        listed.distinct(at_end),
+        listed.distinct(at_start | at_end),
+    )
+
+
 @dataclass(frozen=True)
-class ExcelNewcomers:
-    """LET names: who is listed, their stays at the start and joined in the
-    month, and the numbers of the cohort and of the newcomers."""
+class Churned:
+    """Who of those present at the start of the month is gone at its end
+    (the cohort's |A but not B|)."""
 
-    listed: ExcelStays
-    at_start: str
-    joined: str
-    before: str
-    new: str
+    table: str
 
-    def among(self, condition: str) -> str:
-        """The number of newcomers whose joining row meets ``condition``."""
-        chosen = excel_distinct(self.listed.who, f"({self.at_start}+{self.joined}*{condition}>0)")
-        return f"({chosen}-{self.before})"
+    def excel(self, let: Let, s: str, e: str) -> str:
+        return let.bind("churned", excel_cohort(let, self.table, s, e).churned)
 
+    def rows(self, rows: Rows, s: float, e: float) -> float:
+        at_start, at_end = keys_at(rows, self.table, s, e)
+        return float(len(at_start - at_end))
 
-def excel_newcomers(let: Let, table: str, s: str, e: str) -> ExcelNewcomers:
-    """Bind the cohort at the start of [s, e) and the newcomers of [s, e): who
-    joined in it and was not there at its start (a comeback counts; a second
-    row of someone present does not)."""
-    listed, at_start, before = PresentAtStart(table).bind(let, s)
-    joined = let.bind("joined", listed.joined_during(s, e))
-    either = excel_distinct(listed.who, f"({at_start}+{joined}>0)")
-    return ExcelNewcomers(listed, at_start, joined, before, let.bind("new", f"{either}-{before}"))
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        _, after, either = _ibis_cohort(tables, self.table, s, e)
+        return self.table, either - after
 
 
-def newcomer_keys(
-    table: TableRows, id_column: str, s: float, e: float, via: str = ""
-) -> tuple[set[str], set[str]]:
-    """The engine's side of ``excel_newcomers``: (cohort, newcomers) as id keys."""
-    listed = stays(table, id_column)
-    at_start = present_at(listed, s)
-    channels = table.read("acquired_via", "choice") if via else None
-    joined = {
-        stay.key
-        for stay in listed
-        if s <= stay.since < e and (channels is None or channels[stay.row] == via)
-    }
-    return at_start, joined - at_start
+@dataclass(frozen=True)
+class Retained:
+    """Who of those present at the start of the month is still there at its
+    end (the cohort's |A and B|)."""
+
+    table: str
+
+    def excel(self, let: Let, s: str, e: str) -> str:
+        return let.bind("kept", excel_cohort(let, self.table, s, e).retained)
+
+    def rows(self, rows: Rows, s: float, e: float) -> float:
+        at_start, at_end = keys_at(rows, self.table, s, e)
+        return float(len(at_start & at_end))
+
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        before, after, either = _ibis_cohort(tables, self.table, s, e)
+        return self.table, before + after - either
 
 
-def excel_active_users(let: Let, s: str, e: str) -> str:
-    """Bind the month's distinct active members (activity of an id missing
-    from Members still counts) and return the name of their number."""
-    active = let.value("Activity", "active_on", "date", "active", padded=True)
-    member = let.value("Activity", "member_id", "id", "member", padded=True)
-    counted = let.bind("active_rows", f'{excel_within(active, s, e)}*({member}<>"")')
-    return let.bind("users", excel_distinct(member, counted))
+@dataclass(frozen=True)
+class Newcomers:
+    """Who joined a master table in the month and was not there at its start
+    (a comeback counts; a second row of someone present does not); with
+    ``via``, only those whose joining row says they came through it."""
+
+    table: str
+    via: str = ""
+
+    def excel(self, let: Let, s: str, e: str) -> str:
+        listed, at_start, before = PresentAtStart(self.table).bind(let, s)
+        joined = let.bind("joined", listed.joined_during(s, e))
+        name = "new"
+        if self.via:
+            channel = let.value(self.table, "acquired_via", "choice", "channel", padded=True)
+            joined, name = f'{joined}*({channel}="{self.via}")', f"new_{self.via}"
+        either = excel_distinct(listed.who, f"({at_start}+{joined}>0)")
+        return let.bind(name, f"({either}-{before})")
+
+    def rows(self, rows: Rows, s: float, e: float) -> float:
+        table = rows[self.table]
+        listed = stays(table, MASTERS[self.table])
+        channels = table.read("acquired_via", "choice") if self.via else None
+        joined = {
+            stay.key
+            for stay in listed
+            if s <= stay.since < e and (channels is None or channels[stay.row] == self.via)
+        }
+        return float(len(joined - present_at(listed, s)))
+
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        listed = IBIS.stays(tables, self.table)
+        at_start, joined = listed.present_at(s), listed.joined_during(s, e)
+        if self.via:
+            channel = IBIS.read(tables, self.table, "acquired_via")
+            joined &= (channel == self.via).fill_null(False)
+        return self.table, listed.distinct(at_start | joined) - listed.distinct(at_start)
 
 
-def kind_of(table: str, column_id: str) -> str:
-    return column(table, column_id).kind
+# --- monthly tables: a column's sum over the month's rows -----------------------------------
 
 
 def excel_monthly_rows(
@@ -348,73 +669,192 @@ def monthly_mask(
     return mask
 
 
-# --- a monthly column's sum, and who stayed --------------------------------------------------
-
-
 @dataclass(frozen=True)
 class MonthlySum:
-    """The sum of one column of a monthly table over the month's rows where
-    it counts (a month's reach, its retention spend)."""
+    """One column of a monthly table summed over the month's rows where it
+    counts (a month's reach, its retention spend). ``together``: the columns
+    of a ratio, which a row gives together or not at all (with ``shares``:
+    and no part over its whole)."""
 
     table: str
     column: str
-    name: str = "measured"
+    together: tuple[str, ...] = ()
+    shares: bool = False
+
+    @property
+    def counted_columns(self) -> tuple[str, ...]:
+        return self.together or (self.column,)
 
     def excel(self, let: Let, s: str, e: str) -> str:
-        counted, names = excel_monthly_rows(let, self.table, {self.column: self.name}, s, e)
-        return let.bind(f"{self.name}_total", f"SUM({counted}*{names[self.column]})")
+        columns = {c: c for c in self.counted_columns}
+        counted, names = excel_monthly_rows(let, self.table, columns, s, e, shares=self.shares)
+        return let.bind(f"{self.column}_total", f"SUM({counted}*{names[self.column]})")
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
-        mask = monthly_mask(rows, self.table, (self.column,), s, e)
-        return total(rows[self.table].read(self.column, kind_of(self.table, self.column)), mask)
+        mask = monthly_mask(rows, self.table, self.counted_columns, s, e, shares=self.shares)
+        return total(read(rows[self.table], self.table, self.column), mask)
 
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
-        return float(IBIS.monthly(tables, self.table, (self.column,), s, e)[self.column])
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        counted = IBIS.monthly_rows(
+            tables, self.table, self.counted_columns, s, e, shares=self.shares
+        )
+        return self.table, IBIS.total(IBIS.read(tables, self.table, self.column), counted)
+
+
+def sums_together(table: str, *columns: str, shares: bool = False) -> tuple[MonthlySum, ...]:
+    """The sums of a monthly table's columns over the rows that give them all."""
+    return tuple(MonthlySum(table, c, columns, shares) for c in columns)
 
 
 @dataclass(frozen=True)
-class Retained:
-    """Who of those present at the start of the month is still there at its
-    end (the cohort's |A and B|)."""
+class Months:
+    """A quantity over the ``months`` months that end with this one, or with
+    ``back`` such spans before it (a growth compares the two)."""
 
-    table: str
+    quantity: MonthlySum
+    months: int = 1
+    back: int = 0
+
+    def _excel_edge(self, let: Let, s: str, e: str, spans: int) -> str:
+        """The first day of the month ``spans`` spans before the end of [s, e)."""
+        if spans == 0:
+            return e
+        if spans == 1:
+            return s if self.months == 1 else let.bind("since", f"EDATE({e},{-self.months})")
+        return f"EDATE({self._excel_edge(let, s, e, spans - 1)},{-self.months})"
 
     def excel(self, let: Let, s: str, e: str) -> str:
-        return let.bind("kept", excel_cohort(let, self.table, s, e).retained)
+        start = self._excel_edge(let, s, e, self.back + 1)
+        return self.quantity.excel(let, start, self._excel_edge(let, s, e, self.back))
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
-        at_start, at_end = keys_at(rows, self.table, s, e)
-        return float(len(at_start & at_end))
+        return self.quantity.rows(rows, *self._edges(e))
 
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
-        cohort = IBIS.cohort(tables, self.table, s, e)
-        return float(cohort["before"] + cohort["after"] - cohort["either"])
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        return self.quantity.ibis(tables, *self._edges(e))
+
+    def _edges(self, e: float) -> tuple[float, float]:
+        end = e
+        for _ in range(self.back):
+            end = month_shift(end, -self.months)
+        return month_shift(end, -self.months), end
+
+
+# --- engine functions that read cells themselves ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadsCells:
+    """An engine function that reads cells itself: the add-in function users
+    call on their own columns (statuses, scores, timestamps, ids). The recipe
+    hands it the cells, and it applies the data rules to them, so the report
+    and the add-in function give the value the formula gives."""
+
+    function: str
+    cells: Callable[[Rows, float, float], tuple[Any, ...]]
+    args: tuple[Any, ...] = ()
+
+    def call(self, rows: Rows, s: float, e: float) -> EngineCall:
+        return EngineCall(self.function, (*self.cells(rows, s, e), *self.args))
+
+    def no_value(self) -> kpi_engine.KPIUndefinedError:
+        """What the function says of no cells at all: the reason the ibis
+        form gives where its quantities find no rows."""
+        arguments = len(kpi_engine.get_kpi(self.function).arguments) - len(self.args)
+        try:
+            getattr(kpi_engine, self.function)(*([] for _ in range(arguments)), *self.args)
+        except kpi_engine.KPIUndefinedError as error:
+            return error
+        raise AssertionError(f"{self.function} has a value for no cells")
+
+
+def month_cells(
+    function: str, table: str, dated_by: str, *columns: str, args: tuple[Any, ...] = ()
+) -> ReadsCells:
+    """``function`` on the cells of ``columns`` in the rows dated in the month."""
+
+    def cells(rows: Rows, s: float, e: float) -> tuple[list[Any], ...]:
+        data = rows[table]
+        dated = within(data, dated_by, s, e)
+        return tuple(pick(data[c], dated) for c in columns)
+
+    return ReadsCells(function, cells, args)
+
+
+def cohort_ids(function: str, table: str) -> ReadsCells:
+    """``function`` on the ids present at the start and at the end of the month."""
+
+    def cells(rows: Rows, s: float, e: float) -> tuple[list[str], ...]:
+        return tuple(map(sorted, keys_at(rows, table, s, e)))
+
+    return ReadsCells(function, cells)
 
 
 # --- composing a recipe from quantities ----------------------------------------------------
 
 
-def quotient(kpi_id: str, numerator: Quantity, denominator: Quantity) -> Recipe:
-    """A KPI that is one quantity of the month over another, computed by the
-    engine's function ``kpi_id`` (which says why when the denominator is 0)."""
+def per(numerator: str, denominator: str) -> str:
+    """A quotient in a formula: a dash where the denominator is 0."""
+    return f"IF({denominator}=0,{UNDEFINED},{numerator}/{denominator})"
+
+
+def _values(parts: tuple[Quantity, ...], tables: Tables, s: float, e: float) -> list[float]:
+    return list(IBIS.fetch_all(tables, [part.ibis(tables, s, e) for part in parts]))
+
+
+def combined(
+    kpi_id: str,
+    *arguments: Quantity,
+    excel: Callable[..., str],
+    extra: tuple[Any, ...] = (),
+) -> Recipe:
+    """A KPI whose engine function takes quantities of the month, in its
+    arguments' order (and ``extra``, such as a time unit); ``excel`` writes
+    the catalogue's formula over their LET names."""
 
     def formula(s: str, e: str) -> str:
         let = Let()
-        above = numerator.excel(let, s, e)
-        return ratio(let, above, denominator.excel(let, s, e))
+        return let.formula(excel(*(q.excel(let, s, e) for q in arguments)))
 
     def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
-        return EngineCall(kpi_id, (numerator.rows(rows, s, e), denominator.rows(rows, s, e)))
+        return EngineCall(kpi_id, (*(q.rows(rows, s, e) for q in arguments), *extra))
 
     def ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-        return IBIS.engine(kpi_id, numerator.ibis(tables, s, e), denominator.ibis(tables, s, e))
+        return IBIS.engine(kpi_id, *_values(arguments, tables, s, e), *extra)
 
-    return Recipe(kpi_id, formula, engine_call, ibis)
+    return Recipe(kpi_id, formula, engine_call, ibis, arguments)
 
 
-def total_of(kpi_id: str, quantity: Quantity) -> Recipe:
-    """A KPI that is a sum of the month (revenue), computed by the engine's
-    function ``kpi_id`` from that sum."""
+def quotient(
+    kpi_id: str,
+    numerator: Quantity,
+    denominator: Quantity,
+    *,
+    extra: tuple[Any, ...] = (),
+    engine: ReadsCells | None = None,
+) -> Recipe:
+    """A KPI that is one quantity of the month over another, computed by the
+    engine's function ``kpi_id`` (which says why when the denominator is 0).
+    With ``engine``, a function that reads the cells itself computes it
+    instead; the ibis form divides as it does, and gives its reason."""
+    recipe = combined(kpi_id, numerator, denominator, excel=per, extra=extra)
+    if engine is None:
+        return recipe
+
+    def ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
+        above, below = _values((numerator, denominator), tables, s, e)
+        if below == 0:
+            raise engine.no_value()
+        return above / below
+
+    return Recipe(kpi_id, recipe.formula, engine.call, ibis, recipe.parts)
+
+
+def total_of(kpi_id: str, quantity: Quantity, *, engine: ReadsCells | None = None) -> Recipe:
+    """A KPI that is a quantity of the month (revenue, a monthly count),
+    computed by the engine's function ``kpi_id`` from that sum. With
+    ``engine``, a function that reads the cells itself computes it instead,
+    and the ibis form is the quantity."""
 
     def formula(s: str, e: str) -> str:
         let = Let()
@@ -424,6 +864,25 @@ def total_of(kpi_id: str, quantity: Quantity) -> Recipe:
         return EngineCall(kpi_id, ([quantity.rows(rows, s, e)],))
 
     def ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-        return IBIS.engine(kpi_id, [quantity.ibis(tables, s, e)])
+        found = _values((quantity,), tables, s, e)
+        return found[0] if engine is not None else IBIS.engine(kpi_id, found)
 
-    return Recipe(kpi_id, formula, engine_call, ibis)
+    engine_side = engine_call if engine is None else engine.call
+    return Recipe(kpi_id, formula, engine_side, ibis, (quantity,))
+
+
+def status_share(kpi_id: str, table: str, dated_by: str, column: str, wanted: str) -> Recipe:
+    """The share of the rows dated in the month whose status ``column`` is
+    ``wanted``, among those with a status."""
+    return quotient(
+        kpi_id,
+        DatedCount(table, dated_by, Is(column, wanted), name=f"{column}_{wanted}"),
+        DatedCount(table, dated_by, Has(column), name=f"with_{column}"),
+    )
+
+
+def mean_of(kpi_id: str, summed: DatedSum, name: str, *, extra: tuple[Any, ...] = ()) -> Recipe:
+    """A column's mean over the rows dated in the month where it counts (an
+    order's amount, a project's hours, a visit's minutes); ``extra`` are the
+    engine function's further arguments (a time unit)."""
+    return quotient(kpi_id, summed, summed.count(name), extra=extra)

@@ -14,7 +14,7 @@ the data tables:
 What it reads is derived from its formula (the ``Table[column]`` references
 the ``Let`` builder writes), never stated beside it. The three forms follow
 the data rules of ``rules`` (and, for ibis, ``ibis_forms``), and they are
-mostly composed from the shared quantities of ``quantities``.
+mostly composed from the shared quantities of ``quantities`` (``parts``).
 """
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ class Recipe:
     #: It imports ibis only when called: ibis is an optional dependency
     #: (``kpi-addin[sources]``), absent from xlwings Lite.
     ibis: Measure | None = None
+    #: The shared quantities it is composed of (``quantities``), in the
+    #: order it reads them; empty for a recipe written out in full.
+    parts: tuple[Any, ...] = ()
 
     @cached_property
     def reads(self) -> Mapping[str, tuple[str, ...]]:
