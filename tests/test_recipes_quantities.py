@@ -81,7 +81,9 @@ def test_each_quantity_on_duckdb_equals_its_value_on_the_rows(
             for (kpi_id, part), ibis_value in zip(parts, measured, strict=True):
                 value = part.rows(rows, start, end)
                 if not math.isclose(value, ibis_value, rel_tol=1e-9, abs_tol=1e-9):
-                    wrong.append(f"{part} of {kpi_id} at {start}: rows {value}, duckdb {ibis_value}")
+                    wrong.append(
+                        f"{part} of {kpi_id} at {start}: rows {value}, duckdb {ibis_value}"
+                    )
     finally:
         con.disconnect()
     assert not wrong, "\n".join(wrong)

@@ -17,14 +17,13 @@ from .quantities import (
     DatedSum,
     Newcomers,
     PresentAtStart,
-    ReadsCells,
     Retained,
     cohort_ids,
     mean_of,
     quotient,
     total_of,
 )
-from .recipe import Recipe
+from .recipe import ReadsCells, Recipe
 from .rules import Rows
 
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import kpi_engine
 
+from .conditions import IBIS
 from .quantities import (
-    IBIS,
     Churned,
     MonthlySum,
     Months,
@@ -22,12 +22,11 @@ from .quantities import (
     Retained,
     combined,
     keys_at,
-    per,
     quotient,
     sums_together,
     total_of,
 )
-from .recipe import UNDEFINED, EngineCall, Recipe
+from .recipe import UNDEFINED, EngineCall, Recipe, per
 from .rules import Let, Rows
 from .tables import TABLES
 

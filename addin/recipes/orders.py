@@ -16,22 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 import kpi_engine
 
+from .conditions import IBIS, ByDueDay, Has, Is
 from .quantities import (
-    IBIS,
-    ByDueDay,
     DatedCount,
     DatedSum,
     DistinctIds,
     Elapsed,
-    Has,
-    Is,
     mean_of,
-    month_cells,
     quotient,
     status_share,
     total_of,
 )
-from .recipe import EngineCall, Recipe, month_shift, ratio
+from .recipe import EngineCall, Recipe, month_cells, month_shift, ratio
 from .rules import Let, Rows, excel_distinct, excel_within, pick, within
 
 if TYPE_CHECKING:
@@ -40,7 +36,7 @@ if TYPE_CHECKING:
 
 def ordered(*where: Is | Has | ByDueDay, name: str) -> DatedCount:
     """The orders of the month, by the day they were ordered, that meet ``where``."""
-    return DatedCount("Orders", "ordered_at", *where, name=name)
+    return DatedCount("Orders", "ordered_at", where, name)
 
 
 #: The time from order to delivery of the orders delivered in the month.
@@ -141,7 +137,7 @@ RECIPES: tuple[Recipe, ...] = (
     status_share("cancellation_rate", "Orders", "ordered_at", "status", "cancelled"),
     mean_of(
         "avg_turnaround_time",
-        DatedSum("Orders", "delivered_at", "work_hours", Is("status", "completed")),
+        DatedSum("Orders", "delivered_at", "work_hours", (Is("status", "completed"),)),
         "projects",
     ),
     status_share("connection_success_rate", "Connections", "requested_on", "status", "accepted"),

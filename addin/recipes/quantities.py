@@ -1,10 +1,10 @@
 """Shared quantities, each defined once in the three forms a recipe needs.
 
 A recipe composes its KPI from these, as pint composes units from units:
-"the average order value" is ``quotient("average_order_value",
-DatedSum("Orders", "delivered_at", "amount"), DatedCount("Orders",
-"delivered_at", Has("amount")))``, and each quantity says once, for all KPIs
-that use it, how it is computed
+"the month's revenue over its active users" is
+``quotient("revenue_per_active_user", DatedSum.revenue_of("networking"),
+ActiveUsers())``, and each quantity says once, for all KPIs that use it,
+how it is computed
 
 * in the workbook (``excel``: binds LET names in a ``Let`` and returns the
   name of the value; quantities of one formula share what they bind alike),
@@ -13,14 +13,9 @@ that use it, how it is computed
   is taken over and the scalar, so that a recipe fetches the measures of one
   table in one query).
 
-The three follow the data rules of ``rules`` (and ``ibis_forms``). The ibis
-form is loaded only when called (``IBIS``): ibis is an optional dependency,
-absent from xlwings Lite.
-
-Which rows of a table count is said by conditions, each in the three forms:
-``Has`` (the column counts: a status given, an amount of money), ``Is`` (a
-status), ``AtLeast`` and ``AtMost`` (a score, a rating), ``InOrder`` (a
-delivery not before its order) and ``ByDueDay`` (delivered by the agreed day).
+The three follow the data rules of ``rules`` (and ``ibis_forms``); which
+rows count is said by the conditions of ``conditions`` (``Has``, ``Is``,
+``AtLeast``, ``AtMost``, ``InOrder``, ``ByDueDay``).
 
 The quantities:
 
@@ -32,19 +27,21 @@ The quantities:
 * ``DistinctIds``: the different ids of those rows (``ActiveUsers``: the
   month's active members; the celebrities with a delivery);
 * ``PresentAtStart``: who is listed in a master table at the start of the
-  month ("members present at the start"); ``excel_cohort`` and ``keys_at``
-  add those present at its end, for ``Churned`` and ``Retained``;
+  month ("members present at the start"); ``Churned`` and ``Retained``: who
+  of them is gone, or still there, at its end;
 * ``Newcomers``: who joined in the month ("new in the month"), also by the
   channel they came through;
 * ``MonthlySum``: a monthly table's column summed over the month's rows
-  that count ("a monthly column's sum"); ``Months`` takes a quantity over
-  the months before instead (growth).
+  that count ("a monthly column's sum"); ``Months`` takes it over the
+  months before instead (growth).
 
-``quotient``, ``total_of`` and ``combined`` make a recipe of quantities: the
-engine's function ``kpi_id`` on their values. Where that function reads the
-cells itself (``ReadsCells``: the add-in function users call on their
-columns), the recipe hands it the cells and the quantities give the formula
-and the ibis form.
+The composers make a recipe of quantities, the engine's function
+``kpi_id`` on their values: ``quotient`` (one over another), ``total_of``
+(one), ``combined`` (several, with the catalogue's formula), and
+``status_share`` and ``mean_of`` on top of ``quotient``. Where the engine's
+function reads the cells itself (``recipe.ReadsCells``: the add-in function
+users call on their columns), the recipe hands it the cells, and the
+quantities give the formula and the ibis form.
 
 Which table and column hold a business type's revenue and members is the
 type's fact: ``[holds]`` in its catalogue file (``kpi_engine.BusinessType.holds``).
@@ -52,24 +49,30 @@ type's fact: ``[holds]`` in its catalogue file (``kpi_engine.BusinessType.holds`
 
 from __future__ import annotations
 
-import importlib
 import math
-import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import kpi_engine
 
-from .recipe import UNDEFINED, EngineCall, Recipe, month_shift
+from .conditions import (
+    IBIS,
+    Condition,
+    DatedRows,
+    Has,
+    InOrder,
+    Is,
+    excel_column,
+    kind_of,
+    read,
+)
+from .recipe import EngineCall, ReadsCells, Recipe, month_shift, per
 from .rules import (
     ExcelStays,
     Let,
     Rows,
-    TableRows,
     both,
-    equal_keys,
     excel_counts,
     excel_distinct,
     excel_stays,
@@ -81,7 +84,7 @@ from .rules import (
     valid,
     within,
 )
-from .tables import MASTERS, PARTS_OF_WHOLES, column
+from .tables import MASTERS, PARTS_OF_WHOLES
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -105,204 +108,6 @@ class Quantity(Protocol):
         """Its measure where the data lives."""
 
 
-class _Lazy:
-    """A module imported on first use: ``IBIS.read(...)`` imports ibis then."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._module: ModuleType | None = None
-
-    def __getattr__(self, attribute: str) -> Any:
-        if self._module is None:
-            self._module = importlib.import_module(self._name)
-        return getattr(self._module, attribute)
-
-
-#: The ibis data rules (``ibis_forms``), imported when an ibis form runs.
-IBIS: Any = _Lazy("addin.recipes.ibis_forms")
-
-
-def kind_of(table: str, column_id: str) -> str:
-    return column(table, column_id).kind
-
-
-def excel_column(let: Let, table: str, column_id: str) -> str:
-    """Bind a column read by its kind's rule, named as the column."""
-    return let.value(table, column_id, kind_of(table, column_id), column_id)
-
-
-def read(data: TableRows, table: str, column_id: str) -> list[Any]:
-    return data.read(column_id, kind_of(table, column_id))
-
-
-# --- which rows count: the conditions ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Has:
-    """The rows where ``column`` counts by its kind's rule (a status given,
-    an amount of money, a number of hours)."""
-
-    column: str
-
-    def excel(self, let: Let, table: str) -> str:
-        return excel_counts(kind_of(table, self.column), excel_column(let, table, self.column))
-
-    def rows(self, data: TableRows, table: str) -> list[bool]:
-        return valid(data, self.column, kind_of(table, self.column))
-
-    def ibis(self, tables: Tables, table: str) -> ir.BooleanValue:
-        return IBIS.read(tables, table, self.column).notnull()
-
-
-@dataclass(frozen=True)
-class Is:
-    """The rows whose choice ``column`` (a status, an outcome) is ``wanted``,
-    compared as the text rule compares (trimmed, in any letter case)."""
-
-    column: str
-    wanted: str
-
-    def excel(self, let: Let, table: str) -> str:
-        return f'({excel_column(let, table, self.column)}="{self.wanted}")'
-
-    def rows(self, data: TableRows, table: str) -> list[bool]:
-        return equal_keys(data, self.column, self.wanted)
-
-    def ibis(self, tables: Tables, table: str) -> ir.BooleanValue:
-        return (IBIS.read(tables, table, self.column) == self.wanted).fill_null(False)
-
-
-#: The comparisons a condition makes, as Excel writes them and as Python
-#: (and ibis) compute them.
-_COMPARISONS: Mapping[str, Callable[[Any, Any], Any]] = {">=": operator.ge, "<=": operator.le}
-
-
-@dataclass(frozen=True)
-class Compared:
-    """The rows where ``column`` counts and compares with ``threshold`` (a
-    satisfied rating, a promoter's or a detractor's score)."""
-
-    column: str
-    comparison: str
-    threshold: float
-
-    def excel(self, let: Let, table: str) -> str:
-        value = excel_column(let, table, self.column)
-        counts = excel_counts(kind_of(table, self.column), value)
-        return f"{counts}*({value}{self.comparison}{self.threshold})"
-
-    def rows(self, data: TableRows, table: str) -> list[bool]:
-        compare = _COMPARISONS[self.comparison]
-        return [
-            v is not None and compare(v, self.threshold) for v in read(data, table, self.column)
-        ]
-
-    def ibis(self, tables: Tables, table: str) -> ir.BooleanValue:
-        value = IBIS.read(tables, table, self.column)
-        return _COMPARISONS[self.comparison](value, self.threshold).fill_null(False)
-
-
-def AtLeast(column: str, threshold: float) -> Compared:  # noqa: N802  (reads as a condition)
-    return Compared(column, ">=", threshold)
-
-
-def AtMost(column: str, threshold: float) -> Compared:  # noqa: N802  (reads as a condition)
-    return Compared(column, "<=", threshold)
-
-
-@dataclass(frozen=True)
-class InOrder:
-    """The rows where both moments count and ``then`` is not before
-    ``first``: a delivery before its order is a typing error, left out
-    rather than counted as a negative time."""
-
-    first: str
-    then: str
-
-    def excel(self, let: Let, table: str) -> str:
-        first, then = excel_column(let, table, self.first), excel_column(let, table, self.then)
-        return f"{excel_counts('date', first)}*({then}>={first})"
-
-    def rows(self, data: TableRows, table: str) -> list[bool]:
-        return [
-            a is not None and b is not None and b >= a
-            for a, b in zip(
-                data.read(self.first, "date"), data.read(self.then, "date"), strict=True
-            )
-        ]
-
-    def ibis(self, tables: Tables, table: str) -> ir.BooleanValue:
-        first, then = IBIS.read(tables, table, self.first), IBIS.read(tables, table, self.then)
-        return first.notnull() & (then >= first).fill_null(False)
-
-
-@dataclass(frozen=True)
-class ByDueDay:
-    """The rows delivered by the agreed day (at any time of it); a row
-    without an agreed day had none, so it counts, delivery time or not."""
-
-    delivered: str
-    due: str
-
-    def excel(self, let: Let, table: str) -> str:
-        delivered = excel_column(let, table, self.delivered)
-        due = excel_column(let, table, self.due)
-        return (
-            f"((1-{excel_counts('date', due)})"
-            f"+{excel_counts('datetime', delivered)}*({delivered}<{due}+1)>0)"
-        )
-
-    def rows(self, data: TableRows, table: str) -> list[bool]:
-        return [
-            due is None or (done is not None and done < due + 1)
-            for done, due in zip(
-                data.read(self.delivered, "date"), data.read(self.due, "date"), strict=True
-            )
-        ]
-
-    def ibis(self, tables: Tables, table: str) -> ir.BooleanValue:
-        delivered = IBIS.read(tables, table, self.delivered)
-        due = IBIS.read(tables, table, self.due)
-        return due.isnull() | (delivered.notnull() & (delivered < due + 1)).fill_null(False)
-
-
-Condition = Has | Is | Compared | InOrder | ByDueDay
-
-
-@dataclass(frozen=True)
-class DatedRows:
-    """The rows of a table dated in the month that meet every condition."""
-
-    table: str
-    dated_by: str
-    where: tuple[Condition, ...] = ()
-
-    def excel(self, let: Let, s: str, e: str, *, padded: bool = False) -> str:
-        """The rows as a 0/1 expression (padded: for a formula that counts ids)."""
-        if padded:
-            dated = let.value(
-                self.table, self.dated_by, "date", f"{self.dated_by}_all", padded=True
-            )
-        else:
-            dated = excel_column(let, self.table, self.dated_by)
-        return excel_within(dated, s, e) + "".join(
-            f"*{c.excel(let, self.table)}" for c in self.where
-        )
-
-    def rows(self, rows: Rows, s: float, e: float) -> list[bool]:
-        data = rows[self.table]
-        return both(
-            within(data, self.dated_by, s, e), *(c.rows(data, self.table) for c in self.where)
-        )
-
-    def ibis(self, tables: Tables, s: float, e: float) -> ir.BooleanValue:
-        counted = IBIS.within(IBIS.read(tables, self.table, self.dated_by), s, e)
-        for condition in self.where:
-            counted &= condition.ibis(tables, self.table)
-        return counted
-
-
 # --- the month's rows, their sums and their ids -------------------------------------------
 
 
@@ -314,15 +119,8 @@ class DatedCount:
     table: str
     dated_by: str
     where: tuple[Condition, ...] = ()
+    #: The LET name of the number in the workbook's formula.
     name: str = "rows_counted"
-
-    def __init__(
-        self, table: str, dated_by: str, *where: Condition, name: str = "rows_counted"
-    ) -> None:
-        object.__setattr__(self, "table", table)
-        object.__setattr__(self, "dated_by", dated_by)
-        object.__setattr__(self, "where", where)
-        object.__setattr__(self, "name", name)
 
     @property
     def dated(self) -> DatedRows:
@@ -350,12 +148,6 @@ class DatedSum:
     column: str
     where: tuple[Condition, ...] = ()
 
-    def __init__(self, table: str, dated_by: str, column: str, *where: Condition) -> None:
-        object.__setattr__(self, "table", table)
-        object.__setattr__(self, "dated_by", dated_by)
-        object.__setattr__(self, "column", column)
-        object.__setattr__(self, "where", where)
-
     @classmethod
     def revenue_of(cls, business_type: str) -> DatedSum:
         """The revenue of the month, where the type's catalogue file says it is."""
@@ -368,7 +160,7 @@ class DatedSum:
 
     def count(self, name: str) -> DatedCount:
         """The rows it sums: the denominator of a mean over them."""
-        return DatedCount(self.table, self.dated_by, *self.dated.where, name=name)
+        return DatedCount(self.table, self.dated_by, self.dated.where, name)
 
     def excel(self, let: Let, s: str, e: str) -> str:
         rows = self.dated.excel(let, s, e)
@@ -399,7 +191,7 @@ class Elapsed:
 
     def count(self, name: str) -> DatedCount:
         """The rows it sums: the denominator of the mean time."""
-        return DatedCount(self.table, self.until, *self.dated.where, name=name)
+        return DatedCount(self.table, self.until, self.dated.where, name)
 
     def excel(self, let: Let, s: str, e: str) -> str:
         rows = self.dated.excel(let, s, e)
@@ -743,44 +535,6 @@ class Months:
 # --- engine functions that read cells themselves ---------------------------------------------
 
 
-@dataclass(frozen=True)
-class ReadsCells:
-    """An engine function that reads cells itself: the add-in function users
-    call on their own columns (statuses, scores, timestamps, ids). The recipe
-    hands it the cells, and it applies the data rules to them, so the report
-    and the add-in function give the value the formula gives."""
-
-    function: str
-    cells: Callable[[Rows, float, float], tuple[Any, ...]]
-    args: tuple[Any, ...] = ()
-
-    def call(self, rows: Rows, s: float, e: float) -> EngineCall:
-        return EngineCall(self.function, (*self.cells(rows, s, e), *self.args))
-
-    def no_value(self) -> kpi_engine.KPIUndefinedError:
-        """What the function says of no cells at all: the reason the ibis
-        form gives where its quantities find no rows."""
-        arguments = len(kpi_engine.get_kpi(self.function).arguments) - len(self.args)
-        try:
-            getattr(kpi_engine, self.function)(*([] for _ in range(arguments)), *self.args)
-        except kpi_engine.KPIUndefinedError as error:
-            return error
-        raise AssertionError(f"{self.function} has a value for no cells")
-
-
-def month_cells(
-    function: str, table: str, dated_by: str, *columns: str, args: tuple[Any, ...] = ()
-) -> ReadsCells:
-    """``function`` on the cells of ``columns`` in the rows dated in the month."""
-
-    def cells(rows: Rows, s: float, e: float) -> tuple[list[Any], ...]:
-        data = rows[table]
-        dated = within(data, dated_by, s, e)
-        return tuple(pick(data[c], dated) for c in columns)
-
-    return ReadsCells(function, cells, args)
-
-
 def cohort_ids(function: str, table: str) -> ReadsCells:
     """``function`` on the ids present at the start and at the end of the month."""
 
@@ -791,11 +545,6 @@ def cohort_ids(function: str, table: str) -> ReadsCells:
 
 
 # --- composing a recipe from quantities ----------------------------------------------------
-
-
-def per(numerator: str, denominator: str) -> str:
-    """A quotient in a formula: a dash where the denominator is 0."""
-    return f"IF({denominator}=0,{UNDEFINED},{numerator}/{denominator})"
 
 
 def _values(parts: tuple[Quantity, ...], tables: Tables, s: float, e: float) -> list[float]:
@@ -876,8 +625,8 @@ def status_share(kpi_id: str, table: str, dated_by: str, column: str, wanted: st
     ``wanted``, among those with a status."""
     return quotient(
         kpi_id,
-        DatedCount(table, dated_by, Is(column, wanted), name=f"{column}_{wanted}"),
-        DatedCount(table, dated_by, Has(column), name=f"with_{column}"),
+        DatedCount(table, dated_by, (Is(column, wanted),), f"{column}_{wanted}"),
+        DatedCount(table, dated_by, (Has(column),), f"with_{column}"),
     )
 
 

@@ -10,19 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .conditions import IBIS, AtLeast, AtMost, Condition, Has
 from .quantities import (
-    IBIS,
-    AtLeast,
-    AtMost,
-    Condition,
     DatedCount,
-    Has,
-    month_cells,
-    per,
     quotient,
     status_share,
 )
-from .recipe import Recipe
+from .recipe import Recipe, month_cells, per
 from .rules import Let
 
 if TYPE_CHECKING:
@@ -31,7 +25,7 @@ if TYPE_CHECKING:
 
 def answered(*where: Condition, name: str) -> DatedCount:
     """The survey's answers of the month that meet ``where``."""
-    return DatedCount("Survey", "answered_on", *where, name=name)
+    return DatedCount("Survey", "answered_on", where, name)
 
 
 PROMOTERS = answered(AtLeast("recommend_score", 9), name="promoters")
