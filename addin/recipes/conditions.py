@@ -7,7 +7,8 @@ conditions they meet.
 * ``Is``: a status (or an outcome, an answer) is the one wanted;
 * ``AtLeast`` and ``AtMost``: a score or a rating compared with a threshold;
 * ``InOrder``: a delivery not before its order;
-* ``ByDueDay``: delivered by the agreed day, or no day agreed.
+* ``ByDueDay``: delivered by the agreed day, or no day agreed;
+* ``NotOver``: a part (clicks) not over its whole (impressions).
 
 Each writes a 0/1 factor of a workbook formula (``excel``), a mask over the
 workbook's rows (``rows``) and an ibis condition (``ibis``), by the data
@@ -54,9 +55,14 @@ def kind_of(table: str, column_id: str) -> str:
     return column(table, column_id).kind
 
 
+#: LET names of columns whose id is an Excel function's name.
+_LET_NAMES = {"month": "month_start"}
+
+
 def excel_column(let: Let, table: str, column_id: str) -> str:
     """Bind a column read by its kind's rule, named as the column."""
-    return let.value(table, column_id, kind_of(table, column_id), column_id)
+    name = _LET_NAMES.get(column_id, column_id)
+    return let.value(table, column_id, kind_of(table, column_id), name)
 
 
 def read(data: TableRows, table: str, column_id: str) -> list[Any]:
@@ -195,7 +201,33 @@ class ByDueDay:
         return due.isnull() | (delivered.notnull() & (delivered < due + 1)).fill_null(False)
 
 
-Condition = Has | Is | Compared | InOrder | ByDueDay
+@dataclass(frozen=True)
+class NotOver:
+    """The rows whose ``part`` is not over its ``whole`` (clicks over
+    impressions, churned customers over those at the start): a ratio's row
+    that breaks it is a typing error, left out."""
+
+    part: str
+    whole: str
+
+    def excel(self, let: Let, table: str) -> str:
+        part, whole = excel_column(let, table, self.part), excel_column(let, table, self.whole)
+        return f"({part}<={whole})"
+
+    def rows(self, data: TableRows, table: str) -> list[bool]:
+        return [
+            p is None or w is None or p <= w
+            for p, w in zip(
+                read(data, table, self.part), read(data, table, self.whole), strict=True
+            )
+        ]
+
+    def ibis(self, tables: Tables, table: str) -> ir.BooleanValue:
+        part, whole = IBIS.read(tables, table, self.part), IBIS.read(tables, table, self.whole)
+        return (part <= whole).fill_null(True)
+
+
+Condition = Has | Is | Compared | InOrder | ByDueDay | NotOver
 
 
 @dataclass(frozen=True)
@@ -207,16 +239,15 @@ class DatedRows:
     where: tuple[Condition, ...] = ()
 
     def excel(self, let: Let, s: str, e: str, *, padded: bool = False) -> str:
-        """The rows as a 0/1 expression (padded: for a formula that counts ids)."""
+        """Bind the rows as 0 or 1 (padded: for a formula that counts ids)."""
         if padded:
             dated = let.value(
                 self.table, self.dated_by, "date", f"{self.dated_by}_all", padded=True
             )
         else:
             dated = excel_column(let, self.table, self.dated_by)
-        return excel_within(dated, s, e) + "".join(
-            f"*{c.excel(let, self.table)}" for c in self.where
-        )
+        conditions = "".join(f"*{c.excel(let, self.table)}" for c in self.where)
+        return let.bind("counted", excel_within(dated, s, e) + conditions)
 
     def rows(self, rows: Rows, s: float, e: float) -> list[bool]:
         data = rows[self.table]

@@ -42,7 +42,7 @@ import kpi_engine
 from kpi_engine.cells import END_OF_DATES, ERROR_VALUES, FIRST_DATE
 
 from .kpis import recipe_for
-from .tables import MASTERS, PARTS_OF_WHOLES, column
+from .tables import MASTERS, column
 
 #: Tables by name, each with our column ids.
 Tables = Mapping[str, ir.Table]
@@ -300,31 +300,6 @@ def scores_like(groups: tuple[int, int, int]) -> list[int]:
     """Scores that fall in the same groups: what the engine's NPS and margin read."""
     promoters, passives, detractors = groups
     return [10] * promoters + [8] * passives + [0] * detractors
-
-
-# --- monthly tables -------------------------------------------------------------------------
-
-
-def monthly_rows(
-    tables: Tables,
-    table: str,
-    columns: tuple[str, ...],
-    s: float,
-    e: float,
-    *,
-    shares: bool = False,
-) -> ir.BooleanValue:
-    """The month's rows of a monthly table where every one of ``columns``
-    counts (and, with ``shares``, no part exceeds its whole)."""
-    values = {c: read(tables, table, c) for c in columns}
-    counted = within(read(tables, table, "month"), s, e)
-    for value in values.values():
-        counted &= value.notnull()
-    if shares:
-        for part, whole in PARTS_OF_WHOLES.get(table, ()):
-            if part in values and whole in values:
-                counted &= (values[part] <= values[whole]).fill_null(True)
-    return counted
 
 
 # --- the recipe's third form -----------------------------------------------------------------

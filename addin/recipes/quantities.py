@@ -63,8 +63,8 @@ from .conditions import (
     Has,
     InOrder,
     Is,
+    NotOver,
     excel_column,
-    kind_of,
     read,
 )
 from .recipe import EngineCall, ReadsCells, Recipe, month_shift, per
@@ -72,16 +72,12 @@ from .rules import (
     ExcelStays,
     Let,
     Rows,
-    both,
-    excel_counts,
     excel_distinct,
     excel_stays,
-    excel_within,
     pick,
     present_at,
     stays,
     total,
-    valid,
     within,
 )
 from .tables import MASTERS, PARTS_OF_WHOLES
@@ -156,7 +152,9 @@ class DatedSum:
 
     @property
     def dated(self) -> DatedRows:
-        return DatedRows(self.table, self.dated_by, (Has(self.column), *self.where))
+        counts = Has(self.column)
+        where = self.where if counts in self.where else (counts, *self.where)
+        return DatedRows(self.table, self.dated_by, where)
 
     def count(self, name: str) -> DatedCount:
         """The rows it sums: the denominator of a mean over them."""
@@ -419,81 +417,23 @@ class Newcomers:
 # --- monthly tables: a column's sum over the month's rows -----------------------------------
 
 
-def excel_monthly_rows(
-    let: Let, table: str, columns: Mapping[str, str], s: str, e: str, *, shares: bool = False
-) -> tuple[str, dict[str, str]]:
-    """Bind a monthly table's month, the given columns (id -> LET name) and
-    ``counted``: the month's rows in which every one of them counts."""
-    month = let.value(table, "month", "month", "month_start")
-    names = {
-        column: let.value(table, column, kind_of(table, column), name)
-        for column, name in columns.items()
-    }
-    checks = "".join(f"*{excel_counts(kind_of(table, c), n)}" for c, n in names.items())
-    if shares:
-        checks += "".join(
-            f"*({names[part]}<={names[whole]})"
-            for part, whole in PARTS_OF_WHOLES.get(table, ())
-            if part in names and whole in names
-        )
-    counted = let.bind("counted", f"{excel_within(month, s, e)}{checks}")
-    return counted, names
-
-
-def monthly_mask(
-    rows: Rows, table: str, columns: tuple[str, ...], s: float, e: float, *, shares: bool = False
-) -> list[bool]:
-    data = rows[table]
-    masks = [within(data, "month", s, e)] + [valid(data, c, kind_of(table, c)) for c in columns]
-    mask = both(*masks)
-    if shares:
-        for part, whole in PARTS_OF_WHOLES.get(table, ()):
-            if part in columns and whole in columns:
-                mask = both(
-                    mask,
-                    [
-                        p is None or w is None or p <= w
-                        for p, w in zip(
-                            data.read(part, "whole"), data.read(whole, "whole"), strict=True
-                        )
-                    ],
-                )
-    return mask
-
-
-@dataclass(frozen=True)
-class MonthlySum:
+def MonthlySum(  # noqa: N802  (named as the quantity it is)
+    table: str, column: str, together: tuple[str, ...] = (), shares: bool = False
+) -> DatedSum:
     """One column of a monthly table summed over the month's rows where it
     counts (a month's reach, its retention spend). ``together``: the columns
     of a ratio, which a row gives together or not at all (with ``shares``:
     and no part over its whole)."""
-
-    table: str
-    column: str
-    together: tuple[str, ...] = ()
-    shares: bool = False
-
-    @property
-    def counted_columns(self) -> tuple[str, ...]:
-        return self.together or (self.column,)
-
-    def excel(self, let: Let, s: str, e: str) -> str:
-        columns = {c: c for c in self.counted_columns}
-        counted, names = excel_monthly_rows(let, self.table, columns, s, e, shares=self.shares)
-        return let.bind(f"{self.column}_total", f"SUM({counted}*{names[self.column]})")
-
-    def rows(self, rows: Rows, s: float, e: float) -> float:
-        mask = monthly_mask(rows, self.table, self.counted_columns, s, e, shares=self.shares)
-        return total(read(rows[self.table], self.table, self.column), mask)
-
-    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
-        counted = IBIS.monthly_rows(
-            tables, self.table, self.counted_columns, s, e, shares=self.shares
-        )
-        return self.table, IBIS.total(IBIS.read(tables, self.table, self.column), counted)
+    given = tuple(Has(c) for c in together)
+    parts = tuple(
+        NotOver(part, whole)
+        for part, whole in PARTS_OF_WHOLES.get(table, ())
+        if shares and part in together and whole in together
+    )
+    return DatedSum(table, "month", column, given + parts)
 
 
-def sums_together(table: str, *columns: str, shares: bool = False) -> tuple[MonthlySum, ...]:
+def sums_together(table: str, *columns: str, shares: bool = False) -> tuple[DatedSum, ...]:
     """The sums of a monthly table's columns over the rows that give them all."""
     return tuple(MonthlySum(table, c, columns, shares) for c in columns)
 
@@ -503,7 +443,7 @@ class Months:
     """A quantity over the ``months`` months that end with this one, or with
     ``back`` such spans before it (a growth compares the two)."""
 
-    quantity: MonthlySum
+    quantity: DatedSum
     months: int = 1
     back: int = 0
 
