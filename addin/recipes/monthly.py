@@ -21,6 +21,7 @@ from .quantities import (
     PresentAtStart,
     Retained,
     combined,
+    ibis_values,
     keys_at,
     quotient,
     sums_together,
@@ -99,8 +100,7 @@ def _clv_funnel_engine(rows: Rows, s: float, e: float) -> EngineCall:
 
 
 def _clv_funnel_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-    measures = [part.ibis(tables, s, e) for part in FUNNEL_LIFETIME]
-    revenue, at_start, churned = IBIS.fetch_all(tables, measures)
+    revenue, at_start, churned = ibis_values(FUNNEL_LIFETIME, tables, s, e)
     if at_start == 0:
         raise _no_funnel_customers()
     churn = kpi_engine.churn_rate(churned, at_start)
@@ -142,8 +142,7 @@ def _clv_revenue_engine(rows: Rows, s: float, e: float) -> EngineCall:
 
 
 def _clv_revenue_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-    measures = [part.ibis(tables, s, e) for part in (MARKETING_REVENUE, AT_START, CHURNED)]
-    revenue, before, churned = IBIS.fetch_all(tables, measures)
+    revenue, before, churned = ibis_values((MARKETING_REVENUE, AT_START, CHURNED), tables, s, e)
     if before == 0:
         raise _no_customers()
     return IBIS.engine("customer_lifetime_revenue", revenue / before, churned / before)

@@ -18,10 +18,10 @@ import kpi_engine
 
 from .conditions import IBIS, ByDueDay, Has, Is
 from .quantities import (
-    DatedCount,
     DatedSum,
     DistinctIds,
     Elapsed,
+    counter,
     mean_of,
     quotient,
     status_share,
@@ -34,10 +34,8 @@ if TYPE_CHECKING:
     from .ibis_forms import Tables
 
 
-def ordered(*where: Is | Has | ByDueDay, name: str) -> DatedCount:
-    """The orders of the month, by the day they were ordered, that meet ``where``."""
-    return DatedCount("Orders", "ordered_at", where, name)
-
+#: The orders of the month, by the day they were ordered, that meet conditions.
+ordered = counter("Orders", "ordered_at")
 
 #: The time from order to delivery of the orders delivered in the month.
 FULFILMENT = Elapsed("Orders", "ordered_at", "delivered_at")
@@ -54,12 +52,10 @@ DELIVERED_AMOUNTS = DatedSum("Orders", "delivered_at", "amount")
 
 
 def _repeat(s: str, e: str) -> str:
-    # Over the twelve months that end with the period: a month alone is too
-    # short for a second purchase.
     let = Let()
-    ordered = let.value("Orders", "ordered_at", "datetime", "ordered", padded=True)
+    dated = let.value("Orders", "ordered_at", "datetime", "ordered", padded=True)
     customer = let.value("Orders", "customer_id", "id", "customer", padded=True)
-    counted = let.bind("counted", f'{excel_within(ordered, f"EDATE({e},-12)", e)}*({customer}<>"")')
+    counted = let.bind("counted", f'{excel_within(dated, f"EDATE({e},-12)", e)}*({customer}<>"")')
     # Equal ids stand together once sorted: an id equal to the one before it
     # belongs to a customer with two orders or more. The window's ids are
     # sorted with the column's blanks (at least two: see Let.cells), which

@@ -132,6 +132,16 @@ class DatedCount:
         return self.table, IBIS.number_of(self.dated.ibis(tables, s, e))
 
 
+def counter(table: str, dated_by: str) -> Callable[..., DatedCount]:
+    """Counts of a table's rows dated by ``dated_by`` in the month:
+    ``counter("Orders", "ordered_at")(Has("status"), name="with_status")``."""
+
+    def count(*where: Condition, name: str) -> DatedCount:
+        return DatedCount(table, dated_by, where, name)
+
+    return count
+
+
 @dataclass(frozen=True)
 class DatedSum:
     """A column's sum over the rows dated in the month where it counts and
@@ -487,7 +497,8 @@ def cohort_ids(function: str, table: str) -> ReadsCells:
 # --- composing a recipe from quantities ----------------------------------------------------
 
 
-def _values(parts: tuple[Quantity, ...], tables: Tables, s: float, e: float) -> list[float]:
+def ibis_values(parts: tuple[Quantity, ...], tables: Tables, s: float, e: float) -> list[float]:
+    """The quantities' values where the data lives, one query per table."""
     return list(IBIS.fetch_all(tables, [part.ibis(tables, s, e) for part in parts]))
 
 
@@ -509,7 +520,7 @@ def combined(
         return EngineCall(kpi_id, (*(q.rows(rows, s, e) for q in arguments), *extra))
 
     def ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-        return IBIS.engine(kpi_id, *_values(arguments, tables, s, e), *extra)
+        return IBIS.engine(kpi_id, *ibis_values(arguments, tables, s, e), *extra)
 
     return Recipe(kpi_id, formula, engine_call, ibis, arguments)
 
@@ -531,7 +542,7 @@ def quotient(
         return recipe
 
     def ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-        above, below = _values((numerator, denominator), tables, s, e)
+        above, below = ibis_values((numerator, denominator), tables, s, e)
         if below == 0:
             raise engine.no_value()
         return above / below
@@ -553,7 +564,7 @@ def total_of(kpi_id: str, quantity: Quantity, *, engine: ReadsCells | None = Non
         return EngineCall(kpi_id, ([quantity.rows(rows, s, e)],))
 
     def ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-        found = _values((quantity,), tables, s, e)
+        found = ibis_values((quantity,), tables, s, e)
         return found[0] if engine is not None else IBIS.engine(kpi_id, found)
 
     engine_side = engine_call if engine is None else engine.call
@@ -565,8 +576,8 @@ def status_share(kpi_id: str, table: str, dated_by: str, column: str, wanted: st
     ``wanted``, among those with a status."""
     return quotient(
         kpi_id,
-        DatedCount(table, dated_by, (Is(column, wanted),), f"{column}_{wanted}"),
-        DatedCount(table, dated_by, (Has(column),), f"with_{column}"),
+        counter(table, dated_by)(Is(column, wanted), name=f"{column}_{wanted}"),
+        counter(table, dated_by)(Has(column), name=f"with_{column}"),
     )
 
 

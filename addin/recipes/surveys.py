@@ -10,12 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .conditions import IBIS, AtLeast, AtMost, Condition, Has
-from .quantities import (
-    DatedCount,
-    quotient,
-    status_share,
-)
+from .conditions import AtLeast, AtMost, Has
+from .quantities import counter, ibis_values, quotient, status_share
 from .recipe import Recipe, month_cells, per
 from .rules import Let
 
@@ -23,14 +19,13 @@ if TYPE_CHECKING:
     from .ibis_forms import Tables
 
 
-def answered(*where: Condition, name: str) -> DatedCount:
-    """The survey's answers of the month that meet ``where``."""
-    return DatedCount("Survey", "answered_on", where, name)
-
+#: The survey's answers of the month that meet conditions.
+answered = counter("Survey", "answered_on")
 
 PROMOTERS = answered(AtLeast("recommend_score", 9), name="promoters")
 DETRACTORS = answered(AtMost("recommend_score", 6), name="detractors")
 RESPONSES = answered(Has("recommend_score"), name="responses")
+NPS_PARTS = (PROMOTERS, DETRACTORS, RESPONSES)
 #: NPS's engine function reads the month's scores itself.
 NPS_SCORES = month_cells("nps", "Survey", "answered_on", "recommend_score")
 
@@ -43,13 +38,12 @@ NPS_SCORES = month_cells("nps", "Survey", "answered_on", "recommend_score")
 
 def _nps(s: str, e: str) -> str:
     let = Let()
-    promoters, detractors = PROMOTERS.excel(let, s, e), DETRACTORS.excel(let, s, e)
-    return let.formula(per(f"({promoters}-{detractors})*100", RESPONSES.excel(let, s, e)))
+    promoters, detractors, responses = (part.excel(let, s, e) for part in NPS_PARTS)
+    return let.formula(per(f"({promoters}-{detractors})*100", responses))
 
 
 def _nps_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-    measures = [part.ibis(tables, s, e) for part in (PROMOTERS, DETRACTORS, RESPONSES)]
-    promoters, detractors, responses = IBIS.fetch_all(tables, measures)
+    promoters, detractors, responses = ibis_values(NPS_PARTS, tables, s, e)
     if responses == 0:
         raise NPS_SCORES.no_value()
     return (promoters - detractors) * 100 / responses
@@ -58,7 +52,7 @@ def _nps_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -
 # --- the recipes ------------------------------------------------------------------------------
 
 RECIPES: tuple[Recipe, ...] = (
-    Recipe("nps", _nps, NPS_SCORES.call, _nps_ibis, (PROMOTERS, DETRACTORS, RESPONSES)),
+    Recipe("nps", _nps, NPS_SCORES.call, _nps_ibis, NPS_PARTS),
     # Satisfied: a rating of 4 or more; the engine's function reads the ratings.
     quotient(
         "csat",
