@@ -65,6 +65,13 @@ def excel_column(let: Let, table: str, column_id: str) -> str:
     return let.value(table, column_id, kind_of(table, column_id), name)
 
 
+def excel_counted(let: Let, table: str, column_id: str) -> str:
+    """Bind 1 where a column's cell counts by its kind's rule, else 0: once
+    per formula, however many quantities ask."""
+    value = excel_column(let, table, column_id)
+    return let.bind(f"{value}_counts", excel_counts(kind_of(table, column_id), value))
+
+
 def read(data: TableRows, table: str, column_id: str) -> list[Any]:
     return data.read(column_id, kind_of(table, column_id))
 
@@ -80,7 +87,7 @@ class Has:
     column: str
 
     def excel(self, let: Let, table: str) -> str:
-        return excel_counts(kind_of(table, self.column), excel_column(let, table, self.column))
+        return excel_counted(let, table, self.column)
 
     def rows(self, data: TableRows, table: str) -> list[bool]:
         return valid(data, self.column, kind_of(table, self.column))
@@ -123,7 +130,7 @@ class Compared:
 
     def excel(self, let: Let, table: str) -> str:
         value = excel_column(let, table, self.column)
-        counts = excel_counts(kind_of(table, self.column), value)
+        counts = excel_counted(let, table, self.column)
         return f"{counts}*({value}{self.comparison}{self.threshold})"
 
     def rows(self, data: TableRows, table: str) -> list[bool]:
@@ -156,7 +163,7 @@ class InOrder:
 
     def excel(self, let: Let, table: str) -> str:
         first, then = excel_column(let, table, self.first), excel_column(let, table, self.then)
-        return f"{excel_counts('date', first)}*({then}>={first})"
+        return f"{excel_counted(let, table, self.first)}*({then}>={first})"
 
     def rows(self, data: TableRows, table: str) -> list[bool]:
         return [
@@ -183,8 +190,8 @@ class ByDueDay:
         delivered = excel_column(let, table, self.delivered)
         due = excel_column(let, table, self.due)
         return (
-            f"((1-{excel_counts('date', due)})"
-            f"+{excel_counts('datetime', delivered)}*({delivered}<{due}+1)>0)"
+            f"((1-{excel_counted(let, table, self.due)})"
+            f"+{excel_counted(let, table, self.delivered)}*({delivered}<{due}+1)>0)"
         )
 
     def rows(self, data: TableRows, table: str) -> list[bool]:
@@ -246,8 +253,13 @@ class DatedRows:
             )
         else:
             dated = excel_column(let, self.table, self.dated_by)
+        # The month's window is bound once per date column, and shared by
+        # the quantities that count its rows under different conditions.
+        window = let.bind(f"{dated}_in_month", excel_within(dated, s, e))
+        if not self.where:
+            return window
         conditions = "".join(f"*{c.excel(let, self.table)}" for c in self.where)
-        return let.bind("counted", excel_within(dated, s, e) + conditions)
+        return let.bind("counted", window + conditions)
 
     def rows(self, rows: Rows, s: float, e: float) -> list[bool]:
         data = rows[self.table]
