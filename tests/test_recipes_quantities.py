@@ -40,20 +40,31 @@ def parts_of(business_type: str) -> list[tuple[str, Any]]:
     return found
 
 
-def test_most_recipes_are_composed_of_shared_quantities() -> None:
-    composed = [
-        (t, e.id)
-        for t in BUSINESS_TYPES
-        for e in kpi_engine.get_business_type(t).kpis
-        if recipe_for(t, e.id).parts
+#: Recipes written out without any shared quantity, and why: repeat
+#: purchases look at the twelve months before the period and count the ids
+#: that come twice (addin/recipes/orders.py).
+WRITTEN_OUT = {"repeat_purchase_rate"}
+
+
+@pytest.mark.fast
+def test_every_other_recipe_is_composed_of_shared_quantities() -> None:
+    bare = [
+        f"{entry.id} ({business_type})"
+        for business_type in BUSINESS_TYPES
+        for entry in kpi_engine.get_business_type(business_type).kpis
+        if not recipe_for(business_type, entry.id).parts and entry.id not in WRITTEN_OUT
     ]
-    every = [(t, e.id) for t in BUSINESS_TYPES for e in kpi_engine.get_business_type(t).kpis]
-    # Only repeat purchases are written out without a shared quantity.
-    assert set(every) - set(composed) == {
-        (t, "repeat_purchase_rate")
-        for t in BUSINESS_TYPES
-        if any(e.id == "repeat_purchase_rate" for e in kpi_engine.get_business_type(t).kpis)
-    }
+    assert not bare, (
+        f"{', '.join(bare)}: compose the recipe from addin/recipes/quantities.py "
+        "(quotient, total_of, combined...), or, where it is really special, give the "
+        "Recipe the quantities it uses as parts="
+    )
+    for kpi_id in WRITTEN_OUT:  # an exception that stops being one leaves the list
+        assert not any(recipe_for(t, kpi_id).parts for t in BUSINESS_TYPES if _has(t, kpi_id))
+
+
+def _has(business_type: str, kpi_id: str) -> bool:
+    return any(e.id == kpi_id for e in kpi_engine.get_business_type(business_type).kpis)
 
 
 @pytest.mark.parametrize("business_type", BUSINESS_TYPES)
