@@ -1,7 +1,8 @@
 """Recipes: per KPI, one ``Recipe`` object with the tables and columns it
 reads, its workbook formula, its engine computation and its ibis form (see
-``kpis``; the ibis bodies are in ``ibis_forms``), over the data tables of
-``tables`` and the data rules of ``rules``. ``recipe_for`` is the one
+``kpis``), mostly composed from the shared quantities of ``quantities``,
+over the data tables of ``tables`` and the data rules of ``rules`` (for
+ibis, ``ibis_forms``). ``recipe_for`` is the one
 dispatch; ``columns_read`` says which columns a business type's recipes read.
 
 The starter workbooks, the report refresh, xlwings Lite and the add-in's

@@ -31,7 +31,7 @@ columns, and text there means the wrong column was mapped.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ import kpi_engine
 from kpi_engine.cells import END_OF_DATES, ERROR_VALUES, FIRST_DATE
 
 from .kpis import recipe_for
-from .tables import MASTERS, PARTS_OF_WHOLES, column
+from .tables import MASTERS, column
 
 #: Tables by name, each with our column ids.
 Tables = Mapping[str, ir.Table]
@@ -191,10 +191,6 @@ def within(moment: ir.FloatingValue, start: float, end: float) -> ir.BooleanValu
     return ((moment >= start) & (moment < end)).fill_null(False)
 
 
-def counts(value: ir.Value) -> ir.BooleanValue:
-    return value.notnull()
-
-
 def fetch(table: ir.Table, **measures: ir.Scalar) -> dict[str, float]:
     """The measures of one table in one query; a sum of no rows is 0."""
     frame = table.aggregate(**measures).to_pyarrow()
@@ -203,6 +199,18 @@ def fetch(table: ir.Table, **measures: ir.Scalar) -> dict[str, float]:
         number = frame.column(name)[0].as_py()
         found[name] = 0.0 if number is None or math.isnan(number) else float(number)
     return found
+
+
+def fetch_all(tables: Tables, measures: Sequence[tuple[str, ir.Scalar]]) -> list[float]:
+    """The values of measures, each over a named table, in one query per
+    table (the parts of a recipe mostly read one table)."""
+    by_table: dict[str, dict[str, ir.Scalar]] = {}
+    for index, (table, measure) in enumerate(measures):
+        by_table.setdefault(table, {})[f"m{index}"] = measure
+    found: dict[str, float] = {}
+    for table, named in by_table.items():
+        found |= fetch(tables[table], **named)
+    return [found[f"m{index}"] for index in range(len(measures))]
 
 
 def number_of(condition: ir.BooleanValue) -> ir.Scalar:
@@ -264,22 +272,6 @@ def stays(tables: Tables, table: str) -> _Stays:
     return _Stays(data, who, since, until, until_blank, usable)
 
 
-def cohort(tables: Tables, table: str, s: float, e: float) -> dict[str, float]:
-    """|A|, |B| and |A or B|: those present at the start, at the end, at either."""
-    listed = stays(tables, table)
-    at_start, at_end = listed.present_at(s), listed.present_at(e)
-    return fetch(
-        listed.table,
-        before=listed.distinct(at_start),
-        after=listed.distinct(at_end),
-        either=listed.distinct(at_start | at_end),
-    )
-
-
-def no_cohort(function: str) -> kpi_engine.KPIUndefinedError:
-    return undefined(function, "there are no customers at the start", "no_customers_at_start")
-
-
 # --- the forms ------------------------------------------------------------------------------
 
 #: An ibis form: the KPI's value for [start, end) from the tables (and the
@@ -308,61 +300,6 @@ def scores_like(groups: tuple[int, int, int]) -> list[int]:
     """Scores that fall in the same groups: what the engine's NPS and margin read."""
     promoters, passives, detractors = groups
     return [10] * promoters + [8] * passives + [0] * detractors
-
-
-def newcomers(
-    tables: Tables, table: str, s: float, e: float, **among: ir.BooleanValue
-) -> dict[str, float]:
-    """The cohort at the start of [s, e) and the newcomers: who joined in it
-    and was not there at its start (a comeback counts; a second row of
-    someone present does not), also among the joining rows of ``among``."""
-    listed = stays(tables, table)
-    at_start, joined = listed.present_at(s), listed.joined_during(s, e)
-    found = fetch(
-        listed.table,
-        before=listed.distinct(at_start),
-        either=listed.distinct(at_start | joined),
-        **{
-            name: listed.distinct(at_start | (joined & condition.fill_null(False)))
-            for name, condition in among.items()
-        },
-    )
-    return {name: value - found["before"] for name, value in found.items() if name != "before"} | {
-        "before": found["before"]
-    }
-
-
-def active_users(tables: Tables, s: float, e: float) -> float:
-    """The month's distinct active members (activity of an id missing from
-    Members still counts)."""
-    member = read(tables, "Activity", "member_id")
-    active = within(read(tables, "Activity", "active_on"), s, e)
-    return fetch(tables["Activity"], users=member.nunique(where=active & member.notnull()))["users"]
-
-
-# --- monthly tables -------------------------------------------------------------------------
-
-
-def monthly(
-    tables: Tables,
-    table: str,
-    columns: tuple[str, ...],
-    s: float,
-    e: float,
-    *,
-    shares: bool = False,
-) -> dict[str, float]:
-    """The month's totals of ``columns`` over the rows where every one counts
-    (and, with ``shares``, no part exceeds its whole)."""
-    values = {c: read(tables, table, c) for c in columns}
-    counted = within(read(tables, table, "month"), s, e)
-    for value in values.values():
-        counted &= value.notnull()
-    if shares:
-        for part, whole in PARTS_OF_WHOLES.get(table, ()):
-            if part in values and whole in values:
-                counted &= (values[part] <= values[whole]).fill_null(True)
-    return fetch(tables[table], **{c: total(v, counted) for c, v in values.items()})
 
 
 # --- the recipe's third form -----------------------------------------------------------------

@@ -9,7 +9,8 @@ ibis form) lives in the module of its family:
   users, money per head);
 * ``monthly``: monthly tables (counts, ratios of sums, growth).
 
-mostly composed from the shared quantities of ``quantities``. This module
+each one declaration composed from the shared quantities of ``quantities``
+(which rows count: the conditions of ``conditions``). This module
 gathers them (``RECIPES``), adds what follows from each business type's
 catalogue file (``TYPE_RECIPES``: where its revenue and members are; the
 forms and the months an entry asks for) and picks one (``recipe_for``).

@@ -1,34 +1,47 @@
 """Shared quantities, each defined once in the three forms a recipe needs.
 
 A recipe composes its KPI from these, as pint composes units from units:
-"the month's revenue over the members present at its start" is
-``DatedSum(revenue place) / PresentAtStart(members table)``, and each of the
-two says once, for all KPIs that use it, how it is computed
+"the month's revenue over its active users" is
+``quotient("revenue_per_active_user", DatedSum.revenue_of("networking"),
+ActiveUsers())``, and each quantity says once, for all KPIs that use it,
+how it is computed
 
 * in the workbook (``excel``: binds LET names in a ``Let`` and returns the
-  name of the value),
+  name of the value; quantities of one formula share what they bind alike),
 * on the workbook's rows (``rows``: the engine's number for the same month),
-* through ibis (``ibis``: the number computed where the data lives).
+* through ibis (``ibis``: the measure where the data lives, as the table it
+  is taken over and the scalar, so that a recipe fetches the measures of one
+  table in one query).
 
-The three follow the data rules of ``rules`` (and ``ibis_forms``). The ibis
-form is loaded only when called (``IBIS``): ibis is an optional dependency,
-absent from xlwings Lite.
+The three follow the data rules of ``rules`` (and ``ibis_forms``); which
+rows count is said by the conditions of ``conditions`` (``Has``, ``Is``,
+``AtLeast``, ``AtMost``, ``InOrder``, ``ByDueDay``).
 
 The quantities:
 
-* ``DatedSum``: the sum of a money column over the rows dated in the month
-  ("revenue of the month", such as Payments[amount] by paid_on);
-* ``DatedCount``: the rows dated in the month (attendances);
-* ``ActiveUsers``: the month's distinct active members ("active users");
+* ``DatedCount``: the rows dated in the month that meet the conditions (the
+  month's attendances, orders with a status, completed orders, answers);
+* ``DatedSum``: a column's sum over those rows ("revenue of the month", such
+  as Payments[amount] by paid_on; the hours of the completed projects);
+* ``Elapsed``: the hours from one timestamp to another over those rows;
+* ``DistinctIds``: the different ids of those rows (``ActiveUsers``: the
+  month's active members; the celebrities with a delivery);
 * ``PresentAtStart``: who is listed in a master table at the start of the
-  month ("members present at the start"); ``excel_cohort`` and ``keys_at``
-  add those present at its end, for churn and retention;
-* ``excel_newcomers`` and ``newcomer_keys``: who joined in the month ("new
-  in the month"), and the cohort they join;
+  month ("members present at the start"); ``Churned`` and ``Retained``: who
+  of them is gone, or still there, at its end;
+* ``Newcomers``: who joined in the month ("new in the month"), also by the
+  channel they came through;
 * ``MonthlySum``: a monthly table's column summed over the month's rows
-  that count ("a monthly column's sum"; ``excel_monthly_rows`` and
-  ``monthly_mask`` give the rows, for KPIs that sum several columns);
-* ``Retained``: who of the cohort is still there at the end of the month.
+  that count ("a monthly column's sum"); ``Months`` takes it over the
+  months before instead (growth).
+
+The composers make a recipe of quantities, the engine's function
+``kpi_id`` on their values: ``quotient`` (one over another), ``total_of``
+(one), ``combined`` (several, with the catalogue's formula), and
+``status_share`` and ``mean_of`` on top of ``quotient``. Where the engine's
+function reads the cells itself (``recipe.ReadsCells``: the add-in function
+users call on their columns), the recipe hands it the cells, and the
+quantities give the formula and the ibis form.
 
 Which table and column hold a business type's revenue and members is the
 type's fact: ``[holds]`` in its catalogue file (``kpi_engine.BusinessType.holds``).
@@ -36,35 +49,46 @@ type's fact: ``[holds]`` in its catalogue file (``kpi_engine.BusinessType.holds`
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import kpi_engine
 
-from .recipe import EngineCall, Recipe, ratio
+from .conditions import (
+    IBIS,
+    Condition,
+    DatedRows,
+    Has,
+    InOrder,
+    Is,
+    NotOver,
+    excel_column,
+    read,
+)
+from .recipe import EngineCall, ReadsCells, Recipe, month_shift, per
 from .rules import (
     ExcelStays,
     Let,
     Rows,
-    TableRows,
-    both,
-    excel_counts,
     excel_distinct,
     excel_stays,
-    excel_within,
+    pick,
     present_at,
     stays,
     total,
-    valid,
     within,
 )
-from .tables import MASTERS, PARTS_OF_WHOLES, column
+from .tables import MASTERS, PARTS_OF_WHOLES
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from .ibis_forms import Tables
+
+#: An ibis measure: the name of the table it is taken over, and the scalar.
+IbisMeasure = tuple[str, "ir.Scalar"]
 
 
 class Quantity(Protocol):
@@ -76,38 +100,59 @@ class Quantity(Protocol):
     def rows(self, rows: Rows, s: float, e: float) -> float:
         """Its value on the workbook's rows."""
 
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
-        """Its value where the data lives."""
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        """Its measure where the data lives."""
 
 
-class _Lazy:
-    """A module imported on first use: ``IBIS.read(...)`` imports ibis then."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._module: ModuleType | None = None
-
-    def __getattr__(self, attribute: str) -> Any:
-        if self._module is None:
-            self._module = importlib.import_module(self._name)
-        return getattr(self._module, attribute)
+# --- the month's rows, their sums and their ids -------------------------------------------
 
 
-#: The ibis data rules (``ibis_forms``), imported when an ibis form runs.
-IBIS: Any = _Lazy("addin.recipes.ibis_forms")
+@dataclass(frozen=True)
+class DatedCount:
+    """The rows dated in the month that meet every condition (the month's
+    attendances; its orders with a status, or completed)."""
+
+    table: str
+    dated_by: str
+    where: tuple[Condition, ...] = ()
+    #: The LET name of the number in the workbook's formula.
+    name: str = "rows_counted"
+
+    @property
+    def dated(self) -> DatedRows:
+        return DatedRows(self.table, self.dated_by, self.where)
+
+    def excel(self, let: Let, s: str, e: str) -> str:
+        return let.bind(self.name, f"SUM({self.dated.excel(let, s, e)})")
+
+    def rows(self, rows: Rows, s: float, e: float) -> float:
+        return float(sum(self.dated.rows(rows, s, e)))
+
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        return self.table, IBIS.number_of(self.dated.ibis(tables, s, e))
 
 
-# --- revenue of the month, rows of the month ----------------------------------------------
+def counter(table: str, dated_by: str) -> Callable[..., DatedCount]:
+    """Counts of a table's rows dated by ``dated_by`` in the month:
+    ``counter("Orders", "ordered_at")(Has("status"), name="with_status")``."""
+
+    def count(*where: Condition, name: str) -> DatedCount:
+        return DatedCount(table, dated_by, where, name)
+
+    return count
 
 
 @dataclass(frozen=True)
 class DatedSum:
-    """The sum of a money column over the rows dated in the month: a business
-    type's revenue of the month where it is paid row by row (Payments)."""
+    """A column's sum over the rows dated in the month where it counts and
+    every condition holds: a business type's revenue of the month where it
+    is paid row by row (Payments, or Orders by delivery), the hours of the
+    month's completed projects."""
 
     table: str
-    date_column: str
-    value_column: str
+    dated_by: str
+    column: str
+    where: tuple[Condition, ...] = ()
 
     @classmethod
     def revenue_of(cls, business_type: str) -> DatedSum:
@@ -115,62 +160,104 @@ class DatedSum:
         place = kpi_engine.get_business_type(business_type).holds["revenue"]
         return cls(place["table"], place["dated_by"], place["column"])
 
+    @property
+    def dated(self) -> DatedRows:
+        counts = Has(self.column)
+        where = self.where if counts in self.where else (counts, *self.where)
+        return DatedRows(self.table, self.dated_by, where)
+
+    def count(self, name: str) -> DatedCount:
+        """The rows it sums: the denominator of a mean over them."""
+        return DatedCount(self.table, self.dated_by, self.dated.where, name)
+
     def excel(self, let: Let, s: str, e: str) -> str:
-        dated = let.value(self.table, self.date_column, "date", "dated")
-        value = let.value(self.table, self.value_column, "money", "paid")
-        return let.bind(
-            "amount", f"SUM({excel_within(dated, s, e)}*{excel_counts('money', value)}*{value})"
-        )
+        rows = self.dated.excel(let, s, e)
+        value = excel_column(let, self.table, self.column)
+        return let.bind(f"{self.column}_total", f"SUM({rows}*{value})")
+
+    def rows(self, rows: Rows, s: float, e: float) -> float:
+        return total(read(rows[self.table], self.table, self.column), self.dated.rows(rows, s, e))
+
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        value = IBIS.read(tables, self.table, self.column)
+        return self.table, IBIS.total(value, self.dated.ibis(tables, s, e))
+
+
+@dataclass(frozen=True)
+class Elapsed:
+    """The hours from ``since`` to ``until`` summed over the rows whose
+    ``until`` falls in the month, where both are given and in order (the
+    time from order to delivery)."""
+
+    table: str
+    since: str
+    until: str
+
+    @property
+    def dated(self) -> DatedRows:
+        return DatedRows(self.table, self.until, (InOrder(self.since, self.until),))
+
+    def count(self, name: str) -> DatedCount:
+        """The rows it sums: the denominator of the mean time."""
+        return DatedCount(self.table, self.until, self.dated.where, name)
+
+    def excel(self, let: Let, s: str, e: str) -> str:
+        rows = self.dated.excel(let, s, e)
+        since = excel_column(let, self.table, self.since)
+        until = excel_column(let, self.table, self.until)
+        return let.bind("hours", f"SUM({rows}*({until}-{since}))*24")
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
         data = rows[self.table]
-        counted = both(
-            within(data, self.date_column, s, e), valid(data, self.value_column, "money")
-        )
-        return total(data.read(self.value_column, "money"), counted)
+        days = [
+            b - a
+            for a, b, counted in zip(
+                data.read(self.since, "date"),
+                data.read(self.until, "date"),
+                self.dated.rows(rows, s, e),
+                strict=True,
+            )
+            if counted
+        ]
+        return math.fsum(days) * 24
 
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
-        dated = IBIS.within(IBIS.read(tables, self.table, self.date_column), s, e)
-        value = IBIS.read(tables, self.table, self.value_column)
-        return float(IBIS.fetch(tables[self.table], amount=IBIS.total(value, dated))["amount"])
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        since = IBIS.read(tables, self.table, self.since)
+        until = IBIS.read(tables, self.table, self.until)
+        return self.table, IBIS.total(until - since, self.dated.ibis(tables, s, e)) * 24
 
 
 @dataclass(frozen=True)
-class DatedCount:
-    """The rows dated in the month (the month's attendances)."""
+class DistinctIds:
+    """The different ids among the rows dated in the month (an id missing
+    from its master table still counts): the month's active members, the
+    celebrities with a delivery."""
 
     table: str
-    date_column: str
+    dated_by: str
+    id_column: str
+    name: str
 
     def excel(self, let: Let, s: str, e: str) -> str:
-        dated = let.value(self.table, self.date_column, "date", "dated")
-        return let.bind("amount", f"SUM({excel_within(dated, s, e)})")
+        who = let.value(self.table, self.id_column, "id", f"{self.id_column}_all", padded=True)
+        rows = DatedRows(self.table, self.dated_by).excel(let, s, e, padded=True)
+        return let.bind(self.name, excel_distinct(who, f'{rows}*({who}<>"")'))
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
-        return float(sum(within(rows[self.table], self.date_column, s, e)))
+        data = rows[self.table]
+        dated = within(data, self.dated_by, s, e)
+        return float(len(set(pick(data.read(self.id_column, "id"), dated)) - {None}))
 
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
-        dated = IBIS.within(IBIS.read(tables, self.table, self.date_column), s, e)
-        return float(IBIS.fetch(tables[self.table], amount=IBIS.number_of(dated))["amount"])
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        who = IBIS.read(tables, self.table, self.id_column)
+        dated = DatedRows(self.table, self.dated_by).ibis(tables, s, e)
+        return self.table, who.nunique(where=dated & who.notnull())
 
 
-# --- active users of the month --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ActiveUsers:
+def ActiveUsers() -> DistinctIds:  # noqa: N802  (named as the quantity it is)
     """The month's distinct active members (activity of an id missing from
     Members still counts): what MAU counts."""
-
-    def excel(self, let: Let, s: str, e: str) -> str:
-        return excel_active_users(let, s, e)
-
-    def rows(self, rows: Rows, s: float, e: float) -> float:
-        activity = rows["Activity"]
-        return float(kpi_engine.mau(activity["member_id"], activity["active_on"], s))
-
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
-        return float(IBIS.active_users(tables, s, e))
+    return DistinctIds("Activity", "active_on", "member_id", "active_users")
 
 
 # --- who is there: customers, celebrities, members -------------------------------------
@@ -210,11 +297,9 @@ class PresentAtStart:
     def rows(self, rows: Rows, s: float, e: float) -> float:
         return float(len(self.keys(rows, s)))
 
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
         listed = IBIS.stays(tables, self.table)
-        return float(
-            IBIS.fetch(listed.table, before=listed.distinct(listed.present_at(s)))["before"]
-        )
+        return self.table, listed.distinct(listed.present_at(s))
 
 
 @dataclass(frozen=True)
@@ -251,125 +336,34 @@ def keys_at(rows: Rows, table: str, s: float, e: float) -> tuple[set[str], set[s
     return present.keys(rows, s), present.keys(rows, e)
 
 
-@dataclass(frozen=True)
-class ExcelNewcomers:
-    """LET names: who is listed, their stays at the start and joined in the
-    month, and the numbers of the cohort and of the newcomers."""
-
-    listed: ExcelStays
-    at_start: str
-    joined: str
-    before: str
-    new: str
-
-    def among(self, condition: str) -> str:
-        """The number of newcomers whose joining row meets ``condition``."""
-        chosen = excel_distinct(self.listed.who, f"({self.at_start}+{self.joined}*{condition}>0)")
-        return f"({chosen}-{self.before})"
-
-
-def excel_newcomers(let: Let, table: str, s: str, e: str) -> ExcelNewcomers:
-    """Bind the cohort at the start of [s, e) and the newcomers of [s, e): who
-    joined in it and was not there at its start (a comeback counts; a second
-    row of someone present does not)."""
-    listed, at_start, before = PresentAtStart(table).bind(let, s)
-    joined = let.bind("joined", listed.joined_during(s, e))
-    either = excel_distinct(listed.who, f"({at_start}+{joined}>0)")
-    return ExcelNewcomers(listed, at_start, joined, before, let.bind("new", f"{either}-{before}"))
-
-
-def newcomer_keys(
-    table: TableRows, id_column: str, s: float, e: float, via: str = ""
-) -> tuple[set[str], set[str]]:
-    """The engine's side of ``excel_newcomers``: (cohort, newcomers) as id keys."""
-    listed = stays(table, id_column)
-    at_start = present_at(listed, s)
-    channels = table.read("acquired_via", "choice") if via else None
-    joined = {
-        stay.key
-        for stay in listed
-        if s <= stay.since < e and (channels is None or channels[stay.row] == via)
-    }
-    return at_start, joined - at_start
-
-
-def excel_active_users(let: Let, s: str, e: str) -> str:
-    """Bind the month's distinct active members (activity of an id missing
-    from Members still counts) and return the name of their number."""
-    active = let.value("Activity", "active_on", "date", "active", padded=True)
-    member = let.value("Activity", "member_id", "id", "member", padded=True)
-    counted = let.bind("active_rows", f'{excel_within(active, s, e)}*({member}<>"")')
-    return let.bind("users", excel_distinct(member, counted))
-
-
-def kind_of(table: str, column_id: str) -> str:
-    return column(table, column_id).kind
-
-
-def excel_monthly_rows(
-    let: Let, table: str, columns: Mapping[str, str], s: str, e: str, *, shares: bool = False
-) -> tuple[str, dict[str, str]]:
-    """Bind a monthly table's month, the given columns (id -> LET name) and
-    ``counted``: the month's rows in which every one of them counts."""
-    month = let.value(table, "month", "month", "month_start")
-    names = {
-        column: let.value(table, column, kind_of(table, column), name)
-        for column, name in columns.items()
-    }
-    checks = "".join(f"*{excel_counts(kind_of(table, c), n)}" for c, n in names.items())
-    if shares:
-        checks += "".join(
-            f"*({names[part]}<={names[whole]})"
-            for part, whole in PARTS_OF_WHOLES.get(table, ())
-            if part in names and whole in names
-        )
-    counted = let.bind("counted", f"{excel_within(month, s, e)}{checks}")
-    return counted, names
-
-
-def monthly_mask(
-    rows: Rows, table: str, columns: tuple[str, ...], s: float, e: float, *, shares: bool = False
-) -> list[bool]:
-    data = rows[table]
-    masks = [within(data, "month", s, e)] + [valid(data, c, kind_of(table, c)) for c in columns]
-    mask = both(*masks)
-    if shares:
-        for part, whole in PARTS_OF_WHOLES.get(table, ()):
-            if part in columns and whole in columns:
-                mask = both(
-                    mask,
-                    [
-                        p is None or w is None or p <= w
-                        for p, w in zip(
-                            data.read(part, "whole"), data.read(whole, "whole"), strict=True
-                        )
-                    ],
-                )
-    return mask
-
-
-# --- a monthly column's sum, and who stayed --------------------------------------------------
+def _ibis_cohort(tables: Tables, table: str, s: float, e: float) -> tuple[Any, Any, Any]:
+    """|A|, |B| and |A or B| as ibis scalars."""
+    listed = IBIS.stays(tables, table)
+    at_start, at_end = listed.present_at(s), listed.present_at(e)
+    return (
+        listed.distinct(at_start),
+        listed.distinct(at_end),
+        listed.distinct(at_start | at_end),
+    )
 
 
 @dataclass(frozen=True)
-class MonthlySum:
-    """The sum of one column of a monthly table over the month's rows where
-    it counts (a month's reach, its retention spend)."""
+class Churned:
+    """Who of those present at the start of the month is gone at its end
+    (the cohort's |A but not B|)."""
 
     table: str
-    column: str
-    name: str = "measured"
 
     def excel(self, let: Let, s: str, e: str) -> str:
-        counted, names = excel_monthly_rows(let, self.table, {self.column: self.name}, s, e)
-        return let.bind(f"{self.name}_total", f"SUM({counted}*{names[self.column]})")
+        return let.bind("churned", excel_cohort(let, self.table, s, e).churned)
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
-        mask = monthly_mask(rows, self.table, (self.column,), s, e)
-        return total(rows[self.table].read(self.column, kind_of(self.table, self.column)), mask)
+        at_start, at_end = keys_at(rows, self.table, s, e)
+        return float(len(at_start - at_end))
 
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
-        return float(IBIS.monthly(tables, self.table, (self.column,), s, e)[self.column])
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        _, after, either = _ibis_cohort(tables, self.table, s, e)
+        return self.table, either - after
 
 
 @dataclass(frozen=True)
@@ -386,35 +380,181 @@ class Retained:
         at_start, at_end = keys_at(rows, self.table, s, e)
         return float(len(at_start & at_end))
 
-    def ibis(self, tables: Tables, s: float, e: float) -> float:
-        cohort = IBIS.cohort(tables, self.table, s, e)
-        return float(cohort["before"] + cohort["after"] - cohort["either"])
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        before, after, either = _ibis_cohort(tables, self.table, s, e)
+        return self.table, before + after - either
+
+
+@dataclass(frozen=True)
+class Newcomers:
+    """Who joined a master table in the month and was not there at its start
+    (a comeback counts; a second row of someone present does not); with
+    ``via``, only those whose joining row says they came through it."""
+
+    table: str
+    via: str = ""
+
+    def excel(self, let: Let, s: str, e: str) -> str:
+        listed, at_start, before = PresentAtStart(self.table).bind(let, s)
+        joined = let.bind("joined", listed.joined_during(s, e))
+        name = "new"
+        if self.via:
+            channel = let.value(self.table, "acquired_via", "choice", "channel", padded=True)
+            joined, name = f'{joined}*({channel}="{self.via}")', f"new_{self.via}"
+        either = excel_distinct(listed.who, f"({at_start}+{joined}>0)")
+        return let.bind(name, f"({either}-{before})")
+
+    def rows(self, rows: Rows, s: float, e: float) -> float:
+        table = rows[self.table]
+        listed = stays(table, MASTERS[self.table])
+        channels = table.read("acquired_via", "choice") if self.via else None
+        joined = {
+            stay.key
+            for stay in listed
+            if s <= stay.since < e and (channels is None or channels[stay.row] == self.via)
+        }
+        return float(len(joined - present_at(listed, s)))
+
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        listed = IBIS.stays(tables, self.table)
+        at_start, joined = listed.present_at(s), listed.joined_during(s, e)
+        if self.via:
+            channel = IBIS.read(tables, self.table, "acquired_via")
+            joined &= (channel == self.via).fill_null(False)
+        return self.table, listed.distinct(at_start | joined) - listed.distinct(at_start)
+
+
+# --- monthly tables: a column's sum over the month's rows -----------------------------------
+
+
+def MonthlySum(  # noqa: N802  (named as the quantity it is)
+    table: str, column: str, together: tuple[str, ...] = (), shares: bool = False
+) -> DatedSum:
+    """One column of a monthly table summed over the month's rows where it
+    counts (a month's reach, its retention spend). ``together``: the columns
+    of a ratio, which a row gives together or not at all (with ``shares``:
+    and no part over its whole)."""
+    given = tuple(Has(c) for c in together)
+    parts = tuple(
+        NotOver(part, whole)
+        for part, whole in PARTS_OF_WHOLES.get(table, ())
+        if shares and part in together and whole in together
+    )
+    return DatedSum(table, "month", column, given + parts)
+
+
+def sums_together(table: str, *columns: str, shares: bool = False) -> tuple[DatedSum, ...]:
+    """The sums of a monthly table's columns over the rows that give them all."""
+    return tuple(MonthlySum(table, c, columns, shares) for c in columns)
+
+
+@dataclass(frozen=True)
+class Months:
+    """A quantity over the ``months`` months that end with this one, or with
+    ``back`` such spans before it (a growth compares the two)."""
+
+    quantity: DatedSum
+    months: int = 1
+    back: int = 0
+
+    def _excel_edge(self, let: Let, s: str, e: str, spans: int) -> str:
+        """The first day of the month ``spans`` spans before the end of [s, e)."""
+        if spans == 0:
+            return e
+        if spans == 1:
+            return s if self.months == 1 else let.bind("since", f"EDATE({e},{-self.months})")
+        return f"EDATE({self._excel_edge(let, s, e, spans - 1)},{-self.months})"
+
+    def excel(self, let: Let, s: str, e: str) -> str:
+        start = self._excel_edge(let, s, e, self.back + 1)
+        return self.quantity.excel(let, start, self._excel_edge(let, s, e, self.back))
+
+    def rows(self, rows: Rows, s: float, e: float) -> float:
+        return self.quantity.rows(rows, *self._edges(e))
+
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        return self.quantity.ibis(tables, *self._edges(e))
+
+    def _edges(self, e: float) -> tuple[float, float]:
+        end = e
+        for _ in range(self.back):
+            end = month_shift(end, -self.months)
+        return month_shift(end, -self.months), end
+
+
+# --- engine functions that read cells themselves ---------------------------------------------
+
+
+def cohort_ids(function: str, table: str) -> ReadsCells:
+    """``function`` on the ids present at the start and at the end of the month."""
+
+    def cells(rows: Rows, s: float, e: float) -> tuple[list[str], ...]:
+        return tuple(map(sorted, keys_at(rows, table, s, e)))
+
+    return ReadsCells(function, cells)
 
 
 # --- composing a recipe from quantities ----------------------------------------------------
 
 
-def quotient(kpi_id: str, numerator: Quantity, denominator: Quantity) -> Recipe:
-    """A KPI that is one quantity of the month over another, computed by the
-    engine's function ``kpi_id`` (which says why when the denominator is 0)."""
+def ibis_values(parts: tuple[Quantity, ...], tables: Tables, s: float, e: float) -> list[float]:
+    """The quantities' values where the data lives, one query per table."""
+    return list(IBIS.fetch_all(tables, [part.ibis(tables, s, e) for part in parts]))
+
+
+def combined(
+    kpi_id: str,
+    *arguments: Quantity,
+    excel: Callable[..., str],
+    extra: tuple[Any, ...] = (),
+) -> Recipe:
+    """A KPI whose engine function takes quantities of the month, in its
+    arguments' order (and ``extra``, such as a time unit); ``excel`` writes
+    the catalogue's formula over their LET names."""
 
     def formula(s: str, e: str) -> str:
         let = Let()
-        above = numerator.excel(let, s, e)
-        return ratio(let, above, denominator.excel(let, s, e))
+        return let.formula(excel(*(q.excel(let, s, e) for q in arguments)))
 
     def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
-        return EngineCall(kpi_id, (numerator.rows(rows, s, e), denominator.rows(rows, s, e)))
+        return EngineCall(kpi_id, (*(q.rows(rows, s, e) for q in arguments), *extra))
 
     def ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-        return IBIS.engine(kpi_id, numerator.ibis(tables, s, e), denominator.ibis(tables, s, e))
+        return IBIS.engine(kpi_id, *ibis_values(arguments, tables, s, e), *extra)
 
-    return Recipe(kpi_id, formula, engine_call, ibis)
+    return Recipe(kpi_id, formula, engine_call, ibis, arguments)
 
 
-def total_of(kpi_id: str, quantity: Quantity) -> Recipe:
-    """A KPI that is a sum of the month (revenue), computed by the engine's
-    function ``kpi_id`` from that sum."""
+def quotient(
+    kpi_id: str,
+    numerator: Quantity,
+    denominator: Quantity,
+    *,
+    extra: tuple[Any, ...] = (),
+    engine: ReadsCells | None = None,
+) -> Recipe:
+    """A KPI that is one quantity of the month over another, computed by the
+    engine's function ``kpi_id`` (which says why when the denominator is 0).
+    With ``engine``, a function that reads the cells itself computes it
+    instead; the ibis form divides as it does, and gives its reason."""
+    recipe = combined(kpi_id, numerator, denominator, excel=per, extra=extra)
+    if engine is None:
+        return recipe
+
+    def ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
+        above, below = ibis_values((numerator, denominator), tables, s, e)
+        if below == 0:
+            raise engine.no_value()
+        return above / below
+
+    return Recipe(kpi_id, recipe.formula, engine.call, ibis, recipe.parts)
+
+
+def total_of(kpi_id: str, quantity: Quantity, *, engine: ReadsCells | None = None) -> Recipe:
+    """A KPI that is a quantity of the month (revenue, a monthly count),
+    computed by the engine's function ``kpi_id`` from that sum. With
+    ``engine``, a function that reads the cells itself computes it instead,
+    and the ibis form is the quantity."""
 
     def formula(s: str, e: str) -> str:
         let = Let()
@@ -424,6 +564,25 @@ def total_of(kpi_id: str, quantity: Quantity) -> Recipe:
         return EngineCall(kpi_id, ([quantity.rows(rows, s, e)],))
 
     def ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-        return IBIS.engine(kpi_id, [quantity.ibis(tables, s, e)])
+        found = ibis_values((quantity,), tables, s, e)
+        return found[0] if engine is not None else IBIS.engine(kpi_id, found)
 
-    return Recipe(kpi_id, formula, engine_call, ibis)
+    engine_side = engine_call if engine is None else engine.call
+    return Recipe(kpi_id, formula, engine_side, ibis, (quantity,))
+
+
+def status_share(kpi_id: str, table: str, dated_by: str, column: str, wanted: str) -> Recipe:
+    """The share of the rows dated in the month whose status ``column`` is
+    ``wanted``, among those with a status."""
+    return quotient(
+        kpi_id,
+        counter(table, dated_by)(Is(column, wanted), name=f"{column}_{wanted}"),
+        counter(table, dated_by)(Has(column), name=f"with_{column}"),
+    )
+
+
+def mean_of(kpi_id: str, summed: DatedSum, name: str, *, extra: tuple[Any, ...] = ()) -> Recipe:
+    """A column's mean over the rows dated in the month where it counts (an
+    order's amount, a project's hours, a visit's minutes); ``extra`` are the
+    engine function's further arguments (a time unit)."""
+    return quotient(kpi_id, summed, summed.count(name), extra=extra)

@@ -14,7 +14,7 @@ the data tables:
 What it reads is derived from its formula (the ``Table[column]`` references
 the ``Let`` builder writes), never stated beside it. The three forms follow
 the data rules of ``rules`` (and, for ibis, ``ibis_forms``), and they are
-mostly composed from the shared quantities of ``quantities``.
+mostly composed from the shared quantities of ``quantities`` (``parts``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 import kpi_engine
 from kpi_engine.inputs import first_of_month, serial_to_date, to_serial
 
-from .rules import Let, Rows, as_rows
+from .rules import Let, Rows, as_rows, pick, within
 
 UNDEFINED = '"-"'
 
@@ -66,6 +66,9 @@ class Recipe:
     #: It imports ibis only when called: ibis is an optional dependency
     #: (``kpi-addin[sources]``), absent from xlwings Lite.
     ibis: Measure | None = None
+    #: The shared quantities it is composed of (``quantities``), in the
+    #: order it reads them; empty for a recipe written out in full.
+    parts: tuple[Any, ...] = ()
 
     @cached_property
     def reads(self) -> Mapping[str, tuple[str, ...]]:
@@ -89,6 +92,44 @@ class Recipe:
         return module.replace(".", "/") + ".py"
 
 
+@dataclass(frozen=True)
+class ReadsCells:
+    """An engine function that reads cells itself: the add-in function users
+    call on their own columns (statuses, scores, timestamps, ids). The recipe
+    hands it the cells, and it applies the data rules to them, so the report
+    and the add-in function give the value the formula gives."""
+
+    function: str
+    cells: Callable[[Rows, float, float], tuple[Any, ...]]
+    args: tuple[Any, ...] = ()
+
+    def call(self, rows: Rows, s: float, e: float) -> EngineCall:
+        return EngineCall(self.function, (*self.cells(rows, s, e), *self.args))
+
+    def no_value(self) -> kpi_engine.KPIUndefinedError:
+        """What the function says of no cells at all: the reason the ibis
+        form gives where its quantities find no rows."""
+        arguments = len(kpi_engine.get_kpi(self.function).arguments) - len(self.args)
+        try:
+            getattr(kpi_engine, self.function)(*([] for _ in range(arguments)), *self.args)
+        except kpi_engine.KPIUndefinedError as error:
+            return error
+        raise RuntimeError(f"{self.function} has a value for no cells")
+
+
+def month_cells(
+    function: str, table: str, dated_by: str, *columns: str, args: tuple[Any, ...] = ()
+) -> ReadsCells:
+    """``function`` on the cells of ``columns`` in the rows dated in the month."""
+
+    def cells(rows: Rows, s: float, e: float) -> tuple[list[Any], ...]:
+        data = rows[table]
+        dated = within(data, dated_by, s, e)
+        return tuple(pick(data[c], dated) for c in columns)
+
+    return ReadsCells(function, cells, args)
+
+
 class MissingRecipeError(KeyError):
     """A KPI of a business type that no recipe measures; the message says
     where to add one."""
@@ -102,6 +143,11 @@ def month_shift(serial: float, months: int) -> float:
     return to_serial("recipe", "month", first_of_month(serial_to_date(serial), months))
 
 
+def per(numerator: str, denominator: str) -> str:
+    """A quotient in a formula: a dash where the denominator is 0."""
+    return f"IF({denominator}=0,{UNDEFINED},{numerator}/{denominator})"
+
+
 def ratio(let: Let, numerator: str, denominator: str) -> str:
     """The result of a LET: a dash where the denominator is 0."""
-    return let.formula(f"IF({denominator}=0,{UNDEFINED},{numerator}/{denominator})")
+    return let.formula(per(numerator, denominator))

@@ -267,16 +267,29 @@ def _reference(table: str, column: str) -> str:
 
 
 class Let:
-    """A LET formula, built name by name: each ``bind`` returns the name."""
+    """A LET formula, built name by name: each ``bind`` returns the name.
+
+    Shared quantities compose in one LET: a value two of them bind alike (the
+    month's dates of a table, its statuses) is bound once, and a name that
+    two of them bind to different values is numbered (``counted_2``), so a
+    quantity never needs to know what else the formula holds."""
 
     def __init__(self) -> None:
         self.pairs: list[tuple[str, str]] = []
 
     def bind(self, name: str, expression: str) -> str:
-        if any(name == bound for bound, _ in self.pairs):
-            raise ValueError(f"LET name {name!r} is bound twice")
-        self.pairs.append((name, expression))
-        return name
+        """Bind ``expression`` and return its name: ``name``, the name the
+        same expression is already bound to, or ``name`` numbered when taken."""
+        for bound, value in self.pairs:
+            if value == expression:
+                return bound
+        taken = {bound for bound, _ in self.pairs}
+        chosen, number = name, 1
+        while chosen in taken:
+            number += 1
+            chosen = f"{name}_{number}"
+        self.pairs.append((chosen, expression))
+        return chosen
 
     def formula(self, result: str) -> str:
         return "LET(" + "".join(f"{n},{e}," for n, e in self.pairs) + result + ")"
@@ -294,9 +307,7 @@ class Let:
         """
         column_ref = _reference(table, column)
         count = f"ROWS({ref(table, column)})"
-        place = f"{table.lower()}_place"
-        if not any(bound == place for bound, _ in self.pairs):
-            self.bind(place, f"SEQUENCE({count}+2)")
+        place = self.bind(f"{table.lower()}_place", f"SEQUENCE({count}+2)")
         # The column against two more places: Excel and LibreOffice read a
         # column beyond its end as #N/A (a lone cell, as itself), which IF
         # never takes there. Cheaper than INDEX at each place.

@@ -1,6 +1,8 @@
-"""Recipes of survey answers: NPS and CSAT.
+"""Recipes of survey answers: NPS, CSAT and the share who recommended.
 
-Each recipe holds its formula, its engine call and its ibis form.
+Each is composed from the month's answers that meet some conditions
+(``quantities.DatedCount``): with a score, a promoter's or a detractor's
+score, a satisfied rating.
 """
 
 from __future__ import annotations
@@ -8,87 +10,55 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .orders import status_share
-from .quantities import IBIS
-from .recipe import UNDEFINED, EngineCall, Recipe, ratio
-from .rules import (
-    Let,
-    Rows,
-    excel_counts,
-    excel_within,
-    pick,
-    within,
-)
+from .conditions import AtLeast, AtMost, Has
+from .quantities import counter, ibis_values, quotient, status_share
+from .recipe import Recipe, month_cells, per
+from .rules import Let
 
 if TYPE_CHECKING:
     from .ibis_forms import Tables
 
 
+#: The survey's answers of the month that meet conditions.
+answered = counter("Survey", "answered_on")
+
+PROMOTERS = answered(AtLeast("recommend_score", 9), name="promoters")
+DETRACTORS = answered(AtMost("recommend_score", 6), name="detractors")
+RESPONSES = answered(Has("recommend_score"), name="responses")
+NPS_PARTS = (PROMOTERS, DETRACTORS, RESPONSES)
+#: NPS's engine function reads the month's scores itself.
+NPS_SCORES = month_cells("nps", "Survey", "answered_on", "recommend_score")
+
+
+# --- NPS: written out -------------------------------------------------------------------
+#
+# Special: a difference of two shares in points, multiplied before dividing
+# as the engine does ((6 - 2) * 100 / 10 is exactly 40; 0.4 * 100 is not).
+
+
 def _nps(s: str, e: str) -> str:
     let = Let()
-    answered = let.value("Survey", "answered_on", "date", "answered")
-    score = let.value("Survey", "recommend_score", "score", "score")
-    counted = let.bind("counted", f"{excel_within(answered, s, e)}*{excel_counts('score', score)}")
-    responses = let.bind("responses", f"SUM({counted})")
-    promoters = f"SUM({counted}*({score}>=9))"
-    detractors = f"SUM({counted}*({score}<=6))"
-    # Multiply before dividing, as the engine does.
-    return let.formula(f"IF({responses}=0,{UNDEFINED},({promoters}-{detractors})*100/{responses})")
-
-
-def _nps_engine(rows: Rows, s: float, e: float) -> EngineCall:
-    survey = rows["Survey"]
-    return EngineCall(
-        "nps", (pick(survey["recommend_score"], within(survey, "answered_on", s, e)),)
-    )
-
-
-def _csat(s: str, e: str) -> str:
-    let = Let()
-    answered = let.value("Survey", "answered_on", "date", "answered")
-    rating = let.value("Survey", "satisfaction", "rating", "rating")
-    counted = let.bind(
-        "counted", f"{excel_within(answered, s, e)}*{excel_counts('rating', rating)}"
-    )
-    responses = let.bind("responses", f"SUM({counted})")
-    satisfied = f"SUM({counted}*IF(ISNUMBER({rating}),{rating}>=4,FALSE))"
-    return ratio(let, satisfied, responses)
-
-
-def _csat_engine(rows: Rows, s: float, e: float) -> EngineCall:
-    survey = rows["Survey"]
-    ratings = pick(survey["satisfaction"], within(survey, "answered_on", s, e))
-    return EngineCall("csat_from_scores", (ratings, 4))
-
-
-# --- the ibis forms ---------------------------------------------------------------------
+    promoters, detractors, responses = (part.excel(let, s, e) for part in NPS_PARTS)
+    return let.formula(per(f"({promoters}-{detractors})*100", responses))
 
 
 def _nps_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-    promoters, passives, detractors = IBIS.nps_groups(tables, s, e)
-    responses = promoters + passives + detractors
+    promoters, detractors, responses = ibis_values(NPS_PARTS, tables, s, e)
     if responses == 0:
-        raise IBIS.undefined("nps", "there are no responses", "no_responses")
-    # Multiply before dividing, as the engine does.
+        raise NPS_SCORES.no_value()
     return (promoters - detractors) * 100 / responses
-
-
-def _csat_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-    rating, counted = IBIS.scores(tables, "satisfaction", s, e)
-    found = IBIS.fetch(
-        tables["Survey"],
-        satisfied=IBIS.number_of(counted & (rating >= 4)),
-        answers=IBIS.number_of(counted),
-    )
-    if found["answers"] == 0:
-        raise IBIS.undefined("csat_from_scores", "there are no responses", "no_responses")
-    return IBIS.engine("csat", found["satisfied"], found["answers"])
 
 
 # --- the recipes ------------------------------------------------------------------------------
 
 RECIPES: tuple[Recipe, ...] = (
-    Recipe("nps", _nps, _nps_engine, _nps_ibis),
-    Recipe("csat", _csat, _csat_engine, _csat_ibis),
+    Recipe("nps", _nps, NPS_SCORES.call, _nps_ibis, NPS_PARTS),
+    # Satisfied: a rating of 4 or more; the engine's function reads the ratings.
+    quotient(
+        "csat",
+        answered(AtLeast("satisfaction", 4), name="satisfied"),
+        answered(Has("satisfaction"), name="rated"),
+        engine=month_cells("csat_from_scores", "Survey", "answered_on", "satisfaction", args=(4,)),
+    ),
     status_share("actual_recommendation_rate", "Survey", "answered_on", "recommended", "yes"),
 )
