@@ -214,9 +214,15 @@ def _folder_tables(
         else:
             # Parsed once into the engine's own table: a view would parse the
             # file again for every month of every KPI.
-            tables[table] = backend.create_table(
-                table, _csv_arrow(path, table, where, language), overwrite=True
-            )
+            arrow = _csv_arrow(path, table, where, language)
+            if backend.name == "pyspark":
+                # Spark writes a table's data under its warehouse folder (by
+                # default ./spark-warehouse); a temporary view of the parsed
+                # rows writes nothing, and ibis makes no temporary Spark table.
+                backend._session.createDataFrame(arrow).createOrReplaceTempView(table)
+                tables[table] = backend.table(table)
+            else:
+                tables[table] = backend.create_table(table, arrow, overwrite=True)
     return tables
 
 

@@ -187,8 +187,16 @@ def test_kpi_report_source_pyspark_folder_equals_the_workbooks_report(
 
 @pytest.mark.spark
 def test_kpi_report_source_pyspark_csv_folder_equals_the_workbooks_report(
-    datasets: dict[tuple[str, str], tuple[Path, Any]], spark: Any, tmp_path: Path
+    datasets: dict[tuple[str, str], tuple[Path, Any]],
+    spark: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path, data = datasets["celebrity_video", "sample"]
     folder = write_csv_folder(typed_tables("celebrity_video", data.rows), tmp_path / "csv")
+    # A report writes nothing where it runs (Spark's tables would go to ./spark-warehouse).
+    where_run = tmp_path / "where-run"
+    where_run.mkdir()
+    monkeypatch.chdir(where_run)
     _assert_same_values(make_report(path, source=f"pyspark://{folder}"), make_report(path))
+    assert list(where_run.iterdir()) == []
