@@ -378,25 +378,12 @@ def read_xlsx(path: Path, sheet: str | None = None) -> Export:
 
 def _shared_strings(package: Any) -> list[str]:
     """The export's shared strings, within ``SHARED_STRINGS`` and ``SHARED_CHARACTERS``."""
-    from addin.ooxml.sheets import _iterparse, _text_of  # noqa: PLC0415
+    from addin.ooxml.sheets import shared_strings  # noqa: PLC0415
 
-    found = package.related.get("sharedStrings")
-    if found is None and "xl/sharedStrings.xml" in package.bounded.names():
-        found = "xl/sharedStrings.xml"
-    if found is None:
-        return []
+    found = package.related_part("sharedStrings", "xl/sharedStrings.xml")
     strings: list[str] = []
     characters = 0
-    for event, element in _iterparse(package.bounded, found, ["si"]):
-        if event != "end":
-            continue
-        text = _text_of(element)
-        element.clear()
-        # A cleared element still sits in the tree: drop those before it.
-        parent = element.getparent()
-        if parent is not None:
-            while element.getprevious() is not None:
-                del parent[0]
+    for text in shared_strings(package.bounded, found):
         characters += len(text)
         if len(strings) >= SHARED_STRINGS or characters > SHARED_CHARACTERS:
             raise ImportInputError(
@@ -434,7 +421,7 @@ def _cell_value(
             ) from None
     if kind == "inlineStr":
         inline = element.find(_IS)
-        return sheets._text_of(inline) if inline is not None else ""
+        return sheets.text_of(inline) if inline is not None else ""
     if kind == "str":
         return xmltext.decode(text) if text and "_x" in text else text or ""
     if kind == "e":
@@ -442,7 +429,7 @@ def _cell_value(
     if kind == "b":
         return text is not None and text.strip() == "1"
     if kind == "d":
-        return sheets._iso_date(text) if text else ""
+        return sheets.iso_date(text) if text else ""
     if text is None or not text.strip():
         return ""
     try:
@@ -499,9 +486,7 @@ def _sheet_rows(  # noqa: PLR0912, PLR0915  (one streamed pass, each case in pla
 
     path = package.path
     strings = _shared_strings(package)
-    styles = package.related.get("styles")
-    if styles is None and "xl/styles.xml" in package.bounded.names():
-        styles = "xl/styles.xml"
+    styles = package.related_part("styles", "xl/styles.xml")
     try:
         kinds = sheets.read_cell_kinds(package.read(styles) if styles else None)
     except (SyntaxError, ValueError) as error:
@@ -517,7 +502,7 @@ def _sheet_rows(  # noqa: PLR0912, PLR0915  (one streamed pass, each case in pla
     row = -1
     column = -1
     characters = 0
-    for event, element in sheets._iterparse(package.bounded, part, ["row", "c"]):
+    for event, element in sheets.iterparse(package.bounded, part, ["row", "c"]):
         if element.tag == _ROW_TAG:
             if event == "start":
                 reference = element.get("r")
@@ -533,11 +518,7 @@ def _sheet_rows(  # noqa: PLR0912, PLR0915  (one streamed pass, each case in pla
                 row, column = number, -1
                 cells = {}
                 continue
-            element.clear()
-            parent = element.getparent()
-            if parent is not None:
-                while element.getprevious() is not None:
-                    del parent[0]
+            sheets.release(element)
             if not cells:
                 continue
             if header is None:
