@@ -1,13 +1,19 @@
-"""Shared parametrisation: tests run over every KPI, business type and language."""
+"""Shared parametrisation (tests run over every KPI, business type and
+language) and the shared fixtures: a real `kpi serve`, headless Chromium."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import kpi_engine
+
+if TYPE_CHECKING:
+    from tests.addin_support import Server
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The source articles sit beside the repository (shared/seeds) in the
@@ -82,3 +88,22 @@ def large_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         timeout=300,
     )
     return path, stub_state_json(path)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    """A real `kpi serve` on 127.0.0.1 with the default settings, one per test
+    module; a module that needs other settings defines its own."""
+    from tests.addin_support import running_server  # noqa: PLC0415
+
+    with running_server() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium, one per test module."""
+    from tests.browser import chromium  # noqa: PLC0415
+
+    with chromium() as running:
+        yield running

@@ -96,11 +96,6 @@ def install_lines(pages: list[Path]) -> list[InstallLine]:
     return sorted(found.values(), key=lambda entry: entry.requirement)
 
 
-def documented_pages() -> list[Path]:
-    """The README and every page of the docs site."""
-    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-
-
 # --- a package index on 127.0.0.1 ------------------------------------------------------------
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 
@@ -26,12 +25,6 @@ from tests.conftest import ALL_KPIS, ROOT, kpi_id
 pytestmark = pytest.mark.server
 
 DIV0 = {"type": "Error", "errorType": "Div0"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with running_server() as running:
-        yield running
 
 
 def test_without_a_licence_key_serve_explains_and_exits() -> None:

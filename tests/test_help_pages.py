@@ -15,7 +15,6 @@ import json
 import re
 import ssl
 import tempfile
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -44,12 +43,6 @@ pytestmark = pytest.mark.server
 
 LANGUAGES = kpi_engine.LANGUAGES
 EVERY_FUNCTION = sorted(functions.EXCEL_FUNCTIONS)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with running_server() as running:
-        yield running
 
 
 def get(server: Server, path: str, **headers: str) -> tuple[int, dict[str, str], str]:

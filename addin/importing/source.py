@@ -9,6 +9,7 @@ kind of the column it goes to.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import math
@@ -232,18 +233,11 @@ def _too_many_rows(path: Path) -> ImportInputError:
     )
 
 
-def _records(handle: BinaryIO, path: Path, encoding: str, delimiter: str) -> int:
-    """How many records (the header included) the CSV file holds, counted
-    up to one past Excel's last row; nothing is kept."""
-    handle.seek(0)
-    text = io.TextIOWrapper(handle, encoding=encoding, newline="")
-    reader = csv.reader(text, delimiter=delimiter, strict=True)
-    count = 0
+@contextlib.contextmanager
+def _csv_errors(reader: Any, path: Path, encoding: str) -> Iterator[None]:
+    """A CSV reader's errors as ``ImportInputError``, naming the line it reached."""
     try:
-        for _ in reader:
-            count += 1
-            if count > EXCEL_ROWS:
-                break
+        yield
     except csv.Error as error:
         raise ImportInputError(
             f"{path}: line {reader.line_num} is not valid CSV ({error}); expected "
@@ -254,6 +248,21 @@ def _records(handle: BinaryIO, path: Path, encoding: str, delimiter: str) -> int
             f"{path}: after line {reader.line_num:,} the file is not {encoding} text "
             f"({error.reason}); save the export as 'CSV UTF-8', or pass --encoding"
         ) from None
+
+
+def _records(handle: BinaryIO, path: Path, encoding: str, delimiter: str) -> int:
+    """How many records (the header included) the CSV file holds, counted
+    up to one past Excel's last row; nothing is kept."""
+    handle.seek(0)
+    text = io.TextIOWrapper(handle, encoding=encoding, newline="")
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
+    count = 0
+    try:
+        with _csv_errors(reader, path, encoding):
+            for _ in reader:
+                count += 1
+                if count > EXCEL_ROWS:
+                    break
     finally:
         text.detach()
     return count
@@ -292,7 +301,7 @@ def _read_csv(handle: BinaryIO, path: Path, delimiter: str | None, encoding: str
     text = io.TextIOWrapper(handle, encoding=used, newline="")
     reader = csv.reader(text, delimiter=chosen, strict=True)
     rows: list[list[Any]] = []
-    try:
+    with _csv_errors(reader, path, used):
         first = next(reader, None)
         if first is None:
             raise ImportInputError(f"{path} is empty; expected a header row and rows of data")
@@ -315,16 +324,6 @@ def _read_csv(handle: BinaryIO, path: Path, delimiter: str | None, encoding: str
                     "split the export (a month, a year) and import the parts with --append"
                 )
             rows.append(_fitted(row, width, reader.line_num, path))
-    except csv.Error as error:
-        raise ImportInputError(
-            f"{path}: line {reader.line_num} is not valid CSV ({error}); expected "
-            'fields separated by the delimiter, quoted with " where they hold one'
-        ) from None
-    except UnicodeDecodeError as error:
-        raise ImportInputError(
-            f"{path}: after line {reader.line_num:,} the file is not {used} text "
-            f"({error.reason}); save the export as 'CSV UTF-8', or pass --encoding"
-        ) from None
     return Export(path, header, rows, 2, chosen, used)
 
 

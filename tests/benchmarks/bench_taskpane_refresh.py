@@ -134,7 +134,7 @@ def refresh_once(
     loaded); what it measured."""
     from tests.addin_support import running_server, server_env  # noqa: PLC0415
     from tests.pane_support import load_into_stub  # noqa: PLC0415
-    from tests.test_taskpane import open_pane  # noqa: PLC0415
+    from tests.taskpane_support import open_pane  # noqa: PLC0415
 
     env = server_env(KPI_MAX_BODY_MB="512")
     with running_server(env=env) as server:
