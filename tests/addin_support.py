@@ -1,5 +1,6 @@
-"""Helpers for the add-in tests: a real `kpi serve` process, and arguments in
-the shapes each Excel runtime delivers them."""
+"""Helpers for the add-in tests: the kpi command run in this process, a real
+`kpi serve` process, and arguments in the shapes each Excel runtime delivers
+them."""
 
 from __future__ import annotations
 
@@ -28,6 +29,29 @@ KPI = shutil.which("kpi", path=str(Path(sys.executable).parent))
 STARTUP_SECONDS = 240
 XLWINGS_VERSION = "0.37.8"
 _EPOCH = dt.datetime(1899, 12, 30)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a kpi command did: its exit status, standard output and error."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_kpi(*args: str | Path) -> Ran:
+    """``kpi ARGS`` in this process (click's runner: the real command, its real
+    exit status and streams, any exception other than an exit raised), which
+    saves a Python start per call."""
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from addin.cli import main  # noqa: PLC0415
+
+    result = CliRunner().invoke(
+        main, [str(arg) for arg in args], prog_name="kpi", catch_exceptions=False
+    )
+    return Ran(result.exit_code, result.stdout, result.stderr)
 
 
 def free_port() -> int:

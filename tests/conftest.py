@@ -63,30 +63,10 @@ LARGE_ORDERS = 100_000
 def large_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """`kpi new celebrity_video --rows 100000`, written once per session, and
     the same workbook as the Office.js stub takes it (``officeStub.load``)."""
-    import datetime as dt  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
+    from tests.pane_support import stub_state_json, write_shop  # noqa: PLC0415
 
-    from tests.addin_support import KPI  # noqa: PLC0415
-    from tests.pane_support import stub_state_json  # noqa: PLC0415
-
-    assert KPI, "the kpi console script is not installed in this environment"
     path = tmp_path_factory.mktemp("large_shop") / "celebrity_video_100k.xlsx"
-    subprocess.run(
-        [
-            KPI,
-            "new",
-            "celebrity_video",
-            "--rows",
-            str(LARGE_ORDERS),
-            "--as-of",
-            dt.date.today().isoformat(),
-            "-o",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    write_shop(path, LARGE_ORDERS, timeout=300)
     return path, stub_state_json(path)
 
 

@@ -26,6 +26,18 @@ MAKE_DIST = ROOT / "tools" / "make_dist.py"
 DISTRIBUTION = "kpi-addin"
 
 
+def build_wheel(out: Path) -> Path:
+    """The wheel the project's build backend makes, built into ``out``."""
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (built,) = out.glob("*.whl")
+    return built
+
+
 def make_dist(out: Path) -> subprocess.CompletedProcess[str]:
     """Run `make dist`'s script into ``out``."""
     return subprocess.run(

@@ -13,7 +13,7 @@ import json
 import re
 import subprocess
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,3 +148,12 @@ def assert_report_cells_are_kpi_reports(
                 checked += 1
     assert checked > 50
     return expected
+
+
+def sync_summary(syncs: Sequence[Mapping[str, int]]) -> tuple[int, int]:
+    """Of a refresh's Office.js syncs (the bytes of each one's request and
+    response): the largest request or response, and how many syncs read
+    cells (had a response)."""
+    largest = max(max(sync["request"], sync["response"]) for sync in syncs)
+    reading = sum(1 for sync in syncs if sync["response"] > 0)
+    return largest, reading

@@ -21,6 +21,7 @@ from addin.report.offline import make_report
 from kpi_engine import display
 from tests.addin_support import KPI, server_env
 from tests.lite_support import ROOT, run_probe_in_cpython, starter_books, write_lite
+from tests.release_support import build_wheel
 from tests.report_support import apply_set_values, sheet_values
 
 #: main.py without its generated functions: the docstring, the imports, the
@@ -207,14 +208,7 @@ def test_lite_refresh_report_writes_the_offline_report(tmp_path: Path) -> None:
 def test_lite_wheel_holds_what_the_projects_build_puts_in_its_wheel(tmp_path: Path) -> None:
     """The wheel `kpi lite` writes from the installed package has the same
     files and dependencies as the one the project's build backend makes."""
-    dist = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    (built,) = dist.glob("*.whl")
+    built = build_wheel(tmp_path / "dist")
     assert built.name == WHEEL_NAME
     write_lite(tmp_path / "lite")
 

@@ -26,7 +26,12 @@ from addin.report.pane import MAX_SYNC_BYTES
 from tests.addin_support import run_node
 from tests.lite_support import ROOT, write_lite
 from tests.pane_support import stub_state
-from tests.taskpane_support import OFFICE_JS_LIMIT, assert_report_cells_are_kpi_reports, kpi_new
+from tests.taskpane_support import (
+    OFFICE_JS_LIMIT,
+    assert_report_cells_are_kpi_reports,
+    kpi_new,
+    sync_summary,
+)
 from tests.test_lite_pyodide import NODE_DIR, PYODIDE, local_wheels
 
 RUNNER = NODE_DIR / "pyodide_lite_refresh.mjs"
@@ -113,8 +118,7 @@ def test_lite_refreshes_100000_orders_in_chunks_under_the_cap(
     assert done["missing"] == []
     assert_report_is_kpi_reports(done["report"], path)
     syncs = done["syncs"]
-    largest = max(max(sync["request"], sync["response"]) for sync in syncs)
-    reading = sum(1 for sync in syncs if sync["response"] > 0)
+    largest, reading = sync_summary(syncs)
     print(
         f"\nxlwings Lite (Pyodide {out['pyodide']}), 100,000 orders: {len(syncs)} syncs "
         f"({reading} reading cells), the largest {largest:,} bytes, {done['seconds']:.0f} s"

@@ -27,6 +27,7 @@ from tests.taskpane_support import (
     assert_report_cells_are_kpi_reports,
     kpi_new,
     open_pane,
+    sync_summary,
 )
 
 
@@ -110,8 +111,7 @@ def test_refresh_of_100000_orders_reads_in_chunks_under_the_cap(
     assert len(rows) >= 6
     assert shown[-1] == WORDS["en"]["refresh_writing"]
     syncs = sync_sizes(pane)
-    largest = max(max(sync["request"], sync["response"]) for sync in syncs)
-    reading = sum(1 for sync in syncs if sync["response"] > 0)
+    largest, reading = sync_summary(syncs)
     print(
         f"\n100,000 orders: {len(syncs)} syncs ({reading} reading cells), "
         f"the largest {largest:,} bytes"

@@ -31,8 +31,6 @@ Exit status 1 when a goal is missed, 3 when a refresh fails.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import subprocess
 import sys
 import tempfile
 import time
@@ -82,27 +80,12 @@ def memory(pids: list[int], field: str) -> int:
 
 def shop_state(folder: Path, orders: int) -> dict[str, Any]:
     """The stub's workbook for a shop of ``orders`` orders."""
-    from tests.addin_support import KPI  # noqa: PLC0415
-    from tests.pane_support import stub_state  # noqa: PLC0415
+    from tests.pane_support import stub_state, write_shop  # noqa: PLC0415
 
     rows = min(orders, KPI_NEW_MAX)
     path = folder / f"shop_{rows}.xlsx"
     if not path.exists():
-        subprocess.run(
-            [
-                KPI,
-                "new",
-                "celebrity_video",
-                "--rows",
-                str(rows),
-                "--as-of",
-                dt.date.today().isoformat(),
-                "-o",
-                str(path),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        write_shop(path, rows)
     state = stub_state(path)
     if orders > rows:
         sheet = next(s for s in state["sheets"] if any(t["name"] == "Orders" for t in s["tables"]))
