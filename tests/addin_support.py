@@ -54,6 +54,23 @@ def run_kpi(*args: str | Path) -> Ran:
     return Ran(result.exit_code, result.stdout, result.stderr)
 
 
+def kpi_process(
+    *args: str | Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """The installed kpi command in a process of its own, as a user's shell
+    runs it: its exit status and text output. ``env``: its environment (by
+    default this one, with NO_COLOR=1)."""
+    assert KPI, "the kpi console script is not installed in this environment"
+    return subprocess.run(
+        [KPI, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"} if env is None else env,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -20,6 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent
 #: project's own checkouts and in CI, not in a user's clone.
 SEEDS = ROOT.parent / "shared" / "seeds"
 
+#: Excel's own function names: no custom function, table or name may take one.
+EXCEL_BUILTINS = frozenset(
+    line.strip().upper()
+    for line in (ROOT / "tests" / "data" / "excel_builtin_functions.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+)
+
 ALL_KPIS = list(kpi_engine.KPIS.values())
 ALL_TYPES = list(kpi_engine.BUSINESS_TYPES.values())
 ALL_PROFILE_ENTRIES = [(t, entry) for t in ALL_TYPES for entry in t.kpis]

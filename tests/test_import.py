@@ -14,8 +14,6 @@ import csv
 import datetime as dt
 import json
 import math
-import os
-import subprocess
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,7 +31,7 @@ from addin.starter import StarterOptions, new_workbook
 from addin.starter.sample import sample_tables
 from kpi_engine import display
 from kpi_engine._inputs import to_serial
-from tests.addin_support import KPI, Ran, run_kpi
+from tests.addin_support import Ran, kpi_process, run_kpi
 from tests.starter_reader import compute
 
 AS_OF = dt.date(2024, 7, 15)
@@ -42,18 +40,6 @@ TYPE = "celebrity_video"
 
 
 # --- helpers --------------------------------------------------------------------------
-
-
-def kpi_process(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """The installed kpi command in a process of its own."""
-    return subprocess.run(
-        [str(KPI), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
 
 
 def empty_workbook(folder: Path, language: str = "en", business_type: str = TYPE) -> Path:

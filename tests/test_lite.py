@@ -19,7 +19,7 @@ from addin.functions import EXCEL_SIGNATURES
 from addin.lite import USER_SECTION_MARKER, WHEEL_NAME, function_source
 from addin.report.offline import make_report
 from kpi_engine import display
-from tests.addin_support import KPI, server_env
+from tests.addin_support import kpi_process, server_env
 from tests.lite_support import ROOT, run_probe_in_cpython, starter_books, write_lite
 from tests.release_support import build_wheel
 from tests.report_support import apply_set_values, sheet_values
@@ -73,13 +73,8 @@ def test_lite_requirements_name_the_hosted_wheel(tmp_path: Path) -> None:
     lines = (tmp_path / "lite" / "requirements.txt").read_text(encoding="utf-8").splitlines()
     assert url in lines
     assert not any(line.startswith("kpi-addin") for line in lines)
-    assert KPI
-    refused = subprocess.run(
-        [KPI, "lite", "-o", str(tmp_path / "other"), "--wheel-url", "http://example.org/kpi.zip"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    refused = kpi_process(
+        "lite", "-o", tmp_path / "other", "--wheel-url", "http://example.org/kpi.zip", timeout=60
     )
     assert refused.returncode == 2
     assert "give the https:// address of the .whl file" in refused.stderr

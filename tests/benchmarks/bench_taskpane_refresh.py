@@ -40,28 +40,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.bench_support import descendants  # noqa: E402  (after the path is set)
+
 GROWTH_GOAL = 12.0
 SYNC_GOAL = 4 * 1000 * 1000
 MEMORY_GOAL = 10.0
 #: The most rows `kpi new` writes; larger shops repeat its orders.
 KPI_NEW_MAX = 500_000
-
-
-def children_of(pid: int) -> list[int]:
-    """``pid`` and every process below it."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo.extend(parents.get(current, []))
-    return tree
 
 
 def memory(pids: list[int], field: str) -> int:
@@ -137,7 +122,7 @@ def refresh_once(
                 else None
             ),
         )
-        pids = children_of(server.process.pid)
+        pids = descendants(server.process.pid)
         before = memory(pids, "VmRSS")
         started = time.perf_counter()
         if whole_book:
@@ -153,7 +138,7 @@ def refresh_once(
         else:
             error = click_refresh(pane)
         seconds = time.perf_counter() - started
-        peak = memory(children_of(server.process.pid), "VmHWM")
+        peak = memory(descendants(server.process.pid), "VmHWM")
         syncs = pane.page.evaluate("officeStub.syncLog")
         pane.page.close()
     largest = max((max(s["request"], s["response"]) for s in syncs), default=0)
