@@ -32,6 +32,7 @@ from addin.starter.sample import sample_tables
 from kpi_engine import display
 from kpi_engine._inputs import to_serial
 from tests.addin_support import Ran, kpi_process, run_kpi
+from tests.sources_support import export_text
 from tests.starter_reader import compute
 
 AS_OF = dt.date(2024, 7, 15)
@@ -59,19 +60,6 @@ def sample(business_type: str = TYPE) -> dict[str, dict[str, list[Any]]]:
     }
 
 
-def as_text(value: Any, decimal: str = ".") -> str:
-    """A value as an export writes it: ISO dates, plain numbers."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float | int):
-        return repr(value).replace(".", decimal)
-    return str(value)
-
-
 def write_csv(
     path: Path,
     columns: Mapping[str, Sequence[Any]],
@@ -91,7 +79,7 @@ def write_csv(
         writer = csv.writer(handle, **options)
         writer.writerow(header or names)
         for row in zip(*columns.values(), strict=True):
-            writer.writerow([as_text(v, decimal) for v in row])
+            writer.writerow([export_text(v, decimal) for v in row])
     return path
 
 
