@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from addin.ooxml.names import MAIN
 from addin.ooxml.package import ReportError
 
 #: The delimiters a CSV export may use: comma, semicolon (spreadsheets in
@@ -402,7 +403,7 @@ def _cell_value(
     does not read as one (``nan``, ``1e999``, ``abc``) is kept as its text,
     for the data rules to judge; a time of day or a duration stays the number
     it is."""
-    from addin.ooxml import sheets, xmltext  # noqa: PLC0415
+    from addin.ooxml import sheets  # noqa: PLC0415
 
     kind = element.get("t", "n")
     value_element = element.find(_V)
@@ -418,17 +419,8 @@ def _cell_value(
                 f"have (it has {len(strings):,}); the file is damaged: open and save it in "
                 "Excel, then import again"
             ) from None
-    if kind == "inlineStr":
-        inline = element.find(_IS)
-        return sheets.text_of(inline) if inline is not None else ""
-    if kind == "str":
-        return xmltext.decode(text) if text and "_x" in text else text or ""
-    if kind == "e":
-        return text or ""
-    if kind == "b":
-        return text is not None and text.strip() == "1"
-    if kind == "d":
-        return sheets.iso_date(text) if text else ""
+    if kind in sheets.TEXT_TYPES:
+        return sheets.text_value(kind, element, text)
     if text is None or not text.strip():
         return ""
     try:
@@ -444,9 +436,8 @@ def _cell_value(
     return number
 
 
-_V = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}v"
-_IS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}is"
-_ROW_TAG = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}row"
+_V = f"{{{MAIN}}}v"
+_ROW_TAG = f"{{{MAIN}}}row"
 
 
 _ROW_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")

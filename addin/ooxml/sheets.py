@@ -424,6 +424,27 @@ def number_as(value: float, kind: str, date1904: bool) -> Any:
     return moment + dt.timedelta(milliseconds=milliseconds)
 
 
+#: The cell types (``t``) whose value the cell holds as text: inline rich
+#: text, a formula's text, an error, TRUE/FALSE, an ISO date.
+TEXT_TYPES = frozenset({"inlineStr", "str", "e", "b", "d"})
+
+
+def text_value(kind: str, element: Any, text: str | None) -> Any:
+    """The value of a ``<c>`` element of type ``kind``, one of ``TEXT_TYPES``,
+    whose ``<v>`` holds ``text``: its text (an error's: #N/A...), a bool, or a
+    date or datetime; '' for none."""
+    if kind == "inlineStr":
+        inline = element.find(f"{{{MAIN}}}is")
+        return text_of(inline) if inline is not None else ""
+    if kind == "str":
+        return xmltext.decode(text) if text and "_x" in text else text or ""
+    if kind == "e":
+        return text or ""
+    if kind == "b":
+        return text is not None and text.strip() == "1"
+    return iso_date(text) if text else ""
+
+
 def iso_date(text: str) -> Any:
     """A ``t="d"`` cell's ISO 8601 text as a date (a time of midnight written
     without "T" is a day) or a datetime; text that is no ISO date stays text."""
@@ -453,7 +474,7 @@ def read_ranges(  # noqa: PLR0912, PLR0915  (one pass, one cell type per branch)
     top = min((r.top for r in ranges), default=0)
     bottom = max((r.bottom for r in ranges), default=-1)
     row_tag = f"{{{MAIN}}}row"
-    v_tag, is_tag = f"{{{MAIN}}}v", f"{{{MAIN}}}is"
+    v_tag = f"{{{MAIN}}}v"
     row = -1
     column = -1
     for event, element in iterparse(package, part, ["row", "c"]):
@@ -502,17 +523,8 @@ def read_ranges(  # noqa: PLR0912, PLR0915  (one pass, one cell type per branch)
                         f"refers to shared string {text[:12]!r}, which the workbook "
                         f"does not have (it has {len(strings):,})"
                     ) from None
-        elif kind == "inlineStr":
-            inline = element.find(is_tag)
-            value = text_of(inline) if inline is not None else ""
-        elif kind == "str":
-            value = xmltext.decode(text) if text and "_x" in text else text or ""
-        elif kind == "e":
-            value = text or ""
-        elif kind == "b":
-            value = text is not None and text.strip() == "1"
-        elif kind == "d":
-            value = iso_date(text) if text else ""
+        elif kind in TEXT_TYPES:
+            value = text_value(kind, element, text)
         elif text is not None and text.strip():
             try:
                 number = float(text)
