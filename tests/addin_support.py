@@ -1,5 +1,6 @@
-"""Helpers for the add-in tests: a real `kpi serve` process, and arguments in
-the shapes each Excel runtime delivers them."""
+"""Helpers for the add-in tests: the kpi command run in this process, a real
+`kpi serve` process, and arguments in the shapes each Excel runtime delivers
+them."""
 
 from __future__ import annotations
 
@@ -28,6 +29,46 @@ KPI = shutil.which("kpi", path=str(Path(sys.executable).parent))
 STARTUP_SECONDS = 240
 XLWINGS_VERSION = "0.37.8"
 _EPOCH = dt.datetime(1899, 12, 30)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a kpi command did: its exit status, standard output and error."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_kpi(*args: str | Path) -> Ran:
+    """``kpi ARGS`` in this process (click's runner: the real command, its real
+    exit status and streams, any exception other than an exit raised), which
+    saves a Python start per call."""
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from addin.cli import main  # noqa: PLC0415
+
+    result = CliRunner().invoke(
+        main, [str(arg) for arg in args], prog_name="kpi", catch_exceptions=False
+    )
+    return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def kpi_process(
+    *args: str | Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """The installed kpi command in a process of its own, as a user's shell
+    runs it: its exit status and text output. ``env``: its environment (by
+    default this one, with NO_COLOR=1)."""
+    assert KPI, "the kpi console script is not installed in this environment"
+    return subprocess.run(
+        [KPI, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"} if env is None else env,
+    )
 
 
 def free_port() -> int:

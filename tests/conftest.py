@@ -1,18 +1,31 @@
-"""Shared parametrisation: tests run over every KPI, business type and language."""
+"""Shared parametrisation (tests run over every KPI, business type and
+language) and the shared fixtures: a real `kpi serve`, headless Chromium."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import kpi_engine
 
+if TYPE_CHECKING:
+    from tests.addin_support import Server
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The source articles sit beside the repository (shared/seeds) in the
 #: project's own checkouts and in CI, not in a user's clone.
 SEEDS = ROOT.parent / "shared" / "seeds"
+
+#: Excel's own function names: no custom function, table or name may take one.
+EXCEL_BUILTINS = frozenset(
+    line.strip().upper()
+    for line in (ROOT / "tests" / "data" / "excel_builtin_functions.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+)
 
 ALL_KPIS = list(kpi_engine.KPIS.values())
 ALL_TYPES = list(kpi_engine.BUSINESS_TYPES.values())
@@ -57,28 +70,27 @@ LARGE_ORDERS = 100_000
 def large_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """`kpi new celebrity_video --rows 100000`, written once per session, and
     the same workbook as the Office.js stub takes it (``officeStub.load``)."""
-    import datetime as dt  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
+    from tests.pane_support import stub_state_json, write_shop  # noqa: PLC0415
 
-    from tests.addin_support import KPI  # noqa: PLC0415
-    from tests.pane_support import stub_state_json  # noqa: PLC0415
-
-    assert KPI, "the kpi console script is not installed in this environment"
     path = tmp_path_factory.mktemp("large_shop") / "celebrity_video_100k.xlsx"
-    subprocess.run(
-        [
-            KPI,
-            "new",
-            "celebrity_video",
-            "--rows",
-            str(LARGE_ORDERS),
-            "--as-of",
-            dt.date.today().isoformat(),
-            "-o",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    write_shop(path, LARGE_ORDERS, timeout=300)
     return path, stub_state_json(path)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    """A real `kpi serve` on 127.0.0.1 with the default settings, one per test
+    module; a module that needs other settings defines its own."""
+    from tests.addin_support import running_server  # noqa: PLC0415
+
+    with running_server() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium, one per test module."""
+    from tests.browser import chromium  # noqa: PLC0415
+
+    with chromium() as running:
+        yield running

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from addin.recipes import tables_for
 from tests.hostile import (
     AS_OF,
     BUSINESS_TYPE,
@@ -39,15 +40,8 @@ from tests.hostile import (
     write_zip,
 )
 
-ORDERS = [
-    "order_id",
-    "customer_id",
-    "celebrity_id",
-    "ordered_at",
-    "delivered_at",
-    "status",
-    "amount",
-]
+#: The Orders table's columns, as the catalogue lists them.
+ORDERS = [column.id for column in tables_for(BUSINESS_TYPE)["Orders"]]
 ORDER = ["o-1", "c-1", "k-1", "2024-06-03 10:00", "2024-06-04 09:00", "completed", "120.5"]
 
 # --- a minimal .xlsx export, byte by byte -------------------------------------------------

@@ -10,7 +10,9 @@ reader of ``kpi report``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +20,25 @@ from openpyxl import load_workbook
 from python_calamine import CalamineWorkbook
 
 from addin.ooxml.package import open_package
+from tests.addin_support import KPI
 from tests.report_support import excel_value
 
 #: Sheets with more rows than this are data sheets: their formulas are not read.
 SMALL_SHEET_ROWS = 2_000
+
+
+def write_shop(path: Path, orders: int, timeout: float | None = None) -> Path:
+    """`kpi new celebrity_video --rows ORDERS`, as of today, written at
+    ``path``: the shop the refresh tests and the benchmark load into the stub."""
+    assert KPI, "the kpi console script is not installed in this environment"
+    as_of = dt.date.today().isoformat()
+    subprocess.run(
+        [KPI, "new", "celebrity_video", "--rows", str(orders), "--as-of", as_of, "-o", str(path)],
+        check=True,
+        capture_output=True,
+        timeout=timeout,
+    )
+    return path
 
 
 def stub_state(path: Path) -> dict[str, Any]:

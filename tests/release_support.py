@@ -26,6 +26,18 @@ MAKE_DIST = ROOT / "tools" / "make_dist.py"
 DISTRIBUTION = "kpi-addin"
 
 
+def build_wheel(out: Path) -> Path:
+    """The wheel the project's build backend makes, built into ``out``."""
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    (built,) = out.glob("*.whl")
+    return built
+
+
 def make_dist(out: Path) -> subprocess.CompletedProcess[str]:
     """Run `make dist`'s script into ``out``."""
     return subprocess.run(
@@ -94,11 +106,6 @@ def install_lines(pages: list[Path]) -> list[InstallLine]:
                 entry = found.setdefault(key, InstallLine(key))
                 entry.shown_at.append(f"{page.relative_to(ROOT)}:{number}")
     return sorted(found.values(), key=lambda entry: entry.requirement)
-
-
-def documented_pages() -> list[Path]:
-    """The README and every page of the docs site."""
-    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 # --- a package index on 127.0.0.1 ------------------------------------------------------------

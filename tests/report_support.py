@@ -140,3 +140,17 @@ def sheet_values(report: Any) -> list[list[Any]]:
     from addin.report.layout import lay_out  # noqa: PLC0415
 
     return lay_out(report).values()
+
+
+def without_answers_in(rows: dict[str, Any], month: dt.date) -> dict[str, Any]:
+    """The survey answers of ``month`` dropped: the NPS has no value that month."""
+    survey = rows["Survey"]
+    keep = [
+        not (isinstance(day, dt.date) and (day.year, day.month) == (month.year, month.month))
+        for day in survey["answered_on"]
+    ]
+    rows["Survey"] = {
+        column: [v for v, k in zip(values, keep, strict=True) if k]
+        for column, values in survey.items()
+    }
+    return rows

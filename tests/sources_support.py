@@ -98,8 +98,9 @@ def duckdb_tables(tables: Mapping[str, pa.Table]) -> tuple[Any, dict[str, Any]]:
     return con, {name: con.create_table(name, table) for name, table in tables.items()}
 
 
-def _csv_cell(value: Any) -> str:
-    """A cell as a CSV export writes it: ISO dates, plain numbers, text."""
+def export_text(value: Any, decimal: str = ".") -> str:
+    """A cell as a CSV export writes it: ISO dates, plain numbers (a whole
+    number without decimals, ``decimal`` as the decimal separator), text."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
@@ -108,6 +109,8 @@ def _csv_cell(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, float | int):
+        return repr(value).replace(".", decimal)
     return str(value)
 
 
@@ -120,5 +123,5 @@ def write_csv_folder(tables: Mapping[str, pa.Table], folder: Path) -> Path:
             writer = csv.writer(out)
             writer.writerow(table.column_names)
             for row in table.to_pylist():
-                writer.writerow([_csv_cell(v) for v in row.values()])
+                writer.writerow([export_text(v) for v in row.values()])
     return folder

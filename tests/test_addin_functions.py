@@ -14,15 +14,10 @@ import xlwings as xw
 import kpi_engine
 from addin import functions
 from tests.addin_support import com_argument, com_cell, example_args, undefined_args
-from tests.conftest import ALL_KPIS, ROOT, kpi_id
+from tests.conftest import ALL_KPIS, EXCEL_BUILTINS, kpi_id
 
 pytestmark = pytest.mark.fast
 
-EXCEL_BUILTINS = {
-    line.strip().upper()
-    for line in (ROOT / "tests" / "data" / "excel_builtin_functions.txt").read_text().splitlines()
-    if line.strip() and not line.startswith("#")
-}
 #: Microsoft's rule for custom function names.
 NAME_RULE = re.compile(r"[A-Za-z][A-Za-z0-9._]{0,127}")
 

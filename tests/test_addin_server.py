@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-from collections.abc import Iterator
 
 import pytest
 
 import kpi_engine
 from addin import functions
 from tests.addin_support import (
-    KPI,
     Server,
     example_args,
+    kpi_process,
     office_js_argument,
     running_server,
     server_env,
@@ -28,24 +26,10 @@ pytestmark = pytest.mark.server
 DIV0 = {"type": "Error", "errorType": "Div0"}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with running_server() as running:
-        yield running
-
-
 def test_without_a_licence_key_serve_explains_and_exits() -> None:
     env = server_env()
     del env["XLWINGS_LICENSE_KEY"]
-    assert KPI
-    result = subprocess.run(
-        [KPI, "serve", "--port", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = kpi_process("serve", "--port", "1", env=env, timeout=60)
     assert result.returncode == 2
     assert "XLWINGS_LICENSE_KEY=noncommercial" in result.stderr
     assert "commercial use needs a paid licence key" in result.stderr
@@ -53,15 +37,8 @@ def test_without_a_licence_key_serve_explains_and_exits() -> None:
 
 
 def test_with_an_invalid_licence_key_serve_explains_and_exits() -> None:
-    assert KPI
-    result = subprocess.run(
-        [KPI, "serve", "--port", "1"],
-        env=server_env(XLWINGS_LICENSE_KEY="not-a-key"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = server_env(XLWINGS_LICENSE_KEY="not-a-key")
+    result = kpi_process("serve", "--port", "1", env=env, timeout=60)
     assert result.returncode == 2
     assert "needs a valid xlwings licence key" in result.stderr
     assert "xlwings says: Invalid xlwings license key." in result.stderr

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from openpyxl import load_workbook
 
 from addin.report.offline import make_report
 from addin.starter import StarterOptions, new_workbook
-from tests.addin_support import KPI, Server, running_server
+from tests.addin_support import KPI, Server
 from tests.report_support import apply_set_values, book_json
 
 AS_OF = dt.date(2024, 7, 15)
@@ -66,12 +65,6 @@ def test_a_huge_amount_is_reported_in_full(huge_workbook: Path, tmp_path: Path) 
         for cell in row
     ]
     assert any(isinstance(cell, float) and cell >= HUGE for cell in values)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with running_server() as running:
-        yield running
 
 
 def test_the_task_pane_refreshes_a_huge_amount(server: Server, huge_workbook: Path) -> None:

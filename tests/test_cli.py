@@ -4,37 +4,17 @@ the installed console script as a user's shell does."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
 
 import kpi_engine
 from addin.cli import SUBCOMMANDS, main
+from tests.addin_support import KPI, run_kpi
 
 pytestmark = pytest.mark.fast
-
-KPI = shutil.which("kpi", path=str(Path(sys.executable).parent))
-
-
-@dataclass(frozen=True)
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run(*args: str) -> Ran:
-    """``kpi ARGS`` in this process: its exit status, standard output and error."""
-    result = CliRunner().invoke(main, list(args), prog_name="kpi")
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return Ran(result.exit_code, result.stdout, result.stderr)
 
 
 def test_the_console_script_runs_kpi() -> None:
@@ -76,7 +56,7 @@ def test_the_help_lines_are_the_commands_own() -> None:
 
 
 def test_calc_prints_the_value() -> None:
-    result = run("calc", "churn_rate", "50", "1000")
+    result = run_kpi("calc", "churn_rate", "50", "1000")
     assert (result.returncode, result.stdout, result.stderr) == (0, "0.05\n", "")
 
 
@@ -91,7 +71,7 @@ def test_calc_prints_the_value() -> None:
     ],
 )
 def test_calc_values(args: tuple[str, ...], out: str) -> None:
-    result = run(*args)
+    result = run_kpi(*args)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == out
 
@@ -134,7 +114,7 @@ def test_calc_values(args: tuple[str, ...], out: str) -> None:
     ],
 )
 def test_bad_input_goes_to_stderr(args: tuple[str, ...], code: int, message: str) -> None:
-    result = run(*args)
+    result = run_kpi(*args)
     assert result.returncode == code
     assert result.stdout == ""
     assert result.stderr.startswith(message)
@@ -142,13 +122,13 @@ def test_bad_input_goes_to_stderr(args: tuple[str, ...], code: int, message: str
 
 
 def test_list_json_is_the_catalogue() -> None:
-    result = run("list", "--json")
+    result = run_kpi("list", "--json")
     entries = json.loads(result.stdout)
     assert [e["id"] for e in entries] == list(kpi_engine.KPIS)
 
 
 def test_list_type_json_has_bands(any_type: kpi_engine.BusinessType, any_language: str) -> None:
-    result = run("list", "--type", any_type.id, "--lang", any_language, "--json")
+    result = run_kpi("list", "--type", any_type.id, "--lang", any_language, "--json")
     assert result.returncode == 0, result.stderr
     entries = json.loads(result.stdout)
     assert [e["id"] for e in entries] == [e.id for e in any_type.kpis]
@@ -160,7 +140,7 @@ def test_list_type_json_has_bands(any_type: kpi_engine.BusinessType, any_languag
 
 
 def test_list_table_in_french() -> None:
-    result = run("list", "--type", "celebrity_video", "--lang", "fr")
+    result = run_kpi("list", "--type", "celebrity_video", "--lang", "fr")
     assert "Taux d'attrition de la plateforme" in result.stdout
     assert "plus c'est bas, mieux c'est" in result.stdout
     # French figures: a no-break space before %, narrow no-break spaces between
@@ -170,15 +150,15 @@ def test_list_table_in_french() -> None:
 
 
 def test_unknown_language() -> None:
-    result = run("list", "--lang", "de")
+    result = run_kpi("list", "--lang", "de")
     assert result.returncode == 2
     assert "kpi list: --lang is 'de'; expected one of en, fr, nl" in result.stderr
 
 
 def test_types() -> None:
-    result = run("types", "--json")
+    result = run_kpi("types", "--json")
     assert [t["id"] for t in json.loads(result.stdout)] == list(kpi_engine.BUSINESS_TYPES)
-    assert "celebrity_video" in run("types").stdout
+    assert "celebrity_video" in run_kpi("types").stdout
 
 
 @pytest.mark.parametrize("lang", kpi_engine.LANGUAGES)
@@ -188,7 +168,7 @@ def test_types_is_a_table_within_100_columns_naming_sources_by_title(lang: str) 
     a translation), never as a file name."""
     from kpi_engine._catalogue import SOURCES  # noqa: PLC0415
 
-    text = run("types", "--lang", lang).stdout
+    text = run_kpi("types", "--lang", lang).stdout
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 100, max(lines, key=len)
     flat = " ".join(" ".join(line.split()) for line in lines)
@@ -197,7 +177,7 @@ def test_types_is_a_table_within_100_columns_naming_sources_by_title(lang: str) 
         assert business_type.source not in text
         cited = " ".join(SOURCES[business_type.source].cited(lang).split())
         assert cited in flat, cited
-    listed = json.loads(run("types", "--lang", lang, "--json").stdout)
+    listed = json.loads(run_kpi("types", "--lang", lang, "--json").stdout)
     assert {t["source_title"] for t in listed} == {
         SOURCES[t.source].cited(lang) for t in kpi_engine.BUSINESS_TYPES.values()
     }
@@ -208,7 +188,7 @@ def test_list_names_the_source_by_title(lang: str) -> None:
     from kpi_engine._catalogue import SOURCES  # noqa: PLC0415
 
     for business_type in kpi_engine.BUSINESS_TYPES.values():
-        first = run("list", "--type", business_type.id, "--lang", lang).stdout.splitlines()[0]
+        first = run_kpi("list", "--type", business_type.id, "--lang", lang).stdout.splitlines()[0]
         assert SOURCES[business_type.source].cited(lang) in first
         assert business_type.source not in first
 
@@ -219,7 +199,7 @@ def _commands() -> list[str]:
 
 @pytest.mark.parametrize("command", ["", *_commands()])
 def test_every_command_has_help(command: str) -> None:
-    result = run(*([command] if command else []), "--help")
+    result = run_kpi(*([command] if command else []), "--help")
     assert result.returncode == 0
     assert "Usage:" in result.stdout
     if command:

@@ -18,11 +18,8 @@ import inspect
 import math
 import os
 import pickle
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +36,7 @@ from kpi_engine._errors import describe_value
 from kpi_engine._inputs import first_of_month
 from kpi_engine._labels import labels
 from kpi_engine._registry import FUNCTIONS
+from tests.addin_support import KPI
 from tests.conftest import ALL_KPIS, kpi_id
 
 RECORDS = [k for k in ALL_KPIS if k.kind == "records"]
@@ -679,7 +677,6 @@ def test_an_error_pickles_with_its_parts() -> None:
 
 # --- kpi calc ----------------------------------------------------------------------
 
-KPI_SCRIPT = shutil.which("kpi", path=str(Path(sys.executable).parent))
 
 #: What ``kpi calc`` printed as inf or nan with exit 0, and the one error line
 #: it prints now.
@@ -719,10 +716,10 @@ CALC_NOT_FINITE = [
 
 def test_kpi_calc_prints_an_error_line_for_inf_and_nan() -> None:
     """Through the installed console script, as a user runs it."""
-    assert KPI_SCRIPT, "the kpi console script is not installed in this environment"
+    assert KPI, "the kpi console script is not installed in this environment"
     for args, message in CALC_NOT_FINITE:
         result = subprocess.run(
-            [KPI_SCRIPT, "calc", *args], capture_output=True, text=True, timeout=60, check=False
+            [KPI, "calc", *args], capture_output=True, text=True, timeout=60, check=False
         )
         assert (result.returncode, result.stdout) == (2, ""), (args, result.stdout)
         assert result.stderr == f"error: {message}\n"

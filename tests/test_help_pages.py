@@ -5,17 +5,14 @@ and the pages rendered in Debian's headless chromium."""
 
 from __future__ import annotations
 
-import datetime as dt
 import doctest
 import html
 import importlib.metadata
 import io
-import ipaddress
 import json
 import re
 import ssl
 import tempfile
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -23,10 +20,6 @@ from urllib.parse import urlsplit
 
 import defusedxml.ElementTree as SafeET
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from PIL import Image
 
 import kpi_engine
@@ -39,17 +32,12 @@ from kpi_engine._labels import labels
 from tests.addin_support import Server, running_server
 from tests.browser import chromium
 from tests.conftest import ALL_KPIS, kpi_id
+from tests.scaleout import self_signed_certificate
 
 pytestmark = pytest.mark.server
 
 LANGUAGES = kpi_engine.LANGUAGES
 EVERY_FUNCTION = sorted(functions.EXCEL_FUNCTIONS)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with running_server() as running:
-        yield running
 
 
 def get(server: Server, path: str, **headers: str) -> tuple[int, dict[str, str], str]:
@@ -585,41 +573,10 @@ def test_the_manifest_version_is_the_package_version(server: Server) -> None:
     assert (version.text or "").startswith(package.split("+")[0].split("rc")[0].rstrip("."))
 
 
-def _self_signed_certificate(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, as a test's own authority."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def test_served_with_tls_every_url_is_https_and_answers() -> None:
     with tempfile.TemporaryDirectory() as folder:
-        cert, key = _self_signed_certificate(Path(folder))
+        tls = self_signed_certificate(Path(folder))
+        cert, key = tls.certificate, tls.key
         trusted = ssl.create_default_context(cafile=str(cert))
         with running_server(
             "--ssl-certfile", str(cert), "--ssl-keyfile", str(key), tls=trusted

@@ -14,22 +14,15 @@ import csv
 import datetime as dt
 import json
 import math
-import os
-import shutil
-import subprocess
-import sys
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import xlsxwriter
-from click.testing import CliRunner
 
 import kpi_engine
-from addin.cli import main
 from addin.importing import workbook as importing
 from addin.importing.presets import presets
 from addin.importing.source import ImportInputError
@@ -38,41 +31,16 @@ from addin.starter import StarterOptions, new_workbook
 from addin.starter.sample import sample_tables
 from kpi_engine import display
 from kpi_engine._inputs import to_serial
+from tests.addin_support import Ran, kpi_process, run_kpi
+from tests.sources_support import export_text
 from tests.starter_reader import compute
 
 AS_OF = dt.date(2024, 7, 15)
 PERIOD = dt.date(2024, 6, 1)
 TYPE = "celebrity_video"
-KPI = shutil.which("kpi", path=str(Path(sys.executable).parent))
 
 
 # --- helpers --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def kpi(*args: str | Path) -> Ran:
-    """The kpi command in this process (click's runner: the real command, its
-    real exit status and streams), which saves a Python start per call."""
-    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-    return Ran(result.exit_code, result.stdout, result.stderr)
-
-
-def kpi_process(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """The installed kpi command in a process of its own."""
-    return subprocess.run(
-        [str(KPI), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
 
 
 def empty_workbook(folder: Path, language: str = "en", business_type: str = TYPE) -> Path:
@@ -90,19 +58,6 @@ def sample(business_type: str = TYPE) -> dict[str, dict[str, list[Any]]]:
         table: {c.id: list(data[table][c.id]) for c in columns}
         for table, columns in tables_for(business_type).items()
     }
-
-
-def as_text(value: Any, decimal: str = ".") -> str:
-    """A value as an export writes it: ISO dates, plain numbers."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float | int):
-        return repr(value).replace(".", decimal)
-    return str(value)
 
 
 def write_csv(
@@ -124,7 +79,7 @@ def write_csv(
         writer = csv.writer(handle, **options)
         writer.writerow(header or names)
         for row in zip(*columns.values(), strict=True):
-            writer.writerow([as_text(v, decimal) for v in row])
+            writer.writerow([export_text(v, decimal) for v in row])
     return path
 
 
@@ -168,7 +123,7 @@ def engine_kpis(business_type: str, tables: Mapping[str, Mapping[str, Sequence[A
 
 
 def report_kpis(path: Path, *, process: bool = False) -> dict[str, float | None]:
-    run = kpi_process if process else kpi
+    run = kpi_process if process else run_kpi
     result = run("report", path, "--json", "--period", PERIOD.strftime("%Y-%m"))
     assert result.returncode == 0, result.stderr
     return {k: v["value"] for k, v in json.loads(result.stdout)["kpis"].items()}
@@ -221,7 +176,7 @@ def openpyxl_rows(path: Path, table: str) -> list[tuple[Any, ...]]:
 def import_all(workbook: Path, exports: Mapping[str, Path], *extra: str) -> dict[str, Ran]:
     results = {}
     for table, export in exports.items():
-        result = kpi("import", workbook, export, "--table", table, *extra)
+        result = run_kpi("import", workbook, export, "--table", table, *extra)
         assert result.returncode == 0, result.stderr
         results[table] = result
     return results
@@ -279,7 +234,7 @@ def test_xlsx_export_gives_the_engine_kpis(tmp_path: Path) -> None:
     data = sample()
     export = write_xlsx(tmp_path / "export.xlsx", data)
     for table in data:
-        result = kpi("import", workbook, export, "--table", table, "--sheet", table)
+        result = run_kpi("import", workbook, export, "--table", table, "--sheet", table)
         assert result.returncode == 0, result.stderr
     assert_same_kpis(report_kpis(workbook), engine_kpis(TYPE, data), "xlsx export")
 
@@ -307,7 +262,7 @@ def test_libreoffice_recalculates_the_imported_rows(tmp_path: Path) -> None:
     more = {c.id: more[c.id] for c in tables_for(TYPE)["Orders"]}
     more["order_id"] = [f"X{i}" for i in range(40)]
     before = parts(recalculated)
-    appended = kpi(
+    appended = run_kpi(
         "import",
         recalculated,
         write_csv(tmp_path / "more.csv", more),
@@ -347,22 +302,24 @@ def test_append_adds_after_the_rows_and_replace_replaces_them(tmp_path: Path) ->
         workbook, {t: write_csv(tmp_path / f"{t}.csv", data[t]) for t in data if t != "Orders"}
     )
     assert (
-        kpi(
+        run_kpi(
             "import", workbook, write_csv(tmp_path / "a.csv", first), "--table", "Orders"
         ).returncode
         == 0
     )
-    refused = kpi("import", workbook, write_csv(tmp_path / "b.csv", second), "--table", "Orders")
+    refused = run_kpi(
+        "import", workbook, write_csv(tmp_path / "b.csv", second), "--table", "Orders"
+    )
     assert refused.returncode == 2
     assert f"the table Orders already holds {half:,} row(s) of data" in refused.stderr
     assert "--replace" in refused.stderr
     assert "--append" in refused.stderr
-    appended = kpi("import", workbook, tmp_path / "b.csv", "--table", "Orders", "--append")
+    appended = run_kpi("import", workbook, tmp_path / "b.csv", "--table", "Orders", "--append")
     assert appended.returncode == 0, appended.stderr
     assert f"after the {half:,} rows already there" in appended.stdout
     assert_same_kpis(report_kpis(workbook), engine_kpis(TYPE, data), "appended")
     # --replace with the first half only: the table shrinks back.
-    replaced = kpi("import", workbook, tmp_path / "a.csv", "--table", "Orders", "--replace")
+    replaced = run_kpi("import", workbook, tmp_path / "a.csv", "--table", "Orders", "--replace")
     assert replaced.returncode == 0, replaced.stderr
     assert_same_kpis(
         report_kpis(workbook), engine_kpis(TYPE, {**data, "Orders": first}), "replaced"
@@ -377,7 +334,7 @@ def test_a_dry_run_writes_nothing(tmp_path: Path) -> None:
     workbook = empty_workbook(tmp_path)
     before = workbook.read_bytes()
     export = write_csv(tmp_path / "o.csv", sample()["Orders"])
-    result = kpi("import", workbook, export, "--table", "Orders", "--dry-run")
+    result = run_kpi("import", workbook, export, "--table", "Orders", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "dry run" in result.stdout
     assert workbook.read_bytes() == before
@@ -402,7 +359,7 @@ def test_bad_values_are_named_by_row_column_and_value(tmp_path: Path) -> None:
     workbook = empty_workbook(tmp_path)
     export = tmp_path / "bad.csv"
     export.write_text(BAD_ORDERS.replace("1.234,50", '"1.234,50"'), encoding="utf-8")
-    result = kpi("import", workbook, export, "--table", "Orders", "--date-format", "%d/%m/%Y")
+    result = run_kpi("import", workbook, export, "--table", "Orders", "--date-format", "%d/%m/%Y")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     not_a_date = "is not a date (text, an error or a number out of range); left out"
@@ -423,7 +380,7 @@ def test_bad_values_are_named_by_row_column_and_value(tmp_path: Path) -> None:
     # Every row with data is loaded, as a paste would load it: the workbook's
     # data rules then leave each cell out of the KPIs that read it.
     assert "Orders: 8 imported, 6 of them with a data note" in out
-    report = json.loads(kpi("report", workbook, "--json", "--period", "2024-06").stdout)
+    report = json.loads(run_kpi("report", workbook, "--json", "--period", "2024-06").stdout)
     # June's orders (05/06/2024 with %d/%m/%Y is 5 June): O1, O3, O4, O5, O6
     # and O8; all but the refunded O4 completed. O2 and O7 have no order date.
     assert report["kpis"]["completion_rate"]["value"] == pytest.approx(5 / 6)
@@ -437,7 +394,7 @@ def test_text_dates_are_never_guessed(tmp_path: Path) -> None:
     workbook = empty_workbook(tmp_path)
     export = tmp_path / "o.csv"
     export.write_text("ordered_at,amount\n05/06/2024,1\n2024-06-05,2\n", encoding="utf-8")
-    result = kpi("import", workbook, export, "--table", "Orders")
+    result = run_kpi("import", workbook, export, "--table", "Orders")
     assert "row 2, column ordered_at: '05/06/2024' is not a date" in result.stdout
     assert "Orders: 2 imported, 1 of them with a data note" in result.stdout
     cells = openpyxl_rows(workbook, "Orders")
@@ -449,7 +406,7 @@ def test_notes_speak_the_workbook_language(tmp_path: Path) -> None:
     workbook = empty_workbook(tmp_path, "nl")
     export = tmp_path / "o.csv"
     export.write_text("ordered_at;amount\n2024-06-05;1,5\n2024-06-05;abc\n", encoding="utf-8")
-    result = kpi("import", workbook, export, "--table", "Orders")
+    result = run_kpi("import", workbook, export, "--table", "Orders")
     assert result.returncode == 0, result.stderr
     assert "rij 3, kolom amount: 'abc' is geen getal van 0 of meer; weggelaten" in result.stdout
     assert "Orders: 2 rijen geïmporteerd, waarvan 1 met een opmerking" in result.stdout
@@ -462,7 +419,7 @@ def test_unknown_and_missing_columns_are_refused_by_name(tmp_path: Path) -> None
     workbook = empty_workbook(tmp_path)
     export = tmp_path / "o.csv"
     export.write_text("Order date,Total,Note\n2024-06-05,10,x\n", encoding="utf-8")
-    result = kpi("import", workbook, export, "--table", "Orders")
+    result = run_kpi("import", workbook, export, "--table", "Orders")
     assert result.returncode == 2
     assert (
         "the column 'Order date' (column 1 of the header) is not a column of the table Orders"
@@ -472,7 +429,7 @@ def test_unknown_and_missing_columns_are_refused_by_name(tmp_path: Path) -> None
         "expected order_id, customer_id, celebrity_id, ordered_at, delivered_at, status, amount"
         in result.stderr
     )
-    missing = kpi(
+    missing = run_kpi(
         "import",
         workbook,
         export,
@@ -489,7 +446,7 @@ def test_unknown_and_missing_columns_are_refused_by_name(tmp_path: Path) -> None
     assert (
         "the table Orders needs the column(s) ordered_at, which the export lacks" in missing.stderr
     )
-    mapped = kpi(
+    mapped = run_kpi(
         "import",
         workbook,
         export,
@@ -515,7 +472,7 @@ def test_a_column_matches_however_people_write_its_name(tmp_path: Path, spelling
         f"{spelling},Ordered-At,AMOUNT\nO1,2024-06-05,10\n",
         encoding="utf-8",
     )
-    result = kpi("import", workbook, export, "--table", "Orders")
+    result = run_kpi("import", workbook, export, "--table", "Orders")
     assert result.returncode == 0, result.stderr
     assert "Orders: 1 imported\n" in result.stdout
 
@@ -531,7 +488,7 @@ def test_every_column_problem_is_named_in_one_run_with_the_map_to_paste(tmp_path
         "O1,C1,S1,2024-06-05,2024-06-06,completed,10,x\n",
         encoding="utf-8",
     )
-    first = kpi("import", workbook, export, "--table", "Orders")
+    first = run_kpi("import", workbook, export, "--table", "Orders")
     assert first.returncode == 2
     for name, column in (("Order date", 4), ("Total", 7), ("Note", 8)):
         assert f"the column '{name}' (column {column} of the header) is not a column" in (
@@ -542,7 +499,7 @@ def test_every_column_problem_is_named_in_one_run_with_the_map_to_paste(tmp_path
     pasted = first.stderr.split("add: ")[1].split("\n")[0]
     assert pasted == "--map 'Order date=ordered_at' --map Total= --map Note="
     options = [option.strip("'") for option in pasted.split("--map ")[1:]]
-    second = kpi(
+    second = run_kpi(
         "import",
         workbook,
         export,
@@ -588,7 +545,7 @@ def test_cp1252_text_is_read(tmp_path: Path) -> None:
     workbook = empty_workbook(tmp_path)
     export = tmp_path / "o.csv"
     export.write_bytes("order_id;ordered_at;amount\ncafé 1;2024-06-05;12\n".encode("cp1252"))
-    assert kpi("import", workbook, export, "--table", "Orders").returncode == 0
+    assert run_kpi("import", workbook, export, "--table", "Orders").returncode == 0
     result = importing.import_file(workbook, export, "Orders", mode="replace", dry_run=True)
     assert result.rows["order_id"] == ["café 1"]
     assert result.encoding == "cp1252"
@@ -618,7 +575,7 @@ def test_stripe_payments_preset(tmp_path: Path) -> None:
         "py_2,Dues,2024-06-04 08:00:00,40.00,usd,40.00,1.46,0,usd,cus_B\n",
         encoding="utf-8",
     )
-    result = kpi("import", workbook, export, "--preset", "stripe_payments")
+    result = run_kpi("import", workbook, export, "--preset", "stripe_payments")
     assert result.returncode == 0, result.stderr
     assert "Payments: 2 imported\n" in result.stdout
     loaded = importing.import_file(
@@ -636,7 +593,7 @@ def test_the_file_mode_is_kept(tmp_path: Path) -> None:
     workbook = empty_workbook(tmp_path)
     workbook.chmod(0o640)
     export = write_csv(tmp_path / "o.csv", sample()["Orders"])
-    assert kpi("import", workbook, export, "--table", "Orders").returncode == 0
+    assert run_kpi("import", workbook, export, "--table", "Orders").returncode == 0
     assert workbook.stat().st_mode & 0o777 == 0o640
 
 
@@ -686,13 +643,13 @@ def test_decimal_separator_is_the_files_or_the_options(tmp_path: Path) -> None:
 def test_xlsx_sheet_options(tmp_path: Path) -> None:
     workbook = empty_workbook(tmp_path)
     export = write_xlsx(tmp_path / "export.xlsx", {"Orders": sample()["Orders"]})
-    missing = kpi("import", workbook, export, "--table", "Orders", "--sheet", "Sales")
+    missing = run_kpi("import", workbook, export, "--table", "Orders", "--sheet", "Sales")
     assert missing.returncode == 2
     assert "has no sheet named 'Sales' (--sheet); its sheets are 'Orders'" in missing.stderr
-    first = kpi("import", workbook, export, "--table", "Orders")  # the first sheet
+    first = run_kpi("import", workbook, export, "--table", "Orders")  # the first sheet
     assert first.returncode == 0, first.stderr
     csv_file = write_csv(tmp_path / "o.csv", sample()["Orders"])
-    wrong = kpi("import", workbook, csv_file, "--table", "Orders", "--sheet", "Orders")
+    wrong = run_kpi("import", workbook, csv_file, "--table", "Orders", "--sheet", "Orders")
     assert wrong.returncode == 2
     assert "--sheet is for .xlsx exports" in wrong.stderr
 
@@ -707,7 +664,7 @@ def test_cells_in_the_way_of_the_table_are_refused(tmp_path: Path) -> None:
     book.save(workbook)
     before = workbook.read_bytes()
     export = write_csv(tmp_path / "o.csv", sample()["Orders"])
-    result = kpi("import", workbook, export, "--table", "Orders")
+    result = run_kpi("import", workbook, export, "--table", "Orders")
     assert result.returncode == 2
     assert "row 5 holds cells that are not in the table Orders" in result.stderr
     assert workbook.read_bytes() == before
@@ -716,18 +673,20 @@ def test_cells_in_the_way_of_the_table_are_refused(tmp_path: Path) -> None:
 def test_unknown_table_and_missing_table_option(tmp_path: Path) -> None:
     workbook = empty_workbook(tmp_path)
     export = write_csv(tmp_path / "o.csv", sample()["Orders"])
-    unknown = kpi("import", workbook, export, "--table", "Sales")
+    unknown = run_kpi("import", workbook, export, "--table", "Sales")
     assert unknown.returncode == 2
     assert "has no table named 'Sales' (--table); its tables are Celebrities, Customers" in (
         unknown.stderr
     )
-    no_table = kpi("import", workbook, export).stderr
+    no_table = run_kpi("import", workbook, export).stderr
     assert "--table is missing" in no_table
     # Only this workbook's tables: celebrity_video has no Members or Funnel.
     assert "one of Celebrities, Customers, Orders, Survey" in no_table
     assert "Members" not in no_table
     assert "Funnel" not in no_table
-    not_ours = kpi("import", workbook, export, "--table", "Orders", "--preset", "stripe_payments")
+    not_ours = run_kpi(
+        "import", workbook, export, "--table", "Orders", "--preset", "stripe_payments"
+    )
     assert "--preset stripe_payments loads the table Payments, not Orders" in not_ours.stderr
 
 
@@ -744,7 +703,7 @@ def test_a_1904_workbook_gets_its_own_serials(tmp_path: Path) -> None:
             target.writestr(info, data)
     export = tmp_path / "o.csv"
     export.write_text("ordered_at,amount\n1903-12-31,1\n2024-06-05 10:30,2\n", encoding="utf-8")
-    result = kpi("import", workbook, export, "--table", "Orders")
+    result = run_kpi("import", workbook, export, "--table", "Orders")
     assert result.returncode == 0, result.stderr
     assert "row 2, column ordered_at: '1903-12-31' is not a date" in result.stdout
     book = openpyxl.load_workbook(workbook)
@@ -758,9 +717,9 @@ def test_a_refreshed_workbook_is_told_its_report_sheet_is_stale(tmp_path: Path) 
     workbook = empty_workbook(tmp_path)
     data = sample()
     import_all(workbook, {t: write_csv(tmp_path / f"{t}.csv", c) for t, c in data.items()})
-    assert kpi("refresh", workbook, "--period", "2024-06").returncode == 0
+    assert run_kpi("refresh", workbook, "--period", "2024-06").returncode == 0
     extra = {c: v[:5] for c, v in data["Orders"].items()}
-    result = kpi(
+    result = run_kpi(
         "import", workbook, write_csv(tmp_path / "x.csv", extra), "--table", "Orders", "--append"
     )
     assert result.returncode == 0, result.stderr
@@ -804,7 +763,7 @@ def test_error_text_is_loaded_as_the_error_and_named(tmp_path: Path) -> None:
         "O3,C2,2024-06-05,#N/A\n",
         encoding="utf-8",
     )
-    result = kpi("import", workbook, export, "--table", "Orders")
+    result = run_kpi("import", workbook, export, "--table", "Orders")
     assert result.returncode == 0, result.stderr
     assert "row 3, column customer_id: '#N/A'" in result.stdout, result.stdout
     assert "row 4, column status: '#N/A'" in result.stdout, result.stdout
@@ -813,7 +772,7 @@ def test_error_text_is_loaded_as_the_error_and_named(tmp_path: Path) -> None:
     with zipfile.ZipFile(workbook) as archive:
         sheet = archive.read(part).decode()
     assert sheet.count('t="e"><v>#N/A</v>') == 2
-    report = json.loads(kpi("report", workbook, "--json", "--period", "2024-06").stdout)
+    report = json.loads(run_kpi("report", workbook, "--json", "--period", "2024-06").stdout)
     # O1 and O2 (whose customer is an error) are completed; O3's status is an
     # error, so it has none and the completion rate leaves it out.
     assert report["kpis"]["completion_rate"]["value"] == pytest.approx(1.0)

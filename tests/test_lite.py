@@ -20,8 +20,9 @@ from addin.functions import EXCEL_SIGNATURES
 from addin.lite import USER_SECTION_MARKER, WHEEL_NAME
 from addin.report.offline import make_report
 from kpi_engine import display
-from tests.addin_support import KPI, server_env
+from tests.addin_support import kpi_process, server_env
 from tests.lite_support import ROOT, run_probe_in_cpython, starter_books, write_lite
+from tests.release_support import build_wheel
 from tests.report_support import apply_set_values, sheet_values
 
 #: The most lines main.py may have: a person reads it through.
@@ -78,13 +79,8 @@ def test_lite_requirements_name_the_hosted_wheel(tmp_path: Path) -> None:
     lines = (tmp_path / "lite" / "requirements.txt").read_text(encoding="utf-8").splitlines()
     assert url in lines
     assert not any(line.startswith("kpi-addin") for line in lines)
-    assert KPI
-    refused = subprocess.run(
-        [KPI, "lite", "-o", str(tmp_path / "other"), "--wheel-url", "http://example.org/kpi.zip"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    refused = kpi_process(
+        "lite", "-o", tmp_path / "other", "--wheel-url", "http://example.org/kpi.zip", timeout=60
     )
     assert refused.returncode == 2
     assert "give the https:// address of the .whl file" in refused.stderr
@@ -239,14 +235,7 @@ def test_lite_refresh_report_writes_the_offline_report(tmp_path: Path) -> None:
 def test_lite_wheel_holds_what_the_projects_build_puts_in_its_wheel(tmp_path: Path) -> None:
     """The wheel `kpi lite` writes from the installed package has the same
     files and dependencies as the one the project's build backend makes."""
-    dist = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    (built,) = dist.glob("*.whl")
+    built = build_wheel(tmp_path / "dist")
     assert built.name == WHEEL_NAME
     write_lite(tmp_path / "lite")
 

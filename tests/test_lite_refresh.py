@@ -22,21 +22,21 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from addin.lite import WHEEL_NAME
-from addin.report.offline import make_report
 from addin.report.pane import MAX_SYNC_BYTES
 from tests.addin_support import run_node
 from tests.lite_support import ROOT, write_lite
 from tests.pane_support import stub_state
-from tests.report_support import excel_value, sheet_values
+from tests.taskpane_support import (
+    OFFICE_JS_LIMIT,
+    assert_report_cells_are_kpi_reports,
+    kpi_new,
+    sync_summary,
+)
 from tests.test_lite_pyodide import NODE_DIR, PYODIDE, local_wheels
-from tests.test_taskpane import kpi_new
 
 RUNNER = NODE_DIR / "pyodide_lite_refresh.mjs"
 STUB = ROOT / "tests" / "officejs_stub.js"
-OFFICE_JS_LIMIT = 5 * 1024 * 1024
 
 
 def xlwings_client(folder: Path) -> Path:
@@ -85,24 +85,11 @@ def write_state(path: Path, state: dict[str, Any]) -> Path:
 
 
 def assert_report_is_kpi_reports(report: list[list[Any]], path: Path) -> None:
-    expected = make_report(path)
+    """The report sheet Lite wrote ((row, column, value) per cell) is `kpi
+    report`'s on ``path``; Pyodide's floating point may differ in the last
+    bits of a sum."""
     cells = {(row, column): value for row, column, value in report}
-    checked = 0
-    for r, row in enumerate(sheet_values(expected), start=1):
-        for c, value in enumerate(row, start=1):
-            if (r, c) == (3, 2):
-                continue  # the time of the refresh
-            got = cells.get((r, c), "")
-            if value is None:
-                assert got == "", (r, c)
-            elif isinstance(value, float):
-                # Pyodide's floating point may differ in the last bits of a sum.
-                assert got == pytest.approx(value, rel=1e-12), (r, c, got, value)
-                checked += 1
-            else:
-                assert got == excel_value(value), (r, c, got, value)
-                checked += 1
-    assert checked > 50
+    assert_report_cells_are_kpi_reports(cells, path, rel=1e-12)
 
 
 def test_lite_refreshes_100000_orders_in_chunks_under_the_cap(
@@ -135,8 +122,7 @@ def test_lite_refreshes_100000_orders_in_chunks_under_the_cap(
     assert done["missing"] == []
     assert_report_is_kpi_reports(done["report"], path)
     syncs = done["syncs"]
-    largest = max(max(sync["request"], sync["response"]) for sync in syncs)
-    reading = sum(1 for sync in syncs if sync["response"] > 0)
+    largest, reading = sync_summary(syncs)
     print(
         f"\nxlwings Lite (Pyodide {out['pyodide']}), 100,000 orders: {len(syncs)} syncs "
         f"({reading} reading cells), the largest {largest:,} bytes, {done['seconds']:.0f} s"

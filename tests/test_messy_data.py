@@ -24,6 +24,7 @@ from addin.recipes import tables_for
 from tests.addin_support import KPI
 from tests.differential import disagreements, report_of, write_workbook
 from tests.libreoffice import convert
+from tests.selection import selected_params
 
 pytestmark = pytest.mark.libreoffice
 
@@ -267,9 +268,8 @@ def one_row_tables(business_type: str) -> dict[str, dict[str, list[Any]]]:
     return rows
 
 
-@pytest.fixture(scope="module")
-def workbooks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, Path, Path]]:
-    folder = tmp_path_factory.mktemp("messy")
+def messy_cases() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every workbook of this module by name: (business type, tables)."""
     cases: dict[str, tuple[str, dict[str, Any]]] = {
         business_type: (business_type, tables) for business_type, tables, _ in HAND_WORKED
     }
@@ -277,9 +277,22 @@ def workbooks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, 
         cases[f"{business_type}_one_row"] = (business_type, one_row_tables(business_type))
     for name, (business_type, tables, _) in CHOICES.items():
         cases[name] = (business_type, tables)
+    return cases
+
+
+@pytest.fixture(scope="module")
+def workbooks(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[str, Path, Path]]:
+    """The workbooks of the cases this run selected (each test's ``workbook``),
+    written and recalculated in one LibreOffice batch: ``-k`` picks a few,
+    and LibreOffice then opens only those."""
+    folder = tmp_path_factory.mktemp("messy")
+    cases = messy_cases()
+    selected = [name for (name,) in selected_params(request, "workbook")]
     paths = {
-        name: write_workbook(business_type, "en", tables, folder / f"{name}.xlsx")
-        for name, (business_type, tables) in cases.items()
+        name: write_workbook(cases[name][0], "en", cases[name][1], folder / f"{name}.xlsx")
+        for name in selected
     }
     recalculated = convert(list(paths.values()), folder / "recalculated")
     return {
@@ -288,53 +301,58 @@ def workbooks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, 
     }
 
 
+@pytest.fixture(scope="module")
+def celebrity_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hand-worked celebrity_video workbook as written: the commands and
+    the data notes read it without LibreOffice."""
+    folder = tmp_path_factory.mktemp("messy_notes")
+    return write_workbook("celebrity_video", "en", CELEBRITY_VIDEO, folder / "celebrity_video.xlsx")
+
+
 @pytest.mark.parametrize(
-    ("business_type", "tables", "values"),
-    HAND_WORKED,
-    ids=lambda v: v if isinstance(v, str) else "",
+    ("workbook", "values"),
+    [(business_type, values) for business_type, _, values in HAND_WORKED],
+    ids=[business_type for business_type, _, _ in HAND_WORKED],
 )
 def test_hand_worked_values(
-    workbooks: dict[str, tuple[str, Path, Path]],
-    business_type: str,
-    tables: dict[str, Any],
-    values: dict[str, float],
+    workbooks: dict[str, tuple[str, Path, Path]], workbook: str, values: dict[str, float]
 ) -> None:
-    _, original, recalculated = workbooks[business_type]
+    business_type, original, recalculated = workbooks[workbook]
     assert disagreements(original, recalculated, business_type, "en") == []
     report = {kpi.id: kpi.value for kpi in report_of(original).kpis}
     for kpi_id, value in values.items():
         assert report[kpi_id] == pytest.approx(value), kpi_id
 
 
-@pytest.mark.parametrize("name", list(CHOICES))
+@pytest.mark.parametrize("workbook", list(CHOICES))
 def test_the_stated_choices_hold_in_every_path(
-    workbooks: dict[str, tuple[str, Path, Path]], name: str
+    workbooks: dict[str, tuple[str, Path, Path]], workbook: str
 ) -> None:
     """The workbook in LibreOffice, the report, the add-in and the ibis form
     agree, on the value each stated choice gives."""
-    business_type, original, recalculated = workbooks[name]
+    business_type, original, recalculated = workbooks[workbook]
     assert disagreements(original, recalculated, business_type, "en") == []
     report = {kpi.id: kpi.value for kpi in report_of(original).kpis}
-    for kpi_id, value in CHOICES[name][2].items():
+    for kpi_id, value in CHOICES[workbook][2].items():
         assert report[kpi_id] == pytest.approx(value), kpi_id
 
 
-def test_hand_worked_data_notes(workbooks: dict[str, tuple[str, Path, Path]]) -> None:
-    _, original, _ = workbooks["celebrity_video"]
+def test_hand_worked_data_notes(celebrity_video: Path) -> None:
     found = {
         (n.check.table, n.check.column, n.check.problem): n.first_rows
-        for n in report_of(original).notes
+        for n in report_of(celebrity_video).notes
     }
     assert found == CELEBRITY_VIDEO_NOTES
 
 
-def test_kpi_report_on_messy_data_answers_without_a_traceback(
-    workbooks: dict[str, tuple[str, Path, Path]],
-) -> None:
-    _, original, _ = workbooks["celebrity_video"]
+def test_kpi_report_on_messy_data_answers_without_a_traceback(celebrity_video: Path) -> None:
     assert KPI
     text = subprocess.run(
-        [KPI, "report", str(original)], capture_output=True, text=True, check=False, timeout=120
+        [KPI, "report", str(celebrity_video)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert text.returncode == 0, text.stderr
     assert "Traceback" not in text.stderr
@@ -342,7 +360,7 @@ def test_kpi_report_on_messy_data_answers_without_a_traceback(
         "Orders, status: not one of completed, in_progress, cancelled in 1 row (13)" in text.stdout
     )
     as_json = subprocess.run(
-        [KPI, "report", str(original), "--json"],
+        [KPI, "report", str(celebrity_video), "--json"],
         capture_output=True,
         text=True,
         check=False,
@@ -355,13 +373,12 @@ def test_kpi_report_on_messy_data_answers_without_a_traceback(
 
 
 def test_kpi_refresh_writes_the_data_notes_into_the_report_sheet(
-    workbooks: dict[str, tuple[str, Path, Path]], tmp_path: Path
+    celebrity_video: Path, tmp_path: Path
 ) -> None:
-    _, original, _ = workbooks["celebrity_video"]
     assert KPI
     out = tmp_path / "refreshed.xlsx"
     done = subprocess.run(
-        [KPI, "refresh", str(original), "-o", str(out)],
+        [KPI, "refresh", str(celebrity_video), "-o", str(out)],
         capture_output=True,
         text=True,
         check=False,
@@ -377,9 +394,9 @@ def test_kpi_refresh_writes_the_data_notes_into_the_report_sheet(
     )
 
 
-@pytest.mark.parametrize("business_type", list(kpi_engine.BUSINESS_TYPES))
-def test_tables_of_one_row(
-    workbooks: dict[str, tuple[str, Path, Path]], business_type: str
-) -> None:
-    _, original, recalculated = workbooks[f"{business_type}_one_row"]
+@pytest.mark.parametrize(
+    "workbook", [f"{business_type}_one_row" for business_type in kpi_engine.BUSINESS_TYPES]
+)
+def test_tables_of_one_row(workbooks: dict[str, tuple[str, Path, Path]], workbook: str) -> None:
+    business_type, original, recalculated = workbooks[workbook]
     assert disagreements(original, recalculated, business_type, "en") == []

@@ -14,15 +14,10 @@ from addin import functions
 from addin.ooxml.formulas import CLASSIC_FUNCTIONS, FUTURE_FUNCTIONS, stored_formula
 from addin.recipes import MASTERS, REFERENCES, TABLES, as_rows, recipe_for, tables_for
 from addin.recipes.notes import checks_for
-from tests.conftest import ALL_PROFILE_ENTRIES, ROOT
+from tests.conftest import ALL_PROFILE_ENTRIES, EXCEL_BUILTINS
 
 pytestmark = pytest.mark.fast
 
-EXCEL_BUILTINS = {
-    line.strip().upper()
-    for line in (ROOT / "tests" / "data" / "excel_builtin_functions.txt").read_text().splitlines()
-    if line.strip() and not line.startswith("#")
-}
 #: A name Excel would read as a cell (A1, XFD1048576) or in R1C1 style.
 CELL_LIKE = re.compile(r"(?i)([a-z]{1,3}\d+|r\d*c\d*|r|c)")
 

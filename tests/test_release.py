@@ -38,12 +38,12 @@ from trove_classifiers import classifiers as known_classifiers
 import kpi_engine
 from addin.starter.build import workbook_words
 from tests.addin_support import free_port, server_env, stop
+from tests.docs_blocks import pages
 from tests.release_support import (
     DISTRIBUTION,
     ROOT,
     InstallLine,
     PackageIndex,
-    documented_pages,
     install_from_index,
     install_lines,
     make_dist,
@@ -283,7 +283,7 @@ def test_kpi_version_prints_the_packages_version() -> None:
 
 # --- every install line, from a real index -------------------------------------------------
 
-DOCUMENTED = install_lines(documented_pages())
+DOCUMENTED = install_lines(pages())
 #: What each extra is for: the check that runs after its install. The order is
 #: the order of the tests: [postgres] and [spark] include [sources], and are
 #: installed over the environment [sources] was installed into when it is there.

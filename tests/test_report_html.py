@@ -30,7 +30,7 @@ from addin.styles import BAD_FILL, BAND_FILLS, GOOD_FILL, HEADER_FILL
 from kpi_engine import display
 from kpi_engine._labels import labels
 from tests.browser import launch
-from tests.report_support import FIXED_CLOCK, starter_rows
+from tests.report_support import FIXED_CLOCK, starter_rows, without_answers_in
 
 AS_OF = dt.date(2024, 7, 15)
 HTML = "{http://www.w3.org/1999/xhtml}"
@@ -208,20 +208,6 @@ def test_the_page_refers_to_nothing_outside_itself(
         assert not re.search(r"url\(", source, re.IGNORECASE)
         assert not re.search(r"<script", source, re.IGNORECASE)
         assert "@font-face" not in source
-
-
-def without_answers_in(rows: dict[str, Any], month: dt.date) -> dict[str, Any]:
-    """The survey answers of ``month`` dropped: the NPS has no value that month."""
-    survey = rows["Survey"]
-    keep = [
-        not (isinstance(day, dt.date) and (day.year, day.month) == (month.year, month.month))
-        for day in survey["answered_on"]
-    ]
-    rows["Survey"] = {
-        column: [v for v, k in zip(values, keep, strict=True) if k]
-        for column, values in survey.items()
-    }
-    return rows
 
 
 def test_a_month_without_a_value_is_a_gap_in_the_line(tmp_path: Path) -> None:

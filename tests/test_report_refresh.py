@@ -24,7 +24,7 @@ from kpi_engine._inputs import to_serial
 from tests.addin_support import KPI
 from tests.conftest import ROOT
 from tests.libreoffice import convert
-from tests.report_support import add_tables, kpi_table, starter_rows
+from tests.report_support import add_tables, kpi_table, starter_rows, without_answers_in
 
 BUSINESS_TYPE = "celebrity_video"
 PERIOD = dt.date(2024, 6, 1)
@@ -45,20 +45,6 @@ def vba_blob() -> bytes:
     The refresh must carry it over untouched whatever it holds."""
     body = b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(512))
     return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + body
-
-
-def without_survey_in_period(rows: dict[str, Any]) -> dict[str, Any]:
-    """Drop the survey answers of the period, so that the NPS is undefined there."""
-    survey = rows["Survey"]
-    keep = [
-        not (isinstance(day, dt.date) and (day.year, day.month) == (PERIOD.year, PERIOD.month))
-        for day in survey["answered_on"]
-    ]
-    rows["Survey"] = {
-        column: [v for v, k in zip(values, keep, strict=True) if k]
-        for column, values in survey.items()
-    }
-    return rows
 
 
 def build_workbook(path: Path, rows: dict[str, Any], vba: Path | None = None) -> None:
@@ -131,8 +117,9 @@ def run_refresh(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return without_survey_in_period(
-        starter_rows(BUSINESS_TYPE, AS_OF, tmp_path_factory.mktemp("rows"))
+    # The survey answers of the period dropped, so that the NPS is undefined there.
+    return without_answers_in(
+        starter_rows(BUSINESS_TYPE, AS_OF, tmp_path_factory.mktemp("rows")), PERIOD
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,12 @@ from addin.report.layout import lay_out
 from addin.report.offline import make_report
 from addin.starter import StarterOptions, new_workbook
 from kpi_engine import display
-from tests.addin_support import Server, running_server
+from tests.addin_support import Server
 from tests.report_support import apply_set_values, book_json, excel_value, sheet_values
 
 pytestmark = pytest.mark.server
 
 AS_OF = dt.date(2024, 7, 15)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with running_server() as running:
-        yield running
 
 
 @pytest.mark.parametrize(

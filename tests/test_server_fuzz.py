@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from addin import functions
-from tests.addin_support import XLWINGS_VERSION, Server, running_server
+from tests.addin_support import XLWINGS_VERSION, Server
 
 pytestmark = pytest.mark.server
 
@@ -34,12 +33,6 @@ FUZZ = settings(
 #: make fuzz's seed, so that `make fuzz SEED=<seed>` repeats a run.
 SEED = int(os.environ.get("KPI_FUZZ_SEED") or 0)
 ERROR_TYPES = {"Div0", "NotAvailable", "Name", "Null", "Num", "Ref", "Value"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    with running_server() as running:
-        yield running
 
 
 extreme_numbers = st.sampled_from(

@@ -16,7 +16,7 @@ import kpi_engine
 from addin.recipes import tables_for
 from addin.starter import StarterOptions, build, new_workbook
 from addin.starter.build import workbook_words
-from tests.test_cli import run
+from tests.addin_support import run_kpi
 
 AS_OF = "2024-07-15"
 
@@ -28,17 +28,17 @@ def digest(path: Path) -> str:
 def test_same_arguments_same_bytes(tmp_path: Path) -> None:
     first, second = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
     for target in (first, second):
-        result = run("new", "songwriting", "-o", str(target), "--as-of", AS_OF, "--seed", "7")
+        result = run_kpi("new", "songwriting", "-o", str(target), "--as-of", AS_OF, "--seed", "7")
         assert result.returncode == 0, result.stderr
     assert digest(first) == digest(second)
     other_seed = tmp_path / "c.xlsx"
-    run("new", "songwriting", "-o", str(other_seed), "--as-of", AS_OF, "--seed", "8")
+    run_kpi("new", "songwriting", "-o", str(other_seed), "--as-of", AS_OF, "--seed", "8")
     assert digest(other_seed) != digest(first)
 
 
 def test_prints_where_the_file_is(tmp_path: Path) -> None:
     target = tmp_path / "shop.xlsx"
-    result = run("new", "celebrity_video", "-o", str(target), "--as-of", AS_OF)
+    result = run_kpi("new", "celebrity_video", "-o", str(target), "--as-of", AS_OF)
     assert result.stdout.strip() == str(target.resolve())
 
 
@@ -91,7 +91,7 @@ def test_bad_requests_write_nothing(tmp_path: Path, args: tuple[str, ...], messa
 def test_all_into_a_file_is_refused(tmp_path: Path) -> None:
     target = tmp_path / "mine.xlsx"
     target.write_bytes(b"the user's own file")
-    result = run("new", "--all", "-o", str(target), "--as-of", AS_OF, "--empty")
+    result = run_kpi("new", "--all", "-o", str(target), "--as-of", AS_OF, "--empty")
     assert result.returncode == 2
     assert "is a file; --all writes one workbook per type and language" in result.stderr
     assert "Traceback" not in result.stderr
@@ -102,17 +102,19 @@ def test_all_into_a_file_is_refused(tmp_path: Path) -> None:
 def test_existing_file_needs_force(tmp_path: Path) -> None:
     target = tmp_path / "mine.xlsx"
     target.write_bytes(b"the user's own file")
-    result = run("new", "networking", "-o", str(target), "--as-of", AS_OF)
+    result = run_kpi("new", "networking", "-o", str(target), "--as-of", AS_OF)
     assert result.returncode == 2
     assert "already exists; pass --force to replace it" in result.stderr
     assert target.read_bytes() == b"the user's own file"
-    assert run("new", "networking", "-o", str(target), "--as-of", AS_OF, "--force").returncode == 0
+    assert (
+        run_kpi("new", "networking", "-o", str(target), "--as-of", AS_OF, "--force").returncode == 0
+    )
     assert zipfile.is_zipfile(target)
     assert [p.name for p in tmp_path.iterdir()] == ["mine.xlsx"], "no temporary file is left behind"
 
 
 def test_all_types_and_languages(tmp_path: Path) -> None:
-    result = run("new", "--all", "-o", str(tmp_path), "--as-of", AS_OF, "--empty")
+    result = run_kpi("new", "--all", "-o", str(tmp_path), "--as-of", AS_OF, "--empty")
     assert result.returncode == 0, result.stderr
     expected = {
         f"{t}_{lang}.xlsx" for t in kpi_engine.BUSINESS_TYPES for lang in kpi_engine.LANGUAGES

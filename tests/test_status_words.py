@@ -21,16 +21,20 @@ from addin.recipes import tables_for
 from addin.starter import StarterOptions, new_workbook
 from addin.starter.build import workbook_words
 from tests.libreoffice import convert
+from tests.selection import selected_params
 
 AS_OF = dt.date(2024, 7, 15)
 
 
 @pytest.fixture(scope="module")
-def resaved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The empty celebrity_video workbook in each language, saved again by LibreOffice."""
+def resaved(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """The empty celebrity_video workbook in each language this run selected,
+    saved again by LibreOffice (``-k`` picks a few: LibreOffice opens only those)."""
     folder = tmp_path_factory.mktemp("status")
     books = []
-    for language in kpi_engine.LANGUAGES:
+    for (language,) in selected_params(request, "language"):
         book = folder / f"status_{language}.xlsx"
         new_workbook(StarterOptions("celebrity_video", language, empty=True, as_of=AS_OF), book)
         books.append(book)

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.release_support import build_wheel
 
 
 def test_installed_wheel_runs_kpi_list(tmp_path: Path) -> None:
-    dist = tmp_path / "dist"
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    wheel = next(dist.glob("*.whl"))
+    wheel = build_wheel(tmp_path / "dist")
     env_dir = tmp_path / "env"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"

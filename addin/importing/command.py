@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from addin.report.command import _written
+from addin.write_failures import exit_on_write_failure
 
 
 @click.command("import")
@@ -88,7 +88,7 @@ def import_command(
     from .workbook import import_file, parse_map  # noqa: PLC0415
 
     try:
-        with _written(workbook, "kpi import: "):
+        with exit_on_write_failure(workbook, "kpi import: "):
             result = import_file(
                 workbook,
                 export,

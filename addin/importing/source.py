@@ -9,6 +9,7 @@ kind of the column it goes to.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import math
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from addin.ooxml.names import MAIN
 from addin.ooxml.package import ReportError
 
 #: The delimiters a CSV export may use: comma, semicolon (spreadsheets in
@@ -232,18 +234,11 @@ def _too_many_rows(path: Path) -> ImportInputError:
     )
 
 
-def _records(handle: BinaryIO, path: Path, encoding: str, delimiter: str) -> int:
-    """How many records (the header included) the CSV file holds, counted
-    up to one past Excel's last row; nothing is kept."""
-    handle.seek(0)
-    text = io.TextIOWrapper(handle, encoding=encoding, newline="")
-    reader = csv.reader(text, delimiter=delimiter, strict=True)
-    count = 0
+@contextlib.contextmanager
+def _csv_errors(reader: Any, path: Path, encoding: str) -> Iterator[None]:
+    """A CSV reader's errors as ``ImportInputError``, naming the line it reached."""
     try:
-        for _ in reader:
-            count += 1
-            if count > EXCEL_ROWS:
-                break
+        yield
     except csv.Error as error:
         raise ImportInputError(
             f"{path}: line {reader.line_num} is not valid CSV ({error}); expected "
@@ -254,6 +249,21 @@ def _records(handle: BinaryIO, path: Path, encoding: str, delimiter: str) -> int
             f"{path}: after line {reader.line_num:,} the file is not {encoding} text "
             f"({error.reason}); save the export as 'CSV UTF-8', or pass --encoding"
         ) from None
+
+
+def _records(handle: BinaryIO, path: Path, encoding: str, delimiter: str) -> int:
+    """How many records (the header included) the CSV file holds, counted
+    up to one past Excel's last row; nothing is kept."""
+    handle.seek(0)
+    text = io.TextIOWrapper(handle, encoding=encoding, newline="")
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
+    count = 0
+    try:
+        with _csv_errors(reader, path, encoding):
+            for _ in reader:
+                count += 1
+                if count > EXCEL_ROWS:
+                    break
     finally:
         text.detach()
     return count
@@ -292,7 +302,7 @@ def _read_csv(handle: BinaryIO, path: Path, delimiter: str | None, encoding: str
     text = io.TextIOWrapper(handle, encoding=used, newline="")
     reader = csv.reader(text, delimiter=chosen, strict=True)
     rows: list[list[Any]] = []
-    try:
+    with _csv_errors(reader, path, used):
         first = next(reader, None)
         if first is None:
             raise ImportInputError(f"{path} is empty; expected a header row and rows of data")
@@ -315,16 +325,6 @@ def _read_csv(handle: BinaryIO, path: Path, delimiter: str | None, encoding: str
                     "split the export (a month, a year) and import the parts with --append"
                 )
             rows.append(_fitted(row, width, reader.line_num, path))
-    except csv.Error as error:
-        raise ImportInputError(
-            f"{path}: line {reader.line_num} is not valid CSV ({error}); expected "
-            'fields separated by the delimiter, quoted with " where they hold one'
-        ) from None
-    except UnicodeDecodeError as error:
-        raise ImportInputError(
-            f"{path}: after line {reader.line_num:,} the file is not {used} text "
-            f"({error.reason}); save the export as 'CSV UTF-8', or pass --encoding"
-        ) from None
     return Export(path, header, rows, 2, chosen, used)
 
 
@@ -378,25 +378,12 @@ def read_xlsx(path: Path, sheet: str | None = None) -> Export:
 
 def _shared_strings(package: Any) -> list[str]:
     """The export's shared strings, within ``SHARED_STRINGS`` and ``SHARED_CHARACTERS``."""
-    from addin.ooxml.sheets import _iterparse, _text_of  # noqa: PLC0415
+    from addin.ooxml.sheets import shared_strings  # noqa: PLC0415
 
-    found = package.related.get("sharedStrings")
-    if found is None and "xl/sharedStrings.xml" in package.bounded.names():
-        found = "xl/sharedStrings.xml"
-    if found is None:
-        return []
+    found = package.related_part("sharedStrings", "xl/sharedStrings.xml")
     strings: list[str] = []
     characters = 0
-    for event, element in _iterparse(package.bounded, found, ["si"]):
-        if event != "end":
-            continue
-        text = _text_of(element)
-        element.clear()
-        # A cleared element still sits in the tree: drop those before it.
-        parent = element.getparent()
-        if parent is not None:
-            while element.getprevious() is not None:
-                del parent[0]
+    for text in shared_strings(package.bounded, found):
         characters += len(text)
         if len(strings) >= SHARED_STRINGS or characters > SHARED_CHARACTERS:
             raise ImportInputError(
@@ -416,7 +403,7 @@ def _cell_value(
     does not read as one (``nan``, ``1e999``, ``abc``) is kept as its text,
     for the data rules to judge; a time of day or a duration stays the number
     it is."""
-    from addin.ooxml import sheets, xmltext  # noqa: PLC0415
+    from addin.ooxml import sheets  # noqa: PLC0415
 
     kind = element.get("t", "n")
     value_element = element.find(_V)
@@ -432,17 +419,8 @@ def _cell_value(
                 f"have (it has {len(strings):,}); the file is damaged: open and save it in "
                 "Excel, then import again"
             ) from None
-    if kind == "inlineStr":
-        inline = element.find(_IS)
-        return sheets._text_of(inline) if inline is not None else ""
-    if kind == "str":
-        return xmltext.decode(text) if text and "_x" in text else text or ""
-    if kind == "e":
-        return text or ""
-    if kind == "b":
-        return text is not None and text.strip() == "1"
-    if kind == "d":
-        return sheets._iso_date(text) if text else ""
+    if kind in sheets.TEXT_TYPES:
+        return sheets.text_value(kind, element, text)
     if text is None or not text.strip():
         return ""
     try:
@@ -458,9 +436,8 @@ def _cell_value(
     return number
 
 
-_V = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}v"
-_IS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}is"
-_ROW_TAG = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}row"
+_V = f"{{{MAIN}}}v"
+_ROW_TAG = f"{{{MAIN}}}row"
 
 
 _ROW_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
@@ -499,9 +476,7 @@ def _sheet_rows(  # noqa: PLR0912, PLR0915  (one streamed pass, each case in pla
 
     path = package.path
     strings = _shared_strings(package)
-    styles = package.related.get("styles")
-    if styles is None and "xl/styles.xml" in package.bounded.names():
-        styles = "xl/styles.xml"
+    styles = package.related_part("styles", "xl/styles.xml")
     try:
         kinds = sheets.read_cell_kinds(package.read(styles) if styles else None)
     except (SyntaxError, ValueError) as error:
@@ -517,7 +492,7 @@ def _sheet_rows(  # noqa: PLR0912, PLR0915  (one streamed pass, each case in pla
     row = -1
     column = -1
     characters = 0
-    for event, element in sheets._iterparse(package.bounded, part, ["row", "c"]):
+    for event, element in sheets.iterparse(package.bounded, part, ["row", "c"]):
         if element.tag == _ROW_TAG:
             if event == "start":
                 reference = element.get("r")
@@ -533,11 +508,7 @@ def _sheet_rows(  # noqa: PLR0912, PLR0915  (one streamed pass, each case in pla
                 row, column = number, -1
                 cells = {}
                 continue
-            element.clear()
-            parent = element.getparent()
-            if parent is not None:
-                while element.getprevious() is not None:
-                    del parent[0]
+            sheets.release(element)
             if not cells:
                 continue
             if header is None:

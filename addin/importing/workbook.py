@@ -1,7 +1,7 @@
 """Load an export's rows into a workbook table, changing only what must change.
 
 What changes, and nothing else (every other part is copied as its original
-compressed bytes by the report's package writer, ``addin.report.writer``):
+compressed bytes by ``addin.ooxml.rewrite``, as the report's refresh does):
 
 - the table's sheet part: its data rows (``--replace``: all of them;
   ``--append``: the new ones after the last row that holds data), and its
@@ -48,6 +48,7 @@ from addin.ooxml.package import (
     rels_part,
     resolve,
 )
+from addin.ooxml.rewrite import CALC_CHAIN, calc_chain_without, write_package
 from addin.ooxml.sheets import cell_index, column_letter
 from addin.ooxml.stylesheet import StylesheetError, add_cell_formats
 from addin.recipes import TABLES
@@ -64,7 +65,6 @@ from addin.recipes.rules import TableRows
 from addin.recipes.tables import Column
 from addin.report.model import report_sheet_names
 from addin.report.offline import SUFFIXES, lock_file
-from addin.report.writer import _drop_calc_chain_sheet, write_package
 from kpi_engine import display
 from kpi_engine.cells import ERROR_VALUES, is_blank
 
@@ -942,11 +942,9 @@ def import_file(  # noqa: PLR0912, PLR0915  (the command's options, one pass)
         recalculated = with_full_calc_on_load(package.text(package.workbook_part))
         if recalculated is not None:
             changed[package.workbook_part] = recalculated.encode("utf-8")
-        if plan.dropped_formulas and "xl/calcChain.xml" in package.zip.namelist():
-            chain = package.text("xl/calcChain.xml")
-            trimmed = _drop_calc_chain_sheet(chain, sheet_entry.sheet_id)
-            if trimmed != chain:
-                changed["xl/calcChain.xml"] = trimmed.encode("utf-8")
+        chain = calc_chain_without(package, sheet_entry.sheet_id) if plan.dropped_formulas else None
+        if chain is not None:
+            changed[CALC_CHAIN] = chain
         if not dry_run:
             write_atomically(workbook, lambda handle: write_package(package, changed, [], handle))
     finally:

@@ -135,6 +135,15 @@ class Package:
     def zip(self) -> zipfile.ZipFile:
         return self.bounded.zip
 
+    def related_part(self, kind: str, default: str) -> str | None:
+        """The part the workbook relates to as ``kind`` ("styles",
+        "sharedStrings"...), else ``default`` (where Excel puts it) if the
+        package has it; None when there is neither."""
+        found = self.related.get(kind)
+        if found is None and default in self.bounded.names():
+            found = default
+        return found
+
     def read(self, part: str) -> bytes:
         with _as_report_error():
             return self.bounded.read(part)
@@ -540,24 +549,16 @@ class _CellSource:
         self._strings: list[str] | None = None
         self._kinds: list[str] | None = None
 
-    def _related(self, kind: str, default: str) -> str | None:
-        """A part the workbook relates to, else where Excel puts it, if there is one."""
-        found = self.package.related.get(kind)
-        if found is None and default in self.package.bounded.names():
-            found = default
-        return found
-
     def strings(self) -> list[str]:
         if self._strings is None:
             with _as_report_error():
-                self._strings = read_shared_strings(
-                    self.package.bounded, self._related("sharedStrings", "xl/sharedStrings.xml")
-                )
+                part = self.package.related_part("sharedStrings", "xl/sharedStrings.xml")
+                self._strings = read_shared_strings(self.package.bounded, part)
         return self._strings
 
     def kinds(self) -> list[str]:
         if self._kinds is None:
-            part = self._related("styles", "xl/styles.xml")
+            part = self.package.related_part("styles", "xl/styles.xml")
             data = self.package.read(part) if part else None
             try:
                 self._kinds = read_cell_kinds(data)
@@ -577,8 +578,8 @@ class _CellSource:
                     "_rels/.rels",
                     self.package.workbook_part,
                     rels_part(self.package.workbook_part),
-                    self._related("styles", "xl/styles.xml"),
-                    self._related("sharedStrings", "xl/sharedStrings.xml"),
+                    self.package.related_part("styles", "xl/styles.xml"),
+                    self.package.related_part("sharedStrings", "xl/sharedStrings.xml"),
                 ):
                     if part and part in self.package.bounded.names():
                         self.package.bounded.verify(part)
@@ -626,7 +627,7 @@ class _CellSource:
     @cached_property
     def long_text(self) -> dict[int, int]:
         """The long shared strings and their lengths, found once for all sheets."""
-        if self._related("sharedStrings", "xl/sharedStrings.xml") is None:
+        if self.package.related_part("sharedStrings", "xl/sharedStrings.xml") is None:
             return {}
         return long_strings(self.strings())
 

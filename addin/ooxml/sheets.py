@@ -246,9 +246,12 @@ def _etree() -> Any:
     return etree
 
 
-def _iterparse(package: BoundedZip, part: str, tags: Sequence[str]) -> Iterator[Any]:
-    """lxml's events for ``tags`` over a part's bounded stream; a part that is
-    not well-formed XML becomes a ``PackageError`` naming it."""
+def iterparse(package: BoundedZip, part: str, tags: Sequence[str]) -> Iterator[Any]:
+    """lxml's ("start" or "end", element) events for ``tags`` (names in the
+    SpreadsheetML namespace: "row", "c", "si") over a part's bounded stream,
+    with no DTD, entity or network access; a part that is not well-formed XML
+    becomes a ``PackageError`` naming it. The reader keeps what it parsed
+    until ``release`` drops it."""
     etree = _etree()
     events = etree.iterparse(
         _ChunkStream(package, part),
@@ -266,6 +269,17 @@ def _iterparse(package: BoundedZip, part: str, tags: Sequence[str]) -> Iterator[
         raise PackageError(
             f"{package.path}: the part {part} is not well-formed XML ({error})"
         ) from None
+
+
+def release(element: Any) -> None:
+    """Drop an element that ``iterparse`` finished, and the siblings parsed
+    before it: the parsed tree then holds one row (or string) at a time,
+    however long the part."""
+    element.clear()
+    parent = element.getparent()
+    if parent is not None:
+        while element.getprevious() is not None:
+            del parent[0]
 
 
 class _ChunkStream:
@@ -290,8 +304,9 @@ class _ChunkStream:
         return data
 
 
-def _text_of(element: Any) -> str:
-    """The text of an ``<si>`` or ``<is>``: its runs, without phonetic guides."""
+def text_of(element: Any) -> str:
+    """The text of an ``<si>`` or ``<is>`` element: its runs, without
+    phonetic guides, with Excel's ``_xHHHH_`` escapes decoded."""
     direct = element.find(f"{{{MAIN}}}t")
     if direct is not None and len(element) == 1:
         text = str(direct.text or "")
@@ -304,16 +319,21 @@ def _text_of(element: Any) -> str:
     return xmltext.decode(text) if "_x" in text else text
 
 
+def shared_strings(package: BoundedZip, part: str | None) -> Iterator[str]:
+    """The shared strings of ``part`` (none without one), in order, streamed:
+    a caller that caps them stops the reading where its cap is passed."""
+    if part is None:
+        return
+    for event, element in iterparse(package, part, ["si"]):
+        if event == "end":
+            text = text_of(element)
+            release(element)
+            yield text
+
+
 def read_shared_strings(package: BoundedZip, part: str | None) -> list[str]:
     """Every shared string, in order; one Python string each, however often used."""
-    if part is None:
-        return []
-    strings: list[str] = []
-    for event, element in _iterparse(package, part, ["si"]):
-        if event == "end":
-            strings.append(_text_of(element))
-            element.clear()
-    return strings
+    return list(shared_strings(package, part))
 
 
 def long_strings(strings: Sequence[str]) -> dict[int, int]:
@@ -404,7 +424,30 @@ def number_as(value: float, kind: str, date1904: bool) -> Any:
     return moment + dt.timedelta(milliseconds=milliseconds)
 
 
-def _iso_date(text: str) -> Any:
+#: The cell types (``t``) whose value the cell holds as text: inline rich
+#: text, a formula's text, an error, TRUE/FALSE, an ISO date.
+TEXT_TYPES = frozenset({"inlineStr", "str", "e", "b", "d"})
+
+
+def text_value(kind: str, element: Any, text: str | None) -> Any:
+    """The value of a ``<c>`` element of type ``kind``, one of ``TEXT_TYPES``,
+    whose ``<v>`` holds ``text``: its text (an error's: #N/A...), a bool, or a
+    date or datetime; '' for none."""
+    if kind == "inlineStr":
+        inline = element.find(f"{{{MAIN}}}is")
+        return text_of(inline) if inline is not None else ""
+    if kind == "str":
+        return xmltext.decode(text) if text and "_x" in text else text or ""
+    if kind == "e":
+        return text or ""
+    if kind == "b":
+        return text is not None and text.strip() == "1"
+    return iso_date(text) if text else ""
+
+
+def iso_date(text: str) -> Any:
+    """A ``t="d"`` cell's ISO 8601 text as a date (a time of midnight written
+    without "T" is a day) or a datetime; text that is no ISO date stays text."""
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError:
@@ -431,10 +474,10 @@ def read_ranges(  # noqa: PLR0912, PLR0915  (one pass, one cell type per branch)
     top = min((r.top for r in ranges), default=0)
     bottom = max((r.bottom for r in ranges), default=-1)
     row_tag = f"{{{MAIN}}}row"
-    v_tag, is_tag = f"{{{MAIN}}}v", f"{{{MAIN}}}is"
+    v_tag = f"{{{MAIN}}}v"
     row = -1
     column = -1
-    for event, element in _iterparse(package, part, ["row", "c"]):
+    for event, element in iterparse(package, part, ["row", "c"]):
         tag = element.tag
         if tag == row_tag:
             if event == "start":
@@ -442,11 +485,7 @@ def read_ranges(  # noqa: PLR0912, PLR0915  (one pass, one cell type per branch)
                 row = int(reference) - 1 if reference and reference.isdigit() else row + 1
                 column = -1
             else:
-                element.clear()
-                parent = element.getparent()
-                if parent is not None:
-                    while element.getprevious() is not None:
-                        del parent[0]
+                release(element)
             continue
         if event == "start":
             continue
@@ -484,17 +523,8 @@ def read_ranges(  # noqa: PLR0912, PLR0915  (one pass, one cell type per branch)
                         f"refers to shared string {text[:12]!r}, which the workbook "
                         f"does not have (it has {len(strings):,})"
                     ) from None
-        elif kind == "inlineStr":
-            inline = element.find(is_tag)
-            value = _text_of(inline) if inline is not None else ""
-        elif kind == "str":
-            value = xmltext.decode(text) if text and "_x" in text else text or ""
-        elif kind == "e":
-            value = text or ""
-        elif kind == "b":
-            value = text is not None and text.strip() == "1"
-        elif kind == "d":
-            value = _iso_date(text) if text else ""
+        elif kind in TEXT_TYPES:
+            value = text_value(kind, element, text)
         elif text is not None and text.strip():
             try:
                 number = float(text)

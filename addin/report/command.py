@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from addin import progress
+from addin.write_failures import exit_on_write_failure
 from kpi_engine.cli import BUSINESS_TYPE, LANGUAGE
 
 if TYPE_CHECKING:
@@ -28,26 +27,6 @@ def _period(value: str | None) -> dt.date | None:
         return period_from(value, "--period")
     except ReportError as error:
         raise click.BadParameter(str(error)) from None
-
-
-@contextlib.contextmanager
-def _written(target: Path, what: str = "") -> Iterator[None]:
-    """A write's failures as one line on stderr and the command's exit status:
-    a signal's (130, 143), 2 for a read-only target (the user's to change),
-    1 for any other error of the system (a full disk, a missing permission)."""
-    from addin.ooxml.atomic import ReadOnlyTargetError, WriteInterrupted  # noqa: PLC0415
-
-    try:
-        yield
-    except WriteInterrupted as stop:
-        click.echo(f"error: {stop}", err=True)
-        sys.exit(stop.code)
-    except ReadOnlyTargetError as error:
-        click.echo(f"error: {what}{error}", err=True)
-        sys.exit(2)
-    except OSError as error:
-        click.echo(f"error: {what}cannot write {target}: {error}", err=True)
-        sys.exit(1)
 
 
 #: Terminal colours of the bands and of a target met or missed.
@@ -239,7 +218,7 @@ def report_command(
     if html_path is not None:
         from addin.report.html import write_page  # noqa: PLC0415
 
-        with _written(html_path, "--html: "):
+        with exit_on_write_failure(html_path, "--html: "):
             write_page(report, html_path, into_special=force)
     if as_json:
         click.echo(json.dumps(report.summary(), indent=2, ensure_ascii=False))
@@ -276,7 +255,7 @@ def refresh_command(
     from addin.report.offline import refresh_file  # noqa: PLC0415
 
     try:
-        with _written(output or file), progress.shown():
+        with exit_on_write_failure(output or file), progress.shown():
             report = refresh_file(file, output, _period(period), force=force, source=source)
     except ReportError as error:
         click.echo(f"error: {error}", err=True)

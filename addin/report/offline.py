@@ -16,9 +16,10 @@ from addin.ooxml.atomic import (
     write_atomically,
 )
 from addin.ooxml.package import ReportError, WorkbookData, open_package, read_data
+from addin.ooxml.rewrite import write_package
 from addin.recipes import TableRows
 from addin.report.model import Report, ReportInputs, build_report, utc_now
-from addin.report.writer import plan_parts, write_package
+from addin.report.writer import plan_parts
 
 SUFFIXES = (".xlsx", ".xlsm")
 

@@ -28,11 +28,9 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
-from typing import BinaryIO
+from collections.abc import Mapping
 
 from addin.ooxml import xmltext
-from addin.ooxml.bounded import unsafe_member_name
 from addin.ooxml.cells import cell_xml
 from addin.ooxml.names import MAIN, REL, WORKSHEET_CT, WORKSHEET_REL
 from addin.ooxml.package import (
@@ -43,8 +41,8 @@ from addin.ooxml.package import (
     parse_xml,
     rels_part,
 )
+from addin.ooxml.rewrite import CALC_CHAIN, calc_chain_without
 from addin.ooxml.stylesheet import StylesheetError, add_cell_formats
-from addin.ooxml.zipwriter import ZipWriteError, ZipWriter
 from addin.report import charts
 from addin.report.layout import SheetLayout, lay_out
 from addin.report.model import Report, report_sheet_names
@@ -172,25 +170,6 @@ def _add_override(text: str, part: str, content_type: str = WORKSHEET_CT) -> str
     return text[: match.start()] + entry + text[match.start() :]
 
 
-def _drop_calc_chain_sheet(text: str, sheet_id: int) -> str:
-    """Remove the calculation chain entries of one sheet (its cells now hold values)."""
-    current = {"i": None}
-
-    def keep(match: re.Match[str]) -> str:
-        attributes = match.group(2)
-        found = re.search(r'\bi="(\d+)"', attributes)
-        if found:
-            current["i"] = found.group(1)
-            if found.group(1) == str(sheet_id):
-                return ""
-        # An entry without i belongs to the sheet of the entry before it.
-        if current["i"] == str(sheet_id):
-            return ""
-        return match.group(0)
-
-    return re.sub(r"<((?:[A-Za-z_][\w.-]*:)?)c\b([^>]*)/>", keep, text)
-
-
 # --- the package ------------------------------------------------------------------------
 
 
@@ -224,11 +203,9 @@ def plan_parts(package: Package, report: Report) -> tuple[dict[str, bytes], list
     new: list[str] = []
     if existing is not None and existing.part in names:
         changed[existing.part] = body
-        if "xl/calcChain.xml" in names:
-            chain = package.text("xl/calcChain.xml")
-            trimmed = _drop_calc_chain_sheet(chain, existing.sheet_id)
-            if trimmed != chain:
-                changed["xl/calcChain.xml"] = trimmed.encode("utf-8")
+        chain = calc_chain_without(package, existing.sheet_id)
+        if chain is not None:
+            changed[CALC_CHAIN] = chain
         new += _plan_charts(package, report, layout, existing.part, changed)
         return changed, new
     if existing is not None:
@@ -340,48 +317,3 @@ _OUR_DRAWING = re.compile(r"xl/drawings/kpiReport[0-9]{1,6}\.xml")
 
 def _relative(target: str, source: str) -> str:
     return posixpath.relpath(target, posixpath.dirname(source))
-
-
-# --- the package's zip -------------------------------------------------------------------
-
-
-def _write(archive: ZipWriter, name: str, data: bytes | Iterable[bytes]) -> None:
-    if isinstance(data, bytes):
-        archive.write(name, data)
-    else:
-        archive.write_stream(name, data)
-
-
-def write_package(
-    package: Package,
-    changed: Mapping[str, bytes | Iterable[bytes]],
-    new: list[str],
-    out: BinaryIO,
-) -> None:
-    """Copy every entry as its original compressed bytes except ``changed``,
-    which are deflated anew (a part given as chunks is streamed, as ``kpi
-    import`` gives a large sheet); the ``new`` parts come last, in their order."""
-    infos = list(package.zip.infolist())
-    for info in infos:
-        if info.file_size >= 0xFFFFFFFF or info.header_offset >= 0xFFFFFFFF:
-            raise ReportError(
-                f"{package.path} is a zip64 package (over 4 GB), which refresh does not write"
-            )
-    for name in (*changed, *new):
-        # Every part written is named inside the package (the input's names
-        # were checked when it was opened).
-        if unsafe_member_name(name):
-            raise ReportError(f"{package.path}: refusing to write a part named {name[:80]!r}")
-    with package.path.open("rb") as source:
-        archive = ZipWriter(out)
-        try:
-            for info in infos:
-                if info.filename in changed:
-                    _write(archive, info.filename, changed[info.filename])
-                else:
-                    archive.copy(source, info)
-            for name in new:
-                _write(archive, name, changed[name])
-        except ZipWriteError as error:
-            raise ReportError(f"{package.path}: {error}") from None
-        archive.close(package.zip.comment)

@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-import json
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from tests.bench_support import child  # noqa: E402  (after the path is set)
+
 RATIO_GOAL = 2.0
 AS_OF = dt.date(2024, 7, 15)
 
@@ -114,15 +115,6 @@ def build(path: Path, rows: int) -> list[str]:
     ]
     package.close()
     return [*names, "Settings"]
-
-
-def child(code: str, *args: str) -> dict[str, float]:
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT, check=False
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"child failed:\n{result.stderr}")
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
 def main() -> int:

@@ -56,6 +56,12 @@ from typing import Any
 import numpy as np
 import orjson
 
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.addin_support import free_port, stop  # noqa: E402  (after the path is set)
+from tests.bench_support import descendants  # noqa: E402
+
 GOAL_LARGE = 3.0
 GOAL_SMALL = 3.0
 GOAL_BESIDE_LARGE = 2.0
@@ -125,12 +131,6 @@ def floor(payload: bytes) -> tuple[float, float]:
 # --- servers -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def wait_until_up(
     port: int, process: subprocess.Popen[bytes], log: Path, seconds: float = 90
 ) -> None:
@@ -159,12 +159,7 @@ def server(command: list[str], port: int, env: dict[str, str], cwd: Path) -> Ite
             wait_until_up(port, process, log)
             yield port
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def server_env(**extra: str) -> dict[str, str]:
@@ -207,19 +202,7 @@ def process_tree(port: int) -> list[int]:
             continue
     if owner is None:
         raise RuntimeError(f"no process owns port {port}")
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parts[2]))
-    tree, todo = [], [owner]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo.extend(children.get(pid, []))
-    return tree
+    return descendants(owner)
 
 
 def peak_rss(pids: list[int]) -> int:

@@ -20,10 +20,8 @@ Exit status 3 when DuckDB's and polars' values differ.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from tests.bench_support import child  # noqa: E402  (after the path is set)
 
 ORDERS = int(os.environ.get("KPI_BENCH_ORDERS", "10000000"))
 WORKBOOK_ROWS = int(os.environ.get("KPI_BENCH_WORKBOOK_ROWS", "1000000"))
@@ -146,9 +146,10 @@ def peak_mb():
     return float("nan")
 """
 
-_CHILD_SOURCE = """
+_CHILD_SOURCE = (
+    PEAK
+    + """
 import json, sys, time
-exec(PEAK)
 start = time.perf_counter()
 from pathlib import Path
 from addin.report.offline import SourceSettings, make_report, report_from_source
@@ -162,11 +163,13 @@ print(json.dumps({"seconds": time.perf_counter() - start,
                   "trend": {k.id: k.trend for k in report.kpis},
                   "max_rss_mb": peak_mb()}))
 """
+)
 
 #: The same KPIs with polars, from the same Parquet files: the baseline.
-_CHILD_POLARS = r"""
+_CHILD_POLARS = (
+    PEAK
+    + r"""
 import json, sys, time, datetime as dt
-exec(PEAK)
 start = time.perf_counter()
 import polars as pl
 folder = sys.argv[1]
@@ -219,20 +222,7 @@ for s, e, day in months():
 print(json.dumps({"seconds": time.perf_counter() - start, "trend": trend,
                   "max_rss_mb": peak_mb()}))
 """
-
-
-def child(code: str, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", f"PEAK = {PEAK!r}\n" + code, *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"the child failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+)
 
 
 def _close(a: Any, b: Any) -> bool:

@@ -15,7 +15,6 @@ For each business type, in the same run:
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from tests.bench_support import child  # noqa: E402  (after the path is set)
+
 AS_OF = "2024-07-15"
 DEFAULT_GOAL_SECONDS = 1.0
 RATIO_GOAL = 2.0
@@ -63,18 +65,6 @@ out.close()
 print(json.dumps({"seconds": time.perf_counter() - start,
                   "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
-
-
-def child(code: str, *args: str) -> dict[str, float]:
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=1800,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def libreoffice_seconds(path: Path, work: Path) -> float:

@@ -31,8 +31,6 @@ Exit status 1 when a goal is missed, 3 when a refresh fails.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,28 +40,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.bench_support import descendants  # noqa: E402  (after the path is set)
+
 GROWTH_GOAL = 12.0
 SYNC_GOAL = 4 * 1000 * 1000
 MEMORY_GOAL = 10.0
 #: The most rows `kpi new` writes; larger shops repeat its orders.
 KPI_NEW_MAX = 500_000
-
-
-def children_of(pid: int) -> list[int]:
-    """``pid`` and every process below it."""
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo.extend(parents.get(current, []))
-    return tree
 
 
 def memory(pids: list[int], field: str) -> int:
@@ -82,27 +65,12 @@ def memory(pids: list[int], field: str) -> int:
 
 def shop_state(folder: Path, orders: int) -> dict[str, Any]:
     """The stub's workbook for a shop of ``orders`` orders."""
-    from tests.addin_support import KPI  # noqa: PLC0415
-    from tests.pane_support import stub_state  # noqa: PLC0415
+    from tests.pane_support import stub_state, write_shop  # noqa: PLC0415
 
     rows = min(orders, KPI_NEW_MAX)
     path = folder / f"shop_{rows}.xlsx"
     if not path.exists():
-        subprocess.run(
-            [
-                KPI,
-                "new",
-                "celebrity_video",
-                "--rows",
-                str(rows),
-                "--as-of",
-                dt.date.today().isoformat(),
-                "-o",
-                str(path),
-            ],
-            check=True,
-            capture_output=True,
-        )
+        write_shop(path, rows)
     state = stub_state(path)
     if orders > rows:
         sheet = next(s for s in state["sheets"] if any(t["name"] == "Orders" for t in s["tables"]))
@@ -134,7 +102,7 @@ def refresh_once(
     loaded); what it measured."""
     from tests.addin_support import running_server, server_env  # noqa: PLC0415
     from tests.pane_support import load_into_stub  # noqa: PLC0415
-    from tests.test_taskpane import open_pane  # noqa: PLC0415
+    from tests.taskpane_support import open_pane  # noqa: PLC0415
 
     env = server_env(KPI_MAX_BODY_MB="512")
     with running_server(env=env) as server:
@@ -154,7 +122,7 @@ def refresh_once(
                 else None
             ),
         )
-        pids = children_of(server.process.pid)
+        pids = descendants(server.process.pid)
         before = memory(pids, "VmRSS")
         started = time.perf_counter()
         if whole_book:
@@ -170,7 +138,7 @@ def refresh_once(
         else:
             error = click_refresh(pane)
         seconds = time.perf_counter() - started
-        peak = memory(children_of(server.process.pid), "VmHWM")
+        peak = memory(descendants(server.process.pid), "VmHWM")
         syncs = pane.page.evaluate("officeStub.syncLog")
         pane.page.close()
     largest = max((max(s["request"], s["response"]) for s in syncs), default=0)
