@@ -8,8 +8,12 @@ import sys
 from tests.conftest import ROOT
 
 
-def run_benchmark(script: str, *args: str, timeout: int = 300) -> str:
+def run_benchmark(script: str, *args: str, timeout: int = 900) -> str:
     """Run a benchmark script on a tiny input; return what it printed.
+
+    The timeout only stops a hung script: a tiny input takes seconds when the
+    machine is idle, but minutes at load 8 to 10 on two cores, LibreOffice
+    and git worktrees included.
 
     Exit status 1 only means "a goal missed", which says nothing on a tiny
     input; a wrong result or a crash exits otherwise and fails the test.
@@ -27,7 +31,7 @@ def run_benchmark(script: str, *args: str, timeout: int = 300) -> str:
 
 
 def test_engine_benchmark_runs_and_agrees_with_numpy() -> None:
-    out = run_benchmark("bench_engine.py", "--cells", "2000", "--repeat", "1", timeout=120)
+    out = run_benchmark("bench_engine.py", "--cells", "2000", "--repeat", "1")
     for name in ("nps", "csat_from_scores", "repeat_purchase_rate_from_orders"):
         assert name in out
 
@@ -85,7 +89,7 @@ def test_import_benchmark_runs_against_its_baseline() -> None:
 
 def test_recalc_benchmark_runs_on_the_current_code() -> None:
     out = run_benchmark(
-        "bench_recalc.py", "--rows", "50,200", "--skip-baseline", "--timeout", "60", timeout=120
+        "bench_recalc.py", "--rows", "50,200", "--skip-baseline", "--timeout", "600"
     )
     assert "open, recalculate and save a celebrity_video workbook" in out
     assert "start-up" in out
@@ -97,7 +101,7 @@ def test_recalc_benchmark_runs_on_the_current_code() -> None:
 
 def test_recalc_benchmark_runs_against_the_baseline() -> None:
     """The baseline's own code, from a temporary git worktree (or unavailable, outside git)."""
-    out = run_benchmark("bench_recalc.py", "--rows", "50", "--timeout", "60", timeout=120)
+    out = run_benchmark("bench_recalc.py", "--rows", "50", "--timeout", "600")
     assert "baseline (2fb699e): start-up (empty workbook)" in out or "unavailable" in out
     assert "baseline / current" in out
     assert "\n50 " in out
@@ -105,9 +109,7 @@ def test_recalc_benchmark_runs_against_the_baseline() -> None:
 
 
 def test_scaleout_benchmark_runs_through_nginx() -> None:
-    out = run_benchmark(
-        "bench_scaleout.py", "--cells", "500", "--seconds", "0.3", "--repeat", "1", timeout=120
-    )
+    out = run_benchmark("bench_scaleout.py", "--cells", "500", "--seconds", "0.3", "--repeat", "1")
     assert "the engine alone (parse + compute, one core, no HTTP)" in out
     assert "2 instances / 1 instance:" in out
 
@@ -130,9 +132,7 @@ def test_sources_benchmark_runs_and_duckdb_agrees_with_polars() -> None:
 
 
 def test_taskpane_refresh_benchmark_runs_in_chromium() -> None:
-    out = run_benchmark(
-        "bench_taskpane_refresh.py", "--sizes", "2000", "--baseline", "2000", timeout=300
-    )
+    out = run_benchmark("bench_taskpane_refresh.py", "--sizes", "2000", "--baseline", "2000")
     assert "whole-book runPython (baseline)" in out
     assert "chunked refresh" in out
     assert "largest sync:" in out
