@@ -292,7 +292,7 @@ def test_a_reader_switches_to_french_in_the_header(served: str) -> None:
         tab.goto(served + "workbooks/", wait_until="domcontentloaded")
         assert tab.evaluate("document.documentElement.lang") == "en"
         tab.get_by_role("button", name="Select language").hover()
-        tab.get_by_role("link", name=LANGUAGES["fr"]["name"]).click()
+        tab.get_by_role("link", name=LANGUAGES["fr"]["name"], exact=True).click()
         tab.wait_for_url(served + "fr/")
         assert tab.evaluate("document.documentElement.lang") == "fr"
         tab.get_by_placeholder(SEARCH_PLACEHOLDER["fr"]).click()

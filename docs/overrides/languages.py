@@ -34,11 +34,6 @@ def _i18n(config: MkDocsConfig) -> Any:
     return config.plugins["i18n"]
 
 
-def _locale(file: File, languages: list[str], default: str) -> str:
-    first = file.src_uri.split("/", 1)[0]
-    return first if first in languages else default
-
-
 @event_priority(-110)  # after mkdocs-static-i18n has chosen each language's files (-100)
 def on_files(files: Files, config: MkDocsConfig) -> Files:
     i18n = _i18n(config)
@@ -54,16 +49,16 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     for page in get_files(config).documentation_pages():
         if page.src_uri in built or page.inclusion.is_excluded():
             continue
-        elsewhere = File(
-            page.src_path,
-            config.docs_dir,
-            config.site_dir,
-            config.use_directory_urls,
-            inclusion=InclusionLevel.EXCLUDED,
+        # At the address mkdocs gives it, which is its own language's build's.
+        files.append(
+            File(
+                page.src_path,
+                config.docs_dir,
+                config.site_dir,
+                config.use_directory_urls,
+                inclusion=InclusionLevel.EXCLUDED,
+            )
         )
-        elsewhere.locale = _locale(page, i18n.all_languages, i18n.default_language)
-        elsewhere.alternates = {}
-        files.append(elsewhere)
     # Before the pages are rendered (the theme's template environment is made later).
     words = config.theme.get_env().get_template("partials/language.html", None, {"config": config})
     config.mdx_configs["toc"]["permalink_title"] = words.module.t("toc.permalink")
