@@ -157,6 +157,9 @@ def test_the_english_site_keeps_its_interface_and_addresses(site: Path) -> None:
         assert root.get("lang") == "en", page
         (search,) = [e for e in root.iter("input") if e.get("data-md-component") == "search-query"]
         assert search.get("placeholder") == SEARCH_PLACEHOLDER["en"], page
+    # The page for a missing address, which the server sends for any of them, is English.
+    missing = (site / "404.html").read_text(encoding="utf-8")
+    assert html5lib.parse(missing, namespaceHTMLElements=False).get("lang") == "en"
     # The English pages are not copied under fr/ and nl/ with a French or Dutch interface.
     for language in TRANSLATED:
         built = {p.parent.relative_to(site / language) for p in (site / language).rglob("*.html")}

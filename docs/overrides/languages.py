@@ -15,6 +15,10 @@ the search index) at its own language's address, so that links to it resolve
 there; and the header's language switcher and the sitemap name a page's
 translation only where there is one, else the other language's home page.
 
+Each language's build writes the theme's page for a missing address,
+404.html, at the top of the site, where the server sends every missing
+address: only the English build writes it, so that it stays English.
+
 The toc extension writes the title of the headings' permanent links, in one
 language for the whole site: each build takes it from the theme's words of its
 language (partials/languages/kpi-*.html), as the theme's own search plugin
@@ -32,6 +36,16 @@ from mkdocs.structure.files import File, Files, InclusionLevel, get_files
 
 def _i18n(config: MkDocsConfig) -> Any:
     return config.plugins["i18n"]
+
+
+@event_priority(-110)  # after mkdocs-static-i18n has set up the language's build (-100)
+def on_config(config: MkDocsConfig) -> MkDocsConfig:
+    i18n = _i18n(config)
+    if i18n.current_language == i18n.default_language:
+        config.theme.static_templates.add("404.html")
+    else:
+        config.theme.static_templates.discard("404.html")
+    return config
 
 
 @event_priority(-110)  # after mkdocs-static-i18n has chosen each language's files (-100)
