@@ -16,9 +16,11 @@ import functools
 import http.server
 import json
 import re
+import shlex
 import subprocess
 import sys
 import threading
+import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +30,7 @@ from urllib.parse import urljoin, urlsplit
 import html5lib
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 from tests.browser import chromium
 from tests.docs_blocks import DOCS, ROOT
@@ -164,6 +167,26 @@ def test_the_english_site_keeps_its_interface_and_addresses(site: Path) -> None:
     for language in TRANSLATED:
         built = {p.parent.relative_to(site / language) for p in (site / language).rglob("*.html")}
         assert built == {Path(".")}, built
+
+
+def test_the_published_site_is_built_with_the_same_plugins() -> None:
+    """The release workflow builds the site GitHub Pages publishes: it installs
+    every MkDocs package the tests build it with."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    needed = {
+        Requirement(spec).name
+        for spec in pyproject["project"]["optional-dependencies"]["dev"]
+        if spec.startswith("mkdocs")
+    }
+    assert "mkdocs-static-i18n" in needed
+    workflow = (ROOT / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8")
+    (install,) = [
+        line for line in workflow.splitlines() if "pip install" in line and "mkdocs" in line
+    ]
+    args = shlex.split(install)
+    packages = args[args.index("install") + 1 :]
+    installed = {Requirement(spec).name for spec in packages if spec != "."}
+    assert needed <= installed, needed - installed
 
 
 def _links(site: Path) -> Iterator[tuple[str, str]]:
