@@ -233,7 +233,8 @@ docs: install system-deps
 	$(BIN)/python docs/make_pictures.py
 	$(BIN)/python docs/make_html_pictures.py
 	$(BIN)/python docs/make_taskpane_pictures.py
-	@# The docs site, into site/ (make test builds it too, in a temporary folder).
+	@# The docs site, into site/: English at the top, French in site/fr/, Dutch in site/nl/
+	@# (make test builds it too, in a temporary folder).
 	$(BIN)/mkdocs build --strict
 
 clean:
