@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,3 +292,37 @@ def undefined_args(kpi: kpi_engine.KPI) -> list[Any] | None:
         except (kpi_engine.KPIInputError, TypeError):
             continue
     return None
+
+
+def write_xlsx_export(
+    path: Path,
+    tables: Mapping[str, Mapping[str, Sequence[Any]]],
+    date_format: str = "yyyy-mm-dd hh:mm:ss",
+) -> Path:
+    """Tables as an .xlsx export, a sheet per table, written by XlsxWriter
+    (not by us) as a database tool writes one: dates as date cells, numbers
+    as number cells, a NaN as the error #NUM!, None as an empty cell."""
+    import xlsxwriter  # noqa: PLC0415
+
+    book = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": True})
+    dated = book.add_format({"num_format": date_format})
+    for name, columns in tables.items():
+        sheet = book.add_worksheet(name)
+        for col, (header, values) in enumerate(columns.items()):
+            sheet.write_string(0, col, header)
+            for row, value in enumerate(values, start=1):
+                if value is None:
+                    continue
+                if isinstance(value, dt.date):
+                    moment = (
+                        value
+                        if isinstance(value, dt.datetime)
+                        else dt.datetime.combine(value, dt.time())
+                    )
+                    sheet.write_datetime(row, col, moment, dated)
+                elif isinstance(value, str):
+                    sheet.write_string(row, col, value)
+                else:
+                    sheet.write_number(row, col, value)
+    book.close()
+    return path

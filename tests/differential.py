@@ -43,6 +43,7 @@ from addin.starter import StarterOptions, new_workbook
 from addin.starter.build import NOTE_COLUMNS, workbook_words
 from kpi_engine._inputs import to_serial
 from kpi_engine._labels import labels
+from tests import addin_support
 from tests.starter_reader import named_value
 
 AS_OF = dt.date(2024, 7, 15)
@@ -371,28 +372,15 @@ IMPORT_FORMS = ("CSV", "xlsx")
 
 
 def write_xlsx_export(tables: Mapping[str, Any], path: Path) -> Path:
-    """The typed tables as one .xlsx export, a sheet per table, written by
-    XlsxWriter (not by us) as a database tool writes one: dates as date cells,
-    numbers as number cells, a NaN as the error #NUM!, NULL as an empty cell."""
-    import xlsxwriter  # noqa: PLC0415
-
-    book = xlsxwriter.Workbook(str(path), {"nan_inf_to_errors": True})
-    dated = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-    for name, table in tables.items():
-        sheet = book.add_worksheet(name)
-        for col, header in enumerate(table.column_names):
-            sheet.write_string(0, col, header)
-            for row, value in enumerate(table.column(header).to_pylist(), start=1):
-                if value is None:
-                    continue
-                if isinstance(value, dt.datetime):
-                    sheet.write_datetime(row, col, value, dated)
-                elif isinstance(value, str):
-                    sheet.write_string(row, col, value)
-                else:
-                    sheet.write_number(row, col, value)
-    book.close()
-    return path
+    """The typed tables as one .xlsx export, a sheet per table (see
+    ``addin_support.write_xlsx_export``)."""
+    return addin_support.write_xlsx_export(
+        path,
+        {
+            name: {header: table.column(header).to_pylist() for header in table.column_names}
+            for name, table in tables.items()
+        },
+    )
 
 
 def imported_workbooks(

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import xlsxwriter
 
 import kpi_engine
 from addin.importing import workbook as importing
@@ -31,7 +30,7 @@ from addin.starter import StarterOptions, new_workbook
 from addin.starter.sample import sample_tables
 from kpi_engine import display
 from kpi_engine._inputs import to_serial
-from tests.addin_support import Ran, kpi_process, run_kpi
+from tests.addin_support import Ran, kpi_process, run_kpi, write_xlsx_export
 from tests.sources_support import export_text
 from tests.starter_reader import compute
 
@@ -85,28 +84,7 @@ def write_csv(
 
 def write_xlsx(path: Path, tables: Mapping[str, Mapping[str, Sequence[Any]]]) -> Path:
     """Each table on a sheet of its own name; dates as date cells."""
-    book = xlsxwriter.Workbook(str(path))
-    dated = book.add_format({"num_format": "dd/mm/yyyy hh:mm"})
-    for name, columns in tables.items():
-        sheet = book.add_worksheet(name)
-        for col, (header, values) in enumerate(columns.items()):
-            sheet.write_string(0, col, header)
-            for row, value in enumerate(values, start=1):
-                if value is None:
-                    continue
-                if isinstance(value, dt.date):
-                    moment = (
-                        value
-                        if isinstance(value, dt.datetime)
-                        else dt.datetime.combine(value, dt.time())
-                    )
-                    sheet.write_datetime(row, col, moment, dated)
-                elif isinstance(value, str):
-                    sheet.write_string(row, col, value)
-                else:
-                    sheet.write_number(row, col, value)
-    book.close()
-    return path
+    return write_xlsx_export(path, tables, "dd/mm/yyyy hh:mm")
 
 
 def engine_kpis(business_type: str, tables: Mapping[str, Mapping[str, Sequence[Any]]]) -> dict:

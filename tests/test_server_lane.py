@@ -237,13 +237,8 @@ def _until_sync(condition: Any, what: str) -> None:
 
 def _abandon(server: Server, script: str, name: str) -> None:
     """Send a whole call, then close the connection without reading the answer."""
-    body = json.dumps(_book(name)).encode()
-    request = (
-        f"POST /xlwings/custom-scripts-call/{script} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
-    with socket.create_connection((server.host, server.port), timeout=30) as client:
-        client.sendall(request)
+    with _leaving(server, script, name):
+        pass
 
 
 def test_starts_past_the_limit_get_429_and_a_refresh_runs_before_waiting_starts(
