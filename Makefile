@@ -219,6 +219,7 @@ bench: install system-deps
 	$(BIN)/python -u tests/benchmarks/bench_lane.py
 	$(BIN)/python -u tests/benchmarks/bench_scaleout.py
 	$(BIN)/python -u tests/benchmarks/bench_report.py
+	$(BIN)/python -u tests/benchmarks/bench_refresh_orders.py
 	$(BIN)/python -u tests/benchmarks/bench_import.py
 	$(BIN)/python -u tests/benchmarks/bench_recalc.py
 	$(BIN)/python -u tests/benchmarks/bench_sources.py

@@ -79,7 +79,7 @@ def run_child(
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
-        raise ChildFailedError(f"a child failed ({' '.join(argv[:3])} ...):\n{done.stderr[-3000:]}")
+        raise ChildFailedError(f"a child failed:\n{done.stderr[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = done.stdout.strip().splitlines()
     return Run(wall, cpu, json.loads(lines[-1]) if lines else {})
