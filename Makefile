@@ -222,6 +222,7 @@ bench: install system-deps
 	$(BIN)/python -u tests/benchmarks/bench_refresh_orders.py
 	$(BIN)/python -u tests/benchmarks/bench_import.py
 	$(BIN)/python -u tests/benchmarks/bench_recalc.py
+	$(BIN)/python -u tests/benchmarks/bench_recalc_kpis.py
 	$(BIN)/python -u tests/benchmarks/bench_sources.py
 	$(BIN)/python -u tests/benchmarks/bench_source_query.py
 	$(BIN)/python -u tests/benchmarks/bench_taskpane_refresh.py
