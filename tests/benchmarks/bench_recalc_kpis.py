@@ -115,8 +115,10 @@ def kpi_cell_value(path: Path, name: str) -> object:
 
 def growth(work: Path, profile: Path, books: dict[int, Path]) -> tuple[dict[int, float], bool]:
     """The growth table; the median seconds over start-up by size, and the goals met."""
-    names = ["empty", *books]
-    files: dict[str | int, Path] = {"empty": work / "empty.xlsx", **books}
+    names: list[str | int] = ["empty", *books]
+    files: dict[str | int, Path] = {"empty": work / "empty.xlsx"}
+    for size, book in books.items():
+        files[size] = book
     over: dict[int, list[tuple[float, float]]] = {size: [] for size in books}
     startups: list[tuple[float, float]] = []
     print(f"\n1. {BUSINESS_TYPE}: open, recalculate and save; {ROUNDS} interleaved round(s)")
@@ -126,8 +128,8 @@ def growth(work: Path, profile: Path, books: dict[int, Path]) -> tuple[dict[int,
             times = {name: converted(files[name], work, profile) for name in order}
             startup = times.pop("empty")
             startups.append(startup)
-            for size, (wall, cpu) in times.items():
-                over[int(size)].append((wall - startup[0], cpu - startup[1]))
+            for name, (wall, cpu) in times.items():
+                over[int(name)].append((wall - startup[0], cpu - startup[1]))
             print(
                 f"   round {round_ + 1}: start-up {startup[0]:.2f} s; "
                 + ", ".join(f"{size:,} orders {times[size][0]:.2f} s" for size in books)
@@ -155,12 +157,12 @@ def growth(work: Path, profile: Path, books: dict[int, Path]) -> tuple[dict[int,
         print(f"     {SECONDS_GOAL_ROWS:,} orders over start-up: not measured (sizes {SIZES})")
     if GROWTH_FROM in over and GROWTH_TO in over:
         ratios = [b[0] / a[0] for a, b in zip(over[GROWTH_FROM], over[GROWTH_TO], strict=True)]
-        cpu = [b[1] / a[1] for a, b in zip(over[GROWTH_FROM], over[GROWTH_TO], strict=True)]
+        cpus = [b[1] / a[1] for a, b in zip(over[GROWTH_FROM], over[GROWTH_TO], strict=True)]
         ok = statistics.median(ratios) <= GROWTH_GOAL
         met &= ok
         print(
             f"     growth {GROWTH_FROM:,} -> {GROWTH_TO:,} orders: {statistics.median(ratios):.2f}x "
-            f"wall, CPU time {statistics.median(cpu):.2f}x (goal <= {GROWTH_GOAL:g}x)  "
+            f"wall, CPU time {statistics.median(cpus):.2f}x (goal <= {GROWTH_GOAL:g}x)  "
             f"{'ok' if ok else 'MISSES GOAL'}"
         )
     elif len(over) >= 2:

@@ -174,8 +174,10 @@ def key_sql(column: str) -> str:
     """An id or a status as the rules compare it: TRIM's trim, caseless; NULL
     for a blank or an Excel error's text."""
     errors = ", ".join(f"'{error}'" for error in _ERRORS)
-    trimmed = f"regexp_replace(regexp_replace({column}, '^ +| +$', '', 'g'), ' {{2,}}', ' ', 'g')"
-    return f"CASE WHEN {column} IN ({errors}) OR {trimmed} = '' THEN NULL ELSE lower({trimmed}) END"
+    ends = f"trim({column}, ' ')"  # spaces only, as TRIM
+    # Runs of spaces inside shrink to one; the regular expression only where there is a run.
+    trimmed = f"(CASE WHEN contains({ends}, '  ') THEN regexp_replace({ends}, ' {{2,}}', ' ', 'g') ELSE {ends} END)"
+    return f"CASE WHEN {column} IN ({errors}) OR {ends} = '' THEN NULL ELSE lower({trimmed}) END"
 
 
 def serial_sql(column: str) -> str:
@@ -220,13 +222,17 @@ def hand_query(folder: Path) -> str:
 WITH
 months(i, mi, s, e) AS (VALUES {rows}),
 points(p, t) AS (VALUES {points}),
-orders AS (
+read_orders AS (
     SELECT {key_sql("customer_id")} AS who, {key_sql("celebrity_id")} AS star,
            {key_sql("status")} AS status,
            {serial_sql("ordered_at")} AS o, {serial_sql("delivered_at")} AS d,
-           {month_sql("ordered_at")} AS om, {month_sql("delivered_at")} AS dm,
+           ordered_at, delivered_at,
            CASE WHEN isfinite(amount) AND amount >= 0 THEN amount END AS amount
     FROM read_parquet('{folder / "Orders"}.parquet')),
+orders AS (
+    SELECT *, CASE WHEN o IS NOT NULL THEN year(ordered_at) * 12 + month(ordered_at) - 1 END AS om,
+           CASE WHEN d IS NOT NULL THEN year(delivered_at) * 12 + month(delivered_at) - 1 END AS dm
+    FROM read_orders),
 by_delivery AS (
     SELECT dm AS mi,
            count(*) FILTER (o IS NOT NULL AND d >= o) AS fulfilled,
@@ -240,12 +246,12 @@ by_order AS (
            count(*) FILTER (status = 'cancelled') AS cancelled
     FROM orders WHERE om IS NOT NULL GROUP BY om),
 per_customer AS (
-    SELECT who, om, count(*) AS n FROM orders
-    WHERE who IS NOT NULL AND om IS NOT NULL GROUP BY who, om),
+    SELECT who, list(om) AS ordered FROM orders
+    WHERE who IS NOT NULL AND om IS NOT NULL GROUP BY who),
 repeat AS (
-    SELECT i, count(*) AS customers, count(*) FILTER (n >= 2) AS repeaters FROM (
-        SELECT m.i, c.who, sum(c.n) AS n FROM months m
-        JOIN per_customer c ON c.om BETWEEN m.mi - 11 AND m.mi GROUP BY m.i, c.who)
+    SELECT i, count(*) FILTER (n >= 1) AS customers, count(*) FILTER (n >= 2) AS repeaters FROM (
+        SELECT m.i, len(list_filter(c.ordered, x -> x BETWEEN m.mi - 11 AND m.mi)) AS n
+        FROM months m CROSS JOIN per_customer c)
     GROUP BY i),
 answers AS (
     SELECT mi, count(*) AS answers, count(*) FILTER (score >= 9) AS promoters,
