@@ -160,8 +160,12 @@ def run_benchmark_with(script: str, env: dict[str, str], timeout: int = 120) -> 
 
 
 def test_source_query_benchmark_agrees_with_polars_and_the_hand_written_query() -> None:
-    out = run_benchmark_with("bench_source_query.py", {"KPI_BENCH_SOURCE_ORDERS": "5000"})
+    out = run_benchmark_with(
+        "bench_source_query.py",
+        {"KPI_BENCH_SOURCE_ORDERS": "5000", "KPI_BENCH_SOURCE_MESSY_ORDERS": "5000"},
+    )
     assert "130 values equal to kpi's within 1e-09: yes" in out
+    assert "5,000 messy orders equal kpi's within 1e-09: yes" in out
     assert "load (1-min average" in out
     for side in ("polars", "hand-written DuckDB query", "DuckDB scan of the columns"):
         assert f"kpi report --source / {side}:" in out
