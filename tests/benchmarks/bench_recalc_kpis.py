@@ -14,8 +14,10 @@ over its start-up, in interleaved rounds, and the time of each KPI's formulas.
    Trend columns headed by its title); the formulas of the other sheets
    (Settings, the data tables) stay in every copy. A copy with no KPI's
    formulas measures loading the data; each KPI's time is its copy's time
-   minus that one, and the data checks (the KPIs sheet's other formulas) are
-   measured the same way. Each KPI's copy is read back: its KPI cell holds a
+   minus that one in the same round, and the data checks (the KPIs sheet's
+   other formulas) are measured the same way. CPU time leads the table (and
+   each KPI's share of all formulas' CPU time): on a busy machine it moves far
+   less than wall time. Each KPI's copy is read back: its KPI cell holds a
    number.
 
 Each conversion is one soffice call with a fresh copy of a warmed-up profile
@@ -28,6 +30,7 @@ Environment (the defaults are the issue's sizes; try it small first):
     KPI_BENCH_RECALC_PER_KPI       orders of the per-KPI table (100000; 0: skip it)
     KPI_BENCH_RECALC_KPIS          the KPIs of that table, comma-separated (all)
     KPI_BENCH_ROUNDS               interleaved rounds of the growth (3)
+    KPI_BENCH_RECALC_PER_KPI_ROUNDS  interleaved rounds of the per-KPI table (1)
     KPI_BENCH_RECALC_TIMEOUT       seconds allowed to one soffice call (900)
 
     KPI_BENCH_RECALC_ORDERS=200,1000 KPI_BENCH_RECALC_PER_KPI=200 KPI_BENCH_RECALC_KPIS=nps \\
@@ -73,6 +76,7 @@ SIZES = sorted(
 PER_KPI = int(os.environ.get("KPI_BENCH_RECALC_PER_KPI", "100000"))
 ONLY_KPIS = [k for k in os.environ.get("KPI_BENCH_RECALC_KPIS", "").split(",") if k.strip()]
 ROUNDS = int(os.environ.get("KPI_BENCH_ROUNDS", "3"))
+PER_KPI_ROUNDS = int(os.environ.get("KPI_BENCH_RECALC_PER_KPI_ROUNDS", "1"))
 TIMEOUT = float(os.environ.get("KPI_BENCH_RECALC_TIMEOUT", "900"))
 SECONDS_GOAL_ROWS, SECONDS_GOAL = 20_000, 10.0
 GROWTH_FROM, GROWTH_TO, GROWTH_GOAL = 20_000, 100_000, 5.5
@@ -113,8 +117,11 @@ def kpi_cell_value(path: Path, name: str) -> object:
 # --- growth --------------------------------------------------------------------------------
 
 
-def growth(work: Path, profile: Path, books: dict[int, Path]) -> tuple[dict[int, float], bool]:
-    """The growth table; the median seconds over start-up by size, and the goals met."""
+def growth(
+    work: Path, profile: Path, books: dict[int, Path]
+) -> tuple[dict[int, tuple[float, float]], bool]:
+    """The growth table; the median wall and CPU seconds over start-up by size, and the
+    goals met."""
     names: list[str | int] = ["empty", *books]
     files: dict[str | int, Path] = {"empty": work / "empty.xlsx"}
     for size, book in books.items():
@@ -142,15 +149,18 @@ def growth(work: Path, profile: Path, books: dict[int, Path]) -> tuple[dict[int,
     )
     medians = {}
     for size, runs in over.items():
-        medians[size] = statistics.median(r[0] for r in runs)
-        print(f"   {size:<12,}{medians[size]:>22.2f}{statistics.median(r[1] for r in runs):>22.2f}")
+        medians[size] = (
+            statistics.median(r[0] for r in runs),
+            statistics.median(r[1] for r in runs),
+        )
+        print(f"   {size:<12,}{medians[size][0]:>22.2f}{medians[size][1]:>22.2f}")
     met = True
     print("   goals:")
     if SECONDS_GOAL_ROWS in medians:
-        ok = medians[SECONDS_GOAL_ROWS] <= SECONDS_GOAL
+        ok = medians[SECONDS_GOAL_ROWS][0] <= SECONDS_GOAL
         met &= ok
         print(
-            f"     {SECONDS_GOAL_ROWS:,} orders over start-up: {medians[SECONDS_GOAL_ROWS]:.2f} s "
+            f"     {SECONDS_GOAL_ROWS:,} orders over start-up: {medians[SECONDS_GOAL_ROWS][0]:.2f} s "
             f"(goal <= {SECONDS_GOAL:g} s)  {'ok' if ok else 'MISSES GOAL'}"
         )
     else:
@@ -287,49 +297,78 @@ def kpis_of(book: Book) -> list[str]:
     return [entry.id for entry in kpi_engine.get_business_type(BUSINESS_TYPE).kpis]
 
 
-def per_kpi(work: Path, profile: Path, path: Path, orders: int, whole: float | None) -> None:
+def per_kpi(
+    work: Path, profile: Path, path: Path, orders: int, whole: tuple[float, float] | None
+) -> None:
+    """The per-KPI table; ``whole``: the whole workbook's wall and CPU seconds over start-up."""
     book = Book(path)
     kpis = ONLY_KPIS or kpis_of(book)
     print(
-        f"\n2. per KPI at {orders:,} orders: copies keeping one KPI's formulas (see the docstring)"
+        f"\n2. per KPI at {orders:,} orders: copies keeping one KPI's formulas (see the docstring); "
+        f"{PER_KPI_ROUNDS} interleaved round(s)"
     )
-    copies: dict[str, tuple[Path, list[str], bool]] = {
-        "(none: the data and shared formulas)": (work / "none.xlsx", [], False),
-        "data checks": (work / "checks.xlsx", [], True),
-        **{kpi: (work / f"only_{kpi}.xlsx", [kpi], False) for kpi in kpis},
+    none = "(none: the data and shared formulas)"
+    copies: dict[str, tuple[list[str], bool]] = {
+        "(start-up: the empty workbook)": ([], False),
+        none: ([], False),
+        "data checks": ([], True),
+        **{kpi: ([kpi], False) for kpi in kpis},
     }
-    times: dict[str, tuple[float, float]] = {}
-    kept_formulas: dict[str, int] = {}
+    files: dict[str, Path] = {"(start-up: the empty workbook)": work / "empty.xlsx"}
+    kept: dict[str, int] = {}
+    for n, (label, (keep, checks)) in enumerate(copies.items()):
+        if label in files:
+            continue
+        files[label] = work / f"copy_{n}.xlsx"
+        kept[label] = book.keep_only(keep, checks, files[label])
+        if (keep or checks) and kept[label] == 0:
+            raise BrokenRunError(f"{label}: no formula kept in its copy")
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label in copies}
+    labels = list(copies)
     with LoadWatch() as load:
-        startup = converted(work / "empty.xlsx", work, profile)
-        for label, (copy, keep, checks) in copies.items():
-            kept = kept_formulas[label] = book.keep_only(keep, checks, copy)
-            if (keep or checks) and kept == 0:
-                raise BrokenRunError(f"{label}: no formula kept in its copy")
-            times[label] = converted(copy, work, profile)
-            if keep:
-                value = kpi_cell_value(work / "recalculated" / copy.name, f"KPI_{keep[0].upper()}")
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise BrokenRunError(f"{label}: its KPI cell holds {value!r}, not a number")
-            (work / "recalculated" / copy.name).unlink(missing_ok=True)
-            copy.unlink()
+        for round_ in range(PER_KPI_ROUNDS):
+            shift = round_ % len(labels)
+            for label in labels[shift:] + labels[:shift]:
+                runs[label].append(converted(files[label], work, profile))
+                keep = copies[label][0]
+                if keep:
+                    name = f"KPI_{keep[0].upper()}"
+                    value = kpi_cell_value(work / "recalculated" / files[label].name, name)
+                    if isinstance(value, bool) or not isinstance(value, int | float):
+                        raise BrokenRunError(f"{label}: its KPI cell holds {value!r}, not a number")
+                (work / "recalculated" / files[label].name).unlink(missing_ok=True)
+    for label, file in files.items():
+        if label in kept:
+            file.unlink()
     print(f"   {load.summary()}")
-    base_wall, base_cpu = times.pop("(none: the data and shared formulas)")
-    # The Trend sheet's month cells stay in every copy: a KPI's count leaves them out.
-    shared = kept_formulas["(none: the data and shared formulas)"]
-    print(
-        f"   start-up {startup[0]:.2f} s; loading the data and the shared formulas "
-        f"{base_wall - startup[0]:.2f} s over start-up (CPU {base_cpu - startup[1]:.2f} s)"
-    )
-    share = "" if whole is None else "  share of the whole workbook's time over start-up"
-    print(f"   {'KPI':<30}{'formulas':>9}{'wall s':>9}{'CPU s':>9}{share}")
-    for label, (wall, cpu) in sorted(times.items(), key=lambda item: -item[1][0]):
-        extra = "" if whole is None or whole <= 0 else f"{(wall - base_wall) / whole:>10.0%}"
-        print(
-            f"   {label:<30}{kept_formulas[label] - shared:>9}{wall - base_wall:>9.2f}"
-            f"{cpu - base_cpu:>9.2f}{extra}"
+
+    def over(label: str, base: str, what: int) -> float:
+        """The median over rounds of ``label`` minus ``base`` in the same round."""
+        return statistics.median(
+            ours[what] - theirs[what] for ours, theirs in zip(runs[label], runs[base], strict=True)
         )
-    print("   (each: its copy's time minus the copy without KPI formulas, one run each)")
+
+    loading = (
+        over(none, "(start-up: the empty workbook)", 0),
+        over(none, "(start-up: the empty workbook)", 1),
+    )
+    print(
+        f"   loading the data and the shared formulas: {loading[0]:.2f} s over start-up "
+        f"(CPU {loading[1]:.2f} s)"
+    )
+    formulas_cpu = None if whole is None else whole[1] - loading[1]
+    share = "" if formulas_cpu is None else "  share of all formulas' CPU time"
+    print(f"   {'KPI':<30}{'formulas':>9}{'wall s':>9}{'CPU s':>9}{share}")
+    # The Trend sheet's month cells stay in every copy: a KPI's count leaves them out.
+    shared = kept[none]
+    table = {label: (over(label, none, 0), over(label, none, 1)) for label in kept if label != none}
+    for label, (wall, cpu) in sorted(table.items(), key=lambda item: -item[1][1]):
+        extra = "" if formulas_cpu is None or formulas_cpu <= 0 else f"{cpu / formulas_cpu:>10.0%}"
+        print(f"   {label:<30}{kept[label] - shared:>9}{wall:>9.2f}{cpu:>9.2f}{extra}")
+    print(
+        "   (each: its copy's time minus the copy without KPI formulas, median of the rounds;"
+        " sorted by CPU time, steadier than wall time on a busy machine)"
+    )
 
 
 def run(work: Path) -> int:
