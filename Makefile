@@ -223,9 +223,12 @@ bench: install system-deps
 	$(BIN)/python -u tests/benchmarks/bench_lane.py
 	$(BIN)/python -u tests/benchmarks/bench_scaleout.py
 	$(BIN)/python -u tests/benchmarks/bench_report.py
+	$(BIN)/python -u tests/benchmarks/bench_refresh_orders.py
 	$(BIN)/python -u tests/benchmarks/bench_import.py
 	$(BIN)/python -u tests/benchmarks/bench_recalc.py
+	$(BIN)/python -u tests/benchmarks/bench_recalc_kpis.py
 	$(BIN)/python -u tests/benchmarks/bench_sources.py
+	$(BIN)/python -u tests/benchmarks/bench_source_query.py
 	$(BIN)/python -u tests/benchmarks/bench_taskpane_refresh.py
 
 docs: install system-deps

@@ -137,3 +137,59 @@ def test_taskpane_refresh_benchmark_runs_in_chromium() -> None:
     assert "chunked refresh" in out
     assert "largest sync:" in out
     assert "at 2,000 orders the chunked refresh takes" in out
+
+
+def run_benchmark_with(script: str, env: dict[str, str], timeout: int = 900) -> str:
+    """Run a benchmark script sized by its environment variables; what it printed.
+
+    The timeout only stops a hung script (seconds when the machine is idle,
+    minutes at load 10 on two cores). Exit status 1 only says a goal is missed;
+    a difference in values (3) or a broken run (2) fails the test."""
+    import os  # noqa: PLC0415
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "benchmarks" / script)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "KPI_BENCH_ROUNDS": "1", **env},
+    )
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    return result.stdout
+
+
+def test_source_query_benchmark_agrees_with_polars_and_the_hand_written_query() -> None:
+    out = run_benchmark_with(
+        "bench_source_query.py",
+        {"KPI_BENCH_SOURCE_ORDERS": "5000", "KPI_BENCH_SOURCE_MESSY_ORDERS": "5000"},
+    )
+    assert "130 values equal to kpi's within 1e-09: yes" in out
+    assert "5,000 messy orders equal kpi's within 1e-09: yes" in out
+    assert "load (1-min average" in out
+    for side in ("polars", "hand-written DuckDB query", "DuckDB scan of the columns"):
+        assert f"kpi report --source / {side}:" in out
+
+
+def test_refresh_orders_benchmark_runs_against_calamine_and_fastexcel() -> None:
+    out = run_benchmark_with("bench_refresh_orders.py", {"KPI_BENCH_REFRESH_ORDERS": "1000"})
+    assert "130 values equal to the hand-written query's within 1e-9: yes" in out
+    assert "kpi refresh / python-calamine read:" in out
+    assert "kpi refresh / fastexcel read:" in out
+    assert "load (1-min average" in out
+
+
+def test_recalc_kpis_benchmark_times_one_kpi_in_libreoffice() -> None:
+    out = run_benchmark_with(
+        "bench_recalc_kpis.py",
+        {
+            "KPI_BENCH_RECALC_ORDERS": "50",
+            "KPI_BENCH_RECALC_PER_KPI": "50",
+            "KPI_BENCH_RECALC_KPIS": "nps",
+        },
+    )
+    assert "wall s over start-up" in out
+    assert "\n   nps " in out
+    assert "data checks" in out
+    assert "load (1-min average" in out
