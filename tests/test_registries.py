@@ -178,3 +178,13 @@ def _is_module(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except ModuleNotFoundError:
         return False
+
+
+def test_make_bench_runs_every_benchmark() -> None:
+    makefile = (completeness.ROOT / "Makefile").read_text(encoding="utf-8")
+    listed = set(re.findall(r"\b(bench_\w+\.py)\b", makefile))
+    scripts = {
+        path.name for path in (completeness.ROOT / "tests" / "benchmarks").glob("bench_*.py")
+    }
+    assert scripts - listed == set(), "make bench does not run these benchmarks"
+    assert listed - scripts == set(), "make bench names benchmarks that do not exist"
