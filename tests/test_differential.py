@@ -136,6 +136,27 @@ def test_enough_workbooks_of_every_type(
     assert {business_type for business_type, *_ in generated} == set(BUSINESS_TYPES)
 
 
+def _kept(original: Path, language: str, found: list[str]) -> str:
+    """Keep a disagreeing workbook for a person to open; the failure line naming it."""
+    KEEP.mkdir(parents=True, exist_ok=True)
+    kept = KEEP / original.name
+    shutil.copy(original, kept)
+    return f"{kept} ({language}):\n  " + "\n  ".join(found[:12])
+
+
+def _assert_none(failures: list[str]) -> None:
+    where = f"seed {SEED}" if SEED is not None else "the derandomised set"
+    assert not failures, f"{len(failures)} workbooks of {where} disagree:\n" + "\n".join(failures)
+
+
+def _rows_of(path: Path) -> Any:
+    package = open_package(path)
+    try:
+        return read_data(package).rows
+    finally:
+        package.close()
+
+
 @pytest.mark.parametrize("business_type", BUSINESS_TYPES)
 def test_formulas_report_and_addin_agree(
     fuzzed: list[tuple[str, str, Path, Path]], business_type: str
@@ -146,12 +167,8 @@ def test_formulas_report_and_addin_agree(
             continue
         found = disagreements(original, recalculated, kind, language)
         if found:
-            KEEP.mkdir(parents=True, exist_ok=True)
-            kept = KEEP / original.name
-            shutil.copy(original, kept)
-            failures.append(f"{kept} ({language}):\n  " + "\n  ".join(found[:12]))
-    where = f"seed {SEED}" if SEED is not None else "the derandomised set"
-    assert not failures, f"{len(failures)} workbooks of {where} disagree:\n" + "\n".join(failures)
+            failures.append(_kept(original, language, found))
+    _assert_none(failures)
 
 
 @pytest.mark.parametrize("business_type", BUSINESS_TYPES)
@@ -165,32 +182,15 @@ def test_sources_agree_with_the_workbook(
     cases = written(business_type)[:SOURCE_PER_TYPE]
     failures, compared = [], 0
     for number, (language, original) in enumerate(cases):
-        package = open_package(original)
-        try:
-            rows = read_data(package).rows
-        finally:
-            package.close()
         count, found = source_disagreements(
-            original, report_of(original), rows, tmp_path / f"{number:03d}"
+            original, report_of(original), _rows_of(original), tmp_path / f"{number:03d}"
         )
         compared += count
         if found:
-            KEEP.mkdir(parents=True, exist_ok=True)
-            kept = KEEP / original.name
-            shutil.copy(original, kept)
-            failures.append(f"{kept} ({language}):\n  " + "\n  ".join(found[:12]))
+            failures.append(_kept(original, language, found))
     print(f"{business_type}: {len(cases)} workbooks, {compared} slots compared through --source")
     assert compared > 0
-    where = f"seed {SEED}" if SEED is not None else "the derandomised set"
-    assert not failures, f"{len(failures)} workbooks of {where} disagree:\n" + "\n".join(failures)
-
-
-def _rows_of(path: Path) -> Any:
-    package = open_package(path)
-    try:
-        return read_data(package).rows
-    finally:
-        package.close()
+    _assert_none(failures)
 
 
 @pytest.fixture(scope="module")
@@ -241,11 +241,7 @@ def test_imports_agree_with_the_workbook(
                 f"{form}: {d}" for d in formula_disagreements(report, recalculated, kind, language)
             ]
         if found:
-            KEEP.mkdir(parents=True, exist_ok=True)
-            kept = KEEP / original.name
-            shutil.copy(original, kept)
-            failures.append(f"{kept} ({language}):\n  " + "\n  ".join(found[:12]))
+            failures.append(_kept(original, language, found))
     print(f"{business_type}: {workbooks} workbooks, {compared} slots compared through kpi import")
     assert compared > 0
-    where = f"seed {SEED}" if SEED is not None else "the derandomised set"
-    assert not failures, f"{len(failures)} workbooks of {where} disagree:\n" + "\n".join(failures)
+    _assert_none(failures)
