@@ -31,6 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from rounds import PEAK  # noqa: E402  (tests/benchmarks: the folder of this script)
+
 from tests.bench_support import child  # noqa: E402  (after the path is set)
 
 ORDERS = int(os.environ.get("KPI_BENCH_ORDERS", "10000000"))
@@ -133,18 +135,6 @@ def workbook_rows(tables: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
                 rows[name][our] = values.tolist()
     return rows
 
-
-#: The child's peak memory: VmHWM of /proc/self/status, its own address space's
-#: high-water mark (getrusage's ru_maxrss would count the parent's memory at
-#: the fork, which subprocess's vfork and exec carry into the child).
-PEAK = """
-def peak_mb():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-"""
 
 _CHILD_SOURCE = (
     PEAK
