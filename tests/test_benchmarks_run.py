@@ -193,3 +193,18 @@ def test_recalc_kpis_benchmark_times_one_kpi_in_libreoffice() -> None:
     assert "\n   nps " in out
     assert "data checks" in out
     assert "load (1-min average" in out
+
+
+def test_recalc_kpis_benchmark_times_one_kpi_before_and_after() -> None:
+    out = run_benchmark_with(
+        "bench_recalc_kpis.py",
+        {
+            "KPI_BENCH_RECALC_ORDERS": "50",
+            "KPI_BENCH_RECALC_PER_KPI": "50",
+            "KPI_BENCH_RECALC_KPIS": "nps",
+            "KPI_BENCH_RECALC_BASELINE": "HEAD",
+        },
+    )
+    assert "before (HEAD): loading the data and the shared formulas" in out
+    assert "CPU ratio: after over before (HEAD)" in out
+    assert "\n   nps " in out

@@ -18,7 +18,10 @@ over its start-up, in interleaved rounds, and the time of each KPI's formulas.
    other formulas) are measured the same way. CPU time leads the table (and
    each KPI's share of all formulas' CPU time): on a busy machine it moves far
    less than wall time. Each KPI's copy is read back: its KPI cell holds a
-   number.
+   number. With a baseline commit (KPI_BENCH_RECALC_BASELINE), the same
+   copies are made of the baseline's workbook (written by its own code, in a
+   temporary git worktree, as ``bench_recalc.py`` does), converted in the same
+   rounds, and the table gives each KPI's time before and after.
 
 Each conversion is one soffice call with a fresh copy of a warmed-up profile
 (as ``bench_recalc.py``); wall time and CPU time (user + system of soffice and
@@ -32,6 +35,7 @@ Environment (the defaults are the issue's sizes; try it small first):
     KPI_BENCH_ROUNDS               interleaved rounds of the growth (3)
     KPI_BENCH_RECALC_PER_KPI_ROUNDS  interleaved rounds of the per-KPI table (1)
     KPI_BENCH_RECALC_TIMEOUT       seconds allowed to one soffice call (900)
+    KPI_BENCH_RECALC_BASELINE      a commit whose per-KPI table is measured beside (none)
 
     KPI_BENCH_RECALC_ORDERS=200,1000 KPI_BENCH_RECALC_PER_KPI=200 KPI_BENCH_RECALC_KPIS=nps \\
         KPI_BENCH_ROUNDS=1 python tests/benchmarks/bench_recalc_kpis.py
@@ -61,6 +65,7 @@ from bench_recalc import (
     BrokenRunError,
     Side,
     TimedOutError,
+    baseline_worktree,
     convert_seconds,
     generate,
     make_profile,
@@ -78,6 +83,7 @@ ONLY_KPIS = [k for k in os.environ.get("KPI_BENCH_RECALC_KPIS", "").split(",") i
 ROUNDS = int(os.environ.get("KPI_BENCH_ROUNDS", "3"))
 PER_KPI_ROUNDS = int(os.environ.get("KPI_BENCH_RECALC_PER_KPI_ROUNDS", "1"))
 TIMEOUT = float(os.environ.get("KPI_BENCH_RECALC_TIMEOUT", "900"))
+BASELINE = os.environ.get("KPI_BENCH_RECALC_BASELINE", "").strip()
 SECONDS_GOAL_ROWS, SECONDS_GOAL = 20_000, 10.0
 GROWTH_FROM, GROWTH_TO, GROWTH_GOAL = 20_000, 100_000, 5.5
 
@@ -298,76 +304,116 @@ def kpis_of(book: Book) -> list[str]:
 
 
 def per_kpi(
-    work: Path, profile: Path, path: Path, orders: int, whole: tuple[float, float] | None
+    work: Path,
+    profile: Path,
+    paths: dict[str, Path],
+    orders: int,
+    whole: tuple[float, float] | None,
 ) -> None:
-    """The per-KPI table; ``whole``: the whole workbook's wall and CPU seconds over start-up."""
-    book = Book(path)
-    kpis = ONLY_KPIS or kpis_of(book)
+    """The per-KPI table of each side's workbook (``paths``: the side's name, such as
+    "after" or "before", and its workbook), converted in the same rounds;
+    ``whole``: the current workbook's wall and CPU seconds over start-up."""
+    books = {side: Book(path) for side, path in paths.items()}
+    kpis = ONLY_KPIS or kpis_of(next(iter(books.values())))
     print(
         f"\n2. per KPI at {orders:,} orders: copies keeping one KPI's formulas (see the docstring); "
-        f"{PER_KPI_ROUNDS} interleaved round(s)"
+        f"{PER_KPI_ROUNDS} interleaved round(s)" + (f"; sides: {', '.join(paths)}")
     )
+    startup = "(start-up: the empty workbook)"
     none = "(none: the data and shared formulas)"
     copies: dict[str, tuple[list[str], bool]] = {
-        "(start-up: the empty workbook)": ([], False),
         none: ([], False),
         "data checks": ([], True),
         **{kpi: ([kpi], False) for kpi in kpis},
     }
-    files: dict[str, Path] = {"(start-up: the empty workbook)": work / "empty.xlsx"}
-    kept: dict[str, int] = {}
-    for n, (label, (keep, checks)) in enumerate(copies.items()):
-        if label in files:
-            continue
-        files[label] = work / f"copy_{n}.xlsx"
-        kept[label] = book.keep_only(keep, checks, files[label])
-        if (keep or checks) and kept[label] == 0:
-            raise BrokenRunError(f"{label}: no formula kept in its copy")
-    runs: dict[str, list[tuple[float, float]]] = {label: [] for label in copies}
-    labels = list(copies)
+    files: dict[tuple[str, str], Path] = {("", startup): work / "empty.xlsx"}
+    kept: dict[tuple[str, str], int] = {}
+    for side, book in books.items():
+        for n, (label, (keep, checks)) in enumerate(copies.items()):
+            files[(side, label)] = work / f"copy_{side}_{n}.xlsx"
+            kept[(side, label)] = book.keep_only(keep, checks, files[(side, label)])
+            if (keep or checks) and kept[(side, label)] == 0:
+                raise BrokenRunError(f"{side} {label}: no formula kept in its copy")
+    runs: dict[tuple[str, str], list[tuple[float, float]]] = {key: [] for key in files}
+    keys = list(files)
     with LoadWatch() as load:
         for round_ in range(PER_KPI_ROUNDS):
-            shift = round_ % len(labels)
-            for label in labels[shift:] + labels[:shift]:
-                runs[label].append(converted(files[label], work, profile))
-                keep = copies[label][0]
+            shift = round_ % len(keys)
+            for key in keys[shift:] + keys[:shift]:
+                runs[key].append(converted(files[key], work, profile))
+                keep = copies.get(key[1], ([], False))[0]
                 if keep:
                     name = f"KPI_{keep[0].upper()}"
-                    value = kpi_cell_value(work / "recalculated" / files[label].name, name)
+                    value = kpi_cell_value(work / "recalculated" / files[key].name, name)
                     if isinstance(value, bool) or not isinstance(value, int | float):
-                        raise BrokenRunError(f"{label}: its KPI cell holds {value!r}, not a number")
-                (work / "recalculated" / files[label].name).unlink(missing_ok=True)
-    for label, file in files.items():
-        if label in kept:
-            file.unlink()
+                        raise BrokenRunError(
+                            f"{key[0]} {key[1]}: its KPI cell holds {value!r}, not a number"
+                        )
+                (work / "recalculated" / files[key].name).unlink(missing_ok=True)
+    for key in kept:
+        files[key].unlink()
     print(f"   {load.summary()}")
+    print_per_kpi(runs, kept, list(copies), whole)
 
-    def over(label: str, base: str, what: int) -> float:
-        """The median over rounds of ``label`` minus ``base`` in the same round."""
+
+def print_per_kpi(
+    runs: dict[tuple[str, str], list[tuple[float, float]]],
+    kept: dict[tuple[str, str], int],
+    labels: list[str],
+    whole: tuple[float, float] | None,
+) -> None:
+    """The per-KPI table from the rounds' ``runs`` of each (side, copy); ``labels``: the
+    copies, the first the one without KPI formulas."""
+    startup = "(start-up: the empty workbook)"
+    none = labels[0]
+    books = list(dict.fromkeys(side for side, _ in kept))
+
+    def over(key: tuple[str, str], base: tuple[str, str], what: int) -> float:
+        """The median over rounds of ``key`` minus ``base`` in the same round."""
         return statistics.median(
-            ours[what] - theirs[what] for ours, theirs in zip(runs[label], runs[base], strict=True)
+            ours[what] - theirs[what] for ours, theirs in zip(runs[key], runs[base], strict=True)
         )
 
-    loading = (
-        over(none, "(start-up: the empty workbook)", 0),
-        over(none, "(start-up: the empty workbook)", 1),
-    )
-    print(
-        f"   loading the data and the shared formulas: {loading[0]:.2f} s over start-up "
-        f"(CPU {loading[1]:.2f} s)"
-    )
-    formulas_cpu = None if whole is None else whole[1] - loading[1]
-    share = "" if formulas_cpu is None else "  share of all formulas' CPU time"
-    print(f"   {'KPI':<30}{'formulas':>9}{'wall s':>9}{'CPU s':>9}{share}")
+    for side in books:
+        loading = (over((side, none), ("", startup), 0), over((side, none), ("", startup), 1))
+        print(
+            f"   {side}: loading the data and the shared formulas: {loading[0]:.2f} s over "
+            f"start-up (CPU {loading[1]:.2f} s)"
+        )
+    current = next(iter(books))
+    if whole is not None:
+        loading_cpu = over((current, none), ("", startup), 1)
+        formulas_cpu: float | None = whole[1] - loading_cpu
+    else:
+        formulas_cpu = None
     # The Trend sheet's month cells stay in every copy: a KPI's count leaves them out.
-    shared = kept[none]
-    table = {label: (over(label, none, 0), over(label, none, 1)) for label in kept if label != none}
-    for label, (wall, cpu) in sorted(table.items(), key=lambda item: -item[1][1]):
-        extra = "" if formulas_cpu is None or formulas_cpu <= 0 else f"{cpu / formulas_cpu:>10.0%}"
-        print(f"   {label:<30}{kept[label] - shared:>9}{wall:>9.2f}{cpu:>9.2f}{extra}")
+    table = {
+        (side, label): (over((side, label), (side, none), 0), over((side, label), (side, none), 1))
+        for side, label in kept
+        if label != none
+    }
+    heads = "".join(f"{'formulas':>10}{'wall s':>9}{'CPU s':>9}" for _ in books)
+    print(f"   {'':<30}" + "".join(f"{side:>28}" for side in books))
+    share = "" if formulas_cpu is None else f"  share of {current}'s formulas' CPU"
+    ratio = f"{'CPU ratio':>12}" if len(books) == 2 else ""
+    print(f"   {'KPI':<30}{heads}{ratio}{share}")
+    labels = [label for label in labels if label != none]
+    for label in sorted(labels, key=lambda lab: -table[(current, lab)][1]):
+        line = f"   {label:<30}"
+        for side in books:
+            wall, cpu = table[(side, label)]
+            line += f"{kept[(side, label)] - kept[(side, none)]:>10}{wall:>9.2f}{cpu:>9.2f}"
+        if len(books) == 2:
+            mine, theirs = (table[(side, label)][1] for side in books)
+            line += f"{(mine / theirs if theirs > 0 else float('nan')):>12.2f}"
+        cpu = table[(current, label)][1]
+        if formulas_cpu is not None and formulas_cpu > 0:
+            line += f"{cpu / formulas_cpu:>10.0%}"
+        print(line)
     print(
-        "   (each: its copy's time minus the copy without KPI formulas, median of the rounds;"
-        " sorted by CPU time, steadier than wall time on a busy machine)"
+        "   (each: its copy's time minus the side's copy without KPI formulas, median of the"
+        " rounds; sorted by CPU time, steadier than wall time on a busy machine"
+        + (f"; CPU ratio: {' over '.join(books)})" if len(books) == 2 else ")")
     )
 
 
@@ -395,7 +441,18 @@ def run(work: Path) -> int:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise BrokenRunError(f"{size:,} orders: KPI_REPEAT_PURCHASE_RATE holds {value!r}")
         if PER_KPI:
-            per_kpi(work, profile, books[PER_KPI], PER_KPI, medians.get(PER_KPI))
+            sides = {"after" if BASELINE else "current": books[PER_KPI]}
+            if not BASELINE:
+                per_kpi(work, profile, sides, PER_KPI, medians.get(PER_KPI))
+                return 0 if met else 1
+            worktree = baseline_worktree(BASELINE, work)
+            if isinstance(worktree, str):
+                raise BrokenRunError(f"baseline {BASELINE}: {worktree}")
+            with worktree:
+                before = work / f"baseline_orders_{PER_KPI}.xlsx"
+                generate(Side(f"baseline ({BASELINE})", worktree.path), PER_KPI, before)
+            sides[f"before ({BASELINE})"] = before
+            per_kpi(work, profile, sides, PER_KPI, medians.get(PER_KPI))
     except TimedOutError:
         print(f"a conversion did not finish in {TIMEOUT:g} s (KPI_BENCH_RECALC_TIMEOUT)")
         return 1
