@@ -226,45 +226,22 @@ def _unknown_id(table: str, column: str, master: str) -> Check:
         keys = rows[table].read(column, "id")
         return [i for i, k in enumerate(keys) if k is not None and k not in listed]
 
-    # XMATCH's binary search (mode 2) over the sorted master ids keeps this
-    # linear-logarithmic; a plain lookup per row would be quadratic.
-    # Neither XMATCH's nor MATCH's binary search over text can be used:
-    # LibreOffice compares text in another order than its SORT. So the ids of
-    # both tables are stacked and sorted together, the master's first within
-    # each id (tag 0; an event row's tag is its number), and an event row is
-    # known when the run of equal ids it stands in starts with a master id.
-    # Run starts come from comparing neighbours, each place's run start from a
-    # binary search over numbers. Linear-logarithmic: no lookup per row.
-    # Columns are indexed as ranges: LibreOffice turns a one-row table's
-    # column into a plain value once it is computed on, and INDEX refuses that.
-    events, listed = ref(table, column), ref(master, master_column)
+    # The master's ids, cleaned and sorted once; each row's id is then found
+    # by XMATCH's binary search (mode 2): linear-logarithmic, where a plain
+    # lookup per row would be quadratic. LibreOffice's binary search misses a
+    # value equal to the last sorted entry (it answers one entry short there),
+    # so that entry is compared on its own. The master column is padded: a
+    # one-row table's column would be a plain value, which SORT refuses.
+    let = Let()
+    listed = let.value(master, master_column, "id", "listed", padded=True)
+    sorted_ids = ("sorted_ids", f"SORT({listed})")
     bindings = (
-        ("events", f"ROWS({events})"),
-        ("masters", f"ROWS({listed})"),
-        ("place", "SEQUENCE(events+masters)"),
-        ("tag", "IF(place<=masters,0,place-masters)"),
-        (
-            "stacked",
-            f"IFERROR(TRIM(IF(place<=masters,INDEX({listed},IF(place<=masters,place,1)),"
-            f'INDEX({events},IF(place>masters,place-masters,1)))),"")',
-        ),
-        ("order", "SORTBY(place,stacked,1,tag,1)"),
-        ("sorted_key", "INDEX(stacked,order)"),
-        ("sorted_tag", "INDEX(tag,order)"),
-        ("fence", "SEQUENCE(events+masters+1)"),
-        # The run starts, and a last entry past every place: LibreOffice's
-        # MATCH answers one entry short for a value at or past the last entry.
-        (
-            "starts",
-            "FILTER(fence,IF(fence>events+masters,TRUE,IF(fence=1,TRUE,"
-            "INDEX(sorted_key,IF(fence>events+masters,1,fence))<>"
-            "INDEX(sorted_key,IF(fence>events+masters,1,IF(fence=1,1,fence-1))))))",
-        ),
-        ("run_tag", "INDEX(sorted_tag,INDEX(starts,MATCH(place,starts,1)))"),
-        ("unknown", '(sorted_tag>0)*(run_tag>0)*(sorted_key<>"")'),
+        *let.pairs,
+        sorted_ids,
+        ("last_id", "INDEX(sorted_ids,ROWS(sorted_ids))"),
+        ("key", f'IFERROR(TRIM({ref(table, column)}),"")'),
     )
-    # Back in the event table's row order: sort the event places by tag.
-    mask = "SORTBY(FILTER(unknown,sorted_tag>0),FILTER(sorted_tag,sorted_tag>0),1)"
+    mask = '(key<>"")*(key<>last_id)*ISNA(XMATCH(key,sorted_ids,0,2))'
     return Check(table, column, "unknown_id", master, find, mask, bindings=bindings)
 
 
