@@ -77,19 +77,27 @@ class Check:
     def count_formula(self) -> str:
         return self.excel_count or self._let(result=f"SUM({self.mask}*1)")
 
-    def rows_formula(self) -> str | None:
-        """Excel: the first offending sheet rows, as text such as "14, 20"."""
+    def rows_formula(self, count_cell: str | None = None) -> str | None:
+        """Excel: the first offending sheet rows, as text such as "14, 20".
+
+        ``count_cell``: the cell holding ``count_formula``. The list then takes
+        its count from there, and computes the mask only when the count is not
+        0 (IF computes only the branch it takes), rather than again each time.
+        """
         if self.mask is None:
             return None
         rows = ref(self.table, self.column)
-        return self._let(
-            ("bad", str(self.mask)),
-            ("found", "SUM(bad*1)"),
-            # SMALL, not INDEX(FILTER(...)): with a table of one row, LibreOffice
-            # gives FILTER's one value as a plain number, which INDEX refuses.
-            result=f'IF(found=0,"",TEXTJOIN(", ",TRUE,'
-            f"SMALL(IF(bad,ROW({rows})),SEQUENCE(MIN({FIRST_ROWS},found)))))",
-        )
+        # SMALL, not INDEX(FILTER(...)): with a table of one row, LibreOffice
+        # gives FILTER's one value as a plain number, which INDEX refuses.
+        listed = f'TEXTJOIN(", ",TRUE,SMALL(IF(bad,ROW({rows})),SEQUENCE(MIN({FIRST_ROWS},found))))'
+        if count_cell is None:
+            return self._let(
+                ("bad", str(self.mask)),
+                ("found", "SUM(bad*1)"),
+                result=f'IF(found=0,"",{listed})',
+            )
+        only_if_found = self._let(("bad", self.mask), ("found", count_cell), result=listed)
+        return f'IF({count_cell}=0,"",{only_if_found})'
 
 
 @dataclass(frozen=True)
