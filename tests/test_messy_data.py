@@ -245,6 +245,50 @@ CHOICES = {
 }
 
 
+#: Ids that sort in unusual places: letters after punctuation, a sharp s, an
+#: accent, another letter case. The workbook finds each order's customer by a
+#: binary search over the sorted customer ids, so every customer has orders,
+#: whichever of them sorts last, and ids sort before, between and past them.
+UNKNOWN_IDS = {
+    "Customers": table(
+        "customer_id joined_on left_on",
+        *[
+            (customer, D(2023, 1, 1), None)
+            for customer in ["a-1", "Z+a", "zssè", "Z[", " zz", "Zß", 1001, "é1"]
+        ],
+    ),
+    "Orders": table(
+        "order_id customer_id celebrity_id ordered_at delivered_at status amount",
+        *[
+            (f"O{n}", customer, "S1", T(2024, 6, 1, 9), None, "cancelled", None)
+            for n, customer in enumerate(
+                [
+                    "A-1",
+                    "z+A ",
+                    "ZSSÈ",
+                    "z[",
+                    "ZZ",
+                    "zß",
+                    "1001",
+                    "É1",
+                    "zzz",  # after every customer: unknown
+                    "0",  # before every customer: unknown
+                    "Z+",  # between two customers: unknown
+                    "zs",  # between two customers: unknown
+                    "a-1",
+                    "zz",
+                    1001,
+                ],
+                start=1,
+            )
+        ],
+    ),
+    "Celebrities": table("celebrity_id joined_on left_on", ("S1", D(2023, 1, 1), None)),
+}
+#: The sheet rows of the unknown ids above (row 2 is the first order).
+UNKNOWN_IDS_ROWS = (10, 11, 12, 13)
+
+
 def one_row_tables(business_type: str) -> dict[str, dict[str, list[Any]]]:
     """Every table of the type with exactly one clean row, dated in June 2024."""
     rows: dict[str, dict[str, list[Any]]] = {}
@@ -277,6 +321,7 @@ def messy_cases() -> dict[str, tuple[str, dict[str, Any]]]:
         cases[f"{business_type}_one_row"] = (business_type, one_row_tables(business_type))
     for name, (business_type, tables, _) in CHOICES.items():
         cases[name] = (business_type, tables)
+    cases["unknown_ids"] = ("celebrity_video", UNKNOWN_IDS)
     return cases
 
 
@@ -400,3 +445,18 @@ def test_kpi_refresh_writes_the_data_notes_into_the_report_sheet(
 def test_tables_of_one_row(workbooks: dict[str, tuple[str, Path, Path]], workbook: str) -> None:
     business_type, original, recalculated = workbooks[workbook]
     assert disagreements(original, recalculated, business_type, "en") == []
+
+
+@pytest.mark.parametrize("workbook", ["unknown_ids"])
+def test_unknown_ids_wherever_they_sort(
+    workbooks: dict[str, tuple[str, Path, Path]], workbook: str
+) -> None:
+    business_type, original, recalculated = workbooks[workbook]
+    assert disagreements(original, recalculated, business_type, "en") == []
+    unknown = [
+        n.first_rows
+        for n in report_of(original).notes
+        if (n.check.table, n.check.column, n.check.problem)
+        == ("Orders", "customer_id", "unknown_id")
+    ]
+    assert unknown == [UNKNOWN_IDS_ROWS]

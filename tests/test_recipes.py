@@ -113,6 +113,21 @@ def test_tables_are_well_formed() -> None:
 
 
 @pytest.mark.parametrize("business_type", list(kpi_engine.BUSINESS_TYPES))
+def test_a_data_checks_row_list_waits_for_its_count(business_type: str) -> None:
+    """On the sheet, a check's list of rows reads the count beside it and
+    computes its mask only when that count is not 0: the count's work is
+    not done again for a check that finds nothing."""
+    for check in checks_for(business_type):
+        rows_formula = check.rows_formula("$B$30")
+        if rows_formula is None:
+            continue
+        assert rows_formula.startswith('IF($B$30=0,"",LET('), rows_formula
+        assert "found,$B$30," in rows_formula, rows_formula
+        assert "SUM(bad" not in rows_formula, rows_formula
+        assert stored_formula(rows_formula).count("LET(") == 1, rows_formula
+
+
+@pytest.mark.parametrize("business_type", list(kpi_engine.BUSINESS_TYPES))
 def test_every_data_check_has_both_forms(business_type: str) -> None:
     checks = checks_for(business_type)
     assert checks

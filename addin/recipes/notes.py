@@ -77,19 +77,27 @@ class Check:
     def count_formula(self) -> str:
         return self.excel_count or self._let(result=f"SUM({self.mask}*1)")
 
-    def rows_formula(self) -> str | None:
-        """Excel: the first offending sheet rows, as text such as "14, 20"."""
+    def rows_formula(self, count_cell: str | None = None) -> str | None:
+        """Excel: the first offending sheet rows, as text such as "14, 20".
+
+        ``count_cell``: the cell holding ``count_formula``. The list then takes
+        its count from there, and computes the mask only when the count is not
+        0 (IF computes only the branch it takes), rather than again each time.
+        """
         if self.mask is None:
             return None
         rows = ref(self.table, self.column)
-        return self._let(
-            ("bad", str(self.mask)),
-            ("found", "SUM(bad*1)"),
-            # SMALL, not INDEX(FILTER(...)): with a table of one row, LibreOffice
-            # gives FILTER's one value as a plain number, which INDEX refuses.
-            result=f'IF(found=0,"",TEXTJOIN(", ",TRUE,'
-            f"SMALL(IF(bad,ROW({rows})),SEQUENCE(MIN({FIRST_ROWS},found)))))",
-        )
+        # SMALL, not INDEX(FILTER(...)): with a table of one row, LibreOffice
+        # gives FILTER's one value as a plain number, which INDEX refuses.
+        listed = f'TEXTJOIN(", ",TRUE,SMALL(IF(bad,ROW({rows})),SEQUENCE(MIN({FIRST_ROWS},found))))'
+        if count_cell is None:
+            return self._let(
+                ("bad", str(self.mask)),
+                ("found", "SUM(bad*1)"),
+                result=f'IF(found=0,"",{listed})',
+            )
+        only_if_found = self._let(("bad", self.mask), ("found", count_cell), result=listed)
+        return f'IF({count_cell}=0,"",{only_if_found})'
 
 
 @dataclass(frozen=True)
@@ -142,8 +150,12 @@ def _invalid(table: str, column: Column) -> Check:
         raw = data[column.id]
         return [i for i, value in enumerate(read) if value is None and not is_blank(raw[i])]
 
-    # An error cell is not blank (IFERROR gives TRUE) and not a number.
-    mask = f'IFERROR(TRIM({cell})<>"",TRUE)*NOT(IF(ISNUMBER({cell}),{test.format(x=cell)},FALSE))'
+    # An error cell is not blank (IFERROR gives TRUE) and not a number. A
+    # text cell fails ISNUMBER, whatever its test gives (or an error), so no
+    # IF is needed: an IF over a column costs LibreOffice more than IFERROR.
+    mask = (
+        f'IFERROR(TRIM({cell})<>"",TRUE)*NOT(IFERROR(ISNUMBER({cell})*({test.format(x=cell)}),0))'
+    )
     return Check(table, column.id, problem, "", find, mask)
 
 
@@ -156,11 +168,14 @@ def _blank(table: str, column: str, all_columns: Sequence[str]) -> Check:
             if (v is None or isinstance(v, str)) and is_blank(v) and _has_data(data, all_columns, i)
         ]
 
-    # A row has data when one of its cells is not blank (an error is data).
+    # A row has data when one of its cells is not blank (an error is data):
+    # one of its other cells, since this one is blank where it counts.
     # Each column is trimmed on its own: LibreOffice misplaces the elements of
     # a joined text array (c1&c2) that holds an error.
-    has_data = "+".join(f'IFERROR(TRIM({ref(table, c)})<>"",TRUE)' for c in all_columns)
-    mask = f'IFERROR(TRIM({ref(table, column)})="",FALSE)*(({has_data})>0)'
+    has_data = "+".join(
+        f'IFERROR(TRIM({ref(table, c)})<>"",TRUE)' for c in all_columns if c != column
+    )
+    mask = f'IFERROR(TRIM({ref(table, column)})="",FALSE)*(({has_data or 0})>0)'
     return Check(table, column, "blank", "", find, mask)
 
 
@@ -197,7 +212,9 @@ def _order_of_dates(table: str, first: str, then: str, problem: str) -> Check:
 
     a, b = ref(table, first), ref(table, then)
     valid = f"({a}>={FIRST_DATE})*({a}<{END_OF_DATES})*({b}>={FIRST_DATE})*({b}<{END_OF_DATES})"
-    mask = f"IF(ISNUMBER({a})*ISNUMBER({b}),{valid}*({b}<{a}),0)"
+    # Not IF(ISNUMBER...): an IF over a column costs LibreOffice more; a text
+    # or an error cell gives 0 here too (an error through IFERROR).
+    mask = f"IFERROR(ISNUMBER({a})*ISNUMBER({b})*{valid}*({b}<{a}),0)"
     return Check(table, then, problem, first, find, mask)
 
 
@@ -214,7 +231,7 @@ def _part_over_whole(table: str, part: str, whole: str) -> Check:
 
     p, w = ref(table, part), ref(table, whole)
     counts = f"({p}>=0)*({p}=INT({p}))*({w}>=0)*({w}=INT({w}))"
-    mask = f"IF(ISNUMBER({p})*ISNUMBER({w}),{counts}*({p}>{w}),0)"
+    mask = f"IFERROR(ISNUMBER({p})*ISNUMBER({w})*{counts}*({p}>{w}),0)"
     return Check(table, part, "part_over_whole", whole, find, mask)
 
 
@@ -226,45 +243,22 @@ def _unknown_id(table: str, column: str, master: str) -> Check:
         keys = rows[table].read(column, "id")
         return [i for i, k in enumerate(keys) if k is not None and k not in listed]
 
-    # XMATCH's binary search (mode 2) over the sorted master ids keeps this
-    # linear-logarithmic; a plain lookup per row would be quadratic.
-    # Neither XMATCH's nor MATCH's binary search over text can be used:
-    # LibreOffice compares text in another order than its SORT. So the ids of
-    # both tables are stacked and sorted together, the master's first within
-    # each id (tag 0; an event row's tag is its number), and an event row is
-    # known when the run of equal ids it stands in starts with a master id.
-    # Run starts come from comparing neighbours, each place's run start from a
-    # binary search over numbers. Linear-logarithmic: no lookup per row.
-    # Columns are indexed as ranges: LibreOffice turns a one-row table's
-    # column into a plain value once it is computed on, and INDEX refuses that.
-    events, listed = ref(table, column), ref(master, master_column)
+    # The master's ids, cleaned and sorted once; each row's id is then found
+    # by XMATCH's binary search (mode 2): linear-logarithmic, where a plain
+    # lookup per row would be quadratic. LibreOffice's binary search misses a
+    # value equal to the last sorted entry (it answers one entry short there),
+    # so that entry is compared on its own. The master column is padded: a
+    # one-row table's column would be a plain value, which SORT refuses.
+    let = Let()
+    listed = let.value(master, master_column, "id", "listed", padded=True)
+    sorted_ids = ("sorted_ids", f"SORT({listed})")
     bindings = (
-        ("events", f"ROWS({events})"),
-        ("masters", f"ROWS({listed})"),
-        ("place", "SEQUENCE(events+masters)"),
-        ("tag", "IF(place<=masters,0,place-masters)"),
-        (
-            "stacked",
-            f"IFERROR(TRIM(IF(place<=masters,INDEX({listed},IF(place<=masters,place,1)),"
-            f'INDEX({events},IF(place>masters,place-masters,1)))),"")',
-        ),
-        ("order", "SORTBY(place,stacked,1,tag,1)"),
-        ("sorted_key", "INDEX(stacked,order)"),
-        ("sorted_tag", "INDEX(tag,order)"),
-        ("fence", "SEQUENCE(events+masters+1)"),
-        # The run starts, and a last entry past every place: LibreOffice's
-        # MATCH answers one entry short for a value at or past the last entry.
-        (
-            "starts",
-            "FILTER(fence,IF(fence>events+masters,TRUE,IF(fence=1,TRUE,"
-            "INDEX(sorted_key,IF(fence>events+masters,1,fence))<>"
-            "INDEX(sorted_key,IF(fence>events+masters,1,IF(fence=1,1,fence-1))))))",
-        ),
-        ("run_tag", "INDEX(sorted_tag,INDEX(starts,MATCH(place,starts,1)))"),
-        ("unknown", '(sorted_tag>0)*(run_tag>0)*(sorted_key<>"")'),
+        *let.pairs,
+        sorted_ids,
+        ("last_id", "INDEX(sorted_ids,ROWS(sorted_ids))"),
+        ("key", f'IFERROR(TRIM({ref(table, column)}),"")'),
     )
-    # Back in the event table's row order: sort the event places by tag.
-    mask = "SORTBY(FILTER(unknown,sorted_tag>0),FILTER(sorted_tag,sorted_tag>0),1)"
+    mask = '(key<>"")*(key<>last_id)*ISNA(XMATCH(key,sorted_ids,0,2))'
     return Check(table, column, "unknown_id", master, find, mask, bindings=bindings)
 
 

@@ -718,7 +718,7 @@ def _write_data_notes(ctx: _Context, kpis: _Sheet, *, next_row: int) -> None:
     count_column, rows_column = NOTE_COLUMNS["rows"], NOTE_COLUMNS["first_rows"]
     for check in checks_for(ctx.profile.id):
         problem, effect = problem_text(check, ctx.lang), effect_text(check, ctx.lang)
-        rows_formula = check.rows_formula()
+        rows_formula = check.rows_formula(f"${count_column}${row}")
         cells = {
             "column": kpis.cell(f"{check.table}[{check.column}]", text=True, style="top"),
             "rows": kpis.array(check.count_formula(), f"{count_column}{row}", fmt="#,##0"),
