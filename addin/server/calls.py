@@ -254,6 +254,35 @@ def function_name(data: Any) -> str:
     return name if type(name) is str and name in functions.EXCEL_FUNCTIONS else ""
 
 
+def _lone_cells(args: list[Any]) -> list[Any] | None:
+    """The arguments' values when each is one cell holding a plain value (a
+    number, text, a logical value or a blank: the usual call, one cell per
+    argument), as ``_argument`` would give them; None for anything else,
+    which takes the general path and its checks."""
+    values = []
+    for arg in args:
+        if type(arg) is not list or len(arg) != 1:
+            return None
+        row = arg[0]
+        if type(row) is not list or len(row) != 1:
+            return None
+        cell = row[0]
+        if type(cell) not in _PLAIN:
+            return None
+        values.append(None if cell == "" else cell)
+    return values
+
+
+def _check_cell_count(name: str, cells: int, max_cells: int) -> None:
+    if cells > max_cells:
+        raise BadCallError(
+            f"{name}: the call has {cells:,} cells; kpi serve takes at most {max_cells:,} "
+            "cells per call (setting KPI_MAX_CELLS). Give the function smaller ranges, "
+            "or ask whoever runs the server to raise the limit.",
+            cells,
+        )
+
+
 def call(data: Any, max_cells: int) -> tuple[Any, int]:
     """Run one custom function call; the result for Office.js, and the cells read."""
     if type(data) is not dict:
@@ -268,25 +297,24 @@ def call(data: Any, max_cells: int) -> tuple[Any, int]:
     parameters = function.__xlfunc__["args"]
     if len(args) > len(parameters):
         raise BadCallError(f"{name}: takes at most {len(parameters)} arguments, got {len(args)}")
-    kinds = row_kinds(args)
-    cells = count_cells(args, kinds)
-    if cells > max_cells:
-        raise BadCallError(
-            f"{name}: the call has {cells:,} cells; kpi serve takes at most {max_cells:,} "
-            "cells per call (setting KPI_MAX_CELLS). Give the function smaller ranges, "
-            "or ask whoever runs the server to raise the limit.",
-            cells,
-        )
-    try:
-        values = [
-            _argument(arg, f"{name}, argument {parameter['name']}", arg_kinds)
-            for arg, parameter, arg_kinds in zip(args, parameters, kinds, strict=False)
-        ]
-    except BadCallError as error:
-        raise BadCallError(str(error), cells) from None
-    # The parsed lists are no longer needed once the arguments are rebuilt
-    # (rich values): free them before the engine makes its own copies.
-    data["args"] = args = None
+    values = _lone_cells(args)
+    if values is not None:
+        cells = len(values)
+        _check_cell_count(name, cells, max_cells)
+    else:
+        kinds = row_kinds(args)
+        cells = count_cells(args, kinds)
+        _check_cell_count(name, cells, max_cells)
+        try:
+            values = [
+                _argument(arg, f"{name}, argument {parameter['name']}", arg_kinds)
+                for arg, parameter, arg_kinds in zip(args, parameters, kinds, strict=False)
+            ]
+        except BadCallError as error:
+            raise BadCallError(str(error), cells) from None
+        # The parsed lists are no longer needed once the arguments are rebuilt
+        # (rich values): free them before the engine makes its own copies.
+        data["args"] = args = None
     try:
         result = function(*values)
     except xw.XlwingsError as error:
