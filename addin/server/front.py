@@ -212,11 +212,11 @@ class FrontDoor:
                     host = value
             elif key == b"content-type" and content_type is None:
                 content_type = value
-        if hosts != 1:
+        if hosts != 1 or host is None:
             await _refuse(send, 400, _not_a_host("" if host is None else host.decode("latin-1")))
             return
-        verdict = self._check_host(host)  # type: ignore[arg-type]  (one host: not None)
-        if type(verdict) is str:
+        verdict = self._check_host(host)
+        if isinstance(verdict, str):
             await _refuse(send, 400, verdict)
             return
         # The routes, and the manifest's URLs, see the host as it was checked.
