@@ -35,7 +35,7 @@ import xlwings as xw
 import xlwings.server
 
 from addin import functions
-from kpi_engine.inputs import short_repr
+from kpi_engine.inputs import numbers_checked, short_repr
 
 log = logging.getLogger("kpi.serve")
 
@@ -48,6 +48,10 @@ _FUNCTION_NAME = re.compile(rb'"func_name"\s*:\s*"([a-z_]{1,64})"')
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
 #: What Office.js sends in a cell, besides rich values (dicts).
 _PLAIN = frozenset({float, int, str, bool, type(None)})
+#: A range with only these in its cells is counted by NumPy (``numbers_checked``).
+_NUMBERS = frozenset({float, int, type(None)})
+#: Ranges with fewer cells than this are not worth telling the engine about.
+_CHECKED_MIN_CELLS = 4096
 _ROWS = {list}
 _ERROR_TYPES = {
     "#DIV/0!": "Div0",
@@ -142,14 +146,22 @@ def _check_cells(kinds: set[type], cells: Any, where: str) -> None:
             )
 
 
-def _argument(raw: Any, where: str, row_kinds: set[type] | None = None) -> Any:
+def _argument(
+    raw: Any,
+    where: str,
+    row_kinds: set[type] | None = None,
+    cells: int = 0,
+    numbers: list[tuple[Any, int]] | None = None,
+) -> Any:
     """One argument as Office.js sends it (a matrix: a list of rows, or null
     when omitted) in the shape Excel's other runtimes give: a lone value for
     one cell, a flat list for a one-row range, the list of rows otherwise.
 
     Rich values are replaced in place: the lists are the parsed body's own,
     and a copy of a million-cell range would cost some 200 MB. ``row_kinds``
-    is the set of the types of ``raw``'s items, when the caller has it."""
+    is the set of the types of ``raw``'s items, when the caller has it.
+    A large range found to hold only numbers and blanks is added, with its
+    ``cells``, to ``numbers``, for ``numbers_checked``."""
     if type(raw) is not list:
         if type(raw) not in _PLAIN and type(raw) is not dict:
             raise BadCallError(f"{where}: {quote(raw)} is not a range or a value")
@@ -166,6 +178,8 @@ def _argument(raw: Any, where: str, row_kinds: set[type] | None = None) -> Any:
             return _cell(row[0], where)
         if dict in kinds:
             _plain_in_place(row, where)
+        elif numbers is not None and cells >= _CHECKED_MIN_CELLS and kinds <= _NUMBERS:
+            numbers.append((row, cells))
         return row
     # A block: look at each cell's type once (a fast C loop); only rich
     # values need replacing, and empty text is already blank to the engine.
@@ -174,6 +188,8 @@ def _argument(raw: Any, where: str, row_kinds: set[type] | None = None) -> Any:
     if dict in kinds:
         for row in value:
             _plain_in_place(row, where)
+    elif numbers is not None and cells >= _CHECKED_MIN_CELLS and kinds <= _NUMBERS:
+        numbers.append((value, cells))
     return value
 
 
@@ -191,16 +207,21 @@ def row_kinds(args: list[Any]) -> list[set[type] | None]:
 
 def count_cells(args: list[Any], kinds: list[set[type] | None] | None = None) -> int:
     """Cells in the arguments, as Office.js sends them (lists of rows)."""
-    cells = 0
+    return sum(cells_by_argument(args, kinds))
+
+
+def cells_by_argument(args: list[Any], kinds: list[set[type] | None] | None = None) -> list[int]:
+    """The cells of each argument, as ``count_cells`` counts them."""
+    counts = []
     for arg, arg_kinds in zip(args, kinds or row_kinds(args), strict=True):
         if type(arg) is not list:
-            cells += 1
+            counts.append(1)
         elif arg_kinds == _ROWS:
             # The usual matrix, counted in C.
-            cells += sum(map(len, arg))
+            counts.append(sum(map(len, arg)))
         else:
-            cells += sum(len(row) if type(row) is list else 1 for row in arg)
-    return cells
+            counts.append(sum(len(row) if type(row) is list else 1 for row in arg))
+    return counts
 
 
 def _errors_as_types(runtime: Any) -> bool:
@@ -298,17 +319,23 @@ def call(data: Any, max_cells: int) -> tuple[Any, int]:
     if len(args) > len(parameters):
         raise BadCallError(f"{name}: takes at most {len(parameters)} arguments, got {len(args)}")
     values = _lone_cells(args)
+    numbers: list[tuple[Any, int]] = []
     if values is not None:
         cells = len(values)
         _check_cell_count(name, cells, max_cells)
     else:
         kinds = row_kinds(args)
-        cells = count_cells(args, kinds)
+        counts = cells_by_argument(args, kinds)
+        cells = sum(counts)
         _check_cell_count(name, cells, max_cells)
         try:
             values = [
-                _argument(arg, f"{name}, argument {parameter['name']}", arg_kinds)
-                for arg, parameter, arg_kinds in zip(args, parameters, kinds, strict=False)
+                _argument(
+                    arg, f"{name}, argument {parameter['name']}", arg_kinds, arg_cells, numbers
+                )
+                for arg, parameter, arg_kinds, arg_cells in zip(
+                    args, parameters, kinds, counts, strict=False
+                )
             ]
         except BadCallError as error:
             raise BadCallError(str(error), cells) from None
@@ -316,7 +343,12 @@ def call(data: Any, max_cells: int) -> tuple[Any, int]:
         # (rich values): free them before the engine makes its own copies.
         data["args"] = args = None
     try:
-        result = function(*values)
+        if numbers:
+            # Every cell of these was just looked at: the engine need not again.
+            with numbers_checked(numbers):
+                result = function(*values)
+        else:
+            result = function(*values)
     except xw.XlwingsError as error:
         raise BadCallError(str(error), cells) from None
     except TypeError:
