@@ -263,6 +263,9 @@ def _excel_error(text: str, error_types: bool) -> Any:
 
 def _excel_value(result: Any, runtime: Any) -> Any:
     """A function's result as Office.js takes it: always a matrix."""
+    if type(result) is float and math.isfinite(result):
+        # The usual result, a KPI's value: the runtime matters for errors only.
+        return [[result]]
     error_types = _errors_as_types(runtime)
     if type(result) is list:
         return [[_excel_scalar(cell, error_types) for cell in row] for row in result]
