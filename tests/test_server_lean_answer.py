@@ -131,3 +131,12 @@ def test_prepared_headers_are_checked_when_made() -> None:
     ):
         with pytest.raises(ValueError, match="not a header"):
             PreparedHeaders(1, (bad,))
+
+
+@pytest.mark.fast
+def test_default_headers_the_lean_path_cannot_write_go_to_uvicorn() -> None:
+    assert protocol._encoded(
+        [(b"Server", b"uvicorn"), (b"date", b"Mon, 07 Dec 2026 12:00:00 GMT")]
+    ) == (b"server: uvicorn\r\ndate: Mon, 07 Dec 2026 12:00:00 GMT\r\n")
+    for bad in ((b"x-bad", b"a\nb"), (b"x bad", b"a"), (b"connection", b"close")):
+        assert protocol._encoded([bad]) is None
