@@ -27,7 +27,7 @@ import re
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import orjson
 import xlwings as xw
@@ -297,14 +297,43 @@ def _lone_cells(args: list[Any]) -> list[Any] | None:
     return values
 
 
-def _check_cell_count(name: str, cells: int, max_cells: int) -> None:
+def _too_many_cells(name: str, cells: int, max_cells: int) -> NoReturn:
+    raise BadCallError(
+        f"{name}: the call has {cells:,} cells; kpi serve takes at most {max_cells:,} "
+        "cells per call (setting KPI_MAX_CELLS). Give the function smaller ranges, "
+        "or ask whoever runs the server to raise the limit.",
+        cells,
+    )
+
+
+def _values(
+    name: str,
+    args: list[Any],
+    parameters: list[dict[str, Any]],
+    max_cells: int,
+    numbers: list[tuple[Any, int]],
+) -> tuple[list[Any], int]:
+    """The arguments as the function takes them, and the cells they hold."""
+    values = _lone_cells(args)
+    if values is not None:
+        if len(values) > max_cells:
+            _too_many_cells(name, len(values), max_cells)
+        return values, len(values)
+    kinds = row_kinds(args)
+    counts = cells_by_argument(args, kinds)
+    cells = sum(counts)
     if cells > max_cells:
-        raise BadCallError(
-            f"{name}: the call has {cells:,} cells; kpi serve takes at most {max_cells:,} "
-            "cells per call (setting KPI_MAX_CELLS). Give the function smaller ranges, "
-            "or ask whoever runs the server to raise the limit.",
-            cells,
-        )
+        _too_many_cells(name, cells, max_cells)
+    try:
+        values = [
+            _argument(arg, f"{name}, argument {parameter['name']}", arg_kinds, arg_cells, numbers)
+            for arg, parameter, arg_kinds, arg_cells in zip(
+                args, parameters, kinds, counts, strict=False
+            )
+        ]
+    except BadCallError as error:
+        raise BadCallError(str(error), cells) from None
+    return values, cells
 
 
 def call(data: Any, max_cells: int) -> tuple[Any, int]:
@@ -321,30 +350,11 @@ def call(data: Any, max_cells: int) -> tuple[Any, int]:
     parameters = function.__xlfunc__["args"]
     if len(args) > len(parameters):
         raise BadCallError(f"{name}: takes at most {len(parameters)} arguments, got {len(args)}")
-    values = _lone_cells(args)
     numbers: list[tuple[Any, int]] = []
-    if values is not None:
-        cells = len(values)
-        _check_cell_count(name, cells, max_cells)
-    else:
-        kinds = row_kinds(args)
-        counts = cells_by_argument(args, kinds)
-        cells = sum(counts)
-        _check_cell_count(name, cells, max_cells)
-        try:
-            values = [
-                _argument(
-                    arg, f"{name}, argument {parameter['name']}", arg_kinds, arg_cells, numbers
-                )
-                for arg, parameter, arg_kinds, arg_cells in zip(
-                    args, parameters, kinds, counts, strict=False
-                )
-            ]
-        except BadCallError as error:
-            raise BadCallError(str(error), cells) from None
-        # The parsed lists are no longer needed once the arguments are rebuilt
-        # (rich values): free them before the engine makes its own copies.
-        data["args"] = args = None
+    values, cells = _values(name, args, parameters, max_cells, numbers)
+    # The parsed lists are no longer needed once the arguments are rebuilt
+    # (rich values): free them before the engine makes its own copies.
+    data["args"] = args = None
     try:
         if numbers:
             # Every cell of these was just looked at: the engine need not again.
@@ -379,7 +389,7 @@ def _too_many_containers(body: bytes, max_cells: int) -> bool:
 
 def answer_call(max_cells: int, spooled: bytes | Path) -> Answer:
     """The answer to a custom function call's body."""
-    body = take_body(spooled)
+    body = spooled if type(spooled) is bytes else take_body(spooled)
     del spooled
     # Before parsing: one with more lists and objects than the cell limit
     # allows is refused unread.
