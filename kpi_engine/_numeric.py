@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from ._cells import amount_value, count_value, number_value, score_value
@@ -36,6 +37,7 @@ NUMPY_MIN_CELLS = 4096
 _LARGEST_TALLY = 1 << 16
 _NUMBER_KINDS = frozenset({int, float, type(None)})
 _ROW_KINDS = frozenset({list, tuple})
+_FIRST = itemgetter(0)
 _UNLOADED: Any = object()
 _numpy: Any = _UNLOADED
 #: Ranges whose caller has looked at every cell and found only numbers and
@@ -133,8 +135,16 @@ def _checked_array(np: Any, values: Any, cells: int) -> Any:
     """The array of a range ``numbers_checked`` vouches for; None when a
     number does not fit a float (the pure path then reads the range)."""
     first = type(values[0]) if values else None
-    walk = chain.from_iterable(values) if first is list or first is tuple else iter(values)
+    rows = first is list or first is tuple
     try:
+        if rows and cells == len(values):
+            # As many cells as rows: a column (unless a row is empty), whose
+            # cells are taken without an iterator per row.
+            try:
+                return np.fromiter(map(_FIRST, values), dtype=np.float64, count=cells)
+            except IndexError:
+                pass
+        walk = chain.from_iterable(values) if rows else iter(values)
         return np.fromiter(walk, dtype=np.float64, count=cells)
     except (OverflowError, ValueError, TypeError):
         return None

@@ -210,7 +210,9 @@ def test_a_range_its_caller_checked_is_counted_as_any_other(
     cells = [pool[(i * 7919) % len(pool)] for i in range(size)]
     column = [[cell] for cell in cells]
     block = [cells[i : i + 8] for i in range(0, size, 8)]
-    for values in (column, cells, block):
+    # As many cells as rows, yet no column: an empty row and one of two.
+    uneven = [[cell] for cell in cells[:-2]] + [[], cells[-2:]]
+    for values in (column, cells, block, uneven):
         expected = _numeric.counts(values, read)
         assert expected is not None
         with _numeric.numbers_checked([(values, size)]):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+import kpi_engine
 from addin.server import protocol
 from addin.server.front import SECURITY_HEADERS
 from addin.server.protocol import PreparedHeaders
@@ -140,3 +141,21 @@ def test_default_headers_the_lean_path_cannot_write_go_to_uvicorn() -> None:
     ) == (b"server: uvicorn\r\ndate: Mon, 07 Dec 2026 12:00:00 GMT\r\n")
     for bad in ((b"x-bad", b"a\nb"), (b"x bad", b"a"), (b"connection", b"close")):
         assert protocol._encoded([bad]) is None
+
+
+@pytest.mark.server
+def test_large_ranges_of_numbers_give_the_engine_s_value(server: Server) -> None:
+    """Ranges the server looks at once and the engine counts with NumPy
+    (``numbers_checked``): a column, one with as many cells as rows that is
+    no column (an empty row, a row of two), a block, a row; each gives what
+    the engine gives its cells."""
+    size = 12_000
+    scores = [float((i * 7) % 11) if i % 13 else None for i in range(size)]
+    column = [[score] for score in scores]
+    uneven = [[score] for score in scores[:-2]] + [[], scores[-2:]]
+    block = [scores[i : i + 4] for i in range(0, size, 4)]
+    counted = [score for score in scores if score is not None]
+    expected = kpi_engine.nps(counted)
+    for shape in (column, uneven, block, [scores]):
+        status, answer = server.call("nps", [shape])
+        assert (status, answer) == (200, {"result": [[expected]]})

@@ -26,6 +26,7 @@ import math
 import re
 from functools import lru_cache
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
@@ -52,6 +53,7 @@ _NUMBERS = frozenset({float, int, type(None)})
 #: Ranges with fewer cells than this are not worth telling the engine about.
 _CHECKED_MIN_CELLS = 4096
 _ROWS = {list}
+_FIRST = itemgetter(0)
 _ERROR_TYPES = {
     "#DIV/0!": "Div0",
     "#N/A": "NotAvailable",
@@ -183,7 +185,7 @@ def _argument(
         return row
     # A block: look at each cell's type once (a fast C loop); only rich
     # values need replacing, and empty text is already blank to the engine.
-    kinds = set(map(type, chain.from_iterable(value)))
+    kinds = _cell_kinds(value, cells)
     _check_cells(kinds, chain.from_iterable(value), where)
     if dict in kinds:
         for row in value:
@@ -191,6 +193,18 @@ def _argument(
     elif numbers is not None and cells >= _CHECKED_MIN_CELLS and kinds <= _NUMBERS:
         numbers.append((value, cells))
     return value
+
+
+def _cell_kinds(rows: list[list[Any]], cells: int) -> set[type]:
+    """The types of the cells of a list of rows that holds ``cells`` cells."""
+    if cells == len(rows):
+        # As many cells as rows: a column, unless a row is empty (another then
+        # holds two). Each row's one cell is taken without an iterator per row.
+        try:
+            return set(map(type, map(_FIRST, rows)))
+        except IndexError:
+            pass
+    return set(map(type, chain.from_iterable(rows)))
 
 
 def _plain_in_place(row: list[Any], where: str) -> None:
