@@ -59,15 +59,18 @@ def read_counts(
     TRUE among the ones. Something that is no cell (a list, a dict) raises,
     naming its position.
     """
+    counts: Counter[T] = Counter()
+    if type(values) in _LONE_CELL_KINDS:
+        # One cell given as a lone value (what cells() makes of it): the
+        # usual call from Excel, read at once.
+        result = read(values)
+        if result is not None:
+            counts[result] = 1
+        return counts
     counted = _numeric.counts(values, read)
     if counted is not None:
         return counted
-    if type(values) in _LONE_CELL_KINDS:
-        # One cell given as a lone value (what cells() makes of it).
-        flat, kinds = [values], {type(values)}
-    else:
-        flat, kinds = range_cells_and_kinds(function, argument, values)
-    counts: Counter[T] = Counter()
+    flat, kinds = range_cells_and_kinds(function, argument, values)
     if len(flat) <= _FEW_CELLS or any(issubclass(kind, bool) for kind in kinds):
         for value in flat:
             result = read(value)
@@ -84,9 +87,14 @@ def read_counts(
 def nps_groups(function: str, scores: Any) -> tuple[int, int, int]:
     """Return (promoters, passives, detractors) among the scores of a range."""
     counts = read_counts(function, "scores", scores, score_value)
-    promoters = counts[9] + counts[10]
-    detractors = sum(counts[score] for score in range(DETRACTOR_MAX + 1))
-    passives = counts[7] + counts[8]
+    # get(), not []: a Counter looks a missing score up through a Python
+    # method, which for a call of one cell was most of the work. Every score
+    # read is a whole number from 0 to 10, so the detractors (0 to
+    # DETRACTOR_MAX) are the rest.
+    get = counts.get
+    promoters = get(9, 0) + get(10, 0)
+    passives = get(7, 0) + get(8, 0)
+    detractors = counts.total() - promoters - passives
     return promoters, passives, detractors
 
 

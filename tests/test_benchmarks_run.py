@@ -73,6 +73,25 @@ def test_server_benchmark_runs_both_servers() -> None:
         assert f"{clients:>9}  stock xlwings Server" in out
 
 
+def test_calls_benchmark_runs_against_the_echo() -> None:
+    # The large call checks kpi serve's NPS against NumPy's: a wrong value fails.
+    out = run_benchmark(
+        "bench_calls.py",
+        "--rounds",
+        "1",
+        "--seconds",
+        "0.2",
+        "--concurrency",
+        "1,2",
+        "--cells",
+        "20000",
+    )
+    assert "One-cell calls: kpi serve against a bare ASGI echo" in out
+    for clients in ("1", "2"):
+        assert f"one-cell calls, {clients:>2} clients:" in out
+    assert "NPS over 20,000 cells:" in out
+
+
 def test_report_benchmark_runs_against_calamine() -> None:
     out = run_benchmark("bench_report.py", "--rows", "2000", "--repeat", "1")
     assert "python-calamine read (baseline)" in out

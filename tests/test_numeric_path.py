@@ -195,3 +195,45 @@ def test_importing_the_engine_does_not_import_numpy() -> None:
         check=True,
     )
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("read", READERS, ids=lambda read: read.__name__)
+def test_a_range_its_caller_checked_is_counted_as_any_other(
+    read: Callable[[Any], Any],
+) -> None:
+    """``numbers_checked`` (the server has looked at every cell) skips the
+    engine's own look, not its answer: a column, a row and a block of numbers
+    and blanks give what the unchecked paths give; an int beyond a float
+    still goes to the pure path."""
+    size = 2 * _numeric.NUMPY_MIN_CELLS
+    pool = [9, 9.0, 10, 3, 0, -0.0, -1, 6.5, 11, 1e20, 2**53 + 1, None, math.inf, math.nan]
+    cells = [pool[(i * 7919) % len(pool)] for i in range(size)]
+    column = [[cell] for cell in cells]
+    block = [cells[i : i + 8] for i in range(0, size, 8)]
+    # As many cells as rows, yet no column: an empty row and one of two.
+    uneven = [[cell] for cell in cells[:-2]] + [[], cells[-2:]]
+    for values in (column, cells, block, uneven):
+        expected = _numeric.counts(values, read)
+        assert expected is not None
+        with _numeric.numbers_checked([(values, size)]):
+            assert _numeric._checked  # the hint is there while the block runs
+            checked = _numeric.counts(values, read)
+        assert not _numeric._checked
+        assert checked == expected
+        assert sorted(map(repr, checked.values())) == sorted(map(repr, expected.values()))
+    huge = [*cells[:-1], 10**400]
+    with _numeric.numbers_checked([(huge, size)]):
+        assert _numeric.counts(huge, read) is None
+        with numpy_path(on=False):
+            by_python = read_counts("f", "values", huge, read)
+        assert read_counts("f", "values", huge, read) == by_python
+
+
+def test_only_the_checked_list_itself_is_trusted() -> None:
+    size = 2 * _numeric.NUMPY_MIN_CELLS
+    numbers = [float(i % 11) for i in range(size)]
+    copy = [*numbers[:-1], "9"]
+    with _numeric.numbers_checked([(numbers, size)]):
+        # Another list, even one made while the hint holds, is looked at.
+        assert _numeric.counts(copy, score_value) is None
+        assert _numeric.counts(numbers, score_value) == _numeric.counts(list(numbers), score_value)

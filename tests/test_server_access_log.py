@@ -108,3 +108,28 @@ def test_other_handlers_get_one_record_per_line(stream: Writes) -> None:
         "127.0.0.1 nps 1,000 cells 200 2.5 ms",
         "127.0.0.1 nps 1,000 cells 200 2.5 ms user=ann@example.com",
     ]
+
+
+def test_a_batch_s_lines_are_those_logging_writes(stream: Writes) -> None:
+    """The batch formats its lines itself: the same text as ``logging``'s
+    handler gives each message, the time included, across a second's change."""
+    entries = [
+        (1_700_000_000.2, "127.0.0.1", None, "nps", 1_000_000, 200, 0.4123),
+        (1_700_000_000.9, "10.0.0.7", "ann@example.com", "churn_rate", 2, 400, 0.00004),
+        (1_700_000_001.1, "-", None, "unknown", 0, 413, 12.0),
+    ]
+    for json_lines in (False, True):
+        log = AccessLog(json=json_lines)
+        stream.writes.clear()
+        for entry in entries:
+            log._pending.append(entry)
+        log.flush()
+        formatter = _Text()
+        expected = []
+        for entry in entries:
+            record = logging.LogRecord(
+                "kpi.access", logging.INFO, "", 0, "%s", (log.line(entry),), None
+            )
+            record.created = entry[0]
+            expected.append(formatter.format(record))
+        assert stream.lines() == expected

@@ -64,6 +64,7 @@ from addin.server.lane import (
 )
 from addin.server.manifest import ICON_PATHS, VERSION
 from addin.server.observe import Observer, configure_logging, metrics, server_log
+from addin.server.protocol import PreparedHeaders
 from addin.server.settings import Settings, get_settings
 from addin.server.taskpane import kpi_entries, page_data, starter_steps
 from kpi_engine.inputs import load_numpy
@@ -603,13 +604,28 @@ ANSWER_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     *SECURITY_HEADERS,
 )
 _BEARER = ((b"www-authenticate", b"Bearer"),)
+#: Answers' headers, checked and encoded once, by the answer's length and
+#: whether it is a 401: one-cell answers have a handful of lengths.
+_PREPARED: dict[tuple[int, bool], PreparedHeaders] = {}
+_PREPARED_MAX = 1024
+
+
+def answer_headers(length: int, unauthorized: bool) -> PreparedHeaders:
+    try:
+        return _PREPARED[length, unauthorized]
+    except KeyError:
+        pass
+    headers = PreparedHeaders(length, ANSWER_HEADERS + _BEARER if unauthorized else ANSWER_HEADERS)
+    if len(_PREPARED) >= _PREPARED_MAX:
+        _PREPARED.clear()
+    _PREPARED[length, unauthorized] = headers
+    return headers
 
 
 async def send_answer(send: Any, answer: calls.Answer) -> None:
     """An answer as a bare ASGI response (``custom_functions_call_asgi``)."""
-    headers = [(b"content-length", str(len(answer.body)).encode()), *ANSWER_HEADERS]
-    if answer.status == 401:
-        headers.extend(_BEARER)
+    # A 401 says how to authenticate, as RFC 6750 asks.
+    headers = answer_headers(len(answer.body), answer.status == 401)
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body})
 

@@ -24,18 +24,18 @@ import importlib
 import logging
 import math
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, NoReturn
 
 import orjson
 import xlwings as xw
 import xlwings.server
 
 from addin import functions
-from kpi_engine.inputs import short_repr
+from kpi_engine.inputs import numbers_checked, short_repr
 
 log = logging.getLogger("kpi.serve")
 
@@ -48,7 +48,12 @@ _FUNCTION_NAME = re.compile(rb'"func_name"\s*:\s*"([a-z_]{1,64})"')
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
 #: What Office.js sends in a cell, besides rich values (dicts).
 _PLAIN = frozenset({float, int, str, bool, type(None)})
+#: A range with only these in its cells is counted by NumPy (``numbers_checked``).
+_NUMBERS = frozenset({float, int, type(None)})
+#: Ranges with fewer cells than this are not worth telling the engine about.
+_CHECKED_MIN_CELLS = 4096
 _ROWS = {list}
+_FIRST = itemgetter(0)
 _ERROR_TYPES = {
     "#DIV/0!": "Div0",
     "#N/A": "NotAvailable",
@@ -60,9 +65,10 @@ _ERROR_TYPES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What goes back to Excel, and what the access log and metrics record."""
+class Answer(NamedTuple):
+    """What goes back to Excel, and what the access log and metrics record.
+    (A named tuple: made on every call, and a frozen dataclass costs several
+    times as much to make.)"""
 
     status: int
     body: bytes
@@ -142,14 +148,22 @@ def _check_cells(kinds: set[type], cells: Any, where: str) -> None:
             )
 
 
-def _argument(raw: Any, where: str, row_kinds: set[type] | None = None) -> Any:
+def _argument(
+    raw: Any,
+    where: str,
+    row_kinds: set[type] | None = None,
+    cells: int = 0,
+    numbers: list[tuple[Any, int]] | None = None,
+) -> Any:
     """One argument as Office.js sends it (a matrix: a list of rows, or null
     when omitted) in the shape Excel's other runtimes give: a lone value for
     one cell, a flat list for a one-row range, the list of rows otherwise.
 
     Rich values are replaced in place: the lists are the parsed body's own,
     and a copy of a million-cell range would cost some 200 MB. ``row_kinds``
-    is the set of the types of ``raw``'s items, when the caller has it."""
+    is the set of the types of ``raw``'s items, when the caller has it.
+    A large range found to hold only numbers and blanks is added, with its
+    ``cells``, to ``numbers``, for ``numbers_checked``."""
     if type(raw) is not list:
         if type(raw) not in _PLAIN and type(raw) is not dict:
             raise BadCallError(f"{where}: {quote(raw)} is not a range or a value")
@@ -166,15 +180,31 @@ def _argument(raw: Any, where: str, row_kinds: set[type] | None = None) -> Any:
             return _cell(row[0], where)
         if dict in kinds:
             _plain_in_place(row, where)
+        elif numbers is not None and cells >= _CHECKED_MIN_CELLS and kinds <= _NUMBERS:
+            numbers.append((row, cells))
         return row
     # A block: look at each cell's type once (a fast C loop); only rich
     # values need replacing, and empty text is already blank to the engine.
-    kinds = set(map(type, chain.from_iterable(value)))
+    kinds = _cell_kinds(value, cells)
     _check_cells(kinds, chain.from_iterable(value), where)
     if dict in kinds:
         for row in value:
             _plain_in_place(row, where)
+    elif numbers is not None and cells >= _CHECKED_MIN_CELLS and kinds <= _NUMBERS:
+        numbers.append((value, cells))
     return value
+
+
+def _cell_kinds(rows: list[list[Any]], cells: int) -> set[type]:
+    """The types of the cells of a list of rows that holds ``cells`` cells."""
+    if cells == len(rows):
+        # As many cells as rows: a column, unless a row is empty (another then
+        # holds two). Each row's one cell is taken without an iterator per row.
+        try:
+            return set(map(type, map(_FIRST, rows)))
+        except IndexError:
+            pass
+    return set(map(type, chain.from_iterable(rows)))
 
 
 def _plain_in_place(row: list[Any], where: str) -> None:
@@ -191,16 +221,21 @@ def row_kinds(args: list[Any]) -> list[set[type] | None]:
 
 def count_cells(args: list[Any], kinds: list[set[type] | None] | None = None) -> int:
     """Cells in the arguments, as Office.js sends them (lists of rows)."""
-    cells = 0
+    return sum(cells_by_argument(args, kinds))
+
+
+def cells_by_argument(args: list[Any], kinds: list[set[type] | None] | None = None) -> list[int]:
+    """The cells of each argument, as ``count_cells`` counts them."""
+    counts = []
     for arg, arg_kinds in zip(args, kinds or row_kinds(args), strict=True):
         if type(arg) is not list:
-            cells += 1
+            counts.append(1)
         elif arg_kinds == _ROWS:
             # The usual matrix, counted in C.
-            cells += sum(map(len, arg))
+            counts.append(sum(map(len, arg)))
         else:
-            cells += sum(len(row) if type(row) is list else 1 for row in arg)
-    return cells
+            counts.append(sum(len(row) if type(row) is list else 1 for row in arg))
+    return counts
 
 
 def _errors_as_types(runtime: Any) -> bool:
@@ -242,6 +277,9 @@ def _excel_error(text: str, error_types: bool) -> Any:
 
 def _excel_value(result: Any, runtime: Any) -> Any:
     """A function's result as Office.js takes it: always a matrix."""
+    if type(result) is float and math.isfinite(result):
+        # The usual result, a KPI's value: the runtime matters for errors only.
+        return [[result]]
     error_types = _errors_as_types(runtime)
     if type(result) is list:
         return [[_excel_scalar(cell, error_types) for cell in row] for row in result]
@@ -252,6 +290,64 @@ def function_name(data: Any) -> str:
     """The function a parsed body asks for, if it names a real one."""
     name = data.get("func_name") if type(data) is dict else None
     return name if type(name) is str and name in functions.EXCEL_FUNCTIONS else ""
+
+
+def _lone_cells(args: list[Any]) -> list[Any] | None:
+    """The arguments' values when each is one cell holding a plain value (a
+    number, text, a logical value or a blank: the usual call, one cell per
+    argument), as ``_argument`` would give them; None for anything else,
+    which takes the general path and its checks."""
+    values = []
+    for arg in args:
+        if type(arg) is not list or len(arg) != 1:
+            return None
+        row = arg[0]
+        if type(row) is not list or len(row) != 1:
+            return None
+        cell = row[0]
+        if type(cell) not in _PLAIN:
+            return None
+        values.append(None if cell == "" else cell)
+    return values
+
+
+def _too_many_cells(name: str, cells: int, max_cells: int) -> NoReturn:
+    raise BadCallError(
+        f"{name}: the call has {cells:,} cells; kpi serve takes at most {max_cells:,} "
+        "cells per call (setting KPI_MAX_CELLS). Give the function smaller ranges, "
+        "or ask whoever runs the server to raise the limit.",
+        cells,
+    )
+
+
+def _values(
+    name: str,
+    args: list[Any],
+    parameters: list[dict[str, Any]],
+    max_cells: int,
+    numbers: list[tuple[Any, int]],
+) -> tuple[list[Any], int]:
+    """The arguments as the function takes them, and the cells they hold."""
+    values = _lone_cells(args)
+    if values is not None:
+        if len(values) > max_cells:
+            _too_many_cells(name, len(values), max_cells)
+        return values, len(values)
+    kinds = row_kinds(args)
+    counts = cells_by_argument(args, kinds)
+    cells = sum(counts)
+    if cells > max_cells:
+        _too_many_cells(name, cells, max_cells)
+    try:
+        values = [
+            _argument(arg, f"{name}, argument {parameter['name']}", arg_kinds, arg_cells, numbers)
+            for arg, parameter, arg_kinds, arg_cells in zip(
+                args, parameters, kinds, counts, strict=False
+            )
+        ]
+    except BadCallError as error:
+        raise BadCallError(str(error), cells) from None
+    return values, cells
 
 
 def call(data: Any, max_cells: int) -> tuple[Any, int]:
@@ -268,27 +364,18 @@ def call(data: Any, max_cells: int) -> tuple[Any, int]:
     parameters = function.__xlfunc__["args"]
     if len(args) > len(parameters):
         raise BadCallError(f"{name}: takes at most {len(parameters)} arguments, got {len(args)}")
-    kinds = row_kinds(args)
-    cells = count_cells(args, kinds)
-    if cells > max_cells:
-        raise BadCallError(
-            f"{name}: the call has {cells:,} cells; kpi serve takes at most {max_cells:,} "
-            "cells per call (setting KPI_MAX_CELLS). Give the function smaller ranges, "
-            "or ask whoever runs the server to raise the limit.",
-            cells,
-        )
-    try:
-        values = [
-            _argument(arg, f"{name}, argument {parameter['name']}", arg_kinds)
-            for arg, parameter, arg_kinds in zip(args, parameters, kinds, strict=False)
-        ]
-    except BadCallError as error:
-        raise BadCallError(str(error), cells) from None
+    numbers: list[tuple[Any, int]] = []
+    values, cells = _values(name, args, parameters, max_cells, numbers)
     # The parsed lists are no longer needed once the arguments are rebuilt
     # (rich values): free them before the engine makes its own copies.
     data["args"] = args = None
     try:
-        result = function(*values)
+        if numbers:
+            # Every cell of these was just looked at: the engine need not again.
+            with numbers_checked(numbers):
+                result = function(*values)
+        else:
+            result = function(*values)
     except xw.XlwingsError as error:
         raise BadCallError(str(error), cells) from None
     except TypeError:
@@ -316,7 +403,7 @@ def _too_many_containers(body: bytes, max_cells: int) -> bool:
 
 def answer_call(max_cells: int, spooled: bytes | Path) -> Answer:
     """The answer to a custom function call's body."""
-    body = take_body(spooled)
+    body = spooled if type(spooled) is bytes else take_body(spooled)
     del spooled
     # Before parsing: one with more lists and objects than the cell limit
     # allows is refused unread.

@@ -107,9 +107,16 @@ async def _refuse(send: Any, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-#: Host headers already parsed, by their bytes: a client sends the same one
+#: Host headers already checked, by their bytes: a client sends the same one
 #: on every call.
 _HOSTS_SEEN = 256
+
+
+def _not_a_host(host: str) -> str:
+    return (
+        f"the request's host {host[:60]!r} is not a host name or address with an "
+        "optional port (host[:port]); nothing else is answered"
+    )
 
 
 class FrontDoor:
@@ -120,7 +127,7 @@ class FrontDoor:
     def __init__(self, app: Any, settings: Settings, direct: dict[str, Any] | None = None) -> None:
         self.app = app
         self.direct = direct or {}
-        self._parsed: dict[bytes, tuple[str, int | None] | None] = {}
+        self._checked: dict[bytes, tuple[str, bytes] | str] = {}
         self.any_host = "*" in settings.allowed_hosts
         self.hosts = frozenset(host.lower() for host in settings.hosts())
         self.proxies = settings.proxy_networks()
@@ -162,52 +169,67 @@ class FrontDoor:
             if _header(scope, b"host") is None:
                 scope["headers"].append((b"host", host))
 
-    def _parse_host(self, value: bytes) -> tuple[str, int | None] | None:
+    def _check_host(self, value: bytes) -> tuple[str, bytes] | str:
+        """For a Host header's bytes: the checked ``host[:port]``, as text
+        and as bytes, or the message that refuses it. A client sends the
+        same Host on every call: each value is checked once."""
         try:
-            return self._parsed[value]
+            return self._checked[value]
         except KeyError:
             pass
-        parsed = parse_host(value.decode("latin-1"))
-        if len(self._parsed) >= _HOSTS_SEEN:
-            self._parsed.clear()
-        self._parsed[value] = parsed
-        return parsed
+        host = value.decode("latin-1")
+        parsed = parse_host(host)
+        verdict: tuple[str, bytes] | str
+        if parsed is None:
+            verdict = _not_a_host(host)
+        elif not self.any_host and parsed[0] not in self.hosts:
+            verdict = (
+                f"this server does not answer to the host {host[:60]!r}; whoever runs it "
+                "can add it to KPI_ALLOWED_HOSTS"
+            )
+        else:
+            checked = authority(*parsed)
+            verdict = (checked, checked.encode("latin-1"))
+        if len(self._checked) >= _HOSTS_SEEN:
+            self._checked.clear()
+        self._checked[value] = verdict
+        return verdict
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        self._forwarded(scope)
-        hosts = [value for key, value in scope["headers"] if key == b"host"]
-        parsed = self._parse_host(hosts[0]) if len(hosts) == 1 else None
-        if parsed is None:
-            host = hosts[0].decode("latin-1") if hosts else ""
-            await _refuse(
-                send,
-                400,
-                f"the request's host {host[:60]!r} is not a host name or address with an "
-                "optional port (host[:port]); nothing else is answered",
-            )
+        if self.proxies:
+            self._forwarded(scope)
+        # One pass over the headers for the two that every request is checked on.
+        host: bytes | None = None
+        hosts = 0
+        content_type: bytes | None = None
+        for key, value in scope["headers"]:
+            if key == b"host":
+                hosts += 1
+                if host is None:
+                    host = value
+            elif key == b"content-type" and content_type is None:
+                content_type = value
+        if hosts != 1 or host is None:
+            await _refuse(send, 400, _not_a_host("" if host is None else host.decode("latin-1")))
             return
-        if not self.any_host and parsed[0] not in self.hosts:
-            host = hosts[0].decode("latin-1")
-            await _refuse(
-                send,
-                400,
-                f"this server does not answer to the host {host[:60]!r}; whoever runs it "
-                "can add it to KPI_ALLOWED_HOSTS",
-            )
+        verdict = self._check_host(host)
+        if isinstance(verdict, str):
+            await _refuse(send, 400, verdict)
             return
         # The routes, and the manifest's URLs, see the host as it was checked.
-        checked = authority(*parsed)
-        if hosts[0] != (checked_bytes := checked.encode("latin-1")):
+        checked, checked_bytes = verdict
+        if host != checked_bytes:
             scope["headers"] = [
                 (key, checked_bytes if key == b"host" else value) for key, value in scope["headers"]
             ]
         scope["kpi.host"] = checked
         if scope["method"] == "POST":
-            content_type = (_header(scope, b"content-type") or b"").split(b";")[0].strip()
-            if content_type.lower() != b"application/json":
+            if content_type != b"application/json" and (
+                (content_type or b"").split(b";")[0].strip().lower() != b"application/json"
+            ):
                 await _refuse(
                     send,
                     415,

@@ -8,15 +8,22 @@ headers within ``KPI_HEADER_TIMEOUT`` seconds of connecting (or of its
 previous response), and may pause at most ``KPI_BODY_TIMEOUT`` seconds while
 it sends a body. A client that misses either is disconnected, with one log
 line. Nothing is timed while the server itself computes.
+
+The answers to custom function calls, one-cell calls above all, come by
+the thousand with the same headers: those are checked and encoded once
+(``PreparedHeaders``) and written as they are (``LeanResponseCycle``),
+where uvicorn would check each header of each answer again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http import httptools_impl
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from addin.server.settings import get_settings
 
@@ -53,6 +60,110 @@ class OneWriteTransport:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
+
+
+#: RFC 9110: a header's name is a token (here in lower case, as HTTP/2 and
+#: uvicorn write it); its value holds no control character but tab.
+_HEADER_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
+_HEADER_VALUE = re.compile(rb"[^\x00-\x08\x0a-\x1f\x7f]*")
+#: Headers whose meaning uvicorn handles itself: never in prepared headers.
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+
+
+class PreparedHeaders(tuple[tuple[bytes, bytes], ...]):
+    """A response's headers, checked and encoded once, when they are made,
+    for answers sent over and over with the same headers (a custom function
+    call's). uvicorn checks every header of every response against its
+    rules; an answer whose ``http.response.start`` carries these is written
+    as they were encoded (``LeanResponseCycle``). To any other ASGI server
+    they are plain (name, value) pairs, ``content-length`` first."""
+
+    content_length: int
+    block: bytes
+
+    def __new__(
+        cls, content_length: int, headers: tuple[tuple[bytes, bytes], ...]
+    ) -> PreparedHeaders:
+        for name, value in headers:
+            if _HEADER_NAME.fullmatch(name) is None or name in _FRAMING:
+                raise ValueError(f"not a header name that can be prepared: {name!r}")
+            if _HEADER_VALUE.fullmatch(value) is None:
+                raise ValueError(f"not a header value: {value!r}")
+        length = str(content_length).encode()
+        self = super().__new__(cls, ((b"content-length", length), *headers))
+        self.content_length = content_length
+        self.block = b"".join(b"%s: %s\r\n" % pair for pair in self)
+        return self
+
+
+def _encoded(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """uvicorn's default headers, encoded; None when one of them is not
+    what the lean path writes as it is (uvicorn's path then checks them)."""
+    for name, value in headers:
+        if _HEADER_NAME.fullmatch(name.lower()) is None or name.lower() in _FRAMING:
+            return None
+        if _HEADER_VALUE.fullmatch(value) is None:
+            return None
+    return b"".join(b"%s: %s\r\n" % (name.lower(), value) for name, value in headers)
+
+
+#: The attributes of uvicorn's response cycle that the lean start reads and
+#: sets: it is used only with a uvicorn whose cycle has them all.
+_CYCLE_STATE = {
+    "response_started",
+    "waiting_for_100_continue",
+    "expected_content_length",
+    "chunked_encoding",
+    "keep_alive",
+    "default_headers",
+    "access_log",
+    "flow",
+    "disconnected",
+    "transport",
+}
+_STATUS_LINE: dict[int, bytes] | None = getattr(httptools_impl, "STATUS_LINE", None)
+_LEAN = _STATUS_LINE is not None and _CYCLE_STATE.issubset(
+    RequestResponseCycle.__init__.__code__.co_names
+)
+
+
+class LeanResponseCycle(RequestResponseCycle):
+    """uvicorn's response cycle, which writes a response start whose headers
+    are ``PreparedHeaders`` without checking them again; anything else, and
+    any case out of the ordinary (a client gone or slow to read, a
+    connection to close, uvicorn's own access log), takes uvicorn's path."""
+
+    #: uvicorn's default headers (date, server), encoded, by the list that
+    #: holds them: uvicorn makes a new list when the date changes.
+    _defaults: tuple[list[tuple[bytes, bytes]] | None, bytes | None] = (None, None)
+
+    async def send(self, message: Any) -> None:
+        headers = message.get("headers")
+        if (
+            type(headers) is not PreparedHeaders
+            or self.response_started
+            or self.disconnected
+            or self.flow.write_paused
+            or self.access_log
+            or not self.keep_alive
+            or message["type"] != "http.response.start"
+        ):
+            await super().send(message)
+            return
+        defaults = self.default_headers
+        cached, encoded = LeanResponseCycle._defaults
+        if cached is not defaults:
+            encoded = _encoded(defaults)
+            LeanResponseCycle._defaults = (defaults, encoded)
+        status = _STATUS_LINE.get(message["status"]) if _STATUS_LINE is not None else None
+        if encoded is None or status is None:
+            await super().send(message)
+            return
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        self.expected_content_length = headers.content_length
+        self.chunked_encoding = False
+        self.transport.write(b"".join((status, encoded, headers.block, b"\r\n")))
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -93,6 +204,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
+        if _LEAN and type(self.cycle) is RequestResponseCycle:
+            self.cycle.__class__ = LeanResponseCycle
         self._arm(self._body_timeout, "request body")
 
     def on_body(self, body: bytes) -> None:
