@@ -90,7 +90,11 @@ def key(table: str, value: ir.Column) -> ir.StringValue:
         )
     else:
         raise ColumnTypeError(table, value.get_name(), "id", str(kind))
-    trimmed = text.re_replace("^ +| +$", "").re_replace(" {2,}", " ")
+    # The regular expressions run only on text with a space: the rule leaves
+    # any other text as it is, and most ids have none (a regular expression
+    # per row costs several times the rest of the rule).
+    spaced = text.re_replace("^ +| +$", "").re_replace(" {2,}", " ")
+    trimmed = ibis.ifelse(text.contains(" "), spaced, text)
     # An error is an error only as Excel writes it: " #N/A" is text.
     error = text.isin(sorted(ERROR_VALUES)) if kind.is_string() else ibis.literal(False)
     return ibis.cases(
@@ -169,7 +173,9 @@ class Prepared(dict[str, ir.Table]):
     not the engine, the slow part)."""
 
 
-def prepare(tables: Tables) -> Prepared:
+def prepare(tables: Tables, extra: Mapping[str, Mapping[str, ir.Value]] | None = None) -> Prepared:
+    """The tables read by their rules; ``extra``: further columns of a table,
+    from its columns as stored (the data notes' blanks: ``ibis_notes``)."""
     if isinstance(tables, Prepared):
         return tables
     prepared = Prepared()
@@ -177,6 +183,7 @@ def prepare(tables: Tables) -> Prepared:
         columns = {name: rule(tables, table, name) for name in data.columns}
         if "left_on" in data.columns:
             columns["left_on" + RAW] = data["left_on"]
+        columns |= (extra or {}).get(table, {})
         prepared[table] = data.select(**columns)
     return prepared
 
@@ -344,7 +351,10 @@ def compute(
 def _blank_raw(value: ir.Column) -> ir.BooleanValue:
     blank = value.isnull()
     if value.type().is_string():
-        blank |= value.re_replace("^ +| +$", "") == ""
+        # Only text with a space can be spaces alone: the regular expression
+        # runs on that text only.
+        spaces = value.re_replace("^ +| +$", "") == ""
+        blank |= ibis.ifelse(value.contains(" "), spaces, value == "")
     return blank
 
 
