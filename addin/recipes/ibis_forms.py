@@ -198,12 +198,24 @@ def within(moment: ir.FloatingValue, start: float, end: float) -> ir.BooleanValu
     return ((moment >= start) & (moment < end)).fill_null(False)
 
 
+def rows_of(table: ir.Table) -> list[dict[str, Any]]:
+    """A small result's rows (a few aggregates). On DuckDB straight from its
+    cursor: ibis's Arrow conversion imports pandas, which takes longer than
+    a report's queries."""
+    backend = table._find_backend()
+    if getattr(backend, "name", "") == "duckdb":
+        cursor = backend.raw_sql(backend.compile(table))
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return list(table.to_pyarrow().to_pylist())
+
+
 def fetch(table: ir.Table, **measures: ir.Scalar) -> dict[str, float]:
     """The measures of one table in one query; a sum of no rows is 0."""
-    frame = table.aggregate(**measures).to_pyarrow()
+    row = rows_of(table.aggregate(**measures))[0]
     found = {}
     for name in measures:
-        number = frame.column(name)[0].as_py()
+        number = row[name]
         found[name] = 0.0 if number is None or math.isnan(number) else float(number)
     return found
 

@@ -38,7 +38,16 @@ import ibis.expr.types as ir
 
 import kpi_engine
 
-from .ibis_forms import Prepared, Tables, ibis_form_for, number_of, prepare, stays, within
+from .ibis_forms import (
+    Prepared,
+    Tables,
+    ibis_form_for,
+    number_of,
+    prepare,
+    rows_of,
+    stays,
+    within,
+)
 from .kpis import recipe_for
 from .orders import RepeatBuyers
 from .quantities import (
@@ -131,10 +140,26 @@ def _as_float(value: Any) -> float:
     )
 
 
+def _month_index(
+    moment: ir.FloatingValue, ends: Sequence[float], first: int, last: int
+) -> ir.IntegerValue:
+    """The index of the month (of ``first``..``last``, whose ends are ``ends``)
+    that holds a moment known to fall in one: a binary search, a few
+    comparisons per row whatever the number of months."""
+    if first == last:
+        return ibis.literal(first, "int16")
+    middle = (first + last) // 2
+    return ibis.ifelse(
+        moment < ends[middle],
+        _month_index(moment, ends, first, middle),
+        _month_index(moment, ends, middle + 1, last),
+    )
+
+
 def _fetch_grouped(
     table: ir.Table, by: str, measures: Mapping[str, ir.Scalar]
 ) -> dict[Any, dict[str, float]]:
-    frame = table.group_by(by).aggregate(**measures).to_pyarrow().to_pylist()
+    frame = rows_of(table.group_by(by).aggregate(**measures))
     return {row[by]: {name: _as_float(row[name]) for name in measures} for row in frame}
 
 
@@ -146,9 +171,7 @@ def _bucketed_values(
     data = tables[group.table]
     dated = data[group.dated_by]
     inside = data.filter(within(dated, group.first, group.end))
-    bucket = ibis.cases(
-        *((inside[group.dated_by] < end, index) for index, (_, end) in enumerate(months))
-    )
+    bucket = _month_index(inside[group.dated_by], [end for _, end in months], 0, len(months) - 1)
     bucketed = inside.mutate(**{_MONTH: bucket})
     view = Prepared({**tables, group.table: bucketed})
     measures = {
@@ -167,18 +190,21 @@ def _present_values(
     who = MASTERS[group.table]
     combines: dict[tuple[int, int], tuple[Callable[[Sequence[Any]], Any], list[str]]] = {}
     flags: dict[str, ir.BooleanValue] = {}
+    #: A condition asked twice (present at the end of a month is present at
+    #: the start of the next) is one flag.
+    named: dict[Any, str] = {}
     for window, (start, end) in enumerate(windows):
         for index, quantity in enumerate(group.measures):
             conditions, combine = quantity.ibis_sets(tables, start, end)
             names = []
             for condition in conditions:
-                name = f"f{len(flags)}"
+                name = named.setdefault(condition.op(), f"f{len(named)}")
                 flags[name] = condition.any()
                 names.append(name)
             combines[window, index] = (combine, names)
     people = listed.table.filter(listed.listed).group_by(who).aggregate(**flags)
     counted = people.aggregate(**{name: number_of(people[name]) for name in flags})
-    row = counted.to_pyarrow().to_pylist()[0]
+    row = rows_of(counted)[0]
     return {
         window: {
             f"m{index}": float(combine([_as_float(row[name]) for name in names]))
@@ -211,7 +237,7 @@ def _repeat_values(
         orders = per_customer[f"w{index}"]
         measures[f"c{index}"] = number_of(orders >= 1)
         measures[f"r{index}"] = number_of(orders >= 2)
-    row = per_customer.aggregate(**measures).to_pyarrow().to_pylist()[0]
+    row = rows_of(per_customer.aggregate(**measures))[0]
     return [
         (_as_float(row[f"c{index}"]), _as_float(row[f"r{index}"])) for index in range(len(windows))
     ]

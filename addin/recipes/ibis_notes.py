@@ -24,7 +24,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from .ibis_forms import Tables, _blank_raw, number_of, within
+from .ibis_forms import Tables, _blank_raw, number_of, rows_of, within
 from .tables import MASTERS, column
 
 #: The suffix of a column's "blank as stored" flag, and the row's "has data" flag.
@@ -93,7 +93,8 @@ def _unknown_ids(stored: Tables, cleaned: Tables, check: Any) -> int | None:
     keyed = keys.select(k=keys[check.column]).filter(ibis._.k.notnull())
     master = cleaned[check.other]
     listed = master.select(k=master[MASTERS[check.other]]).filter(ibis._.k.notnull())
-    return int(keyed.anti_join(listed.distinct(), "k").count().to_pyarrow().as_py())
+    unknown = keyed.anti_join(listed.distinct(), "k")
+    return int(rows_of(unknown.aggregate(n=unknown.count()))[0]["n"])
 
 
 def cleaned_note_counts(
@@ -120,7 +121,7 @@ def cleaned_note_counts(
         else:
             by_table.setdefault(check.table, {})[f"c{index}"] = count
     for table, measures in by_table.items():
-        row = cleaned[table].aggregate(**measures).to_pyarrow().to_pylist()[0]
+        row = rows_of(cleaned[table].aggregate(**measures))[0]
         for name, count in row.items():
             found[int(name[1:])] = int(count or 0)
     notes = []
@@ -161,7 +162,7 @@ def latest_serial(stored: Tables, cleaned: Tables) -> float | None:
         return None
     parts = [cleaned[table].aggregate(latest=cleaned[table][name].max()) for table, name in dated]
     together = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    found = together.aggregate(latest=together.latest.max()).to_pyarrow().to_pylist()[0]
+    found = rows_of(together.aggregate(latest=together.latest.max()))[0]
     latest = found["latest"]
     return float(latest) if latest else None
 
@@ -181,4 +182,4 @@ def has_rows_dated(stored: Tables, cleaned: Tables, start: float, end: float) ->
         for table, rows in inside.items()
     ]
     together = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    return bool(together.count().to_pyarrow().as_py())
+    return bool(rows_of(together.aggregate(n=together.count()))[0]["n"])
