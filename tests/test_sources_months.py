@@ -240,3 +240,39 @@ def test_every_month_at_once_equals_month_by_month_on_spark(
         cleaned = prepare(raw, note_columns(raw, checks_for(business_type)))
         wrong = _compared(business_type, rows, raw, cleaned)
         assert not wrong, "\n".join(wrong[:20])
+
+
+def test_a_report_from_a_parquet_folder_asks_duckdb_a_few_grouped_queries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every KPI's 13 months and the data notes come from grouped queries over
+    the tables read once: a few statements per table, not one per KPI and
+    month (10 KPIs x 13 months are 130)."""
+    import ibis.backends.duckdb as duckdb_backend  # noqa: PLC0415
+
+    from addin.report.offline import SourceSettings, report_from_source  # noqa: PLC0415
+
+    path = new_workbook(
+        StarterOptions("celebrity_video", "en", as_of=AS_OF), tmp_path / "celebrity_video.xlsx"
+    )
+    package = open_package(path)
+    try:
+        rows = read_data(package).rows
+    finally:
+        package.close()
+    folder = write_parquet_folder(typed_tables("celebrity_video", rows), tmp_path / "parquet")
+    statements: list[str] = []
+    sent = duckdb_backend.Backend.raw_sql
+
+    def counted(self: Any, query: Any, **options: Any) -> Any:
+        statements.append(str(query))
+        return sent(self, query, **options)
+
+    monkeypatch.setattr(duckdb_backend.Backend, "raw_sql", counted)
+    report = report_from_source(str(folder), SourceSettings("celebrity_video", "en", PERIOD))
+    assert len(report.kpis) == 10
+    assert all(len(kpi.trend) == 12 for kpi in report.kpis)
+    reading = [s for s in statements if s.startswith("CREATE")]
+    # Each of the 4 tables: a view of its file, and its rows read once by the rules.
+    assert len(reading) == 8, reading
+    assert len(statements) - len(reading) <= 16, "\n".join(s[:120] for s in statements)

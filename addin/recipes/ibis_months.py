@@ -228,7 +228,7 @@ def _repeat_values(
     dated = inside[part.dated_by]
     per_customer = inside.group_by(part.id_column).aggregate(
         **{
-            f"w{index}": number_of(within(dated, month_shift(end, -part.months), end))
+            f"w{index}": inside.count(where=within(dated, month_shift(end, -part.months), end))
             for index, (_, end) in enumerate(windows)
         }
     )
