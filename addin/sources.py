@@ -38,7 +38,7 @@ from addin.ooxml.package import ReportError
 from addin.recipes import columns_read, month_shift
 from addin.recipes.notes import Note, checks_for
 from addin.recipes.tables import MASTERS, TABLES, column
-from kpi_engine.inputs import to_serial
+from kpi_engine.inputs import first_of_month, to_serial
 
 FILE_SUFFIXES = (".parquet", ".csv")
 #: The table whose rows are per channel, and its column naming the channel.
@@ -455,7 +455,6 @@ class SourceMeasure:
     #: The months of the report (``plan``), by first day, and every KPI's
     #: value in each, fetched at once on the first value asked for.
     _months: dict[dt.date, int] = field(default_factory=dict)
-    _business_type: str = ""
     _values: dict[str, list[Any]] | None = None
 
     def __post_init__(self) -> None:
@@ -480,11 +479,7 @@ class SourceMeasure:
         """The report's months: the 12 of the trend that end with ``period``
         and the month a year before it, whose values every KPI's ibis form
         then gives at once (``ibis_months``) instead of month by month."""
-        first = dt.date(period.year - 1, period.month, 1)
-        months = [
-            dt.date(first.year + (first.month - 1 + n) // 12, (first.month - 1 + n) % 12 + 1, 1)
-            for n in range(13)
-        ]
+        months = [first_of_month(period, offset) for offset in range(-12, 1)]
         self._months = {month: index for index, month in enumerate(months)}
         self._values = None
 
