@@ -142,16 +142,16 @@ $(NODE_MODULES): tests/node/package.json tests/node/package-lock.json
 		DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; }
 	cd tests/node && npm ci --no-audit --no-fund
 
-# Spark's tests (the ibis forms on local[2], every KPI and type, and the
-# [spark] install line's kpi report on Spark) take longer than make test's
-# budget allows: make test-spark runs them.
+# Spark's tests (the ibis forms on local[2], every KPI and type, month by
+# month and all months at once, and the [spark] install line's kpi report on
+# Spark) take longer than make test's budget allows: make test-spark runs them.
 # First the list of system packages and what apt-get installs, then the rest.
 test: system-deps-plan check system-deps node
 	$(BIN)/python -m pytest -m "not spark"
 
 test-spark: install system-deps
 	$(BIN)/python -m pytest -p no:cacheprovider -m spark tests/test_sources_engines.py \
-		tests/test_release.py
+		tests/test_sources_months.py tests/test_release.py
 
 # Differential fuzzing at length: FUZZ_PER_TYPE messy workbooks of each business
 # type, from a fresh seed (printed; make fuzz SEED=<seed> repeats a run).

@@ -38,7 +38,7 @@ from addin.ooxml.package import ReportError
 from addin.recipes import columns_read, month_shift
 from addin.recipes.notes import Note, checks_for
 from addin.recipes.tables import MASTERS, TABLES, column
-from kpi_engine.inputs import to_serial
+from kpi_engine.inputs import first_of_month, to_serial
 
 FILE_SUFFIXES = (".parquet", ".csv")
 #: The table whose rows are per channel, and its column naming the channel.
@@ -396,14 +396,18 @@ def open_source(url: str, business_type: str, language: str = "en") -> Source:  
 
 
 def _as_view(backend: Any, table: str, expr: Any, where: str = "--source") -> Any:
-    """The prepared table as a temporary table (DuckDB) or view of the engine,
-    where it can hold one: every query then names it, and ibis compiles the
-    rules once instead of once per query (compiling, not the engine, is the
-    slow part of a month's small query). Elsewhere the expression itself."""
+    """The prepared table as a temporary table (DuckDB, PostgreSQL) or a
+    cached view (Spark) of the engine, where it can hold one: every query
+    then names it, ibis compiles the rules once, and the engine applies them
+    once per row (an id trimmed and in lower case), not again in each query.
+    Elsewhere the expression itself."""
     name = f"kpi_prepared_{table.lower()}"
     try:
         if backend.name == "pyspark":
-            return backend.create_view(name, expr, overwrite=True)
+            view = backend.create_view(name, expr, overwrite=True)
+            # Kept by Spark once computed (in memory, spilled to disk).
+            backend._session.catalog.cacheTable(name)
+            return view
         if backend.name == "duckdb":
             # Files are read, and their rules applied, once into DuckDB's own
             # columns (compressed, spilled to disk past its memory limit),
@@ -411,7 +415,10 @@ def _as_view(backend: Any, table: str, expr: Any, where: str = "--source") -> An
             backend.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {backend.compile(expr)}')
             return backend.table(name)
         if backend.name == "postgres":
-            backend.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {backend.compile(expr)}')
+            # A temporary table of the session: the rules (an id trimmed and
+            # in lower case) run once per row, not again in every query.
+            backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"').close()
+            backend.raw_sql(f'CREATE TEMP TABLE "{name}" AS {backend.compile(expr)}').close()
             return backend.table(name)
     except Exception:  # (a read-only engine: the expression does the same)
         _check_readable(backend, table, expr, where)
@@ -441,19 +448,72 @@ class SourceMeasure:
     source: Source
     settings: Mapping[str, Any] = field(default_factory=dict)
     prepared: Any = None
+    #: The business type whose data notes the prepared tables can count.
+    business_type: str = ""
     #: The Channels table's channels, (key, name as first written), once listed.
     _channels: list[tuple[str, str]] | None = None
+    #: The months of the report (``plan``), by first day, and every KPI's
+    #: value in each, fetched at once on the first value asked for.
+    _months: dict[dt.date, int] = field(default_factory=dict)
+    _values: dict[str, list[Any]] | None = None
 
     def __post_init__(self) -> None:
         from addin.recipes.ibis_forms import Prepared, prepare  # noqa: PLC0415
+        from addin.recipes.ibis_notes import note_columns  # noqa: PLC0415
 
+        tables = self.source.tables
         with self.engine("reading the tables"):
+            # The data notes' flags are kept beside the rules' readings, so
+            # that the notes are counted without reading the tables again.
+            flags = (
+                note_columns(tables, checks_for(self.business_type)) if self.business_type else {}
+            )
             self.prepared = Prepared(
                 {
                     name: _as_view(self.source.backend, name, table, self.source.where)
-                    for name, table in prepare(self.source.tables).items()
+                    for name, table in prepare(tables, flags).items()
                 }
             )
+
+    def plan(self, period: dt.date) -> None:
+        """The report's months: the 12 of the trend that end with ``period``
+        and the month a year before it, whose values every KPI's ibis form
+        then gives at once (``ibis_months``) instead of month by month."""
+        months = [first_of_month(period, offset) for offset in range(-12, 1)]
+        self._months = {month: index for index, month in enumerate(months)}
+        self._values = None
+
+    def _planned(self, business_type: str, kpi_id: str, month: dt.date) -> Any:
+        """The KPI's value (or why it has none) from the values of every
+        month at once; None where they are not at hand, or the engine
+        failed on them (then the month's own query says where)."""
+        if month not in self._months:
+            return None
+        if self._values is None:
+            from addin.recipes.ibis_months import months_values  # noqa: PLC0415
+            from kpi_engine import get_business_type  # noqa: PLC0415
+
+            windows = []
+            for day in self._months:
+                start = to_serial("report", "month", day)
+                windows.append((start, month_shift(start, 1)))
+            kpis = [entry.id for entry in get_business_type(business_type).kpis]
+            try:
+                with self.engine("computing the KPIs"):
+                    self._values = months_values(
+                        business_type, kpis, self.prepared, windows, self.settings
+                    )
+            except SourceError:
+                self._values = {}
+        found = self._values.get(kpi_id)
+        return None if found is None else found[self._months[month]]
+
+    def has_data(self, start: float, end: float) -> bool:
+        """Whether some row of the tables is dated in [start, end)."""
+        from addin.recipes.ibis_notes import has_rows_dated  # noqa: PLC0415
+
+        with self.engine("looking for data in the period"):
+            return has_rows_dated(self.source.tables, self.prepared, start, end)
 
     @contextlib.contextmanager
     def engine(self, doing: str) -> Iterator[None]:
@@ -476,6 +536,11 @@ class SourceMeasure:
     def value(self, business_type: str, kpi_id: str, month: dt.date) -> float:
         from addin.recipes.ibis_forms import compute  # noqa: PLC0415
 
+        planned = self._planned(business_type, kpi_id, month)
+        if isinstance(planned, Exception):
+            raise planned
+        if planned is not None:
+            return float(planned)
         start = to_serial("report", "month", month)
         with self.engine(f"computing {kpi_id} for {month:%Y-%m}"):
             return compute(
@@ -493,9 +558,13 @@ class SourceMeasure:
 
     def notes(self, business_type: str) -> list[Note]:
         from addin.recipes.ibis_forms import note_counts  # noqa: PLC0415
+        from addin.recipes.ibis_notes import cleaned_note_counts  # noqa: PLC0415
 
+        checks = checks_for(business_type)
         with self.engine("counting the data notes"):
-            return note_counts(business_type, self.source.tables, checks_for(business_type))
+            if business_type == self.business_type:
+                return cleaned_note_counts(business_type, self.source.tables, self.prepared, checks)
+            return note_counts(business_type, self.source.tables, checks)
 
     def channels(
         self, business_type: str, kpi_id: str, month: dt.date
@@ -538,11 +607,12 @@ class SourceMeasure:
             found.append((name, value))
         return tuple(found)
 
-    def latest_month(self, business_type: str) -> dt.date | None:
-        from addin.recipes.ibis_forms import latest_date  # noqa: PLC0415
+    def latest_month(self, business_type: str) -> float | None:
+        """The latest date serial of the tables (None: no date)."""
+        from addin.recipes.ibis_notes import latest_serial  # noqa: PLC0415
 
         with self.engine("finding the latest month"):
-            return latest_date(self.source.tables)
+            return latest_serial(self.source.tables, self.prepared)
 
 
 __all__ = ["Source", "SourceError", "SourceMeasure", "open_source"]

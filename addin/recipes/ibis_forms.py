@@ -90,7 +90,11 @@ def key(table: str, value: ir.Column) -> ir.StringValue:
         )
     else:
         raise ColumnTypeError(table, value.get_name(), "id", str(kind))
-    trimmed = text.re_replace("^ +| +$", "").re_replace(" {2,}", " ")
+    # The regular expressions run only on text with a space: the rule leaves
+    # any other text as it is, and most ids have none (a regular expression
+    # per row costs several times the rest of the rule).
+    spaced = text.re_replace("^ +| +$", "").re_replace(" {2,}", " ")
+    trimmed = ibis.ifelse(text.contains(" "), spaced, text)
     # An error is an error only as Excel writes it: " #N/A" is text.
     error = text.isin(sorted(ERROR_VALUES)) if kind.is_string() else ibis.literal(False)
     return ibis.cases(
@@ -169,7 +173,9 @@ class Prepared(dict[str, ir.Table]):
     not the engine, the slow part)."""
 
 
-def prepare(tables: Tables) -> Prepared:
+def prepare(tables: Tables, extra: Mapping[str, Mapping[str, ir.Value]] | None = None) -> Prepared:
+    """The tables read by their rules; ``extra``: further columns of a table,
+    from its columns as stored (the data notes' blanks: ``ibis_notes``)."""
     if isinstance(tables, Prepared):
         return tables
     prepared = Prepared()
@@ -177,6 +183,7 @@ def prepare(tables: Tables) -> Prepared:
         columns = {name: rule(tables, table, name) for name in data.columns}
         if "left_on" in data.columns:
             columns["left_on" + RAW] = data["left_on"]
+        columns |= (extra or {}).get(table, {})
         prepared[table] = data.select(**columns)
     return prepared
 
@@ -191,12 +198,24 @@ def within(moment: ir.FloatingValue, start: float, end: float) -> ir.BooleanValu
     return ((moment >= start) & (moment < end)).fill_null(False)
 
 
+def rows_of(table: ir.Table) -> list[dict[str, Any]]:
+    """A small result's rows (a few aggregates). On DuckDB straight from its
+    cursor: ibis's Arrow conversion imports pandas, which takes longer than
+    a report's queries."""
+    backend = table._find_backend()
+    if getattr(backend, "name", "") == "duckdb":
+        cursor = backend.raw_sql(backend.compile(table))
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return list(table.to_pyarrow().to_pylist())
+
+
 def fetch(table: ir.Table, **measures: ir.Scalar) -> dict[str, float]:
     """The measures of one table in one query; a sum of no rows is 0."""
-    frame = table.aggregate(**measures).to_pyarrow()
+    row = rows_of(table.aggregate(**measures))[0]
     found = {}
     for name in measures:
-        number = frame.column(name)[0].as_py()
+        number = row[name]
         found[name] = 0.0 if number is None or math.isnan(number) else float(number)
     return found
 
@@ -344,7 +363,10 @@ def compute(
 def _blank_raw(value: ir.Column) -> ir.BooleanValue:
     blank = value.isnull()
     if value.type().is_string():
-        blank |= value.re_replace("^ +| +$", "") == ""
+        # Only text with a space can be spaces alone: the regular expression
+        # runs on that text only.
+        spaces = value.re_replace("^ +| +$", "") == ""
+        blank |= ibis.ifelse(value.contains(" "), spaces, value == "")
     return blank
 
 

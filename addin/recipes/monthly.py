@@ -8,8 +8,8 @@ The two lifetime values are written out below, with why.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import kpi_engine
 
@@ -21,18 +21,15 @@ from .quantities import (
     PresentAtStart,
     Retained,
     combined,
-    ibis_values,
+    ibis_of,
     keys_at,
     quotient,
     sums_together,
     total_of,
 )
-from .recipe import UNDEFINED, EngineCall, Recipe, per
+from .recipe import UNDEFINED, EngineCall, IbisParts, Recipe, per
 from .rules import Let, Rows
 from .tables import TABLES
-
-if TYPE_CHECKING:
-    from .ibis_forms import Tables
 
 
 def monthly_ratio(kpi_id: str, table: str, numerator: str, denominator: str) -> Recipe:
@@ -99,8 +96,8 @@ def _clv_funnel_engine(rows: Rows, s: float, e: float) -> EngineCall:
     )
 
 
-def _clv_funnel_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-    revenue, at_start, churned = ibis_values(FUNNEL_LIFETIME, tables, s, e)
+def _clv_funnel_finish(values: Sequence[Any], settings: Mapping[str, Any]) -> float:
+    revenue, at_start, churned = values
     if at_start == 0:
         raise _no_funnel_customers()
     churn = kpi_engine.churn_rate(churned, at_start)
@@ -141,11 +138,19 @@ def _clv_revenue_engine(rows: Rows, s: float, e: float) -> EngineCall:
     return EngineCall("customer_lifetime_revenue", (revenue / len(at_start), churn))
 
 
-def _clv_revenue_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-    revenue, before, churned = ibis_values((MARKETING_REVENUE, AT_START, CHURNED), tables, s, e)
+#: The lifetime revenue's ibis parts, in the order its ibis form reads them.
+CLV_REVENUE_PARTS = (MARKETING_REVENUE, AT_START, CHURNED)
+
+
+def _clv_revenue_finish(values: Sequence[Any], settings: Mapping[str, Any]) -> float:
+    revenue, before, churned = values
     if before == 0:
         raise _no_customers()
     return IBIS.engine("customer_lifetime_revenue", revenue / before, churned / before)
+
+
+_clv_funnel_ibis = ibis_of(FUNNEL_LIFETIME, _clv_funnel_finish)
+_clv_revenue_ibis = ibis_of(CLV_REVENUE_PARTS, _clv_revenue_finish)
 
 
 # --- the recipes ------------------------------------------------------------------------------
@@ -176,6 +181,7 @@ RECIPES: tuple[Recipe, ...] = (
         _clv_funnel_engine,
         _clv_funnel_ibis,
         FUNNEL_LIFETIME,
+        IbisParts(FUNNEL_LIFETIME, _clv_funnel_finish),
     ),
     quotient(
         "customer_retention_cost",
@@ -206,6 +212,7 @@ RECIPES: tuple[Recipe, ...] = (
         _clv_revenue_engine,
         _clv_revenue_ibis,
         (CHURNED, AT_START, MARKETING_REVENUE),
+        IbisParts(CLV_REVENUE_PARTS, _clv_revenue_finish),
     ),
     monthly_ratio("bounce_rate", "Funnel", "single_page_sessions", "sessions"),
     monthly_ratio("conversion_rate", "Funnel", "conversions", "visitors"),

@@ -11,7 +11,8 @@ Repeat purchases are written out below, with why.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import kpi_engine
@@ -27,7 +28,7 @@ from .quantities import (
     status_share,
     total_of,
 )
-from .recipe import EngineCall, Recipe, month_cells, month_shift, ratio
+from .recipe import EngineCall, IbisParts, Recipe, month_cells, month_shift, ratio
 from .rules import Let, Rows, excel_distinct, excel_within, pick, within
 
 if TYPE_CHECKING:
@@ -75,24 +76,49 @@ def _repeat_engine(rows: Rows, s: float, e: float) -> EngineCall:
     return EngineCall("repeat_purchase_rate_from_orders", (pick(orders["customer_id"], mask),))
 
 
-def _repeat_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-    orders = tables["Orders"]
-    customer = IBIS.read(tables, "Orders", "customer_id")
-    window = IBIS.within(IBIS.read(tables, "Orders", "ordered_at"), month_shift(e, -12), e)
-    per_customer = (
-        orders.mutate(customer=customer)
-        .filter(window & customer.notnull())
-        .group_by("customer")
-        .aggregate(orders=IBIS.ibis._.count())
-    )
-    found = IBIS.fetch(
-        per_customer,
-        customers=per_customer.count(),
-        repeaters=IBIS.number_of(per_customer.orders >= 2),
-    )
-    if found["customers"] == 0:
+@dataclass(frozen=True)
+class RepeatBuyers:
+    """The one part of repeat purchases' ibis form, a pair: the customers
+    with an order in the ``months`` months that end with the month, and
+    those of them with two orders or more there."""
+
+    table: str = "Orders"
+    dated_by: str = "ordered_at"
+    id_column: str = "customer_id"
+    months: int = 12
+
+    def ibis_pair(self, tables: Tables, s: float, e: float) -> tuple[float, float]:
+        orders = tables[self.table]
+        customer = IBIS.read(tables, self.table, self.id_column)
+        window = IBIS.within(
+            IBIS.read(tables, self.table, self.dated_by), month_shift(e, -self.months), e
+        )
+        per_customer = (
+            orders.mutate(customer=customer)
+            .filter(window & customer.notnull())
+            .group_by("customer")
+            .aggregate(orders=IBIS.ibis._.count())
+        )
+        found = IBIS.fetch(
+            per_customer,
+            customers=per_customer.count(),
+            repeaters=IBIS.number_of(per_customer.orders >= 2),
+        )
+        return found["customers"], found["repeaters"]
+
+
+REPEAT_BUYERS = RepeatBuyers()
+
+
+def _repeat_finish(values: Sequence[Any], settings: Mapping[str, Any]) -> float:
+    customers, repeaters = values[0]
+    if customers == 0:
         raise IBIS.undefined("repeat_purchase_rate_from_orders", "there are no orders", "no_orders")
-    return IBIS.engine("repeat_purchase_rate", found["repeaters"], found["customers"])
+    return IBIS.engine("repeat_purchase_rate", repeaters, customers)
+
+
+def _repeat_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
+    return _repeat_finish([REPEAT_BUYERS.ibis_pair(tables, s, e)], settings)
 
 
 # --- the recipes ------------------------------------------------------------------------------
@@ -112,7 +138,13 @@ RECIPES: tuple[Recipe, ...] = (
             "delivered_at",
         ),
     ),
-    Recipe("repeat_purchase_rate", _repeat, _repeat_engine, _repeat_ibis),
+    Recipe(
+        "repeat_purchase_rate",
+        _repeat,
+        _repeat_engine,
+        _repeat_ibis,
+        ibis_parts=IbisParts((REPEAT_BUYERS,), _repeat_finish),
+    ),
     # The month's orders completed, among those with a status; the engine's
     # function reads the statuses itself.
     quotient(

@@ -50,7 +50,7 @@ type's fact: ``[holds]`` in its catalogue file (``kpi_engine.BusinessType.holds`
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -67,7 +67,7 @@ from .conditions import (
     excel_column,
     read,
 )
-from .recipe import EngineCall, ReadsCells, Recipe, month_shift, per
+from .recipe import EngineCall, IbisParts, ReadsCells, Recipe, month_shift, per
 from .rules import (
     ExcelStays,
     Let,
@@ -297,9 +297,12 @@ class PresentAtStart:
     def rows(self, rows: Rows, s: float, e: float) -> float:
         return float(len(self.keys(rows, s)))
 
-    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+    def ibis_sets(self, tables: Tables, s: Any, e: Any) -> IbisSets:
         listed = IBIS.stays(tables, self.table)
-        return self.table, listed.distinct(listed.present_at(s))
+        return (listed.present_at(s),), _first
+
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        return self.table, distinct_sets(tables, self.table, self.ibis_sets(tables, s, e))
 
 
 @dataclass(frozen=True)
@@ -336,15 +339,31 @@ def keys_at(rows: Rows, table: str, s: float, e: float) -> tuple[set[str], set[s
     return present.keys(rows, s), present.keys(rows, e)
 
 
-def _ibis_cohort(tables: Tables, table: str, s: float, e: float) -> tuple[Any, Any, Any]:
-    """|A|, |B| and |A or B| as ibis scalars."""
+#: A quantity of who is present, through ibis: the conditions on a master
+#: table's rows whose people it counts (each once), and its value from
+#: their numbers (``ibis_months`` counts them per person for every month).
+IbisSets = tuple[tuple["ir.BooleanValue", ...], Callable[[Sequence[Any]], Any]]
+
+
+def _first(counts: Sequence[Any]) -> Any:
+    return counts[0]
+
+
+def _difference(counts: Sequence[Any]) -> Any:
+    """|A or B| - |B|: those of A not in B (or, of A or B, those not in A)."""
+    return counts[0] - counts[1]
+
+
+def _both(counts: Sequence[Any]) -> Any:
+    """|A| + |B| - |A or B|: those in both."""
+    return counts[0] + counts[1] - counts[2]
+
+
+def distinct_sets(tables: Tables, table: str, sets: IbisSets) -> Any:
+    """The value of a quantity of who is present, as one ibis scalar."""
+    conditions, combine = sets
     listed = IBIS.stays(tables, table)
-    at_start, at_end = listed.present_at(s), listed.present_at(e)
-    return (
-        listed.distinct(at_start),
-        listed.distinct(at_end),
-        listed.distinct(at_start | at_end),
-    )
+    return combine([listed.distinct(condition) for condition in conditions])
 
 
 @dataclass(frozen=True)
@@ -361,9 +380,13 @@ class Churned:
         at_start, at_end = keys_at(rows, self.table, s, e)
         return float(len(at_start - at_end))
 
+    def ibis_sets(self, tables: Tables, s: Any, e: Any) -> IbisSets:
+        listed = IBIS.stays(tables, self.table)
+        at_start, at_end = listed.present_at(s), listed.present_at(e)
+        return (at_start | at_end, at_end), _difference
+
     def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
-        _, after, either = _ibis_cohort(tables, self.table, s, e)
-        return self.table, either - after
+        return self.table, distinct_sets(tables, self.table, self.ibis_sets(tables, s, e))
 
 
 @dataclass(frozen=True)
@@ -380,9 +403,13 @@ class Retained:
         at_start, at_end = keys_at(rows, self.table, s, e)
         return float(len(at_start & at_end))
 
+    def ibis_sets(self, tables: Tables, s: Any, e: Any) -> IbisSets:
+        listed = IBIS.stays(tables, self.table)
+        at_start, at_end = listed.present_at(s), listed.present_at(e)
+        return (at_start, at_end, at_start | at_end), _both
+
     def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
-        before, after, either = _ibis_cohort(tables, self.table, s, e)
-        return self.table, before + after - either
+        return self.table, distinct_sets(tables, self.table, self.ibis_sets(tables, s, e))
 
 
 @dataclass(frozen=True)
@@ -415,13 +442,16 @@ class Newcomers:
         }
         return float(len(joined - present_at(listed, s)))
 
-    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+    def ibis_sets(self, tables: Tables, s: Any, e: Any) -> IbisSets:
         listed = IBIS.stays(tables, self.table)
         at_start, joined = listed.present_at(s), listed.joined_during(s, e)
         if self.via:
             channel = IBIS.read(tables, self.table, "acquired_via")
             joined &= (channel == self.via).fill_null(False)
-        return self.table, listed.distinct(at_start | joined) - listed.distinct(at_start)
+        return (at_start | joined, at_start), _difference
+
+    def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
+        return self.table, distinct_sets(tables, self.table, self.ibis_sets(tables, s, e))
 
 
 # --- monthly tables: a column's sum over the month's rows -----------------------------------
@@ -502,6 +532,16 @@ def ibis_values(parts: tuple[Quantity, ...], tables: Tables, s: float, e: float)
     return list(IBIS.fetch_all(tables, [part.ibis(tables, s, e) for part in parts]))
 
 
+def ibis_of(parts: tuple[Any, ...], finish: Callable[..., float]) -> Callable[..., float]:
+    """The ibis form for one month of a recipe taken apart (``IbisParts``):
+    ``finish`` of its quantities' values, fetched one query per table."""
+
+    def ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
+        return finish(ibis_values(parts, tables, s, e), settings)
+
+    return ibis
+
+
 def combined(
     kpi_id: str,
     *arguments: Quantity,
@@ -519,10 +559,17 @@ def combined(
     def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
         return EngineCall(kpi_id, (*(q.rows(rows, s, e) for q in arguments), *extra))
 
-    def ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-        return IBIS.engine(kpi_id, *ibis_values(arguments, tables, s, e), *extra)
+    def finish(values: Sequence[Any], settings: Mapping[str, Any]) -> float:
+        return IBIS.engine(kpi_id, *values, *extra)
 
-    return Recipe(kpi_id, formula, engine_call, ibis, arguments)
+    return Recipe(
+        kpi_id,
+        formula,
+        engine_call,
+        ibis_of(arguments, finish),
+        arguments,
+        IbisParts(arguments, finish),
+    )
 
 
 def quotient(
@@ -541,13 +588,21 @@ def quotient(
     if engine is None:
         return recipe
 
-    def ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-        above, below = ibis_values((numerator, denominator), tables, s, e)
+    def finish(values: Sequence[Any], settings: Mapping[str, Any]) -> float:
+        above, below = values
         if below == 0:
             raise engine.no_value()
-        return above / below
+        return float(above / below)
 
-    return Recipe(kpi_id, recipe.formula, engine.call, ibis, recipe.parts)
+    parts = (numerator, denominator)
+    return Recipe(
+        kpi_id,
+        recipe.formula,
+        engine.call,
+        ibis_of(parts, finish),
+        recipe.parts,
+        IbisParts(parts, finish),
+    )
 
 
 def total_of(kpi_id: str, quantity: Quantity, *, engine: ReadsCells | None = None) -> Recipe:
@@ -563,12 +618,14 @@ def total_of(kpi_id: str, quantity: Quantity, *, engine: ReadsCells | None = Non
     def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
         return EngineCall(kpi_id, ([quantity.rows(rows, s, e)],))
 
-    def ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-        found = ibis_values((quantity,), tables, s, e)
-        return found[0] if engine is not None else IBIS.engine(kpi_id, found)
+    def finish(values: Sequence[Any], settings: Mapping[str, Any]) -> float:
+        return float(values[0]) if engine is not None else IBIS.engine(kpi_id, list(values))
 
     engine_side = engine_call if engine is None else engine.call
-    return Recipe(kpi_id, formula, engine_side, ibis, (quantity,))
+    parts = (quantity,)
+    return Recipe(
+        kpi_id, formula, engine_side, ibis_of(parts, finish), parts, IbisParts(parts, finish)
+    )
 
 
 def status_share(kpi_id: str, table: str, dated_by: str, column: str, wanted: str) -> Recipe:

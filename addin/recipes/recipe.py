@@ -20,7 +20,7 @@ mostly composed from the shared quantities of ``quantities`` (``parts``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -52,6 +52,19 @@ class EngineCall:
 
 
 @dataclass(frozen=True)
+class IbisParts:
+    """An ibis form taken apart: the quantities it fetches (each with an
+    ``ibis`` method, or a measure that ``ibis_months`` knows), and the
+    engine's function on their values for one month, with the workbook's
+    settings. The form for one month is ``finish`` of the parts' values for
+    that month; ``ibis_months`` fetches the values of every month in one
+    query per table and finishes each month."""
+
+    parts: tuple[Any, ...]
+    finish: Callable[[Sequence[Any], Mapping[str, Any]], float]
+
+
+@dataclass(frozen=True)
 class Recipe:
     """How one KPI is measured for a month: in Excel, with the engine on the
     workbook's rows and, through ibis, where the data lives. The three forms
@@ -69,6 +82,10 @@ class Recipe:
     #: The shared quantities it is composed of (``quantities``), in the
     #: order it reads them; empty for a recipe written out in full.
     parts: tuple[Any, ...] = ()
+    #: The ibis form as what it fetches and what it makes of it, so that
+    #: ``kpi report --source`` measures every month of the report at once
+    #: (``ibis_months``); None: the form is measured month by month.
+    ibis_parts: IbisParts | None = None
 
     @cached_property
     def reads(self) -> Mapping[str, tuple[str, ...]]:

@@ -7,17 +7,13 @@ score, a satisfied rating.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .conditions import AtLeast, AtMost, Has
-from .quantities import counter, ibis_values, quotient, status_share
-from .recipe import Recipe, month_cells, per
+from .quantities import counter, ibis_of, quotient, status_share
+from .recipe import IbisParts, Recipe, month_cells, per
 from .rules import Let
-
-if TYPE_CHECKING:
-    from .ibis_forms import Tables
-
 
 #: The survey's answers of the month that meet conditions.
 answered = counter("Survey", "answered_on")
@@ -42,17 +38,20 @@ def _nps(s: str, e: str) -> str:
     return let.formula(per(f"({promoters}-{detractors})*100", responses))
 
 
-def _nps_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
-    promoters, detractors, responses = ibis_values(NPS_PARTS, tables, s, e)
+def _nps_finish(values: Sequence[Any], settings: Mapping[str, Any]) -> float:
+    promoters, detractors, responses = values
     if responses == 0:
         raise NPS_SCORES.no_value()
-    return (promoters - detractors) * 100 / responses
+    return float((promoters - detractors) * 100 / responses)
+
+
+_nps_ibis = ibis_of(NPS_PARTS, _nps_finish)
 
 
 # --- the recipes ------------------------------------------------------------------------------
 
 RECIPES: tuple[Recipe, ...] = (
-    Recipe("nps", _nps, NPS_SCORES.call, _nps_ibis, NPS_PARTS),
+    Recipe("nps", _nps, NPS_SCORES.call, _nps_ibis, NPS_PARTS, IbisParts(NPS_PARTS, _nps_finish)),
     # Satisfied: a rating of 4 or more; the engine's function reads the ratings.
     quotient(
         "csat",

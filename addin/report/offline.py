@@ -88,11 +88,7 @@ def report_from_source(
 def _source_report(data: WorkbookData, url: str, clock: Callable[[], dt.datetime]) -> Report:
     from addin.ooxml.dates import from_serial_date  # noqa: PLC0415
     from addin.recipes import NEEDS_GROSS_MARGIN, MissingRecipeError  # noqa: PLC0415
-    from addin.recipes.ibis_forms import (  # noqa: PLC0415
-        NoIbisFormError,
-        ibis_form_for,
-        period_has_data,
-    )
+    from addin.recipes.ibis_forms import NoIbisFormError, ibis_form_for  # noqa: PLC0415
     from addin.sources import SourceError, SourceMeasure, open_source  # noqa: PLC0415
     from kpi_engine.inputs import first_of_month, to_serial  # noqa: PLC0415
 
@@ -112,7 +108,7 @@ def _source_report(data: WorkbookData, url: str, clock: Callable[[], dt.datetime
                 f"{source.where}: the {data.business_type} KPIs need a gross margin: "
                 "pass --gross-margin 0.6 (or a workbook whose settings hold GROSS_MARGIN)"
             )
-        measure = SourceMeasure(source, settings)
+        measure = SourceMeasure(source, settings, business_type=data.business_type)
         period = data.period
         if period is None:
             latest = measure.latest_month(data.business_type)
@@ -122,7 +118,9 @@ def _source_report(data: WorkbookData, url: str, clock: Callable[[], dt.datetime
         start = to_serial("report", "month", period)
         end = to_serial("report", "month", first_of_month(period, 1))
         with measure.engine(f"looking for data in {period:%Y-%m}"):
-            has_data = period_has_data(source.tables, start, end)
+            has_data = measure.has_data(start, end)
+        # Every KPI's months of the report, fetched at once when first asked.
+        measure.plan(period)
         if not has_data:
             raise SourceError(
                 f"{source.where}: no data for the period {period:%Y-%m}; choose a month "
