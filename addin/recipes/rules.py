@@ -12,7 +12,8 @@ Formulas are written as Excel shows them (``LET(since, ...)``, ``FILTER``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from kpi_engine.cells import (
     number_value,
     score_value,
 )
+from kpi_engine.excel_dates import PHANTOM_LEAP_DAY
 
 # --- Python: table rows ------------------------------------------------------------
 
@@ -66,6 +68,9 @@ class TableRows(dict[str, Sequence[Any]]):
         self.first_row = first_row
         self._read: dict[tuple[str, str], list[Any]] = {}
         self._stays: dict[str, list[Stay]] = {}
+        self._months: dict[str, list[MonthRows]] = {}
+        self._masks: dict[Hashable, list[bool]] = {}
+        self._present: dict[tuple[str, float], set[str]] = {}
 
     @property
     def height(self) -> int:
@@ -74,6 +79,10 @@ class TableRows(dict[str, Sequence[Any]]):
     def read(self, column: str, kind: str) -> list[Any]:
         """The column as its kind's rule reads it: a value, or None, per row."""
         cached = self._read.get((column, kind))
+        if cached is None and kind in DATE_KINDS:
+            # Dates are mostly distinct (a time of day each): read each cell
+            # at once, without remembering it.
+            cached = self._read[(column, kind)] = list(map(_date_cell, self[column]))
         if cached is None:
             reader = READERS[kind]
             memo: dict[Any, Any] = {}
@@ -88,6 +97,108 @@ class TableRows(dict[str, Sequence[Any]]):
                 cached.append(result)
             self._read[(column, kind)] = cached
         return cached
+
+    def mask(self, key: Hashable, build: Callable[[], list[bool]]) -> list[bool]:
+        """A mask over every row that does not depend on the month (a status
+        is "completed", an amount counts), built once under ``key``."""
+        found = self._masks.get(key)
+        if found is None:
+            found = self._masks[key] = build()
+        return found
+
+    def months(self, column: str) -> list[MonthRows]:
+        """The rows with a date in ``column``, bucketed by calendar month once
+        (in the order of the months; each bucket's rows in sheet order)."""
+        found = self._months.get(column)
+        if found is None:
+            found = self._months[column] = _bucket_by_month(self.read(column, "date"))
+        return found
+
+    def rows_within(self, column: str, start: float, end: float) -> Sequence[int]:
+        """The indexes, in sheet order, of the rows whose date in ``column``
+        falls in [start, end): what ``within`` holds as a mask, from the
+        month buckets. A bucket wholly inside is taken as it is, one that
+        straddles an edge row by row; nothing here trusts a bucket's month,
+        only the dates it holds. Callers must not change the list."""
+        parts: list[Sequence[int]] = []
+        for bucket in self.months(column):
+            if bucket.last < start or bucket.first >= end:
+                continue
+            if start <= bucket.first and bucket.last < end:
+                parts.append(bucket.rows)
+            else:
+                dates = self.read(column, "date")
+                parts.append([i for i in bucket.rows if start <= dates[i] < end])
+        if len(parts) == 1:
+            return parts[0]
+        # Each part is in sheet order: sorting runs that are already sorted
+        # merges them in linear time.
+        return sorted(i for part in parts for i in part)
+
+
+@dataclass(frozen=True)
+class MonthRows:
+    """The rows of one calendar month of a date column: their indexes in
+    sheet order, and the earliest and latest date among them."""
+
+    rows: list[int]
+    first: float
+    last: float
+
+
+_EPOCH = dt.datetime(1899, 12, 30)
+_EPOCH_DAY = _EPOCH.date()
+_DAY = dt.timedelta(days=1)
+#: Serials from here to the end of dates are computed by a plain difference
+#: (before it, the 1900 leap day that never was moves them by one; near the
+#: end, to_serial keeps them below the first serial that is no date).
+_PLAIN_FROM, _PLAIN_UNTIL = PHANTOM_LEAP_DAY + 1, END_OF_DATES - 1
+
+
+def _date_cell(value: Any) -> float | None:
+    """``date_serial`` of a cell, with its two commonest cells (a serial, a
+    naive datetime) computed inline, to the same bits."""
+    kind = type(value)
+    if kind is float:
+        return value if FIRST_DATE <= value < END_OF_DATES else None
+    if kind is dt.datetime and value.tzinfo is None:
+        serial = (value - _EPOCH) / _DAY
+        if _PLAIN_FROM <= serial < _PLAIN_UNTIL:
+            return serial
+    return date_serial(value)
+
+
+def _bucket_by_month(dates: Sequence[float | None]) -> list[MonthRows]:
+    """Row indexes by the calendar month of their date, in month order."""
+    month_of_day: dict[int, int] = {}
+    buckets: dict[int, list[int]] = {}
+    for row, serial in enumerate(dates):
+        if serial is None:
+            continue
+        day = int(serial)
+        month = month_of_day.get(day)
+        if month is None:
+            month = month_of_day[day] = _month_index(day)
+        bucket = buckets.get(month)
+        if bucket is None:
+            buckets[month] = [row]
+        else:
+            bucket.append(row)
+    found = []
+    for month in sorted(buckets):
+        rows = buckets[month]
+        values = [dates[i] for i in rows]
+        found.append(MonthRows(rows, min(values), max(values)))  # type: ignore[type-var]
+    return found
+
+
+def _month_index(day: int) -> int:
+    """year * 12 + month - 1 of a serial day (the days before 1900-03-01,
+    around the phantom leap day, share one bucket: its dates decide)."""
+    if day < _PLAIN_FROM:
+        return 0
+    date = _EPOCH_DAY + dt.timedelta(days=day)
+    return date.year * 12 + date.month - 1
 
 
 #: Table rows by table name, as the recipes read them.
@@ -173,6 +284,16 @@ def stays(table: TableRows, id_column: str) -> list[Stay]:
 def present_at(listed: Sequence[Stay], moment: float) -> set[str]:
     """Who is there at a moment: joined before it, and not left before it."""
     return {s.key for s in listed if s.since < moment and (s.until is None or s.until >= moment)}
+
+
+def present_keys(table: TableRows, id_column: str, moment: float) -> set[str]:
+    """``present_at`` of a master table's stays, found once per moment (the
+    report asks for each month's start and end from several KPIs). Callers
+    must not change the set."""
+    found = table._present.get((id_column, moment))
+    if found is None:
+        found = table._present[(id_column, moment)] = present_at(stays(table, id_column), moment)
+    return found
 
 
 def present_during(listed: Sequence[Stay], start: float, end: float) -> set[str]:

@@ -1,0 +1,110 @@
+"""The report's engine form (``addin.recipes.by_month``: the rows bucketed by
+month, each column read once) gives what ``Recipe.compute`` gives (the
+month's cells handed to the engine's function), for every KPI of every
+business type, in every month of messy tables: the same value to the bit,
+or the same reason for none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import kpi_engine
+from addin.recipes import as_rows, month_shift, recipe_for
+from addin.recipes.by_month import month_value
+from addin.recipes.rules import TableRows
+from kpi_engine.inputs import first_of_month, to_serial
+from tests.messy import BUSINESS_TYPES, messy_tables
+
+pytestmark = pytest.mark.fast
+
+#: Every month of the messy tables' dates, and one on each side.
+MONTHS = [first_of_month(dt.date(2022, 5, 1), shift) for shift in range(29)]
+
+
+def _outcome(compute: Any) -> tuple[str, Any]:
+    try:
+        value = compute()
+    except kpi_engine.KPIUndefinedError as error:
+        return "undefined", (error.function, error.code, error.reason)
+    except kpi_engine.KPIInputError as error:
+        return "input", str(error)
+    assert type(value) is float
+    return "value", "nan" if math.isnan(value) else value.hex()
+
+
+def _rows(tables: dict[str, dict[str, list[Any]]], margin: Any) -> dict[str, TableRows]:
+    """Fresh table rows (nothing read yet), with the gross margin setting."""
+    copied = {
+        name: {c: list(cells) for c, cells in table.items()} for name, table in tables.items()
+    }
+    return as_rows({**copied, "Settings": {"GROSS_MARGIN": [margin]}})
+
+
+def _agree(business_type: str, tables: dict[str, dict[str, list[Any]]], margin: Any) -> None:
+    by_cells, by_month = _rows(tables, margin), _rows(tables, margin)
+    for entry in kpi_engine.get_business_type(business_type).kpis:
+        recipe = recipe_for(business_type, entry.id)
+        for month in MONTHS:
+            start = to_serial("test", "month", month)
+            end = month_shift(start, 1)
+            expected = _outcome(lambda: recipe.compute(by_cells, start, end))  # noqa: B023
+            got = _outcome(lambda: month_value(recipe, by_month, start, end))  # noqa: B023
+            assert got == expected, f"{business_type} {entry.id} {month:%Y-%m}"
+
+
+@pytest.mark.parametrize("business_type", BUSINESS_TYPES)
+@settings(
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_the_month_buckets_give_what_the_cells_give(business_type: str, data: Any) -> None:
+    tables = data.draw(messy_tables(business_type))
+    margin = data.draw(st.sampled_from([0.6, 0.35, 1.5, "60%", None]))
+    _agree(business_type, tables, margin)
+
+
+def test_an_empty_workbook_gives_the_same_reasons() -> None:
+    from addin.recipes import tables_for  # noqa: PLC0415
+
+    for business_type in BUSINESS_TYPES:
+        empty: dict[str, dict[str, list[Any]]] = {
+            table: {c.id: [] for c in columns}
+            for table, columns in tables_for(business_type).items()
+        }
+        _agree(business_type, empty, 0.6)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    cell=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-10, 3_000_000),
+        st.datetimes(min_value=dt.datetime(1899, 1, 1)),
+        st.datetimes(
+            min_value=dt.datetime(1900, 1, 1),
+            max_value=dt.datetime(1900, 3, 3),
+            timezones=st.none(),
+        ),
+        st.datetimes(min_value=dt.datetime(9999, 12, 31, 23), timezones=st.timezones()),
+        st.dates(),
+        st.text(max_size=3),
+        st.none(),
+    )
+)
+def test_a_date_column_is_read_as_date_serial_reads_each_cell(cell: Any) -> None:
+    from kpi_engine.cells import date_serial  # noqa: PLC0415
+
+    read = TableRows({"day": [cell]}).read("day", "date")[0]
+    expected = date_serial(cell)
+    assert (read is None and expected is None) or read == expected, repr(cell)
+    assert type(read) is type(expected)
