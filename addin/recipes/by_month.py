@@ -24,13 +24,14 @@ for every KPI of every business type, values and reasons alike.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from operator import countOf
 
 import kpi_engine
 
 from .orders import _repeat_engine
 from .recipe import ReadsCells, Recipe, month_shift
-from .rules import Rows
+from .rules import Rows, TableRows
 from .surveys import NPS_PARTS, NPS_SCORES
 
 #: A month's value on the workbook's rows: (rows, start, end) -> the value.
@@ -94,16 +95,54 @@ def _repeat(rows: Rows, s: float, e: float) -> float:
     twelve months ending with the month (kpi_engine's
     repeat_purchase_rate_from_orders, on the ids read once)."""
     orders = rows["Orders"]
-    keys = orders.read("customer_id", "id")
-    dated = orders.rows_within("ordered_at", month_shift(e, -12), e)
-    orders_of = Counter(map(keys.__getitem__, dated))
-    orders_of.pop(None, None)
-    if not orders_of:
+    tally = orders.memo.get("repeat_purchase_rate")
+    if not isinstance(tally, _Tally):
+        tally = orders.memo["repeat_purchase_rate"] = _Tally(orders, "customer_id", "ordered_at")
+    customers, repeaters = tally.move(month_shift(e, -12), e)
+    if not customers:
         raise kpi_engine.KPIUndefinedError(
             "repeat_purchase_rate_from_orders", "there are no orders", "no_orders"
         )
-    repeaters = sum(1 for n in orders_of.values() if n >= 2)
-    return repeaters / len(orders_of) + 0.0
+    return repeaters / customers + 0.0
+
+
+class _Tally:
+    """How many rows of each id a window of months holds. The report asks for
+    13 windows of twelve months, each a month after the one before: a window
+    is moved to the next by the rows of the months that differ."""
+
+    def __init__(self, table: TableRows, id_column: str, dated_by: str) -> None:
+        self.table, self.dated_by = table, dated_by
+        self.keys = table.read(id_column, "id")
+        self.start = self.end = 0.0
+        self.counts: Counter[str | None] = Counter()
+
+    def _rows(self, start: float, end: float) -> Sequence[int]:
+        return self.table.rows_within(self.dated_by, start, end) if start < end else ()
+
+    def move(self, start: float, end: float) -> tuple[int, int]:
+        """Move to [start, end): the ids with a row there, and those with two or more."""
+        keys = self.keys
+        if start < self.end and self.start < end:  # the windows overlap
+            gone = (
+                *self._rows(self.start, min(self.end, start)),
+                *self._rows(max(self.start, end), self.end),
+            )
+            self.counts.subtract(map(keys.__getitem__, gone))
+            self.counts.update(map(keys.__getitem__, self._rows(start, min(end, self.start))))
+            self.counts.update(map(keys.__getitem__, self._rows(max(start, self.end), end)))
+        else:
+            self.counts = Counter(map(keys.__getitem__, self._rows(start, end)))
+        self.start, self.end = start, end
+        # Ids that left the window stay with a count of 0; None is no id.
+        counts = self.counts.values()
+        absent, once = countOf(counts, 0), countOf(counts, 1)
+        customers, repeaters = len(counts) - absent, len(counts) - absent - once
+        none = self.counts[None]
+        if none:
+            customers -= 1
+            repeaters -= none >= 2
+        return customers, repeaters
 
 
 #: Recipes written out in full, by KPI: (their engine call, the month form).

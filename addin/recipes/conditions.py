@@ -276,11 +276,18 @@ class DatedRows:
         dated = data.rows_within(self.dated_by, s, e)
         if not self.where:
             return dated
-        mask = data.mask(
-            (self.table, self.where),
-            lambda: both(*(c.rows(data, self.table) for c in self.where)),
-        )
-        return list(compress(dated, map(mask.__getitem__, dated)))
+        # Several quantities of the month count the same rows (a sum and the
+        # count of a mean; a status share's denominator, which another
+        # share also divides by): found once.
+        key = ("dated rows", self.dated_by, self.where, s, e)
+        found = data.memo.get(key)
+        if found is None:
+            mask = data.mask(
+                (self.table, self.where),
+                lambda: both(*(c.rows(data, self.table) for c in self.where)),
+            )
+            found = data.memo[key] = list(compress(dated, map(mask.__getitem__, dated)))
+        return found  # type: ignore[return-value]
 
     def ibis(self, tables: Tables, s: float, e: float) -> ir.BooleanValue:
         counted = IBIS.within(IBIS.read(tables, self.table, self.dated_by), s, e)

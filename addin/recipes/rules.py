@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import compress
-from typing import Any
+from typing import Any, NamedTuple
 
 from kpi_engine.cells import (
     END_OF_DATES,
@@ -66,36 +66,28 @@ class TableRows(dict[str, Sequence[Any]]):
     ) -> None:
         super().__init__(columns or {})
         self.first_row = first_row
-        self._read: dict[tuple[str, str], list[Any]] = {}
+        self._read: dict[tuple[str, Callable[[Any], Any]], list[Any]] = {}
         self._stays: dict[str, list[Stay]] = {}
         self._months: dict[str, list[MonthRows]] = {}
         self._masks: dict[Hashable, list[bool]] = {}
         self._present: dict[tuple[str, float], set[str]] = {}
+        #: What a computation over many months keeps between them (see ``by_month``).
+        self.memo: dict[Hashable, object] = {}
 
     @property
     def height(self) -> int:
         return max((len(values) for values in self.values()), default=0)
 
     def read(self, column: str, kind: str) -> list[Any]:
-        """The column as its kind's rule reads it: a value, or None, per row."""
-        cached = self._read.get((column, kind))
-        if cached is None and kind in DATE_KINDS:
-            # Dates are mostly distinct (a time of day each): read each cell
-            # at once, without remembering it.
-            cached = self._read[(column, kind)] = list(map(_date_cell, self[column]))
+        """The column as its kind's rule reads it: a value, or None, per row
+        (kinds read by the same rule share it: a datetime and a date column
+        alike, an id and a choice)."""
+        reader = READERS[kind]
+        cached = self._read.get((column, reader))
         if cached is None:
-            reader = READERS[kind]
-            memo: dict[Any, Any] = {}
-            cached = []
-            for value in self[column]:
-                try:
-                    result = memo[value]
-                except KeyError:
-                    result = memo[value] = reader(value)
-                except TypeError:  # an unhashable cell: read it, do not remember it
-                    result = reader(value)
-                cached.append(result)
-            self._read[(column, kind)] = cached
+            cells = self[column]
+            cached = _read_dates(cells) if reader is date_serial else _read_cells(cells, reader)
+            self._read[(column, reader)] = cached
         return cached
 
     def mask(self, key: Hashable, build: Callable[[], list[bool]]) -> list[bool]:
@@ -132,8 +124,12 @@ class TableRows(dict[str, Sequence[Any]]):
         if len(parts) == 1:
             return parts[0]
         # Each part is in sheet order: sorting runs that are already sorted
-        # merges them in linear time.
-        return sorted(i for part in parts for i in part)
+        # merges them in about linear time.
+        merged: list[int] = []
+        for part in parts:
+            merged += part
+        merged.sort()
+        return merged
 
 
 @dataclass(frozen=True)
@@ -168,28 +164,65 @@ def _date_cell(value: Any) -> float | None:
     return date_serial(value)
 
 
+def _read_dates(cells: Sequence[Any]) -> list[float | None]:
+    """``date_serial`` of every cell. Dates are mostly distinct (a time of day
+    each), so nothing is remembered; a column of naive datetimes and serials
+    is read in two passes with no call per cell, any other cell by
+    ``_date_cell``."""
+    datetime, date, epoch, epoch_day, day = dt.datetime, dt.date, _EPOCH, _EPOCH_DAY, _DAY
+    try:
+        # As to_serial computes them; a serial stays itself; an aware
+        # datetime raises (naive - aware).
+        plain = [
+            (v - epoch) / day
+            if type(v) is datetime
+            else float((v - epoch_day).days)
+            if type(v) is date
+            else v
+            for v in cells
+        ]
+    except TypeError:
+        return list(map(_date_cell, cells))
+    low, high = _PLAIN_FROM, _PLAIN_UNTIL
+    return [
+        s if type(s) is float and low <= s < high else _date_cell(v)
+        for s, v in zip(plain, cells, strict=True)
+    ]
+
+
+def _read_cells(cells: Sequence[Any], reader: Callable[[Any], Any]) -> list[Any]:
+    """``reader`` of every cell, once per distinct value (equal values share
+    the reading of the first of them, as a dict keeps it)."""
+    try:
+        memo = {value: reader(value) for value in dict.fromkeys(cells)}
+    except TypeError:  # an unhashable cell: read cell by cell, remembering what can be
+        found: dict[Any, Any] = {}
+        read = []
+        for value in cells:
+            try:
+                result = found[value]
+            except KeyError:
+                result = found[value] = reader(value)
+            except TypeError:
+                result = reader(value)
+            read.append(result)
+        return read
+    return [memo[value] for value in cells]
+
+
 def _bucket_by_month(dates: Sequence[float | None]) -> list[MonthRows]:
     """Row indexes by the calendar month of their date, in month order."""
-    month_of_day: dict[int, int] = {}
-    buckets: dict[int, list[int]] = {}
+    month_of_day = {day: _month_index(day) for day in {int(s) for s in dates if s is not None}}
+    buckets: dict[int, list[int]] = {month: [] for month in sorted(set(month_of_day.values()))}
+    adders = {day: buckets[month].append for day, month in month_of_day.items()}
     for row, serial in enumerate(dates):
-        if serial is None:
-            continue
-        day = int(serial)
-        month = month_of_day.get(day)
-        if month is None:
-            month = month_of_day[day] = _month_index(day)
-        bucket = buckets.get(month)
-        if bucket is None:
-            buckets[month] = [row]
-        else:
-            bucket.append(row)
-    found = []
-    for month in sorted(buckets):
-        rows = buckets[month]
-        values = [dates[i] for i in rows]
-        found.append(MonthRows(rows, min(values), max(values)))  # type: ignore[type-var]
-    return found
+        if serial is not None:
+            adders[int(serial)](row)
+    at = dates.__getitem__
+    return [
+        MonthRows(rows, min(map(at, rows)), max(map(at, rows)))  # type: ignore[type-var]
+        for rows in buckets.values()
+    ]
 
 
 def _month_index(day: int) -> int:
@@ -229,6 +262,11 @@ def valid(table: TableRows, column: str, kind: str) -> list[bool]:
 
 
 def both(*masks: Iterable[bool]) -> list[bool]:
+    if len(masks) == 1:
+        return [bool(flag) for flag in masks[0]]
+    if len(masks) == 2:  # the commonest: no tuple and no call per row
+        first, second = masks
+        return [a and b for a, b in zip(first, second, strict=True)]
     return [all(flags) for flags in zip(*masks, strict=True)]
 
 
@@ -244,8 +282,7 @@ def equal_keys(table: TableRows, column: str, wanted: str) -> list[bool]:
 # --- Python: who is listed when ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Stay:
+class Stay(NamedTuple):
     """One row of a master table: who, from when, until when (None: still there)."""
 
     row: int
