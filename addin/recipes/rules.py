@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import compress
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from kpi_engine.cells import (
     END_OF_DATES,
@@ -218,11 +218,8 @@ def _bucket_by_month(dates: Sequence[float | None]) -> list[MonthRows]:
     for row, serial in enumerate(dates):
         if serial is not None:
             adders[int(serial)](row)
-    at = dates.__getitem__
-    return [
-        MonthRows(rows, min(map(at, rows)), max(map(at, rows)))  # type: ignore[type-var]
-        for rows in buckets.values()
-    ]
+    at = cast(Callable[[int], float], dates.__getitem__)  # the bucketed rows have a date
+    return [MonthRows(rows, min(map(at, rows)), max(map(at, rows))) for rows in buckets.values()]
 
 
 def _month_index(day: int) -> int:
@@ -329,8 +326,21 @@ def present_keys(table: TableRows, id_column: str, moment: float) -> set[str]:
     must not change the set."""
     found = table._present.get((id_column, moment))
     if found is None:
-        found = table._present[(id_column, moment)] = present_at(stays(table, id_column), moment)
+        spans = table.memo.get(("spans", id_column))
+        if not isinstance(spans, list):
+            # (who, joined, left), left infinitely late for who has not left.
+            spans = [
+                (stay.key, stay.since, _NEVER if stay.until is None else stay.until)
+                for stay in stays(table, id_column)
+            ]
+            table.memo[("spans", id_column)] = spans
+        # As present_at: joined before the moment, not left before it.
+        found = {key for key, since, until in spans if since < moment <= until}
+        table._present[(id_column, moment)] = found
     return found
+
+
+_NEVER = float("inf")
 
 
 def present_during(listed: Sequence[Stay], start: float, end: float) -> set[str]:
