@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import kpi_engine
@@ -85,27 +85,41 @@ def test_an_empty_workbook_gives_the_same_reasons() -> None:
         _agree(business_type, empty, 0.6)
 
 
+DATE_CELLS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=1, max_value=3_000_000),
+    st.integers(-10, 3_000_000),
+    st.datetimes(min_value=dt.datetime(1899, 1, 1)),
+    st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(1900, 3, 3)),
+    st.datetimes(min_value=dt.datetime(9999, 12, 31, 23), timezones=st.timezones()),
+    st.dates(),
+    st.text(max_size=3),
+    st.none(),
+)
+
+
 @settings(max_examples=300, derandomize=True, deadline=None)
 @given(
-    cell=st.one_of(
-        st.floats(allow_nan=True, allow_infinity=True),
-        st.integers(-10, 3_000_000),
-        st.datetimes(min_value=dt.datetime(1899, 1, 1)),
-        st.datetimes(
-            min_value=dt.datetime(1900, 1, 1),
-            max_value=dt.datetime(1900, 3, 3),
-            timezones=st.none(),
-        ),
-        st.datetimes(min_value=dt.datetime(9999, 12, 31, 23), timezones=st.timezones()),
-        st.dates(),
-        st.text(max_size=3),
-        st.none(),
+    cells=st.one_of(
+        st.lists(DATE_CELLS, max_size=6),
+        # Columns of one kind of cell (read in C where they allow it).
+        st.lists(st.floats(allow_nan=True), max_size=6),
+        st.lists(st.datetimes(min_value=dt.datetime(1899, 1, 1)), max_size=6),
+        st.lists(st.dates(min_value=dt.date(1899, 1, 1)), max_size=6),
     )
 )
-def test_a_date_column_is_read_as_date_serial_reads_each_cell(cell: Any) -> None:
+@example(cells=[45000.0, math.nan])
+@example(cells=[45000.5, 60.0, 61.0, 2958465.5, 2958466.0])
+@example(
+    cells=[dt.datetime(1900, 2, 28, 12), dt.datetime(1900, 3, 1), dt.datetime(9999, 12, 31, 23)]
+)
+@example(cells=[dt.date(1900, 1, 1), dt.date(1900, 3, 1), dt.date(9999, 12, 31)])
+def test_a_date_column_is_read_as_date_serial_reads_each_cell(cells: list[Any]) -> None:
     from kpi_engine.cells import date_serial  # noqa: PLC0415
 
-    read = TableRows({"day": [cell]}).read("day", "date")[0]
-    expected = date_serial(cell)
-    assert (read is None and expected is None) or read == expected, repr(cell)
-    assert type(read) is type(expected)
+    read = TableRows({"day": cells}).read("day", "date")
+    expected = [date_serial(cell) for cell in cells]
+    assert len(read) == len(expected)
+    for got, wanted, cell in zip(read, expected, cells, strict=True):
+        assert (got is None and wanted is None) or got == wanted, repr(cell)
+        assert type(got) is type(wanted), repr(cell)

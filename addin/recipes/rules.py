@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import compress
+from math import isnan
 from typing import Any, NamedTuple, cast
 
 from kpi_engine.cells import (
@@ -184,6 +185,13 @@ def _read_dates(cells: Sequence[Any]) -> list[float | None]:
     except TypeError:
         return list(map(_date_cell, cells))
     low, high = _PLAIN_FROM, _PLAIN_UNTIL
+    if (
+        set(map(type, plain)) == {float}
+        and not any(map(isnan, plain))
+        and low <= min(plain)
+        and max(plain) < high
+    ):
+        return plain  # every cell a plain serial (the checks run in C)
     return [
         s if type(s) is float and low <= s < high else _date_cell(v)
         for s, v in zip(plain, cells, strict=True)
@@ -260,7 +268,7 @@ def valid(table: TableRows, column: str, kind: str) -> list[bool]:
 
 def both(*masks: Iterable[bool]) -> list[bool]:
     if len(masks) == 1:
-        return [bool(flag) for flag in masks[0]]
+        return list(map(bool, masks[0]))
     if len(masks) == 2:  # the commonest: no tuple and no call per row
         first, second = masks
         return [a and b for a, b in zip(first, second, strict=True)]
