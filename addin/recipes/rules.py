@@ -215,7 +215,7 @@ def _read_cells(cells: Sequence[Any], reader: Callable[[Any], Any]) -> list[Any]
                 result = reader(value)
             read.append(result)
         return read
-    return [memo[value] for value in cells]
+    return list(map(memo.__getitem__, cells))
 
 
 def _bucket_by_month(dates: Sequence[float | None]) -> list[MonthRows]:
