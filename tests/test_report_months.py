@@ -123,3 +123,26 @@ def test_a_date_column_is_read_as_date_serial_reads_each_cell(cells: list[Any]) 
     for got, wanted, cell in zip(read, expected, cells, strict=True):
         assert (got is None and wanted is None) or got == wanted, repr(cell)
         assert type(got) is type(wanted), repr(cell)
+
+
+SERIALS = st.one_of(
+    st.floats(min_value=1, max_value=70),  # around the leap day of 1900 that never was
+    st.floats(min_value=45000, max_value=45800),
+    st.floats(min_value=2958400, max_value=2958465.999),  # the last months Excel holds
+    st.none(),
+)
+EDGES = st.one_of(
+    st.sampled_from([1.0, 60.0, 61.0, 45078.0, 45108.0, 45474.0, 2958435.0, 2958466.0]),
+    st.floats(min_value=0, max_value=2958466),
+)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(dates=st.lists(SERIALS, max_size=40), windows=st.lists(st.tuples(EDGES, EDGES), max_size=8))
+def test_a_window_of_the_month_buckets_holds_the_rows_dated_in_it(
+    dates: list[float | None], windows: list[tuple[float, float]]
+) -> None:
+    table = TableRows({"day": dates})
+    for start, end in windows:
+        expected = [i for i, v in enumerate(dates) if v is not None and start <= v < end]
+        assert list(table.rows_within("day", start, end)) == expected, (start, end)

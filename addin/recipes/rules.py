@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import compress
 from math import isnan
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from kpi_engine.cells import (
     END_OF_DATES,
@@ -111,13 +111,13 @@ class TableRows(dict[str, Sequence[Any]]):
         """The indexes, in sheet order, of the rows whose date in ``column``
         falls in [start, end): what ``within`` holds as a mask, from the
         month buckets. A bucket wholly inside is taken as it is, one that
-        straddles an edge row by row; nothing here trusts a bucket's month,
-        only the dates it holds. Callers must not change the list."""
+        straddles an edge row by row (a window that does not start on the
+        first of a month). Callers must not change the list."""
         parts: list[Sequence[int]] = []
         for bucket in self.months(column):
-            if bucket.last < start or bucket.first >= end:
+            if bucket.until <= start or bucket.since >= end:
                 continue
-            if start <= bucket.first and bucket.last < end:
+            if start <= bucket.since and bucket.until <= end:
                 parts.append(bucket.rows)
             else:
                 dates = self.read(column, "date")
@@ -136,11 +136,11 @@ class TableRows(dict[str, Sequence[Any]]):
 @dataclass(frozen=True)
 class MonthRows:
     """The rows of one calendar month of a date column: their indexes in
-    sheet order, and the earliest and latest date among them."""
+    sheet order, and the span [since, until) that holds all their dates."""
 
     rows: list[int]
-    first: float
-    last: float
+    since: float
+    until: float
 
 
 _EPOCH = dt.datetime(1899, 12, 30)
@@ -226,17 +226,30 @@ def _bucket_by_month(dates: Sequence[float | None]) -> list[MonthRows]:
     for row, serial in enumerate(dates):
         if serial is not None:
             adders[int(serial)](row)
-    at = cast(Callable[[int], float], dates.__getitem__)  # the bucketed rows have a date
-    return [MonthRows(rows, min(map(at, rows)), max(map(at, rows))) for rows in buckets.values()]
+    return [MonthRows(rows, *_month_span(month)) for month, rows in buckets.items()]
 
 
 def _month_index(day: int) -> int:
-    """year * 12 + month - 1 of a serial day (the days before 1900-03-01,
-    around the phantom leap day, share one bucket: its dates decide)."""
+    """year * 12 + month - 1 of a serial day; 0 for the days before
+    1900-03-01 (around the phantom leap day), which share one bucket."""
     if day < _PLAIN_FROM:
         return 0
     date = _EPOCH_DAY + dt.timedelta(days=day)
     return date.year * 12 + date.month - 1
+
+
+def _month_span(month: int) -> tuple[float, float]:
+    """The serials [since, until) of a bucket's month. A date whose day is in
+    the month lies in it: the day is the date's whole part, and a month's
+    days are whole."""
+    if month == 0:
+        return float(FIRST_DATE), float(_PLAIN_FROM)
+    first = dt.date(month // 12, month % 12 + 1, 1)
+    since = float((first - _EPOCH_DAY).days)
+    if month + 1 >= 10000 * 12:  # December 9999: the dates end with it
+        return since, float(END_OF_DATES)
+    after = dt.date((month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return since, float((after - _EPOCH_DAY).days)
 
 
 #: Table rows by table name, as the recipes read them.
