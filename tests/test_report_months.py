@@ -146,3 +146,24 @@ def test_a_window_of_the_month_buckets_holds_the_rows_dated_in_it(
     for start, end in windows:
         expected = [i for i, v in enumerate(dates) if v is not None and start <= v < end]
         assert list(table.rows_within("day", start, end)) == expected, (start, end)
+
+
+def test_the_cyclic_collector_is_paused_during_a_refresh_and_restored_after() -> None:
+    import gc  # noqa: PLC0415
+
+    from addin.report.offline import cyclic_gc_paused  # noqa: PLC0415
+
+    assert gc.isenabled()
+    with cyclic_gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(KeyError), cyclic_gc_paused():
+        raise KeyError("a failed refresh")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            pass
+        assert not gc.isenabled(), "a collector its caller paused stays paused"
+    finally:
+        gc.enable()
