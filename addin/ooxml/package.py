@@ -759,9 +759,7 @@ class PackageInputs:
         values = self._values[name]
         return TableRows(
             {
-                c.id: _in_1900_system(
-                    [None if v == "" else v for v in cells], c.kind, self.date1904
-                )
+                c.id: _in_1900_system(_blanks_as_none(cells), c.kind, self.date1904)
                 for c, cells in zip(columns, values, strict=True)
             },
             first_row=_table_range(self.package.tables[name], columns).top + 1,
@@ -777,6 +775,14 @@ def read_data(
 ) -> WorkbookData:
     """Business type, language, period, table rows and targets of a package."""
     return read_inputs(PackageInputs(package), period, check_data=check_data)
+
+
+def _blanks_as_none(cells: list[Any]) -> list[Any]:
+    """The column with None for each empty cell ('' from both readers); a
+    column without one is kept as it is (one pass in C to tell)."""
+    if "" not in cells:
+        return cells
+    return [None if v == "" else v for v in cells]
 
 
 def _in_1900_system(cells: list[Any], kind: str, date1904: bool) -> list[Any]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import kpi_engine
 from kpi_engine import display
-from kpi_engine.cells import END_OF_DATES, FIRST_DATE, is_blank, is_error
+from kpi_engine.cells import END_OF_DATES, ERROR_VALUES, FIRST_DATE, is_blank, is_error
 from kpi_engine.texts import templates_dir
 
 from .kpis import columns_read, recipe_for, tables_for
@@ -125,6 +125,15 @@ class Note:
 # --- the checks ----------------------------------------------------------------------------
 
 
+def _has_none_of(cells: Sequence[Any], values: frozenset[str]) -> bool:
+    """Whether no cell equals one of ``values`` (False where that cannot be
+    told at once: an unhashable cell)."""
+    try:
+        return values.isdisjoint(cells)
+    except TypeError:
+        return False
+
+
 def _has_data(table: TableRows, columns: Sequence[str], row: int) -> bool:
     """Whether one of the row's cells is not blank (an error is data)."""
     return any(not is_blank(table[c][row]) for c in columns if c in table)
@@ -134,7 +143,10 @@ def _invalid(table: str, column: Column) -> Check:
     if column.kind in ("id", "text", "choice"):
         # Any text or number names something; only an error value does not.
         def find_errors(rows: Rows) -> list[int]:
-            return [i for i, v in enumerate(rows[table][column.id]) if is_error(v)]
+            cells = rows[table][column.id]
+            if _has_none_of(cells, ERROR_VALUES):
+                return []
+            return [i for i, v in enumerate(cells) if is_error(v)]
 
         return Check(
             table, column.id, "error", "", find_errors, f"ISERROR({ref(table, column.id)})"
@@ -147,6 +159,8 @@ def _invalid(table: str, column: Column) -> Check:
         # The column as its rule reads it (once per distinct value); only the
         # cells read as nothing need the blank test.
         read = data.read(column.id, column.kind)
+        if None not in read:  # every cell read: nothing to look at
+            return []
         raw = data[column.id]
         return [i for i, value in enumerate(read) if value is None and not is_blank(raw[i])]
 
@@ -162,10 +176,12 @@ def _invalid(table: str, column: Column) -> Check:
 def _blank(table: str, column: str, all_columns: Sequence[str]) -> Check:
     def find(rows: Rows) -> list[int]:
         data = rows[table]
+        # Blank: no value, or text of spaces only (TRIM's rule: a space is " ").
         return [
             i
             for i, v in enumerate(data[column])
-            if (v is None or isinstance(v, str)) and is_blank(v) and _has_data(data, all_columns, i)
+            if (v is None or (isinstance(v, str) and not v.strip(" ")))
+            and _has_data(data, all_columns, i)
         ]
 
     # A row has data when one of its cells is not blank (an error is data):
@@ -182,7 +198,10 @@ def _blank(table: str, column: str, all_columns: Sequence[str]) -> Check:
 def _unknown_choice(table: str, column: Column) -> Check:
     def find(rows: Rows) -> list[int]:
         keys = rows[table].read(column.id, "choice")
-        return [i for i, k in enumerate(keys) if k is not None and k not in column.choices]
+        outside = set(keys) - set(column.choices) - {None}
+        if not outside:
+            return []
+        return [i for i, k in enumerate(keys) if k in outside]
 
     key = ("key", f'IFERROR(TRIM({ref(table, column.id)}),"")')
     outside = "".join(f'*(key<>"{choice}")' for choice in column.choices)
@@ -239,9 +258,12 @@ def _unknown_id(table: str, column: str, master: str) -> Check:
     master_column = MASTERS[master]
 
     def find(rows: Rows) -> list[int]:
-        listed = {k for k in rows[master].read(master_column, "id") if k is not None}
+        listed = set(rows[master].read(master_column, "id"))
         keys = rows[table].read(column, "id")
-        return [i for i, k in enumerate(keys) if k is not None and k not in listed]
+        unknown = set(keys) - listed - {None}
+        if not unknown:
+            return []
+        return [i for i, k in enumerate(keys) if k in unknown]
 
     # The master's ids, cleaned and sorted once; each row's id is then found
     # by XMATCH's binary search (mode 2): linear-logarithmic, where a plain

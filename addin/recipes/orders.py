@@ -29,7 +29,7 @@ from .quantities import (
     total_of,
 )
 from .recipe import EngineCall, IbisParts, Recipe, month_cells, month_shift, ratio
-from .rules import Let, Rows, excel_distinct, excel_within, pick, within
+from .rules import Let, Rows, excel_distinct, excel_within
 
 if TYPE_CHECKING:
     from .ibis_forms import Tables
@@ -72,8 +72,9 @@ def _repeat(s: str, e: str) -> str:
 
 def _repeat_engine(rows: Rows, s: float, e: float) -> EngineCall:
     orders = rows["Orders"]
-    mask = within(orders, "ordered_at", month_shift(e, -12), e)
-    return EngineCall("repeat_purchase_rate_from_orders", (pick(orders["customer_id"], mask),))
+    customers = orders["customer_id"]
+    dated = orders.rows_within("ordered_at", month_shift(e, -12), e)
+    return EngineCall("repeat_purchase_rate_from_orders", ([customers[i] for i in dated],))
 
 
 @dataclass(frozen=True)

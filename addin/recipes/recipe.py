@@ -28,7 +28,7 @@ from typing import Any
 import kpi_engine
 from kpi_engine.inputs import first_of_month, serial_to_date, to_serial
 
-from .rules import Let, Rows, as_rows, pick, within
+from .rules import Let, Rows, as_rows
 
 UNDEFINED = '"-"'
 
@@ -141,8 +141,8 @@ def month_cells(
 
     def cells(rows: Rows, s: float, e: float) -> tuple[list[Any], ...]:
         data = rows[table]
-        dated = within(data, dated_by, s, e)
-        return tuple(pick(data[c], dated) for c in columns)
+        dated = data.rows_within(dated_by, s, e)
+        return tuple([data[c][i] for i in dated] for c in columns)
 
     return ReadsCells(function, cells, args)
 

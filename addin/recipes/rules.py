@@ -12,12 +12,14 @@ Formulas are written as Excel shows them (``LET(since, ...)``, ``FILTER``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import compress
-from typing import Any
+from math import isnan
+from typing import Any, NamedTuple
 
 from kpi_engine.cells import (
     END_OF_DATES,
@@ -30,6 +32,7 @@ from kpi_engine.cells import (
     number_value,
     score_value,
 )
+from kpi_engine.excel_dates import PHANTOM_LEAP_DAY
 
 # --- Python: table rows ------------------------------------------------------------
 
@@ -64,30 +67,189 @@ class TableRows(dict[str, Sequence[Any]]):
     ) -> None:
         super().__init__(columns or {})
         self.first_row = first_row
-        self._read: dict[tuple[str, str], list[Any]] = {}
+        self._read: dict[tuple[str, Callable[[Any], Any]], list[Any]] = {}
         self._stays: dict[str, list[Stay]] = {}
+        self._months: dict[str, list[MonthRows]] = {}
+        self._masks: dict[Hashable, list[bool]] = {}
+        self._present: dict[tuple[str, float], set[str]] = {}
+        #: What a computation over many months keeps between them (see ``by_month``).
+        self.memo: dict[Hashable, object] = {}
 
     @property
     def height(self) -> int:
         return max((len(values) for values in self.values()), default=0)
 
     def read(self, column: str, kind: str) -> list[Any]:
-        """The column as its kind's rule reads it: a value, or None, per row."""
-        cached = self._read.get((column, kind))
+        """The column as its kind's rule reads it: a value, or None, per row
+        (kinds read by the same rule share it: a datetime and a date column
+        alike, an id and a choice)."""
+        reader = READERS[kind]
+        cached = self._read.get((column, reader))
         if cached is None:
-            reader = READERS[kind]
-            memo: dict[Any, Any] = {}
-            cached = []
-            for value in self[column]:
-                try:
-                    result = memo[value]
-                except KeyError:
-                    result = memo[value] = reader(value)
-                except TypeError:  # an unhashable cell: read it, do not remember it
-                    result = reader(value)
-                cached.append(result)
-            self._read[(column, kind)] = cached
+            cells = self[column]
+            cached = _read_dates(cells) if reader is date_serial else _read_cells(cells, reader)
+            self._read[(column, reader)] = cached
         return cached
+
+    def mask(self, key: Hashable, build: Callable[[], list[bool]]) -> list[bool]:
+        """A mask over every row that does not depend on the month (a status
+        is "completed", an amount counts), built once under ``key``."""
+        found = self._masks.get(key)
+        if found is None:
+            found = self._masks[key] = build()
+        return found
+
+    def months(self, column: str) -> list[MonthRows]:
+        """The rows with a date in ``column``, bucketed by calendar month once
+        (in the order of the months; each bucket's rows in sheet order)."""
+        found = self._months.get(column)
+        if found is None:
+            found = self._months[column] = _bucket_by_month(self.read(column, "date"))
+        return found
+
+    def rows_within(self, column: str, start: float, end: float) -> Sequence[int]:
+        """The indexes, in sheet order, of the rows whose date in ``column``
+        falls in [start, end): what ``within`` holds as a mask, from the
+        month buckets. A bucket wholly inside is taken as it is, one that
+        straddles an edge row by row (a window that does not start on the
+        first of a month). Callers must not change the list."""
+        parts: list[Sequence[int]] = []
+        for bucket in self.months(column):
+            if bucket.until <= start or bucket.since >= end:
+                continue
+            if start <= bucket.since and bucket.until <= end:
+                parts.append(bucket.rows)
+            else:
+                dates = self.read(column, "date")
+                parts.append([i for i in bucket.rows if start <= dates[i] < end])
+        if len(parts) == 1:
+            return parts[0]
+        # Each part is in sheet order: sorting runs that are already sorted
+        # merges them in about linear time.
+        merged: list[int] = []
+        for part in parts:
+            merged += part
+        merged.sort()
+        return merged
+
+
+@dataclass(frozen=True)
+class MonthRows:
+    """The rows of one calendar month of a date column: their indexes in
+    sheet order, and the span [since, until) that holds all their dates."""
+
+    rows: list[int]
+    since: float
+    until: float
+
+
+_EPOCH = dt.datetime(1899, 12, 30)
+_EPOCH_DAY = _EPOCH.date()
+_DAY = dt.timedelta(days=1)
+#: Serials from here to the end of dates are computed by a plain difference
+#: (before it, the 1900 leap day that never was moves them by one; near the
+#: end, to_serial keeps them below the first serial that is no date).
+_PLAIN_FROM, _PLAIN_UNTIL = PHANTOM_LEAP_DAY + 1, END_OF_DATES - 1
+
+
+def _date_cell(value: Any) -> float | None:
+    """``date_serial`` of a cell, with its two commonest cells (a serial, a
+    naive datetime) computed inline, to the same bits."""
+    kind = type(value)
+    if kind is float:
+        return value if FIRST_DATE <= value < END_OF_DATES else None
+    if kind is dt.datetime and value.tzinfo is None:
+        serial = (value - _EPOCH) / _DAY
+        if _PLAIN_FROM <= serial < _PLAIN_UNTIL:
+            return serial
+    return date_serial(value)
+
+
+def _read_dates(cells: Sequence[Any]) -> list[float | None]:
+    """``date_serial`` of every cell. Dates are mostly distinct (a time of day
+    each), so nothing is remembered; a column of naive datetimes and serials
+    is read in two passes with no call per cell, any other cell by
+    ``_date_cell``."""
+    datetime, date, epoch, epoch_day, day = dt.datetime, dt.date, _EPOCH, _EPOCH_DAY, _DAY
+    try:
+        # As to_serial computes them; a serial stays itself; an aware
+        # datetime raises (naive - aware).
+        plain = [
+            (v - epoch) / day
+            if type(v) is datetime
+            else float((v - epoch_day).days)
+            if type(v) is date
+            else v
+            for v in cells
+        ]
+    except TypeError:
+        return list(map(_date_cell, cells))
+    low, high = _PLAIN_FROM, _PLAIN_UNTIL
+    if (
+        set(map(type, plain)) == {float}
+        and not any(map(isnan, plain))
+        and low <= min(plain)
+        and max(plain) < high
+    ):
+        return plain  # every cell a plain serial (the checks run in C)
+    return [
+        s if type(s) is float and low <= s < high else _date_cell(v)
+        for s, v in zip(plain, cells, strict=True)
+    ]
+
+
+def _read_cells(cells: Sequence[Any], reader: Callable[[Any], Any]) -> list[Any]:
+    """``reader`` of every cell, once per distinct value (equal values share
+    the reading of the first of them, as a dict keeps it)."""
+    try:
+        memo = {value: reader(value) for value in dict.fromkeys(cells)}
+    except TypeError:  # an unhashable cell: read cell by cell, remembering what can be
+        found: dict[Any, Any] = {}
+        read = []
+        for value in cells:
+            try:
+                result = found[value]
+            except KeyError:
+                result = found[value] = reader(value)
+            except TypeError:
+                result = reader(value)
+            read.append(result)
+        return read
+    return list(map(memo.__getitem__, cells))
+
+
+def _bucket_by_month(dates: Sequence[float | None]) -> list[MonthRows]:
+    """Row indexes by the calendar month of their date, in month order."""
+    month_of_day = {day: _month_index(day) for day in {int(s) for s in dates if s is not None}}
+    buckets: dict[int, list[int]] = {month: [] for month in sorted(set(month_of_day.values()))}
+    adders = {day: buckets[month].append for day, month in month_of_day.items()}
+    for row, serial in enumerate(dates):
+        if serial is not None:
+            adders[int(serial)](row)
+    return [MonthRows(rows, *_month_span(month)) for month, rows in buckets.items()]
+
+
+def _month_index(day: int) -> int:
+    """year * 12 + month - 1 of a serial day; 0 for the days before
+    1900-03-01 (around the phantom leap day), which share one bucket."""
+    if day < _PLAIN_FROM:
+        return 0
+    date = _EPOCH_DAY + dt.timedelta(days=day)
+    return date.year * 12 + date.month - 1
+
+
+def _month_span(month: int) -> tuple[float, float]:
+    """The serials [since, until) of a bucket's month. A date whose day is in
+    the month lies in it: the day is the date's whole part, and a month's
+    days are whole."""
+    if month == 0:
+        return float(FIRST_DATE), float(_PLAIN_FROM)
+    first = dt.date(month // 12, month % 12 + 1, 1)
+    since = float((first - _EPOCH_DAY).days)
+    if month + 1 >= 10000 * 12:  # December 9999: the dates end with it
+        return since, float(END_OF_DATES)
+    after = dt.date((month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return since, float((after - _EPOCH_DAY).days)
 
 
 #: Table rows by table name, as the recipes read them.
@@ -118,6 +280,11 @@ def valid(table: TableRows, column: str, kind: str) -> list[bool]:
 
 
 def both(*masks: Iterable[bool]) -> list[bool]:
+    if len(masks) == 1:
+        return list(map(bool, masks[0]))
+    if len(masks) == 2:  # the commonest: no tuple and no call per row
+        first, second = masks
+        return [a and b for a, b in zip(first, second, strict=True)]
     return [all(flags) for flags in zip(*masks, strict=True)]
 
 
@@ -133,8 +300,7 @@ def equal_keys(table: TableRows, column: str, wanted: str) -> list[bool]:
 # --- Python: who is listed when ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Stay:
+class Stay(NamedTuple):
     """One row of a master table: who, from when, until when (None: still there)."""
 
     row: int
@@ -173,6 +339,29 @@ def stays(table: TableRows, id_column: str) -> list[Stay]:
 def present_at(listed: Sequence[Stay], moment: float) -> set[str]:
     """Who is there at a moment: joined before it, and not left before it."""
     return {s.key for s in listed if s.since < moment and (s.until is None or s.until >= moment)}
+
+
+def present_keys(table: TableRows, id_column: str, moment: float) -> set[str]:
+    """``present_at`` of a master table's stays, found once per moment (the
+    report asks for each month's start and end from several KPIs). Callers
+    must not change the set."""
+    found = table._present.get((id_column, moment))
+    if found is None:
+        spans = table.memo.get(("spans", id_column))
+        if not isinstance(spans, list):
+            # (who, joined, left), left infinitely late for who has not left.
+            spans = [
+                (stay.key, stay.since, _NEVER if stay.until is None else stay.until)
+                for stay in stays(table, id_column)
+            ]
+            table.memo[("spans", id_column)] = spans
+        # As present_at: joined before the moment, not left before it.
+        found = {key for key, since, until in spans if since < moment <= until}
+        table._present[(id_column, moment)] = found
+    return found
+
+
+_NEVER = float("inf")
 
 
 def present_during(listed: Sequence[Stay], start: float, end: float) -> set[str]:

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import kpi_engine
 from addin.recipes import Rows, as_rows, month_shift, recipe_for
+from addin.recipes.by_month import month_value
 from addin.recipes.notes import Note, data_notes, message
 from addin.recipes.rules import TableRows, pick, within
 from kpi_engine import SOURCES, Source, display
@@ -257,9 +258,13 @@ def report_sheet_names() -> frozenset[str]:
 
 
 def kpi_value(business_type: str, kpi_id: str, rows: Rows, month: dt.date) -> float:
-    """The engine's value of a KPI for one month (KPIUndefinedError when none)."""
+    """The engine's value of a KPI for one month (KPIUndefinedError when none),
+    from the rows bucketed by month (``addin.recipes.by_month``: the value
+    ``Recipe.compute`` gives)."""
     start = to_serial("report", "month", month)
-    return recipe_for(business_type, kpi_id).compute(rows, start, month_shift(start, 1))
+    return month_value(
+        recipe_for(business_type, kpi_id), as_rows(rows), start, month_shift(start, 1)
+    )
 
 
 #: The table whose rows are per channel, and the column that names the channel.

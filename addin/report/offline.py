@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,23 @@ def lock_file(path: Path) -> Path | None:
     return None
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Reading a workbook's tables and computing the report make millions of
+    objects (a list per row, a value per cell) and no garbage in cycles:
+    Python's cyclic collector, which would walk them again and again as they
+    are made, waits until the end (about a sixth of a refresh's CPU time at
+    1,000,000 orders). Reference counting still frees what is let go. (Not
+    for ``--source``, whose query builder makes objects of its own.)"""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def make_report(
     path: Path,
     period: dt.date | None = None,
@@ -40,20 +59,26 @@ def make_report(
 ) -> Report:
     """What a refresh of ``path`` would write (from the tables of ``source``
     when one is given: see ``addin.sources``)."""
-    package = open_package(path)
-    try:
-        data = read_data(package, period, check_data=source is None)
-    finally:
-        package.close()
-    if source is not None:
-        return _source_report(data, source, clock)
-    progress.stage("computing the KPIs")
-    return build_report(
-        ReportInputs(
-            data.business_type, data.language, data.period, data.rows, data.targets, data.currency
-        ),
-        clock,
-    )
+    with cyclic_gc_paused() if source is None else nullcontext():
+        package = open_package(path)
+        try:
+            data = read_data(package, period, check_data=source is None)
+        finally:
+            package.close()
+        if source is not None:
+            return _source_report(data, source, clock)
+        progress.stage("computing the KPIs")
+        return build_report(
+            ReportInputs(
+                data.business_type,
+                data.language,
+                data.period,
+                data.rows,
+                data.targets,
+                data.currency,
+            ),
+            clock,
+        )
 
 
 @dataclass(frozen=True)
@@ -182,6 +207,18 @@ def refresh_file(
             raise ReportError(f"-o {error}") from None
         except ReadOnlyTargetError:
             pass  # said, as for FILE itself, when the write is refused
+    with cyclic_gc_paused() if source is None else nullcontext():
+        return _refresh(path, target, period, force, clock, source)
+
+
+def _refresh(
+    path: Path,
+    target: Path,
+    period: dt.date | None,
+    force: bool,
+    clock: Callable[[], dt.datetime],
+    source: str | None,
+) -> Report:
     package = open_package(path)
     try:
         data = read_data(package, period, check_data=source is None)

@@ -1,0 +1,152 @@
+"""The report's engine form of a recipe: a KPI's value for a month from the
+rows bucketed by month.
+
+``Recipe.compute`` is the engine form users can check a value by: it hands
+the month's cells to the ``kpi_engine`` function of the KPI, which applies
+the data rules to every cell it is given (the add-in function users call on
+their own columns). The report asks for 13 months of every KPI (12 trend
+months and the month a year earlier), and a cell the rules already read
+once need not be read again for each: ``month_value`` computes the same
+value from the recipe's shared quantities (``quantities``), which read each
+column once per workbook (``TableRows.read``), find a month's rows in its
+bucket (``TableRows.rows_within``) and count who is there once per moment
+(``rules.present_keys``).
+
+Where the recipe's engine function reads cells itself (``ReadsCells``),
+its value is the quotient of the recipe's quantities, as its ibis form
+computes it, and its reason where the denominator is 0 is the one the
+function gives for no cells (``ReadsCells.no_value``). Every other recipe
+already computes from the quantities: its engine call runs as it is.
+``tests/test_report_months.py`` holds ``month_value`` to ``Recipe.compute``
+for every KPI of every business type, values and reasons alike.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from operator import countOf
+
+import kpi_engine
+
+from .orders import _repeat_engine
+from .recipe import ReadsCells, Recipe, month_shift
+from .rules import Rows, TableRows
+from .surveys import NPS_PARTS, NPS_SCORES
+
+#: A month's value on the workbook's rows: (rows, start, end) -> the value.
+MonthForm = Callable[[Rows, float, float], float]
+
+
+def month_value(recipe: Recipe, rows: Rows, start: float, end: float) -> float:
+    """The recipe's value for [start, end), as ``recipe.compute`` gives it
+    (KPIUndefinedError where there is none), from the month buckets."""
+    return form_of(recipe)(rows, start, end)
+
+
+def form_of(recipe: Recipe) -> MonthForm:
+    """How ``month_value`` computes a recipe."""
+    written = WRITTEN_OUT.get(recipe.kpi_id)
+    if written is not None and recipe.engine_call == written[0]:
+        return written[1]
+    reader = getattr(recipe.engine_call, "__self__", None)
+    if isinstance(reader, ReadsCells):
+        if len(recipe.parts) == 2:
+            return _quotient(recipe, reader)
+        if len(recipe.parts) == 1:
+            return _total(recipe)
+    return lambda rows, s, e: recipe.engine_call(rows, s, e).run()
+
+
+def _quotient(recipe: Recipe, reader: ReadsCells) -> MonthForm:
+    numerator, denominator = recipe.parts
+
+    def value(rows: Rows, s: float, e: float) -> float:
+        below = denominator.rows(rows, s, e)
+        if below == 0:
+            raise reader.no_value()
+        return float(numerator.rows(rows, s, e) / below) + 0.0
+
+    return value
+
+
+def _total(recipe: Recipe) -> MonthForm:
+    (quantity,) = recipe.parts
+
+    def value(rows: Rows, s: float, e: float) -> float:
+        return float(quantity.rows(rows, s, e)) + 0.0
+
+    return value
+
+
+# --- recipes written out -----------------------------------------------------------------
+
+
+def _nps(rows: Rows, s: float, e: float) -> float:
+    promoters, detractors, responses = (part.rows(rows, s, e) for part in NPS_PARTS)
+    if responses == 0:
+        raise NPS_SCORES.no_value()
+    # As kpi_engine.nps: multiplied before dividing, counts exact as floats.
+    return (promoters - detractors) * 100 / responses + 0.0
+
+
+def _repeat(rows: Rows, s: float, e: float) -> float:
+    """Customers with two orders or more among those who ordered in the
+    twelve months ending with the month (kpi_engine's
+    repeat_purchase_rate_from_orders, on the ids read once)."""
+    orders = rows["Orders"]
+    tally = orders.memo.get("repeat_purchase_rate")
+    if not isinstance(tally, _Tally):
+        tally = orders.memo["repeat_purchase_rate"] = _Tally(orders, "customer_id", "ordered_at")
+    customers, repeaters = tally.move(month_shift(e, -12), e)
+    if not customers:
+        raise kpi_engine.KPIUndefinedError(
+            "repeat_purchase_rate_from_orders", "there are no orders", "no_orders"
+        )
+    return repeaters / customers + 0.0
+
+
+class _Tally:
+    """How many rows of each id a window of months holds. The report asks for
+    13 windows of twelve months, each a month after the one before: a window
+    is moved to the next by the rows of the months that differ."""
+
+    def __init__(self, table: TableRows, id_column: str, dated_by: str) -> None:
+        self.table, self.dated_by = table, dated_by
+        self.keys = table.read(id_column, "id")
+        self.start = self.end = 0.0
+        self.counts: Counter[str | None] = Counter()
+
+    def _rows(self, start: float, end: float) -> Sequence[int]:
+        return self.table.rows_within(self.dated_by, start, end) if start < end else ()
+
+    def move(self, start: float, end: float) -> tuple[int, int]:
+        """Move to [start, end): the ids with a row there, and those with two or more."""
+        keys = self.keys
+        if start < self.end and self.start < end:  # the windows overlap
+            gone = (
+                *self._rows(self.start, min(self.end, start)),
+                *self._rows(max(self.start, end), self.end),
+            )
+            self.counts.subtract(map(keys.__getitem__, gone))
+            self.counts.update(map(keys.__getitem__, self._rows(start, min(end, self.start))))
+            self.counts.update(map(keys.__getitem__, self._rows(max(start, self.end), end)))
+        else:
+            self.counts = Counter(map(keys.__getitem__, self._rows(start, end)))
+        self.start, self.end = start, end
+        # Ids that left the window stay with a count of 0; None is no id.
+        counts = self.counts.values()
+        absent, once = countOf(counts, 0), countOf(counts, 1)
+        customers, repeaters = len(counts) - absent, len(counts) - absent - once
+        none = self.counts[None]
+        if none:
+            customers -= 1
+            repeaters -= none >= 2
+        return customers, repeaters
+
+
+#: Recipes written out in full, by KPI: (their engine call, the month form).
+WRITTEN_OUT: Mapping[str, tuple[object, MonthForm]] = {
+    "nps": (NPS_SCORES.call, _nps),
+    "repeat_purchase_rate": (_repeat_engine, _repeat),
+}

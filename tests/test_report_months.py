@@ -1,0 +1,169 @@
+"""The report's engine form (``addin.recipes.by_month``: the rows bucketed by
+month, each column read once) gives what ``Recipe.compute`` gives (the
+month's cells handed to the engine's function), for every KPI of every
+business type, in every month of messy tables: the same value to the bit,
+or the same reason for none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+import kpi_engine
+from addin.recipes import as_rows, month_shift, recipe_for
+from addin.recipes.by_month import month_value
+from addin.recipes.rules import TableRows
+from kpi_engine.inputs import first_of_month, to_serial
+from tests.messy import BUSINESS_TYPES, messy_tables
+
+pytestmark = pytest.mark.fast
+
+#: Every month of the messy tables' dates, and one on each side.
+MONTHS = [first_of_month(dt.date(2022, 5, 1), shift) for shift in range(29)]
+
+
+def _outcome(compute: Any) -> tuple[str, Any]:
+    try:
+        value = compute()
+    except kpi_engine.KPIUndefinedError as error:
+        return "undefined", (error.function, error.code, error.reason)
+    except kpi_engine.KPIInputError as error:
+        return "input", str(error)
+    assert type(value) is float
+    return "value", "nan" if math.isnan(value) else value.hex()
+
+
+def _rows(tables: dict[str, dict[str, list[Any]]], margin: Any) -> dict[str, TableRows]:
+    """Fresh table rows (nothing read yet), with the gross margin setting."""
+    copied = {
+        name: {c: list(cells) for c, cells in table.items()} for name, table in tables.items()
+    }
+    return as_rows({**copied, "Settings": {"GROSS_MARGIN": [margin]}})
+
+
+def _agree(business_type: str, tables: dict[str, dict[str, list[Any]]], margin: Any) -> None:
+    by_cells, by_month = _rows(tables, margin), _rows(tables, margin)
+    for entry in kpi_engine.get_business_type(business_type).kpis:
+        recipe = recipe_for(business_type, entry.id)
+        # Forwards, as the report asks, then backwards by leaps.
+        for month in MONTHS + MONTHS[::-5]:
+            start = to_serial("test", "month", month)
+            end = month_shift(start, 1)
+            expected = _outcome(lambda: recipe.compute(by_cells, start, end))  # noqa: B023
+            got = _outcome(lambda: month_value(recipe, by_month, start, end))  # noqa: B023
+            assert got == expected, f"{business_type} {entry.id} {month:%Y-%m}"
+
+
+@pytest.mark.parametrize("business_type", BUSINESS_TYPES)
+@settings(
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_the_month_buckets_give_what_the_cells_give(business_type: str, data: Any) -> None:
+    tables = data.draw(messy_tables(business_type))
+    margin = data.draw(st.sampled_from([0.6, 0.35, 1.5, "60%", None]))
+    _agree(business_type, tables, margin)
+
+
+def test_an_empty_workbook_gives_the_same_reasons() -> None:
+    from addin.recipes import tables_for  # noqa: PLC0415
+
+    for business_type in BUSINESS_TYPES:
+        empty: dict[str, dict[str, list[Any]]] = {
+            table: {c.id: [] for c in columns}
+            for table, columns in tables_for(business_type).items()
+        }
+        _agree(business_type, empty, 0.6)
+
+
+DATE_CELLS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=1, max_value=3_000_000),
+    st.integers(-10, 3_000_000),
+    st.datetimes(min_value=dt.datetime(1899, 1, 1)),
+    st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(1900, 3, 3)),
+    st.datetimes(min_value=dt.datetime(9999, 12, 31, 23), timezones=st.timezones()),
+    st.dates(),
+    st.text(max_size=3),
+    st.none(),
+)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    cells=st.one_of(
+        st.lists(DATE_CELLS, max_size=6),
+        # Columns of one kind of cell (read in C where they allow it).
+        st.lists(st.floats(allow_nan=True), max_size=6),
+        st.lists(st.datetimes(min_value=dt.datetime(1899, 1, 1)), max_size=6),
+        st.lists(st.dates(min_value=dt.date(1899, 1, 1)), max_size=6),
+    )
+)
+@example(cells=[45000.0, math.nan])
+@example(cells=[45000.5, 60.0, 61.0, 2958465.5, 2958466.0])
+@example(
+    cells=[dt.datetime(1900, 2, 28, 12), dt.datetime(1900, 3, 1), dt.datetime(9999, 12, 31, 23)]
+)
+@example(cells=[dt.date(1900, 1, 1), dt.date(1900, 3, 1), dt.date(9999, 12, 31)])
+def test_a_date_column_is_read_as_date_serial_reads_each_cell(cells: list[Any]) -> None:
+    from kpi_engine.cells import date_serial  # noqa: PLC0415
+
+    read = TableRows({"day": cells}).read("day", "date")
+    expected = [date_serial(cell) for cell in cells]
+    assert len(read) == len(expected)
+    for got, wanted, cell in zip(read, expected, cells, strict=True):
+        assert (got is None and wanted is None) or got == wanted, repr(cell)
+        assert type(got) is type(wanted), repr(cell)
+
+
+SERIALS = st.one_of(
+    st.floats(min_value=1, max_value=70),  # around the leap day of 1900 that never was
+    st.floats(min_value=45000, max_value=45800),
+    st.floats(min_value=2958400, max_value=2958465.999),  # the last months Excel holds
+    st.none(),
+)
+EDGES = st.one_of(
+    st.sampled_from([1.0, 60.0, 61.0, 45078.0, 45108.0, 45474.0, 2958435.0, 2958466.0]),
+    st.floats(min_value=0, max_value=2958466),
+)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(dates=st.lists(SERIALS, max_size=40), windows=st.lists(st.tuples(EDGES, EDGES), max_size=8))
+def test_a_window_of_the_month_buckets_holds_the_rows_dated_in_it(
+    dates: list[float | None], windows: list[tuple[float, float]]
+) -> None:
+    table = TableRows({"day": dates})
+    for start, end in windows:
+        expected = [i for i, v in enumerate(dates) if v is not None and start <= v < end]
+        assert list(table.rows_within("day", start, end)) == expected, (start, end)
+
+
+def test_the_cyclic_collector_is_paused_during_a_refresh_and_restored_after() -> None:
+    import gc  # noqa: PLC0415
+
+    from addin.report.offline import cyclic_gc_paused  # noqa: PLC0415
+
+    assert gc.isenabled()
+    with cyclic_gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(KeyError), cyclic_gc_paused():
+        raise KeyError("a failed refresh")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            pass
+        assert not gc.isenabled(), "a collector its caller paused stays paused"
+    finally:
+        gc.enable()
