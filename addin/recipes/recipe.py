@@ -69,6 +69,11 @@ class Recipe:
     #: The shared quantities it is composed of (``quantities``), in the
     #: order it reads them; empty for a recipe written out in full.
     parts: tuple[Any, ...] = ()
+    #: Every month of a column of months in one formula, given the cell
+    #: ranges of their first days and of their ends (the Trend sheet's
+    #: columns): a column of values, each as ``formula`` gives it for its
+    #: month. None: the Trend sheet has a ``formula`` per month instead.
+    months: Callable[[str, str], str] | None = None
 
     @cached_property
     def reads(self) -> Mapping[str, tuple[str, ...]]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .conditions import AtLeast, AtMost, Has
 from .quantities import counter, ibis_values, quotient, status_share
 from .recipe import Recipe, month_cells, per
-from .rules import Let
+from .rules import Let, months_let
 
 if TYPE_CHECKING:
     from .ibis_forms import Tables
@@ -42,6 +42,12 @@ def _nps(s: str, e: str) -> str:
     return let.formula(per(f"({promoters}-{detractors})*100", responses))
 
 
+def _nps_months(starts: str, ends: str) -> str:
+    let, first, last = months_let(starts, ends)
+    promoters, detractors, responses = (part.excel_months(let, first, last) for part in NPS_PARTS)
+    return let.formula(per(f"({promoters}-{detractors})*100", responses))
+
+
 def _nps_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
     promoters, detractors, responses = ibis_values(NPS_PARTS, tables, s, e)
     if responses == 0:
@@ -52,7 +58,7 @@ def _nps_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -
 # --- the recipes ------------------------------------------------------------------------------
 
 RECIPES: tuple[Recipe, ...] = (
-    Recipe("nps", _nps, NPS_SCORES.call, _nps_ibis, NPS_PARTS),
+    Recipe("nps", _nps, NPS_SCORES.call, _nps_ibis, NPS_PARTS, _nps_months),
     # Satisfied: a rating of 4 or more; the engine's function reads the ratings.
     quotient(
         "csat",

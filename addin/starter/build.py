@@ -795,6 +795,17 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
         ]
     )
     first_month_row = 4
+    last_month_row = first_month_row + 11
+    # A KPI whose recipe computes every month in one formula has one array
+    # formula over its twelve cells (written in the first); the others a
+    # formula per month.
+    months = {
+        entry.id: recipe.months(
+            f"$A${first_month_row}:$A${last_month_row}", f"$B${first_month_row}:$B${last_month_row}"
+        )
+        for entry in profile.kpis
+        if (recipe := recipe_for(profile.id, entry.id)).months is not None
+    }
     for index in range(12):
         row = first_month_row + index
         cells: list[Any] = [
@@ -803,19 +814,20 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
         ]
         for position, entry in enumerate(profile.kpis):
             letter = get_column_letter(3 + position)
-            cells.append(
-                trend.array(
-                    kpi_formula(profile.id, entry.id, f"$A{row}", f"$B{row}"),
-                    f"{letter}{row}",
-                    fmt=ctx.fmt(entry),
-                )
-            )
+            every_month = months.get(entry.id)
+            if every_month is None:
+                formula = kpi_formula(profile.id, entry.id, f"$A{row}", f"$B{row}")
+                cells.append(trend.array(formula, f"{letter}{row}", fmt=ctx.fmt(entry)))
+            elif index == 0:
+                area = f"{letter}{row}:{letter}{last_month_row}"
+                cells.append(trend.array(every_month, area, fmt=ctx.fmt(entry)))
+            else:
+                cells.append(trend.cell(None, fmt=ctx.fmt(entry)))
         cells.append(None)
         for position, entry in enumerate(profile.kpis):
             shown = f"{get_column_letter(3 + position)}{row}"
             cells.append(trend.formula(f"IF(ISNUMBER({shown}),{shown},NA())", fmt=ctx.fmt(entry)))
         trend.append(cells)
-    last_month_row = first_month_row + 11
     months_ref = Reference(trend.ws, min_col=1, min_row=first_month_row, max_row=last_month_row)
     second_column = _column_after(trend.column_widths, TREND_CHART_CM[0])
     for index, entry in enumerate(profile.kpis):
