@@ -91,9 +91,7 @@ def _repeat_months(starts: str, ends: str) -> str:
     since = let.bind("year_before", excel_year_before(last))
     window = excel_by_month(let, dated, since, last)
     numbers, largest = excel_id_numbers(let, customer)
-    repeats = let.bind(
-        "repeaters", excel_distinct_months(let, numbers, largest, window, least=2)
-    )
+    repeats = let.bind("repeaters", excel_distinct_months(let, numbers, largest, window, least=2))
     customers = let.bind("customers", excel_distinct_months(let, numbers, largest, window))
     return ratio(let, repeats, customers)
 
@@ -141,9 +139,7 @@ RECIPES: tuple[Recipe, ...] = (
             "delivered_at",
         ),
     ),
-    Recipe(
-        "repeat_purchase_rate", _repeat, _repeat_engine, _repeat_ibis, months=_repeat_months
-    ),
+    Recipe("repeat_purchase_rate", _repeat, _repeat_engine, _repeat_ibis, months=_repeat_months),
     # The month's orders completed, among those with a status; the engine's
     # function reads the statuses itself.
     quotient(

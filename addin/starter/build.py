@@ -796,16 +796,6 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
     )
     first_month_row = 4
     last_month_row = first_month_row + 11
-    # A KPI whose recipe computes every month in one formula has one array
-    # formula over its twelve cells (written in the first); the others a
-    # formula per month.
-    months = {
-        entry.id: recipe.months(
-            f"$A${first_month_row}:$A${last_month_row}", f"$B${first_month_row}:$B${last_month_row}"
-        )
-        for entry in profile.kpis
-        if (recipe := recipe_for(profile.id, entry.id)).months is not None
-    }
     for index in range(12):
         row = first_month_row + index
         cells: list[Any] = [
@@ -813,16 +803,7 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
             trend.formula(f"EDATE(A{row},1)", fmt="yyyy-mm-dd"),
         ]
         for position, entry in enumerate(profile.kpis):
-            letter = get_column_letter(3 + position)
-            every_month = months.get(entry.id)
-            if every_month is None:
-                formula = kpi_formula(profile.id, entry.id, f"$A{row}", f"$B{row}")
-                cells.append(trend.array(formula, f"{letter}{row}", fmt=ctx.fmt(entry)))
-            elif index == 0:
-                area = f"{letter}{row}:{letter}{last_month_row}"
-                cells.append(trend.array(every_month, area, fmt=ctx.fmt(entry)))
-            else:
-                cells.append(trend.cell(None, fmt=ctx.fmt(entry)))
+            cells.append(_trend_cell(ctx, trend, entry, 3 + position, row, first_month_row))
         cells.append(None)
         for position, entry in enumerate(profile.kpis):
             shown = f"{get_column_letter(3 + position)}{row}"
@@ -854,6 +835,25 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
         anchor_row = last_month_row + 3 + (index // 2) * 14
         anchor_column = "A" if index % 2 == 0 else get_column_letter(second_column)
         trend.ws.add_chart(chart, f"{anchor_column}{anchor_row}")
+
+
+def _trend_cell(
+    ctx: _Context, trend: _Sheet, entry: ProfileKPI, column: int, row: int, first_row: int
+) -> WriteOnlyCell:
+    """A KPI's cell of a Trend month. A KPI whose recipe computes every month
+    in one formula has it in the first month's cell, over the twelve (Excel
+    spills it; LibreOffice reads an array formula over them): the cells below
+    hold only the number format. Other KPIs have a formula per month."""
+    letter = get_column_letter(column)
+    recipe = recipe_for(ctx.profile.id, entry.id)
+    if recipe.months is None:
+        formula = kpi_formula(ctx.profile.id, entry.id, f"$A{row}", f"$B{row}")
+        return trend.array(formula, f"{letter}{row}", fmt=ctx.fmt(entry))
+    if row != first_row:
+        return trend.cell(None, fmt=ctx.fmt(entry))
+    last_row = first_row + 11
+    every_month = recipe.months(f"$A${first_row}:$A${last_row}", f"$B${first_row}:$B${last_row}")
+    return trend.array(every_month, f"{letter}{first_row}:{letter}{last_row}", fmt=ctx.fmt(entry))
 
 
 def _column_after(widths: Sequence[float], centimetres: float) -> int:
