@@ -58,6 +58,7 @@ CLASSIC_FUNCTIONS = frozenset(
         "MAX",
         "MIN",
         "MMULT",
+        "MOD",
         "MONTH",
         "NA",
         "NOT",

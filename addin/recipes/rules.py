@@ -412,8 +412,11 @@ def excel_id_numbers(let: Let, who: str) -> tuple[str, str]:
     """
     place = let.bind(f"{who}_place", f"SEQUENCE(ROWS({who}))")
     order = let.bind(f"{who}_order", f'SORTBY({place},{who}="",1,{who},1)')
-    ordered = let.bind(f"{who}_sorted", f"INDEX({who},{order})")
-    before = f"INDEX({ordered},IF({place}>1,{place}-1,1))"
+    ordered = let.bind(f"{who}_sorted", f'SORTBY({who},{who}="",1,{who},1)')
+    # The sorted ids moved one place down (the last, a blank, comes first):
+    # sorting rather than INDEX at each place, which LibreOffice computes one
+    # place at a time.
+    before = let.bind(f"{who}_before", f"SORTBY({ordered},MOD({place},ROWS({who})),1)")
     # The first and the last place start a group: FILTER then keeps two
     # places or more, an array (the last is a blank, never counted).
     starts = let.bind(
@@ -421,7 +424,7 @@ def excel_id_numbers(let: Let, who: str) -> tuple[str, str]:
         f"FILTER({place},({place}=1)+({place}=ROWS({who}))+({ordered}<>{before})>0)",
     )
     grouped = f"SORTBY(MATCH({place},{starts},1),{order},1)"
-    numbers = let.bind(f"{who}_number", f'IF({who}="",0,{grouped})')
+    numbers = let.bind(f"{who}_number", f'({who}<>"")*{grouped}')
     return let.bind(f"{who}_across", f"TRANSPOSE({numbers})"), f"ROWS({starts})"
 
 
@@ -433,16 +436,20 @@ def excel_distinct_months(let: Let, numbers: str, largest: str, rows: str, least
     after (m-1) times the largest, so one FREQUENCY counts every (month, id)
     pair, and a second one counts the pairs of each month."""
     months = let.months or let.bind("months", f"ROWS({rows})")
-    # FREQUENCY of no number at all is an error in LibreOffice: what is not a
-    # pair is 0, counted apart below a first bin of 0.
+    # Arithmetic rather than IF or INDEX at each of the months-by-rows
+    # places: LibreOffice computes those one place at a time. What is not a
+    # pair is 0, counted apart below a first bin of 0 (FREQUENCY of no number
+    # at all is an error in LibreOffice).
     paired = let.bind(
-        "month_ids", f"IF(({rows})*({numbers}>0),{numbers}+{largest}*(SEQUENCE({months})-1),0)"
+        "month_ids", f"({rows})*({numbers}>0)*({numbers}+{largest}*(SEQUENCE({months})-1))"
     )
-    slots = let.bind("id_slots", f"SEQUENCE({months}*{largest})")
+    # Bins 0 to months * largest: the counts of 0, of each (month, id) and of
+    # none above; the n-th count is that of the pair numbered n - 1.
+    bins = let.bind("id_bins", f"SEQUENCE({months}*{largest}+2)")
     found = let.bind(
-        "rows_per_id", f"INDEX(FREQUENCY({paired},SEQUENCE({months}*{largest}+1,1,0)),{slots}+1)"
+        "rows_per_id", f"FREQUENCY({paired},SEQUENCE({months}*{largest}+1,1,0))"
     )
-    kept = f"IFERROR(FILTER({slots},{found}>={least}),0)"
+    kept = f"IFERROR(FILTER({bins}-1,({found}>={least})*({bins}>1)),0)"
     counted = f"FREQUENCY({kept},{largest}*SEQUENCE({months}+1,1,0))"
     return f"INDEX({counted},SEQUENCE({months})+1)"
 

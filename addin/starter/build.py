@@ -549,6 +549,7 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
     kpis.append(kpis.header([heads[k] for k in KPI_SHEET_COLUMNS]))
     first_kpi_row = kpis.rows + 1
     value_column = get_column_letter(_column("value"))
+    trend_sheet = quote_sheetname(words["sheets"]["trend"])
     stage_words = labels(lang)["stages"]
     for offset, entry in enumerate(profile.kpis):
         # Where the article sorts its KPIs by funnel stage, each stage has a heading row.
@@ -560,10 +561,10 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
         value_ref = f"{value_column}{row}"
         cells = {
             "kpi": kpis.cell(entry.title[lang], text=True),
-            "value": kpis.array(
-                kpi_formula(profile.id, entry.id, "PERIOD_START", "PERIOD_END"),
-                value_ref,
-                fmt=fmt,
+            # The Trend sheet's last month is the reporting period: its
+            # value, which the Trend computes with the other months.
+            "value": kpis.formula(
+                f"{trend_sheet}!${get_column_letter(3 + offset)}${TREND_LAST_ROW}", fmt=fmt
             ),
             "target": kpis.formula(
                 f'IF(ISNUMBER({target_name}),{target_name},"")', fmt=ctx.target_fmt(entry)
@@ -753,6 +754,10 @@ def _spread(cells: Mapping[int, Any]) -> list[Any]:
     return [cells.get(column) for column in range(1, max(cells) + 1)]
 
 
+#: The Trend sheet's rows of the twelve months; the last is the reporting period.
+TREND_FIRST_ROW = 4
+TREND_LAST_ROW = TREND_FIRST_ROW + 11
+
 #: Trend charts: their size in centimetres, and the columns between two side by side.
 TREND_CHART_CM = (12.0, 6.5)
 
@@ -794,8 +799,7 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
             *[trend.cell(title, text=True) for title in titles],
         ]
     )
-    first_month_row = 4
-    last_month_row = first_month_row + 11
+    first_month_row, last_month_row = TREND_FIRST_ROW, TREND_LAST_ROW
     for index in range(12):
         row = first_month_row + index
         cells: list[Any] = [
