@@ -446,9 +446,7 @@ def excel_distinct_months(let: Let, numbers: str, largest: str, rows: str, least
     # Bins 0 to months * largest: the counts of 0, of each (month, id) and of
     # none above; the n-th count is that of the pair numbered n - 1.
     bins = let.bind("id_bins", f"SEQUENCE({months}*{largest}+2)")
-    found = let.bind(
-        "rows_per_id", f"FREQUENCY({paired},SEQUENCE({months}*{largest}+1,1,0))"
-    )
+    found = let.bind("rows_per_id", f"FREQUENCY({paired},SEQUENCE({months}*{largest}+1,1,0))")
     kept = f"IFERROR(FILTER({bins}-1,({found}>={least})*({bins}>1)),0)"
     counted = f"FREQUENCY({kept},{largest}*SEQUENCE({months}+1,1,0))"
     return f"INDEX({counted},SEQUENCE({months})+1)"
