@@ -443,8 +443,9 @@ def excel_distinct_months(let: Let, numbers: str, largest: str, rows: str, least
     paired = let.bind(
         "month_ids", f"({rows})*({numbers}>0)*({numbers}+{largest}*(SEQUENCE({months})-1))"
     )
-    # Bins 0 to months * largest: the counts of 0, of each (month, id) and of
-    # none above; the n-th count is that of the pair numbered n - 1.
+    # Over bins 0 to months * largest, FREQUENCY gives the count of 0, of each
+    # (month, id) pair and of none above: its n-th count is the rows of the
+    # pair numbered n - 1, which FILTER keeps by ``bins``, as long.
     bins = let.bind("id_bins", f"SEQUENCE({months}*{largest}+2)")
     found = let.bind("rows_per_id", f"FREQUENCY({paired},SEQUENCE({months}*{largest}+1,1,0))")
     kept = f"IFERROR(FILTER({bins}-1,({found}>={least})*({bins}>1)),0)"
