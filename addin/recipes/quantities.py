@@ -74,6 +74,7 @@ from .rules import (
     Rows,
     excel_across,
     excel_distinct,
+    excel_distinct_dated,
     excel_distinct_months,
     excel_id_numbers,
     excel_month_sums,
@@ -269,9 +270,8 @@ class DistinctIds:
 
     def excel_months(self, let: Let, starts: str, ends: str) -> str:
         who = let.value(self.table, self.id_column, "id", self.id_column)
-        window, _ = DatedRows(self.table, self.dated_by).excel_months(let, starts, ends)
-        numbers, largest = excel_id_numbers(let, who)
-        return let.bind(self.name, excel_distinct_months(let, numbers, largest, window))
+        dated = excel_column(let, self.table, self.dated_by)
+        return let.bind(self.name, excel_distinct_dated(let, who, dated, starts, ends))
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
         data = rows[self.table]

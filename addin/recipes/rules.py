@@ -453,6 +453,35 @@ def excel_distinct_months(let: Let, numbers: str, largest: str, rows: str, least
     return f"INDEX({counted},SEQUENCE({months})+1)"
 
 
+def excel_distinct_dated(let: Let, who: str, dated: str, starts: str, ends: str) -> str:
+    """Each month's number of different ids among the rows dated in it, in a
+    column (``who`` and ``dated``: padded columns). A row belongs to a month
+    by its date, so no id needs a number: once the rows are sorted by id,
+    then date, an id's rows of a month stand together, and the month counts
+    the rows of it that start such a run (their id differs from the row
+    before, or the row before is not of that month). One sort, arithmetic
+    over the months by rows, and INDEX at each row (not at each place of the
+    months by rows)."""
+    # Only the ids of the rows dated within the months are sorted as text:
+    # the others, blank, never count (sorting text is most of the work).
+    who = let.bind(
+        f"{who}_in_months", f'IF(({dated}>=MIN({starts}))*({dated}<MAX({ends})),{who},"")'
+    )
+    place = let.bind(f"{who}_place", f"SEQUENCE(ROWS({who}))")
+    order = let.bind(f"{who}_by_date", f'SORTBY({place},{who}="",1,{who},1,{dated},1)')
+    # The row before each in that order (the first's: the last, a blank).
+    before = let.bind(f"{who}_row_before", f"INDEX({order},MOD({place}-2,ROWS({who}))+1)")
+    sorted_who = let.bind(f"{who}_ordered", f"INDEX({who},{order})")
+    sorted_dated = let.bind(f"{dated}_ordered", f"INDEX({dated},{order})")
+    dated_before = let.bind(f"{dated}_before", f"INDEX({dated},{before})")
+    given = let.bind(f"{who}_given", f'TRANSPOSE({sorted_who}<>"")')
+    new_id = let.bind(f"{who}_new", f"TRANSPOSE({sorted_who}<>INDEX({who},{before}))")
+    window = excel_by_month(let, sorted_dated, starts, ends)
+    window_before = excel_by_month(let, dated_before, starts, ends)
+    runs = f"{window}*{given}*(({new_id})+(1-{window_before})>0)"
+    return f"MMULT({runs},1+0*{place})"
+
+
 def excel_year_before(day: str) -> str:
     """EDATE(day, -12) for a column of days (EDATE takes no array in Excel):
     the same day a year before, or the month's last day where there is none."""
