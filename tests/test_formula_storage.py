@@ -62,7 +62,10 @@ def rewrite_with_xlsxwriter(cells: dict[tuple[int, str], dict[str, Any]], target
     for (number, ref), cell in cells.items():
         formula = shown(cell["text"])
         if cell["f"].get("t") == "array":
-            sheets[number].write_dynamic_array_formula(f"{ref}:{ref}", formula)
+            # Its range: the cell, or the cells its values spill into (a
+            # Trend column's twelve months), as Excel saves a spilled formula.
+            first, _, last = cell["f"]["ref"].partition(":")
+            sheets[number].write_dynamic_array_formula(f"{first}:{last or first}", formula)
         else:
             sheets[number].write_formula(ref, formula)
     book.close()

@@ -44,7 +44,9 @@ CLASSIC_FUNCTIONS = frozenset(
     {
         "AND",
         "DATE",
+        "DAY",
         "EDATE",
+        "FREQUENCY",
         "IF",
         "IFERROR",
         "INDEX",
@@ -55,6 +57,8 @@ CLASSIC_FUNCTIONS = frozenset(
         "MATCH",
         "MAX",
         "MIN",
+        "MMULT",
+        "MOD",
         "MONTH",
         "NA",
         "NOT",
@@ -63,6 +67,7 @@ CLASSIC_FUNCTIONS = frozenset(
         "ROWS",
         "SMALL",
         "SUM",
+        "TRANSPOSE",
         "TRIM",
         "YEAR",
     }

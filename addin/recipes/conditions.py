@@ -26,7 +26,18 @@ from itertools import compress
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .rules import Let, Rows, TableRows, both, equal_keys, excel_counts, excel_within, valid, within
+from .rules import (
+    Let,
+    Rows,
+    TableRows,
+    both,
+    equal_keys,
+    excel_by_month,
+    excel_counts,
+    excel_within,
+    valid,
+    within,
+)
 from .tables import column
 
 if TYPE_CHECKING:
@@ -261,6 +272,17 @@ class DatedRows:
             return window
         conditions = "".join(f"*{c.excel(let, self.table)}" for c in self.where)
         return let.bind("counted", window + conditions)
+
+    def excel_months(self, let: Let, starts: str, ends: str) -> tuple[str, str]:
+        """Bind the months-by-rows window of every month and the rows that meet
+        the conditions (1 or 0, a column; 1 on every row without conditions),
+        in a formula of all the months (``Let(padded=True)``)."""
+        dated = excel_column(let, self.table, self.dated_by)
+        window = excel_by_month(let, dated, starts, ends)
+        if not self.where:
+            return window, let.bind(f"{self.table.lower()}_rows", f"1+0*{dated}")
+        conditions = "".join(f"*{c.excel(let, self.table)}" for c in self.where)
+        return window, let.bind("counted", "1" + conditions)
 
     def rows(self, rows: Rows, s: float, e: float) -> list[bool]:
         data = rows[self.table]

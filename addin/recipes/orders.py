@@ -29,7 +29,17 @@ from .quantities import (
     total_of,
 )
 from .recipe import EngineCall, IbisParts, Recipe, month_cells, month_shift, ratio
-from .rules import Let, Rows, excel_distinct, excel_within
+from .rules import (
+    Let,
+    Rows,
+    excel_by_month,
+    excel_distinct,
+    excel_distinct_months,
+    excel_id_numbers,
+    excel_within,
+    excel_year_before,
+    months_let,
+)
 
 if TYPE_CHECKING:
     from .ibis_forms import Tables
@@ -67,6 +77,21 @@ def _repeat(s: str, e: str) -> str:
     repeated = let.bind("repeated", f'(INDEX({sorted_ids},{pairs})={after})*({after}<>"")')
     repeats = let.bind("repeaters", excel_distinct(after, repeated))
     customers = let.bind("customers", excel_distinct(customer, counted))
+    return ratio(let, repeats, customers)
+
+
+def _repeat_months(starts: str, ends: str) -> str:
+    # Every month's twelve-month window at once: the customer ids become
+    # numbers (one sort for all the months), and FREQUENCY counts each
+    # customer's orders in each window (see rules.excel_distinct_months).
+    let, _, last = months_let(starts, ends)
+    dated = let.value("Orders", "ordered_at", "datetime", "ordered")
+    customer = let.value("Orders", "customer_id", "id", "customer")
+    since = let.bind("year_before", excel_year_before(last))
+    window = excel_by_month(let, dated, since, last)
+    numbers, largest = excel_id_numbers(let, customer)
+    repeats = let.bind("repeaters", excel_distinct_months(let, numbers, largest, window, least=2))
+    customers = let.bind("customers", excel_distinct_months(let, numbers, largest, window))
     return ratio(let, repeats, customers)
 
 
@@ -145,6 +170,7 @@ RECIPES: tuple[Recipe, ...] = (
         _repeat_engine,
         _repeat_ibis,
         ibis_parts=IbisParts((REPEAT_BUYERS,), _repeat_finish),
+        months=_repeat_months,
     ),
     # The month's orders completed, among those with a status; the engine's
     # function reads the statuses itself.

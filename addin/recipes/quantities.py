@@ -72,8 +72,14 @@ from .rules import (
     ExcelStays,
     Let,
     Rows,
+    excel_across,
     excel_distinct,
+    excel_distinct_dated,
+    excel_distinct_months,
+    excel_id_numbers,
+    excel_month_sums,
     excel_stays,
+    months_let,
     present_keys,
     stays,
 )
@@ -93,6 +99,10 @@ class Quantity(Protocol):
 
     def excel(self, let: Let, s: str, e: str) -> str:
         """Bind it in ``let``; the LET name of its value."""
+
+    # A quantity may also have ``excel_months(let, starts, ends)``: bind its
+    # value for every month of a column of months, in a formula of all the
+    # months (``Let(padded=True)``); the LET name of that column of values.
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
         """Its value on the workbook's rows."""
@@ -121,6 +131,10 @@ class DatedCount:
 
     def excel(self, let: Let, s: str, e: str) -> str:
         return let.bind(self.name, f"SUM({self.dated.excel(let, s, e)})")
+
+    def excel_months(self, let: Let, starts: str, ends: str) -> str:
+        window, counted = self.dated.excel_months(let, starts, ends)
+        return let.bind(self.name, excel_month_sums(window, counted))
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
         return float(len(self.dated.indices(rows, s, e)))
@@ -172,6 +186,11 @@ class DatedSum:
         value = excel_column(let, self.table, self.column)
         return let.bind(f"{self.column}_total", f"SUM({rows}*{value})")
 
+    def excel_months(self, let: Let, starts: str, ends: str) -> str:
+        window, counted = self.dated.excel_months(let, starts, ends)
+        value = excel_column(let, self.table, self.column)
+        return let.bind(f"{self.column}_total", excel_month_sums(window, f"{counted}*{value}"))
+
     def rows(self, rows: Rows, s: float, e: float) -> float:
         values = read(rows[self.table], self.table, self.column)
         # Added in sheet order, from 0, as ``total`` adds: the same bits.
@@ -206,6 +225,12 @@ class Elapsed:
         until = excel_column(let, self.table, self.until)
         return let.bind("hours", f"SUM({rows}*({until}-{since}))*24")
 
+    def excel_months(self, let: Let, starts: str, ends: str) -> str:
+        window, counted = self.dated.excel_months(let, starts, ends)
+        since = excel_column(let, self.table, self.since)
+        until = excel_column(let, self.table, self.until)
+        return let.bind("hours", excel_month_sums(window, f"{counted}*({until}-{since})") + "*24")
+
     def rows(self, rows: Rows, s: float, e: float) -> float:
         data = rows[self.table]
         since, until = data.read(self.since, "date"), data.read(self.until, "date")
@@ -232,6 +257,11 @@ class DistinctIds:
         who = let.value(self.table, self.id_column, "id", f"{self.id_column}_all", padded=True)
         rows = DatedRows(self.table, self.dated_by).excel(let, s, e, padded=True)
         return let.bind(self.name, excel_distinct(who, f'{rows}*({who}<>"")'))
+
+    def excel_months(self, let: Let, starts: str, ends: str) -> str:
+        who = let.value(self.table, self.id_column, "id", self.id_column)
+        dated = excel_column(let, self.table, self.dated_by)
+        return let.bind(self.name, excel_distinct_dated(let, who, dated, starts, ends))
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
         data = rows[self.table]
@@ -282,6 +312,19 @@ class PresentAtStart:
     def excel(self, let: Let, s: str, e: str) -> str:
         return self.bind(let, s)[2]
 
+    def bind_months(self, let: Let, starts: str) -> tuple[ExcelStays, tuple[str, str], str, str]:
+        """Bind, for a column of months, the stays across, the ids as numbers
+        (and the largest), who is there at each start and their number."""
+        listed = excel_stays(let, self.table, MASTERS[self.table])
+        numbers = excel_id_numbers(let, listed.who)
+        across = excel_across(listed, numbers[0], let)
+        at_start = let.bind("at_start", across.present_at(starts))
+        before = let.bind("before", excel_distinct_months(let, *numbers, at_start))
+        return across, numbers, at_start, before
+
+    def excel_months(self, let: Let, starts: str, ends: str) -> str:
+        return self.bind_months(let, starts)[3]
+
     def keys(self, rows: Rows, s: float) -> set[str]:
         """Who is there at ``s`` (callers must not change the set)."""
         return present_keys(rows[self.table], MASTERS[self.table], s)
@@ -322,6 +365,17 @@ def excel_cohort(let: Let, table: str, s: str, e: str) -> ExcelCohort:
         before,
         let.bind("after", excel_distinct(listed.who, at_end)),
         let.bind("either", excel_distinct(listed.who, f"({at_start}+{at_end}>0)")),
+    )
+
+
+def excel_cohort_months(let: Let, table: str, starts: str, ends: str) -> ExcelCohort:
+    """``excel_cohort`` for every month of a column of months."""
+    across, numbers, at_start, before = PresentAtStart(table).bind_months(let, starts)
+    at_end = let.bind("at_end", across.present_at(ends))
+    return ExcelCohort(
+        before,
+        let.bind("after", excel_distinct_months(let, *numbers, at_end)),
+        let.bind("either", excel_distinct_months(let, *numbers, f"({at_start}+{at_end}>0)")),
     )
 
 
@@ -368,6 +422,9 @@ class Churned:
     def excel(self, let: Let, s: str, e: str) -> str:
         return let.bind("churned", excel_cohort(let, self.table, s, e).churned)
 
+    def excel_months(self, let: Let, starts: str, ends: str) -> str:
+        return let.bind("churned", excel_cohort_months(let, self.table, starts, ends).churned)
+
     def rows(self, rows: Rows, s: float, e: float) -> float:
         at_start, at_end = keys_at(rows, self.table, s, e)
         return float(len(at_start - at_end))
@@ -390,6 +447,9 @@ class Retained:
 
     def excel(self, let: Let, s: str, e: str) -> str:
         return let.bind("kept", excel_cohort(let, self.table, s, e).retained)
+
+    def excel_months(self, let: Let, starts: str, ends: str) -> str:
+        return let.bind("kept", excel_cohort_months(let, self.table, starts, ends).retained)
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
         at_start, at_end = keys_at(rows, self.table, s, e)
@@ -421,6 +481,17 @@ class Newcomers:
             channel = let.value(self.table, "acquired_via", "choice", "channel", padded=True)
             joined, name = f'{joined}*({channel}="{self.via}")', f"new_{self.via}"
         either = excel_distinct(listed.who, f"({at_start}+{joined}>0)")
+        return let.bind(name, f"({either}-{before})")
+
+    def excel_months(self, let: Let, starts: str, ends: str) -> str:
+        across, numbers, at_start, before = PresentAtStart(self.table).bind_months(let, starts)
+        joined = let.bind("joined", across.joined_during(starts, ends))
+        name = "new"
+        if self.via:
+            channel = let.value(self.table, "acquired_via", "choice", "channel")
+            came = let.bind(f"{channel}_across", f"TRANSPOSE({channel})")
+            joined, name = f'{joined}*({came}="{self.via}")', f"new_{self.via}"
+        either = excel_distinct_months(let, *numbers, f"({at_start}+{joined}>0)")
         return let.bind(name, f"({either}-{before})")
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
@@ -534,6 +605,14 @@ def ibis_of(parts: tuple[Any, ...], finish: Callable[..., float]) -> Callable[..
     return ibis
 
 
+def months_formula(
+    months: Callable[[str, str], str], parts: tuple[Any, ...]
+) -> Callable[[str, str], str] | None:
+    """``months`` where every part has an ``excel_months`` (a growth over
+    the months before has none: its Trend months keep a formula each)."""
+    return months if all(hasattr(part, "excel_months") for part in parts) else None
+
+
 def combined(
     kpi_id: str,
     *arguments: Quantity,
@@ -548,6 +627,10 @@ def combined(
         let = Let()
         return let.formula(excel(*(q.excel(let, s, e) for q in arguments)))
 
+    def months(starts: str, ends: str) -> str:
+        let, first, last = months_let(starts, ends)
+        return let.formula(excel(*(q.excel_months(let, first, last) for q in arguments)))
+
     def engine_call(rows: Rows, s: float, e: float) -> EngineCall:
         return EngineCall(kpi_id, (*(q.rows(rows, s, e) for q in arguments), *extra))
 
@@ -560,7 +643,8 @@ def combined(
         engine_call,
         ibis_of(arguments, finish),
         arguments,
-        IbisParts(arguments, finish),
+        ibis_parts=IbisParts(arguments, finish),
+        months=months_formula(months, arguments),
     )
 
 
@@ -593,7 +677,8 @@ def quotient(
         engine.call,
         ibis_of(parts, finish),
         recipe.parts,
-        IbisParts(parts, finish),
+        ibis_parts=IbisParts(parts, finish),
+        months=recipe.months,
     )
 
 
@@ -613,10 +698,20 @@ def total_of(kpi_id: str, quantity: Quantity, *, engine: ReadsCells | None = Non
     def finish(values: Sequence[Any], settings: Mapping[str, Any]) -> float:
         return float(values[0]) if engine is not None else IBIS.engine(kpi_id, list(values))
 
+    def months(starts: str, ends: str) -> str:
+        let, first, last = months_let(starts, ends)
+        return let.formula(quantity.excel_months(let, first, last))
+
     engine_side = engine_call if engine is None else engine.call
     parts = (quantity,)
     return Recipe(
-        kpi_id, formula, engine_side, ibis_of(parts, finish), parts, IbisParts(parts, finish)
+        kpi_id,
+        formula,
+        engine_side,
+        ibis_of(parts, finish),
+        parts,
+        ibis_parts=IbisParts(parts, finish),
+        months=months_formula(months, parts),
     )
 
 

@@ -86,6 +86,11 @@ class Recipe:
     #: ``kpi report --source`` measures every month of the report at once
     #: (``ibis_months``); None: the form is measured month by month.
     ibis_parts: IbisParts | None = None
+    #: Every month of a column of months in one formula, given the cell
+    #: ranges of their first days and of their ends (the Trend sheet's
+    #: columns): a column of values, each as ``formula`` gives it for its
+    #: month. None: the Trend sheet has a ``formula`` per month instead.
+    months: Callable[[str, str], str] | None = None
 
     @cached_property
     def reads(self) -> Mapping[str, tuple[str, ...]]:

@@ -463,8 +463,14 @@ class Let:
     two of them bind to different values is numbered (``counted_2``), so a
     quantity never needs to know what else the formula holds."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, padded: bool = False) -> None:
         self.pairs: list[tuple[str, str]] = []
+        #: Every column bound padded (``cells``): a formula of all the
+        #: months combines its columns into month-by-row arrays, and arrays
+        #: of different lengths do not combine.
+        self.padded = padded
+        #: The LET name of the number of months of such a formula (``months_let``).
+        self.months = ""
 
     def bind(self, name: str, expression: str) -> str:
         """Bind ``expression`` and return its name: ``name``, the name the
@@ -505,7 +511,10 @@ class Let:
     def value(self, table: str, column: str, kind: str, name: str, *, padded: bool = False) -> str:
         """Bind a column read by its kind's rule (see ``excel_value``), padded
         with two blank cells for a formula that sorts or counts ids."""
-        cells = self.cells(table, column, f"{name}_cells") if padded else _reference(table, column)
+        if padded or self.padded:
+            cells = self.cells(table, column, f"{name}_cells")
+        else:
+            cells = _reference(table, column)
         return self.bind(name, excel_value(kind, cells))
 
 
@@ -544,3 +553,137 @@ def excel_stays(let: Let, table: str, id_column: str) -> ExcelStays:
         f"*({until_blank}+({until}>={since})*({until}<{END_OF_DATES}))",
     )
     return ExcelStays(who, since, until, until_blank, listed)
+
+
+# --- Excel: every month of the Trend sheet in one formula ----------------------------------
+#
+# The Trend sheet shows each KPI for twelve months. One formula per KPI
+# computes them all, as a column of twelve values: the data rules read each
+# column once (not twelve times), and the months are the rows of arrays of
+# months by table rows. LibreOffice has no LAMBDA or MAP, so the months are
+# taken with array arithmetic: a month-by-row window (``excel_by_month``)
+# that MMULT sums row-wise, and FREQUENCY over ids made numbers
+# (``excel_id_numbers``) for the different ids of each month. ``starts`` and
+# ``ends`` are LET names of the months' first days and ends, in a column.
+
+
+def months_let(starts: str, ends: str) -> tuple[Let, str, str]:
+    """A formula of all the months, with their first days and ends bound."""
+    let = Let(padded=True)
+    first, last = let.bind("trend_start", starts), let.bind("trend_end", ends)
+    let.months = let.bind("months", f"ROWS({first})")
+    return let, first, last
+
+
+def excel_by_month(let: Let, dated: str, starts: str, ends: str) -> str:
+    """Bind the months-by-rows window: 1 where a row's date (a padded
+    column, see ``Let.value``) falls in a month, else 0."""
+    across = let.bind(f"{dated}_across", f"TRANSPOSE({dated})")
+    return let.bind(f"{dated}_by_month", f"({across}>={starts})*({across}<{ends})")
+
+
+def excel_month_sums(window: str, values: str) -> str:
+    """Each month's sum of ``values`` (a column, 0/1 or numbers) over the
+    window's rows: one matrix product for all the months."""
+    return f"MMULT({window},{values})"
+
+
+def excel_id_numbers(let: Let, who: str) -> tuple[str, str]:
+    """Bind a number per id, across (0 for none), and the largest number: ids
+    equal by the text rule (trimmed, any letter case) get the same number.
+    ``who`` is a padded id column (see ``Let.value``).
+
+    The column is sorted once, blanks last (so its last place is a blank);
+    an id that differs from the one before it starts a group, and each
+    place's number is its group's, found by a binary search among the
+    groups' first places (numbers: MATCH's sorted mode finds them exactly,
+    as it does not always among texts). No id is compared with every other.
+    """
+    place = let.bind(f"{who}_place", f"SEQUENCE(ROWS({who}))")
+    order = let.bind(f"{who}_order", f'SORTBY({place},{who}="",1,{who},1)')
+    ordered = let.bind(f"{who}_sorted", f'SORTBY({who},{who}="",1,{who},1)')
+    # The sorted ids moved one place down (the last, a blank, comes first):
+    # sorting rather than INDEX at each place, which LibreOffice computes one
+    # place at a time.
+    before = let.bind(f"{who}_before", f"SORTBY({ordered},MOD({place},ROWS({who})),1)")
+    # The first and the last place start a group: FILTER then keeps two
+    # places or more, an array (the last is a blank, never counted).
+    starts = let.bind(
+        f"{who}_groups",
+        f"FILTER({place},({place}=1)+({place}=ROWS({who}))+({ordered}<>{before})>0)",
+    )
+    grouped = f"SORTBY(MATCH({place},{starts},1),{order},1)"
+    numbers = let.bind(f"{who}_number", f'({who}<>"")*{grouped}')
+    return let.bind(f"{who}_across", f"TRANSPOSE({numbers})"), f"ROWS({starts})"
+
+
+def excel_distinct_months(let: Let, numbers: str, largest: str, rows: str, least: int = 1) -> str:
+    """Each month's number of different ids among the rows of ``rows`` (a
+    months-by-rows 0/1 array), in a column; with ``least``, only the ids found
+    on that many rows or more of the month. ``numbers`` are the ids as
+    numbers across (``excel_id_numbers``): month m's ids become the numbers
+    after (m-1) times the largest, so one FREQUENCY counts every (month, id)
+    pair, and a second one counts the pairs of each month."""
+    months = let.months or let.bind("months", f"ROWS({rows})")
+    # Arithmetic rather than IF or INDEX at each of the months-by-rows
+    # places: LibreOffice computes those one place at a time. What is not a
+    # pair is 0, counted apart below a first bin of 0 (FREQUENCY of no number
+    # at all is an error in LibreOffice).
+    paired = let.bind(
+        "month_ids", f"({rows})*({numbers}>0)*({numbers}+{largest}*(SEQUENCE({months})-1))"
+    )
+    # Over bins 0 to months * largest, FREQUENCY gives the count of 0, of each
+    # (month, id) pair and of none above: its n-th count is the rows of the
+    # pair numbered n - 1, which FILTER keeps by ``bins``, as long.
+    bins = let.bind("id_bins", f"SEQUENCE({months}*{largest}+2)")
+    found = let.bind("rows_per_id", f"FREQUENCY({paired},SEQUENCE({months}*{largest}+1,1,0))")
+    kept = f"IFERROR(FILTER({bins}-1,({found}>={least})*({bins}>1)),0)"
+    counted = f"FREQUENCY({kept},{largest}*SEQUENCE({months}+1,1,0))"
+    return f"INDEX({counted},SEQUENCE({months})+1)"
+
+
+def excel_distinct_dated(let: Let, who: str, dated: str, starts: str, ends: str) -> str:
+    """Each month's number of different ids among the rows dated in it, in a
+    column (``who`` and ``dated``: padded columns). A row belongs to a month
+    by its date, so no id needs a number: once the rows are sorted by id,
+    then date, an id's rows of a month stand together, and the month counts
+    the rows of it that start such a run (their id differs from the row
+    before, or the row before is not of that month). One sort, arithmetic
+    over the months by rows, and INDEX at each row (not at each place of the
+    months by rows)."""
+    # Only the ids of the rows dated within the months are sorted as text:
+    # the others, blank, never count (sorting text is most of the work).
+    who = let.bind(
+        f"{who}_in_months", f'IF(({dated}>=MIN({starts}))*({dated}<MAX({ends})),{who},"")'
+    )
+    place = let.bind(f"{who}_place", f"SEQUENCE(ROWS({who}))")
+    order = let.bind(f"{who}_by_date", f'SORTBY({place},{who}="",1,{who},1,{dated},1)')
+    # The row before each in that order (the first's: the last, a blank).
+    before = let.bind(f"{who}_row_before", f"INDEX({order},MOD({place}-2,ROWS({who}))+1)")
+    sorted_who = let.bind(f"{who}_ordered", f"INDEX({who},{order})")
+    sorted_dated = let.bind(f"{dated}_ordered", f"INDEX({dated},{order})")
+    dated_before = let.bind(f"{dated}_before", f"INDEX({dated},{before})")
+    given = let.bind(f"{who}_given", f'TRANSPOSE({sorted_who}<>"")')
+    new_id = let.bind(f"{who}_new", f"TRANSPOSE({sorted_who}<>INDEX({who},{before}))")
+    window = excel_by_month(let, sorted_dated, starts, ends)
+    window_before = excel_by_month(let, dated_before, starts, ends)
+    runs = f"{window}*{given}*(({new_id})+(1-{window_before})>0)"
+    return f"MMULT({runs},1+0*{place})"
+
+
+def excel_year_before(day: str) -> str:
+    """EDATE(day, -12) for a column of days (EDATE takes no array in Excel):
+    the same day a year before, or the month's last day where there is none."""
+    same = f"DATE(YEAR({day})-1,MONTH({day}),DAY({day}))"
+    return f"IF(DAY({same})=DAY({day}),{same},DATE(YEAR({day})-1,MONTH({day})+1,0))"
+
+
+def excel_across(stays: ExcelStays, numbers: str, let: Let) -> ExcelStays:
+    """A master table's stays (``excel_stays``) as rows across, one column per
+    table row, for months-by-rows arrays: who is there at a column of
+    moments; ``numbers``: the ids as numbers across (``excel_id_numbers``)."""
+    since, until, until_blank, listed = (
+        let.bind(f"{name}_across", f"TRANSPOSE({name})")
+        for name in (stays.since, stays.until, stays.until_blank, stays.listed)
+    )
+    return ExcelStays(numbers, since, until, until_blank, listed)

@@ -13,7 +13,7 @@ from typing import Any
 from .conditions import AtLeast, AtMost, Has
 from .quantities import counter, ibis_of, quotient, status_share
 from .recipe import IbisParts, Recipe, month_cells, per
-from .rules import Let
+from .rules import Let, months_let
 
 #: The survey's answers of the month that meet conditions.
 answered = counter("Survey", "answered_on")
@@ -38,6 +38,12 @@ def _nps(s: str, e: str) -> str:
     return let.formula(per(f"({promoters}-{detractors})*100", responses))
 
 
+def _nps_months(starts: str, ends: str) -> str:
+    let, first, last = months_let(starts, ends)
+    promoters, detractors, responses = (part.excel_months(let, first, last) for part in NPS_PARTS)
+    return let.formula(per(f"({promoters}-{detractors})*100", responses))
+
+
 def _nps_finish(values: Sequence[Any], settings: Mapping[str, Any]) -> float:
     promoters, detractors, responses = values
     if responses == 0:
@@ -51,7 +57,15 @@ _nps_ibis = ibis_of(NPS_PARTS, _nps_finish)
 # --- the recipes ------------------------------------------------------------------------------
 
 RECIPES: tuple[Recipe, ...] = (
-    Recipe("nps", _nps, NPS_SCORES.call, _nps_ibis, NPS_PARTS, IbisParts(NPS_PARTS, _nps_finish)),
+    Recipe(
+        "nps",
+        _nps,
+        NPS_SCORES.call,
+        _nps_ibis,
+        NPS_PARTS,
+        ibis_parts=IbisParts(NPS_PARTS, _nps_finish),
+        months=_nps_months,
+    ),
     # Satisfied: a rating of 4 or more; the engine's function reads the ratings.
     quotient(
         "csat",

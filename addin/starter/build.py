@@ -549,6 +549,7 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
     kpis.append(kpis.header([heads[k] for k in KPI_SHEET_COLUMNS]))
     first_kpi_row = kpis.rows + 1
     value_column = get_column_letter(_column("value"))
+    trend_sheet = quote_sheetname(words["sheets"]["trend"])
     stage_words = labels(lang)["stages"]
     for offset, entry in enumerate(profile.kpis):
         # Where the article sorts its KPIs by funnel stage, each stage has a heading row.
@@ -560,10 +561,10 @@ def _write_kpis(ctx: _Context, kpis: _Sheet) -> None:
         value_ref = f"{value_column}{row}"
         cells = {
             "kpi": kpis.cell(entry.title[lang], text=True),
-            "value": kpis.array(
-                kpi_formula(profile.id, entry.id, "PERIOD_START", "PERIOD_END"),
-                value_ref,
-                fmt=fmt,
+            # The Trend sheet's last month is the reporting period: its
+            # value, which the Trend computes with the other months.
+            "value": kpis.formula(
+                f"{trend_sheet}!${get_column_letter(3 + offset)}${TREND_LAST_ROW}", fmt=fmt
             ),
             "target": kpis.formula(
                 f'IF(ISNUMBER({target_name}),{target_name},"")', fmt=ctx.target_fmt(entry)
@@ -753,6 +754,10 @@ def _spread(cells: Mapping[int, Any]) -> list[Any]:
     return [cells.get(column) for column in range(1, max(cells) + 1)]
 
 
+#: The Trend sheet's rows of the twelve months; the last is the reporting period.
+TREND_FIRST_ROW = 4
+TREND_LAST_ROW = TREND_FIRST_ROW + 11
+
 #: Trend charts: their size in centimetres, and the columns between two side by side.
 TREND_CHART_CM = (12.0, 6.5)
 
@@ -794,7 +799,7 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
             *[trend.cell(title, text=True) for title in titles],
         ]
     )
-    first_month_row = 4
+    first_month_row, last_month_row = TREND_FIRST_ROW, TREND_LAST_ROW
     for index in range(12):
         row = first_month_row + index
         cells: list[Any] = [
@@ -802,20 +807,12 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
             trend.formula(f"EDATE(A{row},1)", fmt="yyyy-mm-dd"),
         ]
         for position, entry in enumerate(profile.kpis):
-            letter = get_column_letter(3 + position)
-            cells.append(
-                trend.array(
-                    kpi_formula(profile.id, entry.id, f"$A{row}", f"$B{row}"),
-                    f"{letter}{row}",
-                    fmt=ctx.fmt(entry),
-                )
-            )
+            cells.append(_trend_cell(ctx, trend, entry, 3 + position, row, first_month_row))
         cells.append(None)
         for position, entry in enumerate(profile.kpis):
             shown = f"{get_column_letter(3 + position)}{row}"
             cells.append(trend.formula(f"IF(ISNUMBER({shown}),{shown},NA())", fmt=ctx.fmt(entry)))
         trend.append(cells)
-    last_month_row = first_month_row + 11
     months_ref = Reference(trend.ws, min_col=1, min_row=first_month_row, max_row=last_month_row)
     second_column = _column_after(trend.column_widths, TREND_CHART_CM[0])
     for index, entry in enumerate(profile.kpis):
@@ -842,6 +839,25 @@ def _write_trend(ctx: _Context, trend: _Sheet) -> None:
         anchor_row = last_month_row + 3 + (index // 2) * 14
         anchor_column = "A" if index % 2 == 0 else get_column_letter(second_column)
         trend.ws.add_chart(chart, f"{anchor_column}{anchor_row}")
+
+
+def _trend_cell(
+    ctx: _Context, trend: _Sheet, entry: ProfileKPI, column: int, row: int, first_row: int
+) -> WriteOnlyCell:
+    """A KPI's cell of a Trend month. A KPI whose recipe computes every month
+    in one formula has it in the first month's cell, over the twelve (Excel
+    spills it; LibreOffice reads an array formula over them): the cells below
+    hold only the number format. Other KPIs have a formula per month."""
+    letter = get_column_letter(column)
+    recipe = recipe_for(ctx.profile.id, entry.id)
+    if recipe.months is None:
+        formula = kpi_formula(ctx.profile.id, entry.id, f"$A{row}", f"$B{row}")
+        return trend.array(formula, f"{letter}{row}", fmt=ctx.fmt(entry))
+    if row != first_row:
+        return trend.cell(None, fmt=ctx.fmt(entry))
+    last_row = first_row + 11
+    every_month = recipe.months(f"$A${first_row}:$A${last_row}", f"$B${first_row}:$B${last_row}")
+    return trend.array(every_month, f"{letter}{first_row}:{letter}{last_row}", fmt=ctx.fmt(entry))
 
 
 def _column_after(widths: Sequence[float], centimetres: float) -> int:

@@ -205,6 +205,8 @@ def _cells(worksheet: Any) -> tuple[Cell, ...]:
                 or aligned.horizontal
                 or aligned.vertical
                 or _size(font) is not None
+                # A cell that a formula above spills into shows its format.
+                or cell.number_format != "General"
             )
             if value is None and formula is None and not styled:
                 continue
