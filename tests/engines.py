@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def _postgres_bin() -> Path:
@@ -112,3 +113,24 @@ def postgres_server() -> Iterator[str]:
             )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def spark_local() -> Iterator[Any]:
+    """A local Spark session of two threads (UTC, no web UI), as ibis connects
+    to it; stopped after."""
+    import ibis  # noqa: PLC0415
+    from pyspark.sql import SparkSession  # noqa: PLC0415
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("kpi tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    try:
+        yield ibis.pyspark.connect(session)
+    finally:
+        session.stop()

@@ -125,3 +125,19 @@ def write_csv_folder(tables: Mapping[str, pa.Table], folder: Path) -> Path:
             for row in table.to_pylist():
                 writer.writerow([export_text(v) for v in row.values()])
     return folder
+
+
+def starter_rows(business_type: str, folder: Path, as_of: dt.date) -> Any:
+    """The rows of the tables of ``kpi new business_type`` (English, sample data as of
+    ``as_of``), written in ``folder`` and read back as a report reads them."""
+    from addin.ooxml.package import open_package, read_data  # noqa: PLC0415
+    from addin.starter import StarterOptions, new_workbook  # noqa: PLC0415
+
+    path = new_workbook(
+        StarterOptions(business_type, "en", as_of=as_of), folder / f"{business_type}.xlsx"
+    )
+    package = open_package(path)
+    try:
+        return read_data(package).rows
+    finally:
+        package.close()

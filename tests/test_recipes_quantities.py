@@ -17,13 +17,11 @@ from typing import Any
 import pytest
 
 import kpi_engine
-from addin.ooxml.package import open_package, read_data
 from addin.recipes import month_shift, recipe_for
 from addin.recipes.ibis_forms import fetch_all, prepare
 from addin.report.model import TREND_MONTHS
-from addin.starter import StarterOptions, new_workbook
 from kpi_engine.inputs import first_of_month, to_serial
-from tests.sources_support import duckdb_tables, typed_tables
+from tests.sources_support import duckdb_tables, starter_rows, typed_tables
 
 AS_OF = dt.date(2024, 7, 15)
 PERIOD = dt.date(2024, 6, 1)
@@ -71,14 +69,7 @@ def _has(business_type: str, kpi_id: str) -> bool:
 def test_each_quantity_on_duckdb_equals_its_value_on_the_rows(
     business_type: str, tmp_path: Any
 ) -> None:
-    path = new_workbook(
-        StarterOptions(business_type, "en", as_of=AS_OF), tmp_path / f"{business_type}.xlsx"
-    )
-    package = open_package(path)
-    try:
-        rows = read_data(package).rows
-    finally:
-        package.close()
+    rows = starter_rows(business_type, tmp_path, AS_OF)
     parts = parts_of(business_type)
     assert parts
     con, tables = duckdb_tables(typed_tables(business_type, rows))

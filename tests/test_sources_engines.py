@@ -140,21 +140,10 @@ def test_kpi_report_source_postgres_url_equals_the_workbooks_report(
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    import ibis  # noqa: PLC0415
-    from pyspark.sql import SparkSession  # noqa: PLC0415
+    from tests.engines import spark_local  # noqa: PLC0415
 
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("kpi tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    try:
-        yield ibis.pyspark.connect(session)
-    finally:
-        session.stop()
+    with spark_local() as connection:
+        yield connection
 
 
 @pytest.mark.spark

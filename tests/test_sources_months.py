@@ -17,7 +17,6 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 import kpi_engine
-from addin.ooxml.package import open_package, read_data
 from addin.recipes import month_shift
 from addin.recipes.ibis_forms import (
     Prepared,
@@ -35,10 +34,14 @@ from addin.recipes.ibis_notes import (
     note_columns,
 )
 from addin.recipes.notes import checks_for
-from addin.starter import StarterOptions, new_workbook
 from kpi_engine.inputs import first_of_month, to_serial
 from tests.messy import BUSINESS_TYPES, messy_tables
-from tests.sources_support import duckdb_tables, typed_tables, write_parquet_folder
+from tests.sources_support import (
+    duckdb_tables,
+    starter_rows,
+    typed_tables,
+    write_parquet_folder,
+)
 
 AS_OF = dt.date(2024, 7, 15)
 PERIOD = dt.date(2024, 6, 1)
@@ -127,14 +130,7 @@ def _compared(business_type: str, rows: Any, raw: Any, cleaned: Any) -> list[str
 def test_every_month_at_once_equals_month_by_month_on_a_starter_workbook(
     business_type: str, tmp_path: Any
 ) -> None:
-    path = new_workbook(
-        StarterOptions(business_type, "en", as_of=AS_OF), tmp_path / f"{business_type}.xlsx"
-    )
-    package = open_package(path)
-    try:
-        rows = read_data(package).rows
-    finally:
-        package.close()
+    rows = starter_rows(business_type, tmp_path, AS_OF)
     wrong = _disagreements(business_type, rows)
     assert not wrong, "\n".join(wrong)
 
@@ -167,14 +163,7 @@ def _engine_sets(business_type: str) -> list[Any]:
     from tests.test_sources_engines import one_messy_set  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as folder:
-        path = new_workbook(
-            StarterOptions(business_type, "en", as_of=AS_OF), Path(folder) / "sample.xlsx"
-        )
-        package = open_package(path)
-        try:
-            sample = read_data(package).rows
-        finally:
-            package.close()
+        sample = starter_rows(business_type, Path(folder), AS_OF)
     return [sample, one_messy_set(business_type)]
 
 
@@ -208,21 +197,10 @@ def test_every_month_at_once_equals_month_by_month_on_postgresql(
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    import ibis  # noqa: PLC0415
-    from pyspark.sql import SparkSession  # noqa: PLC0415
+    from tests.engines import spark_local  # noqa: PLC0415
 
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("kpi tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .getOrCreate()
-    )
-    try:
-        yield ibis.pyspark.connect(session)
-    finally:
-        session.stop()
+    with spark_local() as connection:
+        yield connection
 
 
 @pytest.mark.spark
@@ -252,14 +230,7 @@ def test_a_report_from_a_parquet_folder_asks_duckdb_a_few_grouped_queries(
 
     from addin.report.offline import SourceSettings, report_from_source  # noqa: PLC0415
 
-    path = new_workbook(
-        StarterOptions("celebrity_video", "en", as_of=AS_OF), tmp_path / "celebrity_video.xlsx"
-    )
-    package = open_package(path)
-    try:
-        rows = read_data(package).rows
-    finally:
-        package.close()
+    rows = starter_rows("celebrity_video", tmp_path, AS_OF)
     folder = write_parquet_folder(typed_tables("celebrity_video", rows), tmp_path / "parquet")
     statements: list[str] = []
     sent = duckdb_backend.Backend.raw_sql

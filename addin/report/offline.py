@@ -67,18 +67,23 @@ def make_report(
             package.close()
         if source is not None:
             return _source_report(data, source, clock)
-        progress.stage("computing the KPIs")
-        return build_report(
-            ReportInputs(
-                data.business_type,
-                data.language,
-                data.period,
-                data.rows,
-                data.targets,
-                data.currency,
-            ),
-            clock,
-        )
+        return _workbook_report(data, clock)
+
+
+def _workbook_report(data: WorkbookData, clock: Callable[[], dt.datetime]) -> Report:
+    """The report computed from the workbook's own tables."""
+    progress.stage("computing the KPIs")
+    return build_report(
+        ReportInputs(
+            data.business_type,
+            data.language,
+            data.period,
+            data.rows,
+            data.targets,
+            data.currency,
+        ),
+        clock,
+    )
 
 
 @dataclass(frozen=True)
@@ -225,18 +230,7 @@ def _refresh(
         if source is not None:
             report = _source_report(data, source, clock)
         else:
-            progress.stage("computing the KPIs")
-            report = build_report(
-                ReportInputs(
-                    data.business_type,
-                    data.language,
-                    data.period,
-                    data.rows,
-                    data.targets,
-                    data.currency,
-                ),
-                clock,
-            )
+            report = _workbook_report(data, clock)
         changed, new = plan_parts(package, report)
         progress.stage(f"writing {target.name}")
         write_atomically(
