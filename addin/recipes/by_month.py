@@ -13,10 +13,11 @@ bucket (``TableRows.rows_within``) and count who is there once per moment
 (``rules.present_keys``).
 
 Where the recipe's engine function reads cells itself (``ReadsCells``),
-its value is the quotient of the recipe's quantities, as its ibis form
-computes it, and its reason where the denominator is 0 is the one the
-function gives for no cells (``ReadsCells.no_value``). Every other recipe
-already computes from the quantities: its engine call runs as it is.
+its value is the recipe's finishing step (``IbisParts.finish``, which its
+ibis form also uses) on its quantities' values, with the reason the function
+gives for no cells (``ReadsCells.no_value``). Repeat purchases move a
+twelve-month window. Every other recipe already computes from the
+quantities: its engine call runs as it is.
 ``tests/test_report_months.py`` holds ``month_value`` to ``Recipe.compute``
 for every KPI of every business type, values and reasons alike.
 """
@@ -24,15 +25,14 @@ for every KPI of every business type, values and reasons alike.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from operator import countOf
 
 import kpi_engine
 
 from .orders import _repeat_engine
-from .recipe import ReadsCells, Recipe, month_shift
+from .recipe import IbisParts, ReadsCells, Recipe, month_shift
 from .rules import Rows, TableRows
-from .surveys import NPS_PARTS, NPS_SCORES
 
 #: A month's value on the workbook's rows: (rows, start, end) -> the value.
 MonthForm = Callable[[Rows, float, float], float]
@@ -46,48 +46,27 @@ def month_value(recipe: Recipe, rows: Rows, start: float, end: float) -> float:
 
 def form_of(recipe: Recipe) -> MonthForm:
     """How ``month_value`` computes a recipe."""
-    written = WRITTEN_OUT.get(recipe.kpi_id)
-    if written is not None and recipe.engine_call == written[0]:
-        return written[1]
+    if recipe.kpi_id == "repeat_purchase_rate" and recipe.engine_call == _repeat_engine:
+        return _repeat
     reader = getattr(recipe.engine_call, "__self__", None)
-    if isinstance(reader, ReadsCells):
-        if len(recipe.parts) == 2:
-            return _quotient(recipe, reader)
-        if len(recipe.parts) == 1:
-            return _total(recipe)
+    if isinstance(reader, ReadsCells) and recipe.ibis_parts is not None:
+        return _finished(recipe.ibis_parts)
     return lambda rows, s, e: recipe.engine_call(rows, s, e).run()
 
 
-def _quotient(recipe: Recipe, reader: ReadsCells) -> MonthForm:
-    numerator, denominator = recipe.parts
+def _finished(taken_apart: IbisParts) -> MonthForm:
+    # The recipe's own finishing step (its reason where there is no value
+    # included), on its quantities' values from the rows rather than
+    # through ibis: the function that would read the cells is not run.
+    parts, finish = taken_apart.parts, taken_apart.finish
 
     def value(rows: Rows, s: float, e: float) -> float:
-        below = denominator.rows(rows, s, e)
-        if below == 0:
-            raise reader.no_value()
-        return float(numerator.rows(rows, s, e) / below) + 0.0
+        return float(finish([part.rows(rows, s, e) for part in parts], {})) + 0.0
 
     return value
 
 
-def _total(recipe: Recipe) -> MonthForm:
-    (quantity,) = recipe.parts
-
-    def value(rows: Rows, s: float, e: float) -> float:
-        return float(quantity.rows(rows, s, e)) + 0.0
-
-    return value
-
-
-# --- recipes written out -----------------------------------------------------------------
-
-
-def _nps(rows: Rows, s: float, e: float) -> float:
-    promoters, detractors, responses = (part.rows(rows, s, e) for part in NPS_PARTS)
-    if responses == 0:
-        raise NPS_SCORES.no_value()
-    # As kpi_engine.nps: multiplied before dividing, counts exact as floats.
-    return (promoters - detractors) * 100 / responses + 0.0
+# --- repeat purchases: written out ---------------------------------------------------------
 
 
 def _repeat(rows: Rows, s: float, e: float) -> float:
@@ -143,10 +122,3 @@ class _Tally:
             customers -= 1
             repeaters -= none >= 2
         return customers, repeaters
-
-
-#: Recipes written out in full, by KPI: (their engine call, the month form).
-WRITTEN_OUT: Mapping[str, tuple[object, MonthForm]] = {
-    "nps": (NPS_SCORES.call, _nps),
-    "repeat_purchase_rate": (_repeat_engine, _repeat),
-}
