@@ -96,7 +96,8 @@ def nps_groups(function: str, scores: Any) -> tuple[int, int, int]:
     get = counts.get
     promoters = get(9, 0) + get(10, 0)
     passives = get(7, 0) + get(8, 0)
-    detractors = counts.total() - promoters - passives
+    # (sum of the values, not total(): one Python call less per call.)
+    detractors = sum(counts.values()) - promoters - passives
     return promoters, passives, detractors
 
 

@@ -211,3 +211,22 @@ def test_several_workers_count_each_call_at_once(
 
     asyncio.run(serve())
     assert len(lines.lines()) == 2
+
+
+def test_a_batch_is_written_in_whole_lines_under_pipe_buf(lines: Lines) -> None:
+    """Cut where a piece's last line ends; a line longer than PIPE_BUF (a
+    long user name) goes whole, in a piece of its own, and none is lost."""
+    log = observe.AccessLog(json=False)
+    long_user = "u" * (observe.PIPE_BUF + 100)
+    for i in range(300):
+        user = long_user if i == 57 else None
+        log._pending.append((1_700_000_000 + i / 100, "127.0.0.1", user, "nps", 1, 200, 0.001))
+    log.flush()
+    assert all(piece.endswith("\n") for piece in lines.text)
+    assert all(
+        len(piece.encode()) <= observe.PIPE_BUF for piece in lines.text if "uuu" not in piece
+    )
+    (alone,) = [piece for piece in lines.text if "uuu" in piece]
+    assert alone.count("\n") == 1
+    assert len(lines.lines()) == 300
+    assert len(lines.text) < 10

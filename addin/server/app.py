@@ -623,7 +623,8 @@ def answer_headers(length: int, unauthorized: bool) -> PreparedHeaders:
 async def send_answer(send: Any, answer: calls.Answer) -> None:
     """An answer as a bare ASGI response (``custom_functions_call_asgi``)."""
     # A 401 says how to authenticate, as RFC 6750 asks.
-    headers = answer_headers(len(answer.body), answer.status == 401)
+    key = len(answer.body), answer.status == 401
+    headers = _PREPARED.get(key) or answer_headers(*key)
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body})
 

@@ -360,9 +360,10 @@ def call(data: Any, max_cells: int) -> tuple[Any, int]:
     parameters = function.__xlfunc__["args"]
     if len(args) > len(parameters):
         raise BadCallError(f"{name}: takes at most {len(parameters)} arguments, got {len(args)}")
-    numbers: list[tuple[Any, int]] = []
+    numbers: list[tuple[Any, int]] | None = None
     values = _lone_cells(args)
     if values is None:
+        numbers = []
         values, cells = _values(name, args, parameters, max_cells, numbers)
     else:
         # The usual call, one plain cell per argument (``_values``' first case).

@@ -203,24 +203,27 @@ class AccessLog:
             for entry in pending:
                 access_log.info("%s", self.line(entry))
             return
-        chunk: list[str] = []
-        size = 0
+        text = "".join(self._texts(pending))
         handler.acquire()
         try:
-            for text in self._texts(pending):
-                if size + len(text) > PIPE_BUF and chunk:
-                    self._write(handler, chunk)
-                    chunk, size = [], 0
-                chunk.append(text)
-                size += len(text)
-            self._write(handler, chunk)
+            # In pieces of whole lines, each at most PIPE_BUF long (but for a
+            # line longer than that, written whole): cut where a piece's
+            # last line ends, not line by line.
+            start = 0
+            while len(text) - start > PIPE_BUF:
+                end = text.rfind("\n", start, start + PIPE_BUF) + 1
+                if end <= start:
+                    end = text.index("\n", start) + 1
+                self._write(handler, text[start:end])
+                start = end
+            self._write(handler, text[start:] if start else text)
         finally:
             handler.release()
 
     @staticmethod
-    def _write(handler: logging.StreamHandler[Any], chunk: list[str]) -> None:
+    def _write(handler: logging.StreamHandler[Any], piece: str) -> None:
         try:
-            handler.stream.write("".join(chunk))
+            handler.stream.write(piece)
             handler.stream.flush()
         except (OSError, ValueError):
             # A closed or broken stream: as logging would, say so (if stderr
