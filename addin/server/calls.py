@@ -108,7 +108,11 @@ def parse(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise BadCallError(f"the request body is not valid JSON: {error}") from None
+        raise not_json(error) from None
+
+
+def not_json(error: orjson.JSONDecodeError) -> BadCallError:
+    return BadCallError(f"the request body is not valid JSON: {error}")
 
 
 # --- custom functions ----------------------------------------------------------
@@ -427,7 +431,11 @@ def answer_call(max_cells: int, spooled: bytes | Path) -> Answer:
     data: Any = None
     try:
         try:
-            data = parse(body)
+            # ``parse``, written out: a one-cell call is mostly such small steps.
+            try:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError as error:
+                raise not_json(error) from None
             # Only this frame holds the bytes: they go before the work starts.
             del body
             result, cells = call(data, max_cells)
