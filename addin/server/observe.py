@@ -265,7 +265,11 @@ class Observer:
         seconds = time.perf_counter() - started
         label = function or "unknown"
         if self.at_once:
-            self.count([(0.0, "", user, label, cells, status, seconds)])
+            counter, errors = self._counters(label, status)
+            counter.inc()
+            if errors is not None:
+                errors.inc()
+            self._latency(label).observe(seconds)
             if access_log.disabled:
                 return
         self.access.note(client[0] if client else "-", user, label, cells, status, seconds)
