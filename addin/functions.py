@@ -28,7 +28,9 @@ sends it (scalars, ``None`` for blanks, flat lists, lists of rows, dates as
 accepts as they are.
 """
 
+import functools
 import inspect
+import operator
 import os
 import sys
 from collections.abc import Callable
@@ -60,6 +62,8 @@ def _division_by_zero_error() -> Any:
 
 
 DIV0 = _division_by_zero_error()
+
+_NOT_BLANK = functools.partial(operator.is_not, None)
 
 #: Every Excel function of this module, by its Python name; Excel shows the
 #: name upper-cased, after the manifest's namespace (``KPI.NPS``).
@@ -99,12 +103,18 @@ def _excel_function(
     if name in EXCEL_FUNCTIONS:
         raise RuntimeError(f"two Excel functions are named {name!r}")
     defaults = [default for _, _, default in arguments]
+    parameters = len(defaults)
 
     def excel_function(*args):  # type: ignore[no-untyped-def]  # see the module docstring
-        values = [
-            default if value is None and default is not inspect.Parameter.empty else value
-            for value, default in zip(args, defaults, strict=False)
-        ]
+        if len(args) <= parameters and all(map(_NOT_BLANK, args)):
+            # No blank to replace (the usual call): the arguments as they are.
+            # (By identity, in C: ``None in args`` would compare arrays.)
+            values = args
+        else:
+            values = [
+                default if value is None and default is not inspect.Parameter.empty else value
+                for value, default in zip(args, defaults, strict=False)
+            ]
         try:
             return compute(*values)
         except kpi_engine.KPIInputError as error:

@@ -128,6 +128,10 @@ def finite_number(value: Any) -> float | None:
 
 def number_value(value: Any) -> float | None:
     """A number cell's value; dates and times count as the numbers Excel stores."""
+    if type(value) is float:
+        # The usual cell, read at once (each reader below does the same): a
+        # call from Excel reads thousands, and this is most of its work.
+        return value if math.isfinite(value) else None
     number = finite_number(value)
     if number is not None:
         return number
@@ -155,18 +159,25 @@ def date_serial(value: Any) -> float | None:
 
 def amount_value(value: Any) -> float | None:
     """A sum of money or of time: a number of 0 or more."""
+    if type(value) is float:
+        return value if 0 <= value < math.inf else None
     number = number_value(value)
     return number if number is not None and number >= 0 else None
 
 
 def count_value(value: Any) -> float | None:
     """A number of things: a whole number of 0 or more."""
+    if type(value) is float:
+        # A whole float is finite; NaN is not at least 0.
+        return value if value >= 0 and value.is_integer() else None
     number = amount_value(value)
     return number if number is not None and number.is_integer() else None
 
 
 def score_value(value: Any) -> int | None:
     """An answer to the 0-10 recommend question: a whole number from 0 to 10."""
+    if type(value) is float:
+        return int(value) if 0 <= value <= 10 and value.is_integer() else None
     number = count_value(value)
     return int(number) if number is not None and number <= 10 else None
 

@@ -108,7 +108,11 @@ def parse(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise BadCallError(f"the request body is not valid JSON: {error}") from None
+        raise not_json(error) from None
+
+
+def not_json(error: orjson.JSONDecodeError) -> BadCallError:
+    return BadCallError(f"the request body is not valid JSON: {error}")
 
 
 # --- custom functions ----------------------------------------------------------
@@ -327,12 +331,8 @@ def _values(
     max_cells: int,
     numbers: list[tuple[Any, int]],
 ) -> tuple[list[Any], int]:
-    """The arguments as the function takes them, and the cells they hold."""
-    values = _lone_cells(args)
-    if values is not None:
-        if len(values) > max_cells:
-            _too_many_cells(name, len(values), max_cells)
-        return values, len(values)
+    """The arguments as the function takes them, and the cells they hold,
+    when they are not one plain cell each (``call`` takes those at once)."""
     kinds = row_kinds(args)
     counts = cells_by_argument(args, kinds)
     cells = sum(counts)
@@ -364,8 +364,16 @@ def call(data: Any, max_cells: int) -> tuple[Any, int]:
     parameters = function.__xlfunc__["args"]
     if len(args) > len(parameters):
         raise BadCallError(f"{name}: takes at most {len(parameters)} arguments, got {len(args)}")
-    numbers: list[tuple[Any, int]] = []
-    values, cells = _values(name, args, parameters, max_cells, numbers)
+    numbers: list[tuple[Any, int]] | None = None
+    values = _lone_cells(args)
+    if values is None:
+        numbers = []
+        values, cells = _values(name, args, parameters, max_cells, numbers)
+    else:
+        # The usual call, one plain cell per argument (``_values``' first case).
+        cells = len(values)
+        if cells > max_cells:
+            _too_many_cells(name, cells, max_cells)
     # The parsed lists are no longer needed once the arguments are rebuilt
     # (rich values): free them before the engine makes its own copies.
     data["args"] = args = None
@@ -405,9 +413,10 @@ def answer_call(max_cells: int, spooled: bytes | Path) -> Answer:
     """The answer to a custom function call's body."""
     body = spooled if type(spooled) is bytes else take_body(spooled)
     del spooled
+    large = len(body) > LARGE_BODY
     # Before parsing: one with more lists and objects than the cell limit
     # allows is refused unread.
-    if len(body) > LARGE_BODY and _too_many_containers(body, max_cells):
+    if large and _too_many_containers(body, max_cells):
         named = _FUNCTION_NAME.search(body, 0, 4096)
         name = named[1].decode() if named else ""
         prefix = f"{name}: " if name in functions.EXCEL_FUNCTIONS else ""
@@ -416,13 +425,17 @@ def answer_call(max_cells: int, spooled: bytes | Path) -> Answer:
             f"{max_cells:,} cells per call (setting KPI_MAX_CELLS). Give the function smaller "
             "ranges, or ask whoever runs the server to raise the limit."
         )
-    pause = len(body) > LARGE_BODY and gc.isenabled()
+    pause = large and gc.isenabled()
     if pause:
         gc.disable()
     data: Any = None
     try:
         try:
-            data = parse(body)
+            # ``parse``, written out: a one-cell call is mostly such small steps.
+            try:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError as error:
+                raise not_json(error) from None
             # Only this frame holds the bytes: they go before the work starts.
             del body
             result, cells = call(data, max_cells)

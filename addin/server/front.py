@@ -215,7 +215,8 @@ class FrontDoor:
         if hosts != 1 or host is None:
             await _refuse(send, 400, _not_a_host("" if host is None else host.decode("latin-1")))
             return
-        verdict = self._check_host(host)
+        # The verdict cached by ``_check_host``, looked up here: every call asks.
+        verdict = self._checked.get(host) or self._check_host(host)
         if isinstance(verdict, str):
             await _refuse(send, 400, verdict)
             return

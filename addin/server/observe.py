@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
@@ -45,11 +47,13 @@ ERRORS = Counter(
     "Calls answered with an error (#VALUE!, 401, 413...), by function.",
     ["function"],
 )
+#: The latency histogram's buckets' upper bounds, in seconds.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 LATENCY = Histogram(
     "kpi_call_seconds",
     "Time from a call's arrival to its answer, by function.",
     ["function"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    buckets=LATENCY_BUCKETS,
 )
 
 
@@ -76,6 +80,12 @@ ACCESS_LOG_BATCH = 512
 #: A pipe takes a write of up to this many bytes whole, so that lines from
 #: several worker processes never interleave mid-line.
 PIPE_BUF = 4096
+
+
+#: One call, as the access log and the metrics take it: the wall-clock time,
+#: the client's address, the user, the function, the cells, the status and
+#: the seconds it took.
+Entry = tuple[float, str, str | None, str, int, int, float]
 
 
 class _Text(logging.Formatter):
@@ -107,9 +117,12 @@ class AccessLog:
     when the logger has other handlers (set up by whoever embeds the app),
     each line goes through ``logging`` as before, still formatted late."""
 
-    def __init__(self, json: bool) -> None:
+    def __init__(self, json: bool, batch: Callable[[list[Entry]], None] | None = None) -> None:
         self.json = json
-        self._pending: list[tuple[float, str, str | None, str, int, int, float]] = []
+        #: Also given each batch, before its lines are written (or not, when
+        #: the access log is off): the metrics count it (``Observer``).
+        self.batch = batch
+        self._pending: list[Entry] = []
         self._timer: asyncio.TimerHandle | None = None
         self._second = -1
         self._stamp = ""
@@ -136,7 +149,7 @@ class AccessLog:
             self._stamp = time.strftime(TIME_FORMAT, time.localtime(wall))
         return self._stamp
 
-    def line(self, entry: tuple[float, str, str | None, str, int, int, float]) -> str:
+    def line(self, entry: Entry) -> str:
         """The message of one line, as ``logging`` wrote it."""
         wall, address, user, label, cells, status, seconds = entry
         if self.json:
@@ -156,9 +169,7 @@ class AccessLog:
             f"{f' user={user}' if user else ''}"
         )
 
-    def _texts(
-        self, pending: list[tuple[float, str, str | None, str, int, int, float]]
-    ) -> Iterator[str]:
+    def _texts(self, pending: list[Entry]) -> Iterator[str]:
         """Each line as the logger's handler writes it: the time, the message."""
         if self.json:
             for entry in pending:
@@ -178,7 +189,11 @@ class AccessLog:
             self._timer.cancel()
             self._timer = None
         pending, self._pending = self._pending, []
-        if not pending or access_log.disabled:
+        if not pending:
+            return
+        if self.batch is not None:
+            self.batch(pending)
+        if access_log.disabled:
             return
         handlers = access_log.handlers
         handler = handlers[0] if len(handlers) == 1 else None
@@ -188,24 +203,27 @@ class AccessLog:
             for entry in pending:
                 access_log.info("%s", self.line(entry))
             return
-        chunk: list[str] = []
-        size = 0
+        text = "".join(self._texts(pending))
         handler.acquire()
         try:
-            for text in self._texts(pending):
-                if size + len(text) > PIPE_BUF and chunk:
-                    self._write(handler, chunk)
-                    chunk, size = [], 0
-                chunk.append(text)
-                size += len(text)
-            self._write(handler, chunk)
+            # In pieces of whole lines, each at most PIPE_BUF long (but for a
+            # line longer than that, written whole): cut where a piece's
+            # last line ends, not line by line.
+            start = 0
+            while len(text) - start > PIPE_BUF:
+                end = text.rfind("\n", start, start + PIPE_BUF) + 1
+                if end <= start:
+                    end = text.index("\n", start) + 1
+                self._write(handler, text[start:end])
+                start = end
+            self._write(handler, text[start:] if start else text)
         finally:
             handler.release()
 
     @staticmethod
-    def _write(handler: logging.StreamHandler[Any], chunk: list[str]) -> None:
+    def _write(handler: logging.StreamHandler[Any], piece: str) -> None:
         try:
-            handler.stream.write("".join(chunk))
+            handler.stream.write(piece)
             handler.stream.flush()
         except (OSError, ValueError):
             # A closed or broken stream: as logging would, say so (if stderr
@@ -215,16 +233,28 @@ class AccessLog:
 
 
 class Observer:
+    """The access log's lines and the metrics, from the calls' figures.
+
+    A call only notes its figures (``record``), in the access log's batch;
+    the metrics count the batch when it is written, a moment later
+    (``ACCESS_LOG_DELAY``), or before ``/metrics`` answers (``flush``):
+    counting each call through ``prometheus_client`` takes a lock per
+    counter and per histogram bucket, which for a one-cell call was as much
+    as its work. With several worker processes (``PROMETHEUS_MULTIPROC_DIR``)
+    each call is counted at once, since any process may answer ``/metrics``
+    for all of them."""
+
     def __init__(self, settings: Settings) -> None:
         self.json = settings.access_log == "json"
-        self.access = AccessLog(self.json)
+        self.at_once = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.access = AccessLog(self.json, None if self.at_once else self.count)
         #: The metrics' children by (function, status): ``labels()`` takes a
         #: lock and builds a key on every call.
-        self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._latencies: dict[str, Any] = {}
 
     def record(
         self,
-        *,
         function: str,
         cells: int,
         status: int,
@@ -234,26 +264,96 @@ class Observer:
     ) -> None:
         seconds = time.perf_counter() - started
         label = function or "unknown"
-        children = self._children.get((label, status))
-        if children is None:
-            children = (
+        if self.at_once:
+            counter, errors = self._counters(label, status)
+            counter.inc()
+            if errors is not None:
+                errors.inc()
+            self._latency(label).observe(seconds)
+            if access_log.disabled:
+                return
+        self.access.note(client[0] if client else "-", user, label, cells, status, seconds)
+
+    def _counters(self, label: str, status: int) -> tuple[Any, Any]:
+        counters = self._children.get((label, status))
+        if counters is None:
+            counters = (
                 CALLS.labels(label, str(status)),
                 ERRORS.labels(label) if status >= 400 else None,
-                LATENCY.labels(label),
             )
-            self._children[label, status] = children
-        calls, errors, latency = children
-        calls.inc()
-        if errors is not None:
-            errors.inc()
-        latency.observe(seconds)
-        if access_log.disabled:
-            return
-        self.access.note(client[0] if client else "-", user, label, cells, status, seconds)
+            self._children[label, status] = counters
+        return counters
+
+    def _latency(self, label: str) -> Any:
+        latency = self._latencies.get(label)
+        if latency is None:
+            latency = self._latencies[label] = LATENCY.labels(label)
+        return latency
+
+    def count(self, entries: list[Entry]) -> None:
+        """Count calls in the metrics: each (function, status) and each
+        histogram bucket once per batch."""
+        calls: dict[tuple[str, int], int] = {}
+        latencies: dict[str, tuple[list[int], list[float]]] = {}
+        for _, _, _, label, _, status, seconds in entries:
+            key = label, status
+            calls[key] = calls.get(key, 0) + 1
+            latency = latencies.get(label)
+            if latency is None:
+                latency = latencies[label] = ([0] * len(LATENCY_BOUNDS), [])
+            # The first bucket whose bound is at least the seconds, as
+            # ``Histogram.observe`` finds it.
+            latency[0][bisect_left(LATENCY_BOUNDS, seconds)] += 1
+            latency[1].append(seconds)
+        for (label, status), times in calls.items():
+            counter, errors = self._counters(label, status)
+            counter.inc(times)
+            if errors is not None:
+                errors.inc(times)
+        for label, (buckets, seconds) in latencies.items():
+            observe_all(self._latency(label), buckets, seconds)
+
+    def flush(self) -> None:
+        """Count and write the calls noted so far (before ``/metrics`` answers)."""
+        self.access.flush()
 
     def close(self) -> None:
         """Write the access log lines still waiting (the server stops)."""
         self.access.flush()
+
+
+#: The bounds of the latency histogram's buckets, as it keeps them: floats,
+#: the last one infinite.
+LATENCY_BOUNDS: tuple[float, ...] = (*map(float, LATENCY_BUCKETS), math.inf)
+
+
+def takes_batches(child: Any) -> bool:
+    """Whether a histogram's child can take a batch of observations at once
+    (``observe_all``): prometheus_client (0.4 on) keeps one value per bucket
+    (``_buckets``) and one for the sum (``_sum``), each with ``inc``. Any
+    other layout takes the one-by-one path."""
+    buckets = getattr(child, "_buckets", None)
+    return (
+        getattr(child, "_upper_bounds", None) == list(LATENCY_BOUNDS)
+        and type(buckets) is list
+        and len(buckets) == len(LATENCY_BOUNDS)
+        and all(callable(getattr(value, "inc", None)) for value in buckets)
+        and callable(getattr(getattr(child, "_sum", None), "inc", None))
+    )
+
+
+def observe_all(child: Any, buckets: list[int], seconds: list[float]) -> None:
+    """``child.observe(s)`` for each of ``seconds``, whose counts by bucket
+    are ``buckets``: one increment per bucket rather than per call, when the
+    child takes it (``takes_batches``)."""
+    if not takes_batches(child):
+        for value in seconds:
+            child.observe(value)
+        return
+    child._sum.inc(math.fsum(seconds))
+    for bucket, times in enumerate(buckets):
+        if times:
+            child._buckets[bucket].inc(times)
 
 
 def metrics() -> tuple[bytes, str]:
