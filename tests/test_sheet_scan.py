@@ -1,4 +1,5 @@
-"""The sheet scan's quick tests and the inflating thread behind it.
+"""The sheet scan's quick tests, the inflating thread behind it, and the
+sheets read on two threads.
 
 ``scan_sheet`` looks at every chunk of a sheet with cheap literal searches
 and gives a chunk a closer look only where one finds something; the chunks
@@ -6,19 +7,27 @@ are inflated ahead on a thread of their own (``BoundedZip.chunks_ahead``).
 These tests hold the quick tests to the closer look for every way a cell
 can be written irregularly, wherever in the part it stands (also across a
 chunk's end), and the thread to the checks of the plain chunks: the same
-bytes, the same refusals, and no thread left behind.
+bytes, the same refusals, and no thread left behind. The sheets other
+than the largest are read on a second thread while calamine parses the
+largest: the values are those read on one thread, and a refusal found
+there is the caller's.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import addin.ooxml.package as package_module
 from addin.ooxml.bounded import CHUNK, BoundedZip, PackageError, read_ahead
+from addin.ooxml.package import open_package, read_data
 from addin.ooxml.sheets import CellRange, scan_sheet
+from addin.starter import StarterOptions, new_workbook
 
 pytestmark = pytest.mark.fast
 
@@ -172,3 +181,91 @@ def test_read_ahead_raises_an_error_after_the_items_before_it() -> None:
     assert [next(ahead), next(ahead)] == [b"one", b"two"]
     with pytest.raises(PackageError, match="damaged"):
         next(ahead)
+
+
+# --- the sheets read on two threads ----------------------------------------------------
+
+AS_OF = dt.date(2024, 7, 15)
+
+
+def _table_part(path: Path, table: str) -> tuple[str, bytes]:
+    package = open_package(path)
+    try:
+        sheet = package.tables[table].sheet
+        part = next(s.part for s in package.sheets if s.name == sheet)
+        return part, package.read(part)
+    finally:
+        package.close()
+
+
+def _with_members(source: Path, target: Path, changed: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            new.writestr(info.filename, changed.get(info.filename) or old.read(info))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    package = open_package(path)
+    try:
+        return dict(read_data(package).rows)
+    finally:
+        package.close()
+
+
+@pytest.fixture(scope="module")
+def starter(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("starter") / "book.xlsx"
+    new_workbook(StarterOptions("celebrity_video", "en", as_of=AS_OF), path)
+    return path
+
+
+def test_the_sheets_read_on_two_threads_are_those_read_on_one(
+    starter: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _threads()
+    both = _read(starter)
+    assert _threads() == before
+    monkeypatch.setattr(package_module, "THREADS", False)
+    one = _read(starter)
+    assert set(both) == set(one)
+    assert len(both) > 3
+    for name in both:
+        assert dict(both[name]) == dict(one[name]), name
+        assert both[name].first_row == one[name].first_row
+
+
+def test_a_small_sheet_read_on_the_second_thread_is_refused_as_on_one(
+    starter: Path, tmp_path: Path
+) -> None:
+    """A refusal found on the second thread (a cell beyond Excel's grid in
+    Customers, while Orders, the largest sheet, is read on this one) is the
+    caller's, with no thread left."""
+    part, sheet = _table_part(starter, "Customers")
+    crafted = tmp_path / "outside.xlsx"
+    far = b'<row r="9999"><c r="ZZZZ9999"><v>1</v></c></row>'
+    _with_members(starter, crafted, {part: sheet.replace(b"</sheetData>", far + b"</sheetData>")})
+    before = _threads()
+    with pytest.raises(PackageError, match="outside Excel's grid"):
+        _read(crafted)
+    assert _threads() == before
+
+
+def test_the_largest_sheets_refusal_comes_first(starter: Path, tmp_path: Path) -> None:
+    """Both threads refuse a sheet: the largest sheet's reason is the one said."""
+    orders, orders_xml = _table_part(starter, "Orders")
+    customers, customers_xml = _table_part(starter, "Customers")
+    crafted = tmp_path / "both.xlsx"
+    dtd = b'<!DOCTYPE worksheet [<!ENTITY a "a">]>'
+    far = b'<row r="9999"><c r="ZZZZ9999"><v>1</v></c></row>'
+    _with_members(
+        starter,
+        crafted,
+        {
+            orders: orders_xml.replace(b"<worksheet", dtd + b"<worksheet", 1),
+            customers: customers_xml.replace(b"</sheetData>", far + b"</sheetData>"),
+        },
+    )
+    with zipfile.ZipFile(crafted) as archive:
+        assert archive.read(orders).startswith(dtd)
+    with pytest.raises(PackageError, match="DTD"):
+        _read(crafted)

@@ -95,6 +95,7 @@ class BoundedZip:
             self.zip.close()
             raise
         self.inflated = 0
+        self._counting = threading.Lock()
         self._names = frozenset(self.zip.namelist())
 
     def _check_members(self) -> None:
@@ -172,8 +173,10 @@ class BoundedZip:
                     data = stream.read(chunk)
                     if not data:
                         break
-                    self.inflated += len(data)
-                    if self.inflated > self.cap:
+                    with self._counting:  # parts may be read on two threads
+                        self.inflated += len(data)
+                        inflated = self.inflated
+                    if inflated > self.cap:
                         raise PackageError(
                             f"{self.path} inflates to more than the {self.cap:,} bytes "
                             "allowed (a guard against zip bombs); set KPI_MAX_INFLATED_MB to "
