@@ -18,16 +18,17 @@ from __future__ import annotations
 import datetime as dt
 import posixpath
 import re
+import threading
 import tomllib
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
@@ -35,7 +36,7 @@ from defusedxml import DefusedXmlException
 
 import kpi_engine
 from addin import progress
-from addin.ooxml.bounded import BoundedZip, PackageError
+from addin.ooxml.bounded import THREADS, BoundedZip, PackageError
 from addin.ooxml.dates import DAYS_1900_TO_1904, END_OF_DATES, from_serial_date, uses_1904
 
 # Also CT and WORKSHEET_REL: this module has named them for its importers.
@@ -539,6 +540,13 @@ def _decoded(value: Any) -> Any:
     return None if value == "" else value
 
 
+class _Reading(NamedTuple):
+    """A sheet scanned: how its values are read (``finish``), and whether by calamine."""
+
+    finish: Callable[[], list[list[list[Any]]]]
+    by_calamine: bool
+
+
 class _CellSource:
     """The cells the report needs, sheet by sheet, each read the cheapest safe way."""
 
@@ -548,6 +556,17 @@ class _CellSource:
         self._book: Any = None
         self._strings: list[str] | None = None
         self._kinds: list[str] | None = None
+        self._verified = False
+
+    def twin(self) -> _CellSource:
+        """A source for another thread: what this one has read is shared
+        (strings, styles, the parts found sound), but not calamine's
+        workbook, which reads one sheet at a time."""
+        twin = _CellSource(self.package)
+        twin._strings, twin._kinds, twin._verified = self._strings, self._kinds, self._verified
+        if "long_text" in self.__dict__:
+            twin.__dict__["long_text"] = self.long_text
+        return twin
 
     def strings(self) -> list[str]:
         if self._strings is None:
@@ -568,21 +587,29 @@ class _CellSource:
                 ) from None
         return self._kinds
 
+    def verify(self) -> None:
+        """Check (once) the parts calamine reads besides the sheets: their sizes,
+        CRCs and the absence of a DTD."""
+        if self._verified:
+            return
+        with _as_report_error():
+            for part in (
+                "_rels/.rels",
+                self.package.workbook_part,
+                rels_part(self.package.workbook_part),
+                self.package.related_part("styles", "xl/styles.xml"),
+                self.package.related_part("sharedStrings", "xl/sharedStrings.xml"),
+            ):
+                if part and part in self.package.bounded.names():
+                    self.package.bounded.verify(part)
+        self._verified = True
+
     def book(self) -> Any:
         """calamine's workbook, opened once the parts it reads are known to be sound."""
         if self._book is None:
             from python_calamine import CalamineWorkbook  # noqa: PLC0415  (compiled, late)
 
-            with _as_report_error():
-                for part in (
-                    "_rels/.rels",
-                    self.package.workbook_part,
-                    rels_part(self.package.workbook_part),
-                    self.package.related_part("styles", "xl/styles.xml"),
-                    self.package.related_part("sharedStrings", "xl/sharedStrings.xml"),
-                ):
-                    if part and part in self.package.bounded.names():
-                        self.package.bounded.verify(part)
+            self.verify()
             try:
                 self._book = CalamineWorkbook.from_path(str(self.package.path))
             except Exception as error:  # calamine raises its own error types
@@ -593,6 +620,12 @@ class _CellSource:
 
     def read(self, sheet: str, ranges: Sequence[CellRange]) -> list[list[list[Any]]]:
         """Each range's columns of raw values ('' for an empty cell)."""
+        return self.start(sheet, ranges).finish()
+
+    def start(self, sheet: str, ranges: Sequence[CellRange]) -> _Reading:
+        """Scan the sheet and decide how it is read: ``read``, in two steps.
+        The function returned reads it (calamine's parse, which lets go of
+        Python's lock, then its values), or gives what the range reader read."""
         part = self.parts.get(sheet, "")
         if not part or part not in self.package.bounded.names():
             raise ReportError(
@@ -614,15 +647,20 @@ class _CellSource:
         with _as_report_error():
             scan = scan_sheet(self.package.bounded, part, ranges, self.long_text)
         if not calamine_can_read(scan, ranges):
-            return by_ranges()
-        book = self.book()
-        try:
-            grid = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-        except Exception:  # calamine's own error types, and its OverflowError
-            # calamine refuses some cells the range reader takes (a duration
-            # beyond timedelta's range): the sheet is read by ranges instead.
-            return by_ranges()
-        return [_columns_from_grid(grid, wanted, scan.errors) for wanted in ranges]
+            read = by_ranges()
+            return _Reading(lambda: read, by_calamine=False)
+
+        def by_calamine() -> list[list[list[Any]]]:
+            book = self.book()
+            try:
+                grid = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            except Exception:  # calamine's own error types, and its OverflowError
+                # calamine refuses some cells the range reader takes (a duration
+                # beyond timedelta's range): the sheet is read by ranges instead.
+                return by_ranges()
+            return [_columns_from_grid(grid, wanted, scan.errors) for wanted in ranges]
+
+        return _Reading(by_calamine, by_calamine=True)
 
     @cached_property
     def long_text(self) -> dict[int, int]:
@@ -630,6 +668,57 @@ class _CellSource:
         if self.package.related_part("sharedStrings", "xl/sharedStrings.xml") is None:
             return {}
         return long_strings(self.strings())
+
+
+def _read_sheets(
+    package: Package, by_sheet: Mapping[str, Sequence[tuple[str, CellRange]]]
+) -> dict[str, list[list[list[Any]]]]:
+    """Each sheet's ranges read, the largest sheet on this thread and the
+    others on a second one, scanned and read while calamine parses the
+    largest without Python's lock (one after the other where there are no
+    threads). An error of the largest sheet is raised first."""
+    cells = _CellSource(package)
+    sizes = {
+        sheet.name: package.bounded.size(sheet.part)
+        for sheet in package.sheets
+        if sheet.part in package.bounded.names()
+    }
+    order = sorted(by_sheet, key=lambda sheet: -sizes.get(sheet, 0))
+    if not order:
+        return {}
+
+    def ranges(sheet: str) -> list[CellRange]:
+        return [cell_range for _, cell_range in by_sheet[sheet]]
+
+    largest, others = order[0], order[1:]
+    reading = cells.start(largest, ranges(largest))
+    if not THREADS or not others:
+        read = {largest: reading.finish()}
+        read.update((sheet, cells.read(sheet, ranges(sheet))) for sheet in others)
+        return read
+    if reading.by_calamine:
+        cells.verify()  # once, for both threads
+    twin = cells.twin()
+    read_there: dict[str, list[list[list[Any]]]] = {}
+    failed: list[BaseException] = []
+
+    def read_others() -> None:
+        try:
+            for sheet in others:
+                read_there[sheet] = twin.read(sheet, ranges(sheet))
+        except BaseException as error:  # raised again on the caller's thread
+            failed.append(error)
+
+    there = threading.Thread(target=read_others, name="kpi-sheets", daemon=True)
+    there.start()
+    try:
+        read = {largest: reading.finish()}
+    finally:
+        there.join()
+    if failed:
+        raise failed[0]
+    read.update(read_there)
+    return read
 
 
 def _table_range(table: TableEntry, columns: Sequence[Any]) -> CellRange:
@@ -749,10 +838,8 @@ class PackageInputs:
                 except ValueError:
                     continue  # a name beyond the grid holds no value
                 by_sheet.setdefault(found[0], []).append((name, CellRange(row, row, (column,))))
-        cells = _CellSource(self.package)
-        for sheet, wanted in by_sheet.items():
-            read = cells.read(sheet, [cell_range for _, cell_range in wanted])
-            for (key, _), columns in zip(wanted, read, strict=True):
+        for sheet, read in _read_sheets(self.package, by_sheet).items():
+            for (key, _), columns in zip(by_sheet[sheet], read, strict=True):
                 self._values[key] = columns
 
     def table_rows(self, name: str, columns: Sequence[Any]) -> TableRows:

@@ -22,6 +22,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,7 +139,7 @@ def scan_sheet(
 ) -> SheetScan:
     """One streamed pass over a sheet part; see the module's docstring.
 
-    Each test is a byte count or a regex with a literal prefix, run over each
+    Each test is a literal search or a regex with a literal prefix, run over each
     inflated chunk in place (no copies), so a sheet written the way
     spreadsheet programs write it costs little more than its inflate.
     """
@@ -149,26 +150,28 @@ def scan_sheet(
     tail = b""  # the end of the last chunk, for an error cell cut in two
     pending = b""  # the last chunk's unfinished element
     first = True
-    for chunk in package.chunks(part):
-        if first:
-            # A DTD can only stand in the prolog, before the root element.
-            refuse_dtd(chunk[: chunk.find(b"<worksheet") + 1 or None], part, package.path)
-            first = False
-        if b't="e"' in chunk or b't="e"' in tail[-8:] + chunk[:8]:
-            for match in _ERROR_CELL.finditer(tail + chunk):
-                position = cell_index(match.group(1).decode() + match.group(2).decode())
-                scan.errors[position] = match.group(3).decode("utf-8", "replace")
-        tail = chunk[-_OVERLAP:]
-        # Whole elements only: the piece cut at the last chunk's end is
-        # completed and scanned on its own, then this chunk up to its last '<'.
-        start = chunk.find(b"<")
-        end = chunk.rfind(b"<")
-        if start < 0:
-            pending += chunk
-            continue
-        _scan_elements(pending + chunk[:start], 0, None, beyond, long_strings, scan)
-        _scan_elements(chunk, start, end, beyond, long_strings, scan)
-        pending = chunk[end:]
+    # Closed at once, even when a check raises: the inflating thread ends with it.
+    with closing(package.chunks_ahead(part)) as chunks:
+        for chunk in chunks:
+            if first:
+                # A DTD can only stand in the prolog, before the root element.
+                refuse_dtd(chunk[: chunk.find(b"<worksheet") + 1 or None], part, package.path)
+                first = False
+            if _ERROR_MARK.search(chunk) or _ERROR_MARK.search(tail[-8:] + chunk[:8]):
+                for match in _ERROR_CELL.finditer(tail + chunk):
+                    position = cell_index(match.group(1).decode() + match.group(2).decode())
+                    scan.errors[position] = match.group(3).decode("utf-8", "replace")
+            tail = chunk[-_OVERLAP:]
+            # Whole elements only: the piece cut at the last chunk's end is
+            # completed and scanned on its own, then this chunk up to its last '<'.
+            start = chunk.find(b"<")
+            end = chunk.rfind(b"<")
+            if start < 0:
+                pending += chunk
+                continue
+            _scan_elements(pending + chunk[:start], 0, None, beyond, long_strings, scan)
+            _scan_elements(chunk, start, end, beyond, long_strings, scan)
+            pending = chunk[end:]
     _scan_elements(pending, 0, None, beyond, long_strings, scan)
     return scan
 
@@ -189,14 +192,23 @@ def _scan_elements(
     # sheet to the range reader; other elements that start with <c (cols,
     # cfRule...) are told apart by a closer look at the chunk.
     if not scan.irregular and (
-        data.count(b"<c", start, stop) != data.count(b'<c r="', start, stop)
-        or data.find(b":c", start, stop) >= 0
+        _LOOSE_CELL.search(data, start, stop) or _PREFIXED.search(data, start, stop)
     ):
         scan.irregular = bool(_IRREGULAR_CELL.search(data, start, stop))
     if long_strings and data.find(b't="s"', start, stop) >= 0:
         for match in _SHARED_CELL.finditer(data, start, stop):
             scan.amplified += long_strings.get(int(match.group(1)), 0)
 
+
+#: Cheap tests (a literal search, which the regex engine runs faster than
+#: bytes.find or bytes.count for these short needles) that rule out an
+#: irregular cell in a chunk: an element starting <c other than <c r="
+#: (a cell written otherwise, or <cols>, <cfRule>...), and a prefix ending
+#: in c (<x:c>). Only a chunk that has one gets the closer look.
+_LOOSE_CELL = re.compile(rb'<c(?! r=")')
+_PREFIXED = re.compile(rb":c")
+#: An error cell's type attribute, as spreadsheet programs write it.
+_ERROR_MARK = re.compile(rb't="e"')
 
 #: A cell element not written as <c r="...": bare, with whitespace other
 #: than one space, with another attribute first, or with a namespace prefix.

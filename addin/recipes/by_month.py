@@ -15,8 +15,9 @@ bucket (``TableRows.rows_within``) and count who is there once per moment
 Where the recipe's engine function reads cells itself (``ReadsCells``),
 its value is the recipe's finishing step (``IbisParts.finish``, which its
 ibis form also uses) on its quantities' values, with the reason the function
-gives for no cells (``ReadsCells.no_value``). Repeat purchases move a
-twelve-month window. Every other recipe already computes from the
+gives for no cells (``ReadsCells.no_value``). A recipe may carry its own
+form (``Recipe.by_month``): repeat purchases move a twelve-month window
+(``WindowTally``). Every other recipe already computes from the
 quantities: its engine call runs as it is.
 ``tests/test_report_months.py`` holds ``month_value`` to ``Recipe.compute``
 for every KPI of every business type, values and reasons alike.
@@ -28,10 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from operator import countOf
 
-import kpi_engine
-
-from .orders import _repeat_engine
-from .recipe import IbisParts, ReadsCells, Recipe, month_shift
+from .recipe import IbisParts, ReadsCells, Recipe
 from .rules import Rows, TableRows
 
 #: A month's value on the workbook's rows: (rows, start, end) -> the value.
@@ -46,8 +44,8 @@ def month_value(recipe: Recipe, rows: Rows, start: float, end: float) -> float:
 
 def form_of(recipe: Recipe) -> MonthForm:
     """How ``month_value`` computes a recipe."""
-    if recipe.kpi_id == "repeat_purchase_rate" and recipe.engine_call == _repeat_engine:
-        return _repeat
+    if recipe.by_month is not None:
+        return recipe.by_month
     reader = getattr(recipe.engine_call, "__self__", None)
     if isinstance(reader, ReadsCells) and recipe.ibis_parts is not None:
         return _finished(recipe.ibis_parts)
@@ -66,26 +64,10 @@ def _finished(taken_apart: IbisParts) -> MonthForm:
     return value
 
 
-# --- repeat purchases: written out ---------------------------------------------------------
+# --- a window of months moved month by month -----------------------------------------------
 
 
-def _repeat(rows: Rows, s: float, e: float) -> float:
-    """Customers with two orders or more among those who ordered in the
-    twelve months ending with the month (kpi_engine's
-    repeat_purchase_rate_from_orders, on the ids read once)."""
-    orders = rows["Orders"]
-    tally = orders.memo.get("repeat_purchase_rate")
-    if not isinstance(tally, _Tally):
-        tally = orders.memo["repeat_purchase_rate"] = _Tally(orders, "customer_id", "ordered_at")
-    customers, repeaters = tally.move(month_shift(e, -12), e)
-    if not customers:
-        raise kpi_engine.KPIUndefinedError(
-            "repeat_purchase_rate_from_orders", "there are no orders", "no_orders"
-        )
-    return repeaters / customers + 0.0
-
-
-class _Tally:
+class WindowTally:
     """How many rows of each id a window of months holds. The report asks for
     13 windows of twelve months, each a month after the one before: a window
     is moved to the next by the rows of the months that differ."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import kpi_engine
 
+from .by_month import WindowTally
 from .conditions import IBIS, ByDueDay, Has, Is
 from .quantities import (
     DatedSum,
@@ -113,6 +114,16 @@ class RepeatBuyers:
     id_column: str = "customer_id"
     months: int = 12
 
+    def rows(self, rows: Rows, s: float, e: float) -> tuple[int, int]:
+        """The pair on the workbook's rows, the window moved from the one
+        asked for before (the report asks for 13 windows, a month apart)."""
+        table = rows[self.table]
+        key = ("repeat buyers", self.dated_by, self.id_column)
+        tally = table.memo.get(key)
+        if not isinstance(tally, WindowTally):
+            tally = table.memo[key] = WindowTally(table, self.id_column, self.dated_by)
+        return tally.move(month_shift(e, -self.months), e)
+
     def ibis_pair(self, tables: Tables, s: float, e: float) -> tuple[float, float]:
         orders = tables[self.table]
         customer = IBIS.read(tables, self.table, self.id_column)
@@ -137,10 +148,19 @@ REPEAT_BUYERS = RepeatBuyers()
 
 
 def _repeat_finish(values: Sequence[Any], settings: Mapping[str, Any]) -> float:
+    # kpi_engine's own calls, not ibis's wrappers: the report runs this too,
+    # where ibis is not installed (xlwings Lite).
     customers, repeaters = values[0]
     if customers == 0:
-        raise IBIS.undefined("repeat_purchase_rate_from_orders", "there are no orders", "no_orders")
-    return IBIS.engine("repeat_purchase_rate", repeaters, customers)
+        raise kpi_engine.KPIUndefinedError(
+            "repeat_purchase_rate_from_orders", "there are no orders", "no_orders"
+        )
+    return float(kpi_engine.repeat_purchase_rate(repeaters, customers))
+
+
+def _repeat_by_month(rows: Rows, s: float, e: float) -> float:
+    """The report's form: the ibis form's finishing step on the pair from the rows."""
+    return _repeat_finish([REPEAT_BUYERS.rows(rows, s, e)], {}) + 0.0
 
 
 def _repeat_ibis(tables: Tables, s: float, e: float, settings: Mapping[str, Any]) -> float:
@@ -171,6 +191,7 @@ RECIPES: tuple[Recipe, ...] = (
         _repeat_ibis,
         ibis_parts=IbisParts((REPEAT_BUYERS,), _repeat_finish),
         months=_repeat_months,
+        by_month=_repeat_by_month,
     ),
     # The month's orders completed, among those with a status; the engine's
     # function reads the statuses itself.

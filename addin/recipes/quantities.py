@@ -52,6 +52,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import sub
 from typing import TYPE_CHECKING, Any, Protocol
 
 import kpi_engine
@@ -234,7 +235,11 @@ class Elapsed:
     def rows(self, rows: Rows, s: float, e: float) -> float:
         data = rows[self.table]
         since, until = data.read(self.since, "date"), data.read(self.until, "date")
-        return math.fsum([until[i] - since[i] for i in self.dated.indices(rows, s, e)]) * 24
+        taken = self.dated.indices(rows, s, e)
+        # fsum is exact, so the differences may come in any form: mapped in C.
+        return (
+            math.fsum(map(sub, map(until.__getitem__, taken), map(since.__getitem__, taken))) * 24
+        )
 
     def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
         since = IBIS.read(tables, self.table, self.since)

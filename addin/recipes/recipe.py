@@ -91,6 +91,11 @@ class Recipe:
     #: columns): a column of values, each as ``formula`` gives it for its
     #: month. None: the Trend sheet has a ``formula`` per month instead.
     months: Callable[[str, str], str] | None = None
+    #: The report's form of a month on the workbook's rows, where the recipe
+    #: has one of its own (repeat purchases move a twelve-month window from
+    #: month to month): (rows, start, end) -> the value, as ``compute`` gives
+    #: it. None: ``by_month`` derives the form from the others.
+    by_month: Callable[[Rows, float, float], float] | None = None
 
     @cached_property
     def reads(self) -> Mapping[str, tuple[str, ...]]:

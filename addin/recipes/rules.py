@@ -13,12 +13,14 @@ Formulas are written as Excel shows them (``LET(since, ...)``, ``FILTER``):
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from itertools import compress
+from itertools import compress, count, repeat
 from math import isnan
+from operator import call, is_not
 from typing import Any, NamedTuple
 
 from kpi_engine.cells import (
@@ -155,6 +157,8 @@ _PLAIN_FROM, _PLAIN_UNTIL = PHANTOM_LEAP_DAY + 1, END_OF_DATES - 1
 def _date_cell(value: Any) -> float | None:
     """``date_serial`` of a cell, with its two commonest cells (a serial, a
     naive datetime) computed inline, to the same bits."""
+    if value is None:  # an empty cell, the commonest that is no date
+        return None
     kind = type(value)
     if kind is float:
         return value if FIRST_DATE <= value < END_OF_DATES else None
@@ -220,12 +224,14 @@ def _read_cells(cells: Sequence[Any], reader: Callable[[Any], Any]) -> list[Any]
 
 def _bucket_by_month(dates: Sequence[float | None]) -> list[MonthRows]:
     """Row indexes by the calendar month of their date, in month order."""
-    month_of_day = {day: _month_index(day) for day in {int(s) for s in dates if s is not None}}
+    dated = list(map(is_not, dates, repeat(None)))
+    days = list(map(int, compress(dates, dated)))
+    month_of_day = {day: _month_index(day) for day in set(days)}
     buckets: dict[int, list[int]] = {month: [] for month in sorted(set(month_of_day.values()))}
     adders = {day: buckets[month].append for day, month in month_of_day.items()}
-    for row, serial in enumerate(dates):
-        if serial is not None:
-            adders[int(serial)](row)
+    # Each dated row appended to its month's bucket, in sheet order, with no
+    # Python code run per row (a deque of length 0 only drives the calls).
+    deque(map(call, map(adders.__getitem__, days), compress(count(), dated)), maxlen=0)
     return [MonthRows(rows, *_month_span(month)) for month, rows in buckets.items()]
 
 
