@@ -247,3 +247,36 @@ def test_a_report_from_a_parquet_folder_asks_duckdb_a_few_grouped_queries(
     # Each of the 4 tables: a view of its file, and its rows read once by the rules.
     assert len(reading) == 8, reading
     assert len(statements) - len(reading) <= 16, "\n".join(s[:120] for s in statements)
+
+
+def test_the_cyclic_collector_is_paused_while_a_source_report_queries_and_back_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc  # noqa: PLC0415
+
+    import ibis.backends.duckdb as duckdb_backend  # noqa: PLC0415
+
+    from addin.report.offline import SourceSettings, report_from_source  # noqa: PLC0415
+    from addin.sources import SourceError  # noqa: PLC0415
+
+    rows = starter_rows("celebrity_video", tmp_path, AS_OF)
+    folder = write_parquet_folder(typed_tables("celebrity_video", rows), tmp_path / "parquet")
+    collecting: list[bool] = []
+    sent = duckdb_backend.Backend.raw_sql
+
+    def watched(self: Any, query: Any, **options: Any) -> Any:
+        collecting.append(gc.isenabled())
+        return sent(self, query, **options)
+
+    monkeypatch.setattr(duckdb_backend.Backend, "raw_sql", watched)
+    assert gc.isenabled()
+    report_from_source(str(folder), SourceSettings("celebrity_video", "en", PERIOD))
+    assert collecting
+    assert not any(collecting)
+    assert gc.isenabled()
+    # A report that fails (no data in its period) gives the collector back too.
+    with pytest.raises(SourceError, match="no data for the period"):
+        report_from_source(
+            str(folder), SourceSettings("celebrity_video", "en", dt.date(1990, 1, 1))
+        )
+    assert gc.isenabled()
