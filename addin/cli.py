@@ -10,12 +10,14 @@ holds each line to the command's own docstring.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 
 import click
 from click.formatting import HelpFormatter
 
-__all__ = ["SUBCOMMANDS", "main"]
+__all__ = ["SUBCOMMANDS", "end_without_last_collections", "main"]
 
 #: Each subcommand: where it is defined, and its line in ``kpi --help``.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -103,3 +105,22 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="kpi-addin")
 def main() -> None:
     """Business KPIs for Excel: the catalogue, the KPI functions and the workbooks."""
+    end_without_last_collections()
+
+
+_ENDING: list[bool] = []
+
+
+def end_without_last_collections() -> None:
+    """Let the process end without Python's last garbage collections.
+
+    At exit, Python walks every object left in its collections again while
+    it unloads the modules: after a ``--source`` report (ibis, DuckDB, Arrow
+    loaded) that took 0.2 to 0.3 s, more than most of the report's queries.
+    Frozen at exit, they are left to the operating system, which frees the
+    whole process anyway; everything a command writes is closed before. The
+    freeze runs only at exit (a process that imports ``main``, such as a
+    test run, keeps collecting until then); registered once per process."""
+    if not _ENDING:
+        _ENDING.append(True)
+        atexit.register(gc.freeze)

@@ -47,6 +47,28 @@ def test_kpi_help_lists_every_command_without_importing_any() -> None:
         assert f"  {name} " in result.stdout
 
 
+def test_a_command_ends_without_walking_its_objects_again() -> None:
+    """After a command, the process's objects are frozen at exit (Python's
+    last collections skip them), and only then: the process that ran it
+    still collects its garbage until it ends."""
+    probe = (
+        "import atexit, gc, sys\n"
+        # Registered first, so run last: after kpi's own exit step.
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "from addin.cli import main\n"
+        "for _ in range(2):\n"
+        "    try:\n        main(['types'], prog_name='kpi')\n    except SystemExit:\n        pass\n"
+        "print('frozen before exit:', gc.get_freeze_count() > 0, gc.isenabled())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.splitlines()[-2:] == [
+        "frozen before exit: False True",
+        "frozen at exit: True",
+    ]
+
+
 def test_the_help_lines_are_the_commands_own() -> None:
     for name, (_, line) in SUBCOMMANDS.items():
         command = main.get_command(click.Context(main), name)

@@ -247,3 +247,84 @@ def test_a_report_from_a_parquet_folder_asks_duckdb_a_few_grouped_queries(
     # Each of the 4 tables: a view of its file, and its rows read once by the rules.
     assert len(reading) == 8, reading
     assert len(statements) - len(reading) <= 16, "\n".join(s[:120] for s in statements)
+
+
+def test_the_cyclic_collector_is_paused_while_a_source_report_queries_and_back_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc  # noqa: PLC0415
+
+    import ibis.backends.duckdb as duckdb_backend  # noqa: PLC0415
+
+    from addin.report.offline import SourceSettings, report_from_source  # noqa: PLC0415
+    from addin.sources import SourceError  # noqa: PLC0415
+
+    rows = starter_rows("celebrity_video", tmp_path, AS_OF)
+    folder = write_parquet_folder(typed_tables("celebrity_video", rows), tmp_path / "parquet")
+    collecting: list[bool] = []
+    sent = duckdb_backend.Backend.raw_sql
+
+    def watched(self: Any, query: Any, **options: Any) -> Any:
+        collecting.append(gc.isenabled())
+        return sent(self, query, **options)
+
+    monkeypatch.setattr(duckdb_backend.Backend, "raw_sql", watched)
+    assert gc.isenabled()
+    report_from_source(str(folder), SourceSettings("celebrity_video", "en", PERIOD))
+    assert collecting
+    assert not any(collecting)
+    assert gc.isenabled()
+    # A report that fails (no data in its period) gives the collector back too.
+    with pytest.raises(SourceError, match="no data for the period"):
+        report_from_source(
+            str(folder), SourceSettings("celebrity_video", "en", dt.date(1990, 1, 1))
+        )
+    assert gc.isenabled()
+
+
+def test_a_quantity_several_kpis_read_is_measured_once() -> None:
+    """celebrity_video's revenue, average order value and revenue per
+    celebrity read the same revenue: one sum in the grouped query, not three."""
+    from addin.recipes.ibis_months import _Plan  # noqa: PLC0415
+    from addin.recipes.kpis import recipe_for  # noqa: PLC0415
+    from addin.recipes.quantities import DatedSum  # noqa: PLC0415
+
+    plan = _Plan(_windows())
+    for kpi_id in ("revenue", "average_order_value", "revenue_per_celebrity"):
+        parts = recipe_for("celebrity_video", kpi_id).ibis_parts
+        assert parts is not None
+        for part in parts.parts:
+            plan.reader(part)
+    measures = plan.bucketed["Orders", "delivered_at"].measures
+    sums = [m for m in measures if isinstance(m, DatedSum)]
+    assert len(sums) == 1, measures
+    assert len(measures) == len(set(measures))
+
+
+def test_who_is_present_is_counted_over_usable_rows_without_testing_each_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The query that counts who is present in each month groups the master
+    table's usable rows (an id, a date joined, not leaving before joining);
+    its flags, one per month and condition, do not test that again."""
+    import ibis.backends.duckdb as duckdb_backend  # noqa: PLC0415
+
+    from addin.report.offline import SourceSettings, report_from_source  # noqa: PLC0415
+
+    rows = starter_rows("celebrity_video", tmp_path, AS_OF)
+    folder = write_parquet_folder(typed_tables("celebrity_video", rows), tmp_path / "parquet")
+    statements: list[str] = []
+    sent = duckdb_backend.Backend.raw_sql
+
+    def kept(self: Any, query: Any, **options: Any) -> Any:
+        statements.append(str(query))
+        return sent(self, query, **options)
+
+    monkeypatch.setattr(duckdb_backend.Backend, "raw_sql", kept)
+    report_from_source(str(folder), SourceSettings("celebrity_video", "en", PERIOD))
+    present = [s for s in statements if "BOOL_OR" in s]
+    assert len(present) == 2  # Customers and Celebrities
+    for statement in present:
+        # The rows' test, once, where the grouped rows are chosen; it was
+        # also in each flag (40 times for Customers).
+        assert statement.count('"joined_on" IS NOT NULL') == 1, statement

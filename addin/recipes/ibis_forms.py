@@ -164,6 +164,9 @@ def rule(tables: Tables, table: str, column_id: str) -> ir.Value:
 
 #: The suffix of a column kept as the source holds it, beside its reading.
 RAW = "__as_stored"
+#: A master table's column that says its rows are all usable stays (``stays``):
+#: a condition over them need not test each row again.
+USABLE = "kpi__usable"
 
 
 class Prepared(dict[str, ir.Table]):
@@ -287,6 +290,8 @@ def stays(tables: Tables, table: str) -> _Stays:
     until_blank = raw.isnull()
     if raw.type().is_string():  # a CSV folder's blanks
         until_blank |= raw.strip() == ""
+    if USABLE in data.columns:  # rows already kept to the usable ones (``ibis_months``)
+        return _Stays(data, who, since, until, until_blank, data[USABLE])
     usable = who.notnull() & since.notnull() & (until_blank | (until >= since).fill_null(False))
     return _Stays(data, who, since, until, until_blank, usable)
 

@@ -39,6 +39,7 @@ import ibis.expr.types as ir
 import kpi_engine
 
 from .ibis_forms import (
+    USABLE,
     Prepared,
     Tables,
     ibis_form_for,
@@ -98,9 +99,13 @@ class _Bucketed:
     end: float = -math.inf
 
     def add(self, quantity: Any, windows: Sequence[Window]) -> int:
-        self.measures.append(quantity)
         for start, end in windows:
             self.first, self.end = min(self.first, start), max(self.end, end)
+        # A quantity several KPIs read (revenue: itself, per order, per
+        # celebrity) is measured once.
+        if quantity in self.measures:
+            return self.measures.index(quantity)
+        self.measures.append(quantity)
         return len(self.measures) - 1
 
 
@@ -188,6 +193,10 @@ def _present_values(
     meets each condition in each month, one row per person, then how many do."""
     listed = stays(tables, group.table)
     who = MASTERS[group.table]
+    # Only the usable rows are grouped; over them, the conditions do not
+    # test again, in each flag of each month, that a row is usable.
+    usable = listed.table.filter(listed.listed).mutate(**{USABLE: ibis.literal(True)})
+    rows = Prepared({**tables, group.table: usable})
     combines: dict[tuple[int, int], tuple[Callable[[Sequence[Any]], Any], list[str]]] = {}
     flags: dict[str, ir.BooleanValue] = {}
     #: A condition asked twice (present at the end of a month is present at
@@ -195,14 +204,14 @@ def _present_values(
     named: dict[Any, str] = {}
     for window, (start, end) in enumerate(windows):
         for index, quantity in enumerate(group.measures):
-            conditions, combine = quantity.ibis_sets(tables, start, end)
+            conditions, combine = quantity.ibis_sets(rows, start, end)
             names = []
             for condition in conditions:
                 name = named.setdefault(condition.op(), f"f{len(named)}")
                 flags[name] = condition.any()
                 names.append(name)
             combines[window, index] = (combine, names)
-    people = listed.table.filter(listed.listed).group_by(who).aggregate(**flags)
+    people = usable.group_by(who).aggregate(**flags)
     counted = people.aggregate(**{name: number_of(people[name]) for name in flags})
     row = rows_of(counted)[0]
     return {

@@ -101,10 +101,13 @@ def next_month(day: dt.date) -> dt.date:
     return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
-#: The report, as ``kpi report --source FOLDER --type celebrity_video --period 2024-06``.
+#: The report, as ``kpi report --source FOLDER --type celebrity_video --period 2024-06``
+#: computes it, and as that command's process ends (``end_without_last_collections``).
 _CHILD_KPI = """
 import json, sys, time
 start = time.perf_counter()
+from addin.cli import end_without_last_collections
+end_without_last_collections()
 from addin.report.offline import SourceSettings, report_from_source
 from addin.ooxml.package import period_from
 report = report_from_source(sys.argv[1], SourceSettings("celebrity_video", "en",
@@ -367,6 +370,18 @@ print(json.dumps({"seconds": time.perf_counter() - start, "max_rss_mb": peak_mb(
 """
 
 
+#: The kpi side runs with its modules' bytecode cached, as an installed
+#: package's is (pip compiles it on install), even where the environment
+#: says not to write bytecode: the first run (the messy check) writes it.
+#: The other sides import only installed packages, whose bytecode is there.
+_KPI_ENV = {"PYTHONDONTWRITEBYTECODE": ""}
+
+
+def kpi_child(folder: Path) -> Run:
+    """kpi's values for the tables in ``folder``, from a child process."""
+    return python_child(_CHILD_KPI, str(folder), f"{PERIOD:%Y-%m}", env=_KPI_ENV)
+
+
 def close(a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -447,7 +462,7 @@ def check_rules(work: Path) -> int:
     """The hand-written query against kpi on messy tables: the number of differences."""
     folder = work / "messy"
     write_parquet(messy_tables(MESSY_ORDERS), folder)
-    ours = python_child(_CHILD_KPI, str(folder), f"{PERIOD:%Y-%m}").result["values"]
+    ours = kpi_child(folder).result["values"]
     theirs = python_child_query(hand_query(folder)).result["values"]
     found = differences("hand-written DuckDB query (messy data)", theirs, ours)
     print(
@@ -473,7 +488,7 @@ def measure(orders: int, work: Path) -> tuple[int, list[bool]]:
     polars_code = f"WINDOWS = {windows!r}\n" + _CHILD_POLARS
     query = hand_query(folder)
     sides = {
-        "kpi report --source": lambda: python_child(_CHILD_KPI, str(folder), f"{PERIOD:%Y-%m}"),
+        "kpi report --source": lambda: kpi_child(folder),
         "polars": lambda: python_child(polars_code, str(folder), *bounds),
         "hand-written DuckDB query": lambda: python_child_query(query),
         "DuckDB scan of the columns": lambda: python_child(_CHILD_SCAN, str(folder)),

@@ -85,9 +85,11 @@ def run_child(
     return Run(wall, cpu, json.loads(lines[-1]) if lines else {})
 
 
-def python_child(code: str, *args: str, timeout: float | None = None) -> Run:
+def python_child(
+    code: str, *args: str, timeout: float | None = None, env: dict[str, str] | None = None
+) -> Run:
     """Run Python ``code`` (which may call ``peak_mb()``) with ``args``."""
-    return run_child([sys.executable, "-c", PEAK + code, *args], timeout=timeout)
+    return run_child([sys.executable, "-c", PEAK + code, *args], env=env, timeout=timeout)
 
 
 class LoadWatch:
