@@ -193,9 +193,19 @@ class DatedSum:
         return let.bind(f"{self.column}_total", excel_month_sums(window, f"{counted}*{value}"))
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
-        values = read(rows[self.table], self.table, self.column)
-        # Added in sheet order, from 0, as ``total`` adds: the same bits.
-        return float(sum(map(values.__getitem__, self.dated.indices(rows, s, e))))
+        data = rows[self.table]
+        # Several KPIs of a type divide or show the same sum of the month
+        # (the revenue, an order's mean, the revenue per celebrity): added
+        # once. It reads its own table alone, whose memo it is kept in.
+        key = ("dated sum", self, s, e)
+        found = data.memo.get(key)
+        if found is None:
+            values = read(data, self.table, self.column)
+            # Added in sheet order, from 0, as ``total`` adds: the same bits.
+            found = data.memo[key] = float(
+                sum(map(values.__getitem__, self.dated.indices(rows, s, e)))
+            )
+        return found  # type: ignore[return-value]
 
     def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
         value = IBIS.read(tables, self.table, self.column)
