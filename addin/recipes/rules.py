@@ -217,7 +217,7 @@ def _read_floats(cells: Sequence[Any], reader: Callable[[Any], Any]) -> list[Any
     if not cells or set(map(type, cells)) != {float} or any(map(isnan, cells)):
         return None
     # Without NaN, min and max are the least and the greatest.
-    if not (0 <= min(cells) and max(cells) < inf):
+    if not (min(cells) >= 0 and max(cells) < inf):
         return None
     if reader is count_value and not all(map(float.is_integer, cells)):
         return None
