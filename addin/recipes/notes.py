@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from types import NoneType
 from typing import Any
 
 import kpi_engine
@@ -176,6 +177,11 @@ def _invalid(table: str, column: Column) -> Check:
 def _blank(table: str, column: str, all_columns: Sequence[str]) -> Check:
     def find(rows: Rows) -> list[int]:
         data = rows[table]
+        # A column of no empty cell and no text has no blank: seen in C by
+        # the types of its cells, not cell by cell.
+        types = set(map(type, data[column]))
+        if NoneType not in types and not any(issubclass(t, str) for t in types):
+            return []
         # Blank: no value, or text of spaces only (TRIM's rule: a space is " ").
         return [
             i
