@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from itertools import compress, count, repeat
 from math import inf, isnan
 from operator import call, is_not
+from types import NoneType
 from typing import Any, NamedTuple
 
 from kpi_engine.cells import (
@@ -194,13 +195,17 @@ def _read_dates(cells: Sequence[Any]) -> list[float | None]:
     except TypeError:
         return list(map(_date_cell, cells))
     low, high = _PLAIN_FROM, _PLAIN_UNTIL
-    if (
-        set(map(type, plain)) == {float}
-        and not any(map(isnan, plain))
-        and low <= min(plain)
-        and max(plain) < high
-    ):
-        return plain  # every cell a plain serial (the checks run in C)
+    types = set(map(type, plain))
+    if types <= {float, NoneType}:
+        # Every cell a plain serial or empty (a None here is an empty cell,
+        # which no rule reads as a date): the checks run in C.
+        serials = (
+            list(compress(plain, map(is_not, plain, repeat(None)))) if NoneType in types else plain
+        )
+        if not serials or (
+            not any(map(isnan, serials)) and low <= min(serials) and max(serials) < high
+        ):
+            return plain
     return [
         s if type(s) is float and low <= s < high else _date_cell(v)
         for s, v in zip(plain, cells, strict=True)
