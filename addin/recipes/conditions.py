@@ -22,7 +22,8 @@ import importlib
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import compress
+from itertools import compress, repeat
+from operator import is_
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ from .rules import (
     excel_by_month,
     excel_counts,
     excel_within,
+    in_order,
     valid,
     within,
 )
@@ -178,12 +180,8 @@ class InOrder:
         return f"{excel_counted(let, table, self.first)}*({then}>={first})"
 
     def rows(self, data: TableRows, table: str) -> list[bool]:
-        return [
-            a is not None and b is not None and b >= a
-            for a, b in zip(
-                data.read(self.first, "date"), data.read(self.then, "date"), strict=True
-            )
-        ]
+        # Both dates given and the second not before the first.
+        return list(map(is_, in_order(data, self.first, self.then), repeat(True)))
 
     def ibis(self, tables: Tables, table: str) -> ir.BooleanValue:
         first, then = IBIS.read(tables, table, self.first), IBIS.read(tables, table, self.then)

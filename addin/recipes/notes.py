@@ -23,7 +23,7 @@ from kpi_engine.cells import END_OF_DATES, ERROR_VALUES, FIRST_DATE, is_blank, i
 from kpi_engine.texts import templates_dir
 
 from .kpis import columns_read, recipe_for, tables_for
-from .rules import Let, Rows, TableRows, excel_distinct, ref
+from .rules import Let, Rows, TableRows, excel_distinct, in_order, ref
 from .tables import MASTERS, PARTS_OF_WHOLES, REFERENCES, Column
 
 #: How many row numbers a note lists.
@@ -226,14 +226,12 @@ def _order_of_dates(table: str, first: str, then: str, problem: str) -> Check:
     """Rows whose ``then`` date comes before their ``first`` date."""
 
     def find(rows: Rows) -> list[int]:
-        data = rows[table]
-        return [
-            i
-            for i, (a, b) in enumerate(
-                zip(data.read(first, "date"), data.read(then, "date"), strict=True)
-            )
-            if a is not None and b is not None and b < a
-        ]
+        # Both dates given and the second before the first (the rows InOrder
+        # leaves out for another reason than a missing date).
+        order = in_order(rows[table], first, then)
+        if False not in order:
+            return []
+        return [i for i, ok in enumerate(order) if ok is False]
 
     a, b = ref(table, first), ref(table, then)
     valid = f"({a}>={FIRST_DATE})*({a}<{END_OF_DATES})*({b}>={FIRST_DATE})*({b}<{END_OF_DATES})"

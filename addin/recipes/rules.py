@@ -308,6 +308,22 @@ def within(table: TableRows, date_column: str, start: float, end: float) -> list
     return [v is not None and start <= v < end for v in table.read(date_column, "date")]
 
 
+def in_order(table: TableRows, first: str, then: str) -> list[bool | None]:
+    """Per row, whether the date in ``then`` is not before the one in
+    ``first`` (None where either is no date), found once: the KPIs count the
+    rows in order (``InOrder``), the data notes name the others. Dates as
+    read are never NaN, so False is ``then < first``. Callers must not
+    change the list."""
+    key = ("in order", first, then)
+    found = table.memo.get(key)
+    if found is None:
+        found = table.memo[key] = [
+            None if a is None or b is None else b >= a
+            for a, b in zip(table.read(first, "date"), table.read(then, "date"), strict=True)
+        ]
+    return found  # type: ignore[return-value]
+
+
 def valid(table: TableRows, column: str, kind: str) -> list[bool]:
     return [v is not None for v in table.read(column, kind)]
 
