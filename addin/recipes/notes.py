@@ -14,6 +14,8 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import compress, count, repeat
+from operator import is_
 from types import NoneType
 from typing import Any
 
@@ -163,7 +165,9 @@ def _invalid(table: str, column: Column) -> Check:
         if None not in read:  # every cell read: nothing to look at
             return []
         raw = data[column.id]
-        return [i for i, value in enumerate(read) if value is None and not is_blank(raw[i])]
+        # The rows read as nothing, found in C; the blank test for them alone.
+        unread = compress(count(), map(is_, read, repeat(None)))
+        return [i for i in unread if not is_blank(raw[i])]
 
     # An error cell is not blank (IFERROR gives TRUE) and not a number. A
     # text cell fails ISNUMBER, whatever its test gives (or an error), so no
