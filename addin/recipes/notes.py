@@ -208,7 +208,7 @@ def _blank(table: str, column: str, all_columns: Sequence[str]) -> Check:
 def _unknown_choice(table: str, column: Column) -> Check:
     def find(rows: Rows) -> list[int]:
         keys = rows[table].read(column.id, "choice")
-        outside = set(keys) - set(column.choices) - {None}
+        outside = rows[table].distinct(column.id, "choice") - set(column.choices) - {None}
         if not outside:
             return []
         return [i for i, k in enumerate(keys) if k in outside]
@@ -266,9 +266,9 @@ def _unknown_id(table: str, column: str, master: str) -> Check:
     master_column = MASTERS[master]
 
     def find(rows: Rows) -> list[int]:
-        listed = set(rows[master].read(master_column, "id"))
+        listed = rows[master].distinct(master_column, "id")
         keys = rows[table].read(column, "id")
-        unknown = set(keys) - listed - {None}
+        unknown = rows[table].distinct(column, "id") - listed - {None}
         if not unknown:
             return []
         return [i for i, k in enumerate(keys) if k in unknown]

@@ -95,9 +95,23 @@ class TableRows(dict[str, Sequence[Any]]):
             else:
                 cached = _read_floats(cells, reader)
                 if cached is None:
-                    cached = _read_cells(cells, reader)
+                    cached = _read_cells(cells, reader, self.memo, ("distinct", column, reader))
             self._read[(column, reader)] = cached
         return cached
+
+    def distinct(self, column: str, kind: str) -> set[Any]:
+        """The different values of ``read(column, kind)`` (None among them
+        where a cell does not count), found once. Callers must not change
+        the set."""
+        key = ("distinct", column, READERS[kind])
+        found = self.memo.get(key)
+        if not isinstance(found, set):
+            read = self.read(column, kind)
+            # A column read one distinct cell at a time left its readings.
+            found = self.memo.get(key)
+            if not isinstance(found, set):
+                found = self.memo[key] = set(read)
+        return found
 
     def mask(self, key: Hashable, build: Callable[[], list[bool]]) -> list[bool]:
         """A mask over every row that does not depend on the month (a status
@@ -229,11 +243,19 @@ def _read_floats(cells: Sequence[Any], reader: Callable[[Any], Any]) -> list[Any
     return list(cells)
 
 
-def _read_cells(cells: Sequence[Any], reader: Callable[[Any], Any]) -> list[Any]:
+def _read_cells(
+    cells: Sequence[Any],
+    reader: Callable[[Any], Any],
+    distinct: dict[Hashable, object] | None = None,
+    key: Hashable = None,
+) -> list[Any]:
     """``reader`` of every cell, once per distinct value (equal values share
-    the reading of the first of them, as a dict keeps it)."""
+    the reading of the first of them, as a dict keeps it); the different
+    readings are kept in ``distinct`` under ``key``, when given."""
     try:
         memo = {value: reader(value) for value in dict.fromkeys(cells)}
+        if distinct is not None:
+            distinct[key] = set(memo.values())
     except TypeError:  # an unhashable cell: read cell by cell, remembering what can be
         found: dict[Any, Any] = {}
         read = []
