@@ -195,7 +195,12 @@ def id_key(value: Any) -> str | None:
     if isinstance(value, str):
         if value in ERROR_VALUES:
             return None
-        return excel_trim(value).lower() or None
+        # TRIM's rule at once where it only strips the ends (most ids): the
+        # same text excel_trim gives, without splitting it into words.
+        trimmed = value.strip(" ")
+        if "  " in trimmed:
+            trimmed = excel_trim(trimmed)
+        return trimmed.lower() or None
     if isinstance(value, bool):
         return "true" if value else "false"
     number = number_value(value)

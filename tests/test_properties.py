@@ -143,3 +143,12 @@ def test_mau_counts_distinct_users_of_the_month(rows: list[tuple[str, dt.date]])
     assert kpi_engine.mau(users, days, month) == expected
     serials = [float(kpi_engine._inputs.to_serial("t", "x", d)) for d in days]
     assert kpi_engine.mau(users, serials, "2024-06") == expected
+
+
+@settings(max_examples=500, derandomize=True)
+@given(st.text(alphabet=" \t\u00a0aB#N/A!", max_size=12))
+def test_an_id_is_compared_as_trim_leaves_it_in_any_letter_case(text: str) -> None:
+    from kpi_engine.cells import ERROR_VALUES, excel_trim, id_key  # noqa: PLC0415
+
+    expected = None if text in ERROR_VALUES else excel_trim(text).lower() or None
+    assert id_key(text) == expected

@@ -106,8 +106,14 @@ DATE_CELLS = st.one_of(
         st.lists(st.floats(allow_nan=True), max_size=6),
         st.lists(st.datetimes(min_value=dt.datetime(1899, 1, 1)), max_size=6),
         st.lists(st.dates(min_value=dt.date(1899, 1, 1)), max_size=6),
+        # Datetimes or serials with empty cells (read in C too).
+        st.lists(st.one_of(st.datetimes(min_value=dt.datetime(1899, 1, 1)), st.none()), max_size=6),
+        st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.none()), max_size=6),
     )
 )
+@example(cells=[None, 45000.5, None])
+@example(cells=[None, None])
+@example(cells=[None, 60.5, 45000.0])
 @example(cells=[45000.0, math.nan])
 @example(cells=[45000.5, 60.0, 61.0, 2958465.5, 2958466.0])
 @example(
@@ -123,6 +129,32 @@ def test_a_date_column_is_read_as_date_serial_reads_each_cell(cells: list[Any]) 
     for got, wanted, cell in zip(read, expected, cells, strict=True):
         assert (got is None and wanted is None) or got == wanted, repr(cell)
         assert type(got) is type(wanted), repr(cell)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    cells=st.one_of(
+        st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=6),
+        # Whole and non-negative amounts, as most columns hold (read in C).
+        st.lists(st.integers(0, 10**6).map(float), min_size=1, max_size=6),
+        st.lists(st.floats(min_value=0, max_value=1e9), min_size=1, max_size=6),
+        st.lists(st.one_of(st.floats(), st.integers(-5, 5), st.text(max_size=2)), max_size=6),
+    )
+)
+@example(cells=[-0.0, 1.5])
+@example(cells=[0.0, math.inf])
+@example(cells=[2.0, math.nan])
+def test_an_amount_or_count_column_is_read_as_its_rule_reads_each_cell(cells: list[Any]) -> None:
+    from kpi_engine.cells import amount_value, count_value  # noqa: PLC0415
+
+    table = TableRows({"value": cells})
+    for kind, rule in (("money", amount_value), ("whole", count_value)):
+        read = table.read("value", kind)
+        expected = [rule(cell) for cell in cells]
+        assert len(read) == len(expected)
+        for got, wanted, cell in zip(read, expected, cells, strict=True):
+            assert (got is None and wanted is None) or got == wanted, (kind, repr(cell))
+            assert type(got) is type(wanted), (kind, repr(cell))
 
 
 SERIALS = st.one_of(

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import importlib
 import operator
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import compress
+from functools import partial
+from itertools import compress, repeat
+from operator import is_, not_
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +38,7 @@ from .rules import (
     excel_by_month,
     excel_counts,
     excel_within,
+    in_order,
     valid,
     within,
 )
@@ -44,6 +48,10 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from .ibis_forms import Tables
+
+
+#: Whether a value is given (not None), as a function for ``filter``.
+is_not_none = partial(operator.is_not, None)
 
 
 class _Lazy:
@@ -178,12 +186,8 @@ class InOrder:
         return f"{excel_counted(let, table, self.first)}*({then}>={first})"
 
     def rows(self, data: TableRows, table: str) -> list[bool]:
-        return [
-            a is not None and b is not None and b >= a
-            for a, b in zip(
-                data.read(self.first, "date"), data.read(self.then, "date"), strict=True
-            )
-        ]
+        # Both dates given and the second not before the first.
+        return list(map(is_, in_order(data, self.first, self.then), repeat(True)))
 
     def ibis(self, tables: Tables, table: str) -> ir.BooleanValue:
         first, then = IBIS.read(tables, table, self.first), IBIS.read(tables, table, self.then)
@@ -308,7 +312,25 @@ class DatedRows:
                 (self.table, self.where),
                 lambda: both(*(c.rows(data, self.table) for c in self.where)),
             )
-            found = data.memo[key] = list(compress(dated, map(mask.__getitem__, dated)))
+            # Where no row the conditions leave out is dated in the month
+            # (an amount is missing on no delivered order), the month's rows
+            # are all kept: no row of it need be looked at.
+            left_out = self._left_out(data, mask)
+            at = bisect_left(left_out, s)
+            if at == len(left_out) or left_out[at] >= e:
+                found = data.memo[key] = dated
+            else:
+                found = data.memo[key] = list(compress(dated, map(mask.__getitem__, dated)))
+        return found  # type: ignore[return-value]
+
+    def _left_out(self, data: TableRows, mask: list[bool]) -> list[float]:
+        """The dates, sorted, of the dated rows that the conditions leave out."""
+        key = ("left out", self.dated_by, self.where)
+        found = data.memo.get(key)
+        if found is None:
+            dates = data.read(self.dated_by, "date")
+            left = compress(dates, map(not_, mask))
+            found = data.memo[key] = sorted(filter(is_not_none, left))
         return found  # type: ignore[return-value]
 
     def ibis(self, tables: Tables, s: float, e: float) -> ir.BooleanValue:

@@ -14,6 +14,9 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import compress, count, repeat
+from operator import is_
+from types import NoneType
 from typing import Any
 
 import kpi_engine
@@ -22,7 +25,7 @@ from kpi_engine.cells import END_OF_DATES, ERROR_VALUES, FIRST_DATE, is_blank, i
 from kpi_engine.texts import templates_dir
 
 from .kpis import columns_read, recipe_for, tables_for
-from .rules import Let, Rows, TableRows, excel_distinct, ref
+from .rules import Let, Rows, TableRows, excel_distinct, in_order, ref
 from .tables import MASTERS, PARTS_OF_WHOLES, REFERENCES, Column
 
 #: How many row numbers a note lists.
@@ -162,7 +165,9 @@ def _invalid(table: str, column: Column) -> Check:
         if None not in read:  # every cell read: nothing to look at
             return []
         raw = data[column.id]
-        return [i for i, value in enumerate(read) if value is None and not is_blank(raw[i])]
+        # The rows read as nothing, found in C; the blank test for them alone.
+        unread = compress(count(), map(is_, read, repeat(None)))
+        return [i for i in unread if not is_blank(raw[i])]
 
     # An error cell is not blank (IFERROR gives TRUE) and not a number. A
     # text cell fails ISNUMBER, whatever its test gives (or an error), so no
@@ -176,6 +181,11 @@ def _invalid(table: str, column: Column) -> Check:
 def _blank(table: str, column: str, all_columns: Sequence[str]) -> Check:
     def find(rows: Rows) -> list[int]:
         data = rows[table]
+        # A column of no empty cell and no text has no blank: seen in C by
+        # the types of its cells, not cell by cell.
+        types = set(map(type, data[column]))
+        if NoneType not in types and not any(issubclass(t, str) for t in types):
+            return []
         # Blank: no value, or text of spaces only (TRIM's rule: a space is " ").
         return [
             i
@@ -198,7 +208,7 @@ def _blank(table: str, column: str, all_columns: Sequence[str]) -> Check:
 def _unknown_choice(table: str, column: Column) -> Check:
     def find(rows: Rows) -> list[int]:
         keys = rows[table].read(column.id, "choice")
-        outside = set(keys) - set(column.choices) - {None}
+        outside = rows[table].distinct(column.id, "choice") - set(column.choices) - {None}
         if not outside:
             return []
         return [i for i, k in enumerate(keys) if k in outside]
@@ -220,14 +230,12 @@ def _order_of_dates(table: str, first: str, then: str, problem: str) -> Check:
     """Rows whose ``then`` date comes before their ``first`` date."""
 
     def find(rows: Rows) -> list[int]:
-        data = rows[table]
-        return [
-            i
-            for i, (a, b) in enumerate(
-                zip(data.read(first, "date"), data.read(then, "date"), strict=True)
-            )
-            if a is not None and b is not None and b < a
-        ]
+        # Both dates given and the second before the first (the rows InOrder
+        # leaves out for another reason than a missing date).
+        order = in_order(rows[table], first, then)
+        if False not in order:
+            return []
+        return [i for i, ok in enumerate(order) if ok is False]
 
     a, b = ref(table, first), ref(table, then)
     valid = f"({a}>={FIRST_DATE})*({a}<{END_OF_DATES})*({b}>={FIRST_DATE})*({b}<{END_OF_DATES})"
@@ -258,9 +266,9 @@ def _unknown_id(table: str, column: str, master: str) -> Check:
     master_column = MASTERS[master]
 
     def find(rows: Rows) -> list[int]:
-        listed = set(rows[master].read(master_column, "id"))
+        listed = rows[master].distinct(master_column, "id")
         keys = rows[table].read(column, "id")
-        unknown = set(keys) - listed - {None}
+        unknown = rows[table].distinct(column, "id") - listed - {None}
         if not unknown:
             return []
         return [i for i, k in enumerate(keys) if k in unknown]

@@ -50,6 +50,7 @@ type's fact: ``[holds]`` in its catalogue file (``kpi_engine.BusinessType.holds`
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import sub
@@ -66,6 +67,7 @@ from .conditions import (
     Is,
     NotOver,
     excel_column,
+    kind_of,
     read,
 )
 from .recipe import EngineCall, IbisParts, ReadsCells, Recipe, month_shift, per
@@ -73,6 +75,7 @@ from .rules import (
     ExcelStays,
     Let,
     Rows,
+    TableRows,
     excel_across,
     excel_distinct,
     excel_distinct_dated,
@@ -138,10 +141,37 @@ class DatedCount:
         return let.bind(self.name, excel_month_sums(window, counted))
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
+        if len(self.where) == 1:
+            only = self.where[0]
+            if isinstance(only, Is | Has) and kind_of(self.table, only.column) in _KEY_KINDS:
+                # A status share counts the month's rows of one status among
+                # those with a status, and the next share counts another:
+                # every status of the month is counted at once.
+                data = rows[self.table]
+                keys = _month_keys(data, self.dated_by, only.column, s, e)
+                if isinstance(only, Is):
+                    return float(keys[only.wanted])
+                return float(keys.total() - keys[None])
         return float(len(self.dated.indices(rows, s, e)))
 
     def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
         return self.table, IBIS.number_of(self.dated.ibis(tables, s, e))
+
+
+#: The kinds read as a key (``Is`` and ``Has`` of them agree on the reading).
+_KEY_KINDS = frozenset({"id", "text", "choice"})
+
+
+def _month_keys(data: TableRows, dated_by: str, column: str, s: float, e: float) -> Counter[Any]:
+    """How many rows dated in [s, e) hold each key of ``column`` (None: no
+    key), counted once per month (callers must not change it)."""
+    memo_key = ("month keys", dated_by, column, s, e)
+    found = data.memo.get(memo_key)
+    if not isinstance(found, Counter):
+        keys = data.read(column, "choice")
+        found = Counter(map(keys.__getitem__, data.rows_within(dated_by, s, e)))
+        data.memo[memo_key] = found
+    return found
 
 
 def counter(table: str, dated_by: str) -> Callable[..., DatedCount]:
@@ -193,9 +223,19 @@ class DatedSum:
         return let.bind(f"{self.column}_total", excel_month_sums(window, f"{counted}*{value}"))
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
-        values = read(rows[self.table], self.table, self.column)
-        # Added in sheet order, from 0, as ``total`` adds: the same bits.
-        return float(sum(map(values.__getitem__, self.dated.indices(rows, s, e))))
+        data = rows[self.table]
+        # Several KPIs of a type divide or show the same sum of the month
+        # (the revenue, an order's mean, the revenue per celebrity): added
+        # once. It reads its own table alone, whose memo it is kept in.
+        key = ("dated sum", self, s, e)
+        found = data.memo.get(key)
+        if found is None:
+            values = read(data, self.table, self.column)
+            # Added in sheet order, from 0, as ``total`` adds: the same bits.
+            found = data.memo[key] = float(
+                sum(map(values.__getitem__, self.dated.indices(rows, s, e)))
+            )
+        return found  # type: ignore[return-value]
 
     def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
         value = IBIS.read(tables, self.table, self.column)

@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import compress, count, repeat
-from math import isnan
+from math import inf, isnan
 from operator import call, is_not
+from types import NoneType
 from typing import Any, NamedTuple
 
 from kpi_engine.cells import (
@@ -89,9 +90,28 @@ class TableRows(dict[str, Sequence[Any]]):
         cached = self._read.get((column, reader))
         if cached is None:
             cells = self[column]
-            cached = _read_dates(cells) if reader is date_serial else _read_cells(cells, reader)
+            if reader is date_serial:
+                cached = _read_dates(cells)
+            else:
+                cached = _read_floats(cells, reader)
+                if cached is None:
+                    cached = _read_cells(cells, reader, self.memo, ("distinct", column, reader))
             self._read[(column, reader)] = cached
         return cached
+
+    def distinct(self, column: str, kind: str) -> set[Any]:
+        """The different values of ``read(column, kind)`` (None among them
+        where a cell does not count), found once. Callers must not change
+        the set."""
+        key = ("distinct", column, READERS[kind])
+        found = self.memo.get(key)
+        if not isinstance(found, set):
+            read = self.read(column, kind)
+            # A column read one distinct cell at a time left its readings.
+            found = self.memo.get(key)
+            if not isinstance(found, set):
+                found = self.memo[key] = set(read)
+        return found
 
     def mask(self, key: Hashable, build: Callable[[], list[bool]]) -> list[bool]:
         """A mask over every row that does not depend on the month (a status
@@ -189,24 +209,53 @@ def _read_dates(cells: Sequence[Any]) -> list[float | None]:
     except TypeError:
         return list(map(_date_cell, cells))
     low, high = _PLAIN_FROM, _PLAIN_UNTIL
-    if (
-        set(map(type, plain)) == {float}
-        and not any(map(isnan, plain))
-        and low <= min(plain)
-        and max(plain) < high
-    ):
-        return plain  # every cell a plain serial (the checks run in C)
+    types = set(map(type, plain))
+    if types <= {float, NoneType}:
+        # Every cell a plain serial or empty (a None here is an empty cell,
+        # which no rule reads as a date): the checks run in C.
+        serials = (
+            list(compress(plain, map(is_not, plain, repeat(None)))) if NoneType in types else plain
+        )
+        if not serials or (
+            not any(map(isnan, serials)) and low <= min(serials) and max(serials) < high
+        ):
+            return plain
     return [
         s if type(s) is float and low <= s < high else _date_cell(v)
         for s, v in zip(plain, cells, strict=True)
     ]
 
 
-def _read_cells(cells: Sequence[Any], reader: Callable[[Any], Any]) -> list[Any]:
+def _read_floats(cells: Sequence[Any], reader: Callable[[Any], Any]) -> list[Any] | None:
+    """An amount or a count column of plain floats that all count, as its rule
+    reads it (each cell itself), with the checks run in C: amounts are mostly
+    distinct, so reading them one distinct value at a time saves nothing.
+    None where a cell is of another type, or does not count (then each is read)."""
+    if reader is not amount_value and reader is not count_value:
+        return None
+    if not cells or set(map(type, cells)) != {float} or any(map(isnan, cells)):
+        return None
+    # Without NaN, min and max are the least and the greatest.
+    if not (min(cells) >= 0 and max(cells) < inf):
+        return None
+    if reader is count_value and not all(map(float.is_integer, cells)):
+        return None
+    return list(cells)
+
+
+def _read_cells(
+    cells: Sequence[Any],
+    reader: Callable[[Any], Any],
+    distinct: dict[Hashable, object] | None = None,
+    key: Hashable = None,
+) -> list[Any]:
     """``reader`` of every cell, once per distinct value (equal values share
-    the reading of the first of them, as a dict keeps it)."""
+    the reading of the first of them, as a dict keeps it); the different
+    readings are kept in ``distinct`` under ``key``, when given."""
     try:
         memo = {value: reader(value) for value in dict.fromkeys(cells)}
+        if distinct is not None:
+            distinct[key] = set(memo.values())
     except TypeError:  # an unhashable cell: read cell by cell, remembering what can be
         found: dict[Any, Any] = {}
         read = []
@@ -279,6 +328,22 @@ def pick(column: Sequence[Any], mask: Sequence[bool]) -> list[Any]:
 def within(table: TableRows, date_column: str, start: float, end: float) -> list[bool]:
     """Rows whose date falls in [start, end); a row without a date never does."""
     return [v is not None and start <= v < end for v in table.read(date_column, "date")]
+
+
+def in_order(table: TableRows, first: str, then: str) -> list[bool | None]:
+    """Per row, whether the date in ``then`` is not before the one in
+    ``first`` (None where either is no date), found once: the KPIs count the
+    rows in order (``InOrder``), the data notes name the others. Dates as
+    read are never NaN, so False is ``then < first``. Callers must not
+    change the list."""
+    key = ("in order", first, then)
+    found = table.memo.get(key)
+    if found is None:
+        found = table.memo[key] = [
+            None if a is None or b is None else b >= a
+            for a, b in zip(table.read(first, "date"), table.read(then, "date"), strict=True)
+        ]
+    return found  # type: ignore[return-value]
 
 
 def valid(table: TableRows, column: str, kind: str) -> list[bool]:
