@@ -89,9 +89,9 @@ def _repeat_months(starts: str, ends: str) -> str:
     customer = let.value("Orders", "customer_id", "id", "customer")
     since = let.bind("year_before", excel_year_before(last))
     window = excel_by_month(let, dated, since, last)
-    numbers, largest = excel_id_numbers(let, customer)
-    repeats = let.bind("repeaters", excel_distinct_months(let, numbers, largest, window, least=2))
-    customers = let.bind("customers", excel_distinct_months(let, numbers, largest, window))
+    numbers = excel_id_numbers(let, customer)
+    repeats = let.bind("repeaters", excel_distinct_months(let, numbers, window, least=2))
+    customers = let.bind("customers", excel_distinct_months(let, numbers, window))
     return ratio(let, repeats, customers)
 
 

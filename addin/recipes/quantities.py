@@ -69,6 +69,7 @@ from .conditions import (
 )
 from .recipe import EngineCall, IbisParts, ReadsCells, Recipe, month_shift, per
 from .rules import (
+    ExcelIds,
     ExcelStays,
     Let,
     Rows,
@@ -312,14 +313,14 @@ class PresentAtStart:
     def excel(self, let: Let, s: str, e: str) -> str:
         return self.bind(let, s)[2]
 
-    def bind_months(self, let: Let, starts: str) -> tuple[ExcelStays, tuple[str, str], str, str]:
+    def bind_months(self, let: Let, starts: str) -> tuple[ExcelStays, ExcelIds, str, str]:
         """Bind, for a column of months, the stays across, the ids as numbers
         (and the largest), who is there at each start and their number."""
         listed = excel_stays(let, self.table, MASTERS[self.table])
         numbers = excel_id_numbers(let, listed.who)
-        across = excel_across(listed, numbers[0], let)
+        across = excel_across(listed, numbers.across, let)
         at_start = let.bind("at_start", across.present_at(starts))
-        before = let.bind("before", excel_distinct_months(let, *numbers, at_start))
+        before = let.bind("before", excel_distinct_months(let, numbers, at_start))
         return across, numbers, at_start, before
 
     def excel_months(self, let: Let, starts: str, ends: str) -> str:
@@ -374,8 +375,8 @@ def excel_cohort_months(let: Let, table: str, starts: str, ends: str) -> ExcelCo
     at_end = let.bind("at_end", across.present_at(ends))
     return ExcelCohort(
         before,
-        let.bind("after", excel_distinct_months(let, *numbers, at_end)),
-        let.bind("either", excel_distinct_months(let, *numbers, f"({at_start}+{at_end}>0)")),
+        let.bind("after", excel_distinct_months(let, numbers, at_end)),
+        let.bind("either", excel_distinct_months(let, numbers, f"({at_start}+{at_end}>0)")),
     )
 
 
@@ -491,7 +492,7 @@ class Newcomers:
             channel = let.value(self.table, "acquired_via", "choice", "channel")
             came = let.bind(f"{channel}_across", f"TRANSPOSE({channel})")
             joined, name = f'{joined}*({came}="{self.via}")', f"new_{self.via}"
-        either = excel_distinct_months(let, *numbers, f"({at_start}+{joined}>0)")
+        either = excel_distinct_months(let, numbers, f"({at_start}+{joined}>0)")
         return let.bind(name, f"({either}-{before})")
 
     def rows(self, rows: Rows, s: float, e: float) -> float:

@@ -588,58 +588,103 @@ def excel_month_sums(window: str, values: str) -> str:
     return f"MMULT({window},{values})"
 
 
-def excel_id_numbers(let: Let, who: str) -> tuple[str, str]:
-    """Bind a number per id, across (0 for none), and the largest number: ids
-    equal by the text rule (trimmed, any letter case) get the same number.
-    ``who`` is a padded id column (see ``Let.value``).
+class ExcelIds(NamedTuple):
+    """The LET names of a padded id column made numbers (``excel_id_numbers``)."""
 
-    The column is sorted once, blanks last (so its last place is a blank);
-    an id that differs from the one before it starts a group, and each
-    place's number is its group's, found by a binary search among the
-    groups' first places (numbers: MATCH's sorted mode finds them exactly,
-    as it does not always among texts). No id is compared with every other.
+    #: A number per row, across (0 for none); equal ids get the same number.
+    across: str
+    #: A number above every id's number.
+    largest: str
+    #: TRUE when no id is given on two rows (then each row's number is its place).
+    once: str
+
+
+def excel_id_numbers(let: Let, who: str) -> ExcelIds:
+    """Bind a number per id, across (0 for none), a number above them all, and
+    whether every id is given on one row only: ids equal by the text rule
+    (trimmed, any letter case) get the same number. ``who`` is a padded id
+    column (see ``Let.value``).
+
+    When no id is given twice (UNIQUE, case-blind as ``=``, finds as many ids
+    as there are rows that give one; a master table of one row per person),
+    a row's number is its place: no text is sorted. Otherwise the column is
+    sorted once, blanks last (so its last place is a blank); an id that
+    differs from the one before it starts a group, and each place's number is
+    its group's, found by a binary search among the groups' first places
+    (numbers: MATCH's sorted mode finds them exactly, as it does not always
+    among texts). No id is compared with every other. That work sits in IF's
+    branch, which LibreOffice and Excel compute only when it is taken.
     """
     place = let.bind(f"{who}_place", f"SEQUENCE(ROWS({who}))")
-    order = let.bind(f"{who}_order", f'SORTBY({place},{who}="",1,{who},1)')
-    ordered = let.bind(f"{who}_sorted", f'SORTBY({who},{who}="",1,{who},1)')
-    # The sorted ids moved one place down (the last, a blank, comes first):
-    # sorting rather than INDEX at each place, which LibreOffice computes one
-    # place at a time.
-    before = let.bind(f"{who}_before", f"SORTBY({ordered},MOD({place},ROWS({who})),1)")
+    given = f'({who}<>"")'
+    once = let.bind(f"{who}_once", f"ROWS(UNIQUE({who}))-1=SUM({given}*1)")
+
+    def sorting(name: str, expression: str) -> str:
+        return let.bind(name, unless(once, expression))
+
+    order = sorting(f"{who}_order", f'SORTBY({place},{who}="",1,{who},1)')
+    ordered = sorting(f"{who}_sorted", f"INDEX({who},{order})")
+    # The sorted ids moved one place down (the last, a blank, comes first).
+    before = sorting(f"{who}_before", f"SORTBY({ordered},MOD({place},ROWS({who})),1)")
     # The first and the last place start a group: FILTER then keeps two
     # places or more, an array (the last is a blank, never counted).
-    starts = let.bind(
+    starts = sorting(
         f"{who}_groups",
         f"FILTER({place},({place}=1)+({place}=ROWS({who}))+({ordered}<>{before})>0)",
     )
     grouped = f"SORTBY(MATCH({place},{starts},1),{order},1)"
-    numbers = let.bind(f"{who}_number", f'({who}<>"")*{grouped}')
-    return let.bind(f"{who}_across", f"TRANSPOSE({numbers})"), f"ROWS({starts})"
+    numbers = let.bind(f"{who}_number", f"{given}*IF({once},{place},{grouped})")
+    return ExcelIds(
+        let.bind(f"{who}_across", f"TRANSPOSE({numbers})"),
+        let.bind(f"{who}_largest", f"MAX({numbers})+1"),
+        once,
+    )
 
 
-def excel_distinct_months(let: Let, numbers: str, largest: str, rows: str, least: int = 1) -> str:
+def unless(once: str, expression: str) -> str:
+    """``expression``, or 0 when ``once`` is TRUE: IF computes only the branch
+    it takes (LibreOffice has no LET inside LET, so each name of the work
+    that ``once`` spares is bound to its own IF)."""
+    return f"IF({once},0,{expression})"
+
+
+def excel_distinct_months(let: Let, ids: ExcelIds, rows: str, least: int = 1) -> str:
     """Each month's number of different ids among the rows of ``rows`` (a
     months-by-rows 0/1 array), in a column; with ``least``, only the ids found
-    on that many rows or more of the month. ``numbers`` are the ids as
-    numbers across (``excel_id_numbers``): month m's ids become the numbers
-    after (m-1) times the largest, so one FREQUENCY counts every (month, id)
-    pair, and a second one counts the pairs of each month."""
+    on that many rows or more of the month. ``ids``: the ids as numbers
+    across (``excel_id_numbers``).
+
+    When no id is on two rows, each month counts its rows that give an id
+    (one matrix product); for ``least`` above 1 none counts. Otherwise month
+    m's ids become the numbers after (m-1) times the largest, so one FREQUENCY
+    counts every (month, id) pair, and a second one counts the pairs of each
+    month; that work sits in IF's branch, computed only when taken."""
     months = let.months or let.bind("months", f"ROWS({rows})")
+    numbers, largest = ids.across, ids.largest
+    if least > 1:
+        once = f"0*SEQUENCE({months})"
+    else:
+        ones = let.bind(f"{numbers}_ones", f"1+0*TRANSPOSE({numbers})")
+        once = f"MMULT(({rows})*({numbers}>0),{ones})"
     # Arithmetic rather than IF or INDEX at each of the months-by-rows
     # places: LibreOffice computes those one place at a time. What is not a
     # pair is 0, counted apart below a first bin of 0 (FREQUENCY of no number
     # at all is an error in LibreOffice).
     paired = let.bind(
-        "month_ids", f"({rows})*({numbers}>0)*({numbers}+{largest}*(SEQUENCE({months})-1))"
+        "month_ids",
+        unless(ids.once, f"({rows})*({numbers}>0)*({numbers}+{largest}*(SEQUENCE({months})-1))"),
     )
     # Over bins 0 to months * largest, FREQUENCY gives the count of 0, of each
     # (month, id) pair and of none above: its n-th count is the rows of the
     # pair numbered n - 1, which FILTER keeps by ``bins``, as long.
-    bins = let.bind("id_bins", f"SEQUENCE({months}*{largest}+2)")
-    found = let.bind("rows_per_id", f"FREQUENCY({paired},SEQUENCE({months}*{largest}+1,1,0))")
+    bins = let.bind("id_bins", unless(ids.once, f"SEQUENCE({months}*{largest}+2)"))
+    found = let.bind(
+        "rows_per_id",
+        unless(ids.once, f"FREQUENCY({paired},SEQUENCE({months}*{largest}+1,1,0))"),
+    )
     kept = f"IFERROR(FILTER({bins}-1,({found}>={least})*({bins}>1)),0)"
     counted = f"FREQUENCY({kept},{largest}*SEQUENCE({months}+1,1,0))"
-    return f"INDEX({counted},SEQUENCE({months})+1)"
+    return f"IF({ids.once},{once},INDEX({counted},SEQUENCE({months})+1))"
 
 
 def excel_distinct_dated(let: Let, who: str, dated: str, starts: str, ends: str) -> str:
