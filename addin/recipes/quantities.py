@@ -52,7 +52,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import kpi_engine
 
@@ -101,9 +101,11 @@ class Quantity(Protocol):
     def excel(self, let: Let, s: str, e: str) -> str:
         """Bind it in ``let``; the LET name of its value."""
 
-    # A quantity may also have ``excel_months(let, starts, ends)``: bind its
-    # value for every month of a column of months, in a formula of all the
-    # months (``Let(padded=True)``); the LET name of that column of values.
+    #: ``excel_months(let, starts, ends)``: bind its value for every month of
+    #: a column of months, in a formula of all the months (``Let(padded=True)``);
+    #: the LET name of that column of values. None for a quantity that has no
+    #: such form (``Months``): a recipe of it keeps a Trend formula per month.
+    excel_months: Callable[[Let, str, str], str] | None
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
         """Its value on the workbook's rows."""
@@ -550,6 +552,9 @@ class Months:
     quantity: DatedSum
     months: int = 1
     back: int = 0
+    #: No formula of all the months: a growth compares each month with the
+    #: months before it, so its Trend months keep a formula each.
+    excel_months: ClassVar[None] = None
 
     def _excel_edge(self, let: Let, s: str, e: str, spans: int) -> str:
         """The first day of the month ``spans`` spans before the end of [s, e)."""
@@ -609,9 +614,10 @@ def ibis_of(parts: tuple[Any, ...], finish: Callable[..., float]) -> Callable[..
 def months_formula(
     months: Callable[[str, str], str], parts: tuple[Any, ...]
 ) -> Callable[[str, str], str] | None:
-    """``months`` where every part has an ``excel_months`` (a growth over
-    the months before has none: its Trend months keep a formula each)."""
-    return months if all(hasattr(part, "excel_months") for part in parts) else None
+    """``months`` where every part has an ``excel_months`` form (a growth
+    over the months before says it has none: its Trend months keep a formula
+    each)."""
+    return months if all(part.excel_months is not None for part in parts) else None
 
 
 def combined(
