@@ -289,6 +289,63 @@ UNKNOWN_IDS = {
 UNKNOWN_IDS_ROWS = (10, 11, 12, 13)
 
 
+#: Orders on the edges of the Trend's months and of repeat purchases' twelve-
+#: month windows (the period is June 2024: months July 2023 to June 2024,
+#: windows from [2022-08-01, 2023-08-01) to [2023-07-01, 2024-07-01)): the
+#: first and the last moment of a window or month, one moment past its end,
+#: two orders at the same moment, an id written in other letter case and
+#: spacing, three orders of one customer, a blank id, a text date. Every
+#: customer is listed once (the Trend counts people without sorting ids).
+WINDOW_EDGES = {
+    "Customers": table(
+        "customer_id joined_on left_on",
+        ("R1", D(2022, 1, 1), None),
+        ("R2", D(2022, 1, 1), D(2024, 6, 1)),
+        ("R3", D(2022, 1, 1), D(2023, 7, 31)),
+        ("R4", D(2023, 7, 1), None),
+        ("U1", D(2024, 6, 30), None),
+    ),
+    "Orders": table(
+        "order_id customer_id celebrity_id ordered_at delivered_at status amount",
+        ("O1", "R1", "S1", T(2023, 7, 1), T(2023, 7, 1), "completed", 10.0),
+        ("O2", "R1", "s1 ", T(2024, 6, 30, 23, 59), T(2024, 6, 30, 23, 59), "completed", 20.0),
+        ("O3", "R2", "S2", T(2024, 1, 15, 9), T(2024, 6, 1), "completed", 30.0),
+        ("O4", " r2", "S2", T(2024, 1, 15, 9), T(2024, 6, 1), "completed", 40.0),
+        ("O5", "R3", "S1", T(2022, 7, 31, 23), T(2022, 8, 1), "completed", 50.0),
+        ("O6", "R3", "S1", T(2022, 8, 1), T(2023, 6, 30, 23), "completed", 60.0),
+        ("O7", "R3", "S2", T(2023, 7, 31, 23, 59), T(2023, 8, 1), "completed", 70.0),
+        ("O8", "R4", "S3", T(2024, 7, 1), T(2024, 7, 1), "completed", 80.0),
+        ("O9", "R4", "S3", T(2024, 5, 31, 23), T(2024, 5, 31, 23), "cancelled", None),
+        ("O10", "U1", " S3", T(2024, 6, 1), T(2024, 6, 2), "completed", 90.0),
+        ("O11", None, "S1", T(2024, 6, 1), T(2024, 6, 3), "completed", 5.0),
+        ("O12", "R1", "S1", "2024-06-05", T(2024, 6, 6), "completed", 15.0),
+    ),
+    "Celebrities": table(
+        "celebrity_id joined_on left_on",
+        ("S1", D(2022, 1, 1), None),
+        ("S2", D(2022, 1, 1), None),
+        ("S3", D(2023, 7, 1), D(2024, 6, 1)),
+    ),
+}
+
+
+#: No id anywhere: the people tables' ids blank or spaces, orders without a
+#: customer or celebrity. Every KPI of people is undefined, not an error.
+NO_IDS = {
+    "Customers": table(
+        "customer_id joined_on left_on",
+        (None, D(2023, 1, 1), None),
+        ("  ", D(2023, 2, 1), None),
+    ),
+    "Orders": table(
+        "order_id customer_id celebrity_id ordered_at delivered_at status amount",
+        ("O1", None, " ", T(2024, 6, 1, 9), T(2024, 6, 2), "completed", 10.0),
+        ("O2", "  ", None, T(2024, 6, 3, 9), T(2024, 6, 4), "completed", 20.0),
+    ),
+    "Celebrities": table("celebrity_id joined_on left_on", (" ", D(2023, 1, 1), None)),
+}
+
+
 def one_row_tables(business_type: str) -> dict[str, dict[str, list[Any]]]:
     """Every table of the type with exactly one clean row, dated in June 2024."""
     rows: dict[str, dict[str, list[Any]]] = {}
@@ -322,6 +379,8 @@ def messy_cases() -> dict[str, tuple[str, dict[str, Any]]]:
     for name, (business_type, tables, _) in CHOICES.items():
         cases[name] = (business_type, tables)
     cases["unknown_ids"] = ("celebrity_video", UNKNOWN_IDS)
+    cases["window_edges"] = ("celebrity_video", WINDOW_EDGES)
+    cases["no_ids"] = ("celebrity_video", NO_IDS)
     return cases
 
 
@@ -460,3 +519,25 @@ def test_unknown_ids_wherever_they_sort(
         == ("Orders", "customer_id", "unknown_id")
     ]
     assert unknown == [UNKNOWN_IDS_ROWS]
+
+
+@pytest.mark.parametrize("workbook", ["window_edges"])
+def test_orders_on_the_edges_of_months_and_windows(
+    workbooks: dict[str, tuple[str, Path, Path]], workbook: str
+) -> None:
+    business_type, original, recalculated = workbooks[workbook]
+    assert disagreements(original, recalculated, business_type, "en") == []
+    report = report_of(original)
+    value = {kpi.id: kpi.value for kpi in report.kpis}
+    # June's window holds R1 (2 orders), R2 (2, one id), R3 (1: O7), R4 (1:
+    # O9; O8 is past the end) and U1 (1): 2 of 5 customers buy again.
+    assert value["repeat_purchase_rate"] == pytest.approx(2 / 5)
+
+
+@pytest.mark.parametrize("workbook", ["no_ids"])
+def test_no_ids_at_all(workbooks: dict[str, tuple[str, Path, Path]], workbook: str) -> None:
+    business_type, original, recalculated = workbooks[workbook]
+    assert disagreements(original, recalculated, business_type, "en") == []
+    value = {kpi.id: kpi.value for kpi in report_of(original).kpis}
+    assert value["churn_rate"] is None
+    assert value["repeat_purchase_rate"] is None

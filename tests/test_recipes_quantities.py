@@ -19,6 +19,7 @@ import pytest
 import kpi_engine
 from addin.recipes import month_shift, recipe_for
 from addin.recipes.ibis_forms import fetch_all, prepare
+from addin.recipes.quantities import Months
 from addin.report.model import TREND_MONTHS
 from kpi_engine.inputs import first_of_month, to_serial
 from tests.sources_support import duckdb_tables, starter_rows, typed_tables
@@ -45,6 +46,23 @@ WRITTEN_OUT = {"repeat_purchase_rate"}
 
 
 @pytest.mark.fast
+def test_each_quantity_states_whether_it_has_a_formula_of_all_the_months() -> None:
+    """A recipe gets one Trend formula for its twelve months when each of its
+    quantities has that form; a growth over the months before says it has
+    none, and keeps a Trend formula per month (so do the lifetime values,
+    whose recipes are written out)."""
+    growths = 0
+    for business_type in kpi_engine.BUSINESS_TYPES:
+        for entry in kpi_engine.get_business_type(business_type).kpis:
+            recipe = recipe_for(business_type, entry.id)
+            for part in recipe.parts:
+                assert part.excel_months is None or callable(part.excel_months), part
+            if any(isinstance(part, Months) for part in recipe.parts):
+                growths += 1
+                assert recipe.months is None, entry.id
+    assert growths >= 2
+
+
 def test_every_other_recipe_is_composed_of_shared_quantities() -> None:
     bare = [
         f"{entry.id} ({business_type})"

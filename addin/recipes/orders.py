@@ -33,10 +33,8 @@ from .recipe import EngineCall, IbisParts, Recipe, month_cells, month_shift, rat
 from .rules import (
     Let,
     Rows,
-    excel_by_month,
     excel_distinct,
-    excel_distinct_months,
-    excel_id_numbers,
+    excel_window_buyers,
     excel_within,
     excel_year_before,
     months_let,
@@ -82,17 +80,14 @@ def _repeat(s: str, e: str) -> str:
 
 
 def _repeat_months(starts: str, ends: str) -> str:
-    # Every month's twelve-month window at once: the customer ids become
-    # numbers (one sort for all the months), and FREQUENCY counts each
-    # customer's orders in each window (see rules.excel_distinct_months).
+    # Every month's twelve-month window at once: the orders sorted once by
+    # customer and date, and each window counts the customers whose first,
+    # and second, order in it is there (see rules.excel_window_buyers).
     let, _, last = months_let(starts, ends)
     dated = let.value("Orders", "ordered_at", "datetime", "ordered")
     customer = let.value("Orders", "customer_id", "id", "customer")
     since = let.bind("year_before", excel_year_before(last))
-    window = excel_by_month(let, dated, since, last)
-    numbers, largest = excel_id_numbers(let, customer)
-    repeats = let.bind("repeaters", excel_distinct_months(let, numbers, largest, window, least=2))
-    customers = let.bind("customers", excel_distinct_months(let, numbers, largest, window))
+    customers, repeats = excel_window_buyers(let, customer, dated, since, last)
     return ratio(let, repeats, customers)
 
 

@@ -54,7 +54,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import sub
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import kpi_engine
 
@@ -72,6 +72,7 @@ from .conditions import (
 )
 from .recipe import EngineCall, IbisParts, ReadsCells, Recipe, month_shift, per
 from .rules import (
+    ExcelIds,
     ExcelStays,
     Let,
     Rows,
@@ -104,9 +105,11 @@ class Quantity(Protocol):
     def excel(self, let: Let, s: str, e: str) -> str:
         """Bind it in ``let``; the LET name of its value."""
 
-    # A quantity may also have ``excel_months(let, starts, ends)``: bind its
-    # value for every month of a column of months, in a formula of all the
-    # months (``Let(padded=True)``); the LET name of that column of values.
+    #: ``excel_months(let, starts, ends)``: bind its value for every month of
+    #: a column of months, in a formula of all the months (``Let(padded=True)``);
+    #: the LET name of that column of values. None for a quantity that has no
+    #: such form (``Months``): a recipe of it keeps a Trend formula per month.
+    excel_months: Callable[[Let, str, str], str] | None
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
         """Its value on the workbook's rows."""
@@ -357,14 +360,14 @@ class PresentAtStart:
     def excel(self, let: Let, s: str, e: str) -> str:
         return self.bind(let, s)[2]
 
-    def bind_months(self, let: Let, starts: str) -> tuple[ExcelStays, tuple[str, str], str, str]:
+    def bind_months(self, let: Let, starts: str) -> tuple[ExcelStays, ExcelIds, str, str]:
         """Bind, for a column of months, the stays across, the ids as numbers
         (and the largest), who is there at each start and their number."""
         listed = excel_stays(let, self.table, MASTERS[self.table])
         numbers = excel_id_numbers(let, listed.who)
-        across = excel_across(listed, numbers[0], let)
+        across = excel_across(listed, numbers.across, let)
         at_start = let.bind("at_start", across.present_at(starts))
-        before = let.bind("before", excel_distinct_months(let, *numbers, at_start))
+        before = let.bind("before", excel_distinct_months(let, numbers, at_start))
         return across, numbers, at_start, before
 
     def excel_months(self, let: Let, starts: str, ends: str) -> str:
@@ -419,8 +422,8 @@ def excel_cohort_months(let: Let, table: str, starts: str, ends: str) -> ExcelCo
     at_end = let.bind("at_end", across.present_at(ends))
     return ExcelCohort(
         before,
-        let.bind("after", excel_distinct_months(let, *numbers, at_end)),
-        let.bind("either", excel_distinct_months(let, *numbers, f"({at_start}+{at_end}>0)")),
+        let.bind("after", excel_distinct_months(let, numbers, at_end)),
+        let.bind("either", excel_distinct_months(let, numbers, f"({at_start}+{at_end}>0)")),
     )
 
 
@@ -536,7 +539,7 @@ class Newcomers:
             channel = let.value(self.table, "acquired_via", "choice", "channel")
             came = let.bind(f"{channel}_across", f"TRANSPOSE({channel})")
             joined, name = f'{joined}*({came}="{self.via}")', f"new_{self.via}"
-        either = excel_distinct_months(let, *numbers, f"({at_start}+{joined}>0)")
+        either = excel_distinct_months(let, numbers, f"({at_start}+{joined}>0)")
         return let.bind(name, f"({either}-{before})")
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
@@ -594,6 +597,9 @@ class Months:
     quantity: DatedSum
     months: int = 1
     back: int = 0
+    #: No formula of all the months: a growth compares each month with the
+    #: months before it, so its Trend months keep a formula each.
+    excel_months: ClassVar[None] = None
 
     def _excel_edge(self, let: Let, s: str, e: str, spans: int) -> str:
         """The first day of the month ``spans`` spans before the end of [s, e)."""
@@ -653,9 +659,10 @@ def ibis_of(parts: tuple[Any, ...], finish: Callable[..., float]) -> Callable[..
 def months_formula(
     months: Callable[[str, str], str], parts: tuple[Any, ...]
 ) -> Callable[[str, str], str] | None:
-    """``months`` where every part has an ``excel_months`` (a growth over
-    the months before has none: its Trend months keep a formula each)."""
-    return months if all(hasattr(part, "excel_months") for part in parts) else None
+    """``months`` where every part has an ``excel_months`` form (a growth
+    over the months before says it has none: its Trend months keep a formula
+    each)."""
+    return months if all(part.excel_months is not None for part in parts) else None
 
 
 def combined(

@@ -659,87 +659,214 @@ def excel_month_sums(window: str, values: str) -> str:
     return f"MMULT({window},{values})"
 
 
-def excel_id_numbers(let: Let, who: str) -> tuple[str, str]:
-    """Bind a number per id, across (0 for none), and the largest number: ids
-    equal by the text rule (trimmed, any letter case) get the same number.
-    ``who`` is a padded id column (see ``Let.value``).
+class ExcelIds(NamedTuple):
+    """The LET names of a padded id column made numbers (``excel_id_numbers``)."""
 
-    The column is sorted once, blanks last (so its last place is a blank);
-    an id that differs from the one before it starts a group, and each
-    place's number is its group's, found by a binary search among the
-    groups' first places (numbers: MATCH's sorted mode finds them exactly,
-    as it does not always among texts). No id is compared with every other.
+    #: A number per row, across (0 for none); equal ids get the same number.
+    across: str
+    #: A number above every id's number.
+    largest: str
+    #: TRUE when no id is given on two rows (then each row's number is its place).
+    once: str
+
+
+def excel_id_numbers(let: Let, who: str) -> ExcelIds:
+    """Bind a number per id, across (0 for none), a number above them all, and
+    whether every id is given on one row only: ids equal by the text rule
+    (trimmed, any letter case) get the same number. ``who`` is a padded id
+    column (see ``Let.value``).
+
+    When no id is given twice (UNIQUE, case-blind as ``=``, finds as many ids
+    as there are rows that give one; a master table of one row per person),
+    a row's number is its place: no text is sorted. Otherwise the column is
+    sorted once, blanks last (so its last place is a blank); an id that
+    differs from the one before it starts a group, and each place's number is
+    its group's, found by a binary search among the groups' first places
+    (numbers: MATCH's sorted mode finds them exactly, as it does not always
+    among texts). No id is compared with every other. That work sits in IF's
+    branch, which LibreOffice and Excel compute only when it is taken.
     """
     place = let.bind(f"{who}_place", f"SEQUENCE(ROWS({who}))")
-    order = let.bind(f"{who}_order", f'SORTBY({place},{who}="",1,{who},1)')
-    ordered = let.bind(f"{who}_sorted", f'SORTBY({who},{who}="",1,{who},1)')
-    # The sorted ids moved one place down (the last, a blank, comes first):
-    # sorting rather than INDEX at each place, which LibreOffice computes one
-    # place at a time.
-    before = let.bind(f"{who}_before", f"SORTBY({ordered},MOD({place},ROWS({who})),1)")
+    given = f'({who}<>"")'
+    once = let.bind(f"{who}_once", f"ROWS(UNIQUE({who}))-1=SUM({given}*1)")
+
+    def sorting(name: str, expression: str) -> str:
+        return let.bind(name, unless(once, expression))
+
+    order = sorting(f"{who}_order", f'SORTBY({place},{who}="",1,{who},1)')
+    ordered = sorting(f"{who}_sorted", f"INDEX({who},{order})")
+    # The sorted ids moved one place down (the last, a blank, comes first).
+    before = sorting(f"{who}_before", f"SORTBY({ordered},MOD({place},ROWS({who})),1)")
     # The first and the last place start a group: FILTER then keeps two
     # places or more, an array (the last is a blank, never counted).
-    starts = let.bind(
+    starts = sorting(
         f"{who}_groups",
         f"FILTER({place},({place}=1)+({place}=ROWS({who}))+({ordered}<>{before})>0)",
     )
     grouped = f"SORTBY(MATCH({place},{starts},1),{order},1)"
-    numbers = let.bind(f"{who}_number", f'({who}<>"")*{grouped}')
-    return let.bind(f"{who}_across", f"TRANSPOSE({numbers})"), f"ROWS({starts})"
+    numbers = let.bind(f"{who}_number", f"{given}*IF({once},{place},{grouped})")
+    return ExcelIds(
+        let.bind(f"{who}_across", f"TRANSPOSE({numbers})"),
+        let.bind(f"{who}_largest", f"MAX({numbers})+1"),
+        once,
+    )
 
 
-def excel_distinct_months(let: Let, numbers: str, largest: str, rows: str, least: int = 1) -> str:
+def unless(once: str, expression: str) -> str:
+    """``expression``, or 0 when ``once`` is TRUE: IF computes only the branch
+    it takes (LibreOffice has no LET inside LET, so each name of the work
+    that ``once`` spares is bound to its own IF)."""
+    return f"IF({once},0,{expression})"
+
+
+def excel_distinct_months(let: Let, ids: ExcelIds, rows: str, least: int = 1) -> str:
     """Each month's number of different ids among the rows of ``rows`` (a
     months-by-rows 0/1 array), in a column; with ``least``, only the ids found
-    on that many rows or more of the month. ``numbers`` are the ids as
-    numbers across (``excel_id_numbers``): month m's ids become the numbers
-    after (m-1) times the largest, so one FREQUENCY counts every (month, id)
-    pair, and a second one counts the pairs of each month."""
+    on that many rows or more of the month. ``ids``: the ids as numbers
+    across (``excel_id_numbers``).
+
+    When no id is on two rows, each month counts its rows that give an id
+    (one matrix product); for ``least`` above 1 none counts. Otherwise month
+    m's ids become the numbers after (m-1) times the largest, so one FREQUENCY
+    counts every (month, id) pair, and a second one counts the pairs of each
+    month; that work sits in IF's branch, computed only when taken."""
     months = let.months or let.bind("months", f"ROWS({rows})")
+    numbers, largest = ids.across, ids.largest
+    if least > 1:
+        once = f"0*SEQUENCE({months})"
+    else:
+        ones = let.bind(f"{numbers}_ones", f"1+0*TRANSPOSE({numbers})")
+        once = f"MMULT(({rows})*({numbers}>0),{ones})"
     # Arithmetic rather than IF or INDEX at each of the months-by-rows
     # places: LibreOffice computes those one place at a time. What is not a
     # pair is 0, counted apart below a first bin of 0 (FREQUENCY of no number
     # at all is an error in LibreOffice).
     paired = let.bind(
-        "month_ids", f"({rows})*({numbers}>0)*({numbers}+{largest}*(SEQUENCE({months})-1))"
+        "month_ids",
+        unless(ids.once, f"({rows})*({numbers}>0)*({numbers}+{largest}*(SEQUENCE({months})-1))"),
     )
     # Over bins 0 to months * largest, FREQUENCY gives the count of 0, of each
     # (month, id) pair and of none above: its n-th count is the rows of the
     # pair numbered n - 1, which FILTER keeps by ``bins``, as long.
-    bins = let.bind("id_bins", f"SEQUENCE({months}*{largest}+2)")
-    found = let.bind("rows_per_id", f"FREQUENCY({paired},SEQUENCE({months}*{largest}+1,1,0))")
+    bins = let.bind("id_bins", unless(ids.once, f"SEQUENCE({months}*{largest}+2)"))
+    found = let.bind(
+        "rows_per_id",
+        unless(ids.once, f"FREQUENCY({paired},SEQUENCE({months}*{largest}+1,1,0))"),
+    )
     kept = f"IFERROR(FILTER({bins}-1,({found}>={least})*({bins}>1)),0)"
     counted = f"FREQUENCY({kept},{largest}*SEQUENCE({months}+1,1,0))"
-    return f"INDEX({counted},SEQUENCE({months})+1)"
+    return f"IF({ids.once},{once},INDEX({counted},SEQUENCE({months})+1))"
 
 
 def excel_distinct_dated(let: Let, who: str, dated: str, starts: str, ends: str) -> str:
     """Each month's number of different ids among the rows dated in it, in a
-    column (``who`` and ``dated``: padded columns). A row belongs to a month
-    by its date, so no id needs a number: once the rows are sorted by id,
-    then date, an id's rows of a month stand together, and the month counts
-    the rows of it that start such a run (their id differs from the row
-    before, or the row before is not of that month). One sort, arithmetic
-    over the months by rows, and INDEX at each row (not at each place of the
-    months by rows)."""
-    # Only the ids of the rows dated within the months are sorted as text:
-    # the others, blank, never count (sorting text is most of the work).
-    who = let.bind(
-        f"{who}_in_months", f'IF(({dated}>=MIN({starts}))*({dated}<MAX({ends})),{who},"")'
-    )
+    column (``who`` and ``dated``: padded columns; the months in order, none
+    overlapping). Each row's month is found by two binary searches (its
+    date's last start, and its last end, which is the month before when the
+    date falls inside). Only the rows within a month are sorted, by id, then
+    month: an id's rows of a month then stand together, and each month counts
+    the rows that start such a run (their id or month differs from the row
+    before). One sort of those rows, arithmetic and INDEX at each of them,
+    and one FREQUENCY of the runs' months: no array of the months by rows."""
     place = let.bind(f"{who}_place", f"SEQUENCE(ROWS({who}))")
-    order = let.bind(f"{who}_by_date", f'SORTBY({place},{who}="",1,{who},1,{dated},1)')
-    # The row before each in that order (the first's: the last, a blank).
-    before = let.bind(f"{who}_row_before", f"INDEX({order},MOD({place}-2,ROWS({who}))+1)")
-    sorted_who = let.bind(f"{who}_ordered", f"INDEX({who},{order})")
-    sorted_dated = let.bind(f"{dated}_ordered", f"INDEX({dated},{order})")
-    dated_before = let.bind(f"{dated}_before", f"INDEX({dated},{before})")
-    given = let.bind(f"{who}_given", f'TRANSPOSE({sorted_who}<>"")')
-    new_id = let.bind(f"{who}_new", f"TRANSPOSE({sorted_who}<>INDEX({who},{before}))")
-    window = excel_by_month(let, sorted_dated, starts, ends)
-    window_before = excel_by_month(let, dated_before, starts, ends)
-    runs = f"{window}*{given}*(({new_id})+(1-{window_before})>0)"
-    return f"MMULT({runs},1+0*{place})"
+    last_start = let.bind(f"{dated}_start", excel_last_at_or_before(let, dated, starts))
+    last_end = excel_last_at_or_before(let, dated, ends)
+    month = let.bind(f"{dated}_month", f"{last_start}*({last_end}+1={last_start})")
+    # The rows dated within a month, and the two blank places at the end of
+    # the padded column: FILTER keeps an array, and the blanks, which sort
+    # first, never count.
+    kept = let.bind(
+        f"{who}_dated",
+        f'FILTER({place},({who}<>"")*({month}>0)+({place}>ROWS({who})-2)>0)',
+    )
+    kept_who = let.bind(f"{who}_kept", f"INDEX({who},{kept})")
+    kept_month = let.bind(f"{dated}_kept", f"INDEX({month},{kept})")
+    rank = let.bind(f"{who}_rank", f"SEQUENCE(ROWS({kept}))")
+    order = let.bind(f"{who}_by_month", f"SORTBY({rank},{kept_who},1,{kept_month},1)")
+    sorted_who = let.bind(f"{who}_ordered", f"INDEX({kept_who},{order})")
+    sorted_month = let.bind(f"{dated}_ordered", f"INDEX({kept_month},{order})")
+    # The place before each in that order (the first's: the last).
+    before = let.bind(f"{who}_row_before", f"MOD({rank}-2,ROWS({kept}))+1")
+    runs = (
+        f'({sorted_who}<>"")*({sorted_month}>0)*(({sorted_who}<>INDEX({sorted_who},{before}))'
+        f"+({sorted_month}<>INDEX({sorted_month},{before}))>0)"
+    )
+    months = let.months or let.bind("months", f"ROWS({starts})")
+    counted = f"FREQUENCY({runs}*{sorted_month},SEQUENCE({months}+1,1,0))"
+    return f"INDEX({counted},SEQUENCE({months})+1)"
+
+
+def excel_last_at_or_before(let: Let, values: str, ascending: str) -> str:
+    """For each of ``values``, the place of the last of ``ascending`` (a
+    column of numbers in order) at or below it, 0 where none is: MATCH's
+    binary search. Over an array (not cells), LibreOffice's answers one place
+    short for a value at or above the last entry, so those take the last
+    place by a comparison of their own."""
+    found = f"IFERROR(MATCH({values},{ascending},1),0)"
+    count = let.bind(f"{ascending}_count", f"ROWS({ascending})")
+    at_last = f"({values}>=INDEX({ascending},{count}))"
+    return f"({found}+{at_last}*({count}-{found}))"
+
+
+def excel_window_buyers(let: Let, who: str, dated: str, since: str, until: str) -> tuple[str, str]:
+    """Bind, for windows [since, until) (columns, both in order), each
+    window's number of different ids among the rows dated in it, and of those
+    ids found on two rows or more there (``who`` and ``dated``: padded
+    columns). The rows within any window are sorted once, by id then date: an
+    id's rows in a window then stand together. A row is its id's first in
+    the windows that hold it but not the row before (same id), and its second
+    in those that hold it and the row before but not the one before that;
+    since a row's windows are a run of them (found by two binary searches),
+    those are runs too, and each window counts the runs over it from where
+    runs start and end (two FREQUENCY and a sum of the ones up to each
+    window): no array of the windows by rows."""
+    place = let.bind(f"{who}_place", f"SEQUENCE(ROWS({who}))")
+    kept = let.bind(
+        f"{who}_windowed",
+        f'FILTER({place},({who}<>"")*({dated}>=MIN({since}))*({dated}<MAX({until}))'
+        f"+({place}>ROWS({who})-2)>0)",
+    )
+    kept_who = let.bind(f"{who}_kept", f"INDEX({who},{kept})")
+    kept_dated = let.bind(f"{dated}_kept", f"INDEX({dated},{kept})")
+    rank = let.bind(f"{who}_rank", f"SEQUENCE(ROWS({kept}))")
+    order = let.bind(f"{who}_by_date", f"SORTBY({rank},{kept_who},1,{kept_dated},1)")
+    ids = let.bind(f"{who}_ordered", f"INDEX({kept_who},{order})")
+    day = let.bind(f"{dated}_ordered", f"INDEX({kept_dated},{order})")
+    # The windows holding each row: from ``first`` to ``last`` (none if after).
+    first = let.bind("first_window", excel_last_at_or_before(let, day, until) + "+1")
+    last = let.bind("last_window", excel_last_at_or_before(let, day, since))
+    # The rows one and two places before in that order (wrapping round to
+    # the padded blanks, which sort together at one end, and never count).
+    count = f"ROWS({kept})"
+    before = let.bind("row_before", f"MOD({rank}-2,{count})+1")
+    before_2 = let.bind("row_before_2", f"MOD({rank}-3,{count})+1")
+    given = f'({ids}<>"")'
+    same = let.bind("same_as_before", f"{given}*({ids}=INDEX({ids},{before}))")
+    same_2 = let.bind("same_as_before_2", f"{same}*({ids}=INDEX({ids},{before_2}))")
+    last_before = let.bind("last_window_before", f"INDEX({last},{before})")
+    last_before_2 = f"INDEX({last},{before_2})"
+
+    def later(a: str, b: str) -> str:
+        return f"({a})+(({b})-({a}))*(({b})>({a}))"
+
+    months = let.months or let.bind("months", f"ROWS({until})")
+    bins = let.bind("window_bins", f"SEQUENCE({months}+1,1,0)")
+    # up_to[m, j]: 1 where j <= m + 1 (the counts of FREQUENCY up to window m).
+    up_to = let.bind("window_up_to", f"--(TRANSPOSE(SEQUENCE({months}+2))<=SEQUENCE({months})+1)")
+    below = let.bind("window_below", f"--(TRANSPOSE(SEQUENCE({months}+2))<=SEQUENCE({months}))")
+
+    def runs_over(valid: str, low: str, high: str) -> str:
+        # Runs [low, high]: those starting at or before each window less those
+        # ending before it. A row with no run gives 0 twice, which cancels.
+        low = let.bind("run_from", low)
+        counted = let.bind("run_kept", f"{valid}*({low}<={high})")
+        starts = f"FREQUENCY({counted}*{low},{bins})"
+        ends = f"FREQUENCY({counted}*({high}),{bins})"
+        return f"MMULT({up_to},{starts})-MMULT({below},{ends})"
+
+    first_rows = runs_over(given, later(first, f"{same}*{last_before}+1"), last)
+    second_rows = runs_over(same, later(first, f"{same_2}*{last_before_2}+1"), last_before)
+    return let.bind("window_ids", first_rows), let.bind("window_ids_twice", second_rows)
 
 
 def excel_year_before(day: str) -> str:
