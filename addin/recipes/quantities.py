@@ -656,6 +656,27 @@ def ibis_of(parts: tuple[Any, ...], finish: Callable[..., float]) -> Callable[..
     return ibis
 
 
+def composed(
+    kpi_id: str,
+    formula: Callable[..., str],
+    engine_call: Callable[..., Any],
+    parts: tuple[Any, ...],
+    finish: Callable[..., float],
+    months: Callable[[str, str], str] | None,
+) -> Recipe:
+    """A recipe taken apart into ``parts`` and a ``finish``: its one-month
+    ibis form and its grouped parts both come from them."""
+    return Recipe(
+        kpi_id,
+        formula,
+        engine_call,
+        ibis_of(parts, finish),
+        parts,
+        ibis_parts=IbisParts(parts, finish),
+        months=months,
+    )
+
+
 def months_formula(
     months: Callable[[str, str], str], parts: tuple[Any, ...]
 ) -> Callable[[str, str], str] | None:
@@ -689,14 +710,8 @@ def combined(
     def finish(values: Sequence[Any], settings: Mapping[str, Any]) -> float:
         return IBIS.engine(kpi_id, *values, *extra)
 
-    return Recipe(
-        kpi_id,
-        formula,
-        engine_call,
-        ibis_of(arguments, finish),
-        arguments,
-        ibis_parts=IbisParts(arguments, finish),
-        months=months_formula(months, arguments),
+    return composed(
+        kpi_id, formula, engine_call, arguments, finish, months_formula(months, arguments)
     )
 
 
@@ -722,16 +737,7 @@ def quotient(
             raise engine.no_value()
         return float(above / below)
 
-    parts = (numerator, denominator)
-    return Recipe(
-        kpi_id,
-        recipe.formula,
-        engine.call,
-        ibis_of(parts, finish),
-        recipe.parts,
-        ibis_parts=IbisParts(parts, finish),
-        months=recipe.months,
-    )
+    return composed(kpi_id, recipe.formula, engine.call, recipe.parts, finish, recipe.months)
 
 
 def total_of(kpi_id: str, quantity: Quantity, *, engine: ReadsCells | None = None) -> Recipe:
@@ -756,15 +762,7 @@ def total_of(kpi_id: str, quantity: Quantity, *, engine: ReadsCells | None = Non
 
     engine_side = engine_call if engine is None else engine.call
     parts = (quantity,)
-    return Recipe(
-        kpi_id,
-        formula,
-        engine_side,
-        ibis_of(parts, finish),
-        parts,
-        ibis_parts=IbisParts(parts, finish),
-        months=months_formula(months, parts),
-    )
+    return composed(kpi_id, formula, engine_side, parts, finish, months_formula(months, parts))
 
 
 def status_share(kpi_id: str, table: str, dated_by: str, column: str, wanted: str) -> Recipe:
