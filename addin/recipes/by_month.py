@@ -26,7 +26,7 @@ for every KPI of every business type, values and reasons alike.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from operator import countOf
 
 from .recipe import IbisParts, ReadsCells, Recipe
@@ -70,30 +70,39 @@ def _finished(taken_apart: IbisParts) -> MonthForm:
 class WindowTally:
     """How many rows of each id a window of months holds. The report asks for
     13 windows of twelve months, each a month after the one before: a window
-    is moved to the next by the rows of the months that differ."""
+    is moved to the next by the rows of the months that differ. The tally
+    keeps the id column, not its table (whose memo keeps the tally): a table
+    that held itself through it would outlive the report until Python's
+    cyclic collector walked all of its rows."""
 
     def __init__(self, table: TableRows, id_column: str, dated_by: str) -> None:
-        self.table, self.dated_by = table, dated_by
+        self.dated_by = dated_by
         self.keys = table.read(id_column, "id")
         self.start = self.end = 0.0
         self.counts: Counter[str | None] = Counter()
 
-    def _rows(self, start: float, end: float) -> Sequence[int]:
-        return self.table.rows_within(self.dated_by, start, end) if start < end else ()
+    def _count(self, table: TableRows, start: float, end: float, sign: int = 1) -> None:
+        """Add (``sign`` -1: take away) the rows dated in [start, end), month by month."""
+        if start >= end:
+            return
+        for part in table.row_parts(self.dated_by, start, end):
+            keys = map(self.keys.__getitem__, part)
+            if sign > 0:
+                self.counts.update(keys)  # counted in C
+            else:
+                # subtract runs Python code per item: once per id, not per row.
+                self.counts.subtract(Counter(keys))
 
-    def move(self, start: float, end: float) -> tuple[int, int]:
+    def move(self, table: TableRows, start: float, end: float) -> tuple[int, int]:
         """Move to [start, end): the ids with a row there, and those with two or more."""
-        keys = self.keys
         if start < self.end and self.start < end:  # the windows overlap
-            gone = (
-                *self._rows(self.start, min(self.end, start)),
-                *self._rows(max(self.start, end), self.end),
-            )
-            self.counts.subtract(map(keys.__getitem__, gone))
-            self.counts.update(map(keys.__getitem__, self._rows(start, min(end, self.start))))
-            self.counts.update(map(keys.__getitem__, self._rows(max(start, self.end), end)))
+            self._count(table, self.start, min(self.end, start), -1)
+            self._count(table, max(self.start, end), self.end, -1)
+            self._count(table, start, min(end, self.start))
+            self._count(table, max(start, self.end), end)
         else:
-            self.counts = Counter(map(keys.__getitem__, self._rows(start, end)))
+            self.counts = Counter()
+            self._count(table, start, end)
         self.start, self.end = start, end
         # Ids that left the window stay with a count of 0; None is no id.
         counts = self.counts.values()

@@ -39,6 +39,7 @@ from .rules import (
     excel_counts,
     excel_within,
     in_order,
+    row_indexes,
     valid,
     within,
 )
@@ -297,7 +298,7 @@ class DatedRows:
     def indices(self, rows: Rows, s: float, e: float) -> Sequence[int]:
         """The rows of ``rows`` as indexes in sheet order: the month's bucket
         of the date column, filtered by the conditions' mask (built once for
-        every month). Callers must not change the list."""
+        every month). Callers must not change the array."""
         data = rows[self.table]
         dated = data.rows_within(self.dated_by, s, e)
         if not self.where:
@@ -320,7 +321,7 @@ class DatedRows:
             if at == len(left_out) or left_out[at] >= e:
                 found = data.memo[key] = dated
             else:
-                found = data.memo[key] = list(compress(dated, map(mask.__getitem__, dated)))
+                found = data.memo[key] = row_indexes(compress(dated, map(mask.__getitem__, dated)))
         return found  # type: ignore[return-value]
 
     def _left_out(self, data: TableRows, mask: list[bool]) -> list[float]:

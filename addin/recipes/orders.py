@@ -117,7 +117,7 @@ class RepeatBuyers:
         tally = table.memo.get(key)
         if not isinstance(tally, WindowTally):
             tally = table.memo[key] = WindowTally(table, self.id_column, self.dated_by)
-        return tally.move(month_shift(e, -self.months), e)
+        return tally.move(table, month_shift(e, -self.months), e)
 
     def ibis_pair(self, tables: Tables, s: float, e: float) -> tuple[float, float]:
         orders = tables[self.table]

@@ -50,10 +50,10 @@ type's fact: ``[holds]`` in its catalogue file (``kpi_engine.BusinessType.holds`
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import sub
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import kpi_engine
@@ -68,7 +68,6 @@ from .conditions import (
     NotOver,
     excel_column,
     kind_of,
-    read,
 )
 from .recipe import EngineCall, IbisParts, ReadsCells, Recipe, month_shift, per
 from .rules import (
@@ -84,6 +83,7 @@ from .rules import (
     excel_id_numbers,
     excel_month_sums,
     excel_stays,
+    in_order,
     months_let,
     present_keys,
     stays,
@@ -233,8 +233,9 @@ class DatedSum:
         key = ("dated sum", self, s, e)
         found = data.memo.get(key)
         if found is None:
-            values = read(data, self.table, self.column)
-            # Added in sheet order, from 0, as ``total`` adds: the same bits.
+            values = data.numbers(self.column, kind_of(self.table, self.column))
+            # Added in sheet order, from 0, as ``total`` adds: the same bits
+            # (the rows taken are those whose cell counts: none is NaN).
             found = data.memo[key] = float(
                 sum(map(values.__getitem__, self.dated.indices(rows, s, e)))
             )
@@ -277,12 +278,19 @@ class Elapsed:
 
     def rows(self, rows: Rows, s: float, e: float) -> float:
         data = rows[self.table]
-        since, until = data.read(self.since, "date"), data.read(self.until, "date")
-        taken = self.dated.indices(rows, s, e)
-        # fsum is exact, so the differences may come in any form: mapped in C.
-        return (
-            math.fsum(map(sub, map(until.__getitem__, taken), map(since.__getitem__, taken))) * 24
-        )
+        # Each row's days from one moment to the other, found once for every
+        # month in one pass over the two columns (0 where the row does not
+        # count, and is never taken); fsum is exact, so the differences may
+        # be summed in any form.
+        key = ("elapsed", self.since, self.until)
+        days = data.memo.get(key)
+        if not isinstance(days, array):
+            since, until = data.read(self.since, "date"), data.read(self.until, "date")
+            order = in_order(data, self.since, self.until)
+            days = data.memo[key] = array(
+                "d", [b - a if ok else 0.0 for a, b, ok in zip(since, until, order, strict=True)]
+            )
+        return math.fsum(map(days.__getitem__, self.dated.indices(rows, s, e))) * 24
 
     def ibis(self, tables: Tables, s: float, e: float) -> IbisMeasure:
         since = IBIS.read(tables, self.table, self.since)
