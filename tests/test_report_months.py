@@ -244,3 +244,31 @@ def test_the_cyclic_collector_is_paused_during_a_refresh_and_restored_after() ->
         assert not gc.isenabled(), "a collector its caller paused stays paused"
     finally:
         gc.enable()
+
+
+KEY_CELLS = st.one_of(
+    st.sampled_from(["c1", " C1", "c1  ", "C 1", "#N/A", "", "   ", "Completed", "completed "]),
+    st.text(max_size=3),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-3, 3),
+    st.booleans(),
+    st.dates(),
+    st.none(),
+    # An unhashable cell: the column is then read cell by cell.
+    st.lists(st.integers(0, 2), max_size=2),
+)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(cells=st.lists(KEY_CELLS, max_size=12), kind=st.sampled_from(["id", "choice", "text"]))
+@example(cells=["c1", " C1", 1.0, 1, True, "#N/A", None], kind="id")
+@example(cells=["a", ["x"], "A "], kind="choice")
+def test_an_id_column_is_read_as_id_key_reads_each_cell(cells: list[Any], kind: str) -> None:
+    from kpi_engine.cells import id_key  # noqa: PLC0415
+
+    table = TableRows({"who": cells})
+    read = table.read("who", kind)
+    expected = [id_key(cell) for cell in cells]
+    assert read == expected
+    assert [type(v) for v in read] == [type(v) for v in expected]
+    assert table.distinct("who", kind) == set(expected)

@@ -274,32 +274,57 @@ def _read_floats(cells: Sequence[Any], reader: Callable[[Any], Any]) -> list[Any
     return list(cells)
 
 
+class _Readings(dict[Any, Any]):
+    """Each different cell's reading, made the first time the cell is looked
+    up: a column is read in one pass, its different cells found as it goes."""
+
+    __slots__ = ("reader",)
+
+    def __init__(self, reader: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.reader = reader
+
+    def __missing__(self, value: Any) -> Any:
+        reading = self[value] = self.reader(value)
+        return reading
+
+
 def _read_cells(
     cells: Sequence[Any],
     reader: Callable[[Any], Any],
     distinct: dict[Hashable, object] | None = None,
     key: Hashable = None,
 ) -> list[Any]:
-    """``reader`` of every cell, once per distinct value (equal values share
-    the reading of the first of them, as a dict keeps it); the different
+    """``reader`` of every cell, once per distinct value; the different
     readings are kept in ``distinct`` under ``key``, when given."""
+    readings = _Readings(reader)
     try:
-        memo = {value: reader(value) for value in dict.fromkeys(cells)}
-        if distinct is not None:
-            distinct[key] = set(memo.values())
-    except TypeError:  # an unhashable cell: read cell by cell, remembering what can be
-        found: dict[Any, Any] = {}
-        read = []
-        for value in cells:
-            try:
-                result = found[value]
-            except KeyError:
-                result = found[value] = reader(value)
-            except TypeError:
-                result = reader(value)
-            read.append(result)
-        return read
-    return list(map(memo.__getitem__, cells))
+        # One pass in C; Python code runs for each different cell only.
+        read = list(map(readings.__getitem__, cells))
+    except TypeError:  # an unhashable cell
+        return _read_each(cells, reader)
+    if True in readings or False in readings:
+        # TRUE reads as "true", 1 as "1", but they are one key of a dict.
+        return _read_each(cells, reader)
+    if distinct is not None:
+        distinct[key] = set(readings.values())
+    return read
+
+
+def _read_each(cells: Sequence[Any], reader: Callable[[Any], Any]) -> list[Any]:
+    """``reader`` of every cell, remembering what can be by type and value."""
+    found: dict[tuple[type, Any], Any] = {}
+    read = []
+    for value in cells:
+        typed = (type(value), value)
+        try:
+            result = found[typed]
+        except KeyError:
+            result = found[typed] = reader(value)
+        except TypeError:
+            result = reader(value)
+        read.append(result)
+    return read
 
 
 def _bucket_by_month(dates: Sequence[float | None]) -> list[MonthRows]:
