@@ -272,3 +272,30 @@ def test_an_id_column_is_read_as_id_key_reads_each_cell(cells: list[Any], kind: 
     assert read == expected
     assert [type(v) for v in read] == [type(v) for v in expected]
     assert table.distinct("who", kind) == set(expected)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(
+    cells=st.lists(KEY_CELLS, max_size=12),
+    read_first=st.booleans(),
+)
+@example(cells=["c1", "#N/A", " C1", "#DIV/0!"], read_first=True)
+@example(cells=["#N/A", ["x"]], read_first=False)
+def test_the_error_check_of_an_id_column_finds_every_error_cell(
+    cells: list[Any], read_first: bool
+) -> None:
+    """Looked for among the different cells the column's reading found (or
+    among the cells, where it found none), the errors are those of each cell."""
+    from addin.recipes.notes import checks_for  # noqa: PLC0415
+    from kpi_engine.cells import is_error  # noqa: PLC0415
+
+    (check,) = [
+        c
+        for c in checks_for("celebrity_video")
+        if (c.table, c.column, c.problem) == ("Orders", "customer_id", "error")
+    ]
+    table = TableRows({"customer_id": cells})
+    if read_first:
+        table.read("customer_id", "id")
+    expected = [i for i, cell in enumerate(cells) if is_error(cell)]
+    assert check.find({"Orders": table}) == expected

@@ -11,7 +11,7 @@ the columns its recipes read, so a new recipe brings its checks with it.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import compress, count, repeat
@@ -128,7 +128,7 @@ class Note:
 # --- the checks ----------------------------------------------------------------------------
 
 
-def _has_none_of(cells: Sequence[Any], values: frozenset[str]) -> bool:
+def _has_none_of(cells: Collection[Any], values: frozenset[str]) -> bool:
     """Whether no cell equals one of ``values`` (False where that cannot be
     told at once: an unhashable cell)."""
     try:
@@ -146,10 +146,12 @@ def _invalid(table: str, column: Column) -> Check:
     if column.kind in ("id", "text", "choice"):
         # Any text or number names something; only an error value does not.
         def find_errors(rows: Rows) -> list[int]:
-            cells = rows[table][column.id]
-            if _has_none_of(cells, ERROR_VALUES):
+            # The column is read (as the KPIs and the other checks read it)
+            # one different cell at a time: those are what is looked through.
+            data = rows[table]
+            if _has_none_of(data.different_cells(column.id, column.kind), ERROR_VALUES):
                 return []
-            return [i for i, v in enumerate(cells) if is_error(v)]
+            return [i for i, v in enumerate(data[column.id]) if is_error(v)]
 
         return Check(
             table, column.id, "error", "", find_errors, f"ISERROR({ref(table, column.id)})"

@@ -15,7 +15,15 @@ from __future__ import annotations
 import datetime as dt
 from array import array
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Callable,
+    Collection,
+    Hashable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -128,6 +136,14 @@ class TableRows(dict[str, Sequence[Any]]):
             if not isinstance(found, set):
                 found = self.memo[key] = set(read)
         return found
+
+    def different_cells(self, column: str, kind: str) -> Collection[Any]:
+        """The column's different cells, where reading it by ``kind`` found
+        them (one dict of a few thousand ids, rather than a million cells to
+        look through), else its cells themselves."""
+        self.read(column, kind)
+        found = self.memo.get(("cells", ("distinct", column, READERS[kind])))
+        return found if isinstance(found, Collection) else self[column]
 
     def mask(self, key: Hashable, build: Callable[[], list[bool]]) -> list[bool]:
         """A mask over every row that does not depend on the month (a status
@@ -296,7 +312,8 @@ def _read_cells(
     key: Hashable = None,
 ) -> list[Any]:
     """``reader`` of every cell, once per distinct value; the different
-    readings are kept in ``distinct`` under ``key``, when given."""
+    readings are kept in ``distinct`` under ``key``, when given, and the
+    different cells under ``("cells", key)``."""
     readings = _Readings(reader)
     try:
         # One pass in C; Python code runs for each different cell only.
@@ -308,6 +325,7 @@ def _read_cells(
         return _read_each(cells, reader)
     if distinct is not None:
         distinct[key] = set(readings.values())
+        distinct[("cells", key)] = readings.keys()
     return read
 
 
@@ -327,17 +345,34 @@ def _read_each(cells: Sequence[Any], reader: Callable[[Any], Any]) -> list[Any]:
     return read
 
 
+class _MonthAdders(dict[int, Callable[[int], None]]):
+    """Per serial day, the ``append`` of its month's bucket, found the first
+    time the day is met (a column has a few hundred different days)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buckets: dict[int, array[int]] = {}
+
+    def __missing__(self, day: int) -> Callable[[int], None]:
+        month = _month_index(day)
+        bucket = self.buckets.get(month)
+        if bucket is None:
+            bucket = self.buckets[month] = row_indexes()
+        adder = self[day] = bucket.append
+        return adder
+
+
 def _bucket_by_month(dates: Sequence[float | None]) -> list[MonthRows]:
     """Row indexes by the calendar month of their date, in month order."""
     dated = list(map(is_not, dates, repeat(None)))
-    days = list(map(int, compress(dates, dated)))
-    month_of_day = {day: _month_index(day) for day in set(days)}
-    buckets = {month: row_indexes() for month in sorted(set(month_of_day.values()))}
-    adders = {day: buckets[month].append for day, month in month_of_day.items()}
+    adders = _MonthAdders()
     # Each dated row appended to its month's bucket, in sheet order, with no
     # Python code run per row (a deque of length 0 only drives the calls).
+    days = map(int, compress(dates, dated))
     deque(map(call, map(adders.__getitem__, days), compress(count(), dated)), maxlen=0)
-    return [MonthRows(rows, *_month_span(month)) for month, rows in buckets.items()]
+    return [
+        MonthRows(adders.buckets[month], *_month_span(month)) for month in sorted(adders.buckets)
+    ]
 
 
 def _month_index(day: int) -> int:

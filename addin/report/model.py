@@ -443,6 +443,18 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
 
     reports = []
     for entry in profile.kpis:
+        # The month a year before first, then the trend's months: all
+        # thirteen in the order of time, so that a window of months moved
+        # from one to the next (repeat purchases) never jumps back.
+        try:
+            a_year_before = first_of_month(period, -12)
+            year_ago: float | None = (
+                measure.value(profile.id, entry.id, a_year_before)
+                if measure
+                else kpi_value(profile.id, entry.id, rows, a_year_before)
+            )
+        except (kpi_engine.KPIUndefinedError, kpi_engine.KPIInputError):
+            year_ago = None
         trend: list[float | None] = []
         reason = reason_text = ""
         for month in months:
@@ -457,15 +469,6 @@ def build_report(inputs: ReportInputs, clock: Callable[[], dt.datetime] = utc_no
                 if month == period:
                     reason, reason_text = _reason(error, language)
         value, previous = trend[-1], trend[-2]
-        try:
-            a_year_before = first_of_month(period, -12)
-            year_ago: float | None = (
-                measure.value(profile.id, entry.id, a_year_before)
-                if measure
-                else kpi_value(profile.id, entry.id, rows, a_year_before)
-            )
-        except (kpi_engine.KPIUndefinedError, kpi_engine.KPIInputError):
-            year_ago = None
         target = inputs.targets.get(entry.id)
         comparison = display.target_comparison(entry)
         margin = answers = None
