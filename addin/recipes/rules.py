@@ -27,6 +27,7 @@ from collections.abc import (
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 from itertools import compress, count, repeat
 from math import inf, isnan, nan
 from operator import call, is_not
@@ -476,26 +477,25 @@ def stays(table: TableRows, id_column: str) -> list[Stay]:
     that is blank or a date on or after it; other rows are left out."""
     found = table._stays.get(id_column)
     if found is None:
-        found = []
-        for row, (key, since, until, raw) in enumerate(
-            zip(
-                table.read(id_column, "id"),
-                table.read("joined_on", "date"),
-                table.read("left_on", "date"),
-                table["left_on"],
-                strict=True,
-            )
-        ):
-            if key is None or since is None:
-                continue
-            if until is None:
-                if not is_blank(raw):  # text, an error or a number out of range
-                    continue
-            elif until < since:
-                continue
-            found.append(Stay(row, key, since, until))
+        keys = table.read(id_column, "id")
+        since = table.read("joined_on", "date")
+        until = table.read("left_on", "date")
+        usable = [
+            key is not None
+            and joined is not None
+            # A blank date left is still there; text, an error or a number
+            # out of range is no date, and the row is left out.
+            and (left >= joined if left is not None else raw is None or is_blank(raw))
+            for key, joined, left, raw in zip(keys, since, until, table["left_on"], strict=True)
+        ]
+        # Each Stay made in C (tuple.__new__), not by a Python call per row.
+        rows = zip(count(), keys, since, until)
+        found = list(map(_new_stay, compress(rows, usable)))
         table._stays[id_column] = found
     return found
+
+
+_new_stay = partial(tuple.__new__, Stay)
 
 
 def present_at(listed: Sequence[Stay], moment: float) -> set[str]:
