@@ -299,3 +299,41 @@ def test_the_error_check_of_an_id_column_finds_every_error_cell(
         table.read("customer_id", "id")
     expected = [i for i, cell in enumerate(cells) if is_error(cell)]
     assert check.find({"Orders": table}) == expected
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(
+    rows=st.lists(st.tuples(KEY_CELLS, DATE_CELLS, DATE_CELLS), max_size=12),
+    read_first=st.booleans(),
+)
+@example(rows=[("C1", None, None), ("  ", 45000.0, "x"), (None, None, None)], read_first=True)
+@example(rows=[("#N/A", dt.date(2024, 1, 1), None), ("", None, "#N/A")], read_first=False)
+def test_the_blank_and_date_checks_find_what_each_cell_says(
+    rows: list[tuple[Any, Any, Any]], read_first: bool
+) -> None:
+    """A master table's checks of a blank id and of a date that is no date
+    find the rows the rules find cell by cell, whatever was read before."""
+    from addin.recipes.notes import checks_for  # noqa: PLC0415
+    from kpi_engine.cells import date_serial, is_blank  # noqa: PLC0415
+
+    who, joined, left = (
+        (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], [])
+    )
+    table = TableRows({"customer_id": who, "joined_on": joined, "left_on": left})
+    if read_first:
+        table.read("customer_id", "id")
+        table.read("left_on", "date")
+    checks = {
+        (c.column, c.problem): c for c in checks_for("celebrity_video") if c.table == "Customers"
+    }
+    given = {"Customers": table}
+    columns = ("customer_id", "joined_on", "left_on")
+    assert checks["customer_id", "blank"].find(given) == [
+        i
+        for i, cell in enumerate(who)
+        if is_blank(cell) and any(not is_blank(table[c][i]) for c in columns)
+    ]
+    for column, cells in (("joined_on", joined), ("left_on", left)):
+        assert checks[column, "not_a_date"].find(given) == [
+            i for i, cell in enumerate(cells) if date_serial(cell) is None and not is_blank(cell)
+        ], column

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import compress, count, repeat
-from operator import is_
+from operator import is_, is_not
 from types import NoneType
 from typing import Any
 
@@ -27,6 +27,10 @@ from kpi_engine.texts import templates_dir
 from .kpis import columns_read, recipe_for, tables_for
 from .rules import Let, Rows, TableRows, excel_distinct, in_order, ref
 from .tables import MASTERS, PARTS_OF_WHOLES, REFERENCES, Column
+from .tables import column as column_of
+
+#: The kinds read as a key: a blank cell is read as no key.
+_KEY_KINDS = frozenset({"id", "text", "choice"})
 
 #: How many row numbers a note lists.
 FIRST_ROWS = 5
@@ -167,9 +171,12 @@ def _invalid(table: str, column: Column) -> Check:
         if None not in read:  # every cell read: nothing to look at
             return []
         raw = data[column.id]
-        # The rows read as nothing, found in C; the blank test for them alone.
-        unread = compress(count(), map(is_, read, repeat(None)))
-        return [i for i in unread if not is_blank(raw[i])]
+        # The rows read as nothing, found in C, less the empty cells among
+        # them (blank: an undelivered order's date); the blank test for the
+        # others alone.
+        unread = list(map(is_, read, repeat(None)))
+        given = map(is_not, compress(raw, unread), repeat(None))
+        return [i for i in compress(compress(count(), unread), given) if not is_blank(raw[i])]
 
     # An error cell is not blank (IFERROR gives TRUE) and not a number. A
     # text cell fails ISNUMBER, whatever its test gives (or an error), so no
@@ -181,8 +188,14 @@ def _invalid(table: str, column: Column) -> Check:
 
 
 def _blank(table: str, column: str, all_columns: Sequence[str]) -> Check:
+    kind = column_of(table, column).kind
+
     def find(rows: Rows) -> list[int]:
         data = rows[table]
+        if kind in _KEY_KINDS and None not in data.distinct(column, kind):
+            # Every cell of an id column names someone: no blank (a blank,
+            # as text of spaces, is read as no id).
+            return []
         # A column of no empty cell and no text has no blank: seen in C by
         # the types of its cells, not cell by cell.
         types = set(map(type, data[column]))
