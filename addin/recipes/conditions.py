@@ -329,9 +329,12 @@ class DatedRows:
         key = ("left out", self.dated_by, self.where)
         found = data.memo.get(key)
         if found is None:
-            dates = data.read(self.dated_by, "date")
-            left = compress(dates, map(not_, mask))
-            found = data.memo[key] = sorted(filter(is_not_none, left))
+            if False in mask:  # a pass in C over True and False alone
+                dates = data.read(self.dated_by, "date")
+                left = compress(dates, map(not_, mask))
+                found = data.memo[key] = sorted(filter(is_not_none, left))
+            else:
+                found = data.memo[key] = []
         return found  # type: ignore[return-value]
 
     def ibis(self, tables: Tables, s: float, e: float) -> ir.BooleanValue:

@@ -439,7 +439,7 @@ def in_order(table: TableRows, first: str, then: str) -> list[bool | None]:
 
 
 def valid(table: TableRows, column: str, kind: str) -> list[bool]:
-    return [v is not None for v in table.read(column, kind)]
+    return list(map(is_not, table.read(column, kind), repeat(None)))
 
 
 def both(*masks: Iterable[bool]) -> list[bool]:
