@@ -321,8 +321,9 @@ def _read_cells(
         read = list(map(readings.__getitem__, cells))
     except TypeError:  # an unhashable cell
         return _read_each(cells, reader)
-    if True in readings or False in readings:
-        # TRUE reads as "true", 1 as "1", but they are one key of a dict.
+    if (True in readings or False in readings) and bool in set(map(type, cells)):
+        # TRUE reads as "true", 1 as "1", but they are one key of a dict
+        # (which holds the first met: the cells tell whether TRUE is there).
         return _read_each(cells, reader)
     if distinct is not None:
         distinct[key] = set(readings.values())
