@@ -281,7 +281,8 @@ def _read_floats(cells: Sequence[Any], reader: Callable[[Any], Any]) -> list[Any
     None where a cell is of another type, or does not count (then each is read)."""
     if reader is not amount_value and reader is not count_value:
         return None
-    if not cells or set(map(type, cells)) != {float} or any(map(isnan, cells)):
+    # A NaN makes the sum NaN (as for dates: one sum in C).
+    if not cells or set(map(type, cells)) != {float} or isnan(sum(cells)):
         return None
     # Without NaN, min and max are the least and the greatest.
     if not (min(cells) >= 0 and max(cells) < inf):
