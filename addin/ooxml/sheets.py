@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,8 +136,10 @@ def scan_sheet(
     part: str,
     ranges: Sequence[CellRange],
     long_strings: Mapping[int, int],
+    copy: Callable[[bytes], None] | None = None,
 ) -> SheetScan:
     """One streamed pass over a sheet part; see the module's docstring.
+    ``copy`` is handed each chunk, in order, before it is looked at.
 
     Each test is a literal search or a regex with a literal prefix, run over each
     inflated chunk in place (no copies), so a sheet written the way
@@ -153,6 +155,8 @@ def scan_sheet(
     # Closed at once, even when a check raises: the inflating thread ends with it.
     with closing(package.chunks_ahead(part)) as chunks:
         for chunk in chunks:
+            if copy is not None:
+                copy(chunk)
             if first:
                 # A DTD can only stand in the prolog, before the root element.
                 refuse_dtd(chunk[: chunk.find(b"<worksheet") + 1 or None], part, package.path)
