@@ -28,7 +28,7 @@ import addin.ooxml.halves as halves_module
 import addin.ooxml.package as package_module
 import kpi_engine
 from addin.ooxml.bounded import CHUNK, PackageError
-from addin.ooxml.halves import FIRST, SECOND, SheetHalves
+from addin.ooxml.halves import FIRST, FIRST_SHARE, SECOND, SheetHalves
 from addin.ooxml.package import _CellSource, open_package, read_data
 from addin.ooxml.sheets import CellRange
 from addin.starter import StarterOptions, new_workbook
@@ -248,7 +248,7 @@ def test_the_copy_holds_the_sheet_cut_at_a_row(tmp_path: Path) -> None:
     assert second.startswith(HEAD + b'<row r="')
     body = first[: -len(b"</sheetData></worksheet>")] + second[len(HEAD) :]
     assert body == sheet
-    assert len(sheet) // 2 <= len(first) < len(sheet) // 2 + 200
+    assert int(len(sheet) * FIRST_SHARE) <= len(first) < int(len(sheet) * FIRST_SHARE) + 200
 
 
 def test_the_copy_is_removed_when_no_memory_file_can_be_made(
@@ -284,8 +284,8 @@ def test_a_refused_sheet_never_reaches_calamine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut_small: list[Any], odd: bytes
 ) -> None:
     """The largest sheet refused by the scan (a DTD, a cell outside the grid):
-    the refusal is said, no calamine workbook was opened, and no thread or
-    memory file is left."""
+    the refusal is said, calamine never parsed that sheet (nor a copy of
+    it), and no thread or memory file is left."""
     path = tmp_path / "book.xlsx"
     new_workbook(StarterOptions("celebrity_video", "en", as_of=AS_OF), path)
     package = open_package(path)
@@ -303,16 +303,28 @@ def test_a_refused_sheet_never_reaches_calamine(
     with zipfile.ZipFile(path) as old, zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as new:
         for info in old.infolist():
             new.writestr(info.filename, xml if info.filename == part else old.read(info))
-    opened: list[str] = []
+    opened: list[tuple[str, str]] = []
     import python_calamine  # noqa: PLC0415
 
     real = python_calamine.CalamineWorkbook
 
     class Watched:
-        @staticmethod
-        def from_path(where: str, **options: Any) -> Any:
-            opened.append(where)
-            return real.from_path(where, **options)
+        """calamine's workbook, each sheet it is asked for written down."""
+
+        def __init__(self, where: str) -> None:
+            self.book = real.from_path(where)
+            self.where = where
+
+        @classmethod
+        def from_path(cls, where: str) -> Watched:
+            return cls(where)
+
+        def get_sheet_by_name(self, name: str) -> Any:
+            opened.append((self.where, name))
+            return self.book.get_sheet_by_name(name)
+
+        def close(self) -> None:
+            self.book.close()
 
     monkeypatch.setattr(python_calamine, "CalamineWorkbook", Watched)
     kept = []
@@ -331,7 +343,8 @@ def test_a_refused_sheet_never_reaches_calamine(
     finally:
         package.close()
     assert kept, "the largest sheet was copied while it was scanned"
-    assert opened == []
+    assert opened  # the other sheets, read meanwhile from the package
+    assert all(where == str(crafted) and name != sheet for where, name in opened)
     assert all(copy._file.closed for copy in kept)
     assert cut_small == []
     assert _threads() == before

@@ -31,6 +31,9 @@ from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import quoteattr
 
+#: Where the sheet is cut: the first half, a little smaller, is parsed and
+#: made into Python values while calamine still parses the second.
+FIRST_SHARE = 0.45
 #: Names of the two halves in the copy (sheet names calamine is asked for).
 FIRST, SECOND = "first", "second"
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -54,7 +57,7 @@ class SheetHalves:
         strings by relationship kind, as the package holds them (checked)."""
         self._file, self.path, self._temporary = _memory_file()
         self.usable = True
-        self._half = size // 2
+        self._half = int(size * FIRST_SHARE)
         self._size = size
         self._written = 0
         self._tail = b""

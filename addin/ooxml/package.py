@@ -539,6 +539,8 @@ def _columns_from_grids(
         cells: list[Any] = []
         for (top, left), grid in pieces:
             first = max(wanted.top, top)
+            if first > wanted.bottom:
+                break  # this piece, and those below it, start under the range
             body = grid[first - top : wanted.bottom - top + 1]
             if not body:
                 continue
@@ -772,6 +774,9 @@ def _parse_halves(
             there.start()
             try:
                 parse(0)
+                # The first half is the smaller: its values are made while
+                # the second is still parsed.
+                first = sheets[0].to_python(skip_empty_area=False) if sheets[0] else []
             finally:
                 there.join()
             if failed:
@@ -781,7 +786,6 @@ def _parse_halves(
                 book.close()  # before the file is removed (Windows keeps open files)
     finally:
         copy.remove()  # parsed: the copy's memory goes before the values are made
-    first = sheets[0].to_python(skip_empty_area=False)
     start = sheets[1].start
     if start is None:
         return [((0, 0), first)]
@@ -794,9 +798,9 @@ def _read_sheets(
     package: Package, by_sheet: Mapping[str, Sequence[tuple[str, CellRange]]]
 ) -> dict[str, list[list[list[Any]]]]:
     """Each sheet's ranges read, the largest sheet on this thread and the
-    others on a second one, scanned and read while calamine parses the
-    largest without Python's lock (one after the other where there are no
-    threads). An error of the largest sheet is raised first."""
+    others on a second one, scanned and read while the largest is scanned
+    and parsed (one after the other where there are no threads). An error
+    of the largest sheet is raised first."""
     cells = _CellSource(package)
     sizes = {
         sheet.name: package.bounded.size(sheet.part)
@@ -811,13 +815,11 @@ def _read_sheets(
         return [cell_range for _, cell_range in by_sheet[sheet]]
 
     largest, others = order[0], order[1:]
-    reading = cells.start(largest, ranges(largest), halves=THREADS)
     if not THREADS or not others:
-        read = {largest: reading.finish()}
+        read = {largest: cells.start(largest, ranges(largest), halves=THREADS).finish()}
         read.update((sheet, cells.read(sheet, ranges(sheet))) for sheet in others)
         return read
-    if reading.by_calamine:
-        cells.verify()  # once, for both threads
+    _ = cells.long_text  # the shared strings, read once for both threads
     twin = cells.twin()
     read_there: dict[str, list[list[list[Any]]]] = {}
     failed: list[BaseException] = []
@@ -829,10 +831,12 @@ def _read_sheets(
         except BaseException as error:  # raised again on the caller's thread
             failed.append(error)
 
+    # The other sheets are read while the largest is scanned, when the second
+    # core has room (calamine then parses the largest on both).
     there = threading.Thread(target=read_others, name="kpi-sheets", daemon=True)
     there.start()
     try:
-        read = {largest: reading.finish()}
+        read = {largest: cells.start(largest, ranges(largest), halves=True).finish()}
     finally:
         there.join()
     if failed:
