@@ -534,19 +534,23 @@ def _columns_from_grids(
 ) -> list[list[Any]]:
     """``_columns_from_grid`` over dense grids that each start at a cell
     (row, column), one below the other (the halves of a sheet)."""
+    bodies = []  # (first row's offset in the range, first column, rows)
+    for (top, left), grid in pieces:
+        first = max(wanted.top, top)
+        if first > wanted.bottom:
+            break  # this piece, and those below it, start under the range
+        body = grid[first - top : wanted.bottom - top + 1]
+        if body:
+            bodies.append((first - wanted.top, left, body))
     columns = []
     for index in wanted.columns:
         cells: list[Any] = []
-        for (top, left), grid in pieces:
-            first = max(wanted.top, top)
-            if first > wanted.bottom:
-                break  # this piece, and those below it, start under the range
-            body = grid[first - top : wanted.bottom - top + 1]
-            if not body:
-                continue
-            cells.extend([""] * (first - wanted.top - len(cells)))
+        for offset, left, body in bodies:
+            cells.extend([""] * (offset - len(cells)))
             # calamine's rows are rectangular: one C-speed pass per wanted column.
-            if 0 <= index - left < len(body[0]):
+            if not cells and 0 <= index - left < len(body[0]):
+                cells = list(map(itemgetter(index - left), body))
+            elif 0 <= index - left < len(body[0]):
                 cells.extend(map(itemgetter(index - left), body))
             else:
                 cells.extend([""] * len(body))
