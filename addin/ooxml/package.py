@@ -781,6 +781,7 @@ def _parse_halves(
                 # The first half is the smaller: its values are made while
                 # the second is still parsed.
                 first = sheets[0].to_python(skip_empty_area=False) if sheets[0] else []
+                sheets[0] = None  # calamine's cells of the first half go now
             finally:
                 there.join()
             if failed:
@@ -790,12 +791,13 @@ def _parse_halves(
                 book.close()  # before the file is removed (Windows keeps open files)
     finally:
         copy.remove()  # parsed: the copy's memory goes before the values are made
-    start = sheets[1].start
+    second, sheets[1] = sheets[1], None
+    start = second.start
     if start is None:
         return [((0, 0), first)]
     if start[0] < len(first):
         return None
-    return [((0, 0), first), ((start[0], start[1]), sheets[1].to_python(skip_empty_area=True))]
+    return [((0, 0), first), ((start[0], start[1]), second.to_python(skip_empty_area=True))]
 
 
 def _read_sheets(
