@@ -30,6 +30,8 @@ EXCEL_BUILTINS = frozenset(
 ALL_KPIS = list(kpi_engine.KPIS.values())
 ALL_TYPES = list(kpi_engine.BUSINESS_TYPES.values())
 ALL_PROFILE_ENTRIES = [(t, entry) for t in ALL_TYPES for entry in t.kpis]
+#: Test ids for ``ALL_PROFILE_ENTRIES``: the business type, then the KPI.
+ALL_PROFILE_ENTRY_IDS = [f"{t.id}-{entry.id}" for t, entry in ALL_PROFILE_ENTRIES]
 
 
 def kpi_id(kpi: kpi_engine.KPI) -> str:

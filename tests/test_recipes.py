@@ -14,7 +14,7 @@ from addin import functions
 from addin.ooxml.formulas import CLASSIC_FUNCTIONS, FUTURE_FUNCTIONS, stored_formula
 from addin.recipes import MASTERS, REFERENCES, TABLES, as_rows, recipe_for, tables_for
 from addin.recipes.notes import checks_for
-from tests.conftest import ALL_PROFILE_ENTRIES, EXCEL_BUILTINS
+from tests.conftest import ALL_PROFILE_ENTRIES, ALL_PROFILE_ENTRY_IDS, EXCEL_BUILTINS
 
 pytestmark = pytest.mark.fast
 
@@ -22,13 +22,7 @@ pytestmark = pytest.mark.fast
 CELL_LIKE = re.compile(r"(?i)([a-z]{1,3}\d+|r\d*c\d*|r|c)")
 
 
-def entry_id(item: tuple[kpi_engine.BusinessType, kpi_engine.ProfileKPI]) -> str:
-    return f"{item[0].id}-{item[1].id}"
-
-
-@pytest.mark.parametrize(
-    ("profile", "entry"), ALL_PROFILE_ENTRIES, ids=map(entry_id, ALL_PROFILE_ENTRIES)
-)
+@pytest.mark.parametrize(("profile", "entry"), ALL_PROFILE_ENTRIES, ids=ALL_PROFILE_ENTRY_IDS)
 def test_every_kpi_of_every_type_has_a_recipe_over_its_tables(
     profile: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI
 ) -> None:
@@ -43,9 +37,7 @@ def test_every_kpi_of_every_type_has_a_recipe_over_its_tables(
         assert not missing, f"{entry.id} reads {table}[{', '.join(sorted(missing))}], not there"
 
 
-@pytest.mark.parametrize(
-    ("profile", "entry"), ALL_PROFILE_ENTRIES, ids=map(entry_id, ALL_PROFILE_ENTRIES)
-)
+@pytest.mark.parametrize(("profile", "entry"), ALL_PROFILE_ENTRIES, ids=ALL_PROFILE_ENTRY_IDS)
 def test_every_formula_is_stored_as_excel_stores_it(
     profile: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI
 ) -> None:
@@ -79,9 +71,7 @@ def test_every_formula_is_stored_as_excel_stores_it(
     assert plain - names <= {"PERIOD_START", "PERIOD_END", "GROSS_MARGIN"}, plain - names
 
 
-@pytest.mark.parametrize(
-    ("profile", "entry"), ALL_PROFILE_ENTRIES, ids=map(entry_id, ALL_PROFILE_ENTRIES)
-)
+@pytest.mark.parametrize(("profile", "entry"), ALL_PROFILE_ENTRIES, ids=ALL_PROFILE_ENTRY_IDS)
 def test_every_engine_side_calls_a_catalogue_function_with_an_excel_twin(
     profile: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI
 ) -> None:

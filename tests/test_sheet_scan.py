@@ -269,3 +269,33 @@ def test_the_largest_sheets_refusal_comes_first(starter: Path, tmp_path: Path) -
         assert archive.read(orders).startswith(dtd)
     with pytest.raises(PackageError, match="DTD"):
         _read(crafted)
+
+
+@pytest.mark.parametrize("bottom", [0, 8, 99, 9999, 99998, 99999, 100000, 1048575])
+@pytest.mark.parametrize("right", [0, 6, 24, 25, 26, 51, 700, 701, 702, 16383])
+def test_the_gate_stands_wherever_a_far_or_loose_cell_could(bottom: int, right: int) -> None:
+    """A chunk where the one search of ``_gate`` finds nothing is given
+    neither the test for far cells nor the one for loose cells: so the gate
+    must find every place where either would."""
+    from addin.ooxml.sheets import _LOOSE_CELL, _beyond, _gate, column_letter  # noqa: PLC0415
+
+    beyond, gate = _beyond(bottom, right), _gate(bottom, right)
+    columns = sorted(
+        {0, 1, 6, 7, 24, 25, 26, 27, 51, 52, 700, 701, 702, 703, 16383, right, right + 1}
+    )
+    rows = sorted({1, 9, 10, 99, 100, 101, 9999, 10000, 99999, 100000, 100001, 1048576})
+    rows += [bottom, bottom + 1, bottom + 2]
+    shapes = [b'<c r="%s">', b"<c r='%s'>", b'<c  r="%s">', b'<c s="1" r="%s">', b'<c r="%s"/>']
+    texts = [b"<c>", b"<c/>", b"<cols>", b'<cfRule type="x">', b"<c\tr='A1'>"]
+    for column in columns:
+        for row in rows:
+            reference = f"{column_letter(column)}{row}".encode()
+            texts += [shape % reference for shape in shapes]
+    checked = 0
+    for text in texts:
+        if beyond.search(text) or _LOOSE_CELL.search(text):
+            assert gate.search(text), (bottom, right, text)
+            checked += 1
+        if b'<c r="' in text and not beyond.search(text):
+            assert not gate.search(text), (bottom, right, text)  # plain cells pass
+    assert checked > 10

@@ -22,7 +22,7 @@ from addin.ooxml.formulas import CLASSIC_FUNCTIONS, FUTURE_FUNCTIONS, stored_for
 from addin.recipes import recipe_for
 from addin.starter import StarterOptions, new_workbook
 from addin.starter.build import workbook_words
-from tests.conftest import ALL_PROFILE_ENTRIES, EXCEL_BUILTINS
+from tests.conftest import ALL_PROFILE_ENTRIES, ALL_PROFILE_ENTRY_IDS, EXCEL_BUILTINS
 
 pytestmark = pytest.mark.fast
 
@@ -38,13 +38,7 @@ STARTS, ENDS = "$A$4:$A$15", "$B$4:$B$15"
 _REFERENCE = re.compile(r"\b([A-Z][A-Za-z]*)\[([a-z_]+)\]")
 
 
-def entry_id(item: tuple[kpi_engine.BusinessType, kpi_engine.ProfileKPI]) -> str:
-    return f"{item[0].id}-{item[1].id}"
-
-
-@pytest.mark.parametrize(
-    ("profile", "entry"), ALL_PROFILE_ENTRIES, ids=map(entry_id, ALL_PROFILE_ENTRIES)
-)
+@pytest.mark.parametrize(("profile", "entry"), ALL_PROFILE_ENTRIES, ids=ALL_PROFILE_ENTRY_IDS)
 def test_every_months_formula_is_storable_and_reads_the_months_columns(
     profile: kpi_engine.BusinessType, entry: kpi_engine.ProfileKPI
 ) -> None:

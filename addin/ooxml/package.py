@@ -36,8 +36,9 @@ from defusedxml import DefusedXmlException
 
 import kpi_engine
 from addin import progress
-from addin.ooxml.bounded import THREADS, BoundedZip, PackageError
+from addin.ooxml.bounded import THREADS, TREE_PART_LIMIT, BoundedZip, PackageError
 from addin.ooxml.dates import DAYS_1900_TO_1904, END_OF_DATES, from_serial_date, uses_1904
+from addin.ooxml.halves import FIRST, SECOND, SheetHalves
 
 # Also CT and WORKSHEET_REL: this module has named them for its importers.
 from addin.ooxml.names import CT, MAIN, PKG_REL, REL, TABLE_REL, WORKSHEET_REL  # noqa: F401
@@ -57,6 +58,10 @@ from kpi_engine.inputs import first_of_month, to_serial
 from kpi_engine.texts import templates_dir
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: A sheet inflating to this much or more is parsed by calamine in two
+#: halves at once (``addin.ooxml.halves``): below it, the copy costs about
+#: what the second core saves.
+HALVES_FLOOR = 32 << 20
 
 
 class ReportError(PackageError):
@@ -519,12 +524,36 @@ def _columns_from_grid(
 ) -> list[list[Any]]:
     """A range's columns out of calamine's dense rows, with the error cells put
     back (calamine reads ``#N/A`` as a blank)."""
-    body = grid[wanted.top : wanted.bottom + 1]
-    width = len(body[0]) if body else 0
+    return _columns_from_grids([((0, 0), grid)], wanted, errors)
+
+
+def _columns_from_grids(
+    pieces: Sequence[tuple[tuple[int, int], list[list[Any]]]],
+    wanted: CellRange,
+    errors: Mapping[tuple[int, int], str],
+) -> list[list[Any]]:
+    """``_columns_from_grid`` over dense grids that each start at a cell
+    (row, column), one below the other (the halves of a sheet)."""
+    bodies = []  # (first row's offset in the range, first column, rows)
+    for (top, left), grid in pieces:
+        first = max(wanted.top, top)
+        if first > wanted.bottom:
+            break  # this piece, and those below it, start under the range
+        body = grid[first - top : wanted.bottom - top + 1]
+        if body:
+            bodies.append((first - wanted.top, left, body))
     columns = []
     for index in wanted.columns:
-        # calamine's rows are rectangular: one C-speed pass per wanted column.
-        cells = list(map(itemgetter(index), body)) if index < width else []
+        cells: list[Any] = []
+        for offset, left, body in bodies:
+            cells.extend([""] * (offset - len(cells)))
+            # calamine's rows are rectangular: one C-speed pass per wanted column.
+            if not cells and 0 <= index - left < len(body[0]):
+                cells = list(map(itemgetter(index - left), body))
+            elif 0 <= index - left < len(body[0]):
+                cells.extend(map(itemgetter(index - left), body))
+            else:
+                cells.extend([""] * len(body))
         cells.extend([""] * (wanted.height - len(cells)))
         columns.append(cells)
     for (row, col), error in errors.items():
@@ -622,10 +651,12 @@ class _CellSource:
         """Each range's columns of raw values ('' for an empty cell)."""
         return self.start(sheet, ranges).finish()
 
-    def start(self, sheet: str, ranges: Sequence[CellRange]) -> _Reading:
+    def start(self, sheet: str, ranges: Sequence[CellRange], halves: bool = False) -> _Reading:
         """Scan the sheet and decide how it is read: ``read``, in two steps.
         The function returned reads it (calamine's parse, which lets go of
-        Python's lock, then its values), or gives what the range reader read."""
+        Python's lock, then its values), or gives what the range reader read.
+        ``halves``: the scanned bytes are kept for calamine to parse in two
+        halves at once (``addin.ooxml.halves``), where they can be."""
         part = self.parts.get(sheet, "")
         if not part or part not in self.package.bounded.names():
             raise ReportError(
@@ -644,11 +675,43 @@ class _CellSource:
                     self.package.date1904,
                 )
 
-        with _as_report_error():
-            scan = scan_sheet(self.package.bounded, part, ranges, self.long_text)
-        if not calamine_can_read(scan, ranges):
-            read = by_ranges()
-            return _Reading(lambda: read, by_calamine=False)
+        copy = self._halves(part) if halves else None
+        try:
+            with _as_report_error():
+                scan = scan_sheet(
+                    self.package.bounded,
+                    part,
+                    ranges,
+                    self.long_text,
+                    copy=copy.write if copy is not None else None,
+                )
+            if copy is not None:
+                copy.finish()
+            if not calamine_can_read(scan, ranges):
+                read = by_ranges()
+                return _Reading(lambda: read, by_calamine=False)
+        except BaseException:
+            if copy is not None:
+                copy.remove()
+            raise
+        if copy is not None and not copy.usable:
+            copy.remove()
+            copy = None
+        if copy is not None:
+            halves_copy = copy
+
+            def by_halves() -> list[list[list[Any]]]:
+                try:
+                    pieces = _parse_halves(halves_copy)
+                except Exception:  # calamine's own error types, as below
+                    return by_ranges()
+                finally:
+                    halves_copy.remove()
+                if pieces is None:
+                    return by_ranges()
+                return [_columns_from_grids(pieces, wanted, scan.errors) for wanted in ranges]
+
+            return _Reading(by_halves, by_calamine=True)
 
         def by_calamine() -> list[list[list[Any]]]:
             book = self.book()
@@ -662,6 +725,26 @@ class _CellSource:
 
         return _Reading(by_calamine, by_calamine=True)
 
+    def _halves(self, part: str) -> SheetHalves | None:
+        """A copy for ``part``'s halves, with the styles and shared strings
+        calamine reads with them, unless the sheet is too small to be worth it."""
+        if self.package.bounded.size(part) < HALVES_FLOOR:
+            return None
+        parts = {}
+        for kind, default in (
+            ("styles", "xl/styles.xml"),
+            ("sharedStrings", "xl/sharedStrings.xml"),
+        ):
+            found = self.package.related_part(kind, default)
+            if found is not None:
+                if self.package.bounded.size(found) > TREE_PART_LIMIT:
+                    return None
+                parts[kind] = self.package.read(found)
+        try:
+            return SheetHalves(self.package.bounded.size(part), parts, self.package.date1904)
+        except OSError:  # no temporary file: the sheet is read as a whole
+            return None
+
     @cached_property
     def long_text(self) -> dict[int, int]:
         """The long shared strings and their lengths, found once for all sheets."""
@@ -670,13 +753,60 @@ class _CellSource:
         return long_strings(self.strings())
 
 
+def _parse_halves(
+    copy: SheetHalves,
+) -> list[tuple[tuple[int, int], list[list[Any]]]] | None:
+    """The two halves of a sheet parsed by calamine at once, one on a second
+    thread, as dense grids with the cell each starts at; None where the
+    second half starts above the end of the first (rows written out of
+    order: calamine's grid of the whole sheet would interleave them)."""
+    from python_calamine import CalamineWorkbook  # noqa: PLC0415  (compiled, late)
+
+    sheets: list[Any] = [None, None]
+    try:
+        books = [CalamineWorkbook.from_path(str(copy.path)) for _ in (FIRST, SECOND)]
+        try:
+            failed: list[BaseException] = []
+
+            def parse(index: int) -> None:
+                try:
+                    sheets[index] = books[index].get_sheet_by_name((FIRST, SECOND)[index])
+                except BaseException as error:  # raised again on the caller's thread
+                    failed.append(error)
+
+            there = threading.Thread(target=parse, args=(1,), name="kpi-half", daemon=True)
+            there.start()
+            try:
+                parse(0)
+                # The first half is the smaller: its values are made while
+                # the second is still parsed.
+                first = sheets[0].to_python(skip_empty_area=False) if sheets[0] else []
+                sheets[0] = None  # calamine's cells of the first half go now
+            finally:
+                there.join()
+            if failed:
+                raise failed[0]
+        finally:
+            for book in books:
+                book.close()  # before the file is removed (Windows keeps open files)
+    finally:
+        copy.remove()  # parsed: the copy's memory goes before the values are made
+    second, sheets[1] = sheets[1], None
+    start = second.start
+    if start is None:
+        return [((0, 0), first)]
+    if start[0] < len(first):
+        return None
+    return [((0, 0), first), ((start[0], start[1]), second.to_python(skip_empty_area=True))]
+
+
 def _read_sheets(
     package: Package, by_sheet: Mapping[str, Sequence[tuple[str, CellRange]]]
 ) -> dict[str, list[list[list[Any]]]]:
     """Each sheet's ranges read, the largest sheet on this thread and the
-    others on a second one, scanned and read while calamine parses the
-    largest without Python's lock (one after the other where there are no
-    threads). An error of the largest sheet is raised first."""
+    others on a second one, scanned and read while the largest is scanned
+    and parsed (one after the other where there are no threads). An error
+    of the largest sheet is raised first."""
     cells = _CellSource(package)
     sizes = {
         sheet.name: package.bounded.size(sheet.part)
@@ -691,13 +821,11 @@ def _read_sheets(
         return [cell_range for _, cell_range in by_sheet[sheet]]
 
     largest, others = order[0], order[1:]
-    reading = cells.start(largest, ranges(largest))
     if not THREADS or not others:
-        read = {largest: reading.finish()}
+        read = {largest: cells.start(largest, ranges(largest), halves=THREADS).finish()}
         read.update((sheet, cells.read(sheet, ranges(sheet))) for sheet in others)
         return read
-    if reading.by_calamine:
-        cells.verify()  # once, for both threads
+    _ = cells.long_text  # the shared strings, read once for both threads
     twin = cells.twin()
     read_there: dict[str, list[list[list[Any]]]] = {}
     failed: list[BaseException] = []
@@ -709,10 +837,12 @@ def _read_sheets(
         except BaseException as error:  # raised again on the caller's thread
             failed.append(error)
 
+    # The other sheets are read while the largest is scanned, when the second
+    # core has room (calamine then parses the largest on both).
     there = threading.Thread(target=read_others, name="kpi-sheets", daemon=True)
     there.start()
     try:
-        read = {largest: reading.finish()}
+        read = {largest: cells.start(largest, ranges(largest), halves=True).finish()}
     finally:
         there.join()
     if failed:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,6 +101,22 @@ def _beyond(bottom: int, right: int) -> re.Pattern[bytes]:
     return re.compile(b'<c r="(?:' + "|".join(options).encode() + b")")
 
 
+def _gate(bottom: int, right: int) -> re.Pattern[bytes]:
+    """One literal-prefix search that finds every place where ``_beyond``
+    (for the same ``bottom`` and ``right``) or ``_LOOSE_CELL`` would match: a
+    ``<c`` not followed by ` r="` and a reference that none of ``_beyond``'s
+    options can start (a column of fewer letters than ``right``'s, or of as
+    many up to it when it has one, then at most as many digits as
+    ``bottom + 1`` where ``_beyond`` looks at rows). A chunk where it finds
+    nothing (every chunk of a sheet written as spreadsheet programs write
+    it, but for <cols> and the rules after the rows) needs neither test."""
+    letters = column_letter(right)
+    column = f"[A-{letters}]" if len(letters) == 1 else f"[A-Z]{{1,{len(letters) - 1}}}"
+    digits = len(str(bottom + 1))
+    row = f"[0-9]{{1,{digits}}}(?![0-9])" if digits <= 5 else "[0-9]"
+    return re.compile(b'<c(?! r="' + (column + row).encode() + b")")
+
+
 _REF = rb"r\s*=\s*[\"']"
 _ANY_REF = re.compile(_REF + rb"([A-Z]*)([0-9]+)[\"']")
 _LETTERS_REF = re.compile(_REF + rb"([A-Z]+)([0-9]*)")
@@ -136,8 +152,10 @@ def scan_sheet(
     part: str,
     ranges: Sequence[CellRange],
     long_strings: Mapping[int, int],
+    copy: Callable[[bytes], None] | None = None,
 ) -> SheetScan:
     """One streamed pass over a sheet part; see the module's docstring.
+    ``copy`` is handed each chunk, in order, before it is looked at.
 
     Each test is a literal search or a regex with a literal prefix, run over each
     inflated chunk in place (no copies), so a sheet written the way
@@ -146,6 +164,7 @@ def scan_sheet(
     bottom = max((r.bottom for r in ranges), default=0)
     right = max((max(r.columns, default=0) for r in ranges), default=0)
     beyond = _beyond(bottom, right)
+    gate = _gate(bottom, right)
     scan = SheetScan(furthest=(bottom, right))
     tail = b""  # the end of the last chunk, for an error cell cut in two
     pending = b""  # the last chunk's unfinished element
@@ -153,6 +172,8 @@ def scan_sheet(
     # Closed at once, even when a check raises: the inflating thread ends with it.
     with closing(package.chunks_ahead(part)) as chunks:
         for chunk in chunks:
+            if copy is not None:
+                copy(chunk)
             if first:
                 # A DTD can only stand in the prolog, before the root element.
                 refuse_dtd(chunk[: chunk.find(b"<worksheet") + 1 or None], part, package.path)
@@ -169,10 +190,10 @@ def scan_sheet(
             if start < 0:
                 pending += chunk
                 continue
-            _scan_elements(pending + chunk[:start], 0, None, beyond, long_strings, scan)
-            _scan_elements(chunk, start, end, beyond, long_strings, scan)
+            _scan_elements(pending + chunk[:start], 0, None, (gate, beyond), long_strings, scan)
+            _scan_elements(chunk, start, end, (gate, beyond), long_strings, scan)
             pending = chunk[end:]
-    _scan_elements(pending, 0, None, beyond, long_strings, scan)
+    _scan_elements(pending, 0, None, (gate, beyond), long_strings, scan)
     return scan
 
 
@@ -180,20 +201,23 @@ def _scan_elements(
     data: bytes,
     start: int,
     end: int | None,
-    beyond: re.Pattern[bytes],
+    tests: tuple[re.Pattern[bytes], re.Pattern[bytes]],
     long_strings: Mapping[int, int],
     scan: SheetScan,
 ) -> None:
     stop = len(data) if end is None else end
-    if beyond.search(data, start, stop):
-        scan.furthest = _furthest(data[start:stop], scan.furthest)
+    gate, beyond = tests
     # A cell is written <c r="B7" ...>. Any other shape (no reference, spaces
     # or single quotes, a namespace prefix, attributes before r) leaves the
     # sheet to the range reader; other elements that start with <c (cols,
-    # cfRule...) are told apart by a closer look at the chunk.
-    if not scan.irregular and (
-        _LOOSE_CELL.search(data, start, stop) or _PREFIXED.search(data, start, stop)
-    ):
+    # cfRule...) are told apart by a closer look at the chunk. Cells far
+    # out and cells not written <c r=" are both behind the gate.
+    if gate.search(data, start, stop):
+        if beyond.search(data, start, stop):
+            scan.furthest = _furthest(data[start:stop], scan.furthest)
+        if not scan.irregular and _LOOSE_CELL.search(data, start, stop):
+            scan.irregular = bool(_IRREGULAR_CELL.search(data, start, stop))
+    if not scan.irregular and _PREFIXED.search(data, start, stop):
         scan.irregular = bool(_IRREGULAR_CELL.search(data, start, stop))
     if long_strings and data.find(b't="s"', start, stop) >= 0:
         for match in _SHARED_CELL.finditer(data, start, stop):
