@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import re
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -340,20 +339,3 @@ def test_libreoffice_recalculates_the_result_without_errors(
                 assert got[kpi_id]["value"] == "-"
             else:  # LibreOffice keeps 15 significant digits
                 assert got[kpi_id]["value"] == pytest.approx(row["value"], rel=1e-13)
-
-
-def test_the_chart_modules_are_imported_while_the_tables_are_read() -> None:
-    """In a fresh process, the thread started as a refresh begins imports what
-    writes the charts (so that the import is off the refresh's last steps)."""
-    script = (
-        "import sys\n"
-        "from addin.report import offline\n"
-        "assert not any(m in sys.modules for m in offline.CHART_MODULES)\n"
-        "offline.import_chart_modules_meanwhile().join()\n"
-        "print(all(m in sys.modules for m in offline.CHART_MODULES))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=ROOT
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "True"

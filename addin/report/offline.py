@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import importlib
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -19,7 +17,6 @@ from addin.ooxml.atomic import (
     check_target,
     write_atomically,
 )
-from addin.ooxml.bounded import THREADS
 from addin.ooxml.package import ReportError, WorkbookData, open_package, read_data
 from addin.ooxml.rewrite import write_package
 from addin.recipes import TableRows
@@ -227,32 +224,6 @@ def refresh_file(
         return _refresh(path, target, period, force, clock, source)
 
 
-#: The modules that write the report's charts (openpyxl, which imports numpy
-#: where it is installed: about 0.15 s).
-CHART_MODULES = ("openpyxl.chart", "openpyxl.xml.functions")
-
-
-def _import_chart_modules() -> None:
-    for name in CHART_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # said by the writer, which needs them
-            return
-
-
-def import_chart_modules_meanwhile() -> threading.Thread | None:
-    """Import the chart modules on another thread, while the tables are read:
-    python-calamine parses the largest sheet without Python's lock, leaving
-    the second core idle, where the import would otherwise come after the
-    KPIs, on the one core the refresh then uses. (None where there are no
-    threads: the writer imports them when it needs them.)"""
-    if not THREADS:
-        return None
-    thread = threading.Thread(target=_import_chart_modules, name="kpi-imports", daemon=True)
-    thread.start()
-    return thread
-
-
 def _refresh(
     path: Path,
     target: Path,
@@ -261,28 +232,20 @@ def _refresh(
     clock: Callable[[], dt.datetime],
     source: str | None,
 ) -> Report:
-    importing = import_chart_modules_meanwhile()
+    package = open_package(path)
     try:
-        package = open_package(path)
-        try:
-            data = read_data(package, period, check_data=source is None)
-            if source is not None:
-                report = _source_report(data, source, clock)
-            else:
-                report = _workbook_report(data, clock)
-            changed, new = plan_parts(package, report)
-            progress.stage(f"writing {target.name}")
-            write_atomically(
-                target,
-                lambda handle: write_package(package, changed, new, handle),
-                into_special=force,
-            )
-        finally:
-            package.close()
+        data = read_data(package, period, check_data=source is None)
+        if source is not None:
+            report = _source_report(data, source, clock)
+        else:
+            report = _workbook_report(data, clock)
+        changed, new = plan_parts(package, report)
+        progress.stage(f"writing {target.name}")
+        write_atomically(
+            target,
+            lambda handle: write_package(package, changed, new, handle),
+            into_special=force,
+        )
     finally:
-        # Done by now where the charts were written; after an error, the
-        # command does not end while the import runs (Python's shutdown
-        # would cut it short, with a traceback).
-        if importing is not None:
-            importing.join()
+        package.close()
     return report
