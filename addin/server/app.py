@@ -64,7 +64,7 @@ from addin.server.lane import (
 )
 from addin.server.manifest import ICON_PATHS, VERSION
 from addin.server.observe import Observer, configure_logging, metrics, server_log
-from addin.server.protocol import PreparedHeaders
+from addin.server.protocol import PreparedHeaders, send_whole, whole_body
 from addin.server.settings import Settings, get_settings
 from addin.server.taskpane import kpi_entries, page_data, starter_steps
 from kpi_engine.inputs import load_numpy
@@ -383,13 +383,17 @@ class KpiApp:
         body, one in pieces, a client gone) takes ``compute``'s path, as
         every other call from Excel does."""
         started = time.perf_counter()
-        message = await receive()
-        body = message.get("body", b"")
-        if (
-            message["type"] != "http.request"
-            or message.get("more_body", False)
-            or len(body) > self.small_call_bytes
-        ):
+        # A body that has arrived whole is taken at once (``protocol.py``);
+        # anything else, and any other server, through ``receive``.
+        body = whole_body(receive)
+        if body is None:
+            message = await receive()
+            body = message.get("body", b"")
+            if message["type"] != "http.request" or message.get("more_body", False):
+                await self._custom_functions_call_in_pieces(scope, receive, send, message, started)
+                return
+        if len(body) > self.small_call_bytes:
+            message = {"type": "http.request", "body": body, "more_body": False}
             await self._custom_functions_call_in_pieces(scope, receive, send, message, started)
             return
         user: str | None = None
@@ -625,6 +629,9 @@ async def send_answer(send: Any, answer: calls.Answer) -> None:
     # A 401 says how to authenticate, as RFC 6750 asks.
     key = len(answer.body), answer.status == 401
     headers = _PREPARED.get(key) or answer_headers(*key)
+    # Written at once when the server's cycle can (``protocol.py``).
+    if send_whole(send, answer.status, headers, answer.body):
+        return
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body})
 
