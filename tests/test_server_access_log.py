@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from addin.server.observe import (
     ACCESS_LOG_DELAY,
@@ -133,3 +135,20 @@ def test_a_batch_s_lines_are_those_logging_writes(stream: Writes) -> None:
             record.created = entry[0]
             expected.append(formatter.format(record))
         assert stream.lines() == expected
+
+
+@given(
+    cells=st.integers(min_value=-(10**12), max_value=10**12)
+    | st.sampled_from([0, 1, 999, 1000, -999, -1000, -1001, 10**6]),
+    seconds=st.floats(min_value=0, max_value=1e6, allow_nan=False),
+    user=st.sampled_from([None, "", "ann@example.com"]),
+)
+def test_every_line_of_a_batch_is_the_line_logging_writes(
+    cells: int, seconds: float, user: str | None
+) -> None:
+    """The batch writes each count and duration out in its own way (a short
+    count as it is): the same text as ``line`` gives ``logging``."""
+    log = AccessLog(json=False)
+    entry = (1_700_000_000.5, "127.0.0.1", user, "nps", cells, 200, seconds)
+    [text] = log._texts([entry])
+    assert text == f"{log._time(entry[0])} {log.line(entry)}\n"
