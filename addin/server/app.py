@@ -64,7 +64,7 @@ from addin.server.lane import (
 )
 from addin.server.manifest import ICON_PATHS, VERSION
 from addin.server.observe import Observer, configure_logging, metrics, server_log
-from addin.server.protocol import PreparedHeaders, send_whole, whole_body
+from addin.server.protocol import LeanResponseCycle, PreparedHeaders, send_whole
 from addin.server.settings import Settings, get_settings
 from addin.server.taskpane import kpi_entries, page_data, starter_steps
 from kpi_engine.inputs import load_numpy
@@ -385,7 +385,9 @@ class KpiApp:
         started = time.perf_counter()
         # A body that has arrived whole is taken at once (``protocol.py``);
         # anything else, and any other server, through ``receive``.
-        body = whole_body(receive)
+        # (``protocol.whole_body``, written out: every call passes here.)
+        cycle = getattr(receive, "__self__", None)
+        body = cycle.whole_body() if type(cycle) is LeanResponseCycle else None
         if body is None:
             message = await receive()
             body = message.get("body", b"")
@@ -419,7 +421,10 @@ class KpiApp:
         # ``send_answer``, written out: written at once when the cycle can.
         key = len(answer_body), status == 401
         headers = _PREPARED.get(key) or answer_headers(*key)
-        if not send_whole(send, status, headers, answer_body):
+        cycle = getattr(send, "__self__", None)
+        if type(cycle) is not LeanResponseCycle or not cycle.send_whole(
+            status, headers, answer_body
+        ):
             await send_messages(send, status, headers, answer_body)
 
     async def _custom_functions_call_in_pieces(
