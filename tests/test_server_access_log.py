@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from addin.server.observe import (
     ACCESS_LOG_DELAY,
@@ -133,3 +135,32 @@ def test_a_batch_s_lines_are_those_logging_writes(stream: Writes) -> None:
             record.created = entry[0]
             expected.append(formatter.format(record))
         assert stream.lines() == expected
+
+
+@given(
+    cells=st.integers(min_value=-(10**12), max_value=10**12)
+    | st.sampled_from([0, 1, 999, 1000, -999, -1000, -1001, 10**6]),
+    seconds=st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1),
+    user=st.sampled_from([None, "", "ann@example.com"]),
+)
+def test_every_line_of_a_batch_is_the_line_logging_writes(
+    cells: int, seconds: list[float], user: str | None
+) -> None:
+    """The batch writes each count and duration out in its own way (a short
+    count as it is, the same client, function, count and status once per
+    batch): the same text as ``line`` gives ``logging``, line by line."""
+    log = AccessLog(json=False)
+    entries = [
+        (1_700_000_000.5 + i * 0.3, "127.0.0.1", user, "nps", cells, 200, duration)
+        for i, duration in enumerate(seconds)
+    ]
+    # Each part of the line told apart: another client, user, function, count, status.
+    entries += [
+        (1_700_000_009.0, "10.0.0.7", user, "nps", cells, 200, seconds[0]),
+        (1_700_000_009.1, "127.0.0.1", "bob", "nps", cells, 200, seconds[0]),
+        (1_700_000_009.2, "127.0.0.1", user, "churn_rate", cells, 200, seconds[0]),
+        (1_700_000_009.3, "127.0.0.1", user, "nps", cells + 1, 200, seconds[0]),
+        (1_700_000_009.4, "127.0.0.1", user, "nps", cells, 400, seconds[0]),
+    ]
+    texts = log._texts(entries)
+    assert texts == [f"{log._time(entry[0])} {log.line(entry)}\n" for entry in entries]

@@ -109,6 +109,31 @@ def test_a_client_that_says_connection_close_is_answered_then_closed(server: Ser
         assert client.recv(1) == b""
 
 
+@pytest.mark.server
+def test_a_client_that_expects_100_continue_gets_it_then_its_answer(server: Server) -> None:
+    # Its body is received, not taken whole (``protocol.whole_body``).
+    body = json.dumps(office_js_body("nps", [[[9.0]]])).encode()
+    head = _request(body, "Expect: 100-continue")[: -len(body)]
+    with socket.create_connection((server.host, server.port), timeout=30) as client:
+        client.sendall(head)
+        pending = bytearray()
+        while b"\r\n\r\n" not in pending:
+            data = client.recv(65536)
+            assert data
+            pending += data
+        assert bytes(pending) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        pending.clear()
+        client.sendall(body)
+        line, headers, answer = _response(client, pending)
+        assert line.startswith(b"HTTP/1.1 200 ")
+        assert dict(headers)["content-type"] == "application/json"
+        assert json.loads(answer) == {"result": [[100.0]]}
+        # The connection serves the next call.
+        client.sendall(_request(body))
+        line, _, answer = _response(client, pending)
+        assert json.loads(answer) == {"result": [[100.0]]}
+
+
 @pytest.mark.fast
 def test_the_lean_path_is_on_with_the_uvicorn_installed() -> None:
     # Off only with a uvicorn whose response cycle lacks what it sets.

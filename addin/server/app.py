@@ -64,7 +64,7 @@ from addin.server.lane import (
 )
 from addin.server.manifest import ICON_PATHS, VERSION
 from addin.server.observe import Observer, configure_logging, metrics, server_log
-from addin.server.protocol import PreparedHeaders
+from addin.server.protocol import LeanResponseCycle, PreparedHeaders, send_whole
 from addin.server.settings import Settings, get_settings
 from addin.server.taskpane import kpi_entries, page_data, starter_steps
 from kpi_engine.inputs import load_numpy
@@ -383,13 +383,19 @@ class KpiApp:
         body, one in pieces, a client gone) takes ``compute``'s path, as
         every other call from Excel does."""
         started = time.perf_counter()
-        message = await receive()
-        body = message.get("body", b"")
-        if (
-            message["type"] != "http.request"
-            or message.get("more_body", False)
-            or len(body) > self.small_call_bytes
-        ):
+        # A body that has arrived whole is taken at once (``protocol.py``);
+        # anything else, and any other server, through ``receive``.
+        # (``protocol.whole_body``, written out: every call passes here.)
+        cycle = getattr(receive, "__self__", None)
+        body = cycle.whole_body() if type(cycle) is LeanResponseCycle else None
+        if body is None:
+            message = await receive()
+            body = message.get("body", b"")
+            if message["type"] != "http.request" or message.get("more_body", False):
+                await self._custom_functions_call_in_pieces(scope, receive, send, message, started)
+                return
+        if len(body) > self.small_call_bytes:
+            message = {"type": "http.request", "body": body, "more_body": False}
             await self._custom_functions_call_in_pieces(scope, receive, send, message, started)
             return
         user: str | None = None
@@ -407,11 +413,19 @@ class KpiApp:
             answer = calls.error_answer(str(error), 401)
         except AuthUnavailableError as error:
             answer = calls.error_answer(str(error), 503)
+        status, answer_body = answer.status, answer.body
         # (Positional: keywords cost a one-cell call more than the rest of this.)
         self.observer.record(
-            answer.function, answer.cells, answer.status, started, scope.get("client"), user
+            answer.function, answer.cells, status, started, scope.get("client"), user
         )
-        await send_answer(send, answer)
+        # ``send_answer``, written out: written at once when the cycle can.
+        key = len(answer_body), status == 401
+        headers = _PREPARED.get(key) or answer_headers(*key)
+        cycle = getattr(send, "__self__", None)
+        if type(cycle) is not LeanResponseCycle or not cycle.send_whole(
+            status, headers, answer_body
+        ):
+            await send_messages(send, status, headers, answer_body)
 
     async def _custom_functions_call_in_pieces(
         self, scope: Scope, receive: Any, send: Any, first: dict[str, Any], started: float
@@ -625,8 +639,15 @@ async def send_answer(send: Any, answer: calls.Answer) -> None:
     # A 401 says how to authenticate, as RFC 6750 asks.
     key = len(answer.body), answer.status == 401
     headers = _PREPARED.get(key) or answer_headers(*key)
-    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-    await send({"type": "http.response.body", "body": answer.body})
+    # Written at once when the server's cycle can (``protocol.py``).
+    if not send_whole(send, answer.status, headers, answer.body):
+        await send_messages(send, answer.status, headers, answer.body)
+
+
+async def send_messages(send: Any, status: int, headers: PreparedHeaders, body: bytes) -> None:
+    """An answer as the two ASGI messages of a response."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _response(answer: calls.Answer) -> Response:

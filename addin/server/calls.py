@@ -76,6 +76,12 @@ class Answer(NamedTuple):
     cells: int = 0
 
 
+_new_answer = tuple.__new__
+#: The Excel functions, by name (``functions.EXCEL_FUNCTIONS`` itself).
+_FUNCTIONS = functions.EXCEL_FUNCTIONS
+_isfinite = math.isfinite
+
+
 class BadCallError(Exception):
     """A call that cannot be made: Excel shows #VALUE! with this message."""
 
@@ -350,12 +356,12 @@ def _values(
     return values, cells
 
 
-def call(data: Any, max_cells: int) -> tuple[Any, int]:
+def call(data: Any, max_cells: int) -> tuple[Any, int]:  # noqa: PLR0912  (one path, written out)
     """Run one custom function call; the result for Office.js, and the cells read."""
     if type(data) is not dict:
         raise BadCallError("the request body must be a JSON object")
     name = data.get("func_name")
-    function = functions.EXCEL_FUNCTIONS.get(name) if type(name) is str else None
+    function = _FUNCTIONS.get(name) if type(name) is str else None
     if function is None:
         raise BadCallError(f"there is no function named {quote(name)}; see =KPI.KPI_LIST()")
     args = data.get("args")
@@ -393,6 +399,9 @@ def call(data: Any, max_cells: int) -> tuple[Any, int]:
             missing = ", ".join(p["name"] for p in parameters[len(values) :])
             raise BadCallError(f"{name}: missing arguments: {missing}", cells) from None
         raise
+    if type(result) is float and _isfinite(result):
+        # ``_excel_value``'s first case, the usual result, at once.
+        return [[result]], cells
     return _excel_value(result, data.get("runtime")), cells
 
 
@@ -445,7 +454,8 @@ def answer_call(max_cells: int, spooled: bytes | Path) -> Answer:
         # The argument lists go away here, by reference counting, while the
         # collector still sleeps.
         del data
-        return Answer(200, orjson.dumps({"result": result}), name, cells)
+        # ``Answer(...)``, without the Python frame of its ``__new__``.
+        return _new_answer(Answer, (200, orjson.dumps({"result": result}), name, cells))
     finally:
         if pause:
             gc.enable()

@@ -20,7 +20,7 @@ import os
 import sys
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -131,6 +131,12 @@ class AccessLog:
         self, address: str, user: str | None, label: str, cells: int, status: int, seconds: float
     ) -> None:
         self._pending.append((time.time(), address, user, label, cells, status, seconds))
+        if self._timer is None or len(self._pending) >= ACCESS_LOG_BATCH:
+            self.noted()
+
+    def noted(self) -> None:
+        """After a line is noted: a full batch is written at once, else a
+        timer writes it a moment later, if none is set yet."""
         if len(self._pending) >= ACCESS_LOG_BATCH:
             self.flush()
         elif self._timer is None:
@@ -169,20 +175,25 @@ class AccessLog:
             f"{f' user={user}' if user else ''}"
         )
 
-    def _texts(self, pending: list[Entry]) -> Iterator[str]:
+    def _texts(self, pending: list[Entry]) -> list[str]:
         """Each line as the logger's handler writes it: the time, the message."""
         if self.json:
-            for entry in pending:
-                yield f"{self._time(entry[0])} {self.line(entry)}\n"
-            return
+            return [f"{self._time(entry[0])} {self.line(entry)}\n" for entry in pending]
         # ``line``'s text, written out here: formatting is most of what a line
-        # costs, and a batch holds hundreds.
+        # costs, and a batch holds hundreds. The calls of a batch come from a
+        # few clients and functions: the part of a line between the time and
+        # the duration is formatted once per batch for each.
+        texts = []
+        append = texts.append
+        middles: dict[tuple[str, str, int, int], str] = {}
         for wall, address, user, label, cells, status, seconds in pending:
             stamp = self._stamp if int(wall) == self._second else self._time(wall)
-            yield (
-                f"{stamp} {address} {label} {cells:,} cells {status} {seconds * 1000:.1f} ms"
-                f"{f' user={user}' if user else ''}\n"
-            )
+            key = address, label, cells, status
+            middle = middles.get(key)
+            if middle is None:
+                middle = middles[key] = f"{address} {label} {cells:,} cells {status} "
+            append(f"{stamp} {middle}{seconds * 1000:.1f} ms{f' user={user}' if user else ''}\n")
+        return texts
 
     def flush(self) -> None:
         if self._timer is not None:
@@ -272,7 +283,14 @@ class Observer:
             self._latency(label).observe(seconds)
             if access_log.disabled:
                 return
-        self.access.note(client[0] if client else "-", user, label, cells, status, seconds)
+        # ``AccessLog.note``, written out: every call passes here.
+        access = self.access
+        pending = access._pending
+        pending.append(
+            (time.time(), client[0] if client else "-", user, label, cells, status, seconds)
+        )
+        if access._timer is None or len(pending) >= ACCESS_LOG_BATCH:
+            access.noted()
 
     def _counters(self, label: str, status: int) -> tuple[Any, Any]:
         counters = self._children.get((label, status))

@@ -12,7 +12,11 @@ line. Nothing is timed while the server itself computes.
 The answers to custom function calls, one-cell calls above all, come by
 the thousand with the same headers: those are checked and encoded once
 (``PreparedHeaders``) and written as they are (``LeanResponseCycle``),
-where uvicorn would check each header of each answer again.
+where uvicorn would check each header of each answer again. Such a call's
+body, once it has all arrived, is taken in one step (``whole_body``), and
+its answer written in one (``send_whole``): the same bytes as the ASGI
+messages (``receive``, then a response's start and body) that any other
+case still takes.
 """
 
 from __future__ import annotations
@@ -111,6 +115,12 @@ def _encoded(headers: list[tuple[bytes, bytes]]) -> bytes | None:
 #: sets: it is used only with a uvicorn whose cycle has them all.
 _CYCLE_STATE = {
     "response_started",
+    "response_complete",
+    "more_body",
+    "body",
+    "message_event",
+    "on_response",
+    "scope",
     "waiting_for_100_continue",
     "expected_content_length",
     "chunked_encoding",
@@ -137,33 +147,100 @@ class LeanResponseCycle(RequestResponseCycle):
     #: holds them: uvicorn makes a new list when the date changes.
     _defaults: tuple[list[tuple[bytes, bytes]] | None, bytes | None] = (None, None)
 
-    async def send(self, message: Any) -> None:
-        headers = message.get("headers")
+    def _lean_head(self, status_code: int, headers: PreparedHeaders) -> bytes | None:
+        """The status line and headers of a response start, encoded, when the
+        lean path may write them; None sends it down uvicorn's path."""
         if (
-            type(headers) is not PreparedHeaders
-            or self.response_started
+            self.response_started
             or self.disconnected
             or self.flow.write_paused
             or self.access_log
             or not self.keep_alive
-            or message["type"] != "http.response.start"
         ):
-            await super().send(message)
-            return
+            return None
         defaults = self.default_headers
         cached, encoded = LeanResponseCycle._defaults
         if cached is not defaults:
             encoded = _encoded(defaults)
             LeanResponseCycle._defaults = (defaults, encoded)
-        status = _STATUS_LINE.get(message["status"]) if _STATUS_LINE is not None else None
+        status = _STATUS_LINE.get(status_code) if _STATUS_LINE is not None else None
         if encoded is None or status is None:
+            return None
+        return b"".join((status, encoded, headers.block, b"\r\n"))
+
+    async def send(self, message: Any) -> None:
+        headers = message.get("headers")
+        head = (
+            self._lean_head(message["status"], headers)
+            if type(headers) is PreparedHeaders and message["type"] == "http.response.start"
+            else None
+        )
+        if head is None:
             await super().send(message)
             return
         self.response_started = True
         self.waiting_for_100_continue = False
         self.expected_content_length = headers.content_length
         self.chunked_encoding = False
-        self.transport.write(b"".join((status, encoded, headers.block, b"\r\n")))
+        self.transport.write(head)
+
+    def whole_body(self) -> bytes | None:
+        """The request's body when all of it has arrived and nothing else is
+        waiting (no ``100 Continue`` to send, the client still there): what
+        ``receive`` would give in one message, without its steps. None:
+        ``receive`` it."""
+        if (
+            self.more_body
+            or self.disconnected
+            or self.response_complete
+            or self.waiting_for_100_continue
+        ):
+            return None
+        self.flow.resume_reading()
+        body = bytes(self.body)
+        self.body = bytearray()
+        self.message_event.clear()
+        return body
+
+    def send_whole(self, status_code: int, headers: PreparedHeaders, body: bytes) -> bool:
+        """Write a whole response at once, as its two ASGI messages (start,
+        then the body) would: True; False when nothing was written and the
+        response must take the ASGI path (``send``)."""
+        if (
+            type(headers) is not PreparedHeaders
+            or len(body) != headers.content_length
+            or self.scope["method"] == "HEAD"
+        ):
+            return False
+        head = self._lean_head(status_code, headers)
+        if head is None:
+            return False
+        self.response_started = True
+        self.waiting_for_100_continue = False
+        self.chunked_encoding = False
+        self.expected_content_length = 0
+        self.response_complete = True
+        self.transport.write(head + body)
+        self.message_event.set()
+        self.on_response()
+        return True
+
+
+def whole_body(receive: Any) -> bytes | None:
+    """The request's whole body, taken at once from ``receive`` when it is
+    this module's cycle's and the body has all arrived
+    (``LeanResponseCycle.whole_body``); None: await ``receive()``."""
+    cycle = getattr(receive, "__self__", None)
+    return cycle.whole_body() if type(cycle) is LeanResponseCycle else None
+
+
+def send_whole(send: Any, status: int, headers: PreparedHeaders, body: bytes) -> bool:
+    """Write a whole answer at once through ``send`` when it is this
+    module's cycle's and the answer may take the lean path
+    (``LeanResponseCycle.send_whole``): True; False: nothing was written,
+    send the answer's two ASGI messages."""
+    cycle = getattr(send, "__self__", None)
+    return type(cycle) is LeanResponseCycle and cycle.send_whole(status, headers, body)
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
