@@ -28,6 +28,26 @@ KPI = shutil.which("kpi", path=str(Path(sys.executable).parent))
 #: How long a test waits for `kpi serve` to answer once started.
 STARTUP_SECONDS = 240
 XLWINGS_VERSION = "0.37.8"
+#: The route of Excel's custom-function calls on `kpi serve`.
+CALL_PATH = "/xlwings/custom-functions-call"
+
+
+def raw_call_request(
+    body: bytes, *extra: str, method: str = "POST", version: str = "1.1", length: int = -1
+) -> bytes:
+    """The bytes of one HTTP request to the custom-function route as Excel's
+    client sends it, ``extra`` header lines after its own; ``length``: a
+    Content-Length other than the body's."""
+    head = [
+        f"{method} {CALL_PATH} HTTP/{version}",
+        "Host: 127.0.0.1",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body) if length < 0 else length}",
+        *extra,
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
 _EPOCH = dt.datetime(1899, 12, 30)
 
 

@@ -17,26 +17,18 @@ import kpi_engine
 from addin.server import protocol
 from addin.server.front import SECURITY_HEADERS
 from addin.server.protocol import PreparedHeaders
-from tests.addin_support import Server, office_js_body, running_server
-
-CALL = "/xlwings/custom-functions-call"
+from tests.addin_support import (
+    Server,
+    office_js_body,
+    raw_call_request,
+    running_server,
+)
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     with running_server() as running:
         yield running
-
-
-def _request(body: bytes, *extra: str) -> bytes:
-    head = [
-        f"POST {CALL} HTTP/1.1",
-        "Host: 127.0.0.1",
-        "Content-Type: application/json",
-        f"Content-Length: {len(body)}",
-        *extra,
-    ]
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
 def _response(
@@ -76,7 +68,7 @@ def test_answers_on_one_connection_are_whole_http_responses(server: Server) -> N
         pending = bytearray()
         # Sent one after the other on one keep-alive connection.
         for body, status, result in calls:
-            client.sendall(_request(json.dumps(body).encode()))
+            client.sendall(raw_call_request(json.dumps(body).encode()))
             line, headers, answer = _response(client, pending)
             assert line.startswith(f"HTTP/1.1 {status} ".encode())
             names = [name for name, _ in headers]
@@ -100,7 +92,7 @@ def test_answers_on_one_connection_are_whole_http_responses(server: Server) -> N
 def test_a_client_that_says_connection_close_is_answered_then_closed(server: Server) -> None:
     body = json.dumps(office_js_body("nps", [[[10.0]]])).encode()
     with socket.create_connection((server.host, server.port), timeout=30) as client:
-        client.sendall(_request(body, "Connection: close"))
+        client.sendall(raw_call_request(body, "Connection: close"))
         pending = bytearray()
         line, headers, answer = _response(client, pending)
         assert line.startswith(b"HTTP/1.1 200 ")
@@ -113,7 +105,7 @@ def test_a_client_that_says_connection_close_is_answered_then_closed(server: Ser
 def test_a_client_that_expects_100_continue_gets_it_then_its_answer(server: Server) -> None:
     # Its body is received, not taken whole (``protocol.whole_body``).
     body = json.dumps(office_js_body("nps", [[[9.0]]])).encode()
-    head = _request(body, "Expect: 100-continue")[: -len(body)]
+    head = raw_call_request(body, "Expect: 100-continue")[: -len(body)]
     with socket.create_connection((server.host, server.port), timeout=30) as client:
         client.sendall(head)
         pending = bytearray()
@@ -129,7 +121,7 @@ def test_a_client_that_expects_100_continue_gets_it_then_its_answer(server: Serv
         assert dict(headers)["content-type"] == "application/json"
         assert json.loads(answer) == {"result": [[100.0]]}
         # The connection serves the next call.
-        client.sendall(_request(body))
+        client.sendall(raw_call_request(body))
         line, _, answer = _response(client, pending)
         assert json.loads(answer) == {"result": [[100.0]]}
 

@@ -25,6 +25,7 @@ from addin.server.protocol import (
     send_whole,
     whole_body,
 )
+from tests.addin_support import raw_call_request as request
 
 pytestmark = pytest.mark.fast
 
@@ -118,19 +119,6 @@ def exchange(protocol_class: type[HttpToolsProtocol], steps: list[Any]) -> tuple
         return b"".join(transport.written)
 
     return asyncio.run(run()), app
-
-
-def request(
-    body: bytes, *extra: str, method: str = "POST", version: str = "1.1", length: int = -1
-) -> bytes:
-    head = [
-        f"{method} /xlwings/custom-functions-call HTTP/{version}",
-        "Host: 127.0.0.1",
-        "Content-Type: application/json",
-        f"Content-Length: {len(body) if length < 0 else length}",
-        *extra,
-    ]
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
 CALL = b'{"func_name":"nps","args":[[[9.0]]]}'
