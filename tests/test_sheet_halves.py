@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 import threading
 import zipfile
 from pathlib import Path
@@ -251,20 +252,21 @@ def test_the_copy_holds_the_sheet_cut_at_a_row(tmp_path: Path) -> None:
     assert int(len(sheet) * FIRST_SHARE) <= len(first) < int(len(sheet) * FIRST_SHARE) + 200
 
 
-def test_the_copy_is_removed_when_no_memory_file_can_be_made(
+def test_without_files_in_memory_the_sheet_is_read_whole_and_nothing_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut_small: list[Any]
 ) -> None:
-    """Without files in memory (not Linux), the copy is a temporary file,
-    removed once the sheet is read."""
+    """Without files in memory (Windows, macOS), no copy is made, on disk or
+    elsewhere: the sheet is read whole, with the same values."""
     monkeypatch.delattr(os, "memfd_create", raising=False)
     monkeypatch.setenv("TMPDIR", str(tmp_path / "temporary"))
     (tmp_path / "temporary").mkdir()
-    monkeypatch.setattr(halves_module.tempfile, "tempdir", None)
+    monkeypatch.setattr(tempfile, "tempdir", None)
     path = _book(tmp_path, _rows(2, 300))
     wanted = [CellRange(1, 299, (1, 2))]
     by_halves, whole = _both(path, wanted)
     assert by_halves == whole
-    assert len(cut_small[0]) == 2
+    assert whole[0][0][:2] == [2.5, 3.5]
+    assert cut_small == []
     assert list((tmp_path / "temporary").iterdir()) == []
 
 

@@ -4,7 +4,7 @@ calamine parses a sheet on one core, without Python's lock, and inflates it
 again although the scan (``addin.ooxml.sheets.scan_sheet``) has just
 inflated it. So, while the scan looks at a large sheet, the chunks it is
 given are also written, as they are inflated and on the inflating thread,
-into a package of their own in a temporary file: not deflated (stored), and
+into a package of their own in a file in memory: not deflated (stored), and
 cut in two sheets at a row boundary past the middle, the second half
 repeating the first's beginning (up to ``<sheetData>``). Once the scan has
 bounded the sheet, two calamine workbooks open that file and parse one half
@@ -17,15 +17,18 @@ calamine sees only bytes the scan has checked. The copy is given up
 wherever the cut could be misread: a sheet written with a namespace prefix,
 whose ``<sheetData>`` is not in the first chunk, or with a comment, a
 CDATA section or a processing instruction after its prolog (a ``<row`` in
-one of those is no row), and when the temporary file cannot be written.
-The file holds at most what the package may inflate to
-(``KPI_MAX_INFLATED_MB``), and is removed when the sheet has been read.
+one of those is no row). The file holds at most what the package may
+inflate to (``KPI_MAX_INFLATED_MB``), and is let go when the sheet has been
+read. Where the system has no files in memory (``os.memfd_create``: Linux),
+there is no copy and the sheet is read whole as before: a copy on disk
+costs six times the CPU time to write (0.9 s against 0.15 s at 1,000,000
+orders), and a business's rows would sit in the temporary folder while it is
+read, and after it if the process were killed.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import IO
@@ -55,7 +58,7 @@ class SheetHalves:
     def __init__(self, size: int, parts: dict[str, bytes], date1904: bool) -> None:
         """``size``: the sheet's declared size; ``parts``: the styles and shared
         strings by relationship kind, as the package holds them (checked)."""
-        self._file, self.path, self._temporary = _memory_file()
+        self._file, self.path = _memory_file()
         self.usable = True
         self._half = int(size * FIRST_SHARE)
         self._size = size
@@ -173,23 +176,15 @@ class SheetHalves:
         """Let the copy go (calamine's workbooks on it closed first)."""
         self._give_up()
         self._file.close()
-        if self._temporary:
-            self.path.unlink(missing_ok=True)
 
 
-def _memory_file() -> tuple[IO[bytes], Path, bool]:
-    """A file for the copy, its path, and whether that path is to be removed:
-    a file in memory where the system has them (Linux: no disk written, and
-    nothing left behind), else a temporary file."""
-    if hasattr(os, "memfd_create") and Path("/proc/self/fd").is_dir():
-        try:
-            handle = os.memfd_create("kpi-sheet-halves")
-        except OSError:
-            pass
-        else:
-            return os.fdopen(handle, "w+b"), Path(f"/proc/self/fd/{handle}"), False
-    handle, name = tempfile.mkstemp(prefix="kpi-sheet-", suffix=".xlsx")
-    return os.fdopen(handle, "w+b"), Path(name), True
+def _memory_file() -> tuple[IO[bytes], Path]:
+    """A file in memory for the copy, and the path it is opened by; OSError
+    where the system has none (see the module's docstring)."""
+    if not hasattr(os, "memfd_create") or not Path("/proc/self/fd").is_dir():
+        raise OSError("no files in memory on this system")
+    handle = os.memfd_create("kpi-sheet-halves")
+    return os.fdopen(handle, "w+b"), Path(f"/proc/self/fd/{handle}")
 
 
 def _frame(parts: dict[str, bytes], date1904: bool) -> dict[str, bytes]:

@@ -742,7 +742,7 @@ class _CellSource:
                 parts[kind] = self.package.read(found)
         try:
             return SheetHalves(self.package.bounded.size(part), parts, self.package.date1904)
-        except OSError:  # no temporary file: the sheet is read as a whole
+        except OSError:  # no file in memory (not Linux): the sheet is read whole
             return None
 
     @cached_property
