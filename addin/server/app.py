@@ -64,7 +64,7 @@ from addin.server.lane import (
 )
 from addin.server.manifest import ICON_PATHS, VERSION
 from addin.server.observe import Observer, configure_logging, metrics, server_log
-from addin.server.protocol import LeanResponseCycle, PreparedHeaders, send_whole
+from addin.server.protocol import PreparedHeaders, send_whole, whole_body
 from addin.server.settings import Settings, get_settings
 from addin.server.taskpane import kpi_entries, page_data, starter_steps
 from kpi_engine.inputs import load_numpy
@@ -385,9 +385,7 @@ class KpiApp:
         started = time.perf_counter()
         # A body that has arrived whole is taken at once (``protocol.py``);
         # anything else, and any other server, through ``receive``.
-        # (``protocol.whole_body``, written out: every call passes here.)
-        cycle = getattr(receive, "__self__", None)
-        body = cycle.whole_body() if type(cycle) is LeanResponseCycle else None
+        body = whole_body(receive)
         if body is None:
             message = await receive()
             body = message.get("body", b"")
@@ -418,13 +416,9 @@ class KpiApp:
         self.observer.record(
             answer.function, answer.cells, status, started, scope.get("client"), user
         )
-        # ``send_answer``, written out: written at once when the cycle can.
-        key = len(answer_body), status == 401
-        headers = _PREPARED.get(key) or answer_headers(*key)
-        cycle = getattr(send, "__self__", None)
-        if type(cycle) is not LeanResponseCycle or not cycle.send_whole(
-            status, headers, answer_body
-        ):
+        # ``send_answer`` without a coroutine of its own: every call passes here.
+        headers = prepared_headers(answer_body, status)
+        if not send_whole(send, status, headers, answer_body):
             await send_messages(send, status, headers, answer_body)
 
     async def _custom_functions_call_in_pieces(
@@ -635,13 +629,18 @@ def answer_headers(length: int, unauthorized: bool) -> PreparedHeaders:
 
 
 async def send_answer(send: Any, answer: calls.Answer) -> None:
-    """An answer as a bare ASGI response (``custom_functions_call_asgi``)."""
-    # A 401 says how to authenticate, as RFC 6750 asks.
-    key = len(answer.body), answer.status == 401
-    headers = _PREPARED.get(key) or answer_headers(*key)
-    # Written at once when the server's cycle can (``protocol.py``).
+    """An answer as a bare ASGI response (``custom_functions_call_asgi``),
+    written at once when the server's cycle can (``protocol.py``)."""
+    headers = prepared_headers(answer.body, answer.status)
     if not send_whole(send, answer.status, headers, answer.body):
         await send_messages(send, answer.status, headers, answer.body)
+
+
+def prepared_headers(body: bytes, status: int) -> PreparedHeaders:
+    """An answer's headers, checked and encoded once for each length."""
+    # A 401 says how to authenticate, as RFC 6750 asks.
+    key = len(body), status == 401
+    return _PREPARED.get(key) or answer_headers(*key)
 
 
 async def send_messages(send: Any, status: int, headers: PreparedHeaders, body: bytes) -> None:

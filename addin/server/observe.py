@@ -283,14 +283,7 @@ class Observer:
             self._latency(label).observe(seconds)
             if access_log.disabled:
                 return
-        # ``AccessLog.note``, written out: every call passes here.
-        access = self.access
-        pending = access._pending
-        pending.append(
-            (time.time(), client[0] if client else "-", user, label, cells, status, seconds)
-        )
-        if access._timer is None or len(pending) >= ACCESS_LOG_BATCH:
-            access.noted()
+        self.access.note(client[0] if client else "-", user, label, cells, status, seconds)
 
     def _counters(self, label: str, status: int) -> tuple[Any, Any]:
         counters = self._children.get((label, status))
