@@ -11,6 +11,8 @@ host is evil.com, into the manifest's SourceLocation and AppDomain.
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
 import re
 import socket
 from collections.abc import Iterator
@@ -202,3 +204,62 @@ def test_the_manifest_names_only_the_checked_host(server: Server) -> None:
         assert status == 200
         assert _named_hosts(body) == {"localhost"}
         assert f"http://localhost:{server.port}/".encode() in body
+
+
+def test_a_request_admitted_twice_is_admitted_the_same() -> None:
+    """A call the server could not answer at once is admitted again on the
+    ASGI path (``FrontDoor.answer_at_once``, then ``__call__``): the second
+    time changes nothing, forwarded headers included."""
+    door = FrontDoor(lambda *args: None, Settings(trusted_proxies=["127.0.0.1"]))
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/xlwings/custom-functions-call",
+        "scheme": "http",
+        "headers": [
+            (b"host", b"127.0.0.1:8000"),
+            (b"content-type", b"application/json"),
+            (b"x-forwarded-for", b"203.0.113.7, 127.0.0.1"),
+            (b"x-forwarded-proto", b"https"),
+            (b"x-forwarded-host", b"LocalHost:8443"),
+        ],
+        "client": ("127.0.0.1", 40000),
+    }
+    assert door._admit(scope) is None
+    once = copy.deepcopy(scope)
+    assert once["client"] == ("203.0.113.7", 0)
+    assert (once["scheme"], once["kpi.host"]) == ("https", "localhost:8443")
+    assert door._admit(scope) is None
+    assert scope == once
+
+
+def test_only_posts_to_its_paths_are_answered_at_once() -> None:
+    answered: list[bytes] = []
+
+    def answer(scope: dict[str, Any], body: bytes) -> Any:
+        answered.append(body)
+        return None
+
+    door = FrontDoor(
+        lambda *args: None, Settings(), at_once={"/xlwings/custom-functions-call": answer}
+    )
+    assert door.at_once_paths == frozenset({"/xlwings/custom-functions-call"})
+    for method, path in (("GET", "/xlwings/custom-functions-call"), ("POST", "/manifest.xml")):
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "headers": [(b"host", b"localhost"), (b"content-type", b"application/json")],
+        }
+        assert door.answer_at_once(scope, b"{}") is None
+    assert answered == []
+    scope["method"], scope["path"] = "POST", "/xlwings/custom-functions-call"
+    assert door.answer_at_once(scope, b"{}") is None
+    assert answered == [b"{}"]
+    # Refused at the door, at once, as through ASGI.
+    scope["headers"] = [(b"host", b"localhost"), (b"content-type", b"text/plain")]
+    status, headers, body = door.answer_at_once(scope, b"{}")  # type: ignore[misc]
+    assert status == 415
+    assert "application/json" in json.loads(body)["detail"]
+    assert dict(headers)[b"content-length"] == str(len(body)).encode()
+    assert answered == [b"{}"]

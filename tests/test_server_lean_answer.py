@@ -176,3 +176,55 @@ def test_large_ranges_of_numbers_give_the_engine_s_value(server: Server) -> None
     for shape in (column, uneven, block, [scores]):
         status, answer = server.call("nps", [shape])
         assert (status, answer) == (200, {"result": [[expected]]})
+
+
+def _answer_of(
+    server: Server, request: bytes, continued: bool
+) -> tuple[bytes, dict[str, str], bytes]:
+    """The answer to one request on a new connection: sent whole, or (``continued``)
+    its headers first, with ``Expect: 100-continue``, and its body once the
+    server asks for it, which sends it down the ASGI path."""
+    head, _, body = request.partition(b"\r\n\r\n")
+    with socket.create_connection((server.host, server.port), timeout=30) as client:
+        pending = bytearray()
+        if continued:
+            client.sendall(head + b"\r\nExpect: 100-continue\r\n\r\n")
+            while b"\r\n\r\n" not in pending:
+                data = client.recv(65536)
+                assert data
+                pending += data
+            if bytes(pending).startswith(b"HTTP/1.1 100 Continue\r\n\r\n"):
+                del pending[: len(b"HTTP/1.1 100 Continue\r\n\r\n")]
+                client.sendall(body)
+        else:
+            client.sendall(request)
+        line, headers, answer = _response(client, pending)
+    return line, {name: value for name, value in headers if name != "date"}, answer
+
+
+@pytest.mark.server
+def test_calls_answered_at_once_are_answered_as_through_asgi(server: Server) -> None:
+    """A call that has arrived whole is answered before any ASGI task starts
+    (``answer_at_once``); one whose body the server had to ask for goes
+    through ASGI. Both give the same status, headers and body, errors and
+    refusals at the door included."""
+    calls = [
+        raw_call_request(json.dumps(office_js_body("nps", [[[9.0]]])).encode()),
+        raw_call_request(json.dumps(office_js_body("nps", [[[9.0], [2.0], [7.0]]])).encode()),
+        raw_call_request(json.dumps(office_js_body("nps", [[["eleven"]]])).encode()),
+        raw_call_request(json.dumps(office_js_body("nps", [[[]]])).encode()),
+        raw_call_request(json.dumps(office_js_body("no_such_function", [[[1.0]]])).encode()),
+        raw_call_request(b'{"func_name": "nps", "args": [[[9.0]]'),
+        raw_call_request(b"[]"),
+        raw_call_request(b"{}").replace(
+            b"Content-Type: application/json", b"Content-Type: text/plain"
+        ),
+        raw_call_request(b"{}").replace(b"Host: 127.0.0.1", b"Host: evil.example"),
+    ]
+    statuses = set()
+    for request in calls:
+        at_once = _answer_of(server, request, continued=False)
+        through_asgi = _answer_of(server, request, continued=True)
+        assert at_once == through_asgi, request
+        statuses.add(at_once[0].split()[1])
+    assert statuses == {b"200", b"400", b"415"}

@@ -25,6 +25,7 @@ from addin.server.protocol import (
     send_whole,
     whole_body,
 )
+from tests.addin_support import CALL_PATH
 from tests.addin_support import raw_call_request as request
 
 pytestmark = pytest.mark.fast
@@ -92,10 +93,36 @@ class Answering:
             await send({"type": "http.response.body", "body": answer})
 
 
-def exchange(protocol_class: type[HttpToolsProtocol], steps: list[Any]) -> tuple[bytes, Answering]:
+class AnsweringAtOnce(Answering):
+    """``Answering``, which also answers at once (``answer_at_once``) what
+    has arrived whole, with the same bytes; ``refuse``: what it gives instead
+    of an answer (None: take the ASGI path; an exception: raised)."""
+
+    at_once_paths = frozenset({CALL_PATH})
+
+    def __init__(self, refuse: Any = False) -> None:
+        super().__init__()
+        self.at_once: list[bytes] = []
+        self.refuse = refuse
+
+    def answer_at_once(
+        self, scope: dict[str, Any], body: bytes
+    ) -> tuple[int, PreparedHeaders, bytes] | None:
+        if isinstance(self.refuse, Exception):
+            raise self.refuse
+        if self.refuse is None:
+            return None
+        self.at_once.append(body)
+        answer = b'{"result":[[%d]],"echo":"%s"}' % (len(body), body[:20].hex().encode())
+        return 200, PreparedHeaders(len(answer), HEADERS), answer
+
+
+def exchange(
+    protocol_class: type[HttpToolsProtocol], steps: list[Any], app: Answering | None = None
+) -> tuple[bytes, Answering]:
     """The bytes a protocol writes for ``steps``: bytes the client sends, or
     a new list of uvicorn's default headers (the date changes)."""
-    app = Answering()
+    app = Answering() if app is None else app
 
     async def run() -> bytes:
         loop = asyncio.get_running_loop()
@@ -163,6 +190,76 @@ def test_whole_answers_are_the_bytes_uvicorn_writes(case: str) -> None:
     assert plain.taken_whole == [False] * len(taken)
     assert plain.sent_whole == [False] * len(sent)
     assert (lean.taken_whole, lean.sent_whole) == (taken, sent)
+
+
+#: For each case, the requests an app that answers at once answers so: those
+#: arrived whole, whose answer the lean path writes.
+AT_ONCE = {
+    "one call": 1,
+    "calls one after the other": 3,
+    "pipelined calls": 3,
+    "a body in pieces": 0,
+    "headers in pieces": 1,
+    "an empty body": 1,
+    "connection close": 0,
+    "HTTP/1.0": 0,
+    "100 continue": 0,
+    "100 continue, body at once": 0,
+    "HEAD": 0,
+    "the date changes": 3,
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_answers_at_once_are_the_bytes_uvicorn_writes(case: str) -> None:
+    steps, taken, _ = CASES[case]
+    expected, _ = exchange(HttpToolsProtocol, steps, AnsweringAtOnce())
+    written, app = exchange(GuardedHttpToolsProtocol, steps, AnsweringAtOnce())
+    assert written == expected
+    assert len(app.at_once) == AT_ONCE[case]
+    # The others took the ASGI path, as with any app.
+    assert len(app.taken_whole) == len(taken) - AT_ONCE[case]
+    if AT_ONCE[case]:
+        # Each with its own body.
+        assert all(body == CALL or body in (b"{}", b"[1]", b"") for body in app.at_once)
+
+
+@pytest.mark.parametrize("refuse", [None, RuntimeError("a fault in the app")])
+def test_what_an_app_does_not_answer_at_once_takes_the_asgi_path(refuse: Any) -> None:
+    steps = [request(CALL) + request(b"{}"), request(CALL)]
+    expected, _ = exchange(HttpToolsProtocol, steps)
+    written, app = exchange(GuardedHttpToolsProtocol, steps, AnsweringAtOnce(refuse))
+    assert written == expected
+    assert app.at_once == []
+    assert app.taken_whole == [True, True, True]
+
+
+def test_an_answer_the_lean_path_does_not_write_is_sent_through_asgi() -> None:
+    class PlainHeaders(AnsweringAtOnce):
+        def answer_at_once(
+            self, scope: dict[str, Any], body: bytes
+        ) -> tuple[int, PreparedHeaders, bytes] | None:
+            self.at_once.append(body)
+            # Plain pairs, not prepared: uvicorn checks and writes them.
+            headers = (*PreparedHeaders(2, HEADERS), (b"x-plain", b"yes"))
+            return 200, headers, b"{}"  # type: ignore[return-value]
+
+    steps = [request(CALL), request(b"[1]")]
+    written, app = exchange(GuardedHttpToolsProtocol, steps, PlainHeaders())
+    assert written.count(b"HTTP/1.1 200 OK\r\n") == 2
+    assert written.count(b"x-plain: yes\r\n") == 2
+    assert written.count(b"\r\n\r\n{}") == 2
+    assert app.at_once == [CALL, b"[1]"]
+    # Computed once each, at once; only sent through ASGI.
+    assert app.taken_whole == []
+
+
+def test_only_posts_to_the_app_s_paths_wait_to_be_answered_at_once() -> None:
+    other = request(CALL).replace(CALL_PATH.encode(), b"/elsewhere", 1)
+    written, app = exchange(GuardedHttpToolsProtocol, [other, request(CALL)], AnsweringAtOnce())
+    assert written.count(b"HTTP/1.1 200 OK\r\n") == 2
+    assert app.at_once == [CALL]
+    assert len(app.taken_whole) == 1
 
 
 def test_a_body_that_matches_no_content_length_is_never_written_whole() -> None:

@@ -379,9 +379,10 @@ class KpiApp:
         front door calls directly (see ``front.py``), past Starlette's routing,
         request and response objects, which a one-cell call would otherwise
         spend most of its time in. A small call, whose body arrives in one
-        piece, is answered here on the event loop; anything else (a large
-        body, one in pieces, a client gone) takes ``compute``'s path, as
-        every other call from Excel does."""
+        piece, is answered here on the event loop, when the server's protocol
+        has not answered it already (``answer_at_once``); anything else (a
+        large body, one in pieces, a client gone) takes ``compute``'s path,
+        as every other call from Excel does."""
         started = time.perf_counter()
         # A body that has arrived whole is taken at once (``protocol.py``);
         # anything else, and any other server, through ``receive``.
@@ -411,15 +412,35 @@ class KpiApp:
             answer = calls.error_answer(str(error), 401)
         except AuthUnavailableError as error:
             answer = calls.error_answer(str(error), 503)
-        status, answer_body = answer.status, answer.body
+        # ``send_answer`` without a coroutine of its own: every call passes here.
+        status, headers, answer_body = self._recorded(scope, answer, started, user)
+        if not send_whole(send, status, headers, answer_body):
+            await send_messages(send, status, headers, answer_body)
+
+    def answer_at_once(
+        self, scope: Scope, body: bytes
+    ) -> tuple[int, PreparedHeaders, bytes] | None:
+        """POST /xlwings/custom-functions-call, arrived whole, answered before
+        any ASGI task starts (``addin.server.protocol``), as
+        ``custom_functions_call_asgi`` answers it: a small call, when no
+        sign-in is asked for. None: the call takes that ASGI path."""
+        if self.authenticator.mode != "none" or len(body) > self.small_call_bytes:
+            return None
+        started = time.perf_counter()
+        answer = calls.answer_call(self.settings.max_cells, body)
+        return self._recorded(scope, answer, started, None)
+
+    def _recorded(
+        self, scope: Scope, answer: calls.Answer, started: float, user: str | None
+    ) -> tuple[int, PreparedHeaders, bytes]:
+        """A small call's answer, noted in the access log and the metrics:
+        its status, headers and body."""
+        status, body = answer.status, answer.body
         # (Positional: keywords cost a one-cell call more than the rest of this.)
         self.observer.record(
             answer.function, answer.cells, status, started, scope.get("client"), user
         )
-        # ``send_answer`` without a coroutine of its own: every call passes here.
-        headers = prepared_headers(answer_body, status)
-        if not send_whole(send, status, headers, answer_body):
-            await send_messages(send, status, headers, answer_body)
+        return status, prepared_headers(body, status), body
 
     async def _custom_functions_call_in_pieces(
         self, scope: Scope, receive: Any, send: Any, first: dict[str, Any], started: float
@@ -712,4 +733,9 @@ def create_app(settings: Settings | None = None) -> Any:
     routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
     app = Starlette(routes=routes, lifespan=kpi.lifespan)
     app.state.kpi = kpi
-    return FrontDoor(app, settings, {CALL_PATH: kpi.custom_functions_call_asgi})
+    return FrontDoor(
+        app,
+        settings,
+        {CALL_PATH: kpi.custom_functions_call_asgi},
+        {CALL_PATH: kpi.answer_at_once},
+    )

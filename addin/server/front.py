@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from addin.server.protocol import AtOnce, PreparedHeaders
 from addin.server.settings import Settings
 
 Scope = dict[str, Any]
@@ -91,19 +92,18 @@ def authority(host: str, port: int | None) -> str:
     return host if port is None else f"{host}:{port}"
 
 
-async def _refuse(send: Any, status: int, message: str) -> None:
+def refusal(status: int, message: str) -> tuple[int, PreparedHeaders, bytes]:
+    """A request refused at the door: its status, headers and JSON body."""
     body = orjson.dumps({"detail": message})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *SECURITY_HEADERS,
-            ],
-        }
+    headers = PreparedHeaders(
+        len(body), ((b"content-type", b"application/json"), *SECURITY_HEADERS)
     )
+    return status, headers, body
+
+
+async def _refuse(send: Any, status: int, message: str) -> None:
+    status, headers, body = refusal(status, message)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -122,11 +122,23 @@ def _not_a_host(host: str) -> str:
 class FrontDoor:
     """The checks above, then the app; ``direct`` maps a path to a bare ASGI
     app that answers its POST requests itself, with the security headers
-    (the custom-function call: see ``KpiApp.custom_functions_call_asgi``)."""
+    (the custom-function call: see ``KpiApp.custom_functions_call_asgi``),
+    and ``at_once`` to what answers them as soon as they have arrived
+    whole, when it can (``answer_at_once``, ``KpiApp.answer_at_once``)."""
 
-    def __init__(self, app: Any, settings: Settings, direct: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        settings: Settings,
+        direct: dict[str, Any] | None = None,
+        at_once: dict[str, AtOnce] | None = None,
+    ) -> None:
         self.app = app
         self.direct = direct or {}
+        self.at_once = at_once or {}
+        #: The paths whose POST requests the server's protocol offers to
+        #: ``answer_at_once`` (``addin.server.protocol``).
+        self.at_once_paths = frozenset(self.at_once)
         self._checked: dict[bytes, tuple[str, bytes] | str] = {}
         self.any_host = "*" in settings.allowed_hosts
         self.hosts = frozenset(host.lower() for host in settings.hosts())
@@ -195,10 +207,10 @@ class FrontDoor:
         self._checked[value] = verdict
         return verdict
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def _admit(self, scope: Scope) -> tuple[int, str] | None:
+        """The checks of the module docstring on an HTTP request: None when it
+        may go on (its scope now as the routes see it), else the status and
+        message that refuse it. Admitting a request again changes nothing."""
         if self.proxies:
             self._forwarded(scope)
         # One pass over the headers for the two that every request is checked on.
@@ -213,13 +225,11 @@ class FrontDoor:
             elif key == b"content-type" and content_type is None:
                 content_type = value
         if hosts != 1 or host is None:
-            await _refuse(send, 400, _not_a_host("" if host is None else host.decode("latin-1")))
-            return
+            return 400, _not_a_host("" if host is None else host.decode("latin-1"))
         # The verdict cached by ``_check_host``, looked up here: every call asks.
         verdict = self._checked.get(host) or self._check_host(host)
         if isinstance(verdict, str):
-            await _refuse(send, 400, verdict)
-            return
+            return 400, verdict
         # The routes, and the manifest's URLs, see the host as it was checked.
         checked, checked_bytes = verdict
         if host != checked_bytes:
@@ -227,17 +237,39 @@ class FrontDoor:
                 (key, checked_bytes if key == b"host" else value) for key, value in scope["headers"]
             ]
         scope["kpi.host"] = checked
+        if (
+            scope["method"] == "POST"
+            and content_type != b"application/json"
+            and (content_type or b"").split(b";")[0].strip().lower() != b"application/json"
+        ):
+            return 415, (
+                "kpi serve takes JSON only: the request's Content-Type must be application/json"
+            )
+        return None
+
+    def answer_at_once(
+        self, scope: Scope, body: bytes
+    ) -> tuple[int, PreparedHeaders, bytes] | None:
+        """A POST request to one of ``at_once_paths``, arrived whole, answered
+        before any ASGI task starts (``addin.server.protocol``): its status,
+        headers and body, or None when it takes the ASGI path instead."""
+        answer = self.at_once.get(scope["path"])
+        if answer is None or scope["type"] != "http" or scope["method"] != "POST":
+            return None
+        refused = self._admit(scope)
+        if refused is not None:
+            return refusal(*refused)
+        return answer(scope, body)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refused = self._admit(scope)
+        if refused is not None:
+            await _refuse(send, *refused)
+            return
         if scope["method"] == "POST":
-            if content_type != b"application/json" and (
-                (content_type or b"").split(b";")[0].strip().lower() != b"application/json"
-            ):
-                await _refuse(
-                    send,
-                    415,
-                    "kpi serve takes JSON only: the request's Content-Type must be "
-                    "application/json",
-                )
-                return
             direct = self.direct.get(scope["path"])
             if direct is not None:
                 await direct(scope, receive, send)
