@@ -2,8 +2,11 @@
 uvicorn exactly as ``kpi serve`` serves the add-in (``uvicorn_options``: the
 same HTTP protocol class, event loop, keep-alive and logging), one worker.
 
-What no app on this server can beat: ``bench_calls.py`` measures the
-add-in's one-cell calls against it.
+What any plain ASGI app costs on this server, at the least:
+``bench_calls.py`` measures the add-in's one-cell calls against it. (An app
+can answer a request without ASGI, as ``kpi serve`` answers a one-cell call
+that has arrived whole: ``answer_at_once`` in ``addin.server.protocol``. The
+echo stays a plain ASGI app.)
 
     python tests/benchmarks/asgi_echo.py --port PORT
 """
