@@ -12,6 +12,8 @@ import logging
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from uvicorn.config import Config
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -260,6 +262,35 @@ def test_only_posts_to_the_app_s_paths_wait_to_be_answered_at_once() -> None:
     assert written.count(b"HTTP/1.1 200 OK\r\n") == 2
     assert app.at_once == [CALL]
     assert len(app.taken_whole) == 1
+
+
+#: Requests of every kind the cases above hold, to mix.
+MIXED = [
+    request(CALL),
+    request(b"{}"),
+    request(b""),
+    request(CALL).replace(CALL_PATH.encode(), b"/elsewhere", 1),
+    request(CALL, "Connection: close"),
+    request(CALL, version="1.0"),
+    request(b"", method="HEAD"),
+    request(CALL, "Expect: 100-continue"),
+]
+
+
+@st.composite
+def mixed_requests(draw: st.DrawFn) -> list[Any]:
+    """A few requests, one after the other, cut into pieces anywhere."""
+    sent = b"".join(draw(st.lists(st.sampled_from(MIXED), min_size=1, max_size=5)))
+    cuts = sorted(draw(st.sets(st.integers(1, len(sent) - 1), max_size=4)))
+    return [sent[start:end] for start, end in zip([0, *cuts], [*cuts, len(sent)], strict=True)]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_requests())
+def test_any_mix_of_requests_gets_the_bytes_uvicorn_writes(steps: list[Any]) -> None:
+    expected, _ = exchange(HttpToolsProtocol, steps, AnsweringAtOnce())
+    written, _ = exchange(GuardedHttpToolsProtocol, steps, AnsweringAtOnce())
+    assert written == expected
 
 
 def test_a_body_that_matches_no_content_length_is_never_written_whole() -> None:
