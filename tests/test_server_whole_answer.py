@@ -24,11 +24,13 @@ from addin.server.protocol import (
     GuardedHttpToolsProtocol,
     LeanResponseCycle,
     PreparedHeaders,
+    send_messages,
     send_whole,
     whole_body,
 )
 from tests.addin_support import CALL_PATH
 from tests.addin_support import raw_call_request as request
+from tests.benchmarks.asgi_echo import received
 
 pytestmark = pytest.mark.fast
 
@@ -79,20 +81,13 @@ class Answering:
         body = whole_body(receive)
         self.taken_whole.append(body is not None)
         if body is None:
-            chunks = []
-            more = True
-            while more:
-                message = await receive()
-                chunks.append(message.get("body", b""))
-                more = message.get("more_body", False)
-            body = b"".join(chunks)
+            body = await received(receive)
         answer = b'{"result":[[%d]],"echo":"%s"}' % (len(body), body[:20].hex().encode())
         headers = PreparedHeaders(len(answer), HEADERS)
         sent = send_whole(send, 200, headers, answer)
         self.sent_whole.append(sent)
         if not sent:
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": answer})
+            await send_messages(send, 200, headers, answer)
 
 
 class AnsweringAtOnce(Answering):

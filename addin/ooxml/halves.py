@@ -34,15 +34,13 @@ from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import quoteattr
 
+from addin.ooxml.names import CT, MAIN, PKG_REL, REL, WORKSHEET_CT, WORKSHEET_REL
+
 #: Where the sheet is cut: the first half, a little smaller, is parsed and
 #: made into Python values while calamine still parses the second.
 FIRST_SHARE = 0.45
 #: Names of the two halves in the copy (sheet names calamine is asked for).
 FIRST, SECOND = "first", "second"
-_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_OFFICE_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
-_SHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 _ENDING = b"</sheetData></worksheet>"
 _DATE1904 = '<workbookPr date1904="1"/>'
 #: Markup after the prolog that could hide a ``<row`` from the cut.
@@ -193,12 +191,11 @@ def _frame(parts: dict[str, bytes], date1904: bool) -> dict[str, bytes]:
     (``parts``, by relationship kind), which calamine reads with them."""
     targets = {"styles": "styles.xml", "sharedStrings": "sharedStrings.xml"}
     rels = [
-        f'<Relationship Id="rId{i}" Type="{_OFFICE_REL}/worksheet" '
-        f'Target="worksheets/{sheet}.xml"/>'
+        f'<Relationship Id="rId{i}" Type="{WORKSHEET_REL}" Target="worksheets/{sheet}.xml"/>'
         for i, sheet in enumerate((FIRST, SECOND), 1)
     ]
     rels += [
-        f'<Relationship Id="r{kind}" Type="{_OFFICE_REL}/{kind}" Target="{targets[kind]}"/>'
+        f'<Relationship Id="r{kind}" Type="{REL}/{kind}" Target="{targets[kind]}"/>'
         for kind in parts
     ]
     sheets = "".join(
@@ -207,25 +204,25 @@ def _frame(parts: dict[str, bytes], date1904: bool) -> dict[str, bytes]:
     )
     frame = {
         "[Content_Types].xml": (
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            f'<Types xmlns="{CT}">'
             '<Default Extension="xml" ContentType="application/xml"/>'
             '<Default Extension="rels" '
             'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            f'<Override PartName="/xl/worksheets/{FIRST}.xml" ContentType="{_SHEET_TYPE}"/>'
-            f'<Override PartName="/xl/worksheets/{SECOND}.xml" ContentType="{_SHEET_TYPE}"/>'
+            f'<Override PartName="/xl/worksheets/{FIRST}.xml" ContentType="{WORKSHEET_CT}"/>'
+            f'<Override PartName="/xl/worksheets/{SECOND}.xml" ContentType="{WORKSHEET_CT}"/>'
             "</Types>"
         ).encode(),
         "_rels/.rels": (
-            f'<Relationships xmlns="{_PKG_REL}"><Relationship Id="rId1" '
-            f'Type="{_OFFICE_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+            f'<Relationships xmlns="{PKG_REL}"><Relationship Id="rId1" '
+            f'Type="{REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
         ).encode(),
         "xl/workbook.xml": (
-            f'<workbook xmlns="{_MAIN}" xmlns:r="{_OFFICE_REL}">'
+            f'<workbook xmlns="{MAIN}" xmlns:r="{REL}">'
             f"{_DATE1904 if date1904 else ''}"
             f"<sheets>{sheets}</sheets></workbook>"
         ).encode(),
         "xl/_rels/workbook.xml.rels": (
-            f'<Relationships xmlns="{_PKG_REL}">{"".join(rels)}</Relationships>'
+            f'<Relationships xmlns="{PKG_REL}">{"".join(rels)}</Relationships>'
         ).encode(),
     }
     frame.update((f"xl/{targets[kind]}", data) for kind, data in parts.items())

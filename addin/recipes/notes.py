@@ -147,7 +147,7 @@ def _has_data(table: TableRows, columns: Sequence[str], row: int) -> bool:
 
 
 def _invalid(table: str, column: Column) -> Check:
-    if column.kind in ("id", "text", "choice"):
+    if column.kind in _KEY_KINDS:
         # Any text or number names something; only an error value does not.
         def find_errors(rows: Rows) -> list[int]:
             # The column is read (as the KPIs and the other checks read it)

@@ -64,7 +64,7 @@ from addin.server.lane import (
 )
 from addin.server.manifest import ICON_PATHS, VERSION
 from addin.server.observe import Observer, configure_logging, metrics, server_log
-from addin.server.protocol import PreparedHeaders, send_whole, whole_body
+from addin.server.protocol import PreparedHeaders, send_messages, send_whole, whole_body
 from addin.server.settings import Settings, get_settings
 from addin.server.taskpane import kpi_entries, page_data, starter_steps
 from kpi_engine.inputs import load_numpy
@@ -412,7 +412,8 @@ class KpiApp:
             answer = calls.error_answer(str(error), 401)
         except AuthUnavailableError as error:
             answer = calls.error_answer(str(error), 503)
-        # ``send_answer`` without a coroutine of its own: every call passes here.
+        # ``send_answer`` without a coroutine of its own: where users sign in,
+        # every call passes here.
         status, headers, answer_body = self._recorded(scope, answer, started, user)
         if not send_whole(send, status, headers, answer_body):
             await send_messages(send, status, headers, answer_body)
@@ -662,12 +663,6 @@ def prepared_headers(body: bytes, status: int) -> PreparedHeaders:
     # A 401 says how to authenticate, as RFC 6750 asks.
     key = len(body), status == 401
     return _PREPARED.get(key) or answer_headers(*key)
-
-
-async def send_messages(send: Any, status: int, headers: PreparedHeaders, body: bytes) -> None:
-    """An answer as the two ASGI messages of a response."""
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _response(answer: calls.Answer) -> Response:

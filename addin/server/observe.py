@@ -131,12 +131,8 @@ class AccessLog:
         self, address: str, user: str | None, label: str, cells: int, status: int, seconds: float
     ) -> None:
         self._pending.append((time.time(), address, user, label, cells, status, seconds))
-        if self._timer is None or len(self._pending) >= ACCESS_LOG_BATCH:
-            self.noted()
-
-    def noted(self) -> None:
-        """After a line is noted: a full batch is written at once, else a
-        timer writes it a moment later, if none is set yet."""
+        # A full batch is written at once, else a timer writes it a moment
+        # later, if none is set yet.
         if len(self._pending) >= ACCESS_LOG_BATCH:
             self.flush()
         elif self._timer is None:

@@ -272,13 +272,18 @@ class LeanResponseCycle(RequestResponseCycle):
 AtOnce = Callable[[dict[str, Any], bytes], "tuple[int, PreparedHeaders, bytes] | None"]
 
 
+async def send_messages(send: Any, status: int, headers: PreparedHeaders, body: bytes) -> None:
+    """An answer as the two ASGI messages of a response."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def answering(status: int, headers: PreparedHeaders, body: bytes) -> Any:
     """An ASGI app that sends this answer: for an answer computed at once
     that the lean path does not write (headers that are not prepared)."""
 
     async def send_answer(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send_messages(send, status, headers, body)
 
     return send_answer
 

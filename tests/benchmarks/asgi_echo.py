@@ -22,6 +22,17 @@ from addin.commands import uvicorn_options
 from addin.server.settings import get_settings
 
 
+async def received(receive: Any) -> bytes:
+    """A request's body, as a plain ASGI app receives it: message by message."""
+    chunks = []
+    more = True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
 async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
         while True:
@@ -31,13 +42,7 @@ async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-    chunks = []
-    more = True
-    while more:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    body = b"".join(chunks)
+    body = await received(receive)
     await send(
         {
             "type": "http.response.start",
