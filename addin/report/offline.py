@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import kpi_engine
 from addin import progress
@@ -22,6 +23,9 @@ from addin.ooxml.rewrite import write_package
 from addin.recipes import TableRows
 from addin.report.model import Report, ReportInputs, build_report, utc_now
 from addin.report.writer import plan_parts
+
+if TYPE_CHECKING:
+    from addin.sources import ReadAhead
 
 SUFFIXES = (".xlsx", ".xlsm")
 
@@ -124,6 +128,19 @@ def _source_report(data: WorkbookData, url: str, clock: Callable[[], dt.datetime
 
 
 def _source_report_of(data: WorkbookData, url: str, clock: Callable[[], dt.datetime]) -> Report:
+    from addin.sources import ReadAhead  # noqa: PLC0415
+
+    # Started before ibis is imported: DuckDB reads the files meanwhile.
+    read_ahead = ReadAhead(url, data.business_type)
+    try:
+        return _source_report_read(data, url, clock, read_ahead)
+    finally:
+        read_ahead.close()
+
+
+def _source_report_read(
+    data: WorkbookData, url: str, clock: Callable[[], dt.datetime], read_ahead: ReadAhead
+) -> Report:
     from addin.ooxml.dates import from_serial_date  # noqa: PLC0415
     from addin.recipes import NEEDS_GROSS_MARGIN, MissingRecipeError  # noqa: PLC0415
     from addin.recipes.ibis_forms import NoIbisFormError, ibis_form_for  # noqa: PLC0415
@@ -136,7 +153,7 @@ def _source_report_of(data: WorkbookData, url: str, clock: Callable[[], dt.datet
         except (NoIbisFormError, MissingRecipeError) as error:
             raise SourceError(f"--source {url}: {error.args[0]}") from None
     progress.stage("connecting to the source")
-    source = open_source(url, data.business_type, data.language)
+    source = open_source(url, data.business_type, data.language, read_ahead)
     try:
         settings = {}
         if "Settings" in data.rows:
