@@ -460,10 +460,15 @@ def open_source(  # noqa: PLR0912, PLR0915  (one branch per kind of source)
         if not scheme:
             path = Path(url)
             if path.is_dir():
+                # ibis's DuckDB backend is imported (a tenth of a second)
+                # before the reading ahead is waited for.
+                duckdb_backend = ibis.duckdb
                 read = read_ahead.connection() if read_ahead is not None else None
                 copies = read_ahead.tables if read_ahead is not None and read is not None else {}
                 backend = (
-                    ibis.duckdb.connect() if read is None else ibis.duckdb.from_connection(read)
+                    duckdb_backend.connect()
+                    if read is None
+                    else duckdb_backend.from_connection(read)
                 )
                 tables = _folder_tables(backend, path, needed, where, language, copies)
             elif path.is_file() and path.suffix.lower() in (".duckdb", ".ddb", ".db"):

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,10 +208,41 @@ def rows_of(table: ir.Table) -> list[dict[str, Any]]:
     a report's queries."""
     backend = table._find_backend()
     if getattr(backend, "name", "") == "duckdb":
-        cursor = backend.raw_sql(backend.compile(table))
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return _duckdb_rows(backend, backend.compile(table))
     return list(table.to_pyarrow().to_pylist())
+
+
+def _duckdb_rows(backend: Any, query: str) -> list[dict[str, Any]]:
+    cursor = backend.raw_sql(query)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+class InTurn:
+    """Queries whose rows are wanted later (``rows``): on DuckDB each is
+    compiled at once and run by a thread of its own, one after another in
+    the order asked, while Python builds and compiles the next (DuckDB lets
+    go of Python's lock while it runs); elsewhere each runs when its rows
+    are asked for. Leaving the ``with`` block waits for every query sent,
+    or, on an error, for the one running (the others are not run)."""
+
+    def __init__(self) -> None:
+        self._engine: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> InTurn:
+        return self
+
+    def __exit__(self, error: type[BaseException] | None, *_: object) -> None:
+        if self._engine is not None:
+            self._engine.shutdown(wait=True, cancel_futures=error is not None)
+
+    def rows(self, table: ir.Table) -> Callable[[], list[dict[str, Any]]]:
+        backend = table._find_backend()
+        if getattr(backend, "name", "") != "duckdb":
+            return lambda: rows_of(table)
+        if self._engine is None:
+            self._engine = ThreadPoolExecutor(1, thread_name_prefix="kpi-duckdb")
+        return self._engine.submit(_duckdb_rows, backend, backend.compile(table)).result
 
 
 def fetch(table: ir.Table, **measures: ir.Scalar) -> dict[str, float]:

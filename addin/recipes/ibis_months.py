@@ -40,12 +40,12 @@ import kpi_engine
 
 from .ibis_forms import (
     USABLE,
+    InTurn,
     Prepared,
     Tables,
     ibis_form_for,
     number_of,
     prepare,
-    rows_of,
     stays,
     within,
 )
@@ -161,16 +161,9 @@ def _month_index(
     )
 
 
-def _fetch_grouped(
-    table: ir.Table, by: str, measures: Mapping[str, ir.Scalar]
-) -> dict[Any, dict[str, float]]:
-    frame = rows_of(table.group_by(by).aggregate(**measures))
-    return {row[by]: {name: _as_float(row[name]) for name in measures} for row in frame}
-
-
 def _bucketed_values(
-    tables: Prepared, group: _Bucketed
-) -> tuple[list[Window], dict[Any, dict[str, float]]]:
+    tables: Prepared, group: _Bucketed, later: InTurn
+) -> Callable[[], tuple[list[Window], dict[Any, dict[str, float]]]]:
     """Per calendar month (by index), the group's measures."""
     months = _calendar(group.first, group.end)
     data = tables[group.table]
@@ -183,12 +176,16 @@ def _bucketed_values(
         f"m{index}": quantity.ibis(view, group.first, group.end)[1]
         for index, quantity in enumerate(group.measures)
     }
-    return months, _fetch_grouped(bucketed, _MONTH, measures)
+    frame = later.rows(bucketed.group_by(_MONTH).aggregate(**measures))
+    return lambda: (
+        months,
+        {row[_MONTH]: {name: _as_float(row[name]) for name in measures} for row in frame()},
+    )
 
 
 def _present_values(
-    tables: Prepared, group: _Present, windows: Sequence[Window]
-) -> dict[Any, dict[str, float]]:
+    tables: Prepared, group: _Present, windows: Sequence[Window], later: InTurn
+) -> Callable[[], dict[Any, dict[str, float]]]:
     """Per report month (by index), the group's measures: whether each person
     meets each condition in each month, one row per person, then how many do."""
     listed = stays(tables, group.table)
@@ -213,20 +210,25 @@ def _present_values(
             combines[window, index] = (combine, names)
     people = usable.group_by(who).aggregate(**flags)
     counted = people.aggregate(**{name: number_of(people[name]) for name in flags})
-    row = rows_of(counted)[0]
-    return {
-        window: {
-            f"m{index}": float(combine([_as_float(row[name]) for name in names]))
-            for (at, index), (combine, names) in combines.items()
-            if at == window
+    found = later.rows(counted)
+
+    def values() -> dict[Any, dict[str, float]]:
+        row = found()[0]
+        return {
+            window: {
+                f"m{index}": float(combine([_as_float(row[name]) for name in names]))
+                for (at, index), (combine, names) in combines.items()
+                if at == window
+            }
+            for window in range(len(windows))
         }
-        for window in range(len(windows))
-    }
+
+    return values
 
 
 def _repeat_values(
-    tables: Prepared, part: RepeatBuyers, windows: Sequence[Window]
-) -> list[tuple[float, float]]:
+    tables: Prepared, part: RepeatBuyers, windows: Sequence[Window], later: InTurn
+) -> Callable[[], list[tuple[float, float]]]:
     """Per report month: the customers of its window, and the repeaters: each
     customer's orders in every window counted in one grouping."""
     data = tables[part.table]
@@ -246,10 +248,16 @@ def _repeat_values(
         orders = per_customer[f"w{index}"]
         measures[f"c{index}"] = number_of(orders >= 1)
         measures[f"r{index}"] = number_of(orders >= 2)
-    row = rows_of(per_customer.aggregate(**measures))[0]
-    return [
-        (_as_float(row[f"c{index}"]), _as_float(row[f"r{index}"])) for index in range(len(windows))
-    ]
+    found = later.rows(per_customer.aggregate(**measures))
+
+    def values() -> list[tuple[float, float]]:
+        row = found()[0]
+        return [
+            (_as_float(row[f"c{index}"]), _as_float(row[f"r{index}"]))
+            for index in range(len(windows))
+        ]
+
+    return values
 
 
 @dataclass
@@ -292,12 +300,21 @@ class _Plan:
         return read
 
     def run(self, prepared: Prepared) -> None:
-        for key, bucketed in self.bucketed.items():
-            self.results[key] = _bucketed_values(prepared, bucketed)
-        for table, group in self.present.items():
-            self.results[table] = _present_values(prepared, group, self.windows)
-        for part in self.repeats:
-            self.repeats[part] = _repeat_values(prepared, part, self.windows)
+        # Every query is sent before any result is read: the engine runs one
+        # while Python builds the next.
+        with InTurn() as later:
+            results: dict[Any, Callable[[], Any]] = {}
+            for key, bucketed in self.bucketed.items():
+                results[key] = _bucketed_values(prepared, bucketed, later)
+            for table, group in self.present.items():
+                results[table] = _present_values(prepared, group, self.windows, later)
+            repeats = {
+                part: _repeat_values(prepared, part, self.windows, later) for part in self.repeats
+            }
+            for key, values in results.items():
+                self.results[key] = values()
+            for part, repeated in repeats.items():
+                self.repeats[part] = repeated()
 
 
 def _outcome(measure: Callable[..., float], *args: Any) -> Outcome:

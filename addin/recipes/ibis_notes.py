@@ -18,13 +18,13 @@ The counts are those of ``note_counts``:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
-from .ibis_forms import Tables, _blank_raw, number_of, rows_of, within
+from .ibis_forms import InTurn, Tables, _blank_raw, number_of, rows_of, within
 from .tables import MASTERS, column
 
 #: The suffix of a column's "blank as stored" flag, and the row's "has data" flag.
@@ -86,7 +86,9 @@ def _count(stored: ir.Table, cleaned: ir.Table, check: Any) -> ir.Scalar | int |
     return None
 
 
-def _unknown_ids(stored: Tables, cleaned: Tables, check: Any) -> int | None:
+def _unknown_ids(
+    stored: Tables, cleaned: Tables, check: Any, later: InTurn
+) -> Callable[[], int] | None:
     if check.column not in stored[check.table].columns or check.other not in cleaned:
         return None
     keys = cleaned[check.table]
@@ -94,7 +96,8 @@ def _unknown_ids(stored: Tables, cleaned: Tables, check: Any) -> int | None:
     master = cleaned[check.other]
     listed = master.select(k=master[MASTERS[check.other]]).filter(ibis._.k.notnull())
     unknown = keyed.anti_join(listed.distinct(), "k")
-    return int(rows_of(unknown.aggregate(n=unknown.count()))[0]["n"])
+    found = later.rows(unknown.aggregate(n=unknown.count()))
+    return lambda: int(found()[0]["n"])
 
 
 def cleaned_note_counts(
@@ -107,23 +110,34 @@ def cleaned_note_counts(
 
     found: dict[int, int] = {}
     by_table: dict[str, dict[str, ir.Scalar]] = {}
-    for index, check in enumerate(checks):
-        if check.table not in stored:
-            continue
-        if check.problem == "unknown_id":
-            count = _unknown_ids(stored, cleaned, check)
-        else:
+    # Every query is sent before any count is read: the engine runs one
+    # while Python builds the next.
+    with InTurn() as later:
+        unknown: dict[int, Callable[[], int]] = {}
+        for index, check in enumerate(checks):
+            if check.table not in stored:
+                continue
+            if check.problem == "unknown_id":
+                counted = _unknown_ids(stored, cleaned, check, later)
+                if counted is not None:
+                    unknown[index] = counted
+                continue
             count = _count(stored[check.table], cleaned[check.table], check)
-        if count is None:
-            continue
-        if isinstance(count, int):
-            found[index] = count
-        else:
-            by_table.setdefault(check.table, {})[f"c{index}"] = count
-    for table, measures in by_table.items():
-        row = rows_of(cleaned[table].aggregate(**measures))[0]
-        for name, count in row.items():
-            found[int(name[1:])] = int(count or 0)
+            if count is None:
+                continue
+            if isinstance(count, int):
+                found[index] = count
+            else:
+                by_table.setdefault(check.table, {})[f"c{index}"] = count
+        rows = {
+            table: later.rows(cleaned[table].aggregate(**measures))
+            for table, measures in by_table.items()
+        }
+        for index, counted in unknown.items():
+            found[index] = counted()
+        for table_rows in rows.values():
+            for name, count in table_rows()[0].items():
+                found[int(name[1:])] = int(count or 0)
     notes = []
     for index, check in enumerate(checks):
         if not found.get(index):

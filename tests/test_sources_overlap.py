@@ -1,4 +1,6 @@
-"""A folder's Parquet tables read ahead (``addin.sources.ReadAhead``).
+"""What ``kpi report --source`` overlaps: DuckDB reading a folder while
+Python imports ibis (``addin.sources.ReadAhead``), and DuckDB running one
+query while Python builds the next (``ibis_forms.InTurn``).
 
 While Python imports ibis, DuckDB copies the folder's Parquet tables into its
 own columns; the report then reads the copies. Here, for every business type,
@@ -7,7 +9,11 @@ equals the report read through a view of each file (the path taken past
 ``READ_AHEAD_BYTES``, or when the read-ahead fails), values, reasons, notes
 and channels; the read-ahead is really taken; a missing column, a corrupt
 file and a table in other letter cases are said or read as before; and the
-tables ibis is given from DuckDB's DESCRIBE equal ibis's own.
+tables ibis is given from DuckDB's DESCRIBE equal ibis's own. Then queries
+sent in turn run in the order sent, before their rows are asked for, give
+the rows ``rows_of`` gives, and say the engine's error where it is asked.
+(The months and notes computed in turn are held equal to the month-by-month
+forms by tests/test_sources_months.py and tests/test_differential.py.)
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import pytest
 import kpi_engine
 from addin import sources
 from addin.recipes import NEEDS_GROSS_MARGIN
+from addin.recipes.ibis_forms import InTurn, rows_of
 from addin.report.offline import SourceSettings, report_from_source
 from addin.sources import ReadAhead, SourceError, engine_table
 from tests.sources_support import starter_rows, typed_tables, write_parquet_folder
@@ -201,3 +208,43 @@ def test_the_tables_ibis_is_given_from_describe_equal_ibiss_own(tmp_path: Path) 
             assert measure.prepared
         finally:
             source.close()
+
+
+def test_queries_sent_in_turn_run_in_that_order_before_their_rows_are_asked_for() -> None:
+    import ibis  # noqa: PLC0415
+
+    backend = ibis.duckdb.connect()
+    backend.raw_sql("CREATE SEQUENCE sent START 1")
+    numbers = backend.sql("SELECT nextval('sent') AS n")
+    running = threading.active_count()
+    with InTurn() as later:
+        rows = [later.rows(numbers) for _ in range(5)]
+        # The last sent, asked for first, ran after the four before it.
+        assert rows[4]() == [{"n": 5}]
+        assert [r() for r in rows] == [[{"n": n}] for n in range(1, 6)]
+        failing = later.rows(
+            backend.sql("SELECT CAST('x' || n AS INTEGER) AS v FROM range(3) t(n)")
+        )
+        after = later.rows(numbers)
+    assert threading.active_count() == running
+    # The engine's own error, where the rows are asked for; the next query ran.
+    with pytest.raises(Exception, match="Could not convert string 'x0' to INT32"):
+        failing()
+    assert after() == [{"n": 6}]
+    table = backend.sql("SELECT n, n * 1.5 AS x, 'k' || n AS k FROM range(4) t(n) ORDER BY n")
+    with InTurn() as later:
+        assert later.rows(table)() == rows_of(table)
+
+
+def test_queries_elsewhere_run_when_their_rows_are_asked_for(tmp_path: Path) -> None:
+    import ibis  # noqa: PLC0415
+
+    backend = ibis.sqlite.connect(str(tmp_path / "shop.db"))
+    backend.raw_sql("CREATE TABLE sent (n INTEGER)")
+    count = backend.table("sent").count().as_table()
+    running = threading.active_count()
+    with InTurn() as later:
+        rows = later.rows(count)
+        backend.raw_sql("INSERT INTO sent VALUES (1), (2)")
+        assert threading.active_count() == running
+        assert list(rows()[0].values()) == [2]
