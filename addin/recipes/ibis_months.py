@@ -164,7 +164,8 @@ def _month_index(
 def _bucketed_values(
     tables: Prepared, group: _Bucketed, later: InTurn
 ) -> Callable[[], tuple[list[Window], dict[Any, dict[str, float]]]]:
-    """Per calendar month (by index), the group's measures."""
+    """The group's query, sent ``later``: what is returned gives, per
+    calendar month (by index), the group's measures."""
     months = _calendar(group.first, group.end)
     data = tables[group.table]
     dated = data[group.dated_by]
@@ -186,8 +187,9 @@ def _bucketed_values(
 def _present_values(
     tables: Prepared, group: _Present, windows: Sequence[Window], later: InTurn
 ) -> Callable[[], dict[Any, dict[str, float]]]:
-    """Per report month (by index), the group's measures: whether each person
-    meets each condition in each month, one row per person, then how many do."""
+    """The group's query, sent ``later``: what is returned gives, per report
+    month (by index), the group's measures: whether each person meets each
+    condition in each month, one row per person, then how many do."""
     listed = stays(tables, group.table)
     who = MASTERS[group.table]
     # Only the usable rows are grouped; over them, the conditions do not
@@ -229,8 +231,9 @@ def _present_values(
 def _repeat_values(
     tables: Prepared, part: RepeatBuyers, windows: Sequence[Window], later: InTurn
 ) -> Callable[[], list[tuple[float, float]]]:
-    """Per report month: the customers of its window, and the repeaters: each
-    customer's orders in every window counted in one grouping."""
+    """The query, sent ``later``: what is returned gives, per report month,
+    the customers of its window and the repeaters: each customer's orders in
+    every window counted in one grouping."""
     data = tables[part.table]
     dated, who = data[part.dated_by], data[part.id_column]
     first = min(month_shift(end, -part.months) for _, end in windows)
