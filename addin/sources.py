@@ -165,6 +165,14 @@ def _files_in(folder: Path) -> dict[str, Path]:
     return found
 
 
+def _parquet_paths(path: Path) -> list[Path] | None:
+    """The Parquet files of a table's entry in a folder: those of its own
+    folder, or the file itself; None for a CSV file."""
+    if path.is_dir():
+        return sorted(path.glob("*.parquet"))
+    return [path] if path.suffix.lower() == ".parquet" else None
+
+
 def _refuse_special(paths: list[Path], table: str, where: str) -> None:
     """A FIFO would make the engine wait for ever, a device read without end."""
     for path in paths:
@@ -213,8 +221,9 @@ def _folder_tables(
                 f"{where}: no file for the table {table}: expected {table}.parquet or "
                 f"{table}.csv in the folder (it holds: {_listed(p.name for p in files.values())})"
             )
-        _refuse_special(sorted(path.glob("*.parquet")) if path.is_dir() else [path], table, where)
-        if path.suffix.lower() == ".csv" and not path.is_dir():
+        parquet = _parquet_paths(path)
+        _refuse_special(parquet or [path], table, where)
+        if parquet is None:
             _csv_header_width(path, table, where)
         if read and table in read:
             # Named as the table, as the view of its file would be: the
@@ -222,7 +231,7 @@ def _folder_tables(
             copy = _quoted(read[table])
             backend.raw_sql(f"CREATE OR REPLACE TEMP VIEW {_quoted(table)} AS SELECT * FROM {copy}")
             tables[table] = engine_table(backend, table)
-        elif path.is_dir() or path.suffix.lower() == ".parquet":
+        elif parquet is not None:
             pattern = str(path / "*.parquet") if path.is_dir() else str(path)
             tables[table] = backend.read_parquet(pattern, table_name=table)
         else:
@@ -271,17 +280,18 @@ class ReadAhead:
         self._loading: Any = None
         self._read_into: Any = None
         self._thread: threading.Thread | None = None
-        files = self._parquet_files(url, business_type)
+        needed = _needed(business_type)
+        files = self._parquet_files(url, needed)
         if files:
             self._thread = threading.Thread(
-                target=self._read, args=(files, business_type), name="kpi read-ahead", daemon=True
+                target=self._read, args=(files, needed), name="kpi read-ahead", daemon=True
             )
             self._thread.start()
 
     @staticmethod
-    def _parquet_files(url: str, business_type: str) -> dict[str, list[str]]:
-        """The Parquet files of the tables ``business_type`` reads from the
-        folder ``url``, if they are all regular files and not too large."""
+    def _parquet_files(url: str, needed: Mapping[str, Any]) -> dict[str, list[str]]:
+        """The Parquet files of the ``needed`` tables in the folder ``url``,
+        if they are all regular files and not too large."""
         try:
             folder = Path(url)
             if not url.strip() or not folder.is_dir():
@@ -289,11 +299,11 @@ class ReadAhead:
             found = _files_in(folder)
             files: dict[str, list[str]] = {}
             size = 0
-            for table in _needed(business_type):
+            for table in needed:
                 path = found.get(table.lower())
-                if path is None or not (path.is_dir() or path.suffix.lower() == ".parquet"):
+                paths = _parquet_paths(path) if path is not None else None
+                if paths is None:
                     continue  # (read by the usual path)
-                paths = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
                 if not all(p.is_file() for p in paths):
                     return {}
                 size += sum(p.stat().st_size for p in paths)
@@ -302,14 +312,13 @@ class ReadAhead:
             return {}
         return files if size <= READ_AHEAD_BYTES else {}
 
-    def _read(self, files: Mapping[str, list[str]], business_type: str) -> None:
+    def _read(self, files: Mapping[str, list[str]], needed: Mapping[str, tuple[str, ...]]) -> None:
         try:
             import duckdb  # noqa: PLC0415
 
             self._loading = connection = duckdb.connect()
             # One core reads while the other imports ibis.
             connection.execute("SET threads = 1")
-            needed = _needed(business_type)
             for table, paths in files.items():
                 # The files in the statement's text: a statement with
                 # parameters holds Python's lock, and would wait for the imports.
